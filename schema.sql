@@ -1,0 +1,182 @@
+-- paytrack schema.
+--
+-- This file is embedded in the binary and applied as numbered migrations.
+-- Each `-- migration: N` section runs once, in order, inside one transaction,
+-- and sets `PRAGMA user_version = N`. A shipped section is never edited:
+-- change the schema by appending a new section at the end of this file.
+--
+-- Conventions: times are UTC RFC 3339 text with six fractional digits
+-- (`2024-03-01T07:06:00.532084Z`), so text order is time order; money is an
+-- integer number of minor units (kopecks, cents).
+
+-- migration: 1
+
+-- The catalogue: human names, prices and capacities for the codes bookings use.
+CREATE TABLE courses (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    -- Confirmation message template for this course; NULL means the default.
+    message_template TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+
+CREATE TABLE streams (
+    course_id   INTEGER NOT NULL REFERENCES courses(id),
+    code        TEXT NOT NULL CHECK (code <> ''),
+    name        TEXT,
+    price_minor INTEGER CHECK (price_minor IS NULL OR price_minor >= 0),
+    currency    TEXT,
+    capacity    INTEGER CHECK (capacity IS NULL OR capacity >= 0),
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (course_id, code)
+) WITHOUT ROWID;
+
+-- The old system's bookings table, column names unchanged so its exports load as they are.
+CREATE TABLE bookings (
+    id               INTEGER PRIMARY KEY,
+    user_id          INTEGER NOT NULL,
+    username         TEXT,
+    first_name       TEXT,
+    course_id        INTEGER NOT NULL REFERENCES courses(id),
+    course_stream    TEXT,
+    -- 2 = confirmed (paid), 1 = pending, -1 = cancelled.
+    confirmed        INTEGER NOT NULL DEFAULT 1 CHECK (confirmed IN (2, 1, -1)),
+    created_at       TEXT NOT NULL,
+    referral_code    TEXT,
+    discount_percent INTEGER CHECK (discount_percent IS NULL OR discount_percent BETWEEN 0 AND 100),
+    updated_at       TEXT NOT NULL,
+    -- When the booking last became confirmed (for the confirmed-students list).
+    confirmed_at     TEXT,
+    -- Case-folded "username first_name", written by paytrack: SQLite's lower()
+    -- folds ASCII only, and --search must be case-insensitive for Cyrillic too.
+    search_text      TEXT NOT NULL DEFAULT ''
+);
+
+-- One index per `bookings list` filter, each ending in id so that keyset
+-- pagination (newest first) walks the index instead of sorting.
+CREATE INDEX bookings_by_status   ON bookings (confirmed, id);
+CREATE INDEX bookings_by_stream   ON bookings (course_id, course_stream, id);
+CREATE INDEX bookings_by_user     ON bookings (user_id, id);
+CREATE INDEX bookings_by_username ON bookings (username COLLATE NOCASE, id);
+CREATE INDEX bookings_by_referral ON bookings (referral_code, id);
+-- Covers the date-filtered statistics (and --since/--until listing) without touching the table.
+CREATE INDEX bookings_by_created  ON bookings (created_at, course_id, course_stream, confirmed, discount_percent);
+
+-- Per (course, stream, status) counters, kept current by the triggers below in
+-- the same transaction as every write to bookings, so `stats streams` reads
+-- a handful of rows instead of scanning the bookings. `course_stream` is ''
+-- for bookings without a stream. `pct_sum` is the sum of (100 - discount) over
+-- the bookings, so revenue = price * pct_sum / 100 stays right when a price changes.
+CREATE TABLE stream_counters (
+    course_id     INTEGER NOT NULL,
+    course_stream TEXT NOT NULL,
+    confirmed     INTEGER NOT NULL,
+    bookings      INTEGER NOT NULL,
+    pct_sum       INTEGER NOT NULL,
+    PRIMARY KEY (course_id, course_stream, confirmed)
+) WITHOUT ROWID;
+
+CREATE TRIGGER bookings_count_insert AFTER INSERT ON bookings
+BEGIN
+    INSERT INTO stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
+    VALUES (NEW.course_id, COALESCE(NEW.course_stream, ''), NEW.confirmed, 1,
+            100 - COALESCE(NEW.discount_percent, 0))
+    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
+        SET bookings = bookings + 1, pct_sum = pct_sum + excluded.pct_sum;
+END;
+
+CREATE TRIGGER bookings_count_delete AFTER DELETE ON bookings
+BEGIN
+    UPDATE stream_counters
+       SET bookings = bookings - 1, pct_sum = pct_sum - (100 - COALESCE(OLD.discount_percent, 0))
+     WHERE course_id = OLD.course_id AND course_stream = COALESCE(OLD.course_stream, '')
+       AND confirmed = OLD.confirmed;
+END;
+
+CREATE TRIGGER bookings_count_update
+AFTER UPDATE OF course_id, course_stream, confirmed, discount_percent ON bookings
+BEGIN
+    UPDATE stream_counters
+       SET bookings = bookings - 1, pct_sum = pct_sum - (100 - COALESCE(OLD.discount_percent, 0))
+     WHERE course_id = OLD.course_id AND course_stream = COALESCE(OLD.course_stream, '')
+       AND confirmed = OLD.confirmed;
+    INSERT INTO stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
+    VALUES (NEW.course_id, COALESCE(NEW.course_stream, ''), NEW.confirmed, 1,
+            100 - COALESCE(NEW.discount_percent, 0))
+    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
+        SET bookings = bookings + 1, pct_sum = pct_sum + excluded.pct_sum;
+END;
+
+-- Money received, one row per provider payment. The outcome is decided at import.
+CREATE TABLE payments (
+    id           INTEGER PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    external_id  TEXT NOT NULL,
+    -- The booking the payment names (it may not exist: outcome 'unknown_booking').
+    booking_id   INTEGER,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    paid_at      TEXT,
+    description  TEXT,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('confirmed', 'already_confirmed', 'partial',
+                     'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'recorded')),
+    imported_at  TEXT NOT NULL,
+    UNIQUE (provider, external_id)
+);
+CREATE INDEX payments_by_booking ON payments (booking_id);
+CREATE INDEX payments_by_outcome ON payments (outcome, id);
+
+-- The audit log: append-only and hash-chained (see src/db/audit.rs).
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    booking_id INTEGER,
+    old_value  TEXT,
+    new_value  TEXT,
+    reason     TEXT,
+    details    TEXT NOT NULL DEFAULT '{}',
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE INDEX audit_by_booking ON audit_log (booking_id, id);
+CREATE INDEX audit_by_action  ON audit_log (action, id);
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+
+-- Messages to students, written in the same transaction as the change that
+-- causes them and delivered later by `outbox drain` (at least once).
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    booking_id      INTEGER NOT NULL REFERENCES bookings(id),
+    chat_id         INTEGER NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'confirmation',
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_by      TEXT,
+    claimed_at      TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+);
+CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+
+-- Students who blocked the bot (Telegram answered 403); not messaged again.
+CREATE TABLE blocked_users (
+    user_id    INTEGER PRIMARY KEY,
+    blocked_at TEXT NOT NULL,
+    reason     TEXT
+);

@@ -1,0 +1,380 @@
+//! Every clap type of paytrack. The `///` comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::booking::{PaymentState, Sort, UserRef};
+use crate::domain::Status;
+use crate::output::{ColorChoice, Format, Lang};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (also: nothing to do, or stdout closed early by `| head`)
+  1    other error
+  2    usage error (bad flag or value)
+  3    bad input (a file or value that cannot be used; nothing was changed)
+  4    not found (no such booking)
+  5    transition refused by the status rules
+  6    --expect failed: the booking's status was not the expected one
+  7    database busy after waiting for other writers
+  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
+  9    verification failed (stats verify, audit verify)
+  10   needs attention (payments import found rows a person must look at)
+  130  interrupted (Ctrl-C); the database is as it was
+
+Environment:
+  PAYTRACK_DB, PAYTRACK_ACTOR, PAYTRACK_LANG, PAYTRACK_TZ, PAYTRACK_COLOR: the global flags
+  NO_COLOR, CLICOLOR_FORCE, TERM=dumb: colour; LC_ALL, LC_MESSAGES, LANG: default language
+
+Examples (cron):
+  paytrack bookings list --status pending
+  paytrack booking set-status 42 confirmed
+  paytrack stats streams --csv";
+
+/// Payment status of course bookings, over one SQLite file.
+///
+/// Statuses: confirmed (2, paid), pending (1), cancelled (-1).
+#[derive(Debug, Parser)]
+#[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db]. A named file must exist (see `init`).
+    #[arg(long, global = true, env = "PAYTRACK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// When to colour stdout.
+    #[arg(long, global = true, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Language of tables and messages [default: from LC_ALL/LC_MESSAGES/LANG].
+    #[arg(long, global = true, env = "PAYTRACK_LANG", value_enum)]
+    pub lang: Option<Lang>,
+
+    /// Time zone for showing and reading dates, e.g. Europe/Moscow [default: the system's, TZ].
+    #[arg(long, global = true, env = "PAYTRACK_TZ", value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Who is making changes, for the audit log [default: the OS user].
+    #[arg(long, global = true, env = "PAYTRACK_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
+
+    /// Show every column in full: no truncation, no wrapping.
+    #[arg(long, global = true)]
+    pub wide: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a database (parent directories included); a no-op on an up-to-date one.
+    Init,
+    /// Fill a database with realistic sample bookings, to try paytrack at once.
+    #[command(after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000")]
+    Demo(DemoArgs),
+    /// Find, show, export, import and change bookings (`booking` is the same command).
+    #[command(subcommand, visible_alias = "booking")]
+    Bookings(BookingsCommand),
+    /// Per course and stream numbers, for people and cron jobs.
+    #[command(subcommand)]
+    Stats(StatsCommand),
+    /// The audit log: who changed what, when, and proof it was not rewritten.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    #[command(after_help = "Example:\n  paytrack man > ~/.local/share/man/man1/paytrack.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many bookings to generate.
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub bookings: u64,
+    /// Seed for the generator (same seed, same data).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookingsCommand {
+    /// List bookings, newest first.
+    #[command(after_help = "Examples:\n  paytrack bookings list --status pending\n  paytrack bookings list --stream 8th_stream --since 7d --csv\n  paytrack bookings list --search ольга --limit 20\n  paytrack bookings list --status pending --cursor 1234   # the next page")]
+    List(ListArgs),
+    /// Show one booking with its payments and audit history.
+    Show {
+        /// Booking id.
+        #[arg(value_parser = booking_id)]
+        id: i64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stream matching bookings as CSV or JSONL, in the columns `import` reads.
+    #[command(after_help = "Examples:\n  paytrack bookings export > bookings.csv\n  paytrack bookings export --status confirmed --format jsonl\n  paytrack bookings export --redact > shareable.csv")]
+    Export(ExportArgs),
+    /// Load the old system's export (PostgreSQL `\\copy bookings TO ... CSV HEADER`), all rows or none.
+    #[command(after_help = "Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run")]
+    Import(ImportArgs),
+    /// Change the payment status of one booking, a list of ids, or every booking matching a filter.
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
+    )]
+    SetStatus(SetStatusArgs),
+}
+
+/// Filters shared by `list`, `export` and bulk `set-status`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Status: confirmed, pending, cancelled or all (also 2, 1, -1, paid, canceled).
+    #[arg(long, value_parser = status_filter, allow_hyphen_values = true)]
+    pub status: Option<StatusFilter>,
+    /// Course id.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Stream code, e.g. 8th_stream ("" for bookings without a stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Telegram user id or @username.
+    #[arg(long)]
+    pub user: Option<UserRef>,
+    /// Referral code.
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Created at or after: 2024-12-01, RFC 3339, today, yesterday, 7d, 24h.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Created before (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Username or first name contains this text (any case, Cyrillic too).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Money state from recorded payments.
+    #[arg(long, value_enum)]
+    pub payment: Option<PaymentState>,
+}
+
+/// `--status all` or one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    All,
+    Only(Status),
+}
+
+fn status_filter(text: &str) -> Result<StatusFilter, String> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(StatusFilter::All);
+    }
+    text.parse::<Status>()
+        .map(StatusFilter::Only)
+        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{text}'"))
+}
+
+/// A booking id: a positive 64-bit integer.
+pub fn booking_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Ok(_) => Err("a booking id is a positive number".into()),
+        Err(_) => Err(format!("'{text}' is not a booking id (a positive 64-bit number)")),
+    }
+}
+
+/// `--format` with its `--csv` / `--json` shorthands, the same on every command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format: table for people; csv, json, jsonl for scripts.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Same as --format csv.
+    #[arg(long, conflicts_with_all = ["format", "json"])]
+    pub csv: bool,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// CSV cells exactly as stored: no protection against spreadsheet formulas (for machines).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Order of rows.
+    #[arg(long, value_enum, default_value_t = Sort::Newest)]
+    pub sort: Sort,
+    /// How many rows to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching row.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    /// Start after this booking id (keyset pagination; with --sort newest|oldest).
+    #[arg(long, value_name = "ID", conflicts_with = "cursor")]
+    pub after: Option<i64>,
+    /// Start after this cursor, as printed under the previous page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// csv (the default) or jsonl.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Leave out usernames and first names, for sharing.
+    #[arg(long)]
+    pub redact: bool,
+    /// CSV cells exactly as stored (no formula protection); use when the file goes to a machine.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row (`-` for stdin).
+    pub file: PathBuf,
+    /// Check the file and report what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetStatusArgs {
+    /// Booking id (omit with --ids-from or a filter).
+    #[arg(value_parser = booking_id)]
+    pub id: Option<i64>,
+    /// New status: confirmed, pending, cancelled (also 2, 1, -1, paid, canceled, Russian labels).
+    #[arg(value_enum, ignore_case = true, value_name = "STATUS")]
+    pub target: Option<Status>,
+    /// New status (for --ids-from and filters).
+    #[arg(long, value_enum, ignore_case = true, conflicts_with = "target")]
+    pub to: Option<Status>,
+    /// Apply to the ids in this file, one per line (`-` for stdin): one transaction, all or nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub ids_from: Option<PathBuf>,
+    /// Bulk: only bookings in this status.
+    #[arg(long = "status", value_enum, ignore_case = true, value_name = "STATUS")]
+    pub current: Option<Status>,
+    /// Bulk: only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Bulk: only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Bulk: only bookings created longer ago than this (7d, 24h, 2w).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Why (required for confirmed → cancelled and with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Allow a change the rules refuse (needs --reason; recorded as forced).
+    #[arg(long)]
+    pub force: bool,
+    /// Refuse (exit 6) unless the booking currently has this status.
+    #[arg(long, value_enum, ignore_case = true, value_name = "STATUS")]
+    pub expect: Option<Status>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not queue the confirmation message.
+    #[arg(long)]
+    pub no_notify: bool,
+    /// Confirmation message template file (placeholders: {first_name} {username} {course_name} {stream_name} {booking_id}).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Payment reference to record with the change.
+    #[arg(long, value_name = "REF")]
+    pub payment_ref: Option<String>,
+    /// Amount paid (with --payment-ref), e.g. 30000 or 27000.50.
+    #[arg(long, requires = "payment_ref")]
+    pub amount: Option<String>,
+    /// Currency of --amount, e.g. RUB.
+    #[arg(long, requires = "payment_ref")]
+    pub currency: Option<String>,
+    /// Payment provider of --payment-ref.
+    #[arg(long, default_value = "manual", requires = "payment_ref")]
+    pub provider: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Bulk: do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Per course and stream: total, confirmed, pending, cancelled, conversion, revenue, seats.
+    #[command(after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json")]
+    Streams(StatsStreamsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsStreamsArgs {
+    /// Only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Only this stream code ("" for bookings without a stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Bookings created at or after (2024-12-01, RFC 3339, today, 7d...).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Bookings created before.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The last entries, oldest first (like tail).
+    #[command(after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit tail --booking 42\n  paytrack audit tail --action booking.status_changed --since 2024-12-01 --format csv\n  paytrack audit tail -f")]
+    Tail(AuditTailArgs),
+    /// Walk the hash chain and name the first entry changed, removed or inserted out of band.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// How many entries.
+    #[arg(short = 'n', long = "lines", default_value_t = 20)]
+    pub lines: u64,
+    /// Only entries about this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only entries by this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action, e.g. booking.status_changed.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries at or after (2024-12-01, RFC 3339, today, 7d...).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries before.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Keep printing new entries as they are written, until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

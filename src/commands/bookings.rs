@@ -1,0 +1,300 @@
+//! `bookings list | show | export` (and dispatch of `import`, `set-status`).
+
+use std::fs::File;
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
+use crate::domain::booking::{Booking, BookingFilter, Cursor};
+use crate::domain::money::format_amount;
+use crate::domain::time::from_storage;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::table::{new_table, number_cell, status_cell, text_cell};
+use crate::output::{csv_writer, pick_format, sanitize, write_json, Format, Output};
+
+pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
+    match cmd {
+        BookingsCommand::List(args) => list(ctx, args),
+        BookingsCommand::Show { id, output } => show(ctx, id, output),
+        BookingsCommand::Export(args) => export(ctx, args),
+        BookingsCommand::Import(args) => super::import::run(ctx, args),
+        BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
+    }
+}
+
+/// Turns the filter flags into a domain filter (dates parsed in the display zone).
+pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
+    Ok(BookingFilter {
+        status: match args.status {
+            Some(StatusFilter::Only(s)) => Some(s),
+            _ => None,
+        },
+        course: args.course,
+        stream: args.stream.clone(),
+        user: args.user.clone(),
+        referral: args.referral.clone(),
+        since: args.since.as_deref().map(|t| ctx.parse_when("--since", t)).transpose()?,
+        until: args.until.as_deref().map(|t| ctx.parse_when("--until", t)).transpose()?,
+        search: args.search.clone().filter(|s| !s.is_empty()),
+        payment: args.payment,
+    })
+}
+
+/// The columns of CSV and JSON output: the schema's names plus `status`.
+/// `import` reads these columns, so export → import round-trips.
+pub const CSV_COLUMNS: [&str; 12] = [
+    "id",
+    "user_id",
+    "username",
+    "first_name",
+    "course_id",
+    "course_stream",
+    "confirmed",
+    "created_at",
+    "referral_code",
+    "discount_percent",
+    "updated_at",
+    "status",
+];
+
+#[derive(Serialize)]
+struct BookingRecord<'a> {
+    #[serde(flatten)]
+    booking: &'a Booking,
+    status: &'static str,
+}
+
+fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
+    let text = |v: &Option<String>| v.as_deref().map(|t| out.csv_text(t).into_owned()).unwrap_or_default();
+    let names = |v: &Option<String>| if redact { String::new() } else { text(v) };
+    [
+        b.id.to_string(),
+        b.user_id.to_string(),
+        names(&b.username),
+        names(&b.first_name),
+        b.course_id.to_string(),
+        text(&b.course_stream),
+        b.status.code().to_string(),
+        b.created_at.clone(),
+        text(&b.referral_code),
+        b.discount_percent.map(|d| d.to_string()).unwrap_or_default(),
+        b.updated_at.clone(),
+        b.status.name().to_string(),
+    ]
+}
+
+fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
+    let filter = to_filter(ctx, &args.filter)?;
+    let format = pick_format(args.output.format, args.output.csv, args.output.json, Format::Table);
+    let mut out_cfg = ctx.out.clone();
+    out_cfg.raw_csv = args.output.raw;
+    let cursor = match (&args.cursor, args.after) {
+        (Some(text), _) => Some(Cursor::decode(text).map_err(bad_input)?),
+        (None, Some(id)) => Some(Cursor { created_at: None, id }),
+        (None, None) => None,
+    };
+    let limit = if args.all { None } else { Some(args.limit) };
+    let db = ctx.open_db()?;
+    let rows = db.list_bookings(&filter, args.sort, cursor.as_ref(), limit)?;
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Table => {
+            if rows.is_empty() {
+                ctx.out.note(ctx.out.tr("no bookings match", "подходящих бронирований нет"));
+                return Ok(exit::OK);
+            }
+            let table = bookings_table(&out_cfg, &rows);
+            writeln!(stdout, "{table}")?;
+            stdout.flush()?;
+            let total = db.count_bookings(&filter)?;
+            let mut footer = format!("{} {} {} {total}", ctx.out.tr("shown", "показано"), rows.len(), ctx.out.tr("of", "из"));
+            if limit.is_some_and(|n| rows.len() as u64 == n) && (rows.len() as u64) < total {
+                let last = rows.last().expect("rows is not empty");
+                let next = Cursor {
+                    created_at: args.sort.by_created().then(|| last.created_at.clone()),
+                    id: last.id,
+                };
+                footer += &format!("; {}: --cursor {}", ctx.out.tr("next page", "следующая страница"), next.encode());
+            }
+            ctx.out.note(&footer);
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(CSV_COLUMNS)?;
+            for b in &rows {
+                w.write_record(csv_row(&out_cfg, b, false))?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => {
+            let records: Vec<_> = rows.iter().map(|b| BookingRecord { booking: b, status: b.status.name() }).collect();
+            write_json(&mut stdout, &records, format == Format::Jsonl)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// The bookings table (also used by bulk set-status previews).
+pub fn bookings_table(out: &Output, rows: &[Booking]) -> comfy_table::Table {
+    let headers = [
+        out.tr("ID", "ID"),
+        out.tr("Created", "Создано"),
+        out.tr("Status", "Статус"),
+        out.tr("User", "Пользователь"),
+        out.tr("Name", "Имя"),
+        out.tr("Course", "Курс"),
+        out.tr("Stream", "Поток"),
+        out.tr("Referral", "Реферал"),
+        out.tr("Discount", "Скидка"),
+    ];
+    let mut table = new_table(out, &headers);
+    for b in rows {
+        let user = match &b.username {
+            Some(name) if !name.is_empty() => format!("@{name}"),
+            _ => b.user_id.to_string(),
+        };
+        table.add_row(vec![
+            number_cell(b.id),
+            comfy_table::Cell::new(show_time(out, &b.created_at)),
+            status_cell(out, b.status),
+            text_cell(out, Some(&user), 20),
+            text_cell(out, b.first_name.as_deref(), 20),
+            number_cell(b.course_id),
+            text_cell(out, b.course_stream.as_deref(), 16),
+            text_cell(out, b.referral_code.as_deref(), 12),
+            number_cell(b.discount_percent.map(|d| format!("{d}%")).unwrap_or_default()),
+        ]);
+    }
+    table
+}
+
+/// A stored time as people read it, in the display zone.
+pub fn show_time(out: &Output, stored: &str) -> String {
+    from_storage(stored).map(|t| out.zone.show(t)).unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
+}
+
+fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
+    let db = ctx.open_db()?;
+    let booking = db.booking(id)?.ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
+    let payments = db.payments_for_booking(id)?;
+    let audit = db.audit_for_booking(id)?;
+    let messages = db.outbox_messages(None, Some(id))?;
+    let format = pick_format(output.format, output.csv, output.json, Format::Table);
+    let mut stdout = crate::output::stdout();
+    let out = &ctx.out;
+    match format {
+        Format::Json | Format::Jsonl => {
+            let record = serde_json::json!({
+                "booking": BookingRecord { booking: &booking, status: booking.status.name() },
+                "payments": payments,
+                "audit": audit,
+                "messages": messages,
+            });
+            if format == Format::Jsonl {
+                serde_json::to_writer(&mut stdout, &record)?;
+            } else {
+                serde_json::to_writer_pretty(&mut stdout, &record)?;
+            }
+            writeln!(stdout)?;
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(CSV_COLUMNS)?;
+            w.write_record(csv_row(out, &booking, false))?;
+            w.flush()?;
+        }
+        Format::Table => {
+            writeln!(stdout, "{}", bookings_table(out, std::slice::from_ref(&booking)))?;
+            if !payments.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
+                let mut t = new_table(out, &[
+                    out.tr("Provider", "Провайдер"),
+                    out.tr("Reference", "Номер"),
+                    out.tr("Amount", "Сумма"),
+                    out.tr("Paid at", "Оплачено"),
+                    out.tr("Outcome", "Итог"),
+                ]);
+                for p in &payments {
+                    t.add_row(vec![
+                        text_cell(out, Some(&p.provider), 16),
+                        text_cell(out, Some(&p.external_id), 24),
+                        number_cell(format!("{} {}", format_amount(p.amount_minor), sanitize::for_terminal(&p.currency))),
+                        comfy_table::Cell::new(p.paid_at.as_deref().map(|t| show_time(out, t)).unwrap_or_default()),
+                        comfy_table::Cell::new(&p.outcome),
+                    ]);
+                }
+                writeln!(stdout, "{t}")?;
+            }
+            if !audit.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("History", "История"))?;
+                writeln!(stdout, "{}", super::audit::audit_table(out, &audit))?;
+            }
+            if !messages.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
+                let mut t = new_table(out, &[out.tr("ID", "ID"), out.tr("Status", "Статус"), out.tr("Attempts", "Попытки"), out.tr("Created", "Создано")]);
+                for m in &messages {
+                    t.add_row(vec![
+                        number_cell(m.id),
+                        comfy_table::Cell::new(&m.status),
+                        number_cell(m.attempts),
+                        comfy_table::Cell::new(show_time(out, &m.created_at)),
+                    ]);
+                }
+                writeln!(stdout, "{t}")?;
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
+    let filter = to_filter(ctx, &args.filter)?;
+    if !matches!(args.format, Format::Csv | Format::Jsonl) {
+        return Err(bad_input("export writes csv or jsonl (use `bookings list --json` for a JSON array)"));
+    }
+    let mut out = ctx.out.clone();
+    out.raw_csv = args.raw;
+    let db = ctx.open_db()?;
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(crate::output::stdout()),
+    };
+    let mut rows = 0u64;
+    match args.format {
+        Format::Jsonl => {
+            let mut sink = sink;
+            db.for_each_booking(&filter, crate::domain::booking::Sort::Oldest, None, None, |mut b| {
+                if args.redact {
+                    b.username = None;
+                    b.first_name = None;
+                }
+                serde_json::to_writer(&mut sink, &BookingRecord { booking: &b, status: b.status.name() })?;
+                sink.write_all(b"\n")?;
+                rows += 1;
+                Ok(())
+            })?;
+            sink.flush()?;
+        }
+        _ => {
+            let mut w = csv_writer(sink);
+            w.write_record(CSV_COLUMNS)?;
+            db.for_each_booking(&filter, crate::domain::booking::Sort::Oldest, None, None, |b| {
+                w.write_record(csv_row(&out, &b, args.redact))?;
+                rows += 1;
+                Ok(())
+            })?;
+            w.flush()?;
+        }
+    }
+    if let Some(path) = &args.output {
+        ctx.out.note(&format!("{rows} {} {}", ctx.out.tr("bookings written to", "бронирований записано в"), path.display()));
+    }
+    Ok(exit::OK)
+}

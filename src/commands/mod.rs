@@ -1,0 +1,115 @@
+//! One module per command group. Each `run` decides what to do and how to
+//! show it; the rules live in `domain`/`services`, the SQL in `db`.
+
+pub mod audit;
+pub mod bookings;
+pub mod demo;
+pub mod docs;
+pub mod import;
+pub mod set_status;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Cli, Command};
+use crate::db::{Db, OpenMode};
+use crate::domain::time::{parse_instant, DisplayZone};
+use crate::error::{bad_input, exit};
+use crate::output::{Lang, Output};
+
+/// What every command gets: where the database is, the clock, who acts, how to print.
+pub struct Context {
+    pub db_path: PathBuf,
+    /// The path was named (`--db` or `PAYTRACK_DB`): it must exist.
+    pub db_named: bool,
+    /// The time of this run; `PAYTRACK_NOW` fixes it for tests.
+    pub now: DateTime<Utc>,
+    pub actor: String,
+    pub out: Output,
+}
+
+impl Context {
+    /// Opens the database; a named path must exist, the default one is created.
+    pub fn open_db(&self) -> Result<Db> {
+        let mode = if self.db_named { OpenMode::Existing } else { OpenMode::CreateIfMissing };
+        Db::open(&self.db_path, mode)
+    }
+
+    /// Opens the database, creating it if missing (init, demo).
+    pub fn create_db(&self) -> Result<Db> {
+        Db::open(&self.db_path, OpenMode::CreateIfMissing)
+    }
+
+    /// Parses a date flag (`--since` and friends) in the display zone.
+    pub fn parse_when(&self, flag: &str, text: &str) -> Result<DateTime<Utc>> {
+        parse_instant(text, self.now, self.out.zone).map_err(|e| bad_input(format!("{flag}: {e}")))
+    }
+}
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let zone = DisplayZone::parse(cli.tz.as_deref().unwrap_or("local")).map_err(bad_input)?;
+    let lang = cli.lang.unwrap_or_else(Lang::from_locale);
+    let out = Output::new(cli.color, lang, zone, cli.wide);
+    let (db_path, db_named) = match cli.db {
+        Some(path) => (path, true),
+        None => (default_db_path()?, false),
+    };
+    let ctx = Context { db_path, db_named, now: now()?, actor: actor(cli.actor), out };
+    match cli.command {
+        Command::Init => init(&ctx),
+        Command::Demo(args) => demo::run(&ctx, args),
+        Command::Bookings(cmd) => bookings::run(&ctx, cmd),
+        Command::Stats(cmd) => stats::run(&ctx, cmd),
+        Command::Audit(cmd) => audit::run(&ctx, cmd),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+    }
+}
+
+fn init(ctx: &Context) -> Result<u8> {
+    let existed = ctx.db_path.exists();
+    let db = ctx.create_db()?;
+    let version = db.schema_version()?;
+    let path = ctx.db_path.display();
+    if existed {
+        ctx.out.note(&format!("{path} is up to date (schema version {version})"));
+    } else {
+        ctx.out.note(&format!("created {path} (schema version {version})"));
+    }
+    Ok(exit::OK)
+}
+
+/// `$XDG_DATA_HOME/paytrack/paytrack.db`, else `~/.local/share/paytrack/paytrack.db`.
+fn default_db_path() -> Result<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("share")))
+        .context("no home directory: name a database with --db or PAYTRACK_DB")?;
+    Ok(base.join("paytrack").join("paytrack.db"))
+}
+
+fn now() -> Result<DateTime<Utc>> {
+    match std::env::var("PAYTRACK_NOW") {
+        Ok(text) if !text.is_empty() => DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| bad_input(format!("PAYTRACK_NOW: {e}"))),
+        _ => Ok(Utc::now()),
+    }
+}
+
+fn actor(flag: Option<String>) -> String {
+    flag.filter(|a| !a.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| format!("uid:{}", unsafe_free_uid()))
+}
+
+fn unsafe_free_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}

@@ -1,0 +1,324 @@
+//! `booking set-status`: one booking, a list of ids, or every booking matching
+//! a filter — each change through `services::status_change`, all in one transaction.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::SetStatusArgs;
+use crate::db::payments::NewPayment;
+use crate::domain::booking::{BookingFilter, Sort};
+use crate::domain::money::parse_amount;
+use crate::domain::time::parse_age;
+use crate::domain::Status;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
+
+pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
+    let to = args.target.or(args.to).ok_or_else(|| bad_input("which status? e.g. `paytrack booking set-status 42 confirmed`"))?;
+    let bulk_filter = args.current.is_some() || args.course.is_some() || args.stream.is_some() || args.older_than.is_some();
+    if args.payment_ref.is_some() && to != Status::Confirmed {
+        return Err(bad_input("--payment-ref records a payment with a confirmation; use it with `confirmed`"));
+    }
+    let template = args
+        .template
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display()))))
+        .transpose()?;
+    let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
+        Ok(StatusChange {
+            booking_id: id,
+            to,
+            force: args.force,
+            reason: args.reason.clone(),
+            expect: args.expect,
+            notify: !args.no_notify,
+            payment: payment(&args)?,
+            template: template.clone(),
+            source,
+        })
+    };
+    match (args.id, &args.ids_from, bulk_filter) {
+        (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
+        (None, Some(file), false) => {
+            let ids = read_ids(file)?;
+            let changes = ids.into_iter().map(|id| change_for(id, "bulk")).collect::<Result<Vec<_>>>()?;
+            bulk(ctx, &args, changes)
+        }
+        (None, None, true) => {
+            let ids = select_by_filter(ctx, &args)?;
+            if ids.is_empty() {
+                ctx.out.note(ctx.out.tr("no bookings match; nothing to do", "подходящих бронирований нет; делать нечего"));
+                return Ok(exit::OK);
+            }
+            let mut changes = Vec::with_capacity(ids.len());
+            for id in ids {
+                let mut change = change_for(id, "bulk")?;
+                // Bookings that moved between the preview and the write are skipped, not changed.
+                change.expect = args.current.or(args.expect);
+                changes.push(change);
+            }
+            bulk(ctx, &args, changes)
+        }
+        (None, None, false) => Err(bad_input("name a booking id, --ids-from FILE, or a filter (--status, --course, --stream, --older-than)")),
+        _ => Err(bad_input("give one of: a booking id, --ids-from FILE, or filter flags")),
+    }
+}
+
+fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
+    let Some(reference) = &args.payment_ref else { return Ok(None) };
+    let amount_minor = args.amount.as_deref().map(parse_amount).transpose().map_err(bad_input)?.unwrap_or(0);
+    if amount_minor < 0 {
+        return Err(bad_input("--amount cannot be negative"));
+    }
+    Ok(Some(NewPayment {
+        provider: args.provider.clone(),
+        external_id: reference.clone(),
+        booking_id: args.id,
+        amount_minor,
+        currency: args.currency.clone().unwrap_or_default().to_uppercase(),
+        paid_at: None,
+        description: None,
+    }))
+}
+
+/// Marker error that rolls a dry run back while carrying its result out.
+#[derive(Debug)]
+struct DryRun<T>(T);
+impl<T> std::fmt::Display for DryRun<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dry run")
+    }
+}
+impl<T: std::fmt::Debug> std::error::Error for DryRun<T> {}
+
+/// Runs `work` in a write transaction and commits unless `keep` says no, in
+/// which case the same work is rolled back (a dry run, or a batch with refusals).
+fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
+    ctx: &Context,
+    work: impl FnOnce(&crate::db::WriteTx) -> Result<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> Result<(T, bool)> {
+    let mut db = ctx.open_db()?;
+    let result = db.write(|tx| {
+        let value = work(tx)?;
+        if !keep(&value) {
+            return Err(DryRun(value).into());
+        }
+        Ok(value)
+    });
+    match result {
+        Ok(v) => Ok((v, true)),
+        Err(err) => match err.downcast::<DryRun<T>>() {
+            Ok(DryRun(v)) => Ok((v, false)),
+            Err(err) => Err(err),
+        },
+    }
+}
+
+fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u8> {
+    let (outcome, _) = write_unless(ctx, |tx| change_status(tx, &change, &ctx.actor, ctx.now), |_| !args.dry_run)?;
+    let out = &ctx.out;
+    let prefix = if args.dry_run { out.tr("dry run: ", "пробный запуск: ") } else { "" };
+    if !outcome.changed {
+        out.note(&format!(
+            "{prefix}{} {} {} {}; {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is already", "уже"),
+            out.status_label(outcome.from),
+            out.tr("nothing to do", "делать нечего")
+        ));
+    } else {
+        let verb = if args.dry_run { out.tr("would change", "будет изменена") } else { out.tr("changed", "изменена") };
+        let mut line = format!(
+            "{prefix}{} {} {verb}: {} → {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.status_label(outcome.from),
+            out.status_label(outcome.to)
+        );
+        if outcome.forced {
+            line += out.tr(" (forced)", " (принудительно)");
+        }
+        if outcome.message_id.is_some() {
+            line += out.tr("; confirmation message queued", "; сообщение о подтверждении в очереди");
+        }
+        out.note(&line);
+    }
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &JsonOutcome { dry_run: args.dry_run, outcome: &outcome })?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
+struct JsonOutcome<'a> {
+    dry_run: bool,
+    #[serde(flatten)]
+    outcome: &'a StatusChangeOutcome,
+}
+
+/// The result of a bulk change.
+#[derive(Debug, Default, Serialize)]
+struct BulkSummary {
+    dry_run: bool,
+    changed: u64,
+    unchanged: u64,
+    /// Bookings that moved to another status since they were selected (filter bulk only).
+    skipped: u64,
+    refused: Vec<Refusal>,
+}
+
+#[derive(Debug, Serialize)]
+struct Refusal {
+    booking_id: i64,
+    reason: String,
+}
+
+fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Result<u8> {
+    let total = changes.len();
+    // A refused change leaves the whole batch unapplied: fix the list and re-run.
+    let (summary, applied) =
+        write_unless(ctx, |tx| apply_all(tx, ctx, &changes), |s| !args.dry_run && s.refused.is_empty())?;
+    let applied = applied && summary.changed > 0;
+    let out = &ctx.out;
+    for refusal in &summary.refused {
+        eprintln!("paytrack: {}: {}", out.tr("refused", "отказано"), refusal.reason);
+    }
+    let head = if applied {
+        out.tr("applied", "применено")
+    } else if args.dry_run {
+        out.tr("dry run, nothing written", "пробный запуск, ничего не записано")
+    } else if !summary.refused.is_empty() {
+        out.tr("nothing written because of refusals", "ничего не записано из-за отказов")
+    } else {
+        out.tr("nothing to change", "менять нечего")
+    };
+    out.note(&format!(
+        "{head}: {total} {}, {} {}, {} {}, {} {}, {} {}",
+        out.tr("bookings", "бронирований"),
+        summary.changed,
+        out.tr("changed", "изменено"),
+        summary.unchanged,
+        out.tr("unchanged", "без изменений"),
+        summary.skipped,
+        out.tr("skipped", "пропущено"),
+        summary.refused.len(),
+        out.tr("refused", "отказано"),
+    ));
+    let refused = !summary.refused.is_empty();
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        let summary = BulkSummary { dry_run: !applied, ..summary };
+        serde_json::to_writer(&mut stdout, &summary)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(if refused { exit::TRANSITION_REFUSED } else { exit::OK })
+}
+
+/// Applies every change in one transaction, collecting refusals instead of stopping at the first.
+fn apply_all(tx: &crate::db::WriteTx, ctx: &Context, changes: &[StatusChange]) -> Result<BulkSummary> {
+    let mut summary = BulkSummary::default();
+    for (i, change) in changes.iter().enumerate() {
+        if i % 1024 == 0 {
+            crate::interrupt::check()?;
+        }
+        match change_status(tx, change, &ctx.actor, ctx.now) {
+            Ok(o) if o.changed => summary.changed += 1,
+            Ok(_) => summary.unchanged += 1,
+            Err(err) => match err.downcast_ref::<PaytrackError>() {
+                Some(PaytrackError::ExpectationFailed(_)) if change.source == "bulk" && change.expect.is_some() => {
+                    summary.skipped += 1
+                }
+                Some(PaytrackError::NotFound(msg) | PaytrackError::TransitionRefused(msg) | PaytrackError::ExpectationFailed(msg)) => {
+                    summary.refused.push(Refusal { booking_id: change.booking_id, reason: msg.clone() })
+                }
+                _ => return Err(err),
+            },
+        }
+    }
+    Ok(summary)
+}
+
+/// Reads booking ids, one per line; blank lines and `#` comments are skipped.
+fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
+    let (input, _) = super::import::open_input(path)?;
+    let reader = std::io::BufReader::new(input);
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let text = line.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let id = crate::cli::booking_id(text).map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(bad_input(format!("{}: no booking ids in the file", path.display())));
+    }
+    Ok(ids)
+}
+
+/// The bookings a filter bulk change selects; shows them and asks on a terminal.
+fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
+    let until = match &args.older_than {
+        Some(age) => {
+            let duration = parse_age(age.trim())
+                .ok_or_else(|| bad_input(format!("--older-than: '{age}' is not an age such as 7d, 24h or 2w")))?
+                .map_err(bad_input)?;
+            Some(ctx.now.checked_sub_signed(duration).ok_or_else(|| bad_input("--older-than is too large"))?)
+        }
+        None => None,
+    };
+    let filter = BookingFilter {
+        status: args.current,
+        course: args.course,
+        stream: args.stream.clone(),
+        until,
+        ..Default::default()
+    };
+    let db = ctx.open_db()?;
+    let rows = db.list_bookings(&filter, Sort::Oldest, None, None)?;
+    let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
+    if ids.is_empty() || args.dry_run || args.yes {
+        if args.dry_run && !ids.is_empty() {
+            let mut stdout = crate::output::stdout();
+            writeln!(stdout, "{}", super::bookings::bookings_table(&ctx.out, &rows))?;
+            stdout.flush()?;
+        }
+        return Ok(ids);
+    }
+    if !std::io::stdin().is_terminal() || !ctx.out.stderr_is_terminal {
+        return Err(bad_input(format!(
+            "{} bookings match; add --yes to change them when not on a terminal (or --dry-run to preview)",
+            ids.len()
+        )));
+    }
+    eprintln!("{}", super::bookings::bookings_table(&ctx.out, &rows));
+    eprint!(
+        "{} {} {} → {}? [y/N] ",
+        ctx.out.tr("Change", "Изменить"),
+        ids.len(),
+        ctx.out.tr("bookings", "бронирований"),
+        ctx.out.status_label(args.target.or(args.to).expect("checked by the caller"))
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
+        Ok(ids)
+    } else {
+        Err(PaytrackError::BadInput("cancelled; nothing changed".into()).into())
+    }
+}

@@ -1,0 +1,368 @@
+//! The bookings table: filtered listing with keyset pagination, streaming
+//! export, import upserts and status updates.
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row, ToSql};
+
+use super::{Db, WriteTx};
+use crate::domain::booking::{fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef};
+use crate::domain::time::to_storage;
+use crate::domain::Status;
+
+const COLUMNS: &str = "b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, \
+     b.confirmed, b.created_at, b.referral_code, b.discount_percent, b.updated_at, b.confirmed_at";
+
+fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
+    let code: i64 = row.get(6)?;
+    Ok(Booking {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        username: row.get(2)?,
+        first_name: row.get(3)?,
+        course_id: row.get(4)?,
+        course_stream: row.get(5)?,
+        // The CHECK constraint keeps other values out; a hand-edited file gets a clear error.
+        status: Status::from_code(code).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Integer, format!("invalid status code {code}").into())
+        })?,
+        created_at: row.get(7)?,
+        referral_code: row.get(8)?,
+        discount_percent: row.get(9)?,
+        updated_at: row.get(10)?,
+        confirmed_at: row.get(11)?,
+    })
+}
+
+/// A SQL condition and its bound arguments. User input only ever travels as arguments.
+#[derive(Default)]
+struct Conditions {
+    sql: Vec<String>,
+    args: Vec<Box<dyn ToSql>>,
+}
+
+impl Conditions {
+    /// Adds a condition; `?` in `sql` is replaced by the next numbered placeholder.
+    fn push(&mut self, sql: &str, values: Vec<Box<dyn ToSql>>) {
+        let mut out = String::new();
+        let mut values = values.into_iter();
+        for (i, part) in sql.split('?').enumerate() {
+            if i > 0 {
+                self.args.push(values.next().expect("one value per placeholder"));
+                out += &format!("?{}", self.args.len());
+            }
+            out += part;
+        }
+        self.sql.push(out);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.sql.join(" AND "))
+        }
+    }
+}
+
+/// Payments that belong to a booking (matched ones, whatever their outcome).
+const MATCHED_PAYMENTS: &str =
+    "SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome NOT IN ('unknown_booking', 'unmatched')";
+
+fn filter_conditions(filter: &BookingFilter) -> Conditions {
+    let mut c = Conditions::default();
+    if let Some(status) = filter.status {
+        c.push("b.confirmed = ?", vec![Box::new(status.code())]);
+    }
+    if let Some(course) = filter.course {
+        c.push("b.course_id = ?", vec![Box::new(course)]);
+    }
+    match filter.stream.as_deref() {
+        Some("") => c.push("(b.course_stream IS NULL OR b.course_stream = '')", vec![]),
+        Some(stream) => c.push("b.course_stream = ?", vec![Box::new(stream.to_string())]),
+        None => {}
+    }
+    match &filter.user {
+        Some(UserRef::Id(id)) => c.push("b.user_id = ?", vec![Box::new(*id)]),
+        Some(UserRef::Username(name)) => {
+            c.push("b.username = ? COLLATE NOCASE", vec![Box::new(name.clone())])
+        }
+        None => {}
+    }
+    if let Some(code) = &filter.referral {
+        c.push("b.referral_code = ?", vec![Box::new(code.clone())]);
+    }
+    if let Some(t) = filter.since {
+        c.push("b.created_at >= ?", vec![Box::new(to_storage(t))]);
+    }
+    if let Some(t) = filter.until {
+        c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
+    }
+    if let Some(text) = &filter.search {
+        c.push("instr(b.search_text, ?) > 0", vec![Box::new(fold(text))]);
+    }
+    match filter.payment {
+        Some(PaymentState::Partial) => c.push(
+            &format!("b.confirmed = 1 AND EXISTS ({MATCHED_PAYMENTS} AND p.outcome = 'partial')"),
+            vec![],
+        ),
+        Some(PaymentState::Overpaid) => c.push(
+            &format!("EXISTS ({MATCHED_PAYMENTS} AND p.outcome = 'overpaid')"),
+            vec![],
+        ),
+        Some(PaymentState::Unpaid) => {
+            c.push(&format!("b.confirmed = 1 AND NOT EXISTS ({MATCHED_PAYMENTS})"), vec![])
+        }
+        Some(PaymentState::Refund) => {
+            c.push(&format!("b.confirmed = -1 AND EXISTS ({MATCHED_PAYMENTS})"), vec![])
+        }
+        None => {}
+    }
+    c
+}
+
+fn order_by(sort: Sort) -> &'static str {
+    match sort {
+        Sort::Newest => " ORDER BY b.id DESC",
+        Sort::Oldest => " ORDER BY b.id ASC",
+        Sort::Created => " ORDER BY b.created_at DESC, b.id DESC",
+        Sort::CreatedAsc => " ORDER BY b.created_at ASC, b.id ASC",
+    }
+}
+
+fn cursor_condition(c: &mut Conditions, sort: Sort, cursor: &Cursor) {
+    let op = if sort.descending() { "<" } else { ">" };
+    match (&cursor.created_at, sort.by_created()) {
+        (Some(created), true) => c.push(
+            &format!("(b.created_at, b.id) {op} (?, ?)"),
+            vec![Box::new(created.clone()), Box::new(cursor.id)],
+        ),
+        _ => c.push(&format!("b.id {op} ?"), vec![Box::new(cursor.id)]),
+    }
+}
+
+/// The query `bookings list` runs, exposed so that tests can check its plan.
+pub fn list_query(filter: &BookingFilter, sort: Sort, after: Option<&Cursor>, limit: Option<u64>) -> (String, usize) {
+    let (sql, args) = build_list(filter, sort, after, limit);
+    (sql, args.len())
+}
+
+fn build_list(filter: &BookingFilter, sort: Sort, after: Option<&Cursor>, limit: Option<u64>) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut c = filter_conditions(filter);
+    if let Some(cursor) = after {
+        cursor_condition(&mut c, sort, cursor);
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM bookings b{}{}", c.where_clause(), order_by(sort));
+    if let Some(n) = limit {
+        c.args.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
+        sql += &format!(" LIMIT ?{}", c.args.len());
+    }
+    (sql, c.args)
+}
+
+impl Db {
+    pub fn booking(&self, id: i64) -> Result<Option<Booking>> {
+        booking_by_id(self.conn(), id)
+    }
+
+    /// One page of bookings: those matching `filter`, in `sort` order, after `after`.
+    pub fn list_bookings(
+        &self,
+        filter: &BookingFilter,
+        sort: Sort,
+        after: Option<&Cursor>,
+        limit: Option<u64>,
+    ) -> Result<Vec<Booking>> {
+        let mut rows = Vec::new();
+        self.for_each_booking(filter, sort, after, limit, |b| {
+            rows.push(b);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Streams matching bookings to `visit`, one at a time, in constant memory.
+    pub fn for_each_booking(
+        &self,
+        filter: &BookingFilter,
+        sort: Sort,
+        after: Option<&Cursor>,
+        limit: Option<u64>,
+        mut visit: impl FnMut(Booking) -> Result<()>,
+    ) -> Result<()> {
+        let (sql, args) = build_list(filter, sort, after, limit);
+        let mut stmt = self.conn().prepare_cached(&sql).context("preparing the bookings query")?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut seen = 0u32;
+        while let Some(row) = rows.next()? {
+            visit(booking_from_row(row)?)?;
+            seen = seen.wrapping_add(1);
+            if seen % 4096 == 0 {
+                crate::interrupt::check()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many bookings match. Filters that the stream counters can answer
+    /// (status, course, stream) are counted from them, without a scan.
+    pub fn count_bookings(&self, filter: &BookingFilter) -> Result<u64> {
+        let counters_suffice = filter.user.is_none()
+            && filter.referral.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none()
+            && filter.search.is_none()
+            && filter.payment.is_none();
+        if counters_suffice {
+            let mut c = Conditions::default();
+            if let Some(status) = filter.status {
+                c.push("confirmed = ?", vec![Box::new(status.code())]);
+            }
+            if let Some(course) = filter.course {
+                c.push("course_id = ?", vec![Box::new(course)]);
+            }
+            if let Some(stream) = &filter.stream {
+                c.push("course_stream = ?", vec![Box::new(stream.clone())]);
+            }
+            let sql = format!("SELECT COALESCE(SUM(bookings), 0) FROM stream_counters{}", c.where_clause());
+            let n: i64 = self.conn().query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| r.get(0))?;
+            return Ok(n as u64);
+        }
+        let c = filter_conditions(filter);
+        let sql = format!("SELECT COUNT(*) FROM bookings b{}", c.where_clause());
+        let n: i64 = self.conn().query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// The query plan SQLite chooses for a listing (tests assert indexes are used).
+    pub fn explain_list(&self, filter: &BookingFilter, sort: Sort, after: Option<&Cursor>) -> Result<Vec<String>> {
+        let (sql, args) = build_list(filter, sort, after, Some(50));
+        let mut stmt = self.conn().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
+        .query_row([id], booking_from_row)
+        .optional()?)
+}
+
+/// What an import did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Inserted,
+    /// Updated; carries the previous status when the status changed.
+    Updated { old_status: Option<Status> },
+    Unchanged,
+}
+
+impl WriteTx<'_> {
+    pub fn booking(&self, id: i64) -> Result<Option<Booking>> {
+        booking_by_id(self.conn(), id)
+    }
+
+    /// Sets a booking's status, as a compare-and-set on the status read before.
+    /// Returns false if the booking no longer had `from` (the caller re-reads).
+    pub fn update_status(&self, id: i64, from: Status, to: Status, now: DateTime<Utc>) -> Result<bool> {
+        let now = to_storage(now);
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE bookings SET confirmed = ?3, updated_at = ?4,
+                        confirmed_at = CASE WHEN ?3 = 2 THEN ?4 ELSE confirmed_at END
+                  WHERE id = ?1 AND confirmed = ?2",
+            )?
+            .execute(params![id, from.code(), to.code(), now])?;
+        Ok(n == 1)
+    }
+
+    /// Inserts a new booking (the id must be free). `confirmed_at` defaults to
+    /// `created_at` for a booking that arrives confirmed.
+    pub fn insert_booking(&self, b: &Booking, now: &str) -> Result<()> {
+        let confirmed_at = (b.status == Status::Confirmed)
+            .then(|| b.confirmed_at.clone().unwrap_or_else(|| b.created_at.clone()));
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO bookings (id, user_id, username, first_name, course_id, course_stream,
+                     confirmed, created_at, referral_code, discount_percent, updated_at, confirmed_at, search_text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                b.id,
+                b.user_id,
+                b.username,
+                b.first_name,
+                b.course_id,
+                b.course_stream,
+                b.status.code(),
+                b.created_at,
+                b.referral_code,
+                b.discount_percent,
+                now,
+                confirmed_at,
+                search_text(b.username.as_deref(), b.first_name.as_deref())
+            ])?;
+        Ok(())
+    }
+
+    /// The highest booking id, 0 when there are none.
+    pub fn max_booking_id(&self) -> Result<i64> {
+        Ok(self.conn().query_row("SELECT COALESCE(MAX(id), 0) FROM bookings", [], |r| r.get(0))?)
+    }
+
+    /// Inserts a booking, or updates it to match `b` if it exists and differs.
+    /// `updated_at` and `confirmed_at` of `b` are ignored: they are set from `now`.
+    pub fn upsert_booking(&self, b: &Booking, now: DateTime<Utc>) -> Result<Upsert> {
+        let existing = booking_by_id(self.conn(), b.id)?;
+        let now = to_storage(now);
+        match existing {
+            None => {
+                self.insert_booking(b, &now)?;
+                Ok(Upsert::Inserted)
+            }
+            Some(old) => {
+                let same = old.user_id == b.user_id
+                    && old.username == b.username
+                    && old.first_name == b.first_name
+                    && old.course_id == b.course_id
+                    && old.course_stream == b.course_stream
+                    && old.status == b.status
+                    && old.created_at == b.created_at
+                    && old.referral_code == b.referral_code
+                    && old.discount_percent == b.discount_percent;
+                if same {
+                    return Ok(Upsert::Unchanged);
+                }
+                self.conn()
+                    .prepare_cached(
+                        "UPDATE bookings SET user_id = ?2, username = ?3, first_name = ?4, course_id = ?5,
+                             course_stream = ?6, confirmed = ?7, created_at = ?8, referral_code = ?9,
+                             discount_percent = ?10, updated_at = ?11, search_text = ?12,
+                             confirmed_at = CASE WHEN ?7 = 2 AND confirmed <> 2 THEN ?11 ELSE confirmed_at END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        b.id,
+                        b.user_id,
+                        b.username,
+                        b.first_name,
+                        b.course_id,
+                        b.course_stream,
+                        b.status.code(),
+                        b.created_at,
+                        b.referral_code,
+                        b.discount_percent,
+                        now,
+                        search_text(b.username.as_deref(), b.first_name.as_deref())
+                    ])?;
+                let old_status = (old.status != b.status).then_some(old.status);
+                Ok(Upsert::Updated { old_status })
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Courses and streams: human names, prices and capacities for the codes bookings use.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{Db, WriteTx};
+use crate::domain::time::to_storage;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Course {
+    pub id: i64,
+    pub name: String,
+    pub message_template: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stream {
+    pub course_id: i64,
+    pub code: String,
+    pub name: Option<String>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub capacity: Option<i64>,
+}
+
+/// Fields of a stream to set; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct StreamChanges {
+    pub name: Option<String>,
+    pub price_minor: Option<Option<i64>>,
+    pub currency: Option<String>,
+    pub capacity: Option<Option<i64>>,
+}
+
+impl WriteTx<'_> {
+    /// Makes sure a course exists; a new one is named after its id until someone names it.
+    /// Returns true when it was created.
+    pub fn ensure_course(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let n = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO courses (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![id, format!("Course {id}"), to_storage(now)])?;
+        Ok(n > 0)
+    }
+
+    /// Makes sure a stream exists in the catalogue (its course too). Returns true when created.
+    pub fn ensure_stream(&self, course_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.ensure_course(course_id, now)?;
+        let n = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO streams (course_id, code, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (course_id, code) DO NOTHING",
+            )?
+            .execute(params![course_id, code, to_storage(now)])?;
+        Ok(n > 0)
+    }
+
+    /// Inserts or renames a course; returns the previous state.
+    pub fn upsert_course(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        template: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Course>> {
+        let before = course_by_id(self.conn(), id)?;
+        self.ensure_course(id, now)?;
+        if let Some(name) = name {
+            self.conn().execute(
+                "UPDATE courses SET name = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, name, to_storage(now)],
+            )?;
+        }
+        if let Some(template) = template {
+            self.conn().execute(
+                "UPDATE courses SET message_template = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, template, to_storage(now)],
+            )?;
+        }
+        Ok(before)
+    }
+
+    /// Inserts or edits a stream; returns the previous state.
+    pub fn upsert_stream(
+        &self,
+        course_id: i64,
+        code: &str,
+        changes: &StreamChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Stream>> {
+        let before = stream_by_code(self.conn(), course_id, code)?;
+        self.ensure_stream(course_id, code, now)?;
+        let before_or_new = before.clone();
+        let current = before_or_new.unwrap_or(Stream {
+            course_id,
+            code: code.to_string(),
+            name: None,
+            price_minor: None,
+            currency: None,
+            capacity: None,
+        });
+        self.conn().execute(
+            "UPDATE streams SET name = ?3, price_minor = ?4, currency = ?5, capacity = ?6, updated_at = ?7
+             WHERE course_id = ?1 AND code = ?2",
+            params![
+                course_id,
+                code,
+                changes.name.clone().or(current.name),
+                changes.price_minor.unwrap_or(current.price_minor),
+                changes.currency.clone().or(current.currency),
+                changes.capacity.unwrap_or(current.capacity),
+                to_storage(now)
+            ],
+        )?;
+        Ok(before)
+    }
+
+    pub fn course(&self, id: i64) -> Result<Option<Course>> {
+        course_by_id(self.conn(), id)
+    }
+
+    pub fn stream(&self, course_id: i64, code: &str) -> Result<Option<Stream>> {
+        stream_by_code(self.conn(), course_id, code)
+    }
+}
+
+fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
+    Ok(conn
+        .prepare_cached("SELECT id, name, message_template FROM courses WHERE id = ?1")?
+        .query_row([id], |r| Ok(Course { id: r.get(0)?, name: r.get(1)?, message_template: r.get(2)? }))
+        .optional()?)
+}
+
+fn stream_by_code(conn: &rusqlite::Connection, course_id: i64, code: &str) -> Result<Option<Stream>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
+             WHERE course_id = ?1 AND code = ?2",
+        )?
+        .query_row(params![course_id, code], stream_from_row)
+        .optional()?)
+}
+
+fn stream_from_row(r: &rusqlite::Row) -> rusqlite::Result<Stream> {
+    Ok(Stream {
+        course_id: r.get(0)?,
+        code: r.get(1)?,
+        name: r.get(2)?,
+        price_minor: r.get(3)?,
+        currency: r.get(4)?,
+        capacity: r.get(5)?,
+    })
+}
+
+impl Db {
+    pub fn courses(&self) -> Result<Vec<Course>> {
+        let mut stmt = self.conn().prepare("SELECT id, name, message_template FROM courses ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| Ok(Course { id: r.get(0)?, name: r.get(1)?, message_template: r.get(2)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn course(&self, id: i64) -> Result<Option<Course>> {
+        course_by_id(self.conn(), id)
+    }
+
+    /// Streams, optionally of one course, ordered by course and code.
+    pub fn streams(&self, course_id: Option<i64>) -> Result<Vec<Stream>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
+             WHERE ?1 IS NULL OR course_id = ?1 ORDER BY course_id, code",
+        )?;
+        let rows = stmt.query_map([course_id], stream_from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn stream(&self, course_id: i64, code: &str) -> Result<Option<Stream>> {
+        stream_by_code(self.conn(), course_id, code)
+    }
+
+    /// Streams with this code in any course (a code is usually unique; `--course` disambiguates).
+    pub fn streams_by_code(&self, code: &str) -> Result<Vec<Stream>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
+             WHERE code = ?1 ORDER BY course_id",
+        )?;
+        let rows = stmt.query_map([code], stream_from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,227 @@
+//! The database: opening, pragmas, migrations and transactions.
+//!
+//! All SQL lives under `src/db/`. Commands get a `Db`, read through its
+//! methods, and write through `Db::write`, which hands them a `WriteTx` inside
+//! one `BEGIN IMMEDIATE` transaction: everything done with it lands, or none
+//! of it does. Nothing here prints. Signatures use domain types only, never
+//! rusqlite's, so a PostgreSQL backend can implement the same surface.
+
+pub mod audit;
+pub mod bookings;
+pub mod catalogue;
+pub mod outbox;
+pub mod payments;
+pub mod stats;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::PaytrackError;
+
+/// The schema, as numbered migrations (see the header of schema.sql).
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// How long a statement waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether opening may create the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The file must exist (a path named by `--db` or `PAYTRACK_DB`).
+    Existing,
+    /// Create the file, and its parent directories, if missing.
+    CreateIfMissing,
+}
+
+/// An open paytrack database.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
+pub struct WriteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path`, applies pending migrations and
+    /// refuses a database written by a newer paytrack.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Db> {
+        let shown = path.display();
+        if path.is_dir() {
+            return Err(PaytrackError::Database(format!("{shown} is a directory, not a database file")).into());
+        }
+        if !path.exists() {
+            match mode {
+                OpenMode::Existing => {
+                    return Err(PaytrackError::Database(format!(
+                        "database {shown} does not exist (create it with `paytrack init --db {shown}`)"
+                    ))
+                    .into())
+                }
+                OpenMode::CreateIfMissing => create_private_file(path)?,
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| PaytrackError::Database(format!("cannot open {shown}: {e}")))?;
+        let mut db = Db { conn, path: path.to_path_buf() };
+        db.configure().map_err(|e| describe_open_error(path, e))?;
+        db.migrate().map_err(|e| describe_open_error(path, e))?;
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Reading the schema version first turns "not a database" into an error here.
+        let _: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        // A read-only file may not switch modes; reads still work and writes fail
+        // with a clear "read-only" error later, so the answer is not checked.
+        let _mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        self.conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    /// The version this database is at (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let latest = latest_version();
+        let current = self.schema_version()?;
+        if current > latest {
+            return Err(PaytrackError::Database(format!(
+                "{} has schema version {current}, newer than this paytrack supports ({latest}); upgrade paytrack",
+                self.path.display()
+            ))
+            .into());
+        }
+        if current == latest {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (version, sql) in migrations() {
+            if version > current {
+                tx.execute_batch(sql)
+                    .with_context(|| format!("applying schema migration {version}"))?;
+            }
+        }
+        // PRAGMA takes no parameters; `latest` is our own number, not input.
+        tx.execute_batch(&format!("PRAGMA user_version = {latest}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction: commits if it returns
+    /// Ok, rolls back otherwise (and if the process dies, SQLite rolls back).
+    pub fn write<T>(&mut self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting a write transaction")?;
+        let write = WriteTx { tx };
+        let value = work(&write)?;
+        crate::interrupt::check()?;
+        write.tx.commit().context("committing")?;
+        Ok(value)
+    }
+
+    /// Runs `work` in one read transaction, so that it sees one snapshot.
+    pub fn read<T>(&mut self, work: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let value = work(self);
+        self.conn.execute_batch("COMMIT")?;
+        value
+    }
+
+    /// `PRAGMA integrity_check`, for tests and `stats verify`.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+/// The highest migration number in schema.sql.
+pub fn latest_version() -> u32 {
+    migrations().map(|(v, _)| v).max().unwrap_or(0)
+}
+
+/// The `-- migration: N` sections of schema.sql, in order: each starts at a
+/// line that is exactly the marker and a number, and ends at the next one.
+fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
+    const MARKER: &str = "-- migration: ";
+    // (version, where the marker line begins, where the section's SQL begins)
+    let mut markers: Vec<(u32, usize, usize)> = Vec::new();
+    let mut offset = 0;
+    for line in SCHEMA.split_inclusive('\n') {
+        if let Some(version) = line.strip_prefix(MARKER).and_then(|n| n.trim().parse().ok()) {
+            markers.push((version, offset, offset + line.len()));
+        }
+        offset += line.len();
+    }
+    let ends: Vec<usize> = markers.iter().skip(1).map(|m| m.1).chain([SCHEMA.len()]).collect();
+    markers.into_iter().zip(ends).map(|((version, _, start), end)| (version, &SCHEMA[start..end]))
+}
+
+/// Creates an empty file readable by its owner only (0600), parents included.
+/// SQLite gives the -wal and -shm files the same permissions as the database.
+fn create_private_file(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating directory {}", parent.display()))?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("creating database {}", path.display()))?;
+    Ok(())
+}
+
+/// Turns SQLite's terse open-time failures into one line that names the file.
+fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    if err.chain().any(|c| c.downcast_ref::<PaytrackError>().is_some()) {
+        return err;
+    }
+    let code = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<rusqlite::Error>())
+        .and_then(|e| e.sqlite_error_code());
+    use rusqlite::ErrorCode::*;
+    let what = match code {
+        Some(NotADatabase) => "is not a SQLite database".to_string(),
+        Some(DatabaseCorrupt) => "is corrupt".to_string(),
+        Some(ReadOnly) => "is read-only".to_string(),
+        Some(DatabaseBusy) | Some(DatabaseLocked) => return err,
+        _ => format!("cannot be used: {err:#}"),
+    };
+    PaytrackError::Database(format!("{} {what}", path.display())).into()
+}

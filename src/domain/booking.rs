@@ -1,0 +1,183 @@
+//! A booking as paytrack sees it, and the filters that select bookings.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Status;
+
+/// One row of the `bookings` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Booking {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub course_id: i64,
+    pub course_stream: Option<String>,
+    /// The `confirmed` column, parsed.
+    #[serde(rename = "confirmed", serialize_with = "serialize_status_code")]
+    pub status: Status,
+    /// Stored UTC RFC 3339 text.
+    pub created_at: String,
+    pub referral_code: Option<String>,
+    pub discount_percent: Option<i64>,
+    pub updated_at: String,
+    pub confirmed_at: Option<String>,
+}
+
+fn serialize_status_code<S: serde::Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(status.code())
+}
+
+/// The text `--search` matches against: names folded so that case (Cyrillic
+/// included) and ё/е do not matter. Stored in `bookings.search_text`.
+pub fn search_text(username: Option<&str>, first_name: Option<&str>) -> String {
+    let mut text = String::new();
+    for part in [username, first_name].into_iter().flatten() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&fold(part));
+    }
+    text
+}
+
+/// Case-folds for search: lowercase, and ё as е (Russian users type either).
+pub fn fold(text: &str) -> String {
+    text.to_lowercase().replace('ё', "е")
+}
+
+/// Who `--user` names: a Telegram id or an @username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Id(i64),
+    Username(String),
+}
+
+impl std::str::FromStr for UserRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(name) = s.strip_prefix('@') {
+            if name.is_empty() {
+                return Err("empty username after '@'".into());
+            }
+            return Ok(UserRef::Username(name.to_string()));
+        }
+        if let Ok(id) = s.parse::<i64>() {
+            return Ok(UserRef::Id(id));
+        }
+        if s.is_empty() {
+            return Err("expected a Telegram user id or @username".into());
+        }
+        Ok(UserRef::Username(s.to_string()))
+    }
+}
+
+/// Money states derived from a booking's payments (`bookings list --payment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaymentState {
+    /// Paid less than the expected price; still pending.
+    Partial,
+    /// Paid more than the expected price.
+    Overpaid,
+    /// No payment recorded.
+    Unpaid,
+    /// Cancelled, but money was received (to return).
+    Refund,
+}
+
+/// Which bookings a command works on. Every field narrows the selection.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub status: Option<Status>,
+    pub course: Option<i64>,
+    pub stream: Option<String>,
+    pub user: Option<UserRef>,
+    pub referral: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub search: Option<String>,
+    pub payment: Option<PaymentState>,
+}
+
+/// Order of listed bookings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Sort {
+    /// Newest booking number first (the default).
+    #[default]
+    Newest,
+    /// Oldest booking number first.
+    Oldest,
+    /// Latest creation time first.
+    Created,
+    /// Earliest creation time first.
+    CreatedAsc,
+}
+
+impl Sort {
+    pub fn by_created(self) -> bool {
+        matches!(self, Sort::Created | Sort::CreatedAsc)
+    }
+    pub fn descending(self) -> bool {
+        matches!(self, Sort::Newest | Sort::Created)
+    }
+}
+
+/// Where a page starts: after this row in the chosen order (keyset pagination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: Option<String>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Encodes as `ID` or `CREATED_AT~ID`, safe to paste into a shell.
+    pub fn encode(&self) -> String {
+        match &self.created_at {
+            Some(c) => format!("{c}~{}", self.id),
+            None => self.id.to_string(),
+        }
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor, String> {
+        let bad = || format!("invalid cursor '{text}'");
+        match text.rsplit_once('~') {
+            Some((created, id)) => {
+                super::time::from_storage(created).ok_or_else(bad)?;
+                Ok(Cursor { created_at: Some(created.to_string()), id: id.parse().map_err(|_| bad())? })
+            }
+            None => Ok(Cursor { created_at: None, id: text.parse().map_err(|_| bad())? }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_folds_cyrillic_and_yo() {
+        assert_eq!(search_text(Some("User_1"), Some("Алёна")), "user_1 алена");
+        assert_eq!(search_text(None, Some("ОЛЬГА")), "ольга");
+        assert_eq!(fold("Ёлка"), "елка");
+    }
+
+    #[test]
+    fn user_ref_parses_ids_and_usernames() {
+        assert_eq!("42".parse::<UserRef>(), Ok(UserRef::Id(42)));
+        assert_eq!("@kate".parse::<UserRef>(), Ok(UserRef::Username("kate".into())));
+        assert!("@".parse::<UserRef>().is_err());
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        for c in [
+            Cursor { created_at: None, id: 7 },
+            Cursor { created_at: Some("2024-03-01T07:06:00.532084Z".into()), id: 7 },
+        ] {
+            assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        }
+        assert!(Cursor::decode("x~1").is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! Time: parsing what people type, the storage format, and display zones.
+//!
+//! Stored times are UTC RFC 3339 with exactly six fractional digits, so that
+//! comparing the text compares the instants (see schema.sql).
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// Formats an instant the way the database stores it.
+pub fn to_storage(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Formats an instant for CSV and JSON: RFC 3339 UTC, seconds precision.
+pub fn to_rfc3339(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Reads a stored time back (also accepts any RFC 3339 text).
+pub fn from_storage(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The zone times are shown in: the `--tz` zone, or the system's local zone (`TZ`).
+#[derive(Debug, Clone, Copy)]
+pub enum DisplayZone {
+    Local,
+    Named(chrono_tz::Tz),
+}
+
+impl DisplayZone {
+    pub fn parse(name: &str) -> Result<DisplayZone, String> {
+        match name {
+            "" | "local" => Ok(DisplayZone::Local),
+            _ => name
+                .parse::<chrono_tz::Tz>()
+                .map(DisplayZone::Named)
+                .map_err(|_| format!("unknown time zone '{name}' (use an IANA name such as Europe/Moscow, or UTC)")),
+        }
+    }
+
+    /// Local midnight of a calendar date in this zone, as UTC.
+    fn midnight(self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        let naive = date.and_hms_opt(0, 0, 0)?;
+        match self {
+            DisplayZone::Local => chrono::Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc)),
+            DisplayZone::Named(tz) => tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc)),
+        }
+    }
+
+    fn today(self, now: DateTime<Utc>) -> NaiveDate {
+        match self {
+            DisplayZone::Local => now.with_timezone(&chrono::Local).date_naive(),
+            DisplayZone::Named(tz) => now.with_timezone(&tz).date_naive(),
+        }
+    }
+
+    /// Formats an instant for people: `2024-03-01 10:06` in this zone.
+    pub fn show(self, t: DateTime<Utc>) -> String {
+        const FORMAT: &str = "%Y-%m-%d %H:%M";
+        match self {
+            DisplayZone::Local => t.with_timezone(&chrono::Local).format(FORMAT).to_string(),
+            DisplayZone::Named(tz) => t.with_timezone(&tz).format(FORMAT).to_string(),
+        }
+    }
+
+    /// The calendar day of an instant in this zone.
+    pub fn date_of(self, t: DateTime<Utc>) -> NaiveDate {
+        self.today(t)
+    }
+}
+
+/// Parses a point in time as people type it: `2024-12-01` (midnight in the
+/// display zone), RFC 3339, `now`, `today`, `yesterday`, or an age such as
+/// `7d`, `24h`, `30m`, `2w` (that long before `now`).
+pub fn parse_instant(text: &str, now: DateTime<Utc>, zone: DisplayZone) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    let bad = || {
+        format!("invalid date '{text}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h")
+    };
+    match t {
+        "now" => return Ok(now),
+        "today" => return zone.midnight(zone.today(now)).ok_or_else(bad),
+        "yesterday" => {
+            return zone
+                .midnight(zone.today(now) - Duration::days(1))
+                .ok_or_else(bad)
+        }
+        _ => {}
+    }
+    if let Some(age) = parse_age(t) {
+        return now.checked_sub_signed(age?).ok_or_else(bad);
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return zone.midnight(date).ok_or_else(bad);
+    }
+    if let Ok(ts) = DateTime::parse_from_rfc3339(t) {
+        return Ok(ts.with_timezone(&Utc));
+    }
+    Err(bad())
+}
+
+/// Parses an age such as `7d`; `None` when the text is not shaped like one.
+pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
+    let unit = text.chars().last()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let too_large = || format!("age '{text}' is too large");
+    let Ok(n) = digits.parse::<i64>() else {
+        return Some(Err(too_large()));
+    };
+    let duration = match unit {
+        'm' => Duration::try_minutes(n),
+        'h' => Duration::try_hours(n),
+        'd' => Duration::try_days(n),
+        'w' => Duration::try_weeks(n),
+        _ => return None,
+    };
+    Some(duration.filter(|d| d.num_days() <= 365 * 200).ok_or_else(too_large))
+}
+
+/// Parses the old system's PostgreSQL timestamps (`2024-03-01 10:06:00.532084+03`,
+/// with or without fraction and offset minutes) and RFC 3339. A time without an
+/// offset is taken as UTC.
+pub fn parse_legacy_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(ts) = DateTime::parse_from_rfc3339(t) {
+        return Some(ts.with_timezone(&Utc));
+    }
+    // PostgreSQL writes the offset as +03 or +05:30; chrono's %#z takes both.
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(ts) = DateTime::<FixedOffset>::parse_from_str(t, format) {
+            return Some(ts.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
+            return Some(naive.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|n| n.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        from_storage("2024-12-10T12:00:00Z").unwrap()
+    }
+    fn utc() -> DisplayZone {
+        DisplayZone::parse("UTC").unwrap()
+    }
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let z = utc();
+        assert_eq!(to_storage(parse_instant("2024-12-01", now(), z).unwrap()), "2024-12-01T00:00:00.000000Z");
+        assert_eq!(to_storage(parse_instant("today", now(), z).unwrap()), "2024-12-10T00:00:00.000000Z");
+        assert_eq!(to_storage(parse_instant("yesterday", now(), z).unwrap()), "2024-12-09T00:00:00.000000Z");
+        assert_eq!(to_storage(parse_instant("7d", now(), z).unwrap()), "2024-12-03T12:00:00.000000Z");
+        assert_eq!(to_storage(parse_instant("24h", now(), z).unwrap()), "2024-12-09T12:00:00.000000Z");
+        assert_eq!(
+            to_storage(parse_instant("2024-12-01T10:00:00+03:00", now(), z).unwrap()),
+            "2024-12-01T07:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn date_only_is_midnight_in_the_display_zone() {
+        let msk = DisplayZone::parse("Europe/Moscow").unwrap();
+        assert_eq!(to_storage(parse_instant("2024-12-01", now(), msk).unwrap()), "2024-11-30T21:00:00.000000Z");
+    }
+
+    #[test]
+    fn rejects_impossible_and_malformed_dates() {
+        for bad in ["2024-02-30", "2024-13-01", "yesterdayish", "7x", "d", "", "99999999999999999999d", "-7d"] {
+            assert!(parse_instant(bad, now(), utc()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_postgres_timestamps() {
+        let t = parse_legacy_timestamp("2024-03-01 10:06:00.532084+03").unwrap();
+        assert_eq!(to_storage(t), "2024-03-01T07:06:00.532084Z");
+        let t = parse_legacy_timestamp("2024-03-01 10:06:00+05:30").unwrap();
+        assert_eq!(to_storage(t), "2024-03-01T04:36:00.000000Z");
+        assert!(parse_legacy_timestamp("2024-03-01 25:06:00+03").is_none());
+    }
+}

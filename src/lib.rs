@@ -1,0 +1,16 @@
+//! paytrack: the payment status of course bookings, over one SQLite file.
+//!
+//! Data flows one way: `cli` (parse) → `commands` (decide, format) →
+//! `services` and `domain` (rules) → `db` (SQL, transactions). Terminal
+//! output is decided in `output` only.
+
+pub mod cli;
+pub mod commands;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod interrupt;
+pub mod output;
+pub mod services;
+
+pub use commands::run;

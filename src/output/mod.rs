@@ -1,0 +1,197 @@
+//! Everything that reaches the terminal: the one colour decision, the
+//! language, tables, CSV/JSON writers over one buffered stdout, and the
+//! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
+
+pub mod sanitize;
+pub mod table;
+
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::domain::time::DisplayZone;
+use crate::domain::Status;
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is unset (CLICOLOR_FORCE forces it).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output language for people (tables, labels, messages). Machine formats are never translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// The language from the locale variables, as POSIX orders them.
+    pub fn from_locale() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(value) = std::env::var(var) {
+                if value.is_empty() {
+                    continue;
+                }
+                return if value.to_lowercase().starts_with("ru") { Lang::Ru } else { Lang::En };
+            }
+        }
+        Lang::En
+    }
+}
+
+/// `--format`: tables for people, the rest for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+}
+
+/// How this run prints: decided once in `main`, passed to every command.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// ANSI colour on stdout.
+    pub color: bool,
+    /// Colour on stderr (judged on stderr's own terminal-ness).
+    pub color_stderr: bool,
+    pub lang: Lang,
+    pub zone: DisplayZone,
+    /// `--wide`: never truncate.
+    pub wide: bool,
+    /// Terminal width when stdout is a terminal; tables fit it.
+    pub width: Option<u16>,
+    /// `--raw`: CSV cells exactly as stored, without formula protection.
+    pub raw_csv: bool,
+    /// Whether stderr is a terminal (progress bars, prompts).
+    pub stderr_is_terminal: bool,
+}
+
+impl Output {
+    /// Decides colour from `--color`, NO_COLOR, CLICOLOR_FORCE, TERM and whether stdout is a terminal.
+    pub fn new(choice: ColorChoice, lang: Lang, zone: DisplayZone, wide: bool) -> Output {
+        let stdout_tty = io::stdout().is_terminal();
+        let stderr_tty = io::stderr().is_terminal();
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+                if set("NO_COLOR") {
+                    false
+                } else if std::env::var_os("CLICOLOR_FORCE").is_some_and(|x| !x.is_empty() && x != "0") {
+                    true
+                } else {
+                    tty && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                }
+            }
+        };
+        let width = if stdout_tty && !wide {
+            terminal_size::terminal_size().map(|(w, _)| w.0)
+        } else {
+            None
+        };
+        Output {
+            color: decide(stdout_tty),
+            color_stderr: decide(stderr_tty),
+            lang,
+            zone,
+            wide,
+            width,
+            raw_csv: false,
+            stderr_is_terminal: stderr_tty,
+        }
+    }
+
+    /// Picks the English or Russian text.
+    pub fn tr<'a>(&self, en: &'a str, ru: &'a str) -> &'a str {
+        match self.lang {
+            Lang::En => en,
+            Lang::Ru => ru,
+        }
+    }
+
+    /// The label people see for a status (the old system's labels in Russian).
+    pub fn status_label(&self, status: Status) -> &'static str {
+        match (status, self.lang) {
+            (Status::Confirmed, Lang::En) => "Confirmed",
+            (Status::Pending, Lang::En) => "Pending",
+            (Status::Cancelled, Lang::En) => "Cancelled",
+            (Status::Confirmed, Lang::Ru) => "Подтверждено",
+            (Status::Pending, Lang::Ru) => "В ожидании",
+            (Status::Cancelled, Lang::Ru) => "Отменено",
+        }
+    }
+
+    /// A note for the person at the terminal, on stderr.
+    pub fn note(&self, message: &str) {
+        use owo_colors::OwoColorize;
+        let prefix = "paytrack:";
+        if self.color_stderr {
+            eprintln!("{} {message}", prefix.dimmed());
+        } else {
+            eprintln!("{prefix} {message}");
+        }
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, message: &str) {
+        use owo_colors::OwoColorize;
+        let prefix = self.tr("warning:", "предупреждение:");
+        if self.color_stderr {
+            eprintln!("paytrack: {} {message}", prefix.yellow().bold());
+        } else {
+            eprintln!("paytrack: {prefix} {message}");
+        }
+    }
+
+    /// A CSV text cell: formula-protected unless `--raw`.
+    pub fn csv_text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.raw_csv {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            sanitize::for_csv(text)
+        }
+    }
+}
+
+/// Buffered, locked stdout. Errors (a closed pipe) propagate to `main`, which exits quietly.
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(64 * 1024, io::stdout().lock())
+}
+
+/// A CSV writer over stdout (one header row, `\n` line ends).
+pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w)
+}
+
+/// Writes rows as one JSON array (`json`) or one object per line (`jsonl`).
+pub fn write_json<W: Write, T: Serialize>(w: &mut W, rows: &[T], lines: bool) -> io::Result<()> {
+    if lines {
+        for row in rows {
+            serde_json::to_writer(&mut *w, row)?;
+            w.write_all(b"\n")?;
+        }
+    } else {
+        serde_json::to_writer_pretty(&mut *w, rows)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Reads `--format`, `--csv` and `--json` as one choice (the shorthands win).
+pub fn pick_format(format: Option<Format>, csv: bool, json: bool, default: Format) -> Format {
+    if csv {
+        Format::Csv
+    } else if json {
+        Format::Json
+    } else {
+        format.unwrap_or(default)
+    }
+}

@@ -1,0 +1,116 @@
+//! Making stranger-typed text (Telegram names) harmless on the way out.
+//!
+//! - On a terminal: control characters (C0, DEL, C1 — ESC starts every escape
+//!   sequence), bidi overrides and zero-width characters are shown as visible
+//!   escapes such as `\e` or `\u{202e}`, so a name cannot clear, retitle or
+//!   rewrite the admin's screen or hide text.
+//! - In CSV: a cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed
+//!   with `'` (OWASP's advice against formula injection) unless raw output was
+//!   asked for.
+//!
+//! The database keeps the text exactly as typed.
+
+use std::borrow::Cow;
+
+/// True for characters that must not reach a terminal as they are.
+fn is_dangerous(c: char) -> bool {
+    c.is_control() // C0, DEL, C1
+        || matches!(c,
+            '\u{200b}'..='\u{200f}'   // zero-width space/joiners, LRM, RLM
+            | '\u{2028}' | '\u{2029}' // line/paragraph separators
+            | '\u{202a}'..='\u{202e}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{feff}'              // zero-width no-break space / BOM
+            | '\u{fff9}'..='\u{fffb}' // interlinear annotations
+        )
+}
+
+/// Text safe to print on a terminal: dangerous characters shown as escapes.
+pub fn for_terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_dangerous) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_dangerous(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a CSV cell needs the `'` prefix. Text that already starts with `'`
+/// before such a cell is prefixed too, so that `from_csv` can undo exactly
+/// what `for_csv` did and export → import round-trips every name.
+fn needs_prefix(text: &str) -> bool {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => true,
+        Some('\'') => needs_prefix(&text[1..]),
+        _ => false,
+    }
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula.
+pub fn for_csv(text: &str) -> Cow<'_, str> {
+    if needs_prefix(text) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Undoes `for_csv` when reading a file paytrack exported.
+pub fn from_csv(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if needs_prefix(rest) => rest,
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_could_drive_a_terminal() {
+        assert_eq!(for_terminal("Ольга 🌸"), "Ольга 🌸");
+        assert_eq!(for_terminal("\x1b[2J\x1b]0;pwned\x07"), "\\e[2J\\e]0;pwned\\u{7}");
+        assert_eq!(for_terminal("a\rb\nc"), "a\\rb\\nc");
+        assert_eq!(for_terminal("\u{202e}evil"), "\\u{202e}evil");
+        assert_eq!(for_terminal("x\u{200b}y\u{9b}"), "x\\u{200b}y\\u{9b}");
+    }
+
+    #[test]
+    fn neutralises_formula_cells() {
+        assert_eq!(for_csv("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for s in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(for_csv(s).starts_with('\''), "{s:?}");
+        }
+        assert_eq!(for_csv("Kate, the \"Great\""), "Kate, the \"Great\"");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn terminal_text_never_contains_control_characters(s in "\\PC*|[\\x00-\\x1f\\x7f-\\x9f\u{202a}-\u{202e}a-z]*") {
+            let safe = for_terminal(&s);
+            proptest::prop_assert!(!safe.chars().any(is_dangerous));
+        }
+
+        #[test]
+        fn csv_protection_round_trips(s in "['=+@a\\-]{0,4}\\PC{0,8}") {
+            proptest::prop_assert_eq!(from_csv(&for_csv(&s)), s.as_str());
+        }
+
+        #[test]
+        fn csv_cells_never_start_a_formula(s in "\\PC*|[=+@\\-\t\r].*") {
+            let safe = for_csv(&s);
+            proptest::prop_assert!(!matches!(safe.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r')));
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Operations that combine several repository writes under one transaction
+//! and the domain rules: the write paths every command shares.
+
+pub mod status_change;

@@ -1,0 +1,164 @@
+//! The one write path for a booking's status.
+//!
+//! `booking set-status`, bulk changes and payment confirmations all call
+//! `change_status` inside a write transaction. It re-reads the booking under
+//! the lock, checks `--expect`, asks the state machine, updates the row, and
+//! in the same transaction writes the audit entry, the payment (if any) and
+//! the confirmation message. The stream counters follow through triggers.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::payments::NewPayment;
+use crate::db::WriteTx;
+use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::message::{render, MessageVars, DEFAULT_CONFIRMATION};
+use crate::domain::money::format_amount;
+use crate::domain::{check_transition, Status, Transition};
+use crate::error::PaytrackError;
+
+/// A requested status change.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub booking_id: i64,
+    pub to: Status,
+    pub force: bool,
+    pub reason: Option<String>,
+    /// Refuse unless the booking currently has this status (optimistic concurrency).
+    pub expect: Option<Status>,
+    /// Queue the confirmation message when the booking becomes confirmed.
+    pub notify: bool,
+    /// A payment recorded with the change (`--payment-ref`), stored as outcome `recorded`.
+    pub payment: Option<NewPayment>,
+    /// Override of the message template (a file given on the command line).
+    pub template: Option<String>,
+    /// Where the change came from, for the audit details: "cli", "bulk", "payments import"...
+    pub source: &'static str,
+}
+
+/// What `change_status` did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChangeOutcome {
+    pub booking_id: i64,
+    pub from: Status,
+    pub to: Status,
+    /// false for a no-op (the booking already had the status).
+    pub changed: bool,
+    pub forced: bool,
+    pub audit_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub payment_id: Option<i64>,
+}
+
+/// Applies one status change inside `tx`. Errors: NotFound, ExpectationFailed,
+/// TransitionRefused. On error the caller's transaction rolls back whole.
+pub fn change_status(tx: &WriteTx, change: &StatusChange, actor: &str, now: DateTime<Utc>) -> Result<StatusChangeOutcome> {
+    let booking = tx
+        .booking(change.booking_id)?
+        .ok_or_else(|| PaytrackError::NotFound(format!("booking {} not found", change.booking_id)))?;
+    let from = booking.status;
+    if let Some(expected) = change.expect {
+        if expected != from {
+            return Err(PaytrackError::ExpectationFailed(format!(
+                "booking {} is {from}, expected {expected}; nothing changed",
+                booking.id
+            ))
+            .into());
+        }
+    }
+    let transition = check_transition(from, change.to, change.force, change.reason.as_deref())
+        .map_err(|e| PaytrackError::TransitionRefused(format!("booking {}: {e}", booking.id)))?;
+    let mut outcome = StatusChangeOutcome {
+        booking_id: booking.id,
+        from,
+        to: change.to,
+        changed: false,
+        forced: transition == Transition::Forced,
+        audit_id: None,
+        message_id: None,
+        payment_id: None,
+    };
+    if transition == Transition::NoOp {
+        return Ok(outcome);
+    }
+    // We hold the write lock and just read the status, so this cannot miss;
+    // the compare-and-set is a second guard should that ever change.
+    if !tx.update_status(booking.id, from, change.to, now)? {
+        anyhow::bail!("booking {} changed under us; nothing written", booking.id);
+    }
+    outcome.changed = true;
+
+    if let Some(payment) = &change.payment {
+        outcome.payment_id = tx.insert_payment(payment, "recorded", now)?;
+        if outcome.payment_id.is_none() {
+            return Err(PaytrackError::BadInput(format!(
+                "payment {} from {} is already recorded",
+                payment.external_id, payment.provider
+            ))
+            .into());
+        }
+    }
+
+    if change.to == Status::Confirmed && change.notify {
+        let body = confirmation_text(tx, &booking, change.template.as_deref())?;
+        outcome.message_id = Some(tx.enqueue_message(booking.id, booking.user_id, "confirmation", &body, now)?);
+    }
+
+    let mut details = json!({
+        "source": change.source,
+        "forced": outcome.forced,
+    });
+    if let Some(payment) = &change.payment {
+        details["payment_ref"] = json!(payment.external_id);
+        details["provider"] = json!(payment.provider);
+        details["amount"] = json!(format_amount(payment.amount_minor));
+        details["currency"] = json!(payment.currency);
+    }
+    if let Some(id) = outcome.message_id {
+        details["message_id"] = json!(id);
+    }
+    outcome.audit_id = Some(tx.append_audit(
+        actor,
+        now,
+        NewAuditEntry {
+            action: action::STATUS_CHANGED,
+            booking_id: Some(booking.id),
+            old_value: Some(from.name().to_string()),
+            new_value: Some(change.to.name().to_string()),
+            reason: change.reason.clone().filter(|r| !r.trim().is_empty()),
+            details,
+        },
+    )?);
+    Ok(outcome)
+}
+
+/// The confirmation text for a booking: the given template, else the
+/// course's, else the default; names from the catalogue, falling back to codes.
+fn confirmation_text(tx: &WriteTx, booking: &crate::domain::booking::Booking, template: Option<&str>) -> Result<String> {
+    let course = tx.course(booking.course_id)?;
+    let stream = match &booking.course_stream {
+        Some(code) => tx.stream(booking.course_id, code)?,
+        None => None,
+    };
+    let course_name = course.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| format!("#{}", booking.course_id));
+    let stream_name = stream
+        .and_then(|s| s.name)
+        .or_else(|| booking.course_stream.clone())
+        .unwrap_or_default();
+    let template = template
+        .map(str::to_string)
+        .or_else(|| course.and_then(|c| c.message_template))
+        .unwrap_or_else(|| DEFAULT_CONFIRMATION.to_string());
+    Ok(render(
+        &template,
+        &MessageVars {
+            first_name: booking.first_name.as_deref().unwrap_or(""),
+            username: booking.username.as_deref().unwrap_or(""),
+            course_name: &course_name,
+            stream_name: &stream_name,
+            booking_id: booking.id,
+        },
+    ))
+}
