@@ -71,7 +71,9 @@ pub enum Command {
     /// Create a database (parent directories included); a no-op on an up-to-date one.
     Init,
     /// Fill a database with realistic sample bookings, to try paytrack at once.
-    #[command(after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000")]
+    #[command(
+        after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
+    )]
     Demo(DemoArgs),
     /// Find, show, export, import and change bookings (`booking` is the same command).
     #[command(subcommand, visible_alias = "booking")]
@@ -83,7 +85,9 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish")]
+    #[command(
+        after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -106,7 +110,9 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum BookingsCommand {
     /// List bookings, newest first.
-    #[command(after_help = "Examples:\n  paytrack bookings list --status pending\n  paytrack bookings list --stream 8th_stream --since 7d --csv\n  paytrack bookings list --search ольга --limit 20\n  paytrack bookings list --status pending --cursor 1234   # the next page")]
+    #[command(
+        after_help = "Examples:\n  paytrack bookings list --status pending\n  paytrack bookings list --stream 8th_stream --since 7d --csv\n  paytrack bookings list --search ольга --limit 20\n  paytrack bookings list --status pending --cursor 1234   # the next page"
+    )]
     List(ListArgs),
     /// Show one booking with its payments and audit history.
     Show {
@@ -117,10 +123,14 @@ pub enum BookingsCommand {
         output: OutputArgs,
     },
     /// Stream matching bookings as CSV or JSONL, in the columns `import` reads.
-    #[command(after_help = "Examples:\n  paytrack bookings export > bookings.csv\n  paytrack bookings export --status confirmed --format jsonl\n  paytrack bookings export --redact > shareable.csv")]
+    #[command(
+        after_help = "Examples:\n  paytrack bookings export > bookings.csv\n  paytrack bookings export --status confirmed --format jsonl\n  paytrack bookings export --redact > shareable.csv"
+    )]
     Export(ExportArgs),
     /// Load the old system's export (PostgreSQL `\\copy bookings TO ... CSV HEADER`), all rows or none.
-    #[command(after_help = "Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run")]
+    #[command(
+        after_help = "Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run"
+    )]
     Import(ImportArgs),
     /// Change the payment status of one booking, a list of ids, or every booking matching a filter.
     #[command(
@@ -183,7 +193,9 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
         Ok(_) => Err("a booking id is a positive number".into()),
-        Err(_) => Err(format!("'{text}' is not a booking id (a positive 64-bit number)")),
+        Err(_) => Err(format!(
+            "'{text}' is not a booking id (a positive 64-bit number)"
+        )),
     }
 }
 
@@ -321,7 +333,9 @@ pub struct SetStatusArgs {
 #[derive(Debug, Subcommand)]
 pub enum StatsCommand {
     /// Per course and stream: total, confirmed, pending, cancelled, conversion, revenue, seats.
-    #[command(after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json")]
+    #[command(
+        after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json"
+    )]
     Streams(StatsStreamsArgs),
 }
 
@@ -346,7 +360,9 @@ pub struct StatsStreamsArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// The last entries, oldest first (like tail).
-    #[command(after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit tail --booking 42\n  paytrack audit tail --action booking.status_changed --since 2024-12-01 --format csv\n  paytrack audit tail -f")]
+    #[command(
+        after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit tail --booking 42\n  paytrack audit tail --action booking.status_changed --since 2024-12-01 --format csv\n  paytrack audit tail -f"
+    )]
     Tail(AuditTailArgs),
     /// Walk the hash chain and name the first entry changed, removed or inserted out of band.
     Verify,

@@ -85,8 +85,15 @@ fn sqlite_exit_code(err: &rusqlite::Error) -> Option<u8> {
     use rusqlite::ErrorCode::*;
     match err.sqlite_error_code()? {
         DatabaseBusy | DatabaseLocked => Some(exit::BUSY),
-        DatabaseCorrupt | NotADatabase | ReadOnly | DiskFull | CannotOpen | SystemIoFailure
-        | PermissionDenied | FileLockingProtocolFailed | TooBig => Some(exit::DATABASE),
+        DatabaseCorrupt
+        | NotADatabase
+        | ReadOnly
+        | DiskFull
+        | CannotOpen
+        | SystemIoFailure
+        | PermissionDenied
+        | FileLockingProtocolFailed
+        | TooBig => Some(exit::DATABASE),
         ConstraintViolation => Some(exit::BAD_INPUT),
         _ => None,
     }

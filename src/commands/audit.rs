@@ -19,19 +19,43 @@ pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     }
 }
 
-const CSV_COLUMNS: [&str; 11] =
-    ["id", "at", "actor", "action", "booking_id", "old_value", "new_value", "reason", "details", "prev_hash", "hash"];
+const CSV_COLUMNS: [&str; 11] = [
+    "id",
+    "at",
+    "actor",
+    "action",
+    "booking_id",
+    "old_value",
+    "new_value",
+    "reason",
+    "details",
+    "prev_hash",
+    "hash",
+];
 
 fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     let filter = AuditFilter {
         booking_id: args.booking,
         actor: args.actor.clone(),
         action: args.action.clone(),
-        since: args.since.as_deref().map(|t| ctx.parse_when("--since", t)).transpose()?,
-        until: args.until.as_deref().map(|t| ctx.parse_when("--until", t)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| ctx.parse_when("--since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| ctx.parse_when("--until", t))
+            .transpose()?,
         after_id: None,
     };
-    let format = pick_format(args.output.format, args.output.csv, args.output.json, Format::Table);
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
     let mut out = ctx.out.clone();
     out.raw_csv = args.output.raw;
     let db = ctx.open_db()?;
@@ -43,7 +67,13 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
 }
 
 /// Writes entries in the chosen format (the CSV header only when `header`).
-fn write_entries(w: &mut impl Write, out: &Output, format: Format, entries: &[AuditEntry], header: bool) -> Result<()> {
+fn write_entries(
+    w: &mut impl Write,
+    out: &Output,
+    format: Format,
+    entries: &[AuditEntry],
+    header: bool,
+) -> Result<()> {
     match format {
         Format::Table => {
             if !entries.is_empty() {
@@ -56,7 +86,11 @@ fn write_entries(w: &mut impl Write, out: &Output, format: Format, entries: &[Au
                 csv.write_record(CSV_COLUMNS)?;
             }
             for e in entries {
-                let opt = |v: &Option<String>| v.as_deref().map(|t| out.csv_text(t).into_owned()).unwrap_or_default();
+                let opt = |v: &Option<String>| {
+                    v.as_deref()
+                        .map(|t| out.csv_text(t).into_owned())
+                        .unwrap_or_default()
+                };
                 csv.write_record([
                     e.id.to_string(),
                     e.at.clone(),

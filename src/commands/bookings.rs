@@ -36,8 +36,16 @@ pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
         stream: args.stream.clone(),
         user: args.user.clone(),
         referral: args.referral.clone(),
-        since: args.since.as_deref().map(|t| ctx.parse_when("--since", t)).transpose()?,
-        until: args.until.as_deref().map(|t| ctx.parse_when("--until", t)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| ctx.parse_when("--since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| ctx.parse_when("--until", t))
+            .transpose()?,
         search: args.search.clone().filter(|s| !s.is_empty()),
         payment: args.payment,
     })
@@ -68,7 +76,11 @@ struct BookingRecord<'a> {
 }
 
 fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
-    let text = |v: &Option<String>| v.as_deref().map(|t| out.csv_text(t).into_owned()).unwrap_or_default();
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(|t| out.csv_text(t).into_owned())
+            .unwrap_or_default()
+    };
     let names = |v: &Option<String>| if redact { String::new() } else { text(v) };
     [
         b.id.to_string(),
@@ -80,7 +92,9 @@ fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
         b.status.code().to_string(),
         b.created_at.clone(),
         text(&b.referral_code),
-        b.discount_percent.map(|d| d.to_string()).unwrap_or_default(),
+        b.discount_percent
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         b.updated_at.clone(),
         b.status.name().to_string(),
     ]
@@ -88,12 +102,20 @@ fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
 
 fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
-    let format = pick_format(args.output.format, args.output.csv, args.output.json, Format::Table);
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
     let mut out_cfg = ctx.out.clone();
     out_cfg.raw_csv = args.output.raw;
     let cursor = match (&args.cursor, args.after) {
         (Some(text), _) => Some(Cursor::decode(text).map_err(bad_input)?),
-        (None, Some(id)) => Some(Cursor { created_at: None, id }),
+        (None, Some(id)) => Some(Cursor {
+            created_at: None,
+            id,
+        }),
         (None, None) => None,
     };
     let limit = if args.all { None } else { Some(args.limit) };
@@ -103,21 +125,33 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     match format {
         Format::Table => {
             if rows.is_empty() {
-                ctx.out.note(ctx.out.tr("no bookings match", "подходящих бронирований нет"));
+                ctx.out.note(
+                    ctx.out
+                        .tr("no bookings match", "подходящих бронирований нет"),
+                );
                 return Ok(exit::OK);
             }
             let table = bookings_table(&out_cfg, &rows);
             writeln!(stdout, "{table}")?;
             stdout.flush()?;
             let total = db.count_bookings(&filter)?;
-            let mut footer = format!("{} {} {} {total}", ctx.out.tr("shown", "показано"), rows.len(), ctx.out.tr("of", "из"));
+            let mut footer = format!(
+                "{} {} {} {total}",
+                ctx.out.tr("shown", "показано"),
+                rows.len(),
+                ctx.out.tr("of", "из")
+            );
             if limit.is_some_and(|n| rows.len() as u64 == n) && (rows.len() as u64) < total {
                 let last = rows.last().expect("rows is not empty");
                 let next = Cursor {
                     created_at: args.sort.by_created().then(|| last.created_at.clone()),
                     id: last.id,
                 };
-                footer += &format!("; {}: --cursor {}", ctx.out.tr("next page", "следующая страница"), next.encode());
+                footer += &format!(
+                    "; {}: --cursor {}",
+                    ctx.out.tr("next page", "следующая страница"),
+                    next.encode()
+                );
             }
             ctx.out.note(&footer);
         }
@@ -130,7 +164,13 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
             w.flush()?;
         }
         Format::Json | Format::Jsonl => {
-            let records: Vec<_> = rows.iter().map(|b| BookingRecord { booking: b, status: b.status.name() }).collect();
+            let records: Vec<_> = rows
+                .iter()
+                .map(|b| BookingRecord {
+                    booking: b,
+                    status: b.status.name(),
+                })
+                .collect();
             write_json(&mut stdout, &records, format == Format::Jsonl)?;
         }
     }
@@ -166,7 +206,11 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> comfy_table::Table {
             number_cell(b.course_id),
             text_cell(out, b.course_stream.as_deref(), 16),
             text_cell(out, b.referral_code.as_deref(), 12),
-            number_cell(b.discount_percent.map(|d| format!("{d}%")).unwrap_or_default()),
+            number_cell(
+                b.discount_percent
+                    .map(|d| format!("{d}%"))
+                    .unwrap_or_default(),
+            ),
         ]);
     }
     table
@@ -174,12 +218,16 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> comfy_table::Table {
 
 /// A stored time as people read it, in the display zone.
 pub fn show_time(out: &Output, stored: &str) -> String {
-    from_storage(stored).map(|t| out.zone.show(t)).unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
+    from_storage(stored)
+        .map(|t| out.zone.show(t))
+        .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
 }
 
 fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let db = ctx.open_db()?;
-    let booking = db.booking(id)?.ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
+    let booking = db
+        .booking(id)?
+        .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
     let payments = db.payments_for_booking(id)?;
     let audit = db.audit_for_booking(id)?;
     let messages = db.outbox_messages(None, Some(id))?;
@@ -208,22 +256,38 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             w.flush()?;
         }
         Format::Table => {
-            writeln!(stdout, "{}", bookings_table(out, std::slice::from_ref(&booking)))?;
+            writeln!(
+                stdout,
+                "{}",
+                bookings_table(out, std::slice::from_ref(&booking))
+            )?;
             if !payments.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
-                let mut t = new_table(out, &[
-                    out.tr("Provider", "Провайдер"),
-                    out.tr("Reference", "Номер"),
-                    out.tr("Amount", "Сумма"),
-                    out.tr("Paid at", "Оплачено"),
-                    out.tr("Outcome", "Итог"),
-                ]);
+                let mut t = new_table(
+                    out,
+                    &[
+                        out.tr("Provider", "Провайдер"),
+                        out.tr("Reference", "Номер"),
+                        out.tr("Amount", "Сумма"),
+                        out.tr("Paid at", "Оплачено"),
+                        out.tr("Outcome", "Итог"),
+                    ],
+                );
                 for p in &payments {
                     t.add_row(vec![
                         text_cell(out, Some(&p.provider), 16),
                         text_cell(out, Some(&p.external_id), 24),
-                        number_cell(format!("{} {}", format_amount(p.amount_minor), sanitize::for_terminal(&p.currency))),
-                        comfy_table::Cell::new(p.paid_at.as_deref().map(|t| show_time(out, t)).unwrap_or_default()),
+                        number_cell(format!(
+                            "{} {}",
+                            format_amount(p.amount_minor),
+                            sanitize::for_terminal(&p.currency)
+                        )),
+                        comfy_table::Cell::new(
+                            p.paid_at
+                                .as_deref()
+                                .map(|t| show_time(out, t))
+                                .unwrap_or_default(),
+                        ),
                         comfy_table::Cell::new(&p.outcome),
                     ]);
                 }
@@ -235,7 +299,15 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             }
             if !messages.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
-                let mut t = new_table(out, &[out.tr("ID", "ID"), out.tr("Status", "Статус"), out.tr("Attempts", "Попытки"), out.tr("Created", "Создано")]);
+                let mut t = new_table(
+                    out,
+                    &[
+                        out.tr("ID", "ID"),
+                        out.tr("Status", "Статус"),
+                        out.tr("Attempts", "Попытки"),
+                        out.tr("Created", "Создано"),
+                    ],
+                );
                 for m in &messages {
                     t.add_row(vec![
                         number_cell(m.id),
@@ -255,7 +327,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
 fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     if !matches!(args.format, Format::Csv | Format::Jsonl) {
-        return Err(bad_input("export writes csv or jsonl (use `bookings list --json` for a JSON array)"));
+        return Err(bad_input(
+            "export writes csv or jsonl (use `bookings list --json` for a JSON array)",
+        ));
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
@@ -270,31 +344,53 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     match args.format {
         Format::Jsonl => {
             let mut sink = sink;
-            db.for_each_booking(&filter, crate::domain::booking::Sort::Oldest, None, None, |mut b| {
-                if args.redact {
-                    b.username = None;
-                    b.first_name = None;
-                }
-                serde_json::to_writer(&mut sink, &BookingRecord { booking: &b, status: b.status.name() })?;
-                sink.write_all(b"\n")?;
-                rows += 1;
-                Ok(())
-            })?;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |mut b| {
+                    if args.redact {
+                        b.username = None;
+                        b.first_name = None;
+                    }
+                    serde_json::to_writer(
+                        &mut sink,
+                        &BookingRecord {
+                            booking: &b,
+                            status: b.status.name(),
+                        },
+                    )?;
+                    sink.write_all(b"\n")?;
+                    rows += 1;
+                    Ok(())
+                },
+            )?;
             sink.flush()?;
         }
         _ => {
             let mut w = csv_writer(sink);
             w.write_record(CSV_COLUMNS)?;
-            db.for_each_booking(&filter, crate::domain::booking::Sort::Oldest, None, None, |b| {
-                w.write_record(csv_row(&out, &b, args.redact))?;
-                rows += 1;
-                Ok(())
-            })?;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |b| {
+                    w.write_record(csv_row(&out, &b, args.redact))?;
+                    rows += 1;
+                    Ok(())
+                },
+            )?;
             w.flush()?;
         }
     }
     if let Some(path) = &args.output {
-        ctx.out.note(&format!("{rows} {} {}", ctx.out.tr("bookings written to", "бронирований записано в"), path.display()));
+        ctx.out.note(&format!(
+            "{rows} {} {}",
+            ctx.out.tr("bookings written to", "бронирований записано в"),
+            path.display()
+        ));
     }
     Ok(exit::OK)
 }

@@ -34,11 +34,43 @@ impl Rng {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Ольга", "Мария", "Алексей", "Иван", "Сергей", "Михаил", "Андрей", "Татьяна", "Павел", "Наталья",
-    "Дмитрий", "Екатерина", "Анна", "Юлия", "Артём", "Алёна", "Никита", "Ксения", "Zoë", "Jon",
-    "Настя 🌸", "Kate, the \"Great\"", "李雷", "Роман", "Виктория", "Глеб", "Софья", "Тимур", "Ирина", "Денис",
+    "Ольга",
+    "Мария",
+    "Алексей",
+    "Иван",
+    "Сергей",
+    "Михаил",
+    "Андрей",
+    "Татьяна",
+    "Павел",
+    "Наталья",
+    "Дмитрий",
+    "Екатерина",
+    "Анна",
+    "Юлия",
+    "Артём",
+    "Алёна",
+    "Никита",
+    "Ксения",
+    "Zoë",
+    "Jon",
+    "Настя 🌸",
+    "Kate, the \"Great\"",
+    "李雷",
+    "Роман",
+    "Виктория",
+    "Глеб",
+    "Софья",
+    "Тимур",
+    "Ирина",
+    "Денис",
 ];
-const REFERRALS: &[(&str, i64)] = &[("FRIEND10", 10), ("BLOGGER15", 15), ("VIBE20", 20), ("HALF50", 50)];
+const REFERRALS: &[(&str, i64)] = &[
+    ("FRIEND10", 10),
+    ("BLOGGER15", 15),
+    ("VIBE20", 20),
+    ("HALF50", 50),
+];
 
 /// The demo catalogue: (course id, name, stream prefix, streams, price in roubles, capacity).
 const COURSES: &[(i64, &str, &str, u64, i64, i64)] = &[
@@ -76,13 +108,20 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
             db.path().display(),
             ctx.out.tr("already has", "уже содержит"),
             ctx.out.tr("bookings", "бронирований"),
-            ctx.out.tr("left as it is (use a new --db for a fresh demo)", "оставлена как есть (для нового демо укажите другой --db)")
+            ctx.out.tr(
+                "left as it is (use a new --db for a fresh demo)",
+                "оставлена как есть (для нового демо укажите другой --db)"
+            )
         ));
         return Ok(exit::OK);
     }
     let n = args.bookings;
     // A few thousand bookings span half a year; a benchmark-sized set spans five years.
-    let span = if n <= 20_000 { Duration::days(180) } else { Duration::days(5 * 365) };
+    let span = if n <= 20_000 {
+        Duration::days(180)
+    } else {
+        Duration::days(5 * 365)
+    };
     let start = ctx.now - span;
     let step_ms = (span.num_milliseconds() / n as i64).max(1);
     let mut rng = Rng(args.seed);
@@ -108,15 +147,18 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
                         name: Some(stream_name),
                         price_minor: Some(Some(price * 100)),
                         currency: Some("RUB".into()),
-                        capacity: Some((capacity > 0).then_some(capacity * (n as i64 / 3000).max(1))),
+                        capacity: Some(
+                            (capacity > 0).then_some(capacity * (n as i64 / 3000).max(1)),
+                        ),
                     },
                     now,
                 )?;
             }
         }
-        let mut next_id = tx.max_booking_id()? + 1;
+        let first_id = tx.max_booking_id()? + 1;
         for i in 0..n {
-            let created = start + Duration::milliseconds(step_ms * i as i64 + rng.below(step_ms as u64) as i64);
+            let created = start
+                + Duration::milliseconds(step_ms * i as i64 + rng.below(step_ms as u64) as i64);
             let &(course, _, prefix, streams, _, _) = match rng.below(100) {
                 0..=54 => &COURSES[0],
                 55..=69 => &COURSES[1],
@@ -135,7 +177,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
             let user_id = 100_000_000 + rng.below(7_000_000_000) as i64;
             let username = (rng.below(8) != 0).then(|| format!("user_{}", user_id % 100_000));
             let booking = Booking {
-                id: next_id,
+                id: first_id + i as i64,
                 user_id,
                 username,
                 first_name: Some(rng.pick(FIRST_NAMES).to_string()),
@@ -149,7 +191,6 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
                 confirmed_at: None,
             };
             tx.insert_booking(&booking, &stamp)?;
-            next_id += 1;
             if i % 16_384 == 0 {
                 bar.set_position(i);
                 crate::interrupt::check()?;
@@ -158,7 +199,11 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
         tx.append_audit(
             &actor,
             now,
-            NewAuditEntry { action: action::DEMO_GENERATED, details: json!({ "bookings": n, "seed": args.seed }), ..Default::default() },
+            NewAuditEntry {
+                action: action::DEMO_GENERATED,
+                details: json!({ "bookings": n, "seed": args.seed }),
+                ..Default::default()
+            },
         )?;
         Ok(())
     })?;

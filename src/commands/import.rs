@@ -20,7 +20,13 @@ use crate::output::sanitize::from_csv;
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
 /// Columns read when present.
-const OPTIONAL: [&str; 5] = ["username", "first_name", "course_stream", "referral_code", "discount_percent"];
+const OPTIONAL: [&str; 5] = [
+    "username",
+    "first_name",
+    "course_stream",
+    "referral_code",
+    "discount_percent",
+];
 /// Columns our own export adds; derived, so ignored on the way in.
 const DERIVED: [&str; 3] = ["updated_at", "status", "confirmed_at"];
 
@@ -39,23 +45,36 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    let file = std::fs::File::open(path).map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(bad_input(format!("{} is a directory", path.display())));
     }
-    Ok((Box::new(std::io::BufReader::with_capacity(256 * 1024, file)), Some(meta.len())))
+    Ok((
+        Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
+        Some(meta.len()),
+    ))
 }
 
 /// A progress bar on stderr, only when stderr is a terminal and the work is large.
-pub fn progress_bar(ctx: &Context, total_bytes: Option<u64>, message: &'static str) -> indicatif::ProgressBar {
+pub fn progress_bar(
+    ctx: &Context,
+    total_bytes: Option<u64>,
+    message: &'static str,
+) -> indicatif::ProgressBar {
     match total_bytes {
         Some(len) if ctx.out.stderr_is_terminal && len > 1_000_000 => {
-            let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(len),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                    .expect("static template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
             bar.set_message(message);
             bar
@@ -68,7 +87,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let (input, size) = open_input(&args.file)?;
     let name = args.file.display().to_string();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
-    let headers = reader.headers().with_context(|| format!("{name}: reading the header"))?.clone();
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{name}: reading the header"))?
+        .clone();
     let index = column_index(&headers, &name, &ctx.out)?;
     let bar = progress_bar(ctx, size, "importing bookings");
 
@@ -91,7 +113,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             let line = record.position().map_or(0, |p| p.line());
             let booking = parse_row(&record, &index, line, &name)?;
             if let Some(first) = seen.insert(booking.id, line) {
-                return Err(bad_input(format!("{name}: line {line}: booking id {} already appears on line {first}", booking.id)));
+                return Err(bad_input(format!(
+                    "{name}: line {line}: booking id {} already appears on line {first}",
+                    booking.id
+                )));
             }
             if known_courses.insert(booking.course_id) {
                 tx.ensure_course(booking.course_id, now)?;
@@ -109,7 +134,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     counts.updated += 1;
                     if let Some(from) = old_status {
                         counts.status_changes += 1;
-                        record_imported_status(tx, &actor, now, &name, booking.id, from, booking.status)?;
+                        record_imported_status(
+                            tx,
+                            &actor,
+                            now,
+                            &name,
+                            booking.id,
+                            from,
+                            booking.status,
+                        )?;
                     }
                 }
             }
@@ -146,7 +179,11 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         },
     };
     let out = &ctx.out;
-    let verb = if dry_run { out.tr("would import", "будет импортировано") } else { out.tr("imported", "импортировано") };
+    let verb = if dry_run {
+        out.tr("would import", "будет импортировано")
+    } else {
+        out.tr("imported", "импортировано")
+    };
     out.note(&format!(
         "{name}: {verb} {} {}: {} {}, {} {}, {} {}",
         counts.rows,
@@ -159,7 +196,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         out.tr("unchanged", "без изменений"),
     ));
     if counts.rows > 0 && counts.inserted + counts.updated == 0 {
-        out.note(out.tr("nothing changed: the file was already imported", "ничего не изменилось: файл уже импортирован"));
+        out.note(out.tr(
+            "nothing changed: the file was already imported",
+            "ничего не изменилось: файл уже импортирован",
+        ));
     }
     Ok(exit::OK)
 }
@@ -186,7 +226,8 @@ fn record_imported_status(
     to: Status,
 ) -> Result<()> {
     let reason = format!("imported from {file}");
-    let transition = check_transition(from, to, true, Some(&reason)).map_err(|e| anyhow::anyhow!(e))?;
+    let transition =
+        check_transition(from, to, true, Some(&reason)).map_err(|e| anyhow::anyhow!(e))?;
     tx.append_audit(
         actor,
         now,
@@ -205,20 +246,32 @@ fn record_imported_status(
 /// Where each known column is in this file.
 struct ColumnIndex(HashMap<&'static str, usize>);
 
-fn column_index(headers: &csv::StringRecord, name: &str, out: &crate::output::Output) -> Result<ColumnIndex> {
+fn column_index(
+    headers: &csv::StringRecord,
+    name: &str,
+    out: &crate::output::Output,
+) -> Result<ColumnIndex> {
     let mut map = HashMap::new();
     for (i, header) in headers.iter().enumerate() {
         // A BOM before the first header is common in exports from Windows tools.
         let header = header.trim_start_matches('\u{feff}').trim();
-        let known = REQUIRED.iter().chain(OPTIONAL.iter()).find(|c| c.eq_ignore_ascii_case(header));
+        let known = REQUIRED
+            .iter()
+            .chain(OPTIONAL.iter())
+            .find(|c| c.eq_ignore_ascii_case(header));
         match known {
             Some(column) => {
                 if map.insert(*column, i).is_some() {
-                    return Err(bad_input(format!("{name}: column '{column}' appears twice in the header")));
+                    return Err(bad_input(format!(
+                        "{name}: column '{column}' appears twice in the header"
+                    )));
                 }
             }
             None if DERIVED.iter().any(|c| c.eq_ignore_ascii_case(header)) => {}
-            None => out.warn(&format!("{name}: ignoring unknown column '{}'", crate::output::sanitize::for_terminal(header))),
+            None => out.warn(&format!(
+                "{name}: ignoring unknown column '{}'",
+                crate::output::sanitize::for_terminal(header)
+            )),
         }
     }
     for column in REQUIRED {
@@ -232,14 +285,28 @@ fn column_index(headers: &csv::StringRecord, name: &str, out: &crate::output::Ou
     Ok(ColumnIndex(map))
 }
 
-fn parse_row(record: &csv::StringRecord, index: &ColumnIndex, line: u64, file: &str) -> Result<Booking> {
+fn parse_row(
+    record: &csv::StringRecord,
+    index: &ColumnIndex,
+    line: u64,
+    file: &str,
+) -> Result<Booking> {
     let cell = |column: &str| -> Option<&str> {
-        index.0.get(column).and_then(|&i| record.get(i)).filter(|v| !v.is_empty())
+        index
+            .0
+            .get(column)
+            .and_then(|&i| record.get(i))
+            .filter(|v| !v.is_empty())
     };
-    let fail = |column: &str, why: String| bad_input(format!("{file}: line {line}, column {column}: {why}"));
-    let required = |column: &'static str| cell(column).ok_or_else(|| fail(column, "is empty".into()));
+    let fail = |column: &str, why: String| {
+        bad_input(format!("{file}: line {line}, column {column}: {why}"))
+    };
+    let required =
+        |column: &'static str| cell(column).ok_or_else(|| fail(column, "is empty".into()));
     let int = |column: &'static str, text: &str| {
-        text.trim().parse::<i64>().map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
     };
     let text = |column: &str| cell(column).map(|v| from_csv(v).to_string());
 
@@ -251,8 +318,12 @@ fn parse_row(record: &csv::StringRecord, index: &ColumnIndex, line: u64, file: &
     let status = Status::from_code(int("confirmed", status_text)?)
         .ok_or_else(|| fail("confirmed", format!("'{status_text}' is not 2, 1 or -1")))?;
     let created = required("created_at")?;
-    let created_at = parse_legacy_timestamp(created)
-        .ok_or_else(|| fail("created_at", format!("'{}' is not a timestamp", shorten(created))))?;
+    let created_at = parse_legacy_timestamp(created).ok_or_else(|| {
+        fail(
+            "created_at",
+            format!("'{}' is not a timestamp", shorten(created)),
+        )
+    })?;
     let discount_percent = cell("discount_percent")
         .map(|d| {
             let d = d.trim().split('.').next().unwrap_or(d);
@@ -261,7 +332,10 @@ fn parse_row(record: &csv::StringRecord, index: &ColumnIndex, line: u64, file: &
         .transpose()?;
     if let Some(d) = discount_percent {
         if !(0..=100).contains(&d) {
-            return Err(fail("discount_percent", format!("{d} is not between 0 and 100")));
+            return Err(fail(
+                "discount_percent",
+                format!("{d} is not between 0 and 100"),
+            ));
         }
     }
     Ok(Booking {
@@ -283,7 +357,11 @@ fn parse_row(record: &csv::StringRecord, index: &ColumnIndex, line: u64, file: &
 /// A cell quoted in an error message: short, and safe for the terminal.
 fn shorten(text: &str) -> String {
     let cut: String = text.chars().take(40).collect();
-    let cut = if cut.len() < text.len() { format!("{cut}…") } else { cut };
+    let cut = if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    };
     crate::output::sanitize::for_terminal(&cut).into_owned()
 }
 
@@ -294,7 +372,11 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
             "line {}: not valid UTF-8 (save the file as UTF-8)",
             pos.as_ref().map_or(0, |p| p.line())
         ),
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
             "line {}: {len} fields where the header has {expected_len} (an unbalanced quote?)",
             pos.as_ref().map_or(0, |p| p.line())
         ),

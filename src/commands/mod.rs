@@ -34,7 +34,11 @@ pub struct Context {
 impl Context {
     /// Opens the database; a named path must exist, the default one is created.
     pub fn open_db(&self) -> Result<Db> {
-        let mode = if self.db_named { OpenMode::Existing } else { OpenMode::CreateIfMissing };
+        let mode = if self.db_named {
+            OpenMode::Existing
+        } else {
+            OpenMode::CreateIfMissing
+        };
         Db::open(&self.db_path, mode)
     }
 
@@ -58,7 +62,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(path) => (path, true),
         None => (default_db_path()?, false),
     };
-    let ctx = Context { db_path, db_named, now: now()?, actor: actor(cli.actor), out };
+    let ctx = Context {
+        db_path,
+        db_named,
+        now: now()?,
+        actor: actor(cli.actor),
+        out,
+    };
     match cli.command {
         Command::Init => init(&ctx),
         Command::Demo(args) => demo::run(&ctx, args),
@@ -76,9 +86,11 @@ fn init(ctx: &Context) -> Result<u8> {
     let version = db.schema_version()?;
     let path = ctx.db_path.display();
     if existed {
-        ctx.out.note(&format!("{path} is up to date (schema version {version})"));
+        ctx.out
+            .note(&format!("{path} is up to date (schema version {version})"));
     } else {
-        ctx.out.note(&format!("created {path} (schema version {version})"));
+        ctx.out
+            .note(&format!("created {path} (schema version {version})"));
     }
     Ok(exit::OK)
 }

@@ -17,15 +17,25 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
-    let to = args.target.or(args.to).ok_or_else(|| bad_input("which status? e.g. `paytrack booking set-status 42 confirmed`"))?;
-    let bulk_filter = args.current.is_some() || args.course.is_some() || args.stream.is_some() || args.older_than.is_some();
+    let to = args.target.or(args.to).ok_or_else(|| {
+        bad_input("which status? e.g. `paytrack booking set-status 42 confirmed`")
+    })?;
+    let bulk_filter = args.current.is_some()
+        || args.course.is_some()
+        || args.stream.is_some()
+        || args.older_than.is_some();
     if args.payment_ref.is_some() && to != Status::Confirmed {
-        return Err(bad_input("--payment-ref records a payment with a confirmation; use it with `confirmed`"));
+        return Err(bad_input(
+            "--payment-ref records a payment with a confirmation; use it with `confirmed`",
+        ));
     }
     let template = args
         .template
         .as_ref()
-        .map(|p| std::fs::read_to_string(p).map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display()))))
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display())))
+        })
         .transpose()?;
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
         Ok(StatusChange {
@@ -68,8 +78,16 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
 }
 
 fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
-    let Some(reference) = &args.payment_ref else { return Ok(None) };
-    let amount_minor = args.amount.as_deref().map(parse_amount).transpose().map_err(bad_input)?.unwrap_or(0);
+    let Some(reference) = &args.payment_ref else {
+        return Ok(None);
+    };
+    let amount_minor = args
+        .amount
+        .as_deref()
+        .map(parse_amount)
+        .transpose()
+        .map_err(bad_input)?
+        .unwrap_or(0);
     if amount_minor < 0 {
         return Err(bad_input("--amount cannot be negative"));
     }
@@ -119,9 +137,17 @@ fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
 }
 
 fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u8> {
-    let (outcome, _) = write_unless(ctx, |tx| change_status(tx, &change, &ctx.actor, ctx.now), |_| !args.dry_run)?;
+    let (outcome, _) = write_unless(
+        ctx,
+        |tx| change_status(tx, &change, &ctx.actor, ctx.now),
+        |_| !args.dry_run,
+    )?;
     let out = &ctx.out;
-    let prefix = if args.dry_run { out.tr("dry run: ", "пробный запуск: ") } else { "" };
+    let prefix = if args.dry_run {
+        out.tr("dry run: ", "пробный запуск: ")
+    } else {
+        ""
+    };
     if !outcome.changed {
         out.note(&format!(
             "{prefix}{} {} {} {}; {}",
@@ -132,7 +158,11 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             out.tr("nothing to do", "делать нечего")
         ));
     } else {
-        let verb = if args.dry_run { out.tr("would change", "будет изменена") } else { out.tr("changed", "изменена") };
+        let verb = if args.dry_run {
+            out.tr("would change", "будет изменена")
+        } else {
+            out.tr("changed", "изменена")
+        };
         let mut line = format!(
             "{prefix}{} {} {verb}: {} → {}",
             out.tr("booking", "бронь"),
@@ -144,13 +174,22 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             line += out.tr(" (forced)", " (принудительно)");
         }
         if outcome.message_id.is_some() {
-            line += out.tr("; confirmation message queued", "; сообщение о подтверждении в очереди");
+            line += out.tr(
+                "; confirmation message queued",
+                "; сообщение о подтверждении в очереди",
+            );
         }
         out.note(&line);
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &JsonOutcome { dry_run: args.dry_run, outcome: &outcome })?;
+        serde_json::to_writer(
+            &mut stdout,
+            &JsonOutcome {
+                dry_run: args.dry_run,
+                outcome: &outcome,
+            },
+        )?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -184,19 +223,32 @@ struct Refusal {
 fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Result<u8> {
     let total = changes.len();
     // A refused change leaves the whole batch unapplied: fix the list and re-run.
-    let (summary, applied) =
-        write_unless(ctx, |tx| apply_all(tx, ctx, &changes), |s| !args.dry_run && s.refused.is_empty())?;
+    let (summary, applied) = write_unless(
+        ctx,
+        |tx| apply_all(tx, ctx, &changes),
+        |s| !args.dry_run && s.refused.is_empty(),
+    )?;
     let applied = applied && summary.changed > 0;
     let out = &ctx.out;
     for refusal in &summary.refused {
-        eprintln!("paytrack: {}: {}", out.tr("refused", "отказано"), refusal.reason);
+        eprintln!(
+            "paytrack: {}: {}",
+            out.tr("refused", "отказано"),
+            refusal.reason
+        );
     }
     let head = if applied {
         out.tr("applied", "применено")
     } else if args.dry_run {
-        out.tr("dry run, nothing written", "пробный запуск, ничего не записано")
+        out.tr(
+            "dry run, nothing written",
+            "пробный запуск, ничего не записано",
+        )
     } else if !summary.refused.is_empty() {
-        out.tr("nothing written because of refusals", "ничего не записано из-за отказов")
+        out.tr(
+            "nothing written because of refusals",
+            "ничего не записано из-за отказов",
+        )
     } else {
         out.tr("nothing to change", "менять нечего")
     };
@@ -215,16 +267,27 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
     let refused = !summary.refused.is_empty();
     if args.json {
         let mut stdout = crate::output::stdout();
-        let summary = BulkSummary { dry_run: !applied, ..summary };
+        let summary = BulkSummary {
+            dry_run: !applied,
+            ..summary
+        };
         serde_json::to_writer(&mut stdout, &summary)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
-    Ok(if refused { exit::TRANSITION_REFUSED } else { exit::OK })
+    Ok(if refused {
+        exit::TRANSITION_REFUSED
+    } else {
+        exit::OK
+    })
 }
 
 /// Applies every change in one transaction, collecting refusals instead of stopping at the first.
-fn apply_all(tx: &crate::db::WriteTx, ctx: &Context, changes: &[StatusChange]) -> Result<BulkSummary> {
+fn apply_all(
+    tx: &crate::db::WriteTx,
+    ctx: &Context,
+    changes: &[StatusChange],
+) -> Result<BulkSummary> {
     let mut summary = BulkSummary::default();
     for (i, change) in changes.iter().enumerate() {
         if i % 1024 == 0 {
@@ -234,12 +297,19 @@ fn apply_all(tx: &crate::db::WriteTx, ctx: &Context, changes: &[StatusChange]) -
             Ok(o) if o.changed => summary.changed += 1,
             Ok(_) => summary.unchanged += 1,
             Err(err) => match err.downcast_ref::<PaytrackError>() {
-                Some(PaytrackError::ExpectationFailed(_)) if change.source == "bulk" && change.expect.is_some() => {
+                Some(PaytrackError::ExpectationFailed(_))
+                    if change.source == "bulk" && change.expect.is_some() =>
+                {
                     summary.skipped += 1
                 }
-                Some(PaytrackError::NotFound(msg) | PaytrackError::TransitionRefused(msg) | PaytrackError::ExpectationFailed(msg)) => {
-                    summary.refused.push(Refusal { booking_id: change.booking_id, reason: msg.clone() })
-                }
+                Some(
+                    PaytrackError::NotFound(msg)
+                    | PaytrackError::TransitionRefused(msg)
+                    | PaytrackError::ExpectationFailed(msg),
+                ) => summary.refused.push(Refusal {
+                    booking_id: change.booking_id,
+                    reason: msg.clone(),
+                }),
                 _ => return Err(err),
             },
         }
@@ -254,18 +324,23 @@ fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let line =
+            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
         let text = line.split('#').next().unwrap_or("").trim();
         if text.is_empty() {
             continue;
         }
-        let id = crate::cli::booking_id(text).map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let id = crate::cli::booking_id(text)
+            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
         if seen.insert(id) {
             ids.push(id);
         }
     }
     if ids.is_empty() {
-        return Err(bad_input(format!("{}: no booking ids in the file", path.display())));
+        return Err(bad_input(format!(
+            "{}: no booking ids in the file",
+            path.display()
+        )));
     }
     Ok(ids)
 }
@@ -275,9 +350,17 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     let until = match &args.older_than {
         Some(age) => {
             let duration = parse_age(age.trim())
-                .ok_or_else(|| bad_input(format!("--older-than: '{age}' is not an age such as 7d, 24h or 2w")))?
+                .ok_or_else(|| {
+                    bad_input(format!(
+                        "--older-than: '{age}' is not an age such as 7d, 24h or 2w"
+                    ))
+                })?
                 .map_err(bad_input)?;
-            Some(ctx.now.checked_sub_signed(duration).ok_or_else(|| bad_input("--older-than is too large"))?)
+            Some(
+                ctx.now
+                    .checked_sub_signed(duration)
+                    .ok_or_else(|| bad_input("--older-than is too large"))?,
+            )
         }
         None => None,
     };
@@ -294,7 +377,11 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     if ids.is_empty() || args.dry_run || args.yes {
         if args.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
-            writeln!(stdout, "{}", super::bookings::bookings_table(&ctx.out, &rows))?;
+            writeln!(
+                stdout,
+                "{}",
+                super::bookings::bookings_table(&ctx.out, &rows)
+            )?;
             stdout.flush()?;
         }
         return Ok(ids);
@@ -311,12 +398,19 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
         ctx.out.tr("Change", "Изменить"),
         ids.len(),
         ctx.out.tr("bookings", "бронирований"),
-        ctx.out.status_label(args.target.or(args.to).expect("checked by the caller"))
+        ctx.out
+            .status_label(args.target.or(args.to).expect("checked by the caller"))
     );
     std::io::stderr().flush()?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "д" | "да"
+    ) {
         Ok(ids)
     } else {
         Err(PaytrackError::BadInput("cancelled; nothing changed".into()).into())

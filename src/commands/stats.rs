@@ -63,9 +63,13 @@ pub const CSV_COLUMNS: [&str; 13] = [
 /// Builds the rows from the counts and the catalogue.
 pub fn stream_stats(db: &crate::db::Db, filter: &StatsFilter) -> Result<Vec<StreamStats>> {
     let counts = db.status_counts(filter)?;
-    let courses: BTreeMap<i64, String> = db.courses()?.into_iter().map(|c| (c.id, c.name)).collect();
-    let streams: BTreeMap<(i64, String), crate::db::catalogue::Stream> =
-        db.streams(filter.course)?.into_iter().map(|s| ((s.course_id, s.code.clone()), s)).collect();
+    let courses: BTreeMap<i64, String> =
+        db.courses()?.into_iter().map(|c| (c.id, c.name)).collect();
+    let streams: BTreeMap<(i64, String), crate::db::catalogue::Stream> = db
+        .streams(filter.course)?
+        .into_iter()
+        .map(|s| ((s.course_id, s.code.clone()), s))
+        .collect();
     let mut rows: BTreeMap<(i64, String), (StreamStats, i64)> = BTreeMap::new();
     for c in counts {
         let key = (c.course_id, c.course_stream.clone());
@@ -74,9 +78,14 @@ pub fn stream_stats(db: &crate::db::Db, filter: &StatsFilter) -> Result<Vec<Stre
             (
                 StreamStats {
                     course_id: c.course_id,
-                    course_name: courses.get(&c.course_id).cloned().unwrap_or_else(|| c.course_id.to_string()),
+                    course_name: courses
+                        .get(&c.course_id)
+                        .cloned()
+                        .unwrap_or_else(|| c.course_id.to_string()),
                     course_stream: c.course_stream.clone(),
-                    stream_name: stream.and_then(|s| s.name.clone()).unwrap_or_else(|| c.course_stream.clone()),
+                    stream_name: stream
+                        .and_then(|s| s.name.clone())
+                        .unwrap_or_else(|| c.course_stream.clone()),
                     total: 0,
                     confirmed: 0,
                     pending: 0,
@@ -106,7 +115,11 @@ pub fn stream_stats(db: &crate::db::Db, filter: &StatsFilter) -> Result<Vec<Stre
         .into_iter()
         .map(|((course, code), (mut row, confirmed_pct))| {
             let price = streams.get(&(course, code)).and_then(|s| s.price_minor);
-            row.conversion = if row.total > 0 { row.confirmed as f64 / row.total as f64 } else { 0.0 };
+            row.conversion = if row.total > 0 {
+                row.confirmed as f64 / row.total as f64
+            } else {
+                0.0
+            };
             row.revenue_minor = price.map(|p| (p as i128 * confirmed_pct as i128 / 100) as i64);
             row.revenue = row.revenue_minor.map(format_amount);
             row.seats_left = row.capacity.map(|cap| cap - row.confirmed);
@@ -119,10 +132,23 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     let filter = StatsFilter {
         course: args.course,
         stream: args.stream.clone(),
-        since: args.since.as_deref().map(|t| ctx.parse_when("--since", t)).transpose()?,
-        until: args.until.as_deref().map(|t| ctx.parse_when("--until", t)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| ctx.parse_when("--since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| ctx.parse_when("--until", t))
+            .transpose()?,
     };
-    let format = pick_format(args.output.format, args.output.csv, args.output.json, Format::Table);
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
     let mut out = ctx.out.clone();
     out.raw_csv = args.output.raw;
     let db = ctx.open_db()?;
@@ -145,7 +171,8 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
                     r.cancelled.to_string(),
                     format!("{:.4}", r.conversion),
                     r.revenue.clone().unwrap_or_default(),
-                    out.csv_text(r.currency.as_deref().unwrap_or("")).into_owned(),
+                    out.csv_text(r.currency.as_deref().unwrap_or(""))
+                        .into_owned(),
                     opt(r.capacity),
                     opt(r.seats_left),
                 ])?;
@@ -189,9 +216,15 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> comfy_table::Table {
         pending += r.pending;
         cancelled += r.cancelled;
         if let Some(minor) = r.revenue_minor {
-            *revenue.entry(r.currency.clone().unwrap_or_default()).or_default() += minor;
+            *revenue
+                .entry(r.currency.clone().unwrap_or_default())
+                .or_default() += minor;
         }
-        let stream = if r.course_stream.is_empty() { out.tr("(no stream)", "(без потока)").to_string() } else { r.stream_name.clone() };
+        let stream = if r.course_stream.is_empty() {
+            out.tr("(no stream)", "(без потока)").to_string()
+        } else {
+            r.stream_name.clone()
+        };
         table.add_row(vec![
             text_cell(out, Some(&r.course_name), 24),
             text_cell(out, Some(&stream), 20),
@@ -209,10 +242,22 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> comfy_table::Table {
             comfy_table::Cell::new(bar(out, r.confirmed, r.pending, r.cancelled, 16)),
         ]);
     }
-    let conversion = if total > 0 { confirmed as f64 * 100.0 / total as f64 } else { 0.0 };
+    let conversion = if total > 0 {
+        confirmed as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
     let revenue = revenue
         .iter()
-        .map(|(cur, v)| format!("{} {}", format_amount(*v), crate::output::sanitize::for_terminal(cur)).trim().to_string())
+        .map(|(cur, v)| {
+            format!(
+                "{} {}",
+                format_amount(*v),
+                crate::output::sanitize::for_terminal(cur)
+            )
+            .trim()
+            .to_string()
+        })
         .collect::<Vec<_>>()
         .join(", ");
     table.add_row(vec![

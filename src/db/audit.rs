@@ -71,7 +71,11 @@ impl WriteTx<'_> {
             old_value: new.old_value,
             new_value: new.new_value,
             reason: new.reason,
-            details: if new.details.is_null() { "{}".to_string() } else { new.details.to_string() },
+            details: if new.details.is_null() {
+                "{}".to_string()
+            } else {
+                new.details.to_string()
+            },
             prev_hash,
             hash: String::new(),
         };
@@ -140,22 +144,39 @@ impl Db {
 
     /// Every entry about one booking, oldest first.
     pub fn audit_for_booking(&self, booking_id: i64) -> Result<Vec<AuditEntry>> {
-        self.audit_tail(&AuditFilter { booking_id: Some(booking_id), ..Default::default() }, None)
+        self.audit_tail(
+            &AuditFilter {
+                booking_id: Some(booking_id),
+                ..Default::default()
+            },
+            None,
+        )
     }
 
     /// Number of entries with the given action (tests and summaries).
     pub fn audit_count(&self, action: Option<&str>) -> Result<u64> {
         let n: i64 = match action {
-            Some(a) => self.conn().query_row("SELECT COUNT(*) FROM audit_log WHERE action = ?1", [a], |r| r.get(0))?,
-            None => self.conn().query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?,
+            Some(a) => self.conn().query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE action = ?1",
+                [a],
+                |r| r.get(0),
+            )?,
+            None => self
+                .conn()
+                .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?,
         };
         Ok(n as u64)
     }
 
     /// Walks the whole chain in id order. Returns how many entries were checked
     /// and the first break, if any. Streams rows: memory does not grow with the log.
-    pub fn audit_verify(&self, mut on_progress: impl FnMut(u64)) -> Result<(u64, Option<ChainBreak>)> {
-        let mut stmt = self.conn().prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
+    pub fn audit_verify(
+        &self,
+        mut on_progress: impl FnMut(u64),
+    ) -> Result<(u64, Option<ChainBreak>)> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
         let mut rows = stmt.query([])?;
         let mut expected_prev = GENESIS_HASH.to_string();
         let mut previous_id: Option<i64> = None;
@@ -174,7 +195,13 @@ impl Db {
                 if entry.compute_hash() != entry.hash {
                     return Ok((checked, Some(ChainBreak::Altered { id: entry.id })));
                 }
-                return Ok((checked, Some(ChainBreak::Broken { id: entry.id, previous_id })));
+                return Ok((
+                    checked,
+                    Some(ChainBreak::Broken {
+                        id: entry.id,
+                        previous_id,
+                    }),
+                ));
             }
             if entry.compute_hash() != entry.hash {
                 return Ok((checked, Some(ChainBreak::Altered { id: entry.id })));
@@ -189,6 +216,8 @@ impl Db {
     pub fn audit_last_id(&self) -> Result<i64> {
         Ok(self
             .conn()
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| r.get(0))?)
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                r.get(0)
+            })?)
     }
 }

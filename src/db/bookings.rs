@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 
 use super::{Db, WriteTx};
-use crate::domain::booking::{fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef};
+use crate::domain::booking::{
+    fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef,
+};
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 
@@ -24,7 +26,11 @@ fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
         course_stream: row.get(5)?,
         // The CHECK constraint keeps other values out; a hand-edited file gets a clear error.
         status: Status::from_code(code).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Integer, format!("invalid status code {code}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Integer,
+                format!("invalid status code {code}").into(),
+            )
         })?,
         created_at: row.get(7)?,
         referral_code: row.get(8)?,
@@ -48,7 +54,8 @@ impl Conditions {
         let mut values = values.into_iter();
         for (i, part) in sql.split('?').enumerate() {
             if i > 0 {
-                self.args.push(values.next().expect("one value per placeholder"));
+                self.args
+                    .push(values.next().expect("one value per placeholder"));
                 out += &format!("?{}", self.args.len());
             }
             out += part;
@@ -84,9 +91,10 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
     }
     match &filter.user {
         Some(UserRef::Id(id)) => c.push("b.user_id = ?", vec![Box::new(*id)]),
-        Some(UserRef::Username(name)) => {
-            c.push("b.username = ? COLLATE NOCASE", vec![Box::new(name.clone())])
-        }
+        Some(UserRef::Username(name)) => c.push(
+            "b.username = ? COLLATE NOCASE",
+            vec![Box::new(name.clone())],
+        ),
         None => {}
     }
     if let Some(code) = &filter.referral {
@@ -110,12 +118,14 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
             &format!("EXISTS ({MATCHED_PAYMENTS} AND p.outcome = 'overpaid')"),
             vec![],
         ),
-        Some(PaymentState::Unpaid) => {
-            c.push(&format!("b.confirmed = 1 AND NOT EXISTS ({MATCHED_PAYMENTS})"), vec![])
-        }
-        Some(PaymentState::Refund) => {
-            c.push(&format!("b.confirmed = -1 AND EXISTS ({MATCHED_PAYMENTS})"), vec![])
-        }
+        Some(PaymentState::Unpaid) => c.push(
+            &format!("b.confirmed = 1 AND NOT EXISTS ({MATCHED_PAYMENTS})"),
+            vec![],
+        ),
+        Some(PaymentState::Refund) => c.push(
+            &format!("b.confirmed = -1 AND EXISTS ({MATCHED_PAYMENTS})"),
+            vec![],
+        ),
         None => {}
     }
     c
@@ -142,17 +152,31 @@ fn cursor_condition(c: &mut Conditions, sort: Sort, cursor: &Cursor) {
 }
 
 /// The query `bookings list` runs, exposed so that tests can check its plan.
-pub fn list_query(filter: &BookingFilter, sort: Sort, after: Option<&Cursor>, limit: Option<u64>) -> (String, usize) {
+pub fn list_query(
+    filter: &BookingFilter,
+    sort: Sort,
+    after: Option<&Cursor>,
+    limit: Option<u64>,
+) -> (String, usize) {
     let (sql, args) = build_list(filter, sort, after, limit);
     (sql, args.len())
 }
 
-fn build_list(filter: &BookingFilter, sort: Sort, after: Option<&Cursor>, limit: Option<u64>) -> (String, Vec<Box<dyn ToSql>>) {
+fn build_list(
+    filter: &BookingFilter,
+    sort: Sort,
+    after: Option<&Cursor>,
+    limit: Option<u64>,
+) -> (String, Vec<Box<dyn ToSql>>) {
     let mut c = filter_conditions(filter);
     if let Some(cursor) = after {
         cursor_condition(&mut c, sort, cursor);
     }
-    let mut sql = format!("SELECT {COLUMNS} FROM bookings b{}{}", c.where_clause(), order_by(sort));
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM bookings b{}{}",
+        c.where_clause(),
+        order_by(sort)
+    );
     if let Some(n) = limit {
         c.args.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
         sql += &format!(" LIMIT ?{}", c.args.len());
@@ -191,7 +215,10 @@ impl Db {
         mut visit: impl FnMut(Booking) -> Result<()>,
     ) -> Result<()> {
         let (sql, args) = build_list(filter, sort, after, limit);
-        let mut stmt = self.conn().prepare_cached(&sql).context("preparing the bookings query")?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .context("preparing the bookings query")?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
@@ -224,22 +251,40 @@ impl Db {
             if let Some(stream) = &filter.stream {
                 c.push("course_stream = ?", vec![Box::new(stream.clone())]);
             }
-            let sql = format!("SELECT COALESCE(SUM(bookings), 0) FROM stream_counters{}", c.where_clause());
-            let n: i64 = self.conn().query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| r.get(0))?;
+            let sql = format!(
+                "SELECT COALESCE(SUM(bookings), 0) FROM stream_counters{}",
+                c.where_clause()
+            );
+            let n: i64 =
+                self.conn()
+                    .query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| {
+                        r.get(0)
+                    })?;
             return Ok(n as u64);
         }
         let c = filter_conditions(filter);
         let sql = format!("SELECT COUNT(*) FROM bookings b{}", c.where_clause());
-        let n: i64 = self.conn().query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| r.get(0))?;
+        let n: i64 =
+            self.conn()
+                .query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| {
+                    r.get(0)
+                })?;
         Ok(n as u64)
     }
 
     /// The query plan SQLite chooses for a listing (tests assert indexes are used).
-    pub fn explain_list(&self, filter: &BookingFilter, sort: Sort, after: Option<&Cursor>) -> Result<Vec<String>> {
+    pub fn explain_list(
+        &self,
+        filter: &BookingFilter,
+        sort: Sort,
+        after: Option<&Cursor>,
+    ) -> Result<Vec<String>> {
         let (sql, args) = build_list(filter, sort, after, Some(50));
         let mut stmt = self.conn().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3))?
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, String>(3)
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -257,7 +302,9 @@ fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>
 pub enum Upsert {
     Inserted,
     /// Updated; carries the previous status when the status changed.
-    Updated { old_status: Option<Status> },
+    Updated {
+        old_status: Option<Status>,
+    },
     Unchanged,
 }
 
@@ -268,7 +315,13 @@ impl WriteTx<'_> {
 
     /// Sets a booking's status, as a compare-and-set on the status read before.
     /// Returns false if the booking no longer had `from` (the caller re-reads).
-    pub fn update_status(&self, id: i64, from: Status, to: Status, now: DateTime<Utc>) -> Result<bool> {
+    pub fn update_status(
+        &self,
+        id: i64,
+        from: Status,
+        to: Status,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let now = to_storage(now);
         let n = self
             .conn()
@@ -284,8 +337,11 @@ impl WriteTx<'_> {
     /// Inserts a new booking (the id must be free). `confirmed_at` defaults to
     /// `created_at` for a booking that arrives confirmed.
     pub fn insert_booking(&self, b: &Booking, now: &str) -> Result<()> {
-        let confirmed_at = (b.status == Status::Confirmed)
-            .then(|| b.confirmed_at.clone().unwrap_or_else(|| b.created_at.clone()));
+        let confirmed_at = (b.status == Status::Confirmed).then(|| {
+            b.confirmed_at
+                .clone()
+                .unwrap_or_else(|| b.created_at.clone())
+        });
         self.conn()
             .prepare_cached(
                 "INSERT INTO bookings (id, user_id, username, first_name, course_id, course_stream,
@@ -312,7 +368,11 @@ impl WriteTx<'_> {
 
     /// The highest booking id, 0 when there are none.
     pub fn max_booking_id(&self) -> Result<i64> {
-        Ok(self.conn().query_row("SELECT COALESCE(MAX(id), 0) FROM bookings", [], |r| r.get(0))?)
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM bookings", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Inserts a booking, or updates it to match `b` if it exists and differs.

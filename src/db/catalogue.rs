@@ -133,11 +133,21 @@ impl WriteTx<'_> {
 fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
     Ok(conn
         .prepare_cached("SELECT id, name, message_template FROM courses WHERE id = ?1")?
-        .query_row([id], |r| Ok(Course { id: r.get(0)?, name: r.get(1)?, message_template: r.get(2)? }))
+        .query_row([id], |r| {
+            Ok(Course {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                message_template: r.get(2)?,
+            })
+        })
         .optional()?)
 }
 
-fn stream_by_code(conn: &rusqlite::Connection, course_id: i64, code: &str) -> Result<Option<Stream>> {
+fn stream_by_code(
+    conn: &rusqlite::Connection,
+    course_id: i64,
+    code: &str,
+) -> Result<Option<Stream>> {
     Ok(conn
         .prepare_cached(
             "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
@@ -160,9 +170,17 @@ fn stream_from_row(r: &rusqlite::Row) -> rusqlite::Result<Stream> {
 
 impl Db {
     pub fn courses(&self) -> Result<Vec<Course>> {
-        let mut stmt = self.conn().prepare("SELECT id, name, message_template FROM courses ORDER BY id")?;
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT id, name, message_template FROM courses ORDER BY id")?;
         let rows = stmt
-            .query_map([], |r| Ok(Course { id: r.get(0)?, name: r.get(1)?, message_template: r.get(2)? }))?
+            .query_map([], |r| {
+                Ok(Course {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    message_template: r.get(2)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -177,7 +195,9 @@ impl Db {
             "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
              WHERE ?1 IS NULL OR course_id = ?1 ORDER BY course_id, code",
         )?;
-        let rows = stmt.query_map([course_id], stream_from_row)?.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt
+            .query_map([course_id], stream_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
@@ -191,7 +211,9 @@ impl Db {
             "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
              WHERE code = ?1 ORDER BY course_id",
         )?;
-        let rows = stmt.query_map([code], stream_from_row)?.collect::<rusqlite::Result<_>>()?;
+        let rows = stmt
+            .query_map([code], stream_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 }

@@ -54,23 +54,29 @@ impl Db {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Db> {
         let shown = path.display();
         if path.is_dir() {
-            return Err(PaytrackError::Database(format!("{shown} is a directory, not a database file")).into());
+            return Err(PaytrackError::Database(format!(
+                "{shown} is a directory, not a database file"
+            ))
+            .into());
         }
         if !path.exists() {
             match mode {
-                OpenMode::Existing => {
-                    return Err(PaytrackError::Database(format!(
-                        "database {shown} does not exist (create it with `paytrack init --db {shown}`)"
-                    ))
-                    .into())
-                }
+                OpenMode::Existing => return Err(PaytrackError::Database(format!(
+                    "database {shown} does not exist (create it with `paytrack init --db {shown}`)"
+                ))
+                .into()),
                 OpenMode::CreateIfMissing => create_private_file(path)?,
             }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| PaytrackError::Database(format!("cannot open {shown}: {e}")))?;
-        let mut db = Db { conn, path: path.to_path_buf() };
+        let mut db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
         db.configure().map_err(|e| describe_open_error(path, e))?;
         db.migrate().map_err(|e| describe_open_error(path, e))?;
         Ok(db)
@@ -83,10 +89,14 @@ impl Db {
     fn configure(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // Reading the schema version first turns "not a database" into an error here.
-        let _: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let _: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         // A read-only file may not switch modes; reads still work and writes fail
         // with a clear "read-only" error later, so the answer is not checked.
-        let _mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        let _mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         self.conn.execute_batch(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = NORMAL;
@@ -98,7 +108,9 @@ impl Db {
 
     /// The version this database is at (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -114,7 +126,9 @@ impl Db {
         if current == latest {
             return Ok(());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the lock.
         let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (version, sql) in migrations() {
@@ -153,7 +167,9 @@ impl Db {
 
     /// `PRAGMA integrity_check`, for tests and `stats verify`.
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -174,19 +190,30 @@ pub fn latest_version() -> u32 {
 
 /// The `-- migration: N` sections of schema.sql, in order: each starts at a
 /// line that is exactly the marker and a number, and ends at the next one.
-fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
+pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
     const MARKER: &str = "-- migration: ";
     // (version, where the marker line begins, where the section's SQL begins)
     let mut markers: Vec<(u32, usize, usize)> = Vec::new();
     let mut offset = 0;
     for line in SCHEMA.split_inclusive('\n') {
-        if let Some(version) = line.strip_prefix(MARKER).and_then(|n| n.trim().parse().ok()) {
+        if let Some(version) = line
+            .strip_prefix(MARKER)
+            .and_then(|n| n.trim().parse().ok())
+        {
             markers.push((version, offset, offset + line.len()));
         }
         offset += line.len();
     }
-    let ends: Vec<usize> = markers.iter().skip(1).map(|m| m.1).chain([SCHEMA.len()]).collect();
-    markers.into_iter().zip(ends).map(|((version, _, start), end)| (version, &SCHEMA[start..end]))
+    let ends: Vec<usize> = markers
+        .iter()
+        .skip(1)
+        .map(|m| m.1)
+        .chain([SCHEMA.len()])
+        .collect();
+    markers
+        .into_iter()
+        .zip(ends)
+        .map(|((version, _, start), end)| (version, &SCHEMA[start..end]))
 }
 
 /// Creates an empty file readable by its owner only (0600), parents included.
@@ -208,7 +235,10 @@ fn create_private_file(path: &Path) -> Result<()> {
 
 /// Turns SQLite's terse open-time failures into one line that names the file.
 fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
-    if err.chain().any(|c| c.downcast_ref::<PaytrackError>().is_some()) {
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<PaytrackError>().is_some())
+    {
         return err;
     }
     let code = err

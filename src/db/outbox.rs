@@ -45,7 +45,14 @@ fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
 
 impl WriteTx<'_> {
     /// Queues a message; returns its id.
-    pub fn enqueue_message(&self, booking_id: i64, chat_id: i64, kind: &str, body: &str, now: DateTime<Utc>) -> Result<i64> {
+    pub fn enqueue_message(
+        &self,
+        booking_id: i64,
+        chat_id: i64,
+        kind: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         let now = to_storage(now);
         self.conn()
             .prepare_cached(
@@ -59,7 +66,11 @@ impl WriteTx<'_> {
 
 impl Db {
     /// Messages, optionally of one status, oldest first.
-    pub fn outbox_messages(&self, status: Option<&str>, booking_id: Option<i64>) -> Result<Vec<OutboxMessage>> {
+    pub fn outbox_messages(
+        &self,
+        status: Option<&str>,
+        booking_id: Option<i64>,
+    ) -> Result<Vec<OutboxMessage>> {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR booking_id = ?2) ORDER BY id"
         ))?;

@@ -56,7 +56,12 @@ fn payment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Payment> {
 impl WriteTx<'_> {
     /// Stores a payment with its outcome. Returns None when (provider,
     /// external_id) is already stored: the payment was imported before.
-    pub fn insert_payment(&self, p: &NewPayment, outcome: &str, now: DateTime<Utc>) -> Result<Option<i64>> {
+    pub fn insert_payment(
+        &self,
+        p: &NewPayment,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let n = self
             .conn()
             .prepare_cached(
@@ -94,10 +99,12 @@ impl WriteTx<'_> {
 impl Db {
     /// Payments of one booking, oldest first.
     pub fn payments_for_booking(&self, booking_id: i64) -> Result<Vec<Payment>> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("SELECT {COLUMNS} FROM payments WHERE booking_id = ?1 ORDER BY id"))?;
-        let rows = stmt.query_map([booking_id], payment_from_row)?.collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE booking_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map([booking_id], payment_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 }

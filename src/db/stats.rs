@@ -35,7 +35,10 @@ pub struct StatsFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-fn collect(stmt: &mut rusqlite::Statement, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<StatusCount>> {
+fn collect(
+    stmt: &mut rusqlite::Statement,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<StatusCount>> {
     let rows = stmt
         .query_map(args, |r| {
             Ok(StatusCount {
@@ -110,7 +113,12 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([since], |r| {
-                Ok(DailyActivity { day: r.get(0)?, created: r.get(1)?, confirmed: r.get(2)?, cancelled: r.get(3)? })
+                Ok(DailyActivity {
+                    day: r.get(0)?,
+                    created: r.get(1)?,
+                    confirmed: r.get(2)?,
+                    cancelled: r.get(3)?,
+                })
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)

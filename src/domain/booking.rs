@@ -145,9 +145,15 @@ impl Cursor {
         match text.rsplit_once('~') {
             Some((created, id)) => {
                 super::time::from_storage(created).ok_or_else(bad)?;
-                Ok(Cursor { created_at: Some(created.to_string()), id: id.parse().map_err(|_| bad())? })
+                Ok(Cursor {
+                    created_at: Some(created.to_string()),
+                    id: id.parse().map_err(|_| bad())?,
+                })
             }
-            None => Ok(Cursor { created_at: None, id: text.parse().map_err(|_| bad())? }),
+            None => Ok(Cursor {
+                created_at: None,
+                id: text.parse().map_err(|_| bad())?,
+            }),
         }
     }
 }
@@ -166,15 +172,24 @@ mod tests {
     #[test]
     fn user_ref_parses_ids_and_usernames() {
         assert_eq!("42".parse::<UserRef>(), Ok(UserRef::Id(42)));
-        assert_eq!("@kate".parse::<UserRef>(), Ok(UserRef::Username("kate".into())));
+        assert_eq!(
+            "@kate".parse::<UserRef>(),
+            Ok(UserRef::Username("kate".into()))
+        );
         assert!("@".parse::<UserRef>().is_err());
     }
 
     #[test]
     fn cursor_round_trips() {
         for c in [
-            Cursor { created_at: None, id: 7 },
-            Cursor { created_at: Some("2024-03-01T07:06:00.532084Z".into()), id: 7 },
+            Cursor {
+                created_at: None,
+                id: 7,
+            },
+            Cursor {
+                created_at: Some("2024-03-01T07:06:00.532084Z".into()),
+                id: 7,
+            },
         ] {
             assert_eq!(Cursor::decode(&c.encode()), Ok(c));
         }

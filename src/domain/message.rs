@@ -5,7 +5,8 @@
 //! up in the message instead of failing a payment confirmation.
 
 /// The default confirmation text (Russian, as the school's students read it).
-pub const DEFAULT_CONFIRMATION: &str = "Здравствуйте, {first_name}! Оплата курса «{course_name}» ({stream_name}) подтверждена. \
+pub const DEFAULT_CONFIRMATION: &str =
+    "Здравствуйте, {first_name}! Оплата курса «{course_name}» ({stream_name}) подтверждена. \
 Номер брони: {booking_id}. До встречи на занятиях!";
 
 /// Values for the placeholders.
@@ -57,7 +58,12 @@ mod tests {
             stream_name: "8-й поток",
             booking_id: 42,
         };
-        assert_eq!(render("{first_name}: {course_name}, {stream_name} #{booking_id} {nope} {", &vars),
-            "{booking_id}: Вайб кодинг, 8-й поток #42 {nope} {");
+        assert_eq!(
+            render(
+                "{first_name}: {course_name}, {stream_name} #{booking_id} {nope} {",
+                &vars
+            ),
+            "{booking_id}: Вайб кодинг, 8-й поток #42 {nope} {"
+        );
     }
 }

@@ -4,7 +4,8 @@
 /// `27000`, `27 000,50` (space or no-break space as thousands separator, comma
 /// as decimal point, as Russian bank exports use). At most two decimals.
 pub fn parse_amount(text: &str) -> Result<i64, String> {
-    let bad = || format!("invalid amount '{text}': expected a number such as 27000.00 or 27 000,50");
+    let bad =
+        || format!("invalid amount '{text}': expected a number such as 27000.00 or 27 000,50");
     let cleaned: String = text
         .trim()
         .chars()
@@ -56,7 +57,15 @@ mod tests {
         assert_eq!(parse_amount("27 000,5"), Ok(2_700_050));
         assert_eq!(parse_amount("27\u{a0}000,50"), Ok(2_700_050));
         assert_eq!(parse_amount("0.01"), Ok(1));
-        for bad in ["", "abc", "1.234", "1,2,3", "12e3", "--1", "99999999999999999999"] {
+        for bad in [
+            "",
+            "abc",
+            "1.234",
+            "1,2,3",
+            "12e3",
+            "--1",
+            "99999999999999999999",
+        ] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
     }

@@ -18,13 +18,23 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// 2: paid and confirmed.
-    #[value(alias = "paid", alias = "2", alias = "подтверждено", alias = "Подтверждено")]
+    #[value(
+        alias = "paid",
+        alias = "2",
+        alias = "подтверждено",
+        alias = "Подтверждено"
+    )]
     Confirmed,
     /// 1: booked, payment not yet confirmed.
     #[value(alias = "1", alias = "в ожидании", alias = "В ожидании")]
     Pending,
     /// -1: cancelled (never paid, withdrawn or refunded).
-    #[value(alias = "canceled", alias = "-1", alias = "отменено", alias = "Отменено")]
+    #[value(
+        alias = "canceled",
+        alias = "-1",
+        alias = "отменено",
+        alias = "Отменено"
+    )]
     Cancelled,
 }
 
@@ -113,16 +123,14 @@ pub fn check_transition(
     force: bool,
     reason: Option<&str>,
 ) -> Result<Transition, TransitionError> {
-    use Status::*;
     let has_reason = reason.is_some_and(|r| !r.trim().is_empty());
     if from == to {
         return Ok(Transition::NoOp);
     }
-    let (allowed, needs_reason) = match (from, to) {
-        (Pending, Confirmed) | (Pending, Cancelled) | (Cancelled, Pending) => (true, false),
-        (Confirmed, Cancelled) => (true, true),
-        _ => (false, true),
-    };
+    let Rule {
+        allowed,
+        needs_reason,
+    } = rule(from, to);
     if !allowed && !force {
         return Err(TransitionError::NotAllowed {
             from,
@@ -144,13 +152,37 @@ pub fn check_transition(
     })
 }
 
-/// The statuses `from` may change to without `--force` (derived from `check_transition`).
+/// One cell of the transition table.
+struct Rule {
+    allowed: bool,
+    needs_reason: bool,
+}
+
+/// The transition table itself, for `from != to`.
+fn rule(from: Status, to: Status) -> Rule {
+    use Status::*;
+    match (from, to) {
+        (Pending, Confirmed) | (Pending, Cancelled) | (Cancelled, Pending) => Rule {
+            allowed: true,
+            needs_reason: false,
+        },
+        (Confirmed, Cancelled) => Rule {
+            allowed: true,
+            needs_reason: true,
+        },
+        // Refused unless forced; a forced change always needs a reason.
+        _ => Rule {
+            allowed: false,
+            needs_reason: true,
+        },
+    }
+}
+
+/// The statuses `from` may change to without `--force`.
 pub fn allowed_targets(from: Status) -> Vec<Status> {
     Status::ALL
         .into_iter()
-        .filter(|&to| {
-            to != from && check_transition(from, to, false, Some("reason")).is_ok()
-        })
+        .filter(|&to| to != from && rule(from, to).allowed)
         .collect()
 }
 
@@ -168,7 +200,11 @@ mod tests {
             (Confirmed, Cancelled, Ok(Transition::Allowed)),
         ];
         for (from, to, want) in table {
-            assert_eq!(check_transition(from, to, false, Some("r")), want, "{from}->{to}");
+            assert_eq!(
+                check_transition(from, to, false, Some("r")),
+                want,
+                "{from}->{to}"
+            );
         }
         for s in Status::ALL {
             assert_eq!(check_transition(s, s, false, None), Ok(Transition::NoOp));

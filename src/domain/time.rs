@@ -80,7 +80,11 @@ impl DisplayZone {
 /// Parses a point in time as people type it: `2024-12-01` (midnight in the
 /// display zone), RFC 3339, `now`, `today`, `yesterday`, or an age such as
 /// `7d`, `24h`, `30m`, `2w` (that long before `now`).
-pub fn parse_instant(text: &str, now: DateTime<Utc>, zone: DisplayZone) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(
+    text: &str,
+    now: DateTime<Utc>,
+    zone: DisplayZone,
+) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
         format!("invalid date '{text}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h")
@@ -125,7 +129,11 @@ pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
         'w' => Duration::try_weeks(n),
         _ => return None,
     };
-    Some(duration.filter(|d| d.num_days() <= 365 * 200).ok_or_else(too_large))
+    Some(
+        duration
+            .filter(|d| d.num_days() <= 365 * 200)
+            .ok_or_else(too_large),
+    )
 }
 
 /// Parses the old system's PostgreSQL timestamps (`2024-03-01 10:06:00.532084+03`,
@@ -142,7 +150,11 @@ pub fn parse_legacy_timestamp(text: &str) -> Option<DateTime<Utc>> {
             return Some(ts.with_timezone(&Utc));
         }
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
             return Some(naive.and_utc());
         }
@@ -167,11 +179,26 @@ mod tests {
     #[test]
     fn parses_the_documented_forms() {
         let z = utc();
-        assert_eq!(to_storage(parse_instant("2024-12-01", now(), z).unwrap()), "2024-12-01T00:00:00.000000Z");
-        assert_eq!(to_storage(parse_instant("today", now(), z).unwrap()), "2024-12-10T00:00:00.000000Z");
-        assert_eq!(to_storage(parse_instant("yesterday", now(), z).unwrap()), "2024-12-09T00:00:00.000000Z");
-        assert_eq!(to_storage(parse_instant("7d", now(), z).unwrap()), "2024-12-03T12:00:00.000000Z");
-        assert_eq!(to_storage(parse_instant("24h", now(), z).unwrap()), "2024-12-09T12:00:00.000000Z");
+        assert_eq!(
+            to_storage(parse_instant("2024-12-01", now(), z).unwrap()),
+            "2024-12-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            to_storage(parse_instant("today", now(), z).unwrap()),
+            "2024-12-10T00:00:00.000000Z"
+        );
+        assert_eq!(
+            to_storage(parse_instant("yesterday", now(), z).unwrap()),
+            "2024-12-09T00:00:00.000000Z"
+        );
+        assert_eq!(
+            to_storage(parse_instant("7d", now(), z).unwrap()),
+            "2024-12-03T12:00:00.000000Z"
+        );
+        assert_eq!(
+            to_storage(parse_instant("24h", now(), z).unwrap()),
+            "2024-12-09T12:00:00.000000Z"
+        );
         assert_eq!(
             to_storage(parse_instant("2024-12-01T10:00:00+03:00", now(), z).unwrap()),
             "2024-12-01T07:00:00.000000Z"
@@ -181,12 +208,24 @@ mod tests {
     #[test]
     fn date_only_is_midnight_in_the_display_zone() {
         let msk = DisplayZone::parse("Europe/Moscow").unwrap();
-        assert_eq!(to_storage(parse_instant("2024-12-01", now(), msk).unwrap()), "2024-11-30T21:00:00.000000Z");
+        assert_eq!(
+            to_storage(parse_instant("2024-12-01", now(), msk).unwrap()),
+            "2024-11-30T21:00:00.000000Z"
+        );
     }
 
     #[test]
     fn rejects_impossible_and_malformed_dates() {
-        for bad in ["2024-02-30", "2024-13-01", "yesterdayish", "7x", "d", "", "99999999999999999999d", "-7d"] {
+        for bad in [
+            "2024-02-30",
+            "2024-13-01",
+            "yesterdayish",
+            "7x",
+            "d",
+            "",
+            "99999999999999999999d",
+            "-7d",
+        ] {
             assert!(parse_instant(bad, now(), utc()).is_err(), "{bad}");
         }
     }

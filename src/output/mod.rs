@@ -38,7 +38,11 @@ impl Lang {
                 if value.is_empty() {
                     continue;
                 }
-                return if value.to_lowercase().starts_with("ru") { Lang::Ru } else { Lang::En };
+                return if value.to_lowercase().starts_with("ru") {
+                    Lang::Ru
+                } else {
+                    Lang::En
+                };
             }
         }
         Lang::En
@@ -85,7 +89,9 @@ impl Output {
                 let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
                 if set("NO_COLOR") {
                     false
-                } else if std::env::var_os("CLICOLOR_FORCE").is_some_and(|x| !x.is_empty() && x != "0") {
+                } else if std::env::var_os("CLICOLOR_FORCE")
+                    .is_some_and(|x| !x.is_empty() && x != "0")
+                {
                     true
                 } else {
                     tty && std::env::var("TERM").map_or(true, |t| t != "dumb")
@@ -168,7 +174,9 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
 
 /// A CSV writer over stdout (one header row, `\n` line ends).
 pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
-    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w)
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(w)
 }
 
 /// Writes rows as one JSON array (`json`) or one object per line (`jsonl`).

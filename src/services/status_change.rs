@@ -54,10 +54,15 @@ pub struct StatusChangeOutcome {
 
 /// Applies one status change inside `tx`. Errors: NotFound, ExpectationFailed,
 /// TransitionRefused. On error the caller's transaction rolls back whole.
-pub fn change_status(tx: &WriteTx, change: &StatusChange, actor: &str, now: DateTime<Utc>) -> Result<StatusChangeOutcome> {
-    let booking = tx
-        .booking(change.booking_id)?
-        .ok_or_else(|| PaytrackError::NotFound(format!("booking {} not found", change.booking_id)))?;
+pub fn change_status(
+    tx: &WriteTx,
+    change: &StatusChange,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusChangeOutcome> {
+    let booking = tx.booking(change.booking_id)?.ok_or_else(|| {
+        PaytrackError::NotFound(format!("booking {} not found", change.booking_id))
+    })?;
     let from = booking.status;
     if let Some(expected) = change.expect {
         if expected != from {
@@ -103,7 +108,8 @@ pub fn change_status(tx: &WriteTx, change: &StatusChange, actor: &str, now: Date
 
     if change.to == Status::Confirmed && change.notify {
         let body = confirmation_text(tx, &booking, change.template.as_deref())?;
-        outcome.message_id = Some(tx.enqueue_message(booking.id, booking.user_id, "confirmation", &body, now)?);
+        outcome.message_id =
+            Some(tx.enqueue_message(booking.id, booking.user_id, "confirmation", &body, now)?);
     }
 
     let mut details = json!({
@@ -136,13 +142,20 @@ pub fn change_status(tx: &WriteTx, change: &StatusChange, actor: &str, now: Date
 
 /// The confirmation text for a booking: the given template, else the
 /// course's, else the default; names from the catalogue, falling back to codes.
-fn confirmation_text(tx: &WriteTx, booking: &crate::domain::booking::Booking, template: Option<&str>) -> Result<String> {
+fn confirmation_text(
+    tx: &WriteTx,
+    booking: &crate::domain::booking::Booking,
+    template: Option<&str>,
+) -> Result<String> {
     let course = tx.course(booking.course_id)?;
     let stream = match &booking.course_stream {
         Some(code) => tx.stream(booking.course_id, code)?,
         None => None,
     };
-    let course_name = course.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| format!("#{}", booking.course_id));
+    let course_name = course
+        .as_ref()
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| format!("#{}", booking.course_id));
     let stream_name = stream
         .and_then(|s| s.name)
         .or_else(|| booking.course_stream.clone())

@@ -1,0 +1,7 @@
+//! Integration tests: one binary (faster to build), one module per capability.
+//! Every test runs the real `paytrack` binary against a real SQLite file in a temp dir.
+
+mod harness;
+
+mod foundation;
+mod set_status;
