@@ -24,8 +24,14 @@ Exit codes:
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
-  PAYTRACK_DB, PAYTRACK_ACTOR, PAYTRACK_LANG, PAYTRACK_TZ, PAYTRACK_COLOR: the global flags
-  NO_COLOR, CLICOLOR_FORCE, TERM=dumb: colour; LC_ALL, LC_MESSAGES, LANG: default language
+  PAYTRACK_DB      database file (--db)
+  PAYTRACK_ACTOR   who acts, for the audit log (--actor)
+  PAYTRACK_LANG    en or ru (--lang); default from LC_ALL, LC_MESSAGES, LANG
+  PAYTRACK_TZ      display time zone (--tz), e.g. Europe/Moscow; default TZ
+  PAYTRACK_COLOR   auto, always or never (--color)
+  PAYTRACK_WIDE    true: never truncate tables (--wide)
+  NO_COLOR         set: no colour; CLICOLOR_FORCE=1 forces it; TERM=dumb disables it
+  COLUMNS          table width on a terminal (default: the terminal's width)
 
 Examples (cron):
   paytrack bookings list --status pending
@@ -59,7 +65,7 @@ pub struct Cli {
     pub actor: Option<String>,
 
     /// Show every column in full: no truncation, no wrapping.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
     #[command(subcommand)]
@@ -69,6 +75,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a database (parent directories included); a no-op on an up-to-date one.
+    #[command(
+        after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init"
+    )]
     Init,
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
@@ -76,24 +85,36 @@ pub enum Command {
     )]
     Demo(DemoArgs),
     /// Find, show, export, import and change bookings (`booking` is the same command).
-    #[command(subcommand, visible_alias = "booking")]
+    #[command(
+        subcommand,
+        visible_alias = "booking",
+        after_help = "Examples:\n  paytrack bookings list --status pending\n  paytrack booking show 42\n  paytrack booking set-status 42 confirmed\n  paytrack bookings export > bookings.csv"
+    )]
     Bookings(BookingsCommand),
     /// Per course and stream numbers, for people and cron jobs.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv"
+    )]
     Stats(StatsCommand),
     /// The audit log: who changed what, when, and proof it was not rewritten.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit verify"
+    )]
     Audit(AuditCommand),
     /// Print a shell completion script.
     #[command(
-        after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish"
+        after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
     )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff) on stdout.
-    #[command(after_help = "Example:\n  paytrack man > ~/.local/share/man/man1/paytrack.1")]
+    #[command(
+        after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
+    )]
     Man,
 }
 
@@ -115,6 +136,9 @@ pub enum BookingsCommand {
     )]
     List(ListArgs),
     /// Show one booking with its payments and audit history.
+    #[command(
+        after_help = "Examples:\n  paytrack booking show 42\n  paytrack booking show 42 --json"
+    )]
     Show {
         /// Booking id.
         #[arg(value_parser = booking_id)]
@@ -365,6 +389,9 @@ pub enum AuditCommand {
     )]
     Tail(AuditTailArgs),
     /// Walk the hash chain and name the first entry changed, removed or inserted out of band.
+    #[command(
+        after_help = "Examples:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null"
+    )]
     Verify,
 }
 
@@ -394,3 +421,154 @@ pub struct AuditTailArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+/// The command line with its help in `lang`.
+///
+/// clap's help text is static (from the `///` comments and `after_help`), so
+/// the Russian descriptions and examples are swapped in here, once, before
+/// parsing. A command missing from `RUSSIAN_HELP` keeps its English help,
+/// with the headings translated.
+pub fn command(lang: Lang) -> clap::Command {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match lang {
+        Lang::En => cmd,
+        Lang::Ru => translate(cmd, &[]),
+    }
+}
+
+fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
+    let name = cmd.get_name().to_string();
+    let path: Vec<&str> = path.iter().copied().chain([name.as_str()]).collect();
+    let key = path[1..].join(" ");
+    if let Some((_, about, after_help)) = RUSSIAN_HELP.iter().find(|(k, _, _)| *k == key) {
+        cmd = cmd.about(*about).long_about(None).after_help(*after_help);
+    } else if let Some(english) = cmd.get_after_help().map(|h| h.to_string()) {
+        cmd = cmd.after_help(
+            english
+                .replace("Examples:", "Примеры:")
+                .replace("Example:", "Пример:"),
+        );
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for sub in names {
+        cmd = cmd.mut_subcommand(&sub, |s| translate(s, &path));
+    }
+    cmd
+}
+
+/// Russian help: (command path, description, examples). The command lines in
+/// the examples are the same as in English; only the words around them change.
+const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
+    (
+        "",
+        "Статусы оплаты бронирований курсов, в одном файле SQLite.\n\nСтатусы: confirmed (2, Подтверждено), pending (1, В ожидании), cancelled (-1, Отменено).",
+        "\
+Коды выхода:
+  0    успех (и когда делать нечего, и когда stdout закрыт раньше, `| head`)
+  1    прочая ошибка
+  2    ошибка в командной строке (флаг или значение)
+  3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
+  4    не найдено (нет такого бронирования)
+  5    переход запрещён правилами статусов
+  6    --expect: у бронирования другой статус
+  7    база занята другими писателями дольше времени ожидания
+  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
+  9    проверка не прошла (stats verify, audit verify)
+  10   нужно внимание (payments import нашёл строки для ручного разбора)
+  130  прервано (Ctrl-C); база осталась как была
+
+Переменные окружения:
+  PAYTRACK_DB      файл базы (--db)
+  PAYTRACK_ACTOR   кто действует, для журнала аудита (--actor)
+  PAYTRACK_LANG    en или ru (--lang); по умолчанию из LC_ALL, LC_MESSAGES, LANG
+  PAYTRACK_TZ      часовой пояс для дат (--tz), например Europe/Moscow; по умолчанию TZ
+  PAYTRACK_COLOR   auto, always или never (--color)
+  PAYTRACK_WIDE    true: таблицы без сокращений (--wide)
+  NO_COLOR         задана: без цвета; CLICOLOR_FORCE=1 включает цвет; TERM=dumb выключает
+  COLUMNS          ширина таблиц в терминале (по умолчанию ширина терминала)
+
+Примеры (cron):
+  paytrack bookings list --status pending
+  paytrack booking set-status 42 confirmed
+  paytrack stats streams --csv",
+    ),
+    (
+        "init",
+        "Создать базу (вместе с каталогами); на актуальной базе ничего не делает.",
+        "Примеры:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init",
+    ),
+    (
+        "demo",
+        "Заполнить базу правдоподобными демо-бронированиями, чтобы сразу попробовать paytrack.",
+        "Примеры:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000   # для замеров",
+    ),
+    (
+        "bookings",
+        "Найти, показать, выгрузить, загрузить и изменить бронирования (`booking` — то же самое).",
+        "Примеры:\n  paytrack bookings list --status pending\n  paytrack booking show 42\n  paytrack booking set-status 42 confirmed\n  paytrack bookings export > bookings.csv",
+    ),
+    (
+        "bookings list",
+        "Список бронирований, новые сверху.",
+        "Примеры:\n  paytrack bookings list --status pending\n  paytrack bookings list --stream 8th_stream --since 7d --csv\n  paytrack bookings list --search ольга --limit 20\n  paytrack bookings list --status pending --cursor 1234   # следующая страница",
+    ),
+    (
+        "bookings show",
+        "Одно бронирование с платежами и историей изменений.",
+        "Примеры:\n  paytrack booking show 42\n  paytrack booking show 42 --json",
+    ),
+    (
+        "bookings export",
+        "Выгрузить подходящие бронирования в CSV или JSONL, в колонках, которые читает `import`.",
+        "Примеры:\n  paytrack bookings export > bookings.csv\n  paytrack bookings export --status confirmed --format jsonl\n  paytrack bookings export --redact -o shareable.csv   # без имён",
+    ),
+    (
+        "bookings import",
+        "Загрузить выгрузку старой системы (PostgreSQL `\\copy bookings TO ... CSV HEADER`): все строки или ни одной.",
+        "Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить",
+    ),
+    (
+        "bookings set-status",
+        "Изменить статус оплаты одного бронирования, списка номеров или всех подходящих под фильтр.",
+        "Примеры:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"просит возврат\"\n  paytrack booking set-status 42 confirmed --expect pending --json   # для скриптов\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes",
+    ),
+    (
+        "stats",
+        "Цифры по курсам и потокам, для людей и для cron.",
+        "Примеры:\n  paytrack stats streams\n  paytrack stats streams --csv",
+    ),
+    (
+        "stats streams",
+        "По курсам и потокам: всего, подтверждено, в ожидании, отменено, конверсия, выручка, места.",
+        "Примеры:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json",
+    ),
+    (
+        "audit",
+        "Журнал аудита: кто что изменил и когда, и доказательство, что его не переписали.",
+        "Примеры:\n  paytrack audit tail -n 50\n  paytrack audit verify",
+    ),
+    (
+        "audit tail",
+        "Последние записи, старые сверху (как tail).",
+        "Примеры:\n  paytrack audit tail -n 50\n  paytrack audit tail --booking 42\n  paytrack audit tail --action booking.status_changed --since 2024-12-01 --format csv\n  paytrack audit tail -f",
+    ),
+    (
+        "audit verify",
+        "Пройти цепочку хешей и назвать первую запись, изменённую, удалённую или вставленную в обход.",
+        "Примеры:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null",
+    ),
+    (
+        "completions",
+        "Напечатать скрипт автодополнения для оболочки.",
+        "Примеры:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE",
+    ),
+    (
+        "man",
+        "Напечатать страницу руководства (roff) в stdout.",
+        "Примеры:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -",
+    ),
+];

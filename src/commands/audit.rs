@@ -116,7 +116,7 @@ fn write_entries(
 }
 
 /// Audit entries as a table for people.
-pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> comfy_table::Table {
+pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -146,6 +146,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> comfy_table::Table {
             text_cell(out, e.reason.as_deref(), 30),
         ]);
     }
+    table.keep_whole(&[0, 1, 3, 4]);
     table
 }
 

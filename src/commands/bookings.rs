@@ -12,7 +12,7 @@ use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::domain::money::format_amount;
 use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, status_cell, text_cell};
+use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, pick_format, sanitize, write_json, Format, Output};
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -179,7 +179,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
 }
 
 /// The bookings table (also used by bulk set-status previews).
-pub fn bookings_table(out: &Output, rows: &[Booking]) -> comfy_table::Table {
+pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
     let headers = [
         out.tr("ID", "ID"),
         out.tr("Created", "Создано"),
@@ -213,6 +213,8 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> comfy_table::Table {
             ),
         ]);
     }
+    // On a narrow terminal the names give way; id, time, status and numbers stay whole.
+    table.keep_whole(&[0, 1, 2, 5, 8]);
     table
 }
 
@@ -334,56 +336,93 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
     let db = ctx.open_db()?;
-    let sink: Box<dyn Write> = match &args.output {
+    // A file is written beside its final name and renamed at the end, so an
+    // interrupted or failed export never leaves half a file under that name.
+    let partial = args.output.as_ref().map(|path| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        path.with_file_name(name)
+    });
+    let sink: Box<dyn Write> = match &partial {
         Some(path) => Box::new(std::io::BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
         None => Box::new(crate::output::stdout()),
     };
+    // Progress only for a file: on stdout the data itself is the output.
+    let bar = if partial.is_some() && ctx.out.progress {
+        crate::output::progress::count(
+            &ctx.out,
+            db.count_bookings(&filter)?,
+            ctx.out.tr("exporting bookings", "экспорт бронирований"),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let mut rows = 0u64;
-    match args.format {
-        Format::Jsonl => {
-            let mut sink = sink;
-            db.for_each_booking(
-                &filter,
-                crate::domain::booking::Sort::Oldest,
-                None,
-                None,
-                |mut b| {
-                    if args.redact {
-                        b.username = None;
-                        b.first_name = None;
-                    }
-                    serde_json::to_writer(
-                        &mut sink,
-                        &BookingRecord {
-                            booking: &b,
-                            status: b.status.name(),
-                        },
-                    )?;
-                    sink.write_all(b"\n")?;
-                    rows += 1;
-                    Ok(())
-                },
-            )?;
-            sink.flush()?;
+    let counted = |rows: &mut u64| {
+        *rows += 1;
+        if *rows % 1024 == 0 {
+            bar.set_position(*rows);
         }
-        _ => {
-            let mut w = csv_writer(sink);
-            w.write_record(CSV_COLUMNS)?;
-            db.for_each_booking(
-                &filter,
-                crate::domain::booking::Sort::Oldest,
-                None,
-                None,
-                |b| {
-                    w.write_record(csv_row(&out, &b, args.redact))?;
-                    rows += 1;
-                    Ok(())
-                },
-            )?;
-            w.flush()?;
+    };
+    let written = (|| -> Result<()> {
+        match args.format {
+            Format::Jsonl => {
+                let mut sink = sink;
+                db.for_each_booking(
+                    &filter,
+                    crate::domain::booking::Sort::Oldest,
+                    None,
+                    None,
+                    |mut b| {
+                        if args.redact {
+                            b.username = None;
+                            b.first_name = None;
+                        }
+                        serde_json::to_writer(
+                            &mut sink,
+                            &BookingRecord {
+                                booking: &b,
+                                status: b.status.name(),
+                            },
+                        )?;
+                        sink.write_all(b"\n")?;
+                        counted(&mut rows);
+                        Ok(())
+                    },
+                )?;
+                sink.flush()?;
+            }
+            _ => {
+                let mut w = csv_writer(sink);
+                w.write_record(CSV_COLUMNS)?;
+                db.for_each_booking(
+                    &filter,
+                    crate::domain::booking::Sort::Oldest,
+                    None,
+                    None,
+                    |b| {
+                        w.write_record(csv_row(&out, &b, args.redact))?;
+                        counted(&mut rows);
+                        Ok(())
+                    },
+                )?;
+                w.flush()?;
+            }
         }
+        Ok(())
+    })();
+    bar.finish_and_clear();
+    if let (Some(partial), Some(path)) = (&partial, &args.output) {
+        if let Err(err) = written {
+            let _ = std::fs::remove_file(partial);
+            return Err(err);
+        }
+        std::fs::rename(partial, path)
+            .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))?;
+    } else {
+        written?;
     }
     if let Some(path) = &args.output {
         ctx.out.note(&format!(

@@ -125,8 +125,11 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     let start = ctx.now - span;
     let step_ms = (span.num_milliseconds() / n as i64).max(1);
     let mut rng = Rng(args.seed);
-    let bar = super::import::progress_bar(ctx, Some(n.max(1_000_001)), "generating bookings");
-    bar.set_length(n);
+    let bar = crate::output::progress::count(
+        &ctx.out,
+        n,
+        ctx.out.tr("generating bookings", "создание бронирований"),
+    );
     let now = ctx.now;
     let actor = ctx.actor.clone();
     db.write(|tx| {

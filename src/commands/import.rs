@@ -57,32 +57,6 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
     ))
 }
 
-/// A progress bar on stderr, only when stderr is a terminal and the work is large.
-pub fn progress_bar(
-    ctx: &Context,
-    total_bytes: Option<u64>,
-    message: &'static str,
-) -> indicatif::ProgressBar {
-    match total_bytes {
-        Some(len) if ctx.out.stderr_is_terminal && len > 1_000_000 => {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(len),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
-            );
-            bar.set_message(message);
-            bar
-        }
-        _ => indicatif::ProgressBar::hidden(),
-    }
-}
-
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let (input, size) = open_input(&args.file)?;
     let name = args.file.display().to_string();
@@ -92,7 +66,11 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         .with_context(|| format!("{name}: reading the header"))?
         .clone();
     let index = column_index(&headers, &name, &ctx.out)?;
-    let bar = progress_bar(ctx, size, "importing bookings");
+    let bar = crate::output::progress::bytes(
+        &ctx.out,
+        size,
+        ctx.out.tr("importing bookings", "импорт бронирований"),
+    );
 
     let mut db = ctx.open_db()?;
     let now = ctx.now;

@@ -192,7 +192,7 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn stats_table(out: &Output, rows: &[StreamStats]) -> comfy_table::Table {
+fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -272,6 +272,8 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> comfy_table::Table {
         comfy_table::Cell::new(""),
         comfy_table::Cell::new(bar(out, confirmed, pending, cancelled, 16)),
     ]);
+    // On a narrow terminal the names and the bar give way; the numbers stay whole.
+    table.keep_whole(&[2, 3, 4, 5, 6, 7, 8]);
     table
 }
 

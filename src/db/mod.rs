@@ -61,10 +61,12 @@ impl Db {
         }
         if !path.exists() {
             match mode {
-                OpenMode::Existing => return Err(PaytrackError::Database(format!(
+                OpenMode::Existing => {
+                    return Err(PaytrackError::Database(format!(
                     "database {shown} does not exist (create it with `paytrack init --db {shown}`)"
                 ))
-                .into()),
+                    .into())
+                }
                 OpenMode::CreateIfMissing => create_private_file(path)?,
             }
         }

@@ -2,9 +2,11 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod progress;
 pub mod sanitize;
 pub mod table;
 
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
@@ -22,6 +24,34 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// `--color` before clap has parsed anything (for the colour of help and
+    /// usage errors): `--color`, else `PAYTRACK_COLOR`, else auto.
+    pub fn detect(args: &[OsString]) -> ColorChoice {
+        early_choice(args, "--color", "PAYTRACK_COLOR").unwrap_or_default()
+    }
+}
+
+/// A global flag's value read from the raw arguments (`--flag X`, `--flag=X`),
+/// else from its environment variable. An invalid value counts as absent here;
+/// clap reports it when it parses.
+fn early_choice<T: clap::ValueEnum>(args: &[OsString], flag: &str, env: &str) -> Option<T> {
+    let parse = |text: &str| T::from_str(text, true).ok();
+    let mut found = None;
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if word == flag {
+            found = words.next().and_then(|v| parse(&v));
+        } else if let Some(value) = word.strip_prefix(flag).and_then(|w| w.strip_prefix('=')) {
+            found = parse(value);
+        }
+    }
+    found.or_else(|| std::env::var(env).ok().and_then(|v| parse(&v)))
+}
+
 /// Output language for people (tables, labels, messages). Machine formats are never translated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Lang {
@@ -31,6 +61,12 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The language before clap has parsed anything (the help text depends
+    /// on it): `--lang`, else `PAYTRACK_LANG`, else the locale.
+    pub fn detect(args: &[OsString]) -> Lang {
+        early_choice(args, "--lang", "PAYTRACK_LANG").unwrap_or_else(Lang::from_locale)
+    }
+
     /// The language from the locale variables, as POSIX orders them.
     pub fn from_locale() -> Lang {
         for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
@@ -73,8 +109,10 @@ pub struct Output {
     pub width: Option<u16>,
     /// `--raw`: CSV cells exactly as stored, without formula protection.
     pub raw_csv: bool,
-    /// Whether stderr is a terminal (progress bars, prompts).
+    /// Whether stderr is a terminal (prompts).
     pub stderr_is_terminal: bool,
+    /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
+    pub progress: bool,
 }
 
 impl Output {
@@ -82,6 +120,7 @@ impl Output {
     pub fn new(choice: ColorChoice, lang: Lang, zone: DisplayZone, wide: bool) -> Output {
         let stdout_tty = io::stdout().is_terminal();
         let stderr_tty = io::stderr().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let decide = |tty: bool| match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -94,12 +133,12 @@ impl Output {
                 {
                     true
                 } else {
-                    tty && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                    tty && !dumb
                 }
             }
         };
         let width = if stdout_tty && !wide {
-            terminal_size::terminal_size().map(|(w, _)| w.0)
+            terminal_width()
         } else {
             None
         };
@@ -112,6 +151,7 @@ impl Output {
             width,
             raw_csv: false,
             stderr_is_terminal: stderr_tty,
+            progress: stderr_tty && !dumb,
         }
     }
 
@@ -140,9 +180,9 @@ impl Output {
         use owo_colors::OwoColorize;
         let prefix = "paytrack:";
         if self.color_stderr {
-            eprintln!("{} {message}", prefix.dimmed());
+            talk(format_args!("{} {message}", prefix.dimmed()));
         } else {
-            eprintln!("{prefix} {message}");
+            talk(format_args!("{prefix} {message}"));
         }
     }
 
@@ -151,9 +191,12 @@ impl Output {
         use owo_colors::OwoColorize;
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
-            eprintln!("paytrack: {} {message}", prefix.yellow().bold());
+            talk(format_args!(
+                "paytrack: {} {message}",
+                prefix.yellow().bold()
+            ));
         } else {
-            eprintln!("paytrack: {prefix} {message}");
+            talk(format_args!("paytrack: {prefix} {message}"));
         }
     }
 
@@ -165,6 +208,25 @@ impl Output {
             sanitize::for_csv(text)
         }
     }
+}
+
+/// One line on stderr. Unlike `eprintln!`, a closed stderr (`2>&1 | head`)
+/// is not a panic: the talk is lost, the work goes on.
+pub fn talk(line: std::fmt::Arguments<'_>) {
+    let mut stderr = io::stderr().lock();
+    let _ = stderr
+        .write_fmt(line)
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
+/// The width tables fit on a terminal: `COLUMNS` when set (as `ls` does, so a
+/// user or a test can ask for a width), else the terminal's own size.
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0))
 }
 
 /// Buffered, locked stdout. Errors (a closed pipe) propagate to `main`, which exits quietly.

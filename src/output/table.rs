@@ -1,41 +1,162 @@
 //! Tables for people: one styling helper, colour through comfy-table's cell
-//! styles (never pasted into the text, which would break widths), names
-//! truncated to fit unless `--wide`.
+//! styles (never pasted into the text, which would break widths), widths
+//! measured in terminal columns (Cyrillic 1, CJK and emoji 2), and rows that
+//! fit the terminal: one line each, long text cut with `…`, unless `--wide`.
 
-use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use comfy_table::{
+    presets, Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Row, Width,
+};
 use unicode_width::UnicodeWidthChar;
 
 use super::{sanitize, Output};
 use crate::domain::Status;
 
+/// A comfy-table that fits the terminal it is printed on.
+///
+/// It derefs to `comfy_table::Table`; `add_row` and `Display` are its own, so
+/// every row gets the one-line cap and the fitting happens without each
+/// command remembering to ask for it.
+pub struct Table {
+    inner: comfy_table::Table,
+    /// The terminal width to fit; `None` when piped or `--wide` (never cut, never wrap).
+    fit_width: Option<u16>,
+    /// Columns never cut (ids, times, statuses, numbers).
+    whole: Vec<usize>,
+}
+
+impl Table {
+    /// Adds a row; on a terminal it is capped at one line.
+    pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
+        let mut row = row.into();
+        if self.fit_width.is_some() {
+            row.max_height(1);
+        }
+        self.inner.add_row(row);
+        self
+    }
+
+    /// Columns whose cells must never be cut (ids, times, numbers, statuses):
+    /// when the terminal is narrow, only the other columns give up width.
+    pub fn keep_whole(&mut self, columns: &[usize]) -> &mut Self {
+        self.whole.extend_from_slice(columns);
+        self
+    }
+}
+
+impl Deref for Table {
+    type Target = comfy_table::Table;
+    fn deref(&self) -> &comfy_table::Table {
+        &self.inner
+    }
+}
+
+impl DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut comfy_table::Table {
+        &mut self.inner
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.fit_width {
+            // Fitting needs every row's width, so it happens here, on a copy
+            // (a table for people is small; the copy costs what printing does).
+            Some(width) => {
+                let mut fitted = self.inner.clone();
+                fit(&mut fitted, usize::from(width), &self.whole);
+                fitted.fmt(f)
+            }
+            None => self.inner.fmt(f),
+        }
+    }
+}
+
+/// Caps the widest cuttable columns until the table fits `width` terminal
+/// columns: the narrow ones keep their full width, so short names stay whole
+/// and only the longest give way, each cut with `…` on its one line.
+fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
+    // Includes the header and measures in terminal columns (ANSI-aware).
+    let natural: Vec<usize> = table
+        .column_max_content_widths()
+        .into_iter()
+        .map(usize::from)
+        .collect();
+    // Each column has one space of padding on either side and a border to its
+    // left; the last border closes the row.
+    let overhead = natural.len() * 3 + 1;
+    if natural.iter().sum::<usize>() + overhead <= width {
+        return;
+    }
+    let header_widths: Vec<usize> = table.header().map_or_else(Vec::new, |h| {
+        h.cell_iter().map(|c| display_width(&c.content())).collect()
+    });
+    let header_width = |index: usize| header_widths.get(index).copied().unwrap_or(0);
+    let cuttable: Vec<usize> = (0..natural.len()).filter(|i| !whole.contains(i)).collect();
+    let kept: usize = (0..natural.len())
+        .filter(|i| whole.contains(i))
+        .map(|i| natural[i])
+        .sum();
+    let room = width.saturating_sub(overhead + kept);
+    // A cut column keeps its header readable and at least a letter and the `…`.
+    let floor = |index: usize| natural[index].min(header_width(index).max(2));
+    let used = |cap: usize| -> usize {
+        cuttable
+            .iter()
+            .map(|&i| natural[i].min(cap.max(floor(i))))
+            .sum()
+    };
+    let mut cap = cuttable.iter().map(|&i| natural[i]).max().unwrap_or(0);
+    while cap > 2 && used(cap) > room {
+        cap -= 1;
+    }
+    for &index in &cuttable {
+        let limit = cap.max(floor(index));
+        if natural[index] > limit {
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
+                    // comfy-table's fixed widths include the padding.
+                    u16::try_from(limit + 2).unwrap_or(u16::MAX),
+                )));
+            }
+        }
+    }
+}
+
 /// A new table with headers, styled for this run.
 pub fn new_table(out: &Output, headers: &[&str]) -> Table {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    let mut inner = comfy_table::Table::new();
+    inner.load_preset(presets::UTF8_FULL_CONDENSED);
+    // comfy-table must not make its own terminal decisions: the one colour
+    // decision and the width come from `Output`.
+    inner.force_no_tty();
     if out.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
+        inner.enforce_styling();
     }
-    match out.width {
-        Some(width) => {
-            table.set_width(width);
-            table.set_content_arrangement(ContentArrangement::Dynamic);
-        }
-        // Piped or --wide: never wrap.
-        None => {
-            table.set_content_arrangement(ContentArrangement::Disabled);
-        }
+    inner.set_truncation_indicator("…");
+    // Never wrap: a cut cell ends in `…` on its one line instead.
+    inner.set_content_arrangement(ContentArrangement::Disabled);
+    let mut header: Row = headers
+        .iter()
+        .map(|h| {
+            let cell = Cell::new(h);
+            if out.color {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        })
+        .collect::<Vec<_>>()
+        .into();
+    header.max_height(1);
+    inner.set_header(header);
+    Table {
+        inner,
+        fit_width: out.width,
+        whole: Vec::new(),
     }
-    table.set_header(headers.iter().map(|h| {
-        let cell = Cell::new(h);
-        if out.color {
-            cell.add_attribute(Attribute::Bold)
-        } else {
-            cell
-        }
-    }));
-    table
 }
 
 /// A cell of stranger-typed text: sanitised, truncated to `max` columns unless `--wide`.
@@ -48,7 +169,7 @@ pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
     }
 }
 
-/// A status badge: coloured label.
+/// A status badge: the label in the run's language, coloured by the cell's style.
 pub fn status_cell(out: &Output, status: Status) -> Cell {
     let cell = Cell::new(out.status_label(status));
     if !out.color {
@@ -67,10 +188,14 @@ pub fn number_cell(value: impl std::fmt::Display) -> Cell {
     Cell::new(value).set_alignment(comfy_table::CellAlignment::Right)
 }
 
+/// Width of `text` in terminal columns (CJK and emoji count two).
+pub fn display_width(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
 /// Shortens `text` to at most `max` terminal columns, ending in `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
-    let width: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
-    if width <= max {
+    if display_width(text) <= max {
         return text.to_string();
     }
     let mut out = String::new();
@@ -89,7 +214,23 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::*;
+    use crate::domain::time::DisplayZone;
+    use crate::output::{Lang, Output};
+
+    fn output(width: Option<u16>, wide: bool) -> Output {
+        Output {
+            color: false,
+            color_stderr: false,
+            lang: Lang::En,
+            zone: DisplayZone::parse("UTC").unwrap(),
+            wide,
+            width,
+            raw_csv: false,
+            stderr_is_terminal: false,
+            progress: false,
+        }
+    }
 
     #[test]
     fn truncates_by_display_width() {
@@ -97,5 +238,37 @@ mod tests {
         assert_eq!(truncate("Александра Константиновна", 10), "Александр…");
         assert_eq!(truncate("漢字漢字漢字", 7), "漢字漢…");
         assert_eq!(truncate("🌸🌸🌸🌸", 5), "🌸🌸…");
+    }
+
+    fn sample(out: &Output) -> String {
+        let mut table = new_table(out, &["ID", "Name", "Stream"]);
+        table.add_row(vec![
+            number_cell(1),
+            text_cell(out, Some("Настя 🌸 李雷 Александра Константиновна"), 40),
+            text_cell(out, Some("8th_stream"), 16),
+        ]);
+        table.keep_whole(&[0]);
+        table.to_string()
+    }
+
+    #[test]
+    fn a_terminal_table_fits_its_width_one_line_per_row() {
+        let text = sample(&output(Some(40), false));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        for line in &lines {
+            assert!(display_width(line) <= 40, "{line:?} is wider than 40");
+        }
+        assert!(text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn piped_and_wide_tables_are_never_wrapped() {
+        for out in [output(None, false), output(None, true)] {
+            let text = sample(&out);
+            assert_eq!(text.lines().count(), 5, "{text}");
+        }
+        let wide = sample(&output(None, true));
+        assert!(wide.contains("Александра Константиновна"), "{wide}");
     }
 }
