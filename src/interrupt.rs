@@ -2,6 +2,10 @@
 //!
 //! A write in progress then returns `Interrupted`, its transaction rolls back,
 //! and the process exits 130 with the database as it was.
+//!
+//! SIGXFSZ (a write beyond `ulimit -f`) is ignored, so that the write fails
+//! with an error SQLite reports and rolls back, instead of killing the process
+//! with no message.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +21,12 @@ pub fn install() {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Failing to install leaves the default (die at once), which SQLite survives too.
         let _ = signal_hook::flag::register(signal, Arc::clone(flag));
+    }
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" runs no code of ours
+    // in signal context; it only changes what the kernel does on SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
