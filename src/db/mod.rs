@@ -41,6 +41,8 @@ pub enum OpenMode {
 pub struct Db {
     conn: Connection,
     path: PathBuf,
+    /// Opened read-only: the file has no write permission (or the OS refused writes).
+    read_only: bool,
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
@@ -70,14 +72,24 @@ impl Db {
                 OpenMode::CreateIfMissing => create_private_file(path)?,
             }
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+        // A file without write permission is opened read-only on purpose: root
+        // could write to it anyway, and `chmod a-w` is how an admin says "hands off".
+        let access = if has_no_write_permission(path) {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| PaytrackError::Database(format!("cannot open {shown}: {e}")))?;
+        // SQLite also falls back to read-only by itself when the OS refuses writes.
+        let read_only = conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(false);
         let mut db = Db {
             conn,
             path: path.to_path_buf(),
+            read_only,
         };
         db.configure().map_err(|e| describe_open_error(path, e))?;
         db.migrate().map_err(|e| describe_open_error(path, e))?;
@@ -148,6 +160,19 @@ impl Db {
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction: commits if it returns
     /// Ok, rolls back otherwise (and if the process dies, SQLite rolls back).
     pub fn write<T>(&mut self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(PaytrackError::Database(format!(
+                "{} is read-only (the file has no write permission); nothing was changed",
+                self.path.display()
+            ))
+            .into());
+        }
+        let path = self.path.clone();
+        self.write_transaction(work)
+            .map_err(|e| describe_write_error(&path, e))
+    }
+
+    fn write_transaction<T>(&mut self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -157,6 +182,11 @@ impl Db {
         crate::interrupt::check()?;
         write.tx.commit().context("committing")?;
         Ok(value)
+    }
+
+    /// True when this database was opened read-only (every write will be refused).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Runs `work` in one read transaction, so that it sees one snapshot.
@@ -235,6 +265,50 @@ fn create_private_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// True when the file's permission bits allow nobody to write it.
+fn has_no_write_permission(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
+}
+
+/// The SQLite error code somewhere in an error's chain, if any.
+fn sqlite_code(err: &anyhow::Error) -> Option<rusqlite::ErrorCode> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<rusqlite::Error>())
+        .and_then(|e| e.sqlite_error_code())
+}
+
+/// SQLite's extended result code somewhere in an error's chain, if any.
+fn extended_code(err: &anyhow::Error) -> Option<i32> {
+    err.chain()
+        .find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code),
+            _ => None,
+        })
+}
+
+/// Turns a storage failure during a write (disk full, I/O error, read-only)
+/// into one line that names the file and says nothing was changed: the
+/// transaction rolled back. Other errors (bad input, refusals) pass through.
+fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode::*;
+    let shown = path.display();
+    let what = match sqlite_code(&err) {
+        Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
+        // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).
+        Some(SystemIoFailure) if extended_code(&err) == Some(rusqlite::ffi::SQLITE_IOERR_WRITE) => {
+            "writing failed (the disk is full or a file size limit was reached)".to_string()
+        }
+        Some(SystemIoFailure) => format!("a disk I/O error ({err:#})"),
+        Some(ReadOnly) => "the database is read-only".to_string(),
+        Some(DatabaseCorrupt) | Some(NotADatabase) => "the database is corrupt".to_string(),
+        _ => return err,
+    };
+    PaytrackError::Database(format!(
+        "cannot write to {shown}: {what}; nothing was changed"
+    ))
+    .into()
+}
+
 /// Turns SQLite's terse open-time failures into one line that names the file.
 fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     if err
@@ -243,12 +317,8 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     {
         return err;
     }
-    let code = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<rusqlite::Error>())
-        .and_then(|e| e.sqlite_error_code());
     use rusqlite::ErrorCode::*;
-    let what = match code {
+    let what = match sqlite_code(&err) {
         Some(NotADatabase) => "is not a SQLite database".to_string(),
         Some(DatabaseCorrupt) => "is corrupt".to_string(),
         Some(ReadOnly) => "is read-only".to_string(),
