@@ -221,15 +221,25 @@ fn record_imported_status(
     Ok(())
 }
 
-/// Where each known column is in this file.
-struct ColumnIndex(HashMap<&'static str, usize>);
+/// Where each known column is in this file, and whose file it is.
+pub struct ColumnIndex {
+    columns: HashMap<&'static str, usize>,
+    /// The file has the columns only our export writes (`updated_at`, `status`),
+    /// so its text cells carry our formula protection, which is undone. Other
+    /// files (the old system's) are read exactly as they are: a name typed as
+    /// `'=x` stays `'=x`.
+    our_export: bool,
+}
 
-fn column_index(
+/// Reads the header: finds the known columns, warns about unknown ones, and
+/// refuses a file without a required column or with one twice.
+pub fn column_index(
     headers: &csv::StringRecord,
     name: &str,
     out: &crate::output::Output,
 ) -> Result<ColumnIndex> {
     let mut map = HashMap::new();
+    let mut derived_seen = 0;
     for (i, header) in headers.iter().enumerate() {
         // A BOM before the first header is common in exports from Windows tools.
         let header = header.trim_start_matches('\u{feff}').trim();
@@ -245,7 +255,14 @@ fn column_index(
                     )));
                 }
             }
-            None if DERIVED.iter().any(|c| c.eq_ignore_ascii_case(header)) => {}
+            None if DERIVED.iter().any(|c| c.eq_ignore_ascii_case(header)) => {
+                if ["updated_at", "status"]
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(header))
+                {
+                    derived_seen += 1;
+                }
+            }
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
                 crate::output::sanitize::for_terminal(header)
@@ -260,10 +277,14 @@ fn column_index(
             )));
         }
     }
-    Ok(ColumnIndex(map))
+    Ok(ColumnIndex {
+        columns: map,
+        our_export: derived_seen == 2,
+    })
 }
 
-fn parse_row(
+/// Reads one data row into a booking; errors name the file, line and column.
+pub fn parse_row(
     record: &csv::StringRecord,
     index: &ColumnIndex,
     line: u64,
@@ -271,7 +292,7 @@ fn parse_row(
 ) -> Result<Booking> {
     let cell = |column: &str| -> Option<&str> {
         index
-            .0
+            .columns
             .get(column)
             .and_then(|&i| record.get(i))
             .filter(|v| !v.is_empty())
@@ -286,7 +307,15 @@ fn parse_row(
             .parse::<i64>()
             .map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
     };
-    let text = |column: &str| cell(column).map(|v| from_csv(v).to_string());
+    let text = |column: &str| {
+        cell(column).map(|v| {
+            if index.our_export {
+                from_csv(v).to_string()
+            } else {
+                v.to_string()
+            }
+        })
+    };
 
     let id = int("id", required("id")?)?;
     if id <= 0 {
