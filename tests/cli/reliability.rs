@@ -1,0 +1,785 @@
+//! Issue 8: concurrency, kill -9, storage faults, stranger-typed text and privacy.
+//!
+//! The heavy loops are scaled down by default so CI stays fast. Run them longer with
+//! `PAYTRACK_STRESS=1 cargo test --test cli reliability` (and pick the random
+//! kill moments with `PAYTRACK_STRESS_SEED=N`; every failure prints its seed).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{code, csv_rows, fixture, Env};
+
+/// True when PAYTRACK_STRESS asks for the long runs.
+fn stress() -> bool {
+    std::env::var("PAYTRACK_STRESS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `ci` by default, `long` under PAYTRACK_STRESS=1.
+fn scaled(ci: u64, long: u64) -> u64 {
+    if stress() {
+        long
+    } else {
+        ci
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("PAYTRACK_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed)
+}
+
+/// SplitMix64: small, seedable, good enough to pick moments and ids.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Rows of a query as text, for comparing two result sets.
+fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).expect(sql);
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join("|"))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn has_table(env: &Env, table: &str) -> bool {
+    env.count(&format!(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+    )) == 1
+}
+
+/// What must hold after anything at all happened to the file: SQLite's own
+/// check, counters equal to a plain-SQL recount, and an intact audit chain.
+fn assert_consistent(env: &Env, context: &str) {
+    let conn = env.sql();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "{context}: integrity_check");
+    if !has_table(env, "bookings") {
+        return; // killed before the schema was created: nothing to compare
+    }
+    let stored = rows(
+        &conn,
+        "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
+          WHERE bookings <> 0 OR pct_sum <> 0 ORDER BY 1, 2, 3",
+    );
+    let recount = rows(
+        &conn,
+        "SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
+                SUM(100 - COALESCE(discount_percent, 0))
+           FROM bookings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    );
+    assert_eq!(stored, recount, "{context}: counters differ from a recount");
+    drop(conn);
+    // The library's own verifier, read-only: `audit verify` would migrate a bare file.
+    let db = paytrack::db::Db::open(&env.db, paytrack::db::OpenMode::Existing).unwrap();
+    let (_, broken) = db.audit_verify(|_| {}).unwrap();
+    assert_eq!(broken, None, "{context}: audit chain broken");
+}
+
+/// Flushes the WAL into the main file, so that its bytes are the whole database.
+fn checkpoint(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+}
+
+fn db_bytes(env: &Env) -> Vec<u8> {
+    checkpoint(&env.db);
+    std::fs::read(&env.db).unwrap()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failure is one clear `paytrack: error:` line with the given exit code.
+fn assert_one_error(out: &Output, expected: i32, context: &str) -> String {
+    let stderr = stderr_of(out);
+    assert_eq!(out.status.code(), Some(expected), "{context}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{context}: {stderr}");
+    let errors = stderr
+        .lines()
+        .filter(|l| l.starts_with("paytrack: error:"))
+        .count();
+    assert_eq!(errors, 1, "{context}: one error line expected: {stderr}");
+    stderr
+}
+
+// ---------------------------------------------------------------- concurrency
+
+/// 8 processes change statuses at once, singly and in bulk, on a small pool of
+/// bookings so that they collide. Nothing may be lost: every change reported
+/// is in the audit log, each booking's audit trail chains old → new without a
+/// gap, its final status is the trail's last value, and the counters agree.
+#[test]
+fn concurrent_status_changes_lose_nothing() {
+    let env = Env::with_sample();
+    const WORKERS: u64 = 8;
+    let per_worker = scaled(12, 150);
+    let pool: Vec<i64> = (1..=24).collect();
+    let original: HashMap<i64, String> = pool
+        .iter()
+        .map(|&id| {
+            let name: String = env
+                .sql()
+                .query_row(
+                    "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
+                       FROM bookings WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (id, name)
+        })
+        .collect();
+    let targets = ["confirmed", "pending", "cancelled"];
+    let base_seed = seed();
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|worker| {
+            let pool = pool.clone();
+            let cmd_env = env.std_cmd();
+            let ids_file = env.path(&format!("ids-{worker}.txt"));
+            std::thread::spawn(move || {
+                let mut rng = Rng(base_seed ^ (worker + 1).wrapping_mul(0x1234_5678_9abc));
+                let mut changed = 0u64;
+                for op in 0..per_worker {
+                    let target = targets[rng.below(3) as usize];
+                    let mut cmd = Command::new(cmd_env.get_program());
+                    for (k, v) in cmd_env.get_envs() {
+                        if let Some(v) = v {
+                            cmd.env(k, v);
+                        }
+                    }
+                    let reason = format!("load w{worker} op{op}");
+                    let bulk = rng.below(3) == 0;
+                    if bulk {
+                        let ids: Vec<String> = (0..5)
+                            .map(|_| pool[rng.below(pool.len() as u64) as usize].to_string())
+                            .collect();
+                        std::fs::write(&ids_file, ids.join("\n")).unwrap();
+                        cmd.args(["bookings", "set-status", "--ids-from"])
+                            .arg(&ids_file)
+                            .args(["--to", target]);
+                    } else {
+                        let id = pool[rng.below(pool.len() as u64) as usize].to_string();
+                        cmd.args(["booking", "set-status", &id, target]);
+                    }
+                    cmd.args(["--force", "--reason", &reason, "--json"]);
+                    let out = cmd.stdin(Stdio::null()).output().unwrap();
+                    let stderr = stderr_of(&out);
+                    assert_eq!(out.status.code(), Some(0), "worker {worker}: {stderr}");
+                    assert!(
+                        !stderr.contains("locked") && !stderr.contains("busy"),
+                        "worker {worker}: {stderr}"
+                    );
+                    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                    changed += if bulk {
+                        json["changed"].as_u64().unwrap()
+                    } else {
+                        u64::from(json["changed"].as_bool().unwrap())
+                    };
+                }
+                changed
+            })
+        })
+        .collect();
+    let changed: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+
+    let audited =
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'");
+    assert_eq!(audited as u64, changed, "audit entries = changes reported");
+    assert!(changed > 0);
+    let confirmations = env.count(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed' AND new_value = 'confirmed'",
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox"),
+        confirmations,
+        "one message per confirmation"
+    );
+
+    let conn = env.sql();
+    for &id in &pool {
+        let mut stmt = conn
+            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 ORDER BY id")
+            .unwrap();
+        let trail: Vec<(String, String)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut current = original[&id].clone();
+        for (old, new) in &trail {
+            assert_eq!(old, &current, "booking {id}: a lost update in {trail:?}");
+            current = new.clone();
+        }
+        let now: String = conn
+            .query_row(
+                "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
+                   FROM bookings WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            now, current,
+            "booking {id}: final status is the trail's last value"
+        );
+    }
+    assert_consistent(&env, "after the concurrent run");
+}
+
+// ---------------------------------------------------------------- kill -9
+
+/// A bookings CSV of `n` rows with ids from `first`, in the old system's format.
+fn bookings_csv(first: i64, n: i64) -> String {
+    let mut csv = String::from(
+        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,referral_code,discount_percent\n",
+    );
+    for id in first..first + n {
+        let status = [2, 1, -1][(id % 3) as usize];
+        csv += &format!(
+            "{id},{},user_{id},\"Имя, {id}\",{},stream_{},{status},2024-03-01 10:06:00.532084+03,,{}\n",
+            1_000_000 + id,
+            1 + id % 4,
+            id % 7,
+            if id % 5 == 0 { "10" } else { "" }
+        );
+    }
+    csv
+}
+
+/// Runs `args` to the end once (its duration bounds the kill moments), then
+/// `rounds` times on a fresh copy: start, SIGKILL at a random moment, and hand
+/// the killed database to `after_kill`.
+fn kill_rounds(
+    name: &str,
+    rounds: u64,
+    fresh: &dyn Fn() -> Env,
+    args: &[&str],
+    after_kill: &dyn Fn(&Env, &str),
+) {
+    let env = fresh();
+    let started = Instant::now();
+    env.ok(args);
+    let full = started.elapsed().as_micros().max(1) as u64;
+    let mut rng = Rng(seed() ^ name.len() as u64);
+    for round in 0..rounds {
+        let env = fresh();
+        // Up to 1.2 × the full run: some kills land after the commit, too.
+        let delay = Duration::from_micros(rng.below(full + full / 5));
+        let mut child = env.spawn(args);
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL; it may have finished already
+        let _ = child.wait();
+        let context = format!(
+            "{name} round {round} killed after {delay:?} of {full} µs (PAYTRACK_STRESS_SEED={})",
+            seed()
+        );
+        after_kill(&env, &context);
+    }
+}
+
+#[test]
+fn killed_import_is_all_or_nothing_and_rerun_completes() {
+    let n = scaled(20_000, 100_000) as i64;
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("big.csv");
+    std::fs::write(&file, bookings_csv(1, n)).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let args = ["bookings", "import", file.as_str()];
+    kill_rounds(
+        "import",
+        scaled(6, 60),
+        &Env::new,
+        &args,
+        &|env, context| {
+            assert_consistent(env, context);
+            let bookings = env.count("SELECT COUNT(*) FROM bookings");
+            let imports =
+                env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'bookings.imported'");
+            assert!(
+                (bookings == 0 && imports == 0) || (bookings == n && imports == 1),
+                "{context}: {bookings} bookings, {imports} import entries"
+            );
+            if bookings == 0 {
+                assert_eq!(env.count("SELECT COUNT(*) FROM courses"), 0, "{context}");
+            }
+            env.ok(&args);
+            assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), n, "{context}");
+            assert_eq!(
+                env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'bookings.imported'"),
+                1,
+                "{context}: the rerun imported again"
+            );
+            assert_consistent(env, context);
+        },
+    );
+}
+
+#[test]
+fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
+    // One demo database, copied for every round.
+    let base = Env::empty();
+    base.ok(&["demo", "--bookings", &scaled(3000, 20_000).to_string()]);
+    checkpoint(&base.db);
+    let pending: Vec<i64> = base
+        .sql()
+        .prepare("SELECT id FROM bookings WHERE confirmed = 1 ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let k = pending.len() as i64;
+    let list: String = pending.iter().map(|id| format!("{id}\n")).collect();
+    let ids_file = base.write("pending.txt", list);
+    let fresh = || {
+        let env = Env::empty();
+        std::fs::copy(&base.db, &env.db).unwrap();
+        env
+    };
+    let args = [
+        "bookings",
+        "set-status",
+        "--ids-from",
+        ids_file.as_str(),
+        "--to",
+        "confirmed",
+    ];
+    kill_rounds("bulk", scaled(6, 60), &fresh, &args, &|env, context| {
+        assert_consistent(env, context);
+        let changes =
+            env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'");
+        let messages = env.count("SELECT COUNT(*) FROM outbox");
+        let still_pending = env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 1");
+        assert!(
+            (changes, messages, still_pending) == (0, 0, k)
+                || (changes, messages, still_pending) == (k, k, 0),
+            "{context}: {changes} audited, {messages} messages, {still_pending} of {k} still pending"
+        );
+        env.ok(&args);
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'"),
+            k,
+            "{context}: duplicate audit entries after the rerun"
+        );
+        assert_eq!(
+            env.count("SELECT COUNT(*) FROM outbox"),
+            k,
+            "{context}: duplicate messages"
+        );
+        assert_consistent(env, context);
+    });
+}
+
+#[test]
+fn killed_demo_is_all_or_nothing_and_rerun_completes() {
+    let n = scaled(5000, 50_000) as i64;
+    let n_text = n.to_string();
+    let args = ["demo", "--bookings", n_text.as_str()];
+    kill_rounds(
+        "demo",
+        scaled(6, 60),
+        &Env::empty,
+        &args,
+        &|env, context| {
+            if env.db.exists() {
+                assert_consistent(env, context);
+                if has_table(env, "bookings") {
+                    let bookings = env.count("SELECT COUNT(*) FROM bookings");
+                    let entries = env.count("SELECT COUNT(*) FROM audit_log");
+                    assert!(
+                        (bookings, entries) == (0, 0) || (bookings, entries) == (n, 1),
+                        "{context}: {bookings} bookings, {entries} audit entries"
+                    );
+                }
+            }
+            env.ok(&args);
+            assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), n, "{context}");
+            assert_eq!(
+                env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'demo.generated'"),
+                1,
+                "{context}"
+            );
+            assert_consistent(env, context);
+        },
+    );
+}
+
+// ---------------------------------------------------------------- storage faults
+
+/// Runs paytrack through `sh -c 'ulimit -f BLOCKS; exec paytrack ...'`.
+fn run_with_file_limit(env: &Env, blocks: u64, args: &[&str]) -> Output {
+    let template = env.std_cmd();
+    let mut cmd = Command::new("sh");
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.arg("-c")
+        .arg(format!("ulimit -f {blocks}; exec \"$0\" \"$@\""))
+        .arg(template.get_program())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_fails_clearly_and_changes_nothing() {
+    let env = Env::with_sample();
+    let file = env.write("more.csv", bookings_csv(1000, 5000));
+    let db_size = db_bytes(&env).len() as u64;
+    let before = env.snapshot();
+    let bytes = db_bytes(&env);
+    // Room to open the database and its 32 KiB shared-memory file, not for the import's WAL.
+    let blocks = (db_size + 64 * 1024) / 512;
+    let out = run_with_file_limit(&env, blocks, &["bookings", "import", &file]);
+    let stderr = assert_one_error(&out, code::DATABASE, "import on a full disk");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(db_bytes(&env), bytes);
+    assert_consistent(&env, "after the full disk");
+    // The failed write left nothing behind that blocks the next one.
+    env.ok(&["bookings", "import", &file]);
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 5400);
+}
+
+#[test]
+fn a_read_only_database_refuses_writes_even_for_root() {
+    let env = Env::with_sample();
+    let bytes = db_bytes(&env);
+    let before = env.snapshot();
+    let mut perms = std::fs::metadata(&env.db).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&env.db, perms).unwrap();
+    for args in [
+        &["booking", "set-status", "1", "confirmed"][..],
+        &[
+            "bookings",
+            "import",
+            fixture("legacy-bookings.csv").to_str().unwrap(),
+        ],
+        &[
+            "bookings",
+            "set-status",
+            "--status",
+            "pending",
+            "--to",
+            "cancelled",
+            "--yes",
+        ],
+    ] {
+        let out = env.run(args);
+        let stderr = assert_one_error(&out, code::DATABASE, &format!("{args:?}"));
+        assert!(stderr.contains("read-only"), "{stderr}");
+    }
+    // Reads still work.
+    assert!(
+        env.ok(&["bookings", "list", "--csv", "--all"])
+            .lines()
+            .count()
+            > 400
+    );
+    env.ok(&["audit", "verify"]);
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(std::fs::read(&env.db).unwrap(), bytes);
+}
+
+#[test]
+fn unusable_database_files_give_one_clear_line_and_are_left_alone() {
+    let sample = Env::with_sample();
+    let good = db_bytes(&sample);
+    let mut newer = Env::empty();
+    std::fs::copy(&sample.db, &newer.db).unwrap();
+    newer
+        .sql()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let newer_bytes = db_bytes(&newer);
+
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated", good[..good.len() / 3].to_vec(), "corrupt"),
+        (
+            "not SQLite",
+            b"id,user_id\n1,2\n".to_vec(),
+            "not a SQLite database",
+        ),
+        (
+            "zeroed header",
+            {
+                let mut b = good.clone();
+                b[..100].fill(0);
+                b
+            },
+            "not a SQLite database",
+        ),
+        (
+            "garbage pages",
+            {
+                let mut b = good.clone();
+                let page = 4096;
+                for (i, byte) in b[2 * page..good.len() - page].iter_mut().enumerate() {
+                    *byte = (i * 131 % 251) as u8;
+                }
+                b
+            },
+            "",
+        ),
+    ];
+    cases.push((
+        "newer schema",
+        newer_bytes,
+        "newer than this paytrack supports",
+    ));
+    newer = Env::empty();
+    for (name, bytes, message) in cases {
+        std::fs::write(&newer.db, &bytes).unwrap();
+        for args in [
+            &["bookings", "list", "--all", "--csv"][..],
+            &["booking", "set-status", "1", "confirmed"],
+            &["audit", "verify"],
+            &["stats", "streams"],
+        ] {
+            let out = newer.run(args);
+            let context = format!("{name}: {args:?}");
+            let stderr = stderr_of(&out);
+            assert!(!stderr.contains("panicked"), "{context}: {stderr}");
+            if name == "garbage pages" && out.status.code() == Some(code::VERIFY) {
+                continue; // the damage was found by the verifier itself: also right
+            }
+            let stderr = assert_one_error(&out, code::DATABASE, &context);
+            assert!(stderr.contains(message), "{context}: {stderr}");
+            assert_eq!(
+                std::fs::read(&newer.db).unwrap(),
+                bytes,
+                "{context}: file changed"
+            );
+        }
+    }
+    // A directory given as --db.
+    let dir = newer.path("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    let out = newer.run(&["--db", dir.to_str().unwrap(), "bookings", "list"]);
+    let stderr = assert_one_error(&out, code::DATABASE, "directory");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    let out = newer.run(&["--db", dir.to_str().unwrap(), "init"]);
+    assert_one_error(&out, code::DATABASE, "init on a directory");
+}
+
+// ---------------------------------------------------------------- stranger-typed text
+
+/// Names a stranger could type on Telegram, each aimed at a terminal or a spreadsheet.
+const HOSTILE_NAMES: &[&str] = &[
+    "\x1b[2J\x1b[H",                 // clear the screen
+    "\x1b]0;pwned\x07",              // retitle the terminal (OSC)
+    "\x1b]8;;http://evil\x1b\\link", // hyperlink (OSC 8)
+    "a\rOVERWRITE",                  // carriage return
+    "bell\x07\x08\x00nul",           // C0 controls
+    "c1\u{9b}31mred",                // C1 CSI
+    "\u{202e}gnp.exe",               // bidi override
+    "zero\u{200b}width\u{feff}",     // zero-width
+    "=HYPERLINK(\"http://evil\")",   // formula
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\tTAB",
+    "\rCR",
+    "'=quoted",
+    "Ольга 🌸 李雷",
+];
+
+fn hostile_env() -> Env {
+    let env = Env::new();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "user_id",
+        "username",
+        "first_name",
+        "course_id",
+        "course_stream",
+        "confirmed",
+        "created_at",
+    ])
+    .unwrap();
+    for (i, name) in HOSTILE_NAMES.iter().enumerate() {
+        let id = (i + 1).to_string();
+        w.write_record([
+            &id,
+            "42",
+            name,
+            name,
+            "1",
+            "s1",
+            "1",
+            "2024-03-01 10:00:00+03",
+        ])
+        .unwrap();
+    }
+    let file = env.write("hostile.csv", w.into_inner().unwrap());
+    env.ok(&["bookings", "import", &file]);
+    env
+}
+
+/// Control and invisible characters that must never reach a terminal raw.
+fn is_dangerous(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+#[test]
+fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
+    let env = hostile_env();
+    // The database keeps the text exactly as typed.
+    for (i, name) in HOSTILE_NAMES.iter().enumerate() {
+        let stored: String = env
+            .sql()
+            .query_row(
+                "SELECT first_name FROM bookings WHERE id = ?1",
+                [i as i64 + 1],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(&stored, name);
+    }
+    // Tables (and the bulk preview, and `show`) escape visibly.
+    for args in [
+        &["bookings", "list", "--all", "--wide"][..],
+        &["bookings", "list", "--all"],
+        &["bookings", "show", "1"],
+        &["bookings", "show", "2", "--wide"],
+    ] {
+        let table = env.ok(args);
+        assert!(
+            !table.chars().any(is_dangerous),
+            "{args:?}: raw control in {table:?}"
+        );
+    }
+    let table = env.ok(&["bookings", "list", "--all", "--wide"]);
+    for visible in [
+        "\\e[2J",
+        "\\e]0;pwned\\u{7}",
+        "a\\rOVERWRITE",
+        "\\u{202e}gnp.exe",
+        "zero\\u{200b}width",
+    ] {
+        assert!(table.contains(visible), "{visible} missing from\n{table}");
+    }
+    // JSON escapes as JSON does and carries the exact text.
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["bookings", "list", "--all", "--json", "--sort", "oldest"]))
+            .unwrap();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, HOSTILE_NAMES);
+    // CSV: formula starters get a leading ' by default, and --raw gives them as stored.
+    for (args, raw) in [
+        (
+            &["bookings", "list", "--all", "--csv", "--sort", "oldest"][..],
+            false,
+        ),
+        (&["bookings", "export"], false),
+        (
+            &[
+                "bookings", "list", "--all", "--csv", "--sort", "oldest", "--raw",
+            ],
+            true,
+        ),
+        (&["bookings", "export", "--raw"], true),
+    ] {
+        let rows = csv_rows(&env.ok(args));
+        for (row, name) in rows[1..].iter().zip(HOSTILE_NAMES) {
+            let cell = &row[3];
+            if raw {
+                assert_eq!(cell, name, "{args:?}");
+            } else {
+                assert!(
+                    !matches!(
+                        cell.chars().next(),
+                        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+                    ),
+                    "{args:?}: formula cell {cell:?}"
+                );
+                assert_eq!(paytrack::output::sanitize::from_csv(cell), *name);
+            }
+        }
+    }
+    // Export → import keeps every name.
+    let before = env.snapshot();
+    let exported = env.write("export.csv", env.ok(&["bookings", "export"]));
+    env.ok(&["bookings", "import", &exported]);
+    assert_eq!(env.snapshot(), before);
+}
+
+// ---------------------------------------------------------------- privacy
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // Hold a connection open so that the -wal and -shm files outlive paytrack.
+    let keep = env.sql();
+    keep.query_row("PRAGMA journal_mode", [], |_| Ok(()))
+        .unwrap();
+    env.ok(&[
+        "bookings",
+        "import",
+        fixture("legacy-bookings.csv").to_str().unwrap(),
+    ]);
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", env.db.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path} has mode {mode:o}");
+    }
+    drop(keep);
+}
+
+#[test]
+fn redacted_export_leaves_out_every_name() {
+    let env = hostile_env();
+    for format in ["csv", "jsonl"] {
+        let text = env.ok(&["bookings", "export", "--redact", "--format", format]);
+        assert!(
+            !text.contains("OVERWRITE") && !text.contains("Ольга"),
+            "{text}"
+        );
+        assert!(
+            text.contains("42"),
+            "the rest of the row is still there: {text}"
+        );
+    }
+    let rows = csv_rows(&env.ok(&["bookings", "export", "--redact"]));
+    assert!(rows[1..].iter().all(|r| r[2].is_empty() && r[3].is_empty()));
+}
