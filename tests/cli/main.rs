@@ -4,5 +4,6 @@
 mod harness;
 
 mod foundation;
+mod hostile;
 mod reliability;
 mod set_status;

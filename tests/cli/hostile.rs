@@ -1,0 +1,676 @@
+//! Issue 8: hostile input, table-driven, across every command.
+//!
+//! Each case runs the real binary against one database loaded with the sample
+//! (400 bookings) and checks: no panic, the documented exit code, one clear
+//! error line on stderr, and the database byte-for-byte as it was (compared
+//! after a checkpoint, so the WAL is folded in).
+
+use crate::harness::{code, Env};
+
+/// What a case must do.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Fail with this exit code and one error line.
+    Fails(i32),
+    /// A bulk change refused as a whole (exit 5): refusal lines, no `error:` line.
+    Refused,
+    /// Succeed and find nothing: the text was a value, never SQL.
+    FindsNothing,
+}
+
+use Expect::*;
+
+struct Case {
+    name: &'static str,
+    args: Vec<String>,
+    expect: Expect,
+}
+
+fn case(name: &'static str, args: &[&str], expect: Expect) -> Case {
+    Case {
+        name,
+        args: args.iter().map(|a| a.to_string()).collect(),
+        expect,
+    }
+}
+
+/// A file of `size` bytes holding a CSV whose `id` cell is one huge field.
+fn huge_field_csv(size: usize) -> Vec<u8> {
+    let mut csv = b"id,user_id,course_id,confirmed,created_at\n\"".to_vec();
+    csv.resize(csv.len() + size, b'7');
+    csv.extend_from_slice(b"\",1,1,1,2024-03-01 10:00:00+03\n");
+    csv
+}
+
+fn cases(env: &Env) -> Vec<Case> {
+    let header = "id,user_id,course_id,confirmed,created_at\n";
+    let file = |name: &str, contents: &[u8]| env.write(name, contents);
+    let empty = file("empty.csv", b"");
+    let latin1 = file("latin1.csv", b"id,user_id,username,course_id,confirmed,created_at\n9001,1,Jos\xe9,1,1,2024-03-01 10:00:00+03\n");
+    let binary = file(
+        "binary.csv",
+        &(0..4096u32)
+            .map(|i| (i * 7919 % 256) as u8)
+            .collect::<Vec<_>>(),
+    );
+    let missing = file(
+        "missing.csv",
+        b"id,user_id,course_id,confirmed\n9001,1,1,1\n",
+    );
+    let extra = file(
+        "extra.csv",
+        format!("{header}9001,1,1,1,2024-03-01 10:00:00+03,surprise\n").as_bytes(),
+    );
+    let quotes = file(
+        "quotes.csv",
+        format!("{header}9001,1,1,\"1,2024-03-01 10:00:00+03\n9002,1,1,1,2024-03-01\n").as_bytes(),
+    );
+    let huge = file("huge.csv", &huge_field_csv(10 * 1024 * 1024));
+    let dupes = file(
+        "dupes.csv",
+        format!("{header}9001,1,1,1,2024-03-01\n9002,1,1,1,2024-03-01\n9001,1,1,2,2024-03-01\n")
+            .as_bytes(),
+    );
+    let bad_status = file(
+        "status.csv",
+        format!("{header}9001,1,1,3,2024-03-01\n").as_bytes(),
+    );
+    let bad_date = file(
+        "date.csv",
+        format!("{header}9001,1,1,1,2024-02-30 10:00:00+03\n").as_bytes(),
+    );
+    let big_id = file(
+        "bigid.csv",
+        format!("{header}99999999999999999999,1,1,1,2024-03-01\n").as_bytes(),
+    );
+    let zero_id = file(
+        "zeroid.csv",
+        format!("{header}0,1,1,1,2024-03-01\n").as_bytes(),
+    );
+    let sql_row = file(
+        "sqlrow.csv",
+        format!("{header}9001,1,1,1,'); DROP TABLE bookings; --\n").as_bytes(),
+    );
+    std::fs::create_dir_all(env.path("a/b")).unwrap();
+    let traversal = format!(
+        "{}/a/b/../../../{}/binary.csv",
+        env.dir.path().display(),
+        env.dir.path().file_name().unwrap().to_str().unwrap()
+    );
+    let ids_zero = file("ids-zero.txt", b"1\n0\n");
+    let ids_text = file("ids-text.txt", b"1\nabc\n");
+    let ids_big = file("ids-big.txt", b"18446744073709551616\n");
+    let ids_neg = file("ids-neg.txt", b"-3\n");
+    let ids_latin1 = file("ids-latin1.txt", b"1\n\xe9\xff\n");
+    let ids_unknown = file("ids-unknown.txt", b"1\n999999\n");
+    let dir = env.dir.path().to_str().unwrap().to_string();
+    let missing_db = env.path("nope.db").to_str().unwrap().to_string();
+
+    let mut cases = vec![
+        // Unknown statuses.
+        case(
+            "unknown target status",
+            &["booking", "set-status", "1", "paidd"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "empty target status",
+            &["booking", "set-status", "1", ""],
+            Fails(code::USAGE),
+        ),
+        case(
+            "unknown --status filter",
+            &["bookings", "list", "--status", "bogus"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "numeric status out of range",
+            &["bookings", "list", "--status", "3"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "unknown --to",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_unknown,
+                "--to",
+                "weird",
+            ],
+            Fails(code::USAGE),
+        ),
+        case(
+            "unknown --expect",
+            &[
+                "booking",
+                "set-status",
+                "1",
+                "confirmed",
+                "--expect",
+                "nope",
+            ],
+            Fails(code::USAGE),
+        ),
+        case(
+            "status code 3 in a file",
+            &["bookings", "import", &bad_status],
+            Fails(code::BAD_INPUT),
+        ),
+        // Ids: 0, negative, beyond 64 bits, not a number.
+        case(
+            "id 0",
+            &["booking", "set-status", "0", "confirmed"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "negative id",
+            &["booking", "set-status", "-5", "confirmed"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "id beyond 64 bits",
+            &["booking", "set-status", "99999999999999999999", "confirmed"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "id not a number",
+            &["booking", "set-status", "abc", "confirmed"],
+            Fails(code::USAGE),
+        ),
+        case("show id 0", &["bookings", "show", "0"], Fails(code::USAGE)),
+        case(
+            "show id 2^64",
+            &["bookings", "show", "18446744073709551616"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "show unknown id",
+            &["bookings", "show", "999999"],
+            Fails(code::NOT_FOUND),
+        ),
+        case(
+            "change unknown id",
+            &["booking", "set-status", "999999", "confirmed"],
+            Fails(code::NOT_FOUND),
+        ),
+        case(
+            "course not a number",
+            &["bookings", "list", "--course", "abc"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "audit booking negative",
+            &["audit", "tail", "--booking", "-1"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "limit negative",
+            &["bookings", "list", "--limit", "-1"],
+            Fails(code::USAGE),
+        ),
+        case(
+            "ids file with 0",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_zero,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file with text",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_text,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file beyond 64 bits",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_big,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file negative",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_neg,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file not UTF-8",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_latin1,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file binary",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &binary,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file empty",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &empty,
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "ids file with an unknown booking",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids_unknown,
+                "--to",
+                "confirmed",
+            ],
+            Refused,
+        ),
+        case(
+            "id 0 in a file",
+            &["bookings", "import", &zero_id],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "id beyond 64 bits in a file",
+            &["bookings", "import", &big_id],
+            Fails(code::BAD_INPUT),
+        ),
+        // Malformed and impossible dates.
+        case(
+            "February 30",
+            &["bookings", "list", "--since", "2024-02-30"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "month 13",
+            &["bookings", "list", "--since", "2024-13-01"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "garbage date",
+            &["bookings", "list", "--until", "next tuesday"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "age too large",
+            &["bookings", "list", "--since", "99999999999999d"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "hour 25",
+            &["audit", "tail", "--since", "2024-12-01T25:00:00Z"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "month 0 in stats",
+            &["stats", "streams", "--since", "2024-00-10"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "bad --older-than",
+            &[
+                "bookings",
+                "set-status",
+                "--status",
+                "pending",
+                "--older-than",
+                "7x",
+                "--to",
+                "cancelled",
+                "--yes",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "impossible date in a file",
+            &["bookings", "import", &bad_date],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "unknown time zone",
+            &["--tz", "Mars/Olympus", "bookings", "list"],
+            Fails(code::BAD_INPUT),
+        ),
+        // Files: empty, not UTF-8, binary, broken CSV.
+        case(
+            "empty CSV",
+            &["bookings", "import", &empty],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV not UTF-8",
+            &["bookings", "import", &latin1],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "binary CSV",
+            &["bookings", "import", &binary],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV missing a column",
+            &["bookings", "import", &missing],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV row with an extra column",
+            &["bookings", "import", &extra],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV with an unbalanced quote",
+            &["bookings", "import", &quotes],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV with a 10 MB field",
+            &["bookings", "import", &huge],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV with a duplicate id",
+            &["bookings", "import", &dupes],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV with SQL in a date",
+            &["bookings", "import", &sql_row],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "dry run of a bad CSV",
+            &["bookings", "import", "--dry-run", &dupes],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV that does not exist",
+            &["bookings", "import", "/nonexistent/bookings.csv"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "CSV that is a directory",
+            &["bookings", "import", &dir],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "path traversal to a binary file",
+            &["bookings", "import", &traversal],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "path traversal to /etc/passwd as ids",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                "../../../../../../../../etc/passwd",
+                "--to",
+                "confirmed",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "template that does not exist",
+            &[
+                "booking",
+                "set-status",
+                "1",
+                "confirmed",
+                "--template",
+                "../../nonexistent.txt",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        // Other bad values.
+        case(
+            "amount not a number",
+            &[
+                "booking",
+                "set-status",
+                "1",
+                "confirmed",
+                "--payment-ref",
+                "p1",
+                "--amount",
+                "12abc",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "negative amount",
+            &[
+                "booking",
+                "set-status",
+                "1",
+                "confirmed",
+                "--payment-ref",
+                "p1",
+                "--amount",
+                "-5",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "payment with a cancellation",
+            &[
+                "booking",
+                "set-status",
+                "1",
+                "cancelled",
+                "--payment-ref",
+                "p1",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "no target status",
+            &["booking", "set-status", "1"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "bad cursor",
+            &["bookings", "list", "--cursor", "'; DROP TABLE bookings; --"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export as a table",
+            &["bookings", "export", "--format", "table"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "demo of 0 bookings",
+            &["demo", "--bookings", "0"],
+            Fails(code::USAGE),
+        ),
+        // The database argument itself.
+        case(
+            "--db is a directory (read)",
+            &["--db", &dir, "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db is a directory (write)",
+            &["--db", &dir, "booking", "set-status", "1", "confirmed"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db does not exist",
+            &["--db", &missing_db, "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db is a CSV file",
+            &["--db", &dupes, "stats", "streams"],
+            Fails(code::DATABASE),
+        ),
+    ];
+    // SQL fragments in every text filter: bound as values, they match nothing.
+    for fragment in [
+        "' OR 1=1 --",
+        "x'); DROP TABLE bookings; --",
+        "\" OR \"\"=\"",
+        "%' UNION SELECT * FROM audit_log --",
+    ] {
+        for flag in ["--search", "--stream", "--referral"] {
+            cases.push(case(
+                "SQL in a bookings filter",
+                &["bookings", "list", flag, fragment, "--csv"],
+                FindsNothing,
+            ));
+        }
+        cases.push(case(
+            "SQL in --user",
+            &[
+                "bookings",
+                "list",
+                "--user",
+                &format!("@{fragment}"),
+                "--csv",
+            ],
+            FindsNothing,
+        ));
+        cases.push(case(
+            "SQL in export --search",
+            &["bookings", "export", "--search", fragment],
+            FindsNothing,
+        ));
+        cases.push(case(
+            "SQL in audit --actor",
+            &["audit", "tail", "--actor", fragment, "--csv"],
+            FindsNothing,
+        ));
+        cases.push(case(
+            "SQL in audit --action",
+            &["audit", "tail", "--action", fragment, "--csv"],
+            FindsNothing,
+        ));
+        cases.push(case(
+            "SQL in stats --stream",
+            &["stats", "streams", "--stream", fragment, "--csv"],
+            FindsNothing,
+        ));
+        cases.push(case(
+            "SQL in bulk --stream",
+            &[
+                "bookings",
+                "set-status",
+                "--status",
+                "pending",
+                "--stream",
+                fragment,
+                "--to",
+                "cancelled",
+                "--yes",
+            ],
+            FindsNothing,
+        ));
+    }
+    cases
+}
+
+fn db_bytes(env: &Env) -> Vec<u8> {
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    std::fs::read(&env.db).unwrap()
+}
+
+#[test]
+fn hostile_input_is_refused_clearly_and_changes_nothing() {
+    let env = Env::with_sample();
+    // Give the audit log something to protect.
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let cases = cases(&env);
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let before = env.snapshot();
+    let bytes = db_bytes(&env);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let code = out.status.code();
+        let errors = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
+        let problem = if stderr.contains("panicked") || code.is_none() {
+            Some("panic or signal".to_string())
+        } else {
+            match case.expect {
+                Fails(expected) if code != Some(expected) => {
+                    Some(format!("exit {code:?}, expected {expected}"))
+                }
+                // clap's usage errors: one `error:` line, then usage help.
+                Fails(code::USAGE) if errors("error:") != 1 => Some("not one `error:` line".into()),
+                Fails(c) if c != code::USAGE && errors("paytrack: error:") != 1 => {
+                    Some("not one `paytrack: error:` line".into())
+                }
+                Refused if code != Some(code::REFUSED) || !stderr.contains("not found") => {
+                    Some(format!("exit {code:?}, expected a refusal"))
+                }
+                FindsNothing if code != Some(0) => Some(format!("exit {code:?}, expected 0")),
+                FindsNothing if stdout.lines().count() > 1 => Some("found rows".into()),
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            failures.push(format!(
+                "{}: {args:?}: {problem}\nstderr: {stderr}",
+                case.name
+            ));
+        }
+        if db_bytes(&env) != bytes {
+            failures.push(format!("{}: {args:?}: the database changed", case.name));
+            break;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 400);
+}
