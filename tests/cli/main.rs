@@ -5,5 +5,6 @@ mod harness;
 
 mod foundation;
 mod hostile;
+mod properties;
 mod reliability;
 mod set_status;
