@@ -6,6 +6,7 @@
 //! `PROPTEST_CASES=10000 cargo test --test cli properties` runs them longer.
 
 use chrono::{DateTime, TimeZone, Utc};
+use paytrack::commands::bookings::CSV_COLUMNS;
 use paytrack::commands::import::{column_index, parse_row};
 use paytrack::domain::booking::Booking;
 use paytrack::domain::money::{format_amount, parse_amount};
@@ -77,22 +78,13 @@ prop_compose! {
 /// derived columns) or the old system's (raw, PostgreSQL timestamps).
 fn write_csv(rows: &[Booking], ours: bool) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec![
-        "id",
-        "user_id",
-        "username",
-        "first_name",
-        "course_id",
-        "course_stream",
-        "confirmed",
-        "created_at",
-        "referral_code",
-        "discount_percent",
-    ];
-    if ours {
-        header.extend(["updated_at", "status"]);
-    }
-    w.write_record(&header).unwrap();
+    // Our export writes every column; the old system's file lacks the derived ones.
+    let header = if ours {
+        &CSV_COLUMNS[..]
+    } else {
+        &CSV_COLUMNS[..10]
+    };
+    w.write_record(header).unwrap();
     let text = |v: &Option<String>| match v {
         Some(t) if ours => for_csv(t).into_owned(),
         Some(t) => t.clone(),

@@ -128,7 +128,30 @@ fn assert_one_error(out: &Output, expected: i32, context: &str) -> String {
     stderr
 }
 
+/// A command for `program` with the harness's scrubbed environment (taken from `template`).
+fn command_with_env_of(template: &Command, program: &std::ffi::OsStr) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
 // ---------------------------------------------------------------- concurrency
+
+/// A booking's status by name, read by plain SQL.
+fn status_name(conn: &rusqlite::Connection, id: i64) -> String {
+    conn.query_row(
+        "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
+           FROM bookings WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
 
 /// 8 processes change statuses at once, singly and in bulk, on a small pool of
 /// bookings so that they collide. Nothing may be lost: every change reported
@@ -142,18 +165,7 @@ fn concurrent_status_changes_lose_nothing() {
     let pool: Vec<i64> = (1..=24).collect();
     let original: HashMap<i64, String> = pool
         .iter()
-        .map(|&id| {
-            let name: String = env
-                .sql()
-                .query_row(
-                    "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
-                       FROM bookings WHERE id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            (id, name)
-        })
+        .map(|&id| (id, status_name(&env.sql(), id)))
         .collect();
     let targets = ["confirmed", "pending", "cancelled"];
     let base_seed = seed();
@@ -167,12 +179,7 @@ fn concurrent_status_changes_lose_nothing() {
                 let mut changed = 0u64;
                 for op in 0..per_worker {
                     let target = targets[rng.below(3) as usize];
-                    let mut cmd = Command::new(cmd_env.get_program());
-                    for (k, v) in cmd_env.get_envs() {
-                        if let Some(v) = v {
-                            cmd.env(k, v);
-                        }
-                    }
+                    let mut cmd = command_with_env_of(&cmd_env, cmd_env.get_program());
                     let reason = format!("load w{worker} op{op}");
                     let bulk = rng.below(3) == 0;
                     if bulk {
@@ -236,14 +243,7 @@ fn concurrent_status_changes_lose_nothing() {
             assert_eq!(old, &current, "booking {id}: a lost update in {trail:?}");
             current = new.clone();
         }
-        let now: String = conn
-            .query_row(
-                "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
-                   FROM bookings WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let now = status_name(&conn, id);
         assert_eq!(
             now, current,
             "booking {id}: final status is the trail's last value"
@@ -303,6 +303,21 @@ fn kill_rounds(
     }
 }
 
+/// Re-running the killed command finishes the job once: `n` bookings and
+/// exactly one `action` entry, however far the killed run had got.
+fn assert_rerun_completes(env: &Env, args: &[&str], n: i64, action: &str, context: &str) {
+    env.ok(args);
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), n, "{context}");
+    let entries = env.count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"
+    ));
+    assert_eq!(
+        entries, 1,
+        "{context}: {entries} '{action}' entries after the rerun"
+    );
+    assert_consistent(env, context);
+}
+
 #[test]
 fn killed_import_is_all_or_nothing_and_rerun_completes() {
     let n = scaled(20_000, 100_000) as i64;
@@ -328,14 +343,7 @@ fn killed_import_is_all_or_nothing_and_rerun_completes() {
             if bookings == 0 {
                 assert_eq!(env.count("SELECT COUNT(*) FROM courses"), 0, "{context}");
             }
-            env.ok(&args);
-            assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), n, "{context}");
-            assert_eq!(
-                env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'bookings.imported'"),
-                1,
-                "{context}: the rerun imported again"
-            );
-            assert_consistent(env, context);
+            assert_rerun_completes(env, &args, n, "bookings.imported", context);
         },
     );
 }
@@ -418,14 +426,7 @@ fn killed_demo_is_all_or_nothing_and_rerun_completes() {
                     );
                 }
             }
-            env.ok(&args);
-            assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), n, "{context}");
-            assert_eq!(
-                env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'demo.generated'"),
-                1,
-                "{context}"
-            );
-            assert_consistent(env, context);
+            assert_rerun_completes(env, &args, n, "demo.generated", context);
         },
     );
 }
@@ -435,13 +436,7 @@ fn killed_demo_is_all_or_nothing_and_rerun_completes() {
 /// Runs paytrack through `sh -c 'ulimit -f BLOCKS; exec paytrack ...'`.
 fn run_with_file_limit(env: &Env, blocks: u64, args: &[&str]) -> Output {
     let template = env.std_cmd();
-    let mut cmd = Command::new("sh");
-    cmd.env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = command_with_env_of(&template, "sh".as_ref());
     cmd.arg("-c")
         .arg(format!("ulimit -f {blocks}; exec \"$0\" \"$@\""))
         .arg(template.get_program())
@@ -618,17 +613,8 @@ const HOSTILE_NAMES: &[&str] = &[
 fn hostile_env() -> Env {
     let env = Env::new();
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "user_id",
-        "username",
-        "first_name",
-        "course_id",
-        "course_stream",
-        "confirmed",
-        "created_at",
-    ])
-    .unwrap();
+    w.write_record(&paytrack::commands::bookings::CSV_COLUMNS[..8])
+        .unwrap();
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
         let id = (i + 1).to_string();
         w.write_record([
