@@ -20,7 +20,8 @@ Exit codes:
   7    database busy after waiting for other writers
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
   9    verification failed (stats verify, audit verify)
-  10   needs attention (payments import found rows a person must look at)
+  10   needs attention (payments import found rows a person must look at;
+       outbox drain gave up on a message)
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
@@ -103,6 +104,9 @@ pub enum Command {
         after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit verify"
     )]
     Audit(AuditCommand),
+    /// Messages to students: see the queue, deliver what is due (by a command or Telegram).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -478,7 +482,8 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   7    база занята другими писателями дольше времени ожидания
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
   9    проверка не прошла (stats verify, audit verify)
-  10   нужно внимание (payments import нашёл строки для ручного разбора)
+  10   нужно внимание (payments import нашёл строки для ручного разбора;
+       outbox drain не смог доставить сообщение)
   130  прервано (Ctrl-C); база осталась как была
 
 Переменные окружения:
@@ -571,4 +576,123 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "Напечатать страницу руководства (roff) в stdout.",
         "Примеры:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -",
     ),
+    (
+        "outbox",
+        "Сообщения студентам: очередь и доставка (своей командой или через Telegram).",
+        "Примеры:\n  paytrack outbox list --status failed\n  paytrack outbox drain --telegram",
+    ),
+    (
+        "outbox list",
+        "Сообщения в очереди, отправленные и недоставленные, новые сверху (число по статусам — в stderr).",
+        "Примеры:\n  paytrack outbox list\n  paytrack outbox list --status failed\n  paytrack outbox list --status pending --all --csv",
+    ),
+    (
+        "outbox drain",
+        "Доставить сообщения, которым пора, каждое один раз; можно из cron раз в минуту, даже два запуска сразу.",
+        "\
+Сообщение сначала захватывается, потом отправляется, поэтому два запуска не отправят его дважды;
+захват упавшего запуска переходит к следующему после срока аренды (доставка — хотя бы один раз).
+Ошибки повторяются следующими запусками через 1, 2, 4 ... 60 минут; после --max-attempts
+сообщение становится failed. Ответ Telegram 403 «bot was blocked by the user» сразу завершает
+его неудачей и вносит студента в список заблокировавших; на 429 ждём, сколько просит Telegram.
+
+--exec: команда получает одну строку JSON в stdin (id, booking_id, chat_id, kind, body, attempts)
+и PAYTRACK_MESSAGE_ID, PAYTRACK_CHAT_ID в окружении; код выхода 0 — доставлено.
+--telegram: токен берётся только из PAYTRACK_TELEGRAM_TOKEN (не флаг, нигде не печатается);
+PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
+
+Код выхода: 0 — ничего не потеряно, 10 — сообщение не доставлено окончательно в этом запуске
+(см. `outbox list --status failed`), 1 — канал непригоден (например, токен отвергнут).
+
+Примеры:
+  paytrack outbox drain --telegram
+  paytrack outbox drain --exec ./send-mail.sh --limit 100
+  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q",
+    ),
 ];
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Queued, sent and failed messages, newest first (counts per status on stderr).
+    #[command(
+        after_help = "Examples:\n  paytrack outbox list\n  paytrack outbox list --status failed\n  paytrack outbox list --status pending --all --csv"
+    )]
+    List(OutboxListArgs),
+    /// Deliver the messages that are due, once each; safe from cron every minute, even two at once.
+    #[command(
+        after_help = "Each message is claimed before it is sent, so two drains never send it twice; a drain\n\
+that dies leaves its claims to the next one after a lease (delivery is at least once).\n\
+Failures are retried by later drains after 1, 2, 4 ... 60 minutes; after --max-attempts the\n\
+message is failed. Telegram's 403 \"bot was blocked by the user\" fails it at once and adds\n\
+the student to the blocked list; a 429 waits as long as Telegram asks.\n\n\
+--exec: CMD gets one line of JSON on stdin (id, booking_id, chat_id, kind, body, attempts)\n\
+and PAYTRACK_MESSAGE_ID, PAYTRACK_CHAT_ID in its environment; exit 0 means delivered.\n\
+--telegram: the token is read from PAYTRACK_TELEGRAM_TOKEN only (never a flag, never shown);\n\
+PAYTRACK_TELEGRAM_API overrides https://api.telegram.org.\n\n\
+Exit: 0 when nothing failed for good, 10 when a message failed for good in this run (see\n\
+`outbox list --status failed`), 1 when the channel is unusable (e.g. the token is refused).\n\n\
+Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./send-mail.sh --limit 100\n  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q"
+    )]
+    Drain(OutboxDrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxListArgs {
+    /// Only messages in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<crate::domain::message::MessageStatus>,
+    /// How many messages to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching message.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("channel").required(true).args(["exec", "telegram"])))]
+pub struct OutboxDrainArgs {
+    /// Deliver by running CMD (through `sh -c`) once per message, the message as JSON on stdin; exit 0 = delivered.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Deliver through the Telegram Bot API (token from the environment, PAYTRACK_TELEGRAM_TOKEN).
+    #[arg(long)]
+    pub telegram: bool,
+    /// Send at most N messages in this run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// After this many attempts a message is failed.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Give up on one send after this long (the command is killed): 500ms, 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = send_timeout)]
+    pub timeout: std::time::Duration,
+    /// Print only what needs a person (messages that failed for good); for cron.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A send time-out: `500ms`, `30s`, `2m`, or a number of seconds; 1 ms to 1 hour.
+fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (digits, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (t, 1000)
+    };
+    let ms = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_ms))
+        .filter(|&ms| (1..=3_600_000).contains(&ms))
+        .ok_or_else(|| {
+            format!("'{text}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)")
+        })?;
+    Ok(std::time::Duration::from_millis(ms))
+}

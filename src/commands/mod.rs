@@ -6,6 +6,7 @@ pub mod bookings;
 pub mod demo;
 pub mod docs;
 pub mod import;
+pub mod outbox;
 pub mod set_status;
 pub mod stats;
 
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
         Command::Stats(cmd) => stats::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
+        Command::Outbox(cmd) => outbox::run(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }

@@ -45,9 +45,54 @@ pub fn render(template: &str, vars: &MessageVars) -> String {
     out
 }
 
+/// Where a queued message is in its delivery (the `outbox.status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    /// Waiting for a drain (at or after `next_attempt_at`).
+    Pending,
+    /// Claimed by a drain that is sending it now (or died doing so: retried after the lease).
+    Sending,
+    /// Delivered.
+    Sent,
+    /// Given up on: too many attempts, refused for good, or the student blocked the bot.
+    Failed,
+}
+
+impl MessageStatus {
+    /// The stored and machine name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageStatus::Pending => "pending",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The wait before retrying a message that failed its `attempts`-th attempt:
+/// one minute, doubling each time, at most an hour. With the default of 8
+/// attempts a message is retried over about two hours, so a short outage of
+/// the channel loses nothing and a long one ends in `failed` the same day.
+pub fn retry_delay(attempts: u32) -> std::time::Duration {
+    const FIRST_SECS: u64 = 60;
+    const MAX_SECS: u64 = 3600;
+    let doublings = attempts.saturating_sub(1).min(16);
+    std::time::Duration::from_secs((FIRST_SECS << doublings).min(MAX_SECS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_an_hour() {
+        let secs: Vec<u64> = (1..=9).map(|a| retry_delay(a).as_secs()).collect();
+        assert_eq!(secs, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(retry_delay(0).as_secs(), 60);
+        assert_eq!(retry_delay(u32::MAX).as_secs(), 3600);
+    }
 
     #[test]
     fn fills_placeholders_once() {

@@ -5,6 +5,7 @@ mod harness;
 
 mod foundation;
 mod hostile;
+mod outbox;
 mod properties;
 mod reliability;
 mod set_status;

@@ -1,0 +1,181 @@
+//! `outbox drain --exec CMD`: deliver through any command the school plugs in.
+//!
+//! CMD runs through `sh -c` once per message, with the message as one line of
+//! JSON on stdin (`id, booking_id, chat_id, kind, body, attempts`) and in
+//! `PAYTRACK_MESSAGE_ID` / `PAYTRACK_CHAT_ID`. Exit 0 means delivered; any
+//! other exit is retried later. The command runs in its own process group, so
+//! a hung one is killed with everything it started when the time-out expires.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::db::outbox::ClaimedMessage;
+use crate::services::delivery::{Channel, SendOutcome};
+
+/// How much of the command's stderr is kept as the message's last error.
+const STDERR_KEPT: usize = 500;
+
+pub struct ExecChannel {
+    command: String,
+    timeout: Duration,
+}
+
+impl ExecChannel {
+    pub fn new(command: String, timeout: Duration) -> ExecChannel {
+        ExecChannel { command, timeout }
+    }
+}
+
+impl Channel for ExecChannel {
+    fn name(&self) -> &'static str {
+        "exec"
+    }
+
+    fn send(&mut self, message: &ClaimedMessage) -> SendOutcome {
+        let input = match serde_json::to_vec(message) {
+            Ok(mut json) => {
+                json.push(b'\n');
+                json
+            }
+            Err(e) => {
+                return SendOutcome::Broken {
+                    error: e.to_string(),
+                }
+            }
+        };
+        let spawned = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .env("PAYTRACK_MESSAGE_ID", message.id.to_string())
+            .env("PAYTRACK_CHAT_ID", message.chat_id.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                return SendOutcome::Broken {
+                    error: format!("cannot run `sh -c` for --exec: {e}"),
+                }
+            }
+        };
+        // Writing and reading in threads: a command that ignores its stdin, or
+        // writes much to stderr, must not block us (or itself).
+        if let Some(mut stdin) = child.stdin.take() {
+            std::thread::spawn(move || {
+                // A command that exits without reading closes the pipe: not our error.
+                let _ = stdin.write_all(&input);
+            });
+        }
+        let (stderr_tx, stderr_rx) = mpsc::channel();
+        if let Some(mut stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = stderr.read_to_end(&mut text);
+                let _ = stderr_tx.send(text);
+            });
+        }
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => {
+                    return SendOutcome::Retry {
+                        error: format!("waiting for the command: {e}"),
+                    }
+                }
+            }
+            let interrupted = crate::interrupt::requested();
+            if interrupted || started.elapsed() >= self.timeout {
+                kill_group(child.id());
+                let _ = child.wait();
+                let error = if interrupted {
+                    "interrupted while the command ran".to_string()
+                } else {
+                    format!("command timed out after {}", show_duration(self.timeout))
+                };
+                return SendOutcome::Retry { error };
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if status.success() {
+            return SendOutcome::Delivered;
+        }
+        // A background process the command left behind may hold stderr open:
+        // wait a moment for the text, not for that process.
+        let stderr = stderr_rx
+            .recv_timeout(Duration::from_millis(200))
+            .unwrap_or_default();
+        let how = match status.code() {
+            Some(code) => format!("command exited with status {code}"),
+            None => "command was killed by a signal".to_string(),
+        };
+        let tail = stderr_tail(&stderr);
+        let error = if tail.is_empty() {
+            how
+        } else {
+            format!("{how}: {tail}")
+        };
+        SendOutcome::Retry { error }
+    }
+}
+
+/// Kills a process group with SIGKILL (the command and everything it started).
+fn kill_group(leader: u32) {
+    if let Ok(pgid) = libc::pid_t::try_from(leader) {
+        // SAFETY: kill has no memory-safety preconditions. The group is the
+        // one we created for a child we have not reaped yet, so its id cannot
+        // have been reused.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// The last line(s) of the command's stderr, at most `STDERR_KEPT` bytes, on one line.
+fn stderr_tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim();
+    let mut start = text.len().saturating_sub(STDERR_KEPT);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `300ms`, `30s`: how a time-out reads in messages.
+pub fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() != 0 || d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_end_of_stderr_on_one_line() {
+        assert_eq!(stderr_tail(b"  first\nsecond  \n"), "first second");
+        let long = "é".repeat(400);
+        let tail = stderr_tail(long.as_bytes());
+        assert!(tail.len() <= STDERR_KEPT && tail.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn shows_durations() {
+        assert_eq!(show_duration(Duration::from_millis(300)), "300ms");
+        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+    }
+}
