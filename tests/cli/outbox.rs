@@ -68,12 +68,24 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn status_of(env: &Env, id: i64) -> String {
+/// A text column of one outbox row (the column name is the test's own constant).
+fn field(env: &Env, id: i64, column: &str) -> String {
     env.sql()
-        .query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT {column} FROM outbox WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
         .unwrap()
+}
+
+fn status_of(env: &Env, id: i64) -> String {
+    field(env, id, "status")
+}
+
+/// Asserts the exit code of a run, showing its output if it differs.
+fn assert_exit(out: &Output, expected: i32) {
+    assert_eq!(out.status.code(), Some(expected), "{}", text(out));
 }
 
 fn attempts_of(env: &Env, id: i64) -> i64 {
@@ -161,16 +173,11 @@ fn exec_that_fails_then_succeeds_delivers_once() {
     let drain = ["outbox", "drain", "--exec", &script];
 
     let first = run_at(&env, NOW, &[], &drain);
-    assert_eq!(first.status.code(), Some(code::OK), "{}", text(&first));
+    assert_exit(&first, code::OK);
     assert!(text(&first).contains("1 to retry"), "{}", text(&first));
     assert_eq!(status_of(&env, 1), "pending");
     assert_eq!(attempts_of(&env, 1), 1);
-    let error: String = env
-        .sql()
-        .query_row("SELECT last_error FROM outbox WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let error = field(&env, 1, "last_error");
     assert!(
         error.contains("status 1") && error.contains("smtp down"),
         "{error}"
@@ -184,7 +191,7 @@ fn exec_that_fails_then_succeeds_delivers_once() {
     );
 
     let later = run_at(&env, &at(3600), &[], &drain);
-    assert_eq!(later.status.code(), Some(code::OK), "{}", text(&later));
+    assert_exit(&later, code::OK);
     assert_eq!(status_of(&env, 1), "sent");
     run_at(&env, &at(7200), &[], &drain);
 
@@ -207,14 +214,9 @@ fn after_max_attempts_a_message_fails_and_the_exit_code_says_so() {
     confirm(&env, [1]);
     let drain = ["outbox", "drain", "--exec", "exit 7", "--max-attempts", "2"];
     let first = run_at(&env, NOW, &[], &drain);
-    assert_eq!(first.status.code(), Some(code::OK), "{}", text(&first));
+    assert_exit(&first, code::OK);
     let second = run_at(&env, &at(3600), &[], &drain);
-    assert_eq!(
-        second.status.code(),
-        Some(code::ATTENTION),
-        "{}",
-        text(&second)
-    );
+    assert_exit(&second, code::ATTENTION);
     assert!(
         text(&second).contains("gave up on message 1"),
         "{}",
@@ -248,14 +250,9 @@ fn a_hung_command_is_killed_and_retried() {
             "200ms",
         ],
     );
-    assert_eq!(out.status.code(), Some(code::OK), "{}", text(&out));
+    assert_exit(&out, code::OK);
     assert_eq!(status_of(&env, 1), "pending");
-    let error: String = env
-        .sql()
-        .query_row("SELECT last_error FROM outbox WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let error = field(&env, 1, "last_error");
     assert_eq!(error, "command timed out after 200ms");
 }
 
@@ -273,7 +270,7 @@ fn two_drains_at_once_send_each_message_exactly_once() {
         .collect();
     for child in drains {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_exit(&out, 0);
     }
     let sent = std::fs::read_to_string(env.path("sent-ids")).unwrap();
     let mut ids: Vec<i64> = sent.lines().map(|l| l.parse().unwrap()).collect();
@@ -303,7 +300,7 @@ fn a_dead_drains_claim_is_taken_over_after_the_lease_only() {
         .unwrap();
     let script = format!("echo $PAYTRACK_MESSAGE_ID >> {}", quoted(&env, "sent-ids"));
     let out = run_at(&env, NOW, &[], &["outbox", "drain", "--exec", &script]);
-    assert_eq!(out.status.code(), Some(code::OK), "{}", text(&out));
+    assert_exit(&out, code::OK);
     assert_eq!(
         std::fs::read_to_string(env.path("sent-ids")).unwrap(),
         "1\n"
@@ -448,12 +445,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
     // 1: 1001 delivered, 1002 blocked, 1003 asks to wait 7 s: the run stops there.
     let first = run_at(&env, NOW, &vars, &drain);
     outputs += &text(&first);
-    assert_eq!(
-        first.status.code(),
-        Some(code::ATTENTION),
-        "{}",
-        text(&first)
-    );
+    assert_exit(&first, code::ATTENTION);
     assert_eq!(
         (
             status_of(&env, 1),
@@ -478,12 +470,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
         0,
         "a 429 is not counted as an attempt"
     );
-    let retry_at: String = env
-        .sql()
-        .query_row("SELECT next_attempt_at FROM outbox WHERE id = 3", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let retry_at = field(&env, 3, "next_attempt_at");
     assert!(
         retry_at.as_str() >= "2024-12-10T12:00:07" && retry_at.as_str() < "2024-12-10T12:00:30",
         "{retry_at}"
@@ -497,7 +484,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
     // 2: 1003 delivered; 1004 gets a 500 and 1005 times out: both retried.
     let second = run_at(&env, &at(10), &vars, &drain);
     outputs += &text(&second);
-    assert_eq!(second.status.code(), Some(code::OK), "{}", text(&second));
+    assert_exit(&second, code::OK);
     assert_eq!(status_of(&env, 3), "sent");
     assert_eq!(
         (status_of(&env, 4), attempts_of(&env, 4)),
@@ -511,7 +498,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
     // 3: an hour later both go through.
     let third = run_at(&env, &at(3600), &vars, &drain);
     outputs += &text(&third);
-    assert_eq!(third.status.code(), Some(code::OK), "{}", text(&third));
+    assert_exit(&third, code::OK);
     assert_eq!(
         env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
         4
@@ -528,12 +515,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
     let requests_before = bot.requests.lock().unwrap().len();
     let fourth = run_at(&env, &at(7200), &vars, &drain);
     outputs += &text(&fourth);
-    assert_eq!(
-        fourth.status.code(),
-        Some(code::ATTENTION),
-        "{}",
-        text(&fourth)
-    );
+    assert_exit(&fourth, code::ATTENTION);
     assert_eq!(status_of(&env, 6), "failed");
     assert_eq!(bot.requests.lock().unwrap().len(), requests_before);
 
@@ -593,7 +575,7 @@ fn telegram_errors_never_show_the_token() {
         ("PAYTRACK_TELEGRAM_API", url.as_str()),
     ];
     let refused = run_at(&env, NOW, &vars, &drain);
-    assert_eq!(refused.status.code(), Some(code::OK), "{}", text(&refused));
+    assert_exit(&refused, code::OK);
     assert_eq!(
         (status_of(&env, 1), attempts_of(&env, 1)),
         ("pending".into(), 1)
@@ -611,12 +593,7 @@ fn telegram_errors_never_show_the_token() {
         ("PAYTRACK_TELEGRAM_API", bot.url.as_str()),
     ];
     let unauthorized = run_at(&env, &at(3600), &vars, &drain);
-    assert_eq!(
-        unauthorized.status.code(),
-        Some(code::FAILURE),
-        "{}",
-        text(&unauthorized)
-    );
+    assert_exit(&unauthorized, code::FAILURE);
     assert!(
         text(&unauthorized).contains("PAYTRACK_TELEGRAM_TOKEN"),
         "{}",
