@@ -81,6 +81,8 @@ impl Channel for ExecChannel {
             });
         }
         let started = Instant::now();
+        // Short at first, since most commands finish quickly; then at most 10 ms.
+        let mut pause = Duration::from_micros(200);
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -102,7 +104,8 @@ impl Channel for ExecChannel {
                 };
                 return SendOutcome::Retry { error };
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
         };
         if status.success() {
             return SendOutcome::Delivered;
