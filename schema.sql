@@ -180,3 +180,38 @@ CREATE TABLE blocked_users (
     blocked_at TEXT NOT NULL,
     reason     TEXT
 );
+
+-- migration: 2
+
+-- Two more payment outcomes, both for a person to look at:
+--   currency_mismatch: paid in another currency than the stream's price, so the
+--                      amounts cannot be compared and nothing is confirmed;
+--   not_positive:      a zero or negative amount (a refund or reversal line in a
+--                      bank statement), which never confirms anything.
+-- SQLite cannot change a CHECK constraint in place, so the table is rebuilt
+-- (same columns, same order) and its indexes recreated.
+CREATE TABLE payments_v2 (
+    id           INTEGER PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    external_id  TEXT NOT NULL,
+    -- The booking the payment names (it may not exist: outcome 'unknown_booking').
+    booking_id   INTEGER,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    paid_at      TEXT,
+    description  TEXT,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('confirmed', 'already_confirmed', 'partial',
+                     'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'recorded',
+                     'currency_mismatch', 'not_positive')),
+    imported_at  TEXT NOT NULL,
+    UNIQUE (provider, external_id)
+);
+INSERT INTO payments_v2 (id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+                         description, outcome, imported_at)
+    SELECT id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+           description, outcome, imported_at
+      FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v2 RENAME TO payments;
+CREATE INDEX payments_by_booking ON payments (booking_id);
+CREATE INDEX payments_by_outcome ON payments (outcome, id);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::booking::{PaymentState, Sort, UserRef};
+use crate::domain::payment::PaymentOutcome;
 use crate::domain::Status;
 use crate::output::{ColorChoice, Format, Lang};
 
@@ -107,6 +108,9 @@ pub enum Command {
     /// Messages to students: see the queue, deliver what is due (by a command or Telegram).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Reconcile a payment provider's or bank's export with the bookings; list payments.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -695,4 +699,65 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
             format!("'{text}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)")
         })?;
     Ok(std::time::Duration::from_millis(ms))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
+    ///
+    /// Exit code 10 when some payment needs a person (partial, overpaid, cancelled,
+    /// unknown booking, unmatched, currency mismatch, zero or negative, duplicate row).
+    #[command(
+        after_help = "Columns (by header name; `,` or `;` separated; decimal comma accepted):\n  external_id, amount (required); provider, booking_id, currency, paid_at, description\n\nExamples:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert"
+    )]
+    Import(PaymentsImportArgs),
+    /// List stored payments, latest paid first.
+    #[command(
+        after_help = "Examples:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d"
+    )]
+    List(PaymentsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsImportArgs {
+    /// CSV file with a header row (`-` for stdin).
+    pub file: PathBuf,
+    /// Provider for rows without a provider column or cell, e.g. bank.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Do the whole import, report it, and roll it back.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsListArgs {
+    /// Only payments of this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this outcome.
+    #[arg(long, value_enum)]
+    pub outcome: Option<PaymentOutcome>,
+    /// Only outcomes a person must look at.
+    #[arg(long, conflicts_with = "outcome")]
+    pub attention: bool,
+    /// Paid at or after: 2024-12-01, RFC 3339, today, yesterday, 7d, 24h.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Paid before (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// How many rows to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching row.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -72,10 +72,11 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         ctx.out.tr("importing bookings", "импорт бронирований"),
     );
 
-    let mut db = ctx.open_db()?;
     let now = ctx.now;
     let actor = ctx.actor.clone();
-    let result = db.write(|tx| {
+    let result = super::write_unless(
+        ctx,
+        |tx| {
         let mut counts = ImportCounts::default();
         let mut seen: HashMap<i64, u64> = HashMap::new();
         let mut known_streams: HashSet<(i64, String)> = HashSet::new();
@@ -142,20 +143,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                 },
             )?;
         }
-        if args.dry_run {
-            // Roll back: the counts are exact because the work was really done.
-            return Err(DryRun(counts).into());
-        }
         Ok(counts)
-    });
-    bar.finish_and_clear();
-    let (counts, dry_run) = match result {
-        Ok(counts) => (counts, false),
-        Err(err) => match err.downcast::<DryRun>() {
-            Ok(DryRun(counts)) => (counts, true),
-            Err(err) => return Err(err),
         },
-    };
+        // A dry run rolls back; its counts are exact because the work was really done.
+        |_| !args.dry_run,
+    );
+    bar.finish_and_clear();
+    let (counts, committed) = result?;
+    let dry_run = !committed;
     let out = &ctx.out;
     let verb = if dry_run {
         out.tr("would import", "будет импортировано")
@@ -181,16 +176,6 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     }
     Ok(exit::OK)
 }
-
-/// Rolls a dry run's transaction back while carrying its counts out.
-#[derive(Debug)]
-struct DryRun(ImportCounts);
-impl std::fmt::Display for DryRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dry run")
-    }
-}
-impl std::error::Error for DryRun {}
 
 /// Status changes made by an import are each audited. They go through the
 /// state machine as forced changes: the file is the old system's truth.
@@ -231,21 +216,33 @@ pub struct ColumnIndex {
     our_export: bool,
 }
 
-/// Reads the header: finds the known columns, warns about unknown ones, and
-/// refuses a file without a required column or with one twice.
-pub fn column_index(
+/// The columns a CSV reader knows: needed, read when present, and silently ignored.
+pub struct Columns<'a> {
+    pub required: &'a [&'static str],
+    pub optional: &'a [&'static str],
+    pub ignored: &'a [&'static str],
+}
+
+/// A header cell as written, without a BOM (common in exports from Windows tools) or spaces.
+fn header_name(header: &str) -> &str {
+    header.trim_start_matches('\u{feff}').trim()
+}
+
+/// Reads a header: finds the known columns (any case), warns about unknown
+/// ones, and refuses a file without a required column or with one twice.
+pub fn find_columns(
     headers: &csv::StringRecord,
     name: &str,
     out: &crate::output::Output,
-) -> Result<ColumnIndex> {
+    columns: Columns,
+) -> Result<HashMap<&'static str, usize>> {
     let mut map = HashMap::new();
-    let mut derived_seen = 0;
     for (i, header) in headers.iter().enumerate() {
-        // A BOM before the first header is common in exports from Windows tools.
-        let header = header.trim_start_matches('\u{feff}').trim();
-        let known = REQUIRED
+        let header = header_name(header);
+        let known = columns
+            .required
             .iter()
-            .chain(OPTIONAL.iter())
+            .chain(columns.optional.iter())
             .find(|c| c.eq_ignore_ascii_case(header));
         match known {
             Some(column) => {
@@ -255,31 +252,47 @@ pub fn column_index(
                     )));
                 }
             }
-            None if DERIVED.iter().any(|c| c.eq_ignore_ascii_case(header)) => {
-                if ["updated_at", "status"]
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(header))
-                {
-                    derived_seen += 1;
-                }
-            }
+            None if columns.ignored.iter().any(|c| c.eq_ignore_ascii_case(header)) => {}
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
                 crate::output::sanitize::for_terminal(header)
             )),
         }
     }
-    for column in REQUIRED {
+    for column in columns.required {
         if !map.contains_key(column) {
             return Err(bad_input(format!(
                 "{name}: missing column '{column}' (the header needs {})",
-                REQUIRED.join(", ")
+                columns.required.join(", ")
             )));
         }
     }
+    Ok(map)
+}
+
+/// Reads the bookings header (see `find_columns`) and tells our own export
+/// from the old system's by the columns only ours writes.
+pub fn column_index(
+    headers: &csv::StringRecord,
+    name: &str,
+    out: &crate::output::Output,
+) -> Result<ColumnIndex> {
+    let columns = find_columns(
+        headers,
+        name,
+        out,
+        Columns {
+            required: &REQUIRED,
+            optional: &OPTIONAL,
+            ignored: &DERIVED,
+        },
+    )?;
+    let our_export = ["updated_at", "status"]
+        .iter()
+        .all(|c| headers.iter().any(|h| c.eq_ignore_ascii_case(header_name(h))));
     Ok(ColumnIndex {
-        columns: map,
-        our_export: derived_seen == 2,
+        columns,
+        our_export,
     })
 }
 
@@ -362,7 +375,7 @@ pub fn parse_row(
 }
 
 /// A cell quoted in an error message: short, and safe for the terminal.
-fn shorten(text: &str) -> String {
+pub fn shorten(text: &str) -> String {
     let cut: String = text.chars().take(40).collect();
     let cut = if cut.len() < text.len() {
         format!("{cut}…")

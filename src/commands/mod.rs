@@ -7,6 +7,7 @@ pub mod demo;
 pub mod docs;
 pub mod import;
 pub mod outbox;
+pub mod payments;
 pub mod set_status;
 pub mod stats;
 
@@ -77,8 +78,45 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stats(cmd) => stats::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Outbox(cmd) => outbox::run(&ctx, cmd),
+        Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
+    }
+}
+
+/// Marker error that rolls a transaction back while carrying its result out.
+#[derive(Debug)]
+struct RolledBack<T>(T);
+impl<T> std::fmt::Display for RolledBack<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rolled back")
+    }
+}
+impl<T: std::fmt::Debug> std::error::Error for RolledBack<T> {}
+
+/// Runs `work` in one write transaction and commits unless `keep` says no, in
+/// which case the same work is rolled back: a dry run (its counts are exact
+/// because the work was really done), or a batch with refusals. Returns the
+/// result and whether it was committed.
+pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
+    ctx: &Context,
+    work: impl FnOnce(&crate::db::WriteTx) -> Result<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> Result<(T, bool)> {
+    let mut db = ctx.open_db()?;
+    let result = db.write(|tx| {
+        let value = work(tx)?;
+        if !keep(&value) {
+            return Err(RolledBack(value).into());
+        }
+        Ok(value)
+    });
+    match result {
+        Ok(v) => Ok((v, true)),
+        Err(err) => match err.downcast::<RolledBack<T>>() {
+            Ok(RolledBack(v)) => Ok((v, false)),
+            Err(err) => Err(err),
+        },
     }
 }
 

@@ -11,6 +11,7 @@ use crate::cli::SetStatusArgs;
 use crate::db::payments::NewPayment;
 use crate::domain::booking::{BookingFilter, Sort};
 use crate::domain::money::parse_amount;
+use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::parse_age;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
@@ -46,6 +47,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             expect: args.expect,
             notify: !args.no_notify,
             payment: payment(&args)?,
+            payment_outcome: PaymentOutcome::Recorded,
             template: template.clone(),
             source,
         })
@@ -102,42 +104,8 @@ fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
     }))
 }
 
-/// Marker error that rolls a dry run back while carrying its result out.
-#[derive(Debug)]
-struct DryRun<T>(T);
-impl<T> std::fmt::Display for DryRun<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dry run")
-    }
-}
-impl<T: std::fmt::Debug> std::error::Error for DryRun<T> {}
-
-/// Runs `work` in a write transaction and commits unless `keep` says no, in
-/// which case the same work is rolled back (a dry run, or a batch with refusals).
-fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
-    ctx: &Context,
-    work: impl FnOnce(&crate::db::WriteTx) -> Result<T>,
-    keep: impl FnOnce(&T) -> bool,
-) -> Result<(T, bool)> {
-    let mut db = ctx.open_db()?;
-    let result = db.write(|tx| {
-        let value = work(tx)?;
-        if !keep(&value) {
-            return Err(DryRun(value).into());
-        }
-        Ok(value)
-    });
-    match result {
-        Ok(v) => Ok((v, true)),
-        Err(err) => match err.downcast::<DryRun<T>>() {
-            Ok(DryRun(v)) => Ok((v, false)),
-            Err(err) => Err(err),
-        },
-    }
-}
-
 fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u8> {
-    let (outcome, _) = write_unless(
+    let (outcome, _) = super::write_unless(
         ctx,
         |tx| change_status(tx, &change, &ctx.actor, ctx.now),
         |_| !args.dry_run,
@@ -223,7 +191,7 @@ struct Refusal {
 fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Result<u8> {
     let total = changes.len();
     // A refused change leaves the whole batch unapplied: fix the list and re-run.
-    let (summary, applied) = write_unless(
+    let (summary, applied) = super::write_unless(
         ctx,
         |tx| apply_all(tx, ctx, &changes),
         |s| !args.dry_run && s.refused.is_empty(),

@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 
+use super::payments::RECEIVED_OUTCOMES;
 use super::{Db, WriteTx};
 use crate::domain::booking::{
     fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef,
@@ -42,14 +43,14 @@ fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
 
 /// A SQL condition and its bound arguments. User input only ever travels as arguments.
 #[derive(Default)]
-struct Conditions {
-    sql: Vec<String>,
-    args: Vec<Box<dyn ToSql>>,
+pub(super) struct Conditions {
+    pub(super) sql: Vec<String>,
+    pub(super) args: Vec<Box<dyn ToSql>>,
 }
 
 impl Conditions {
     /// Adds a condition; `?` in `sql` is replaced by the next numbered placeholder.
-    fn push(&mut self, sql: &str, values: Vec<Box<dyn ToSql>>) {
+    pub(super) fn push(&mut self, sql: &str, values: Vec<Box<dyn ToSql>>) {
         let mut out = String::new();
         let mut values = values.into_iter();
         for (i, part) in sql.split('?').enumerate() {
@@ -63,7 +64,7 @@ impl Conditions {
         self.sql.push(out);
     }
 
-    fn where_clause(&self) -> String {
+    pub(super) fn where_clause(&self) -> String {
         if self.sql.is_empty() {
             String::new()
         } else {
@@ -72,9 +73,49 @@ impl Conditions {
     }
 }
 
-/// Payments that belong to a booking (matched ones, whatever their outcome).
-const MATCHED_PAYMENTS: &str =
-    "SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome NOT IN ('unknown_booking', 'unmatched')";
+/// What a booking received: the sum of its payments that count as received
+/// money (see `payments::RECEIVED_OUTCOMES`); NULL when none.
+fn received_sql() -> String {
+    format!(
+        "(SELECT SUM(p.amount_minor) FROM payments p \
+          WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})"
+    )
+}
+
+/// What a booking should pay: its stream's price less its discount, rounded
+/// as `domain::money::expected_price` rounds; NULL when the stream has no price.
+const EXPECTED_SQL: &str =
+    "(SELECT (s.price_minor * (100 - COALESCE(b.discount_percent, 0)) + 50) / 100 \
+      FROM streams s WHERE s.course_id = b.course_id AND s.code = b.course_stream)";
+
+/// The money-state condition of `--payment`. Partial, overpaid and refund
+/// start from the bookings that received money (an index lookup on the
+/// payments), so they cost what the payments do, not what the bookings do.
+fn payment_state_sql(state: PaymentState) -> String {
+    let received = received_sql();
+    let with_money = format!(
+        "b.id IN (SELECT p.booking_id FROM payments p WHERE p.outcome IN {RECEIVED_OUTCOMES})"
+    );
+    // Paid more than the price, or (without a price) paid twice: the import said overpaid.
+    let overpaid = format!(
+        "({received} > {EXPECTED_SQL} OR EXISTS (SELECT 1 FROM payments p \
+           WHERE p.booking_id = b.id AND p.outcome = 'overpaid'))"
+    );
+    match state {
+        PaymentState::Partial => format!(
+            "b.confirmed = 1 AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
+        ),
+        PaymentState::Overpaid => format!("{with_money} AND {overpaid}"),
+        // Any money seen for the booking, even in another currency, means it is not unpaid.
+        PaymentState::Unpaid => "b.confirmed = 1 AND NOT EXISTS (SELECT 1 FROM payments p \
+             WHERE p.booking_id = b.id AND p.amount_minor > 0 \
+               AND p.outcome NOT IN ('unknown_booking', 'unmatched', 'not_positive'))"
+            .to_string(),
+        PaymentState::Refund => {
+            format!("{with_money} AND ((b.confirmed = -1 AND {received} > 0) OR {overpaid})")
+        }
+    }
+}
 
 fn filter_conditions(filter: &BookingFilter) -> Conditions {
     let mut c = Conditions::default();
@@ -109,24 +150,8 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
     if let Some(text) = &filter.search {
         c.push("instr(b.search_text, ?) > 0", vec![Box::new(fold(text))]);
     }
-    match filter.payment {
-        Some(PaymentState::Partial) => c.push(
-            &format!("b.confirmed = 1 AND EXISTS ({MATCHED_PAYMENTS} AND p.outcome = 'partial')"),
-            vec![],
-        ),
-        Some(PaymentState::Overpaid) => c.push(
-            &format!("EXISTS ({MATCHED_PAYMENTS} AND p.outcome = 'overpaid')"),
-            vec![],
-        ),
-        Some(PaymentState::Unpaid) => c.push(
-            &format!("b.confirmed = 1 AND NOT EXISTS ({MATCHED_PAYMENTS})"),
-            vec![],
-        ),
-        Some(PaymentState::Refund) => c.push(
-            &format!("b.confirmed = -1 AND EXISTS ({MATCHED_PAYMENTS})"),
-            vec![],
-        ),
-        None => {}
+    if let Some(state) = filter.payment {
+        c.push(&payment_state_sql(state), vec![]);
     }
     c
 }

@@ -77,13 +77,13 @@ impl std::str::FromStr for UserRef {
 /// Money states derived from a booking's payments (`bookings list --payment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentState {
-    /// Paid less than the expected price; still pending.
+    /// Pending, and paid less than the expected price (stream price less discount) so far.
     Partial,
-    /// Paid more than the expected price.
+    /// Paid more than the expected price (or, without a price, paid twice).
     Overpaid,
-    /// No payment recorded.
+    /// Pending, and no money received.
     Unpaid,
-    /// Cancelled, but money was received (to return).
+    /// Money to return: cancelled with money received, or overpaid.
     Refund,
 }
 

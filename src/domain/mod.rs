@@ -5,6 +5,7 @@ pub mod audit;
 pub mod booking;
 pub mod message;
 pub mod money;
+pub mod payment;
 pub mod status;
 pub mod time;
 

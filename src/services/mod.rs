@@ -4,4 +4,5 @@
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;
+pub mod reconcile;
 pub mod status_change;

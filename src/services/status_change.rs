@@ -16,6 +16,7 @@ use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::message::{render, MessageVars, DEFAULT_CONFIRMATION};
 use crate::domain::money::format_amount;
+use crate::domain::payment::PaymentOutcome;
 use crate::domain::{check_transition, Status, Transition};
 use crate::error::PaytrackError;
 
@@ -30,8 +31,12 @@ pub struct StatusChange {
     pub expect: Option<Status>,
     /// Queue the confirmation message when the booking becomes confirmed.
     pub notify: bool,
-    /// A payment recorded with the change (`--payment-ref`), stored as outcome `recorded`.
+    /// A payment recorded with the change, in the same transaction; the audit
+    /// entry carries its reference.
     pub payment: Option<NewPayment>,
+    /// The outcome `payment` is stored with: `Recorded` for `--payment-ref`,
+    /// what reconciliation decided for `payments import`.
+    pub payment_outcome: PaymentOutcome,
     /// Override of the message template (a file given on the command line).
     pub template: Option<String>,
     /// Where the change came from, for the audit details: "cli", "bulk", "payments import"...
@@ -96,7 +101,7 @@ pub fn change_status(
     outcome.changed = true;
 
     if let Some(payment) = &change.payment {
-        outcome.payment_id = tx.insert_payment(payment, "recorded", now)?;
+        outcome.payment_id = tx.insert_payment(payment, change.payment_outcome, now)?;
         if outcome.payment_id.is_none() {
             return Err(PaytrackError::BadInput(format!(
                 "payment {} from {} is already recorded",

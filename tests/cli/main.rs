@@ -7,5 +7,6 @@ mod foundation;
 mod hostile;
 mod outbox;
 mod properties;
+mod payments;
 mod reliability;
 mod set_status;

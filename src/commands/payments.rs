@@ -1,0 +1,689 @@
+//! `payments import` (reconcile a provider's or bank's export with the
+//! bookings, report what needs a person) and `payments list`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::import::{describe_csv_error, open_input, progress_bar, shorten, ColumnIndex, Columns};
+use super::Context;
+use crate::cli::{PaymentsCommand, PaymentsImportArgs, PaymentsListArgs};
+use crate::db::payments::{NewPayment, Payment};
+use crate::domain::money::{format_amount, parse_amount};
+use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
+use crate::domain::time::to_storage;
+use crate::error::{bad_input, exit};
+use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::{csv_writer, pick_format, write_json, Format, Lang, Output};
+use crate::services::reconcile::{
+    Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
+};
+
+pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
+    match cmd {
+        PaymentsCommand::Import(args) => import(ctx, args),
+        PaymentsCommand::List(args) => list(ctx, args),
+    }
+}
+
+/// Columns the file must have.
+const REQUIRED: [&str; 2] = ["external_id", "amount"];
+/// Columns read when present (one of booking_id and description is needed).
+const OPTIONAL: [&str; 5] = [
+    "provider",
+    "booking_id",
+    "currency",
+    "paid_at",
+    "description",
+];
+
+fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
+    let name = args.file.display().to_string();
+    let (input, size) = open_input(&args.file)?;
+    let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
+        .clone();
+    let index = ColumnIndex::new(
+        &headers,
+        &name,
+        &ctx.out,
+        Columns {
+            required: &REQUIRED,
+            optional: &OPTIONAL,
+            ignored: &[],
+        },
+    )?;
+    if !index.has("booking_id") && !index.has("description") {
+        return Err(bad_input(format!(
+            "{name}: the header needs a 'booking_id' or a 'description' column to match payments to bookings"
+        )));
+    }
+    let default_provider = args
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if !index.has("provider") && default_provider.is_none() {
+        return Err(bad_input(format!(
+            "{name}: no 'provider' column; name the provider with --provider NAME"
+        )));
+    }
+    let bar = progress_bar(ctx, size, "importing payments");
+    let (report, committed) = super::write_unless(
+        ctx,
+        |tx| {
+            let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
+            let mut record = csv::StringRecord::new();
+            let mut rows = 0u64;
+            while reader
+                .read_record(&mut record)
+                .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
+            {
+                let line = record.position().map_or(0, |p| p.line());
+                let payment = parse_row(&record, &index, default_provider, line, &name)?;
+                reconciler.apply(IncomingPayment { line, payment })?;
+                rows += 1;
+                if rows % 4096 == 0 {
+                    bar.set_position(record.position().map_or(0, |p| p.byte()));
+                    crate::interrupt::check()?;
+                }
+            }
+            reconciler.finish(&name)
+        },
+        |_| !args.dry_run,
+    )?;
+    bar.finish_and_clear();
+    summarize(&ctx.out, &name, &report, !committed);
+    let mut out = ctx.out.clone();
+    out.raw_csv = args.output.raw;
+    write_report(&out, &report, args.dry_run, format)?;
+    Ok(if report.attention.is_empty() {
+        exit::OK
+    } else {
+        exit::ATTENTION
+    })
+}
+
+/// Picks `;` or `,` by counting both in the header line (outside quotes):
+/// Russian bank exports use `;` because `,` is their decimal point. The
+/// header line is read ahead and put back in front of the rest.
+fn sniff_delimiter(mut input: Box<dyn Read>) -> std::io::Result<(u8, Box<dyn Read>)> {
+    let mut header = Vec::new();
+    let mut buffered = BufReader::new(&mut input);
+    buffered.read_until(b'\n', &mut header)?;
+    // Whatever BufReader read past the header goes back in front of the rest too.
+    let rest_of_buffer = buffered.buffer().to_vec();
+    drop(buffered);
+    let delimiter = header_delimiter(&header);
+    header.extend_from_slice(&rest_of_buffer);
+    Ok((
+        delimiter,
+        Box::new(std::io::Cursor::new(header).chain(input)),
+    ))
+}
+
+fn header_delimiter(header: &[u8]) -> u8 {
+    let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
+    for &b in header {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => commas += 1,
+            b';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas {
+        b';'
+    } else {
+        b','
+    }
+}
+
+fn parse_row(
+    record: &csv::StringRecord,
+    index: &ColumnIndex,
+    default_provider: Option<&str>,
+    line: u64,
+    file: &str,
+) -> Result<NewPayment> {
+    let cell = |column: &str| {
+        index
+            .cell(record, column)
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+    };
+    let fail = |column: &str, why: String| {
+        bad_input(format!("{file}: line {line}, column {column}: {why}"))
+    };
+    let external_id = cell("external_id").ok_or_else(|| fail("external_id", "is empty".into()))?;
+    let provider = cell("provider").or(default_provider).ok_or_else(|| {
+        fail(
+            "provider",
+            "is empty; fill it in or name a default with --provider".into(),
+        )
+    })?;
+    let amount = cell("amount").ok_or_else(|| fail("amount", "is empty".into()))?;
+    let amount_minor = parse_amount(amount).map_err(|e| fail("amount", e))?;
+    let booking_id = cell("booking_id")
+        .map(|text| {
+            crate::cli::booking_id(text.trim_start_matches(['#', '№']))
+                .map_err(|e| fail("booking_id", e))
+        })
+        .transpose()?;
+    let paid_at = cell("paid_at")
+        .map(|text| {
+            parse_paid_at(text).map(to_storage).ok_or_else(|| {
+                fail(
+                    "paid_at",
+                    format!(
+                        "'{}' is not a time such as 2024-03-01T12:06:00+03:00 or 01.03.2024 12:06",
+                        shorten(text)
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(NewPayment {
+        provider: provider.to_string(),
+        external_id: external_id.to_string(),
+        booking_id,
+        amount_minor,
+        currency: cell("currency").map(normalize_currency).unwrap_or_default(),
+        paid_at,
+        description: cell("description").map(str::to_string),
+    })
+}
+
+/// The summary for people, on stderr.
+fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bool) {
+    let prefix = if rolled_back {
+        out.tr(
+            "dry run, nothing written: ",
+            "пробный запуск, ничего не записано: ",
+        )
+    } else {
+        ""
+    };
+    out.note(&format!(
+        "{prefix}{name}: {} {}: {} {}, {} {}, {} {}; {} {}, {} {}",
+        report.rows,
+        out.tr("rows", "строк"),
+        report.imported,
+        out.tr("imported", "импортировано"),
+        report.already_imported,
+        out.tr("already imported", "уже были импортированы"),
+        report.duplicates_in_file,
+        out.tr("duplicates in the file", "повторов в файле"),
+        report.bookings_confirmed,
+        out.tr("bookings confirmed", "броней подтверждено"),
+        report.attention.len(),
+        out.tr("need attention", "требуют внимания"),
+    ));
+    if report.rows > 0 && report.imported == 0 && report.already_imported > 0 {
+        out.note(out.tr(
+            "nothing new: the file was already imported",
+            "ничего нового: файл уже импортирован",
+        ));
+    }
+}
+
+/// The name an attention row goes by in CSV and JSON.
+fn attention_name(row: &AttentionRow) -> &'static str {
+    match row.attention {
+        Attention::Outcome(outcome) => outcome.as_str(),
+        Attention::DuplicateInFile { .. } => "duplicate_in_file",
+    }
+}
+
+/// What the person should know about a row, in `lang`.
+fn explain(row: &AttentionRow, lang: Lang) -> String {
+    let ru = lang == Lang::Ru;
+    let tr = |en: &'static str, r: &'static str| if ru { r } else { en };
+    let p = &row.payment;
+    let money = |minor: i64| {
+        format!("{} {}", format_amount(minor), p.currency)
+            .trim_end()
+            .to_string()
+    };
+    let expected = row.expected_minor.map(money).unwrap_or_default();
+    match row.attention {
+        Attention::DuplicateInFile { first_line } => format!(
+            "{} {first_line}; {}",
+            tr("repeats the payment of line", "повторяет платёж из строки"),
+            tr("not imported", "не импортирован")
+        ),
+        Attention::Outcome(outcome) => match outcome {
+            PaymentOutcome::Partial => format!(
+                "{} {} {} {expected}; {}",
+                tr("paid", "оплачено"),
+                money(row.received_minor),
+                tr("of", "из"),
+                tr("booking stays pending", "бронь остаётся в ожидании")
+            ),
+            PaymentOutcome::Overpaid => {
+                let over = match row.expected_minor {
+                    Some(e) => format!(
+                        "{} {} {} {expected}: {} {}",
+                        tr("paid", "оплачено"),
+                        money(row.received_minor),
+                        tr("of", "из"),
+                        tr("return", "вернуть"),
+                        money(row.received_minor - e)
+                    ),
+                    None => format!(
+                        "{}: {} {}",
+                        tr("booking was already paid", "бронь уже была оплачена"),
+                        tr("return", "вернуть"),
+                        money(p.amount_minor)
+                    ),
+                };
+                if row.booking_confirmed {
+                    format!("{over}; {}", tr("booking confirmed", "бронь подтверждена"))
+                } else {
+                    over
+                }
+            }
+            PaymentOutcome::Cancelled => format!(
+                "{}: {} {}",
+                tr("booking is cancelled", "бронь отменена"),
+                tr("return", "вернуть"),
+                money(p.amount_minor)
+            ),
+            PaymentOutcome::UnknownBooking => format!(
+                "{} {}",
+                tr("no such booking:", "нет такой брони:"),
+                p.booking_id.unwrap_or_default()
+            ),
+            PaymentOutcome::Unmatched => tr(
+                "no booking number in booking_id or the description",
+                "нет номера брони ни в booking_id, ни в назначении платежа",
+            )
+            .to_string(),
+            PaymentOutcome::CurrencyMismatch => format!(
+                "{} {}, {} {}",
+                tr("paid in", "оплачено в"),
+                if p.currency.is_empty() {
+                    "?"
+                } else {
+                    &p.currency
+                },
+                tr("the price is in", "цена в"),
+                row.expected_currency.as_deref().unwrap_or("?")
+            ),
+            PaymentOutcome::NotPositive => tr(
+                "zero or negative amount (a refund or reversal?)",
+                "нулевая или отрицательная сумма (возврат?)",
+            )
+            .to_string(),
+            _ => String::new(),
+        },
+    }
+}
+
+/// One attention row for CSV and JSON (never translated).
+#[derive(Serialize)]
+struct AttentionRecord<'a> {
+    line: u64,
+    provider: &'a str,
+    external_id: &'a str,
+    booking_id: Option<i64>,
+    amount: String,
+    currency: &'a str,
+    outcome: &'static str,
+    expected: Option<String>,
+    received: String,
+    booking_confirmed: bool,
+    detail: String,
+}
+
+const ATTENTION_COLUMNS: [&str; 11] = [
+    "line",
+    "provider",
+    "external_id",
+    "booking_id",
+    "amount",
+    "currency",
+    "outcome",
+    "expected",
+    "received",
+    "booking_confirmed",
+    "detail",
+];
+
+fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
+    let p = &row.payment;
+    AttentionRecord {
+        line: row.line,
+        provider: &p.provider,
+        external_id: &p.external_id,
+        booking_id: p.booking_id,
+        amount: format_amount(p.amount_minor),
+        currency: &p.currency,
+        outcome: attention_name(row),
+        expected: row.expected_minor.map(format_amount),
+        received: format_amount(row.received_minor),
+        booking_confirmed: row.booking_confirmed,
+        detail: explain(row, Lang::En),
+    }
+}
+
+/// The whole report as one JSON object.
+#[derive(Serialize)]
+struct ReportRecord<'a> {
+    dry_run: bool,
+    rows: u64,
+    imported: u64,
+    already_imported: u64,
+    duplicates_in_file: u64,
+    bookings_confirmed: u64,
+    messages_queued: u64,
+    needs_attention: usize,
+    /// Stored payments per outcome (every outcome, zeros included, so scripts need no defaults).
+    outcomes: serde_json::Map<String, serde_json::Value>,
+    attention: Vec<AttentionRecord<'a>>,
+}
+
+fn write_report(
+    out: &Output,
+    report: &ReconcileReport,
+    dry_run: bool,
+    format: Format,
+) -> Result<()> {
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Json => {
+            let record = ReportRecord {
+                dry_run,
+                rows: report.rows,
+                imported: report.imported,
+                already_imported: report.already_imported,
+                duplicates_in_file: report.duplicates_in_file,
+                bookings_confirmed: report.bookings_confirmed,
+                messages_queued: report.messages_queued,
+                needs_attention: report.attention.len(),
+                outcomes: PaymentOutcome::ALL
+                    .into_iter()
+                    .filter(|o| *o != PaymentOutcome::Recorded)
+                    .map(|o| (o.as_str().to_string(), report.count(o).into()))
+                    .collect(),
+                attention: report.attention.iter().map(attention_record).collect(),
+            };
+            serde_json::to_writer_pretty(&mut stdout, &record)?;
+            writeln!(stdout)?;
+        }
+        Format::Jsonl => {
+            let rows: Vec<_> = report.attention.iter().map(attention_record).collect();
+            write_json(&mut stdout, &rows, true)?;
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(ATTENTION_COLUMNS)?;
+            for row in &report.attention {
+                let r = attention_record(row);
+                w.write_record([
+                    r.line.to_string(),
+                    out.csv_text(r.provider).into_owned(),
+                    out.csv_text(r.external_id).into_owned(),
+                    r.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+                    r.amount,
+                    out.csv_text(r.currency).into_owned(),
+                    r.outcome.to_string(),
+                    r.expected.unwrap_or_default(),
+                    r.received,
+                    r.booking_confirmed.to_string(),
+                    r.detail,
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            if !report.attention.is_empty() {
+                writeln!(
+                    stdout,
+                    "{} ({})",
+                    out.tr("Needs attention", "Требует внимания"),
+                    report.attention.len()
+                )?;
+                writeln!(stdout, "{}", attention_table(out, &report.attention))?;
+                writeln!(stdout)?;
+            }
+            writeln!(stdout, "{}", totals_table(out, report))?;
+        }
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+fn attention_table(out: &Output, rows: &[AttentionRow]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("Line", "Строка"),
+            out.tr("Provider", "Провайдер"),
+            out.tr("Payment", "Платёж"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Amount", "Сумма"),
+            out.tr("Outcome", "Итог"),
+            out.tr("What to do", "Что сделать"),
+        ],
+    );
+    for row in rows {
+        let p = &row.payment;
+        table.add_row(vec![
+            number_cell(row.line),
+            text_cell(out, Some(&p.provider), 16),
+            text_cell(out, Some(&p.external_id), 24),
+            number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
+            money_cell(p.amount_minor, &p.currency),
+            comfy_table::Cell::new(attention_name(row)),
+            // Our own sentence, never cut; the file's text in it is sanitised.
+            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&explain(
+                row, out.lang,
+            ))),
+        ]);
+    }
+    table
+}
+
+/// An amount with its currency, right-aligned.
+fn money_cell(amount_minor: i64, currency: &str) -> comfy_table::Cell {
+    number_cell(format!(
+        "{} {}",
+        format_amount(amount_minor),
+        crate::output::sanitize::for_terminal(currency)
+    ))
+}
+
+fn totals_table(out: &Output, report: &ReconcileReport) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[out.tr("Outcome", "Итог"), out.tr("Payments", "Платежей")],
+    );
+    for outcome in PaymentOutcome::ALL {
+        let n = report.count(outcome);
+        if n > 0 {
+            table.add_row(vec![
+                comfy_table::Cell::new(outcome.as_str()),
+                number_cell(n),
+            ]);
+        }
+    }
+    for (label, n) in [
+        ("already_imported", report.already_imported),
+        ("duplicate_in_file", report.duplicates_in_file),
+    ] {
+        if n > 0 {
+            table.add_row(vec![comfy_table::Cell::new(label), number_cell(n)]);
+        }
+    }
+    table
+}
+
+/// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
+const LIST_COLUMNS: [&str; 10] = [
+    "id",
+    "provider",
+    "external_id",
+    "booking_id",
+    "amount",
+    "currency",
+    "paid_at",
+    "description",
+    "outcome",
+    "imported_at",
+];
+
+/// A stored payment for CSV and JSON: the amount in machine form.
+#[derive(Serialize)]
+struct PaymentRecord<'a> {
+    #[serde(flatten)]
+    payment: &'a Payment,
+    amount: String,
+}
+
+fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
+    let filter = PaymentFilter {
+        booking: args.booking,
+        provider: args.provider.clone(),
+        outcome: args.outcome,
+        attention: args.attention,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| ctx.parse_when("--since", t).map(to_storage))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| ctx.parse_when("--until", t).map(to_storage))
+            .transpose()?,
+    };
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
+    let mut out = ctx.out.clone();
+    out.raw_csv = args.output.raw;
+    let limit = if args.all { None } else { Some(args.limit) };
+    let db = ctx.open_db()?;
+    let rows = db.list_payments(&filter, limit)?;
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Table => {
+            if rows.is_empty() {
+                out.note(out.tr("no payments match", "подходящих платежей нет"));
+                return Ok(exit::OK);
+            }
+            writeln!(stdout, "{}", payments_table(&out, &rows))?;
+            if limit.is_some_and(|n| rows.len() as u64 == n) {
+                out.note(out.tr(
+                    "more may match: raise --limit or use --all",
+                    "могут быть ещё: увеличьте --limit или укажите --all",
+                ));
+            }
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(LIST_COLUMNS)?;
+            for p in &rows {
+                let text = |v: &str| out.csv_text(v).into_owned();
+                w.write_record([
+                    p.id.to_string(),
+                    text(&p.provider),
+                    text(&p.external_id),
+                    p.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+                    format_amount(p.amount_minor),
+                    text(&p.currency),
+                    p.paid_at.clone().unwrap_or_default(),
+                    p.description.as_deref().map(text).unwrap_or_default(),
+                    p.outcome.clone(),
+                    p.imported_at.clone(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => {
+            let records: Vec<_> = rows
+                .iter()
+                .map(|p| PaymentRecord {
+                    payment: p,
+                    amount: format_amount(p.amount_minor),
+                })
+                .collect();
+            write_json(&mut stdout, &records, format == Format::Jsonl)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+fn payments_table(out: &Output, rows: &[Payment]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("Paid at", "Оплачено"),
+            out.tr("Provider", "Провайдер"),
+            out.tr("Payment", "Платёж"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Amount", "Сумма"),
+            out.tr("Outcome", "Итог"),
+            out.tr("Description", "Назначение"),
+        ],
+    );
+    for p in rows {
+        table.add_row(vec![
+            comfy_table::Cell::new(
+                p.paid_at
+                    .as_deref()
+                    .map(|t| super::bookings::show_time(out, t))
+                    .unwrap_or_default(),
+            ),
+            text_cell(out, Some(&p.provider), 16),
+            text_cell(out, Some(&p.external_id), 24),
+            number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
+            money_cell(p.amount_minor, &p.currency),
+            comfy_table::Cell::new(&p.outcome),
+            text_cell(out, p.description.as_deref(), 30),
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_delimiter_from_the_header() {
+        assert_eq!(header_delimiter(b"external_id,provider,amount\n"), b',');
+        assert_eq!(header_delimiter(b"external_id;amount;description\n"), b';');
+        assert_eq!(header_delimiter(b"\"a,b\";c;d\n"), b';');
+        assert_eq!(header_delimiter(b"amount\n"), b',');
+    }
+
+    #[test]
+    fn sniffing_keeps_every_byte() {
+        let text = "a;b\n1;2\n3;4\n".repeat(1000);
+        let (delimiter, mut rest) =
+            sniff_delimiter(Box::new(std::io::Cursor::new(text.clone().into_bytes()))).unwrap();
+        let mut back = String::new();
+        rest.read_to_string(&mut back).unwrap();
+        assert_eq!(delimiter, b';');
+        assert_eq!(back, text);
+    }
+}

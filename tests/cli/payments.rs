@@ -1,0 +1,487 @@
+//! Issue 6: payments reconciliation through the real binary — matching,
+//! outcomes, idempotence, atomicity, the report and its exit code.
+
+use std::collections::HashMap;
+
+use crate::harness::{code, csv_rows, fixture, Env};
+
+/// Runs `payments import FILE --json ARGS…`; returns the exit code and the report.
+fn import(env: &Env, file: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["payments", "import", file, "--json"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    let report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stderr}"));
+    (out.status.code().unwrap(), report)
+}
+
+fn sample_payments() -> String {
+    fixture("payments.csv").to_str().unwrap().to_string()
+}
+
+/// The stored outcome of each payment, by external_id.
+fn stored_outcomes(env: &Env) -> HashMap<String, String> {
+    let conn = env.sql();
+    let mut stmt = conn
+        .prepare("SELECT external_id, outcome FROM payments")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn status_of(env: &Env, id: i64) -> i64 {
+    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
+}
+
+fn set_price(env: &Env, stream: &str, price_minor: i64) {
+    env.sql()
+        .execute(
+            "UPDATE streams SET price_minor = ?2, currency = 'RUB' WHERE course_id = 1 AND code = ?1",
+            rusqlite::params![stream, price_minor],
+        )
+        .unwrap();
+}
+
+/// The outcome each sample payment should get, recounted here from the
+/// bookings and prices in the database (read before the import) and the rules
+/// in README: duplicates of an earlier row are skipped.
+fn recount(env: &Env) -> HashMap<String, &'static str> {
+    let conn = env.sql();
+    let mut expected = HashMap::new();
+    let mut paid: HashMap<i64, i64> = HashMap::new();
+    let mut reader = csv::Reader::from_path(fixture("payments.csv")).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let (id, booking_cell, amount, description) = (&row[0], &row[2], &row[3], &row[6]);
+        if expected.contains_key(id) {
+            continue;
+        }
+        let booking: i64 = if booking_cell.is_empty() {
+            description.rsplit('№').next().unwrap().parse().unwrap()
+        } else {
+            booking_cell.parse().unwrap()
+        };
+        let amount = (amount.parse::<f64>().unwrap() * 100.0).round() as i64;
+        let facts: Option<(i64, Option<i64>)> = conn
+            .query_row(
+                "SELECT b.confirmed, (s.price_minor * (100 - COALESCE(b.discount_percent, 0)) + 50) / 100
+                   FROM bookings b LEFT JOIN streams s ON s.course_id = b.course_id AND s.code = b.course_stream
+                  WHERE b.id = ?1",
+                [booking],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        let total = paid.entry(booking).or_default();
+        *total += amount;
+        let outcome = match facts {
+            None => "unknown_booking",
+            Some((-1, _)) => "cancelled",
+            Some((2, Some(price))) if *total > price => "overpaid",
+            Some((2, _)) => "already_confirmed",
+            Some((_, Some(price))) if *total < price => "partial",
+            Some((_, Some(price))) if *total > price => "overpaid",
+            Some(_) => "confirmed",
+        };
+        expected.insert(id.to_string(), outcome);
+    }
+    expected
+}
+
+/// The sample with prices that exercise every amount rule: 3rd stream exact,
+/// 4th stream dearer (partial), 5th stream cheaper (overpaid); bookings without
+/// a stream have no price. One booking is cancelled and one confirmed first.
+fn priced_sample() -> Env {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    set_price(&env, "4th_stream", 3_200_000);
+    set_price(&env, "5th_stream", 2_800_000);
+    env.ok(&["booking", "set-status", "9", "cancelled"]);
+    env.ok(&["booking", "set-status", "16", "confirmed", "--no-notify"]);
+    env
+}
+
+#[test]
+fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
+    let env = priced_sample();
+    let expected = recount(&env);
+    let pending_before: Vec<i64> = (1..=400).filter(|id| status_of(&env, *id) == 1).collect();
+    let outbox_before = env.count("SELECT COUNT(*) FROM outbox");
+
+    let (exit, report) = import(&env, &sample_payments(), &[]);
+    assert_eq!(exit, code::ATTENTION);
+
+    // Every payment stored with the outcome the recount gives.
+    let stored = stored_outcomes(&env);
+    assert_eq!(stored.len(), expected.len());
+    for (id, outcome) in &expected {
+        assert_eq!(stored[id], *outcome, "{id}");
+    }
+    // Each outcome appears, so the recount really exercised the rules.
+    let mut per_outcome: HashMap<&str, i64> = HashMap::new();
+    for outcome in expected.values() {
+        *per_outcome.entry(outcome).or_default() += 1;
+    }
+    for outcome in [
+        "confirmed",
+        "already_confirmed",
+        "partial",
+        "overpaid",
+        "cancelled",
+        "unknown_booking",
+    ] {
+        assert!(
+            per_outcome.get(outcome).copied().unwrap_or(0) > 0,
+            "{outcome}"
+        );
+        assert_eq!(
+            report["outcomes"][outcome], per_outcome[outcome],
+            "{outcome}"
+        );
+    }
+
+    // Exactly the pending bookings paid in full were confirmed, each once,
+    // each with one queued message and one audit entry carrying the payment.
+    let confirmed_now: Vec<i64> = pending_before
+        .iter()
+        .copied()
+        .filter(|id| status_of(&env, *id) == 2)
+        .collect();
+    // Confirmed by a payment: outcome confirmed, or overpaid on a booking that was pending.
+    let conn = env.sql();
+    let mut stmt = conn
+        .prepare("SELECT booking_id FROM payments WHERE outcome IN ('confirmed', 'overpaid')")
+        .unwrap();
+    let mut paid_in_full: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|id| pending_before.contains(id))
+        .collect();
+    paid_in_full.sort();
+    paid_in_full.dedup();
+    assert_eq!(confirmed_now, paid_in_full);
+    let by_payment = confirmed_now.len() as i64;
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed' AND json_extract(details, '$.source') = 'payments import'"),
+        by_payment
+    );
+    assert_eq!(report["bookings_confirmed"], by_payment);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox") - outbox_before,
+        by_payment
+    );
+    for id in &confirmed_now {
+        assert_eq!(
+            env.count(&format!(
+                "SELECT COUNT(*) FROM outbox WHERE booking_id = {id}"
+            )),
+            1
+        );
+        let details: String = env
+            .sql()
+            .query_row(
+                "SELECT details FROM audit_log WHERE booking_id = ?1 AND action = 'booking.status_changed'",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let details: serde_json::Value = serde_json::from_str(&details).unwrap();
+        assert_eq!(details["source"], "payments import");
+        assert!(details["payment_ref"]
+            .as_str()
+            .unwrap()
+            .starts_with("pay_7_"));
+    }
+    // Partial payments left their bookings pending; cancelled stays cancelled.
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.outcome = 'partial' AND b.confirmed <> 1"),
+        0
+    );
+    assert_eq!(status_of(&env, 9), -1);
+
+    // The duplicate row and the unknown booking are reported, not failures.
+    let attention = report["attention"].as_array().unwrap();
+    let dup = attention
+        .iter()
+        .find(|r| r["outcome"] == "duplicate_in_file")
+        .unwrap();
+    assert_eq!(dup["external_id"], "pay_7_1");
+    assert_eq!(dup["line"], 41);
+    assert!(attention
+        .iter()
+        .any(|r| r["outcome"] == "unknown_booking" && r["booking_id"] == 1400));
+    assert_eq!(report["duplicates_in_file"], 1);
+    assert_eq!(
+        attention.len() as i64,
+        1 + env.count(
+            "SELECT COUNT(*) FROM payments WHERE outcome IN ('partial', 'overpaid', 'cancelled', 'unknown_booking', 'unmatched')"
+        )
+    );
+    // One payments.imported entry with the counts.
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payments.imported'"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT json_extract(details, '$.imported') FROM audit_log WHERE action = 'payments.imported'"),
+        expected.len() as i64
+    );
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn reimport_is_idempotent_and_says_so() {
+    let env = Env::with_sample();
+    let (first, _) = import(&env, &sample_payments(), &[]);
+    assert_eq!(first, code::ATTENTION);
+    let before = env.snapshot();
+    let out = env.run(&["payments", "import", &sample_payments()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already imported"), "{stderr}");
+    assert_eq!(env.snapshot(), before, "a second import changes nothing");
+    let (_, report) = import(&env, &sample_payments(), &[]);
+    assert_eq!(report["imported"], 0);
+    assert_eq!(report["bookings_confirmed"], 0);
+    assert_eq!(report["already_imported"], 40);
+    // The file's own duplicate is still pointed out; nothing else is.
+    assert_eq!(report["needs_attention"], 1);
+}
+
+#[test]
+fn dry_run_reports_everything_and_changes_nothing() {
+    let env = Env::with_sample();
+    let before = env.snapshot();
+    let (exit, dry) = import(&env, &sample_payments(), &["--dry-run"]);
+    assert_eq!(exit, code::ATTENTION);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(env.snapshot(), before);
+    let (_, real) = import(&env, &sample_payments(), &[]);
+    assert_eq!(dry["outcomes"], real["outcomes"]);
+    assert_eq!(dry["bookings_confirmed"], real["bookings_confirmed"]);
+    assert!(real["bookings_confirmed"].as_i64().unwrap() > 0);
+}
+
+#[test]
+fn partial_then_completing_payment_confirms() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    // Booking 1: pending, 10 % discount, so 27 000.00 is due.
+    let first = env.write(
+        "first.csv",
+        "external_id,provider,booking_id,amount,currency\np1,yookassa,1,15000.00,RUB\n",
+    );
+    let (exit, report) = import(&env, &first, &[]);
+    assert_eq!(exit, code::ATTENTION);
+    assert_eq!(report["attention"][0]["outcome"], "partial");
+    assert_eq!(report["attention"][0]["expected"], "27000.00");
+    assert_eq!(report["attention"][0]["received"], "15000.00");
+    assert_eq!(status_of(&env, 1), 1);
+    let partial = env.ok(&["bookings", "list", "--payment", "partial", "--csv"]);
+    assert_eq!(
+        csv_rows(&partial)[1..]
+            .iter()
+            .map(|r| r[0].as_str())
+            .collect::<Vec<_>>(),
+        ["1"]
+    );
+    let unpaid = env.ok(&["bookings", "list", "--payment", "unpaid", "--all", "--csv"]);
+    assert!(!csv_rows(&unpaid).iter().any(|r| r[0] == "1"));
+    assert_eq!(
+        csv_rows(&unpaid).len() as i64 - 1,
+        env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 1") - 1
+    );
+
+    let rest = env.write(
+        "rest.csv",
+        "external_id,provider,booking_id,amount,currency\np2,yookassa,1,12000.00,RUB\n",
+    );
+    let (exit, report) = import(&env, &rest, &[]);
+    assert_eq!(exit, code::OK, "{report}");
+    assert_eq!(report["outcomes"]["confirmed"], 1);
+    assert_eq!(status_of(&env, 1), 2);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1"),
+        1
+    );
+    let partial = env.ok(&["bookings", "list", "--payment", "partial", "--csv"]);
+    assert_eq!(csv_rows(&partial).len(), 1, "header only: {partial}");
+}
+
+#[test]
+fn bank_file_with_semicolons_decimal_commas_and_descriptions() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let file = env.write(
+        "bank.csv",
+        "external_id;amount;currency;paid_at;description\n\
+         b1;27 000,00;RUR;01.03.2024 12:06;\"Оплата курса; бронь №1\"\n\
+         b2;30000;руб;01.03.2024;Оплата по брони 7\n\
+         b3;30 000,00;RUB;;booking #13\n\
+         b4;100,50;RUB;;Перевод без номера\n\
+         b5;30000;USD;;бронь 25\n\
+         b6;-300,00;RUB;;Возврат, бронь 27\n",
+    );
+    let (exit, report) = import(&env, &file, &["--provider", "bank"]);
+    assert_eq!(exit, code::ATTENTION);
+    let stored = stored_outcomes(&env);
+    assert_eq!(stored["b1"], "confirmed");
+    assert_eq!(stored["b2"], "confirmed");
+    assert_eq!(stored["b3"], "confirmed");
+    assert_eq!(stored["b4"], "unmatched");
+    assert_eq!(stored["b5"], "currency_mismatch");
+    assert_eq!(stored["b6"], "not_positive");
+    assert_eq!(
+        env.count("SELECT amount_minor FROM payments WHERE external_id = 'b1'"),
+        2_700_000
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments WHERE provider = 'bank' AND currency = 'RUB' AND booking_id IN (1, 7, 13)"),
+        3
+    );
+    for id in [1, 7, 13] {
+        assert_eq!(status_of(&env, id), 2, "booking {id}");
+    }
+    assert_eq!(status_of(&env, 25), 1, "another currency confirms nothing");
+    assert_eq!(status_of(&env, 27), 1, "a refund line confirms nothing");
+    assert_eq!(report["needs_attention"], 3);
+}
+
+#[test]
+fn malformed_files_are_bad_input_and_change_nothing() {
+    let env = Env::with_sample();
+    let before = env.snapshot();
+    let cases = [
+        (
+            "no-amount.csv",
+            "external_id,provider,booking_id\np1,x,1\n",
+            "missing column 'amount'",
+        ),
+        (
+            "bad-amount.csv",
+            "external_id,provider,booking_id,amount\np1,x,1,30000\np2,x,7,30 000.5.0\n",
+            "line 3, column amount",
+        ),
+        (
+            "bad-booking.csv",
+            "external_id,provider,booking_id,amount\np1,x,1,30000\np2,x,seven,30000\n",
+            "line 3, column booking_id",
+        ),
+        (
+            "bad-date.csv",
+            "external_id,provider,booking_id,amount,paid_at\np1,x,1,30000,someday\n",
+            "column paid_at",
+        ),
+        (
+            "no-provider.csv",
+            "external_id,booking_id,amount\np1,1,30000\n",
+            "--provider",
+        ),
+        (
+            "no-match-column.csv",
+            "external_id,provider,amount\np1,x,30000\n",
+            "booking_id",
+        ),
+        (
+            "ragged.csv",
+            "external_id,provider,booking_id,amount\np1,x,1,30000,extra\n",
+            "line 2",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let file = env.write(name, text);
+        let err = env.fails(&["payments", "import", &file], code::BAD_INPUT);
+        assert!(err.contains(message), "{name}: {err}");
+        assert_eq!(env.snapshot(), before, "{name}");
+    }
+}
+
+#[test]
+fn refunds_and_overpayments_can_be_listed_and_exported() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    env.ok(&["booking", "set-status", "9", "cancelled"]);
+    let file = env.write(
+        "p.csv",
+        "external_id,provider,booking_id,amount,currency\n\
+         c1,yookassa,9,30000,RUB\n\
+         o1,yookassa,7,35000,RUB\n\
+         ok,yookassa,13,30000,RUB\n",
+    );
+    let (exit, _) = import(&env, &file, &[]);
+    assert_eq!(exit, code::ATTENTION);
+    let ids = |args: &[&str]| -> Vec<String> {
+        csv_rows(&env.ok(args))[1..]
+            .iter()
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(&["bookings", "list", "--payment", "overpaid", "--csv"]),
+        ["7"]
+    );
+    assert_eq!(
+        ids(&["bookings", "export", "--payment", "refund"]),
+        ["7", "9"]
+    );
+    assert_eq!(status_of(&env, 7), 2, "an overpayment still confirms");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings b WHERE confirmed = 1")
+            - (ids(&["bookings", "list", "--payment", "unpaid", "--all", "--csv"]).len() as i64),
+        0,
+        "every pending booking here is unpaid"
+    );
+}
+
+#[test]
+fn payments_list_filters_and_formats() {
+    let env = Env::with_sample();
+    import(&env, &sample_payments(), &[]);
+    let rows = |args: &[&str]| -> Vec<Vec<String>> {
+        let mut full = vec!["payments", "list", "--all", "--csv"];
+        full.extend_from_slice(args);
+        csv_rows(&env.ok(&full))[1..].to_vec()
+    };
+    assert_eq!(
+        rows(&[]).len() as i64,
+        env.count("SELECT COUNT(*) FROM payments")
+    );
+    let bank = rows(&["--provider", "bank"]);
+    assert_eq!(
+        bank.len() as i64,
+        env.count("SELECT COUNT(*) FROM payments WHERE provider = 'bank'")
+    );
+    assert!(bank.iter().all(|r| r[1] == "bank"));
+    assert_eq!(rows(&["--booking", "13"]).len(), 1);
+    let unknown = rows(&["--outcome", "unknown_booking"]);
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0][2], "pay_7_unknown");
+    assert_eq!(rows(&["--attention"]).len(), 1);
+    // paid_at 2024-03-01T…+03:00 is stored in UTC; the first day holds six payments.
+    let day = rows(&["--since", "2024-03-01", "--until", "2024-03-02"]);
+    assert_eq!(
+        day.len() as i64,
+        env.count("SELECT COUNT(*) FROM payments WHERE paid_at >= '2024-03-01' AND paid_at < '2024-03-02'")
+    );
+    assert!(!day.is_empty());
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["payments", "list", "--booking", "13", "--json"])).unwrap();
+    assert_eq!(json[0]["amount"], "30000.00");
+    assert_eq!(json[0]["outcome"], "confirmed");
+    let table = env.ok(&["payments", "list", "--limit", "3"]);
+    assert!(table.contains("pay_7_"), "{table}");
+    env.fails(&["payments", "list", "--outcome", "nonsense"], code::USAGE);
+}
+
+#[test]
+fn nothing_to_look_at_exits_zero_with_a_table() {
+    let env = Env::with_sample();
+    let file = env.write(
+        "ok.csv",
+        "external_id,provider,booking_id,amount\np1,yookassa,1,27000\n",
+    );
+    let out = env.ok(&["payments", "import", &file]);
+    assert!(out.contains("confirmed"), "{out}");
+    assert!(!out.contains("Needs attention"), "{out}");
+}
