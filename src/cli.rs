@@ -571,6 +571,21 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "Примеры:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null",
     ),
     (
+        "payments",
+        "Сверить выгрузку платёжного провайдера или банка с бронированиями; список платежей.",
+        "Примеры:\n  paytrack payments import yookassa.csv\n  paytrack payments list --attention",
+    ),
+    (
+        "payments import",
+        "Загрузить платежи (CSV), подтвердить полностью оплаченные брони, показать, что разобрать вручную.\n\nКод выхода 10, если какой-то платёж требует внимания (частичный, переплата, отменённая или несуществующая бронь, без номера брони, другая валюта, нулевая или отрицательная сумма, повтор строки).",
+        "Колонки (по названию в заголовке; разделитель `,` или `;`; десятичная запятая допустима):\n  external_id, amount (обязательно); provider, booking_id, currency, paid_at, description\n\nПримеры:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert",
+    ),
+    (
+        "payments list",
+        "Список сохранённых платежей, последние оплаченные сверху.",
+        "Примеры:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d",
+    ),
+    (
         "completions",
         "Напечатать скрипт автодополнения для оболочки.",
         "Примеры:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE",

@@ -77,61 +77,61 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let result = super::write_unless(
         ctx,
         |tx| {
-        let mut counts = ImportCounts::default();
-        let mut seen: HashMap<i64, u64> = HashMap::new();
-        let mut known_streams: HashSet<(i64, String)> = HashSet::new();
-        let mut known_courses: HashSet<i64> = HashSet::new();
-        let mut record = csv::StringRecord::new();
-        loop {
-            let more = reader
-                .read_record(&mut record)
-                .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?;
-            if !more {
-                break;
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            let booking = parse_row(&record, &index, line, &name)?;
-            if let Some(first) = seen.insert(booking.id, line) {
-                return Err(bad_input(format!(
-                    "{name}: line {line}: booking id {} already appears on line {first}",
-                    booking.id
-                )));
-            }
-            if known_courses.insert(booking.course_id) {
-                tx.ensure_course(booking.course_id, now)?;
-            }
-            if let Some(code) = booking.course_stream.as_deref().filter(|c| !c.is_empty()) {
-                if known_streams.insert((booking.course_id, code.to_string())) {
-                    tx.ensure_stream(booking.course_id, code, now)?;
+            let mut counts = ImportCounts::default();
+            let mut seen: HashMap<i64, u64> = HashMap::new();
+            let mut known_streams: HashSet<(i64, String)> = HashSet::new();
+            let mut known_courses: HashSet<i64> = HashSet::new();
+            let mut record = csv::StringRecord::new();
+            loop {
+                let more = reader
+                    .read_record(&mut record)
+                    .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?;
+                if !more {
+                    break;
                 }
-            }
-            counts.rows += 1;
-            match tx.upsert_booking(&booking, now)? {
-                Upsert::Inserted => counts.inserted += 1,
-                Upsert::Unchanged => counts.unchanged += 1,
-                Upsert::Updated { old_status } => {
-                    counts.updated += 1;
-                    if let Some(from) = old_status {
-                        counts.status_changes += 1;
-                        record_imported_status(
-                            tx,
-                            &actor,
-                            now,
-                            &name,
-                            booking.id,
-                            from,
-                            booking.status,
-                        )?;
+                let line = record.position().map_or(0, |p| p.line());
+                let booking = parse_row(&record, &index, line, &name)?;
+                if let Some(first) = seen.insert(booking.id, line) {
+                    return Err(bad_input(format!(
+                        "{name}: line {line}: booking id {} already appears on line {first}",
+                        booking.id
+                    )));
+                }
+                if known_courses.insert(booking.course_id) {
+                    tx.ensure_course(booking.course_id, now)?;
+                }
+                if let Some(code) = booking.course_stream.as_deref().filter(|c| !c.is_empty()) {
+                    if known_streams.insert((booking.course_id, code.to_string())) {
+                        tx.ensure_stream(booking.course_id, code, now)?;
                     }
                 }
+                counts.rows += 1;
+                match tx.upsert_booking(&booking, now)? {
+                    Upsert::Inserted => counts.inserted += 1,
+                    Upsert::Unchanged => counts.unchanged += 1,
+                    Upsert::Updated { old_status } => {
+                        counts.updated += 1;
+                        if let Some(from) = old_status {
+                            counts.status_changes += 1;
+                            record_imported_status(
+                                tx,
+                                &actor,
+                                now,
+                                &name,
+                                booking.id,
+                                from,
+                                booking.status,
+                            )?;
+                        }
+                    }
+                }
+                if counts.rows % 8192 == 0 {
+                    bar.set_position(record.position().map_or(0, |p| p.byte()));
+                    crate::interrupt::check()?;
+                }
             }
-            if counts.rows % 8192 == 0 {
-                bar.set_position(record.position().map_or(0, |p| p.byte()));
-                crate::interrupt::check()?;
-            }
-        }
-        if counts.inserted + counts.updated > 0 {
-            tx.append_audit(
+            if counts.inserted + counts.updated > 0 {
+                tx.append_audit(
                 &actor,
                 now,
                 NewAuditEntry {
@@ -142,8 +142,8 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     ..Default::default()
                 },
             )?;
-        }
-        Ok(counts)
+            }
+            Ok(counts)
         },
         // A dry run rolls back; its counts are exact because the work was really done.
         |_| !args.dry_run,
@@ -252,7 +252,10 @@ pub fn find_columns(
                     )));
                 }
             }
-            None if columns.ignored.iter().any(|c| c.eq_ignore_ascii_case(header)) => {}
+            None if columns
+                .ignored
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(header)) => {}
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
                 crate::output::sanitize::for_terminal(header)
@@ -287,9 +290,11 @@ pub fn column_index(
             ignored: &DERIVED,
         },
     )?;
-    let our_export = ["updated_at", "status"]
-        .iter()
-        .all(|c| headers.iter().any(|h| c.eq_ignore_ascii_case(header_name(h))));
+    let our_export = ["updated_at", "status"].iter().all(|c| {
+        headers
+            .iter()
+            .any(|h| c.eq_ignore_ascii_case(header_name(h)))
+    });
     Ok(ColumnIndex {
         columns,
         our_export,

@@ -1,12 +1,13 @@
 //! `payments import` (reconcile a provider's or bank's export with the
 //! bookings, report what needs a person) and `payments list`.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::import::{describe_csv_error, open_input, progress_bar, shorten, ColumnIndex, Columns};
+use super::import::{describe_csv_error, find_columns, open_input, shorten, Columns};
 use super::Context;
 use crate::cli::{PaymentsCommand, PaymentsImportArgs, PaymentsListArgs};
 use crate::db::payments::{NewPayment, Payment};
@@ -14,7 +15,7 @@ use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 use crate::error::{bad_input, exit};
-use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::{csv_writer, pick_format, write_json, Format, Lang, Output};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
@@ -56,7 +57,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         .headers()
         .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
         .clone();
-    let index = ColumnIndex::new(
+    let index = find_columns(
         &headers,
         &name,
         &ctx.out,
@@ -66,7 +67,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             ignored: &[],
         },
     )?;
-    if !index.has("booking_id") && !index.has("description") {
+    if !index.contains_key("booking_id") && !index.contains_key("description") {
         return Err(bad_input(format!(
             "{name}: the header needs a 'booking_id' or a 'description' column to match payments to bookings"
         )));
@@ -76,12 +77,16 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         .as_deref()
         .map(str::trim)
         .filter(|p| !p.is_empty());
-    if !index.has("provider") && default_provider.is_none() {
+    if !index.contains_key("provider") && default_provider.is_none() {
         return Err(bad_input(format!(
             "{name}: no 'provider' column; name the provider with --provider NAME"
         )));
     }
-    let bar = progress_bar(ctx, size, "importing payments");
+    let bar = crate::output::progress::bytes(
+        &ctx.out,
+        size,
+        ctx.out.tr("importing payments", "импорт платежей"),
+    );
     let (report, committed) = super::write_unless(
         ctx,
         |tx| {
@@ -154,14 +159,15 @@ fn header_delimiter(header: &[u8]) -> u8 {
 
 fn parse_row(
     record: &csv::StringRecord,
-    index: &ColumnIndex,
+    index: &HashMap<&'static str, usize>,
     default_provider: Option<&str>,
     line: u64,
     file: &str,
 ) -> Result<NewPayment> {
     let cell = |column: &str| {
         index
-            .cell(record, column)
+            .get(column)
+            .and_then(|&i| record.get(i))
             .map(str::trim)
             .filter(|c| !c.is_empty())
     };
@@ -467,7 +473,7 @@ fn write_report(
     Ok(())
 }
 
-fn attention_table(out: &Output, rows: &[AttentionRow]) -> comfy_table::Table {
+fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
     let mut table = new_table(
         out,
         &[
@@ -495,6 +501,7 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> comfy_table::Table {
             ))),
         ]);
     }
+    table.keep_whole(&[0, 3, 4, 5]);
     table
 }
 
@@ -507,7 +514,7 @@ fn money_cell(amount_minor: i64, currency: &str) -> comfy_table::Cell {
     ))
 }
 
-fn totals_table(out: &Output, report: &ReconcileReport) -> comfy_table::Table {
+fn totals_table(out: &Output, report: &ReconcileReport) -> Table {
     let mut table = new_table(
         out,
         &[out.tr("Outcome", "Итог"), out.tr("Payments", "Платежей")],
@@ -529,6 +536,7 @@ fn totals_table(out: &Output, report: &ReconcileReport) -> comfy_table::Table {
             table.add_row(vec![comfy_table::Cell::new(label), number_cell(n)]);
         }
     }
+    table.keep_whole(&[0, 1]);
     table
 }
 
@@ -632,7 +640,7 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn payments_table(out: &Output, rows: &[Payment]) -> comfy_table::Table {
+fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
         &[
@@ -661,6 +669,7 @@ fn payments_table(out: &Output, rows: &[Payment]) -> comfy_table::Table {
             text_cell(out, p.description.as_deref(), 30),
         ]);
     }
+    table.keep_whole(&[0, 3, 4, 5]);
     table
 }
 
