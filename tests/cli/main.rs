@@ -6,7 +6,7 @@ mod harness;
 mod foundation;
 mod hostile;
 mod outbox;
-mod properties;
 mod payments;
+mod properties;
 mod reliability;
 mod set_status;
