@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAYTRACK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
-    /// When to colour stdout.
+    /// When to colour: auto colours a terminal (stdout and stderr each judged on their own) unless NO_COLOR is set or TERM=dumb.
     #[arg(long, global = true, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 

@@ -5,6 +5,7 @@ mod harness;
 
 mod foundation;
 mod hostile;
+mod native;
 mod outbox;
 mod payments;
 mod properties;
