@@ -106,7 +106,10 @@ pub enum Command {
     )]
     Audit(AuditCommand),
     /// Messages to students: see the queue, deliver what is due (by a command or Telegram).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack outbox list --status failed\n  paytrack outbox drain --telegram"
+    )]
     Outbox(OutboxCommand),
     /// Reconcile a payment provider's or bank's export with the bookings; list payments.
     #[command(subcommand)]
