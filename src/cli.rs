@@ -112,7 +112,10 @@ pub enum Command {
     )]
     Outbox(OutboxCommand),
     /// Reconcile a payment provider's or bank's export with the bookings; list payments.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack payments import yookassa.csv\n  paytrack payments list --attention"
+    )]
     Payments(PaymentsCommand),
     /// Print a shell completion script.
     #[command(
