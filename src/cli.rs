@@ -15,7 +15,7 @@ Exit codes:
   1    other error
   2    usage error (bad flag or value)
   3    bad input (a file or value that cannot be used; nothing was changed)
-  4    not found (no such booking)
+  4    not found (no such booking, course or stream)
   5    transition refused by the status rules
   6    --expect failed: the booking's status was not the expected one
   7    database busy after waiting for other writers
@@ -117,6 +117,12 @@ pub enum Command {
         after_help = "Examples:\n  paytrack payments import yookassa.csv\n  paytrack payments list --attention"
     )]
     Payments(PaymentsCommand),
+    /// The stream catalogue: names, prices, capacities; confirmed members of a stream.
+    #[command(subcommand)]
+    Streams(StreamsCommand),
+    /// The course catalogue: names and confirmation message templates.
+    #[command(subcommand)]
+    Courses(CoursesCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -375,6 +381,24 @@ pub enum StatsCommand {
         after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json"
     )]
     Streams(StatsStreamsArgs),
+    /// Recount every counter from the bookings and report any difference (exit 9).
+    Verify,
+    /// Recount every counter from the bookings and store the result (audited).
+    Rebuild,
+    /// Per day: new bookings, confirmations and cancellations.
+    #[command(
+        after_help = "Examples:\n  paytrack stats daily\n  paytrack stats daily --days 7 --csv"
+    )]
+    Daily(StatsDailyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsDailyArgs {
+    /// How many days, ending today (in the display time zone).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -404,16 +428,33 @@ pub enum AuditCommand {
     Tail(AuditTailArgs),
     /// Walk the hash chain and name the first entry changed, removed or inserted out of band.
     #[command(
-        after_help = "Examples:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null"
+        after_help = "Examples:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null\n  paytrack audit verify --expect-head 3f2a…   # a head hash printed by an earlier run"
     )]
-    Verify,
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// A head hash printed by an earlier `audit verify`: fail unless that entry is still in the chain.
+    #[arg(long, value_name = "HASH", value_parser = sha256_hex)]
+    pub expect_head: Option<String>,
+}
+
+/// A SHA-256 in hex (64 characters), lower-cased.
+fn sha256_hex(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("'{text}' is not a SHA-256 hash (64 hex digits)"))
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct AuditTailArgs {
-    /// How many entries.
-    #[arg(short = 'n', long = "lines", default_value_t = 20)]
-    pub lines: u64,
+    /// How many entries [default: 20; every matching entry with --since or --until].
+    #[arg(short = 'n', long = "lines")]
+    pub lines: Option<u64>,
     /// Only entries about this booking.
     #[arg(long, value_parser = booking_id)]
     pub booking: Option<i64>,
@@ -486,7 +527,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   1    прочая ошибка
   2    ошибка в командной строке (флаг или значение)
   3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
-  4    не найдено (нет такого бронирования)
+  4    не найдено (нет такого бронирования, курса или потока)
   5    переход запрещён правилами статусов
   6    --expect: у бронирования другой статус
   7    база занята другими писателями дольше времени ожидания
@@ -562,6 +603,66 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "Примеры:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json",
     ),
     (
+        "stats verify",
+        "Пересчитать все счётчики по бронированиям и показать каждое расхождение (код 9).",
+        "Примеры:\n  paytrack stats verify\n  paytrack stats verify || paytrack stats rebuild",
+    ),
+    (
+        "stats rebuild",
+        "Пересчитать все счётчики по бронированиям и сохранить (с записью в журнал).",
+        "Пример:\n  paytrack stats rebuild",
+    ),
+    (
+        "stats daily",
+        "По дням: новые бронирования, подтверждения и отмены.",
+        "Примеры:\n  paytrack stats daily\n  paytrack stats daily --days 7 --csv",
+    ),
+    (
+        "streams",
+        "Каталог потоков: названия, цены, места; подтверждённые участники потока.",
+        "Примеры:\n  paytrack streams list\n  paytrack streams add 9th_stream --course 1 --name \"9-й поток\" --price 30000 --currency RUB --capacity 40\n  paytrack streams members 8th_stream --csv",
+    ),
+    (
+        "streams list",
+        "Потоки с названиями, ценами, местами и числом бронирований.",
+        "Примеры:\n  paytrack streams list\n  paytrack streams list --course 1 --csv",
+    ),
+    (
+        "streams add",
+        "Добавить поток в курс.",
+        "Примеры:\n  paytrack streams add 9th_stream --course 1 --name \"9-й поток\" --price 30000 --currency RUB --capacity 40",
+    ),
+    (
+        "streams edit",
+        "Изменить название, цену, валюту или число мест потока (`none` убирает цену или места).",
+        "Примеры:\n  paytrack streams edit 9th_stream --price 32000\n  paytrack streams edit 9th_stream --course 1 --capacity none",
+    ),
+    (
+        "streams members",
+        "Подтверждённые участники потока и кто из них заблокировал бота.",
+        "Примеры:\n  paytrack streams members 8th_stream\n  paytrack streams members 8th_stream --course 1 --csv",
+    ),
+    (
+        "courses",
+        "Каталог курсов: названия и шаблоны сообщений о подтверждении.",
+        "Примеры:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\"",
+    ),
+    (
+        "courses list",
+        "Курсы с названиями, шаблонами и числом бронирований.",
+        "Примеры:\n  paytrack courses list\n  paytrack courses list --json",
+    ),
+    (
+        "courses add",
+        "Добавить курс.",
+        "Примеры:\n  paytrack courses add 5 --name \"Вайб кодинг\" --template confirmation.txt",
+    ),
+    (
+        "courses edit",
+        "Переименовать курс или сменить шаблон сообщения о подтверждении.",
+        "Примеры:\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\"\n  paytrack courses edit 5 --default-template",
+    ),
+    (
         "audit",
         "Журнал аудита: кто что изменил и когда, и доказательство, что его не переписали.",
         "Примеры:\n  paytrack audit tail -n 50\n  paytrack audit verify",
@@ -574,7 +675,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "audit verify",
         "Пройти цепочку хешей и назвать первую запись, изменённую, удалённую или вставленную в обход.",
-        "Примеры:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null",
+        "Примеры:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null\n  paytrack audit verify --expect-head 3f2a…   # хеш головы из прошлого запуска",
     ),
     (
         "payments",
@@ -781,4 +882,174 @@ pub struct PaymentsListArgs {
     pub all: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StreamsCommand {
+    /// Streams with their names, prices, capacities and booking counts.
+    List {
+        /// Only this course.
+        #[arg(long)]
+        course: Option<i64>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a stream to a course.
+    #[command(
+        after_help = "Examples:\n  paytrack streams add 9th_stream --course 1 --name \"9-й поток\" --price 30000 --currency RUB --capacity 40"
+    )]
+    Add(StreamAddArgs),
+    /// Change a stream's name, price, currency or capacity (`none` clears price or capacity).
+    #[command(
+        after_help = "Examples:\n  paytrack streams edit 9th_stream --price 32000\n  paytrack streams edit 9th_stream --course 1 --capacity none"
+    )]
+    Edit(StreamEditArgs),
+    /// Confirmed students of a stream, with whether they blocked the bot.
+    #[command(
+        after_help = "Examples:\n  paytrack streams members 8th_stream\n  paytrack streams members 8th_stream --course 1 --csv"
+    )]
+    Members {
+        /// Stream code.
+        stream: String,
+        /// The stream's course (needed when two courses use the same code).
+        #[arg(long)]
+        course: Option<i64>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// Stream fields that `add` and `edit` set.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StreamFields {
+    /// Name people see, e.g. "9-й поток".
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Price of the stream, e.g. 30000 or 27000.50; `none` clears it.
+    #[arg(long, value_parser = price_setting)]
+    pub price: Option<Setting<i64>>,
+    /// Currency of the price, e.g. RUB.
+    #[arg(long, value_parser = currency_code)]
+    pub currency: Option<String>,
+    /// Number of seats; `none` clears it.
+    #[arg(long, value_parser = capacity_setting)]
+    pub capacity: Option<Setting<i64>>,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamAddArgs {
+    /// Stream code as bookings use it, e.g. 9th_stream.
+    pub code: String,
+    /// Course id.
+    #[arg(long)]
+    pub course: i64,
+    #[command(flatten)]
+    pub fields: StreamFields,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamEditArgs {
+    /// Stream code.
+    pub code: String,
+    /// Course id (needed when two courses use the same code).
+    #[arg(long)]
+    pub course: Option<i64>,
+    #[command(flatten)]
+    pub fields: StreamFields,
+}
+
+/// A value to set, or `none` to clear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting<T> {
+    Clear,
+    To(T),
+}
+
+impl<T> Setting<T> {
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Setting::Clear => None,
+            Setting::To(v) => Some(v),
+        }
+    }
+}
+
+fn price_setting(text: &str) -> Result<Setting<i64>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    match crate::domain::money::parse_amount(text)? {
+        minor if minor < 0 => Err("a price cannot be negative".into()),
+        minor => Ok(Setting::To(minor)),
+    }
+}
+
+fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Setting::To(n)),
+        _ => Err(format!(
+            "'{text}' is not a capacity (a whole number of seats, or none)"
+        )),
+    }
+}
+
+/// A currency code: three letters, stored upper-case (RUB, USD, EUR).
+fn currency_code(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 3 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(text.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "'{text}' is not a currency code (three letters, e.g. RUB)"
+        ))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CoursesCommand {
+    /// Courses with their names, templates and booking counts.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a course.
+    #[command(
+        after_help = "Examples:\n  paytrack courses add 5 --name \"Вайб кодинг\" --template confirmation.txt"
+    )]
+    Add(CourseAddArgs),
+    /// Rename a course or change its confirmation message template.
+    #[command(
+        after_help = "Examples:\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\"\n  paytrack courses edit 5 --default-template"
+    )]
+    Edit(CourseEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CourseAddArgs {
+    /// Course id as bookings use it.
+    pub id: i64,
+    /// Name people see.
+    #[arg(long)]
+    pub name: String,
+    /// Confirmation message template file (placeholders: {first_name} {username} {course_name} {stream_name} {booking_id}).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CourseEditArgs {
+    /// Course id.
+    pub id: i64,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Confirmation message template file.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Go back to the default confirmation message.
+    #[arg(long, conflicts_with = "template")]
+    pub default_template: bool,
 }

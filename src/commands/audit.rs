@@ -1,13 +1,14 @@
-//! `audit tail` and `audit verify`.
+//! `audit tail` (with `--follow`) and `audit verify`.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{AuditCommand, AuditTailArgs};
-use crate::db::audit::{AuditFilter, ChainBreak};
-use crate::domain::audit::AuditEntry;
+use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
+use crate::db::audit::AuditFilter;
+use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{csv_writer, pick_format, Format, Output};
@@ -15,7 +16,7 @@ use crate::output::{csv_writer, pick_format, Format, Output};
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {
         AuditCommand::Tail(args) => tail(ctx, args),
-        AuditCommand::Verify => verify(ctx),
+        AuditCommand::Verify(args) => verify(ctx, args),
     }
 }
 
@@ -32,6 +33,9 @@ const CSV_COLUMNS: [&str; 11] = [
     "prev_hash",
     "hash",
 ];
+
+/// Entries `audit tail` shows without `-n` or a period.
+const DEFAULT_LINES: u64 = 20;
 
 fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     let filter = AuditFilter {
@@ -58,12 +62,98 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     );
     let mut out = ctx.out.clone();
     out.raw_csv = args.output.raw;
-    let db = ctx.open_db()?;
-    let entries = db.audit_tail(&filter, Some(args.lines))?;
+    // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
+    let limit = match args.lines {
+        Some(n) => Some(n),
+        None if filter.since.is_some() || filter.until.is_some() => None,
+        None => Some(DEFAULT_LINES),
+    };
+    let mut db = ctx.open_db()?;
+    let (entries, last_id) =
+        db.read(|db| Ok((db.audit_tail(&filter, limit)?, db.audit_last_id()?)))?;
     let mut stdout = crate::output::stdout();
-    write_entries(&mut stdout, &out, format, &entries, true)?;
+    if args.follow && format == Format::Table {
+        write_lines(&mut stdout, &out, &entries)?;
+    } else {
+        write_entries(&mut stdout, &out, format, &entries, true)?;
+    }
     stdout.flush()?;
+    if args.follow {
+        follow(&mut db, &out, format, &filter, last_id, &mut stdout)?;
+    }
     Ok(exit::OK)
+}
+
+/// How often `--follow` looks for new entries.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Prints entries written after `last_id` as they arrive, until Ctrl-C (exit 0).
+/// Each poll is one short read: a transaction held open between polls would
+/// stop WAL checkpoints and let the -wal file grow without bound.
+fn follow(
+    db: &mut crate::db::Db,
+    out: &Output,
+    format: Format,
+    filter: &AuditFilter,
+    mut last_id: i64,
+    stdout: &mut impl Write,
+) -> Result<()> {
+    loop {
+        let deadline = Instant::now() + POLL_INTERVAL;
+        while Instant::now() < deadline {
+            if crate::interrupt::requested() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (entries, newest) = db.audit_since(filter, last_id)?;
+        last_id = last_id.max(newest);
+        if entries.is_empty() {
+            continue;
+        }
+        match format {
+            // A boxed table per batch would repeat its header; people following get lines.
+            Format::Table => write_lines(stdout, out, &entries)?,
+            _ => write_entries(stdout, out, format, &entries, false)?,
+        }
+        stdout.flush()?;
+    }
+}
+
+/// One line per entry, for people following the log: time, actor, action, booking, change, reason.
+fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Result<()> {
+    use crate::output::sanitize::for_terminal;
+    for e in entries {
+        let mut line = format!(
+            "{:>6}  {}  {}  {}",
+            e.id,
+            super::bookings::show_time(out, &e.at),
+            for_terminal(&e.actor),
+            e.action
+        );
+        if let Some(b) = e.booking_id {
+            line += &format!("  #{b}");
+        }
+        let change = change_text(e);
+        if !change.is_empty() {
+            line += &format!("  {}", for_terminal(&change));
+        }
+        if let Some(reason) = &e.reason {
+            line += &format!("  ({})", for_terminal(reason));
+        }
+        writeln!(w, "{line}")?;
+    }
+    Ok(())
+}
+
+/// `old → new`, as far as the entry has them.
+fn change_text(e: &AuditEntry) -> String {
+    match (&e.old_value, &e.new_value) {
+        (Some(old), Some(new)) => format!("{old} → {new}"),
+        (None, Some(new)) => new.clone(),
+        (Some(old), None) => format!("{old} →"),
+        (None, None) => String::new(),
+    }
 }
 
 /// Writes entries in the chosen format (the CSV header only when `header`).
@@ -130,12 +220,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
         ],
     );
     for e in entries {
-        let change = match (&e.old_value, &e.new_value) {
-            (Some(old), Some(new)) => format!("{old} → {new}"),
-            (None, Some(new)) => new.clone(),
-            (Some(old), None) => format!("{old} →"),
-            (None, None) => String::new(),
-        };
+        let change = change_text(e);
         table.add_row(vec![
             number_cell(e.id),
             comfy_table::Cell::new(super::bookings::show_time(out, &e.at)),
@@ -150,24 +235,71 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
     table
 }
 
-fn verify(ctx: &Context) -> Result<u8> {
+fn verify(ctx: &Context, args: AuditVerifyArgs) -> Result<u8> {
     let db = ctx.open_db()?;
-    let (checked, broken) = db.audit_verify(|_| {})?;
-    match broken {
-        None => {
-            let mut stdout = crate::output::stdout();
-            writeln!(stdout, "ok: {checked} audit entries checked, hash chain intact")?;
-            stdout.flush()?;
-            Ok(exit::OK)
-        }
-        Some(ChainBreak::Altered { id }) => Err(PaytrackError::VerifyFailed(format!(
-            "audit entry {id} was altered: its content does not match its hash ({checked} entries checked)"
-        ))
-        .into()),
-        Some(ChainBreak::Broken { id, previous_id }) => Err(PaytrackError::VerifyFailed(format!(
-            "audit chain broken before entry {id}: an entry was removed or inserted out of band after {} ({checked} entries checked)",
-            previous_id.map_or("the start".to_string(), |p| format!("entry {p}"))
-        ))
-        .into()),
+    let report = db.audit_verify(args.expect_head.as_deref(), |_| {})?;
+    if let Some(broken) = &report.broken {
+        return Err(PaytrackError::VerifyFailed(describe_break(broken, report.checked)).into());
     }
+    if let (Some(anchor), None) = (&args.expect_head, report.anchor_id) {
+        return Err(PaytrackError::VerifyFailed(format!(
+            "the chain is intact but no entry has the expected head hash {anchor}: \
+             entries were removed from the end, or the log was rewritten, since it was recorded \
+             (head now: entry {} {})",
+            report.head_id, report.head_hash
+        ))
+        .into());
+    }
+    let mut stdout = crate::output::stdout();
+    write_report(&mut stdout, &report)?;
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// The success report: a count, the head to record as the next anchor, and where the anchor was.
+fn write_report(w: &mut impl Write, report: &ChainReport) -> Result<()> {
+    writeln!(
+        w,
+        "ok: {} audit entries checked, hash chain intact",
+        report.checked
+    )?;
+    writeln!(w, "head: {} {}", report.head_id, report.head_hash)?;
+    if let Some(anchor) = report.anchor_id {
+        writeln!(
+            w,
+            "anchor: entry {anchor} found, {} entries written since",
+            report.head_id - anchor
+        )?;
+    }
+    Ok(())
+}
+
+/// One line naming the first broken entry.
+fn describe_break(broken: &ChainBreak, checked: u64) -> String {
+    let what = match broken {
+        ChainBreak::Altered { id } => format!(
+            "audit entry {id} does not match its hash: it was changed, or inserted out of band"
+        ),
+        ChainBreak::Removed { first, last } if first == last => {
+            format!("audit entry {first} was removed")
+        }
+        ChainBreak::Removed { first, last } => {
+            format!("audit entries {first} to {last} were removed")
+        }
+        ChainBreak::Inserted { id } => format!(
+            "audit entry {id} was inserted out of band: its id does not follow the entry before it"
+        ),
+        ChainBreak::Relinked {
+            id,
+            previous_id: Some(previous),
+        } => format!(
+            "audit entry {id} does not chain to entry {previous}: entry {previous} was rewritten \
+             (and re-hashed), or entry {id} was replaced"
+        ),
+        ChainBreak::Relinked {
+            id,
+            previous_id: None,
+        } => format!("audit entry {id} does not start the chain: it was replaced"),
+    };
+    format!("{what} ({checked} entries read)")
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bookings;
+pub mod catalogue;
 pub mod demo;
 pub mod docs;
 pub mod import;
@@ -79,6 +80,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Outbox(cmd) => outbox::run(&ctx, cmd),
         Command::Payments(cmd) => payments::run(&ctx, cmd),
+        Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
+        Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }

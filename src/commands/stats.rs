@@ -1,23 +1,32 @@
-//! `stats streams`: per course and stream numbers from the trigger-kept counters.
+//! `stats streams` (per course and stream numbers from the trigger-kept
+//! counters), `stats verify` and `stats rebuild` (the counters against a
+//! recount), and `stats daily` (activity per day).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
+use serde_json::json;
 
 use super::Context;
-use crate::cli::{StatsCommand, StatsStreamsArgs};
-use crate::db::stats::StatsFilter;
+use crate::cli::{StatsCommand, StatsDailyArgs, StatsStreamsArgs};
+use crate::db::stats::{
+    compare_counters, CounterDifference, DailyActivity, StatsFilter, StatusCount,
+};
+use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::money::format_amount;
 use crate::domain::Status;
-use crate::error::exit;
+use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{csv_writer, pick_format, write_json, Format, Output};
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
     match cmd {
         StatsCommand::Streams(args) => streams(ctx, args),
+        StatsCommand::Verify => verify(ctx),
+        StatsCommand::Rebuild => rebuild(ctx),
+        StatsCommand::Daily(args) => daily(ctx, args),
     }
 }
 
@@ -292,4 +301,205 @@ pub fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: us
     } else {
         format!("{c}{p}{x}")
     }
+}
+
+/// How many bookings a set of counts covers.
+fn bookings_in(counts: &[StatusCount]) -> i64 {
+    counts.iter().map(|c| c.bookings).sum()
+}
+
+/// One difference as a line for people and logs.
+fn describe_difference(d: &CounterDifference) -> String {
+    let stream = if d.course_stream.is_empty() {
+        "(no stream)".to_string()
+    } else {
+        crate::output::sanitize::for_terminal(&d.course_stream).into_owned()
+    };
+    let status = Status::from_code(d.status_code)
+        .map_or_else(|| d.status_code.to_string(), |s| s.name().to_string());
+    format!(
+        "course {} stream {stream} {status}: stored {} bookings (pct_sum {}), recounted {} (pct_sum {})",
+        d.course_id, d.stored.0, d.stored.1, d.recounted.0, d.recounted.1
+    )
+}
+
+/// `stats verify`: recounts from the bookings in one snapshot and compares.
+fn verify(ctx: &Context) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let (stored, recounted) = db.read(|db| Ok((db.stored_counters()?, db.recount()?)))?;
+    let differences = compare_counters(&stored, &recounted);
+    let bookings = bookings_in(&recounted);
+    let mut stdout = crate::output::stdout();
+    if differences.is_empty() {
+        writeln!(
+            stdout,
+            "ok: {bookings} bookings recounted, {} counters match",
+            recounted.len()
+        )?;
+        stdout.flush()?;
+        return Ok(exit::OK);
+    }
+    for d in &differences {
+        writeln!(stdout, "{}", describe_difference(d))?;
+    }
+    stdout.flush()?;
+    Err(PaytrackError::VerifyFailed(format!(
+        "{} stream counters differ from a recount of {bookings} bookings; `paytrack stats rebuild` recomputes them",
+        differences.len()
+    ))
+    .into())
+}
+
+/// `stats rebuild`: replaces the counters with a recount, in one audited transaction.
+fn rebuild(ctx: &Context) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let (differences, counters, bookings) = db.write(|tx| {
+        let before = tx.stored_counters()?;
+        let recounted = tx.recount()?;
+        let differences = compare_counters(&before, &recounted);
+        tx.rebuild_counters()?;
+        let after = tx.stored_counters()?;
+        let summary = |counts: &[StatusCount]| {
+            json!({ "counters": counts.len(), "bookings": bookings_in(counts) })
+        };
+        tx.append_audit(
+            &ctx.actor,
+            ctx.now,
+            NewAuditEntry {
+                action: action::STATS_REBUILT,
+                old_value: Some(summary(&before).to_string()),
+                new_value: Some(summary(&after).to_string()),
+                details: json!({
+                    "differences": differences.len(),
+                    // The first few, so the log shows what drifted without growing unbounded.
+                    "changed": differences.iter().take(20).map(describe_difference).collect::<Vec<_>>(),
+                }),
+                ..Default::default()
+            },
+        )?;
+        Ok((differences, after.len(), bookings_in(&after)))
+    })?;
+    let out = &ctx.out;
+    for d in &differences {
+        out.note(&describe_difference(d));
+    }
+    out.note(&format!(
+        "{} {counters} {} {bookings} {}; {} {}",
+        out.tr("rebuilt", "пересчитано"),
+        out.tr("counters from", "счётчиков по"),
+        out.tr("bookings", "бронированиям"),
+        differences.len(),
+        out.tr("differed", "отличались"),
+    ));
+    Ok(exit::OK)
+}
+
+/// The columns of `stats daily` in CSV (and the JSON field names).
+const DAILY_COLUMNS: [&str; 4] = ["day", "new_bookings", "confirmations", "cancellations"];
+
+/// `stats daily`: one row per day of the last `--days` days, today included, empty days too.
+fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
+    let zone = ctx.out.zone;
+    let today = zone.date_of(ctx.now);
+    let first = today - chrono::Duration::days(i64::from(args.days) - 1);
+    let since = ctx.parse_when("--days", &first.format("%Y-%m-%d").to_string())?;
+    // The zone's offset today, to cut days in SQL (exact unless the window spans a DST change).
+    let today_midnight = ctx.parse_when("--days", "today")?;
+    let offset =
+        (today.and_time(chrono::NaiveTime::MIN) - today_midnight.naive_utc()).num_seconds();
+    let format = pick_format(
+        args.output.format,
+        args.output.csv,
+        args.output.json,
+        Format::Table,
+    );
+    let db = ctx.open_db()?;
+    let mut found: BTreeMap<String, DailyActivity> = db
+        .daily_activity(since, offset)?
+        .into_iter()
+        .map(|d| (d.day.clone(), d))
+        .collect();
+    let rows: Vec<DailyActivity> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|d| {
+            let day = d.format("%Y-%m-%d").to_string();
+            found.remove(&day).unwrap_or(DailyActivity {
+                day,
+                new_bookings: 0,
+                confirmations: 0,
+                cancellations: 0,
+            })
+        })
+        .collect();
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(DAILY_COLUMNS)?;
+            for r in &rows {
+                w.write_record([
+                    r.day.clone(),
+                    r.new_bookings.to_string(),
+                    r.confirmations.to_string(),
+                    r.cancellations.to_string(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => write_json(&mut stdout, &rows, format == Format::Jsonl)?,
+        Format::Table => writeln!(stdout, "{}", daily_table(&ctx.out, &rows))?,
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+fn daily_table(out: &Output, rows: &[DailyActivity]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("Day", "День"),
+            out.tr("New", "Новых"),
+            out.tr("Confirmed", "Подтверждено"),
+            out.tr("Cancelled", "Отменено"),
+            out.tr("New bookings", "Новые брони"),
+        ],
+    );
+    let widest = rows
+        .iter()
+        .map(|r| r.new_bookings)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for r in rows {
+        let cells = (r.new_bookings * 20 + widest - 1) / widest;
+        table.add_row(vec![
+            comfy_table::Cell::new(&r.day),
+            number_cell(r.new_bookings),
+            number_cell(r.confirmations),
+            number_cell(r.cancellations),
+            comfy_table::Cell::new("█".repeat(cells as usize)),
+        ]);
+    }
+    let sum = |f: fn(&DailyActivity) -> i64| rows.iter().map(f).sum::<i64>();
+    table.add_row(vec![
+        comfy_table::Cell::new(out.tr("Total", "Итого")),
+        number_cell(sum(|r| r.new_bookings)),
+        number_cell(sum(|r| r.confirmations)),
+        number_cell(sum(|r| r.cancellations)),
+        comfy_table::Cell::new(sparkline(rows.iter().map(|r| r.new_bookings))),
+    ]);
+    table
+}
+
+/// `▁▂▃▅▇`: one character per value, scaled to the largest (the last 40 values).
+fn sparkline(values: impl Iterator<Item = i64>) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let values: Vec<i64> = values.collect();
+    let values = &values[values.len().saturating_sub(40)..];
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&v| TICKS[((v.max(0) * 7 + max / 2) / max) as usize])
+        .collect()
 }

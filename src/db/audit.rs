@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Db, WriteTx};
-use crate::domain::audit::{AuditEntry, NewAuditEntry, GENESIS_HASH};
+use crate::domain::audit::{AuditEntry, ChainReport, ChainWalk, NewAuditEntry, GENESIS_HASH};
 use crate::domain::time::to_storage;
 
 /// Which entries `audit tail` shows.
@@ -18,16 +18,6 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only entries with a greater id (for `--follow`).
     pub after_id: Option<i64>,
-}
-
-/// The first place the chain breaks, if any.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChainBreak {
-    /// The entry's content no longer matches its stored hash.
-    Altered { id: i64 },
-    /// The entry's `prev_hash` does not match the entry before it: something
-    /// was removed or inserted between them.
-    Broken { id: i64, previous_id: Option<i64> },
 }
 
 const COLUMNS: &str =
@@ -168,48 +158,44 @@ impl Db {
         Ok(n as u64)
     }
 
-    /// Walks the whole chain in id order. Returns how many entries were checked
-    /// and the first break, if any. Streams rows: memory does not grow with the log.
+    /// Walks the whole chain in id order and stops at the first break.
+    /// `anchor` is a head hash recorded earlier that must still be in the
+    /// chain. Streams rows: memory does not grow with the log.
     pub fn audit_verify(
         &self,
+        anchor: Option<&str>,
         mut on_progress: impl FnMut(u64),
-    ) -> Result<(u64, Option<ChainBreak>)> {
+    ) -> Result<ChainReport> {
         let mut stmt = self
             .conn()
             .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
         let mut rows = stmt.query([])?;
-        let mut expected_prev = GENESIS_HASH.to_string();
-        let mut previous_id: Option<i64> = None;
-        let mut checked = 0u64;
+        let mut walk = ChainWalk::new(anchor);
         while let Some(row) = rows.next()? {
-            let entry = entry_from_row(row)?;
-            checked += 1;
-            if checked % 10_000 == 0 {
-                on_progress(checked);
+            if !walk.check(&entry_from_row(row)?) {
+                break;
+            }
+            if walk.checked() % 10_000 == 0 {
+                on_progress(walk.checked());
                 crate::interrupt::check()?;
             }
-            // Ids are assigned consecutively; a gap means a removed entry.
-            let id_gap = previous_id.map_or(entry.id != 1, |p| entry.id != p + 1);
-            if entry.prev_hash != expected_prev || id_gap {
-                // If the entry's own hash is also wrong, it was edited (prev_hash included).
-                if entry.compute_hash() != entry.hash {
-                    return Ok((checked, Some(ChainBreak::Altered { id: entry.id })));
-                }
-                return Ok((
-                    checked,
-                    Some(ChainBreak::Broken {
-                        id: entry.id,
-                        previous_id,
-                    }),
-                ));
-            }
-            if entry.compute_hash() != entry.hash {
-                return Ok((checked, Some(ChainBreak::Altered { id: entry.id })));
-            }
-            expected_prev = entry.hash;
-            previous_id = Some(entry.id);
         }
-        Ok((checked, None))
+        Ok(walk.finish())
+    }
+
+    /// Entries matching `filter` with an id above `after_id`, and the highest
+    /// id of all (matching or not), read in one short snapshot: `--follow`
+    /// calls this once per poll and holds no transaction in between.
+    pub fn audit_since(
+        &mut self,
+        filter: &AuditFilter,
+        after_id: i64,
+    ) -> Result<(Vec<AuditEntry>, i64)> {
+        let filter = AuditFilter {
+            after_id: Some(after_id),
+            ..filter.clone()
+        };
+        self.read(|db| Ok((db.audit_tail(&filter, None)?, db.audit_last_id()?)))
     }
 
     /// The highest audit id (0 for an empty log); `--follow` polls from here.

@@ -34,6 +34,33 @@ pub struct StreamChanges {
     pub capacity: Option<Option<i64>>,
 }
 
+impl StreamChanges {
+    /// The stream as it is after these changes.
+    pub fn apply(&self, current: &Stream) -> Stream {
+        Stream {
+            name: self.name.clone().or_else(|| current.name.clone()),
+            price_minor: self.price_minor.unwrap_or(current.price_minor),
+            currency: self.currency.clone().or_else(|| current.currency.clone()),
+            capacity: self.capacity.unwrap_or(current.capacity),
+            ..current.clone()
+        }
+    }
+}
+
+impl Stream {
+    /// A stream with a code and nothing else set.
+    pub fn bare(course_id: i64, code: &str) -> Stream {
+        Stream {
+            course_id,
+            code: code.to_string(),
+            name: None,
+            price_minor: None,
+            currency: None,
+            capacity: None,
+        }
+    }
+}
+
 impl WriteTx<'_> {
     /// Makes sure a course exists; a new one is named after its id until someone names it.
     /// Returns true when it was created.
@@ -96,25 +123,17 @@ impl WriteTx<'_> {
     ) -> Result<Option<Stream>> {
         let before = stream_by_code(self.conn(), course_id, code)?;
         self.ensure_stream(course_id, code, now)?;
-        let before_or_new = before.clone();
-        let current = before_or_new.unwrap_or(Stream {
-            course_id,
-            code: code.to_string(),
-            name: None,
-            price_minor: None,
-            currency: None,
-            capacity: None,
-        });
+        let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
         self.conn().execute(
             "UPDATE streams SET name = ?3, price_minor = ?4, currency = ?5, capacity = ?6, updated_at = ?7
              WHERE course_id = ?1 AND code = ?2",
             params![
                 course_id,
                 code,
-                changes.name.clone().or(current.name),
-                changes.price_minor.unwrap_or(current.price_minor),
-                changes.currency.clone().or(current.currency),
-                changes.capacity.unwrap_or(current.capacity),
+                after.name,
+                after.price_minor,
+                after.currency,
+                after.capacity,
                 to_storage(now)
             ],
         )?;
@@ -213,6 +232,45 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([code], stream_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+/// A confirmed student of a stream (`streams members`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamMember {
+    pub user_id: i64,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub booking_id: i64,
+    pub confirmed_at: Option<String>,
+    /// The student blocked the bot: messages will not reach them.
+    pub blocked: bool,
+}
+
+impl Db {
+    /// Confirmed bookings of one stream, oldest confirmation first, with whether
+    /// each student blocked the bot. Walks the `bookings_by_stream` index.
+    pub fn stream_members(&self, course_id: i64, code: &str) -> Result<Vec<StreamMember>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT b.user_id, b.username, b.first_name, b.id, b.confirmed_at,
+                    bu.user_id IS NOT NULL
+               FROM bookings b LEFT JOIN blocked_users bu ON bu.user_id = b.user_id
+              WHERE b.course_id = ?1 AND b.course_stream = ?2 AND b.confirmed = 2
+              ORDER BY b.confirmed_at, b.id",
+        )?;
+        let rows = stmt
+            .query_map(params![course_id, code], |r| {
+                Ok(StreamMember {
+                    user_id: r.get(0)?,
+                    username: r.get(1)?,
+                    first_name: r.get(2)?,
+                    booking_id: r.get(3)?,
+                    confirmed_at: r.get(4)?,
+                    blocked: r.get(5)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

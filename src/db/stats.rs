@@ -5,7 +5,10 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use rusqlite::params;
+
 use super::{Db, WriteTx};
+use crate::domain::audit::action;
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 
@@ -61,6 +64,21 @@ const RECOUNT: &str = "SELECT course_id, COALESCE(course_stream, ''), confirmed,
   GROUP BY course_id, COALESCE(course_stream, ''), confirmed
   ORDER BY 1, 2, 3";
 
+fn stored_counters(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
+          WHERE bookings <> 0 OR pct_sum <> 0 ORDER BY 1, 2, 3",
+    )?;
+    collect(&mut stmt, &[])
+}
+
+fn recount(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
+    let mut stmt = conn.prepare_cached(RECOUNT)?;
+    let none: Option<i64> = None;
+    let none_text: Option<String> = None;
+    collect(&mut stmt, &[&none, &none_text, &none_text, &none_text])
+}
+
 impl Db {
     /// Counts per (course, stream, status). Without a date filter they come
     /// from the counters table (cost grows with streams, not bookings); with
@@ -80,44 +98,44 @@ impl Db {
         collect(&mut stmt, &[&filter.course, &filter.stream, &since, &until])
     }
 
-    /// The counters as stored, including zero rows (for `stats verify`).
+    /// The counters as stored, without all-zero rows (for `stats verify`).
     pub fn stored_counters(&self) -> Result<Vec<StatusCount>> {
-        let mut stmt = self.conn().prepare(
-            "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
-              WHERE bookings <> 0 OR pct_sum <> 0 ORDER BY 1, 2, 3",
-        )?;
-        collect(&mut stmt, &[])
+        stored_counters(self.conn())
     }
 
     /// The counters recomputed from the bookings.
     pub fn recount(&self) -> Result<Vec<StatusCount>> {
-        let mut stmt = self.conn().prepare_cached(RECOUNT)?;
-        let none: Option<i64> = None;
-        let none_text: Option<String> = None;
-        collect(&mut stmt, &[&none, &none_text, &none_text, &none_text])
+        recount(self.conn())
     }
 
-    /// New bookings, confirmations and cancellations per UTC day since `since`.
-    pub fn daily_activity(&self, since: DateTime<Utc>) -> Result<Vec<DailyActivity>> {
+    /// New bookings (by creation time), confirmations and cancellations (by
+    /// the time of the status change in the audit log) per day since `since`.
+    /// Days are cut at midnight of a zone `utc_offset_seconds` east of UTC.
+    pub fn daily_activity(
+        &self,
+        since: DateTime<Utc>,
+        utc_offset_seconds: i64,
+    ) -> Result<Vec<DailyActivity>> {
         let since = to_storage(since);
-        let mut stmt = self.conn().prepare(
+        let shift = format!("{utc_offset_seconds:+} seconds");
+        let mut stmt = self.conn().prepare_cached(
             "SELECT day, SUM(created), SUM(confirmed), SUM(cancelled) FROM (
-                 SELECT substr(created_at, 1, 10) AS day, 1 AS created, 0 AS confirmed, 0 AS cancelled
+                 SELECT date(created_at, ?2) AS day, 1 AS created, 0 AS confirmed, 0 AS cancelled
                    FROM bookings WHERE created_at >= ?1
                  UNION ALL
-                 SELECT substr(at, 1, 10), 0,
+                 SELECT date(at, ?2), 0,
                         CASE WHEN new_value = 'confirmed' THEN 1 ELSE 0 END,
                         CASE WHEN new_value = 'cancelled' THEN 1 ELSE 0 END
-                   FROM audit_log WHERE action = 'booking.status_changed' AND at >= ?1
+                   FROM audit_log WHERE action = ?3 AND at >= ?1
              ) GROUP BY day ORDER BY day",
         )?;
         let rows = stmt
-            .query_map([since], |r| {
+            .query_map(params![since, shift, action::STATUS_CHANGED], |r| {
                 Ok(DailyActivity {
                     day: r.get(0)?,
-                    created: r.get(1)?,
-                    confirmed: r.get(2)?,
-                    cancelled: r.get(3)?,
+                    new_bookings: r.get(1)?,
+                    confirmations: r.get(2)?,
+                    cancellations: r.get(3)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -125,17 +143,72 @@ impl Db {
     }
 }
 
+/// One counter that differs between the stored counters and a recount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CounterDifference {
+    pub course_id: i64,
+    pub course_stream: String,
+    pub status_code: i64,
+    /// (bookings, pct_sum) as stored; (0, 0) when the row is missing.
+    pub stored: (i64, i64),
+    /// (bookings, pct_sum) recounted from the bookings.
+    pub recounted: (i64, i64),
+}
+
+/// Every (course, stream, status) whose stored counts differ from the recount.
+/// Rows absent on one side count as zero, so a stale zero row is no difference.
+pub fn compare_counters(
+    stored: &[StatusCount],
+    recounted: &[StatusCount],
+) -> Vec<CounterDifference> {
+    use std::collections::BTreeMap;
+    type Key = (i64, String, i64);
+    type Counts = (i64, i64);
+    let key = |c: &StatusCount| (c.course_id, c.course_stream.clone(), c.status_code);
+    let mut both: BTreeMap<Key, (Counts, Counts)> = BTreeMap::new();
+    for c in stored {
+        both.entry(key(c)).or_default().0 = (c.bookings, c.pct_sum);
+    }
+    for c in recounted {
+        both.entry(key(c)).or_default().1 = (c.bookings, c.pct_sum);
+    }
+    both.into_iter()
+        .filter(|(_, (s, r))| s != r)
+        .map(
+            |((course_id, course_stream, status_code), (stored, recounted))| CounterDifference {
+                course_id,
+                course_stream,
+                status_code,
+                stored,
+                recounted,
+            },
+        )
+        .collect()
+}
+
 /// One day of `stats daily`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DailyActivity {
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD` in the display zone.
     pub day: String,
-    pub created: i64,
-    pub confirmed: i64,
-    pub cancelled: i64,
+    pub new_bookings: i64,
+    /// Status changes to confirmed recorded that day.
+    pub confirmations: i64,
+    /// Status changes to cancelled recorded that day.
+    pub cancellations: i64,
 }
 
 impl WriteTx<'_> {
+    /// The counters as stored, inside this transaction.
+    pub fn stored_counters(&self) -> Result<Vec<StatusCount>> {
+        stored_counters(self.conn())
+    }
+
+    /// The counters recomputed from the bookings, inside this transaction.
+    pub fn recount(&self) -> Result<Vec<StatusCount>> {
+        recount(self.conn())
+    }
+
     /// Replaces the counters with a recount from the bookings.
     pub fn rebuild_counters(&self) -> Result<()> {
         self.conn().execute_batch(

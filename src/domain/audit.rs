@@ -73,6 +73,108 @@ impl AuditEntry {
     }
 }
 
+/// The first place a walk of the chain found tampering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry no longer matches its own hash: changed in place, or
+    /// inserted out of band with a made-up hash.
+    Altered { id: i64 },
+    /// Entries `first..=last` are gone: ids are consecutive, and the next
+    /// entry does not chain to the one before the gap.
+    Removed { first: i64, last: i64 },
+    /// The entry chains to its predecessor but its id skips ahead: inserted
+    /// out of band with an invented id.
+    Inserted { id: i64 },
+    /// Both entries match their own hashes, yet `id` does not chain to
+    /// `previous_id`: the previous entry was rewritten and re-hashed, or this
+    /// one was replaced.
+    Relinked { id: i64, previous_id: Option<i64> },
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub checked: u64,
+    /// The last entry's id and hash (0 and the genesis hash for an empty log).
+    pub head_id: i64,
+    pub head_hash: String,
+    /// Where the expected head (an anchor recorded earlier) was found, if asked for one.
+    pub anchor_id: Option<i64>,
+    pub broken: Option<ChainBreak>,
+}
+
+/// Walks entries in id order and stops at the first break.
+#[derive(Debug)]
+pub struct ChainWalk {
+    report: ChainReport,
+    anchor: Option<String>,
+}
+
+impl ChainWalk {
+    /// `anchor`: a head hash recorded earlier that must still be in the chain.
+    pub fn new(anchor: Option<&str>) -> ChainWalk {
+        let anchor = anchor.map(str::to_ascii_lowercase);
+        ChainWalk {
+            report: ChainReport {
+                checked: 0,
+                head_id: 0,
+                head_hash: GENESIS_HASH.to_string(),
+                anchor_id: anchor.as_deref().filter(|a| *a == GENESIS_HASH).map(|_| 0),
+                broken: None,
+            },
+            anchor,
+        }
+    }
+
+    pub fn checked(&self) -> u64 {
+        self.report.checked
+    }
+
+    /// Checks the next entry; false once the chain is broken (stop walking).
+    pub fn check(&mut self, entry: &AuditEntry) -> bool {
+        if self.report.broken.is_some() {
+            return false;
+        }
+        let report = &mut self.report;
+        report.checked += 1;
+        let previous_id = (report.checked > 1).then_some(report.head_id);
+        let expected_id = report.head_id + 1;
+        let content_intact = entry.compute_hash() == entry.hash;
+        let linked = entry.prev_hash == report.head_hash;
+        let broken = if entry.id > expected_id && !linked {
+            Some(ChainBreak::Removed {
+                first: expected_id,
+                last: entry.id - 1,
+            })
+        } else if !content_intact {
+            Some(ChainBreak::Altered { id: entry.id })
+        } else if entry.id != expected_id {
+            Some(ChainBreak::Inserted { id: entry.id })
+        } else if !linked {
+            Some(ChainBreak::Relinked {
+                id: entry.id,
+                previous_id,
+            })
+        } else {
+            None
+        };
+        if broken.is_some() {
+            report.broken = broken;
+            return false;
+        }
+        report.head_id = entry.id;
+        report.head_hash = entry.hash.clone();
+        if self.anchor.as_deref() == Some(entry.hash.as_str()) {
+            report.anchor_id = Some(entry.id);
+        }
+        true
+    }
+
+    pub fn finish(self) -> ChainReport {
+        self.report
+    }
+}
+
 /// Action names, one place for the spelling.
 pub mod action {
     pub const STATUS_CHANGED: &str = "booking.status_changed";
@@ -109,6 +211,77 @@ mod tests {
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
         }
+    }
+
+    /// A valid chain of `n` entries.
+    fn chain(n: i64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|id| {
+                let mut e = entry();
+                e.id = id;
+                e.prev_hash = prev.clone();
+                e.hash = e.compute_hash();
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    fn walk(entries: &[AuditEntry], anchor: Option<&str>) -> ChainReport {
+        let mut w = ChainWalk::new(anchor);
+        for e in entries {
+            if !w.check(e) {
+                break;
+            }
+        }
+        w.finish()
+    }
+
+    #[test]
+    fn an_intact_chain_reports_its_head_and_anchor() {
+        let entries = chain(4);
+        let r = walk(&entries, Some(&entries[1].hash.to_uppercase()));
+        assert_eq!(r.broken, None);
+        assert_eq!((r.checked, r.head_id), (4, 4));
+        assert_eq!(r.head_hash, entries[3].hash);
+        assert_eq!(r.anchor_id, Some(2));
+        assert_eq!(walk(&[], Some(GENESIS_HASH)).anchor_id, Some(0));
+    }
+
+    #[test]
+    fn each_kind_of_tampering_is_named() {
+        let mut e = chain(4);
+        e[1].reason = Some("edited".into());
+        assert_eq!(walk(&e, None).broken, Some(ChainBreak::Altered { id: 2 }));
+
+        let mut e = chain(5);
+        e.drain(1..3);
+        assert_eq!(
+            walk(&e, None).broken,
+            Some(ChainBreak::Removed { first: 2, last: 3 })
+        );
+
+        // Re-hashed after editing: the next entry no longer chains to it.
+        let mut e = chain(4);
+        e[1].reason = Some("edited".into());
+        e[1].hash = e[1].compute_hash();
+        assert_eq!(
+            walk(&e, None).broken,
+            Some(ChainBreak::Relinked {
+                id: 3,
+                previous_id: Some(2)
+            })
+        );
+
+        // Appended with a correct link but an invented id.
+        let mut e = chain(3);
+        let mut forged = e[2].clone();
+        forged.id = 9;
+        forged.prev_hash = e[2].hash.clone();
+        forged.hash = forged.compute_hash();
+        e.push(forged);
+        assert_eq!(walk(&e, None).broken, Some(ChainBreak::Inserted { id: 9 }));
     }
 
     #[test]

@@ -9,6 +9,33 @@ pub const DEFAULT_CONFIRMATION: &str =
     "Здравствуйте, {first_name}! Оплата курса «{course_name}» ({stream_name}) подтверждена. \
 Номер брони: {booking_id}. До встречи на занятиях!";
 
+/// The placeholders `render` fills.
+pub const PLACEHOLDERS: [&str; 5] = [
+    "first_name",
+    "username",
+    "course_name",
+    "stream_name",
+    "booking_id",
+];
+
+/// `{words}` in a template that are not placeholders (likely typos), in order of appearance.
+pub fn unknown_placeholders(template: &str) -> Vec<&str> {
+    let mut unknown = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        let key = &after[..end];
+        let looks_like_one =
+            !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if looks_like_one && !PLACEHOLDERS.contains(&key) {
+            unknown.push(key);
+        }
+        rest = &after[end + 1..];
+    }
+    unknown
+}
+
 /// Values for the placeholders.
 pub struct MessageVars<'a> {
     pub first_name: &'a str,
@@ -92,6 +119,14 @@ mod tests {
         assert_eq!(secs, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
         assert_eq!(retry_delay(0).as_secs(), 60);
         assert_eq!(retry_delay(u32::MAX).as_secs(), 3600);
+    }
+
+    #[test]
+    fn finds_unknown_placeholders() {
+        assert_eq!(
+            unknown_placeholders("Hi {first_name}, {frist_name} {course_name} {} { x } {"),
+            vec!["frist_name"]
+        );
     }
 
     #[test]

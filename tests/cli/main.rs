@@ -11,3 +11,4 @@ mod payments;
 mod properties;
 mod reliability;
 mod set_status;
+mod stats_audit;

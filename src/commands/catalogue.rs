@@ -1,0 +1,686 @@
+//! `streams` and `courses`: the catalogue of names, prices, capacities and
+//! message templates, each edit audited; and `streams members`, the confirmed
+//! students of a stream.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::Context;
+use crate::cli::{
+    CourseAddArgs, CourseEditArgs, CoursesCommand, OutputArgs, StreamFields, StreamsCommand,
+};
+use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
+use crate::db::stats::StatsFilter;
+use crate::db::{Db, WriteTx};
+use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::message::unknown_placeholders;
+use crate::domain::money::format_amount;
+use crate::domain::Status;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::{csv_writer, pick_format, write_json, Format, Output};
+
+pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
+    match cmd {
+        StreamsCommand::List { course, output } => list_streams(ctx, course, output),
+        StreamsCommand::Add(args) => {
+            save_stream(ctx, &args.code, Some(args.course), &args.fields, true)
+        }
+        StreamsCommand::Edit(args) => {
+            save_stream(ctx, &args.code, args.course, &args.fields, false)
+        }
+        StreamsCommand::Members {
+            stream,
+            course,
+            output,
+        } => members(ctx, &stream, course, output),
+    }
+}
+
+pub fn run_courses(ctx: &Context, cmd: CoursesCommand) -> Result<u8> {
+    match cmd {
+        CoursesCommand::List { output } => list_courses(ctx, output),
+        CoursesCommand::Add(args) => add_course(ctx, args),
+        CoursesCommand::Edit(args) => edit_course(ctx, args),
+    }
+}
+
+/// Text people type for a name: trimmed, not empty.
+fn name_text(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(bad_input("--name cannot be empty"));
+    }
+    Ok(name.to_string())
+}
+
+/// The course that has a stream with this code: `--course` when given, else
+/// the only course using the code.
+fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
+    if let Some(course) = course {
+        return db.stream(course, code)?.ok_or_else(|| {
+            PaytrackError::NotFound(format!("stream {code} of course {course} not found")).into()
+        });
+    }
+    let mut found = db.streams_by_code(code)?;
+    match found.len() {
+        0 => Err(PaytrackError::NotFound(format!("stream {code} not found")).into()),
+        1 => Ok(found.remove(0)),
+        _ => Err(bad_input(format!(
+            "stream {code} exists in courses {}: name one with --course",
+            found
+                .iter()
+                .map(|s| s.course_id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// A stream as the audit log records it (price in the machine form).
+fn stream_record(s: &Stream) -> Value {
+    json!({
+        "name": s.name,
+        "price": s.price_minor.map(format_amount),
+        "currency": s.currency,
+        "capacity": s.capacity,
+    })
+}
+
+/// Audits a catalogue edit: old and new values list the fields that changed
+/// as `field=value` (short, for `audit tail`); the details hold `subject` and
+/// the full records before and after.
+fn append_edit(
+    tx: &WriteTx,
+    ctx: &Context,
+    action: &'static str,
+    before: Option<Value>,
+    after: Value,
+    mut subject: Value,
+) -> Result<()> {
+    let empty = serde_json::Map::new();
+    let old = before.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+    let new = after.as_object().unwrap_or(&empty);
+    let shown = |v: Option<&Value>| -> String {
+        let text = match v {
+            None | Some(Value::Null) => "none".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        crate::output::table::truncate(&text.replace('\n', " "), 40)
+    };
+    let mut old_fields = Vec::new();
+    let mut new_fields = Vec::new();
+    for (key, value) in new {
+        if old.get(key) != Some(value) {
+            if before.is_some() {
+                old_fields.push(format!("{key}={}", shown(old.get(key))));
+            }
+            if !value.is_null() || before.is_some() {
+                new_fields.push(format!("{key}={}", shown(Some(value))));
+            }
+        }
+    }
+    let old_value = (!old_fields.is_empty()).then(|| old_fields.join(" "));
+    let new_value = Some(new_fields.join(" "));
+    subject["before"] = before.unwrap_or(Value::Null);
+    subject["after"] = after;
+    tx.append_audit(
+        &ctx.actor,
+        ctx.now,
+        NewAuditEntry {
+            action,
+            old_value,
+            new_value,
+            reason: None,
+            booking_id: None,
+            details: subject,
+        },
+    )?;
+    Ok(())
+}
+
+/// `streams add` (the stream must be new, its course must exist) and
+/// `streams edit` (the stream must exist). One audited transaction; an edit
+/// that changes nothing writes nothing.
+fn save_stream(
+    ctx: &Context,
+    code: &str,
+    course: Option<i64>,
+    fields: &StreamFields,
+    adding: bool,
+) -> Result<u8> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(bad_input("a stream code cannot be empty"));
+    }
+    let changes = StreamChanges {
+        name: fields.name.as_deref().map(name_text).transpose()?,
+        price_minor: fields.price.map(|p| p.into_option()),
+        currency: fields.currency.clone(),
+        capacity: fields.capacity.map(|c| c.into_option()),
+    };
+    let mut db = ctx.open_db()?;
+    let course_id = match (adding, course) {
+        (true, Some(id)) => id,
+        _ => resolve_stream(&db, code, course)?.course_id,
+    };
+    let saved = db.write(|tx| {
+        if tx.course(course_id)?.is_none() {
+            return Err(PaytrackError::NotFound(format!(
+                "course {course_id} not found (add it with `paytrack courses add {course_id} --name …`)"
+            ))
+            .into());
+        }
+        let before = tx.stream(course_id, code)?;
+        match (&before, adding) {
+            (Some(_), true) => {
+                return Err(bad_input(format!(
+                    "stream {code} of course {course_id} already exists; change it with `paytrack streams edit`"
+                )))
+            }
+            (None, false) => {
+                return Err(PaytrackError::NotFound(format!(
+                    "stream {code} of course {course_id} not found"
+                ))
+                .into())
+            }
+            _ => {}
+        }
+        let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
+        if after.price_minor.is_some() && after.currency.is_none() {
+            return Err(bad_input("a price needs a currency: add --currency, e.g. --currency RUB"));
+        }
+        if before.as_ref() == Some(&after) {
+            return Ok(None);
+        }
+        tx.upsert_stream(course_id, code, &changes, ctx.now)?;
+        let action = if adding {
+            action::STREAM_ADDED
+        } else {
+            action::STREAM_EDITED
+        };
+        let record = before.as_ref().map(stream_record);
+        append_edit(tx, ctx, action, record, stream_record(&after), json!({ "course_id": course_id, "code": code }))?;
+        Ok(Some(after))
+    })?;
+    let out = &ctx.out;
+    let shown = crate::output::sanitize::for_terminal(code);
+    match saved {
+        None => out.note(&format!(
+            "{} {shown}: {}",
+            out.tr("stream", "поток"),
+            out.tr("nothing to change", "изменять нечего")
+        )),
+        Some(_) if adding => out.note(&format!(
+            "{} {shown} {} {course_id}",
+            out.tr("added stream", "добавлен поток"),
+            out.tr("to course", "в курс")
+        )),
+        Some(_) => out.note(&format!(
+            "{} {shown} {} {course_id}",
+            out.tr("changed stream", "изменён поток"),
+            out.tr("of course", "курса")
+        )),
+    }
+    Ok(exit::OK)
+}
+
+/// Reads a template file: UTF-8, not empty; unknown placeholders are warned about.
+fn read_template(ctx: &Context, path: &Path) -> Result<String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read template {shown}: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(bad_input(format!("template {shown} is empty")));
+    }
+    for key in unknown_placeholders(&text) {
+        ctx.out.warn(&format!(
+            "{shown}: {{{}}} {}",
+            crate::output::sanitize::for_terminal(key),
+            ctx.out.tr(
+                "is not a placeholder and will be sent as written",
+                "не подстановка и будет отправлено как написано"
+            )
+        ));
+    }
+    Ok(text)
+}
+
+fn course_record(c: &Course) -> Value {
+    json!({ "name": c.name, "message_template": c.message_template })
+}
+
+fn add_course(ctx: &Context, args: CourseAddArgs) -> Result<u8> {
+    let name = name_text(&args.name)?;
+    let template = args
+        .template
+        .as_deref()
+        .map(|p| read_template(ctx, p))
+        .transpose()?;
+    save_course(ctx, args.id, Some(name), template.map(Some), true)
+}
+
+fn edit_course(ctx: &Context, args: CourseEditArgs) -> Result<u8> {
+    let name = args.name.as_deref().map(name_text).transpose()?;
+    let template = match (&args.template, args.default_template) {
+        (Some(path), _) => Some(Some(read_template(ctx, path)?)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    save_course(ctx, args.id, name, template, false)
+}
+
+/// `courses add` (the id must be free) and `courses edit` (it must exist), audited.
+fn save_course(
+    ctx: &Context,
+    id: i64,
+    name: Option<String>,
+    template: Option<Option<String>>,
+    adding: bool,
+) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let changed = db.write(|tx| {
+        let before = tx.course(id)?;
+        let current = match (&before, adding) {
+            (Some(_), true) => {
+                return Err(bad_input(format!(
+                    "course {id} already exists; change it with `paytrack courses edit`"
+                )))
+            }
+            (None, false) => {
+                return Err(PaytrackError::NotFound(format!("course {id} not found")).into())
+            }
+            (Some(course), false) => course.clone(),
+            (None, true) => Course {
+                id,
+                name: String::new(),
+                message_template: None,
+            },
+        };
+        let after = Course {
+            name: name.clone().unwrap_or(current.name.clone()),
+            message_template: template.clone().unwrap_or(current.message_template.clone()),
+            ..current
+        };
+        if before.as_ref() == Some(&after) {
+            return Ok(false);
+        }
+        tx.upsert_course(
+            id,
+            Some(&after.name),
+            Some(after.message_template.as_deref()),
+            ctx.now,
+        )?;
+        let action = if adding {
+            action::COURSE_ADDED
+        } else {
+            action::COURSE_EDITED
+        };
+        let record = before.as_ref().map(course_record);
+        append_edit(
+            tx,
+            ctx,
+            action,
+            record,
+            course_record(&after),
+            json!({ "course_id": id }),
+        )?;
+        Ok(true)
+    })?;
+    let out = &ctx.out;
+    out.note(&match (changed, adding) {
+        (false, _) => format!(
+            "{} {id}: {}",
+            out.tr("course", "курс"),
+            out.tr("nothing to change", "изменять нечего")
+        ),
+        (true, true) => format!("{} {id}", out.tr("added course", "добавлен курс")),
+        (true, false) => format!("{} {id}", out.tr("changed course", "изменён курс")),
+    });
+    Ok(exit::OK)
+}
+
+/// Bookings and confirmed bookings per (course, stream code), from the counters.
+fn booking_counts(db: &Db, course: Option<i64>) -> Result<BTreeMap<(i64, String), (i64, i64)>> {
+    let mut counts: BTreeMap<(i64, String), (i64, i64)> = BTreeMap::new();
+    let filter = StatsFilter {
+        course,
+        ..Default::default()
+    };
+    for c in db.status_counts(&filter)? {
+        let entry = counts
+            .entry((c.course_id, c.course_stream.clone()))
+            .or_default();
+        entry.0 += c.bookings;
+        if c.status() == Some(Status::Confirmed) {
+            entry.1 += c.bookings;
+        }
+    }
+    Ok(counts)
+}
+
+/// One row of `streams list`.
+#[derive(Debug, Serialize)]
+struct StreamRow {
+    course_id: i64,
+    course_name: String,
+    code: String,
+    name: Option<String>,
+    price: Option<String>,
+    currency: Option<String>,
+    capacity: Option<i64>,
+    bookings: i64,
+    confirmed: i64,
+}
+
+const STREAM_COLUMNS: [&str; 9] = [
+    "course_id",
+    "course_name",
+    "code",
+    "name",
+    "price",
+    "currency",
+    "capacity",
+    "bookings",
+    "confirmed",
+];
+
+fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
+    let format = pick_format(output.format, output.csv, output.json, Format::Table);
+    let mut out = ctx.out.clone();
+    out.raw_csv = output.raw;
+    let mut db = ctx.open_db()?;
+    let (courses, streams, counts) = db.read(|db| {
+        Ok((
+            db.courses()?,
+            db.streams(course)?,
+            booking_counts(db, course)?,
+        ))
+    })?;
+    let course_names: BTreeMap<i64, String> = courses.into_iter().map(|c| (c.id, c.name)).collect();
+    let rows: Vec<StreamRow> = streams
+        .into_iter()
+        .map(|s| {
+            let (bookings, confirmed) = counts
+                .get(&(s.course_id, s.code.clone()))
+                .copied()
+                .unwrap_or_default();
+            StreamRow {
+                course_id: s.course_id,
+                course_name: course_names.get(&s.course_id).cloned().unwrap_or_default(),
+                price: s.price_minor.map(format_amount),
+                code: s.code,
+                name: s.name,
+                currency: s.currency,
+                capacity: s.capacity,
+                bookings,
+                confirmed,
+            }
+        })
+        .collect();
+    print_rows(
+        &out,
+        format,
+        &rows,
+        &STREAM_COLUMNS,
+        |r| {
+            let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
+            vec![
+                r.course_id.to_string(),
+                out.csv_text(&r.course_name).into_owned(),
+                out.csv_text(&r.code).into_owned(),
+                text(&r.name),
+                r.price.clone().unwrap_or_default(),
+                text(&r.currency),
+                r.capacity.map(|c| c.to_string()).unwrap_or_default(),
+                r.bookings.to_string(),
+                r.confirmed.to_string(),
+            ]
+        },
+        streams_table,
+        out.tr("no streams", "потоков нет"),
+    )
+}
+
+fn streams_table(out: &Output, rows: &[StreamRow]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("Course", "Курс"),
+            out.tr("Code", "Код"),
+            out.tr("Name", "Название"),
+            out.tr("Price", "Цена"),
+            out.tr("Capacity", "Мест"),
+            out.tr("Bookings", "Брони"),
+            out.tr("Confirmed", "Подтверждено"),
+        ],
+    );
+    for r in rows {
+        let price = match (&r.price, &r.currency) {
+            (Some(p), Some(c)) => format!("{p} {c}"),
+            (Some(p), None) => p.clone(),
+            _ => String::new(),
+        };
+        table.add_row(vec![
+            text_cell(out, Some(&format!("{} {}", r.course_id, r.course_name)), 24),
+            text_cell(out, Some(&r.code), 20),
+            text_cell(out, r.name.as_deref(), 24),
+            number_cell(crate::output::sanitize::for_terminal(&price)),
+            number_cell(r.capacity.map(|c| c.to_string()).unwrap_or_default()),
+            number_cell(r.bookings),
+            number_cell(r.confirmed),
+        ]);
+    }
+    table
+}
+
+/// Prints list rows as CSV (header `columns`, cells from `record`), JSON, or
+/// a table (`table`; `empty` as a note when there are no rows).
+fn print_rows<T: Serialize>(
+    out: &Output,
+    format: Format,
+    rows: &[T],
+    columns: &[&str],
+    record: impl Fn(&T) -> Vec<String>,
+    table: impl FnOnce(&Output, &[T]) -> comfy_table::Table,
+    empty: &str,
+) -> Result<u8> {
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record(columns)?;
+            for r in rows {
+                w.write_record(record(r))?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => write_json(&mut stdout, rows, format == Format::Jsonl)?,
+        Format::Table if rows.is_empty() => out.note(empty),
+        Format::Table => writeln!(stdout, "{}", table(out, rows))?,
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// One row of `courses list`.
+#[derive(Debug, Serialize)]
+struct CourseRow {
+    id: i64,
+    name: String,
+    message_template: Option<String>,
+    streams: usize,
+    bookings: i64,
+    confirmed: i64,
+}
+
+const COURSE_COLUMNS: [&str; 6] = [
+    "id",
+    "name",
+    "message_template",
+    "streams",
+    "bookings",
+    "confirmed",
+];
+
+fn list_courses(ctx: &Context, output: OutputArgs) -> Result<u8> {
+    let format = pick_format(output.format, output.csv, output.json, Format::Table);
+    let mut out = ctx.out.clone();
+    out.raw_csv = output.raw;
+    let mut db = ctx.open_db()?;
+    let (courses, streams, counts) =
+        db.read(|db| Ok((db.courses()?, db.streams(None)?, booking_counts(db, None)?)))?;
+    let rows: Vec<CourseRow> = courses
+        .into_iter()
+        .map(|c| {
+            let (bookings, confirmed) = counts
+                .iter()
+                .filter(|((course, _), _)| *course == c.id)
+                .fold((0, 0), |(b, k), (_, (nb, nk))| (b + nb, k + nk));
+            CourseRow {
+                streams: streams.iter().filter(|s| s.course_id == c.id).count(),
+                id: c.id,
+                name: c.name,
+                message_template: c.message_template,
+                bookings,
+                confirmed,
+            }
+        })
+        .collect();
+    print_rows(
+        &out,
+        format,
+        &rows,
+        &COURSE_COLUMNS,
+        |r| {
+            vec![
+                r.id.to_string(),
+                out.csv_text(&r.name).into_owned(),
+                out.csv_text(r.message_template.as_deref().unwrap_or(""))
+                    .into_owned(),
+                r.streams.to_string(),
+                r.bookings.to_string(),
+                r.confirmed.to_string(),
+            ]
+        },
+        courses_table,
+        out.tr("no courses", "курсов нет"),
+    )
+}
+
+fn courses_table(out: &Output, rows: &[CourseRow]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            "ID",
+            out.tr("Name", "Название"),
+            out.tr("Message", "Сообщение"),
+            out.tr("Streams", "Потоков"),
+            out.tr("Bookings", "Брони"),
+            out.tr("Confirmed", "Подтверждено"),
+        ],
+    );
+    for r in rows {
+        let template = match r.message_template {
+            Some(_) => out.tr("own template", "свой шаблон"),
+            None => out.tr("default", "по умолчанию"),
+        };
+        table.add_row(vec![
+            number_cell(r.id),
+            text_cell(out, Some(&r.name), 32),
+            comfy_table::Cell::new(template),
+            number_cell(r.streams),
+            number_cell(r.bookings),
+            number_cell(r.confirmed),
+        ]);
+    }
+    table
+}
+
+const MEMBER_COLUMNS: [&str; 6] = [
+    "user_id",
+    "username",
+    "first_name",
+    "booking_id",
+    "confirmed_at",
+    "blocked",
+];
+
+/// `streams members`: the confirmed students of one stream.
+fn members(ctx: &Context, code: &str, course: Option<i64>, output: OutputArgs) -> Result<u8> {
+    let format = pick_format(output.format, output.csv, output.json, Format::Table);
+    let mut out = ctx.out.clone();
+    out.raw_csv = output.raw;
+    let mut db = ctx.open_db()?;
+    let stream = resolve_stream(&db, code, course)?;
+    let rows = db.read(|db| db.stream_members(stream.course_id, &stream.code))?;
+    let blocked = rows.iter().filter(|r| r.blocked).count();
+    let summary = format!(
+        "{} {}, {blocked} {}",
+        rows.len(),
+        out.tr("confirmed students", "подтверждённых студентов"),
+        out.tr("blocked the bot", "заблокировали бота"),
+    );
+    print_rows(
+        &out,
+        format,
+        &rows,
+        &MEMBER_COLUMNS,
+        |r| {
+            let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
+            vec![
+                r.user_id.to_string(),
+                text(&r.username),
+                text(&r.first_name),
+                r.booking_id.to_string(),
+                r.confirmed_at.clone().unwrap_or_default(),
+                r.blocked.to_string(),
+            ]
+        },
+        |out, rows| {
+            out.note(&summary);
+            members_table(out, rows)
+        },
+        &summary,
+    )
+}
+
+fn members_table(out: &Output, rows: &[StreamMember]) -> comfy_table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("User", "Пользователь"),
+            out.tr("Username", "Ник"),
+            out.tr("First name", "Имя"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Confirmed at", "Подтверждено"),
+            out.tr("Blocked bot", "Бот заблокирован"),
+        ],
+    );
+    for r in rows {
+        table.add_row(vec![
+            number_cell(r.user_id),
+            text_cell(
+                out,
+                r.username.as_deref().map(|u| format!("@{u}")).as_deref(),
+                20,
+            ),
+            text_cell(out, r.first_name.as_deref(), 20),
+            number_cell(r.booking_id),
+            comfy_table::Cell::new(
+                r.confirmed_at
+                    .as_deref()
+                    .map(|t| super::bookings::show_time(out, t))
+                    .unwrap_or_default(),
+            ),
+            comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),
+        ]);
+    }
+    table
+}

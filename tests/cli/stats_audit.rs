@@ -1,0 +1,914 @@
+//! Issues 4 and 5: statistics that match a recount after every kind of write,
+//! `stats verify/rebuild/daily`, the catalogue commands, and an audit log that
+//! records every write, follows live, and catches tampering.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{code, csv_rows, fixture, Env};
+
+/// Per (course, stream): total, confirmed, pending, cancelled, revenue.
+type StreamNumbers = BTreeMap<(i64, String), (i64, i64, i64, i64, String)>;
+
+/// The numbers `stats streams --csv` prints.
+fn stats_numbers(env: &Env) -> StreamNumbers {
+    let rows = csv_rows(&env.ok(&["stats", "streams", "--csv"]));
+    assert_eq!(
+        rows[0][..8],
+        [
+            "course_id",
+            "course_name",
+            "course_stream",
+            "stream_name",
+            "total",
+            "confirmed",
+            "pending",
+            "cancelled"
+        ]
+    );
+    let int = |s: &str| s.parse::<i64>().unwrap();
+    rows[1..]
+        .iter()
+        .map(|r| {
+            (
+                (int(&r[0]), r[2].clone()),
+                (int(&r[4]), int(&r[5]), int(&r[6]), int(&r[7]), r[9].clone()),
+            )
+        })
+        .collect()
+}
+
+/// The same numbers recounted from the bookings by plain SQL, independent of paytrack.
+fn recounted_by_sql(env: &Env) -> StreamNumbers {
+    let conn = env.sql();
+    let mut stmt = conn
+        .prepare(
+            "SELECT b.course_id, COALESCE(b.course_stream, ''), COUNT(*),
+                    SUM(b.confirmed = 2), SUM(b.confirmed = 1), SUM(b.confirmed = -1),
+                    (SELECT price_minor FROM streams s
+                      WHERE s.course_id = b.course_id AND s.code = b.course_stream),
+                    SUM(CASE WHEN b.confirmed = 2 THEN 100 - COALESCE(b.discount_percent, 0) ELSE 0 END)
+               FROM bookings b GROUP BY 1, 2",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        let price: Option<i64> = r.get(6)?;
+        let pct: i64 = r.get(7)?;
+        let revenue = price
+            .map(|p| {
+                let minor = p * pct / 100;
+                format!("{}.{:02}", minor / 100, minor % 100)
+            })
+            .unwrap_or_default();
+        Ok((
+            (r.get(0)?, r.get(1)?),
+            (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, revenue),
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// After a write: the statistics equal the recount, and `stats verify` agrees.
+fn assert_stats_consistent(env: &Env, after: &str) {
+    assert_eq!(stats_numbers(env), recounted_by_sql(env), "after {after}");
+    let ok = env.ok(&["stats", "verify"]);
+    assert!(ok.starts_with("ok: "), "after {after}: {ok}");
+}
+
+/// The sample file with some statuses, a stream and a discount changed, as
+/// the old system would export it a week later.
+fn changed_sample(env: &Env) -> String {
+    let mut reader = csv::Reader::from_path(fixture("legacy-bookings.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&headers).unwrap();
+    for record in reader.records() {
+        let mut row: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
+        match row[0].as_str() {
+            "1" => row[6] = "2".into(),  // pending → confirmed
+            "2" => row[6] = "-1".into(), // confirmed → cancelled
+            "3" => row[5] = "8th_stream".into(),
+            "4" => row[9] = "50".into(),
+            _ => {}
+        }
+        writer.write_record(&row).unwrap();
+    }
+    env.write("changed.csv", writer.into_inner().unwrap())
+}
+
+/// Names, prices and seats the 8th stream.
+const PRICE_8TH_STREAM: [&str; 11] = [
+    "streams",
+    "edit",
+    "8th_stream",
+    "--name",
+    "8-й поток",
+    "--price",
+    "30000",
+    "--currency",
+    "RUB",
+    "--capacity",
+    "40",
+];
+
+fn last_action(env: &Env) -> String {
+    env.sql()
+        .query_row(
+            "SELECT action FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_default()
+}
+
+fn audit_entries(env: &Env) -> i64 {
+    env.count("SELECT COUNT(*) FROM audit_log")
+}
+
+#[test]
+fn stats_match_a_plain_recount_after_every_kind_of_write() {
+    let env = Env::with_sample();
+    assert_stats_consistent(&env, "import");
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    assert_stats_consistent(&env, "set-status");
+    let ids = env.write("ids.txt", "7\n9\n# a comment\n13\n");
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--ids-from",
+        &ids,
+        "--to",
+        "cancelled",
+    ]);
+    assert_stats_consistent(&env, "bulk by ids");
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--status",
+        "pending",
+        "--stream",
+        "7th_stream",
+        "--to",
+        "cancelled",
+        "--reason",
+        "unpaid",
+        "--yes",
+    ]);
+    assert_stats_consistent(&env, "bulk by filter");
+    env.ok(&[
+        "booking",
+        "set-status",
+        "14",
+        "confirmed",
+        "--force",
+        "--reason",
+        "cash",
+    ]);
+    assert_stats_consistent(&env, "forced");
+    env.ok(&["bookings", "import", &changed_sample(&env)]);
+    assert_stats_consistent(&env, "re-import with changes");
+    env.ok(&PRICE_8TH_STREAM);
+    env.ok(&[
+        "streams",
+        "add",
+        "9th_stream",
+        "--course",
+        "1",
+        "--price",
+        "32 000,50",
+        "--currency",
+        "RUB",
+    ]);
+    env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
+    assert_stats_consistent(&env, "catalogue edits");
+    let numbers = stats_numbers(&env);
+    assert_ne!(
+        numbers[&(1, "8th_stream".into())].4,
+        "",
+        "a priced stream has revenue"
+    );
+    env.ok(&["stats", "rebuild"]);
+    assert_stats_consistent(&env, "rebuild");
+    assert_eq!(
+        stats_numbers(&env),
+        numbers,
+        "a rebuild of correct counters changes nothing"
+    );
+}
+
+#[test]
+fn stats_verify_fails_after_a_counter_is_altered_by_hand_and_rebuild_repairs_it() {
+    let env = Env::with_sample();
+    env.sql()
+        .execute_batch(
+            "UPDATE stream_counters SET bookings = bookings + 3
+              WHERE course_id = 1 AND course_stream = '8th_stream' AND confirmed = 2;
+             DELETE FROM stream_counters WHERE course_id = 2 AND confirmed = -1;",
+        )
+        .unwrap();
+    let out = env.run(&["stats", "verify"]);
+    assert_eq!(out.status.code(), Some(code::VERIFY));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("course 1 stream 8th_stream confirmed: stored 35 bookings"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("course 2 stream mentoring cancelled: stored 0 bookings"),
+        "{stdout}"
+    );
+    let err = env.fails(&["stats", "verify"], code::VERIFY);
+    assert!(err.contains("2 stream counters differ"), "{err}");
+
+    env.ok(&["stats", "rebuild"]);
+    assert_stats_consistent(&env, "rebuild");
+    let (old, new, details): (String, String, String) = env
+        .sql()
+        .query_row(
+            "SELECT old_value, new_value, details FROM audit_log WHERE action = 'stats.rebuilt'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let details: serde_json::Value = serde_json::from_str(&details).unwrap();
+    assert_eq!(details["differences"], 2, "{details}");
+    assert!(old.contains("\"bookings\":394"), "{old}"); // 400 + 3 − 9 cancelled in course 2
+    assert!(new.contains("\"bookings\":400"), "{new}");
+}
+
+#[test]
+fn stats_streams_csv_snapshot() {
+    let env = Env::with_sample();
+    env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
+    env.ok(&["courses", "edit", "2", "--name", "=Менторинг"]); // formula-protected in CSV
+    env.ok(&PRICE_8TH_STREAM);
+    env.ok(&[
+        "streams",
+        "edit",
+        "mentoring",
+        "--price",
+        "99.99",
+        "--currency",
+        "usd",
+    ]);
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    insta::assert_snapshot!("stats_streams_csv", env.ok(&["stats", "streams", "--csv"]));
+    insta::assert_snapshot!(
+        "stats_streams_csv_since",
+        env.ok(&[
+            "stats",
+            "streams",
+            "--csv",
+            "--since",
+            "2024-03-10",
+            "--until",
+            "2024-04-01"
+        ])
+    );
+}
+
+#[test]
+fn stats_daily_counts_new_bookings_confirmations_and_cancellations() {
+    let env = Env::with_sample();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    env.ok(&[
+        "booking",
+        "set-status",
+        "2",
+        "cancelled",
+        "--reason",
+        "refund",
+    ]);
+    env.ok(&["booking", "set-status", "7", "cancelled"]);
+    insta::assert_snapshot!(
+        "stats_daily_csv",
+        env.ok(&["stats", "daily", "--days", "3", "--csv"])
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["stats", "daily", "--days", "400", "--json"])).unwrap();
+    let days = json.as_array().unwrap();
+    assert_eq!(days.len(), 400, "empty days are listed too");
+    let sum = |field: &str| days.iter().map(|d| d[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(sum("new_bookings"), 400);
+    assert_eq!(sum("confirmations"), 1);
+    assert_eq!(sum("cancellations"), 2);
+    let table = env.ok(&["stats", "daily", "--days", "2"]);
+    assert!(
+        table.contains("2024-12-10") && table.contains("Total"),
+        "{table}"
+    );
+}
+
+#[test]
+fn every_writing_command_leaves_its_entry_and_no_op_leaves_none() {
+    let env = Env::with_sample();
+    assert_eq!(last_action(&env), "bookings.imported");
+    let ids = env.write("ids.txt", "7\n9\n");
+    let sample = fixture("legacy-bookings.csv");
+    let changed = changed_sample(&env);
+    let template = env.write("template.txt", "Привет, {first_name}!");
+    // (command, entries it adds, the last entry's action)
+    let cases: Vec<(Vec<&str>, i64, &str)> = vec![
+        (vec!["bookings", "import", sample.to_str().unwrap()], 0, ""), // unchanged re-import
+        (
+            vec!["booking", "set-status", "1", "confirmed"],
+            1,
+            "booking.status_changed",
+        ),
+        (
+            vec![
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &ids,
+                "--to",
+                "cancelled",
+            ],
+            2,
+            "booking.status_changed",
+        ),
+        (
+            vec![
+                "booking",
+                "set-status",
+                "14",
+                "confirmed",
+                "--force",
+                "--reason",
+                "cash",
+            ],
+            1,
+            "booking.status_changed",
+        ),
+        // Status changes back to the file's (2, 7, 9, 14), each audited, plus the import.
+        (vec!["bookings", "import", &changed], 5, "bookings.imported"),
+        (
+            vec![
+                "courses",
+                "add",
+                "7",
+                "--name",
+                "Новый курс",
+                "--template",
+                &template,
+            ],
+            1,
+            "catalogue.course_added",
+        ),
+        (
+            vec!["courses", "edit", "7", "--default-template"],
+            1,
+            "catalogue.course_edited",
+        ),
+        (vec!["courses", "edit", "7", "--name", "Новый курс"], 0, ""), // the same name
+        (
+            vec![
+                "streams",
+                "add",
+                "s1",
+                "--course",
+                "7",
+                "--price",
+                "100",
+                "--currency",
+                "RUB",
+            ],
+            1,
+            "catalogue.stream_added",
+        ),
+        (
+            vec![
+                "streams",
+                "edit",
+                "s1",
+                "--price",
+                "none",
+                "--capacity",
+                "12",
+            ],
+            1,
+            "catalogue.stream_edited",
+        ),
+        (vec!["streams", "edit", "s1", "--capacity", "12"], 0, ""), // nothing to change
+        (vec!["booking", "set-status", "1", "confirmed"], 0, ""),   // already confirmed
+        (vec!["stats", "rebuild"], 1, "stats.rebuilt"),
+    ];
+    for (args, added, action) in cases {
+        let before = audit_entries(&env);
+        env.ok(&args);
+        assert_eq!(audit_entries(&env) - before, added, "{args:?}");
+        if added > 0 {
+            assert_eq!(last_action(&env), action, "{args:?}");
+        }
+    }
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE actor <> 'tester'"),
+        0,
+        "every entry names the actor"
+    );
+    let forced = env.count(
+        "SELECT COUNT(*) FROM audit_log WHERE booking_id = 14 AND json_extract(details, '$.forced') = 1",
+    );
+    assert_eq!(forced, 1);
+    let edit: (String, String) = env
+        .sql()
+        .query_row(
+            "SELECT old_value, new_value FROM audit_log WHERE action = 'catalogue.stream_edited'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        edit,
+        (
+            "capacity=none price=100.00".into(),
+            "capacity=12 price=none".into()
+        )
+    );
+    assert!(env.ok(&["audit", "verify"]).starts_with("ok: "));
+
+    let demo = Env::empty();
+    demo.ok(&["demo", "--bookings", "50"]);
+    assert_eq!(last_action(&demo), "demo.generated");
+}
+
+#[test]
+fn catalogue_commands_refuse_bad_input_and_change_nothing() {
+    let env = Env::with_sample();
+    let before = env.snapshot();
+    let err = env.fails(&["streams", "add", "x", "--course", "99"], code::NOT_FOUND);
+    assert!(err.contains("course 99 not found"), "{err}");
+    let err = env.fails(
+        &["streams", "add", "8th_stream", "--course", "1"],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("already exists"), "{err}");
+    env.fails(&["streams", "edit", "nope", "--name", "x"], code::NOT_FOUND);
+    let err = env.fails(
+        &["streams", "edit", "8th_stream", "--price", "100"],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("needs a currency"), "{err}");
+    env.fails(
+        &["streams", "edit", "8th_stream", "--price", "-5"],
+        code::USAGE,
+    );
+    env.fails(
+        &["streams", "edit", "8th_stream", "--capacity", "many"],
+        code::USAGE,
+    );
+    env.fails(
+        &["streams", "edit", "8th_stream", "--name", "  "],
+        code::BAD_INPUT,
+    );
+    env.fails(&["courses", "add", "1", "--name", "again"], code::BAD_INPUT);
+    env.fails(&["courses", "edit", "99", "--name", "x"], code::NOT_FOUND);
+    let missing = env.path("missing.txt");
+    env.fails(
+        &[
+            "courses",
+            "edit",
+            "1",
+            "--template",
+            missing.to_str().unwrap(),
+        ],
+        code::BAD_INPUT,
+    );
+    assert_eq!(env.snapshot(), before);
+
+    // A code used by two courses needs --course.
+    env.ok(&["streams", "add", "mentoring", "--course", "1"]);
+    let err = env.fails(
+        &["streams", "edit", "mentoring", "--name", "x"],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("courses 1, 2"), "{err}");
+    env.ok(&[
+        "streams",
+        "edit",
+        "mentoring",
+        "--course",
+        "2",
+        "--name",
+        "Менторство",
+    ]);
+    let list = csv_rows(&env.ok(&["streams", "list", "--course", "2", "--csv"]));
+    assert_eq!(
+        list[0],
+        [
+            "course_id",
+            "course_name",
+            "code",
+            "name",
+            "price",
+            "currency",
+            "capacity",
+            "bookings",
+            "confirmed"
+        ]
+    );
+    assert_eq!(list[1][..4], ["2", "Course 2", "mentoring", "Менторство"]);
+    assert_eq!(
+        list[1][7],
+        env.count("SELECT COUNT(*) FROM bookings WHERE course_id = 2")
+            .to_string()
+    );
+    let courses = csv_rows(&env.ok(&["courses", "list", "--csv"]));
+    assert_eq!(
+        courses[0],
+        [
+            "id",
+            "name",
+            "message_template",
+            "streams",
+            "bookings",
+            "confirmed"
+        ]
+    );
+    assert_eq!(courses.len(), 3);
+}
+
+#[test]
+fn streams_members_lists_confirmed_students_and_who_blocked_the_bot() {
+    let env = Env::with_sample();
+    let blocked_user = env.count(
+        "SELECT user_id FROM bookings WHERE course_stream = '8th_stream' AND confirmed = 2 ORDER BY id LIMIT 1",
+    );
+    env.sql()
+        .execute(
+            "INSERT INTO blocked_users (user_id, blocked_at, reason) VALUES (?1, '2024-12-01T00:00:00.000000Z', '403')",
+            [blocked_user],
+        )
+        .unwrap();
+    let rows = csv_rows(&env.ok(&["streams", "members", "8th_stream", "--csv"]));
+    assert_eq!(
+        rows[0],
+        [
+            "user_id",
+            "username",
+            "first_name",
+            "booking_id",
+            "confirmed_at",
+            "blocked"
+        ]
+    );
+    let confirmed = env.count(
+        "SELECT COUNT(*) FROM bookings WHERE course_id = 1 AND course_stream = '8th_stream' AND confirmed = 2",
+    );
+    assert_eq!(rows.len() as i64 - 1, confirmed);
+    let blocked: Vec<&Vec<String>> = rows[1..].iter().filter(|r| r[5] == "true").collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0][0], blocked_user.to_string());
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "streams",
+        "members",
+        "8th_stream",
+        "--course",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json.as_array().unwrap().len() as i64, confirmed);
+    env.fails(&["streams", "members", "9th_stream"], code::NOT_FOUND);
+}
+
+/// Drops the append-only guards, as an attacker holding the file could, and runs `sql`.
+fn tamper(env: &Env, sql: &str) {
+    env.sql()
+        .execute_batch(&format!(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; {sql}"
+        ))
+        .unwrap();
+}
+
+/// A sample database with a few audit entries (ids 1..=6).
+fn audited_env() -> Env {
+    let env = Env::with_sample();
+    for (id, to) in [
+        ("1", "confirmed"),
+        ("7", "confirmed"),
+        ("9", "cancelled"),
+        ("13", "confirmed"),
+        ("16", "confirmed"),
+    ] {
+        env.ok(&["booking", "set-status", id, to]);
+    }
+    assert_eq!(audit_entries(&env), 6);
+    env
+}
+
+#[test]
+fn the_guard_triggers_refuse_update_and_delete() {
+    let env = audited_env();
+    let conn = env.sql();
+    assert!(conn
+        .execute("UPDATE audit_log SET reason = 'x' WHERE id = 2", [])
+        .is_err());
+    assert!(conn
+        .execute("DELETE FROM audit_log WHERE id = 2", [])
+        .is_err());
+}
+
+#[test]
+fn audit_verify_names_the_entry_changed_removed_or_inserted() {
+    let env = audited_env();
+    let ok = env.ok(&["audit", "verify"]);
+    assert!(ok.starts_with("ok: 6 audit entries checked"), "{ok}");
+
+    // (what the attacker runs, what verify must say)
+    let cases = [
+        (
+            "UPDATE audit_log SET new_value = 'cancelled' WHERE id = 3",
+            "audit entry 3 does not match its hash",
+        ),
+        ("DELETE FROM audit_log WHERE id = 3", "audit entry 3 was removed"),
+        (
+            "INSERT INTO audit_log (at, actor, action, booking_id, old_value, new_value, prev_hash, hash)
+             SELECT at, 'admin', 'booking.status_changed', 20, 'pending', 'confirmed', hash, hash
+               FROM audit_log ORDER BY id DESC LIMIT 1",
+            "audit entry 7 does not match its hash",
+        ),
+        (
+            "UPDATE audit_log SET id = 40 WHERE id = 6",
+            "audit entry 40 does not match its hash", // the id is hashed too
+        ),
+    ];
+    for (sql, expected) in cases {
+        let env = audited_env();
+        tamper(&env, sql);
+        let err = env.fails(&["audit", "verify"], code::VERIFY);
+        assert!(err.contains(expected), "{sql}: {err}");
+    }
+}
+
+#[test]
+fn a_rewrite_with_recomputed_hashes_is_caught_at_the_next_entry() {
+    let env = audited_env();
+    // The attacker knows the algorithm: edits entry 3 and re-hashes it.
+    let conn = env.sql();
+    let mut entry = paytrack_entry(&conn, 3);
+    entry.new_value = Some("cancelled".into());
+    entry.hash = entry.compute_hash();
+    tamper(&env, "");
+    conn.execute(
+        "UPDATE audit_log SET new_value = ?1, hash = ?2 WHERE id = 3",
+        rusqlite::params![entry.new_value, entry.hash],
+    )
+    .unwrap();
+    let err = env.fails(&["audit", "verify"], code::VERIFY);
+    assert!(
+        err.contains("audit entry 4 does not chain to entry 3"),
+        "{err}"
+    );
+}
+
+/// Reads an entry through paytrack's own type, to recompute hashes as an attacker would.
+fn paytrack_entry(conn: &rusqlite::Connection, id: i64) -> paytrack::domain::audit::AuditEntry {
+    conn.query_row(
+        "SELECT id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash
+           FROM audit_log WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(paytrack::domain::audit::AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                booking_id: r.get(4)?,
+                old_value: r.get(5)?,
+                new_value: r.get(6)?,
+                reason: r.get(7)?,
+                details: r.get(8)?,
+                prev_hash: r.get(9)?,
+                hash: r.get(10)?,
+            })
+        },
+    )
+    .unwrap()
+}
+
+/// The `head: ID HASH` line of a successful `audit verify`.
+fn head_hash(env: &Env) -> String {
+    let out = env.ok(&["audit", "verify"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("head: "))
+        .expect("a head line");
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn an_anchor_detects_truncation_of_the_tail() {
+    let env = audited_env();
+    let anchor = head_hash(&env);
+    env.ok(&["booking", "set-status", "25", "confirmed"]);
+    let ok = env.ok(&["audit", "verify", "--expect-head", &anchor]);
+    assert!(
+        ok.contains("anchor: entry 6 found, 1 entries written since"),
+        "{ok}"
+    );
+
+    tamper(&env, "DELETE FROM audit_log WHERE id >= 6");
+    // The chain that is left is intact: without the anchor nothing can tell.
+    env.ok(&["audit", "verify"]);
+    let err = env.fails(&["audit", "verify", "--expect-head", &anchor], code::VERIFY);
+    assert!(err.contains("no entry has the expected head hash"), "{err}");
+    env.fails(&["audit", "verify", "--expect-head", "xyz"], code::USAGE);
+}
+
+#[test]
+fn accounting_view_lists_every_status_change_of_a_period() {
+    let env = Env::with_sample();
+    let at = |now: &str, args: &[&str]| {
+        let out = env
+            .cmd()
+            .env("PAYTRACK_NOW", now)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    at(
+        "2024-11-20T10:00:00Z",
+        &["booking", "set-status", "1", "confirmed"],
+    );
+    // More than a screenful in the period: --since must not stop at the default 20.
+    let pending: Vec<String> = env
+        .sql()
+        .prepare("SELECT id FROM bookings WHERE confirmed = 1 ORDER BY id LIMIT 25")
+        .unwrap()
+        .query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|id| id.unwrap().to_string())
+        .collect();
+    let ids = env.write("ids.txt", pending.join("\n"));
+    at(
+        "2024-12-02T09:00:00Z",
+        &[
+            "bookings",
+            "set-status",
+            "--ids-from",
+            &ids,
+            "--to",
+            "confirmed",
+        ],
+    );
+    at(
+        "2024-12-03T09:00:00Z",
+        &[
+            "booking",
+            "set-status",
+            "2",
+            "cancelled",
+            "--reason",
+            "refund",
+        ],
+    );
+    at(
+        "2024-12-04T09:00:00Z",
+        &["streams", "edit", "8th_stream", "--name", "8-й"],
+    );
+
+    let rows = csv_rows(&env.ok(&[
+        "audit",
+        "tail",
+        "--action",
+        "booking.status_changed",
+        "--since",
+        "2024-12-01",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(
+        rows[0][..8],
+        [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "booking_id",
+            "old_value",
+            "new_value",
+            "reason"
+        ]
+    );
+    let body = &rows[1..];
+    assert_eq!(body.len(), 26, "every change of the period, none before it");
+    assert!(body
+        .iter()
+        .all(|r| r[3] == "booking.status_changed" && r[1].as_str() >= "2024-12-01"));
+    assert_eq!(body.iter().filter(|r| r[6] == "confirmed").count(), 25);
+    let refund = body.last().unwrap();
+    assert_eq!(refund[4..8], ["2", "confirmed", "cancelled", "refund"]);
+    assert_eq!(
+        csv_rows(&env.ok(&["audit", "tail", "--format", "csv"])).len(),
+        21,
+        "default: 20"
+    );
+}
+
+/// Lines of a child's stdout, delivered through a channel so reads can time out.
+fn stdout_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line containing `needle`, or a panic after a generous deadline.
+fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} in time; saw {seen:#?}"),
+        }
+    }
+}
+
+/// Sends Ctrl-C and returns the exit code (killing the child if it does not stop).
+fn interrupt(mut child: std::process::Child) -> Option<i32> {
+    // SAFETY: kill(2) with our own child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("audit tail --follow did not stop on Ctrl-C");
+}
+
+#[test]
+fn follow_prints_entries_written_by_another_process_and_stops_on_ctrl_c() {
+    let env = audited_env();
+    let mut child = env.spawn(&["audit", "tail", "-f", "-n", "1", "--format", "jsonl"]);
+    let rx = stdout_lines(&mut child);
+    let mut seen = Vec::new();
+    // The initial tail first, so the next entry can only arrive by following.
+    wait_for_line(&rx, "\"id\":6", &mut seen);
+    env.ok(&["booking", "set-status", "25", "confirmed"]);
+    wait_for_line(&rx, "\"booking_id\":25", &mut seen);
+    env.ok(&["streams", "edit", "8th_stream", "--capacity", "30"]);
+    wait_for_line(&rx, "catalogue.stream_edited", &mut seen);
+    assert_eq!(interrupt(child), Some(code::OK));
+    for line in &seen {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(entry["hash"].is_string(), "{line}");
+    }
+}
+
+#[test]
+fn follow_in_csv_prints_the_header_once_and_honours_filters() {
+    let env = audited_env();
+    let mut child = env.spawn(&[
+        "audit",
+        "tail",
+        "-f",
+        "--action",
+        "booking.status_changed",
+        "-n",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    let rx = stdout_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for_line(&rx, ",16,pending,confirmed", &mut seen);
+    env.ok(&["streams", "edit", "8th_stream", "--capacity", "30"]); // filtered out
+    env.ok(&["booking", "set-status", "25", "confirmed"]);
+    wait_for_line(&rx, ",25,pending,confirmed", &mut seen);
+    env.ok(&["booking", "set-status", "26", "confirmed"]);
+    wait_for_line(&rx, ",26,pending,confirmed", &mut seen);
+    assert_eq!(interrupt(child), Some(code::OK));
+    assert_eq!(
+        seen.iter().filter(|l| l.starts_with("id,at,")).count(),
+        1,
+        "{seen:#?}"
+    );
+    assert!(!seen.iter().any(|l| l.contains("catalogue.")), "{seen:#?}");
+}
