@@ -448,7 +448,7 @@ fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Resul
     )
 }
 
-fn streams_table(out: &Output, rows: &[StreamRow]) -> comfy_table::Table {
+fn streams_table(out: &Output, rows: &[StreamRow]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -477,6 +477,7 @@ fn streams_table(out: &Output, rows: &[StreamRow]) -> comfy_table::Table {
             number_cell(r.confirmed),
         ]);
     }
+    table.keep_whole(&[3, 4, 5, 6]);
     table
 }
 
@@ -488,7 +489,7 @@ fn print_rows<T: Serialize>(
     rows: &[T],
     columns: &[&str],
     record: impl Fn(&T) -> Vec<String>,
-    table: impl FnOnce(&Output, &[T]) -> comfy_table::Table,
+    table: impl FnOnce(&Output, &[T]) -> crate::output::table::Table,
     empty: &str,
 ) -> Result<u8> {
     let mut stdout = crate::output::stdout();
@@ -574,7 +575,7 @@ fn list_courses(ctx: &Context, output: OutputArgs) -> Result<u8> {
     )
 }
 
-fn courses_table(out: &Output, rows: &[CourseRow]) -> comfy_table::Table {
+fn courses_table(out: &Output, rows: &[CourseRow]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -600,6 +601,7 @@ fn courses_table(out: &Output, rows: &[CourseRow]) -> comfy_table::Table {
             number_cell(r.confirmed),
         ]);
     }
+    table.keep_whole(&[0, 2, 3, 4, 5]);
     table
 }
 
@@ -651,7 +653,7 @@ fn members(ctx: &Context, code: &str, course: Option<i64>, output: OutputArgs) -
     )
 }
 
-fn members_table(out: &Output, rows: &[StreamMember]) -> comfy_table::Table {
+fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -682,5 +684,6 @@ fn members_table(out: &Output, rows: &[StreamMember]) -> comfy_table::Table {
             comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),
         ]);
     }
+    table.keep_whole(&[0, 3, 4, 5]);
     table
 }

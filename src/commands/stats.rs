@@ -454,7 +454,7 @@ fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn daily_table(out: &Output, rows: &[DailyActivity]) -> comfy_table::Table {
+fn daily_table(out: &Output, rows: &[DailyActivity]) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[
@@ -489,6 +489,7 @@ fn daily_table(out: &Output, rows: &[DailyActivity]) -> comfy_table::Table {
         number_cell(sum(|r| r.cancellations)),
         comfy_table::Cell::new(sparkline(rows.iter().map(|r| r.new_bookings))),
     ]);
+    table.keep_whole(&[0, 1, 2, 3]);
     table
 }
 
