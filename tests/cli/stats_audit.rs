@@ -169,6 +169,18 @@ fn stats_match_a_plain_recount_after_every_kind_of_write() {
         "cash",
     ]);
     assert_stats_consistent(&env, "forced");
+    // Payments confirm the bookings they fully pay; the rest wait for a person (exit 10).
+    let payments = env.run(&[
+        "payments",
+        "import",
+        fixture("payments.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(payments.status.code(), Some(code::OK | code::ATTENTION)),
+        "{payments:?}"
+    );
+    assert_eq!(last_action(&env), "payments.imported");
+    assert_stats_consistent(&env, "payments import");
     env.ok(&["bookings", "import", &changed_sample(&env)]);
     assert_stats_consistent(&env, "re-import with changes");
     env.ok(&PRICE_8TH_STREAM);
