@@ -128,12 +128,14 @@ fn init(ctx: &Context) -> Result<u8> {
     let db = ctx.create_db()?;
     let version = db.schema_version()?;
     let path = ctx.db_path.display();
+    let out = &ctx.out;
+    let schema = out.tr("schema version", "версия схемы");
     if existed {
-        ctx.out
-            .note(&format!("{path} is up to date (schema version {version})"));
+        let up_to_date = out.tr("is up to date", "актуальна");
+        out.note(&format!("{path} {up_to_date} ({schema} {version})"));
     } else {
-        ctx.out
-            .note(&format!("created {path} (schema version {version})"));
+        let created = out.tr("created", "создана");
+        out.note(&format!("{created} {path} ({schema} {version})"));
     }
     Ok(exit::OK)
 }
