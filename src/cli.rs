@@ -118,10 +118,16 @@ pub enum Command {
     )]
     Payments(PaymentsCommand),
     /// The stream catalogue: names, prices, capacities; confirmed members of a stream.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack streams list\n  paytrack streams add 9th_stream --course 1 --name \"9-й поток\" --price 30000 --currency RUB --capacity 40\n  paytrack streams members 8th_stream --csv"
+    )]
     Streams(StreamsCommand),
     /// The course catalogue: names and confirmation message templates.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
+    )]
     Courses(CoursesCommand),
     /// Print a shell completion script.
     #[command(
@@ -382,8 +388,12 @@ pub enum StatsCommand {
     )]
     Streams(StatsStreamsArgs),
     /// Recount every counter from the bookings and report any difference (exit 9).
+    #[command(
+        after_help = "Examples:\n  paytrack stats verify\n  paytrack stats verify || paytrack stats rebuild"
+    )]
     Verify,
     /// Recount every counter from the bookings and store the result (audited).
+    #[command(after_help = "Example:\n  paytrack stats rebuild")]
     Rebuild,
     /// Per day: new bookings, confirmations and cancellations.
     #[command(
@@ -887,6 +897,9 @@ pub struct PaymentsListArgs {
 #[derive(Debug, Subcommand)]
 pub enum StreamsCommand {
     /// Streams with their names, prices, capacities and booking counts.
+    #[command(
+        after_help = "Examples:\n  paytrack streams list\n  paytrack streams list --course 1 --csv"
+    )]
     List {
         /// Only this course.
         #[arg(long)]
@@ -1011,6 +1024,7 @@ fn currency_code(text: &str) -> Result<String, String> {
 #[derive(Debug, Subcommand)]
 pub enum CoursesCommand {
     /// Courses with their names, templates and booking counts.
+    #[command(after_help = "Examples:\n  paytrack courses list\n  paytrack courses list --json")]
     List {
         #[command(flatten)]
         output: OutputArgs,
