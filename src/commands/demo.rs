@@ -72,13 +72,62 @@ const REFERRALS: &[(&str, i64)] = &[
     ("HALF50", 50),
 ];
 
-/// The demo catalogue: (course id, name, stream prefix, streams, price in roubles, capacity).
-const COURSES: &[(i64, &str, &str, u64, i64, i64)] = &[
-    (1, "Вайб кодинг", "stream", 9, 30_000, 120),
-    (2, "Менторинг", "mentoring", 1, 50_000, 0),
-    (3, "Python с нуля", "py", 6, 20_000, 60),
-    (4, "Data Science", "ds", 4, 45_000, 45),
+/// One demo course: its id, name, stream code prefix, number of streams in
+/// half a year, price in roubles and capacity per stream (0: none).
+struct CourseSpec {
+    id: i64,
+    name: &'static str,
+    prefix: &'static str,
+    streams: u64,
+    price: i64,
+    capacity: i64,
+}
+
+const fn course(
+    id: i64,
+    name: &'static str,
+    prefix: &'static str,
+    streams: u64,
+    price: i64,
+    capacity: i64,
+) -> CourseSpec {
+    CourseSpec {
+        id,
+        name,
+        prefix,
+        streams,
+        price,
+        capacity,
+    }
+}
+
+/// The demo catalogue, with the share of bookings (percent) each course gets.
+const COURSES: &[(CourseSpec, u64)] = &[
+    (course(1, "Вайб кодинг", "stream", 9, 30_000, 120), 55),
+    (course(2, "Менторинг", "mentoring", 1, 50_000, 0), 15),
+    (course(3, "Python с нуля", "py", 6, 20_000, 60), 20),
+    (course(4, "Data Science", "ds", 4, 45_000, 45), 10),
 ];
+
+/// A benchmark-sized database spans five years: a school that has run that
+/// long teaches more courses, and runs each ten times as many streams.
+const COURSES_OVER_YEARS: &[(CourseSpec, u64)] = &[
+    (course(1, "Вайб кодинг", "stream", 9, 30_000, 120), 30),
+    (course(2, "Менторинг", "mentoring", 1, 50_000, 0), 8),
+    (course(3, "Python с нуля", "py", 6, 20_000, 60), 15),
+    (course(4, "Data Science", "ds", 4, 45_000, 45), 10),
+    (course(5, "Go для бэкенда", "go", 4, 40_000, 50), 10),
+    (course(6, "Frontend на React", "react", 5, 35_000, 60), 12),
+    (course(7, "DevOps и Kubernetes", "devops", 3, 55_000, 40), 7),
+    (course(8, "Английский для IT", "eng", 6, 15_000, 30), 8),
+];
+const STREAMS_FACTOR_OVER_YEARS: u64 = 10;
+
+/// Bookings generated before they are written (a multiple of the INSERT batch).
+const DEMO_BATCH: usize = 1024;
+
+/// Up to this many bookings, the demo spans half a year with the small catalogue.
+const HALF_YEAR_MAX: u64 = 20_000;
 
 fn ordinal(n: u64) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -89,6 +138,18 @@ fn ordinal(n: u64) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
+}
+
+/// The course whose share of the percentiles covers `percentile` (0..100).
+fn pick_course(courses: &[(CourseSpec, u64)], percentile: u64) -> &CourseSpec {
+    let mut below = 0;
+    for (spec, share) in courses {
+        below += share;
+        if percentile < below {
+            return spec;
+        }
+    }
+    &courses[courses.len() - 1].0
 }
 
 fn stream_code(prefix: &str, k: u64, streams: u64) -> String {
@@ -117,10 +178,14 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     }
     let n = args.bookings;
     // A few thousand bookings span half a year; a benchmark-sized set spans five years.
-    let span = if n <= 20_000 {
-        Duration::days(180)
+    let (span, courses, streams_factor) = if n <= HALF_YEAR_MAX {
+        (Duration::days(180), COURSES, 1)
     } else {
-        Duration::days(5 * 365)
+        (
+            Duration::days(5 * 365),
+            COURSES_OVER_YEARS,
+            STREAMS_FACTOR_OVER_YEARS,
+        )
     };
     let start = ctx.now - span;
     let step_ms = (span.num_milliseconds() / n as i64).max(1);
@@ -132,73 +197,81 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     );
     let now = ctx.now;
     let actor = ctx.actor.clone();
+    db.tune_for_bulk_load()?;
     db.write(|tx| {
         let stamp = to_storage(now);
-        for &(course, name, prefix, streams, price, capacity) in COURSES {
-            tx.upsert_course(course, Some(name), None, now)?;
+        for (spec, _) in courses {
+            let streams = spec.streams * streams_factor;
+            tx.upsert_course(spec.id, Some(spec.name), None, now)?;
             for k in 1..=streams {
-                let code = stream_code(prefix, k, streams);
-                let stream_name = match (prefix, streams) {
-                    (_, 1) => name.to_string(),
+                let code = stream_code(spec.prefix, k, streams);
+                let stream_name = match (spec.prefix, streams) {
+                    (_, 1) => spec.name.to_string(),
                     ("stream", _) => format!("{k}-й поток"),
                     _ => format!("Поток {k}"),
                 };
+                // Room for the confirmed bookings a stream gets at this size.
+                let scale = (n as i64 / (3000 * streams_factor as i64)).max(1);
                 tx.upsert_stream(
-                    course,
+                    spec.id,
                     &code,
                     &StreamChanges {
                         name: Some(stream_name),
-                        price_minor: Some(Some(price * 100)),
+                        price_minor: Some(Some(spec.price * 100)),
                         currency: Some("RUB".into()),
-                        capacity: Some(
-                            (capacity > 0).then_some(capacity * (n as i64 / 3000).max(1)),
-                        ),
+                        capacity: Some((spec.capacity > 0).then_some(spec.capacity * scale)),
                     },
                     now,
                 )?;
             }
         }
-        let first_id = tx.max_booking_id()? + 1;
-        for i in 0..n {
-            let created = start
-                + Duration::milliseconds(step_ms * i as i64 + rng.below(step_ms as u64) as i64);
-            let &(course, _, prefix, streams, _, _) = match rng.below(100) {
-                0..=54 => &COURSES[0],
-                55..=69 => &COURSES[1],
-                70..=89 => &COURSES[2],
-                _ => &COURSES[3],
-            };
-            // Streams follow each other in time: the k-th runs in the k-th slice of the span.
-            let k = ((i * streams) / n).min(streams - 1) + 1;
-            let course_stream = (rng.below(50) != 0).then(|| stream_code(prefix, k, streams));
-            let status = match rng.below(100) {
-                0..=54 => Status::Confirmed,
-                55..=84 => Status::Pending,
-                _ => Status::Cancelled,
-            };
-            let referral = (rng.below(5) == 0).then(|| *rng.pick(REFERRALS));
-            let user_id = 100_000_000 + rng.below(7_000_000_000) as i64;
-            let username = (rng.below(8) != 0).then(|| format!("user_{}", user_id % 100_000));
-            let booking = Booking {
-                id: first_id + i as i64,
-                user_id,
-                username,
-                first_name: Some(rng.pick(FIRST_NAMES).to_string()),
-                course_id: course,
-                course_stream,
-                status,
-                created_at: to_storage(created),
-                referral_code: referral.map(|(code, _)| code.to_string()),
-                discount_percent: referral.map(|(_, pct)| pct),
-                updated_at: String::new(),
-                confirmed_at: None,
-            };
-            tx.insert_booking(&booking, &stamp)?;
-            if i % 16_384 == 0 {
-                bar.set_position(i);
-                crate::interrupt::check()?;
+        tx.load_bookings_with_deferred_indexes(|tx| {
+            let first_id = tx.max_booking_id()? + 1;
+            let mut batch = Vec::with_capacity(DEMO_BATCH);
+            for i in 0..n {
+                let created = start
+                    + Duration::milliseconds(step_ms * i as i64 + rng.below(step_ms as u64) as i64);
+                let spec = pick_course(courses, rng.below(100));
+                let streams = spec.streams * streams_factor;
+                // Streams follow each other in time: the k-th runs in the k-th slice of the span.
+                let k = ((i * streams) / n).min(streams - 1) + 1;
+                let course_stream =
+                    (rng.below(50) != 0).then(|| stream_code(spec.prefix, k, streams));
+                let status = match rng.below(100) {
+                    0..=54 => Status::Confirmed,
+                    55..=84 => Status::Pending,
+                    _ => Status::Cancelled,
+                };
+                let referral = (rng.below(5) == 0).then(|| *rng.pick(REFERRALS));
+                let user_id = 100_000_000 + rng.below(7_000_000_000) as i64;
+                let username = (rng.below(8) != 0).then(|| format!("user_{}", user_id % 100_000));
+                let booking = Booking {
+                    id: first_id + i as i64,
+                    user_id,
+                    username,
+                    first_name: Some(rng.pick(FIRST_NAMES).to_string()),
+                    course_id: spec.id,
+                    course_stream,
+                    status,
+                    created_at: to_storage(created),
+                    referral_code: referral.map(|(code, _)| code.to_string()),
+                    discount_percent: referral.map(|(_, pct)| pct),
+                    updated_at: String::new(),
+                    confirmed_at: None,
+                };
+                batch.push(booking);
+                if batch.len() == DEMO_BATCH {
+                    tx.insert_bookings(&batch, &stamp)?;
+                    batch.clear();
+                }
+                if i % 16_384 == 0 {
+                    bar.set_position(i);
+                    crate::interrupt::check()?;
+                }
             }
-        }
+            tx.insert_bookings(&batch, &stamp)?;
+            Ok(())
+        })?;
         tx.append_audit(
             &actor,
             now,
