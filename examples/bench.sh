@@ -94,8 +94,12 @@ RESULTS="$WORK/results.tsv"
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 value() { awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { print v }' "$RESULTS"; }
 
-# A command line that hyperfine --shell=none splits back into these words.
-cmdline() { printf '%q ' "$@"; }
+# A command line that hyperfine --shell=none splits back into these words
+# (one line: it splits like a POSIX shell and knows no $'\n' quoting).
+cmdline() {
+    local args=("${@//$'\n'/ }")
+    printf '%q ' "${args[@]}"
+}
 
 # measure KEY RUNS [hyperfine options...] -- COMMAND WORDS...
 measure() {
@@ -211,7 +215,8 @@ peak_rss rss-export "$PT" --db "$BIG" bookings export --format csv
 
 # ---------------------------------------------------------------- PostgreSQL
 PG_OK=0
-pg_as() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# PostgreSQL refuses to run as root: as root, run its tools as the postgres user (from /).
+pg_as() { if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 if [[ -x $PGBIN/initdb ]] && command -v psql >/dev/null; then
     PGDIR="$(mktemp -d /tmp/paytrack-bench-pg.XXXXXX)"
     [[ $(id -u) == 0 ]] && chown postgres: "$PGDIR"
