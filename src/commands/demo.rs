@@ -197,8 +197,8 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     );
     let now = ctx.now;
     let actor = ctx.actor.clone();
-    db.tune_for_bulk_load()?;
     db.write(|tx| {
+        tx.tune_for_bulk_load()?;
         let stamp = to_storage(now);
         for (spec, _) in courses {
             let streams = spec.streams * streams_factor;

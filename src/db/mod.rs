@@ -120,18 +120,6 @@ impl Db {
         Ok(())
     }
 
-    /// Gives this connection a page cache big enough for a bulk load (`demo`,
-    /// `bookings import`) of a million rows. With SQLite's default 2 MiB cache,
-    /// inserts into the indexes keyed by random values (user id, username) spill
-    /// dirty pages to the WAL and read them back, which made `demo --bookings
-    /// 1000000` take several times longer. It only sizes memory for this
-    /// process; journal mode, synchronous and every other durability setting
-    /// stay as they are. The memory is taken only as pages are used.
-    pub fn tune_for_bulk_load(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA cache_size = -524288")?; // KiB: 512 MiB
-        Ok(())
-    }
-
     /// The version this database is at (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
         Ok(self
@@ -222,6 +210,18 @@ impl Db {
 }
 
 impl WriteTx<'_> {
+    /// Gives this connection a page cache big enough for a bulk load (`demo`)
+    /// of a million rows. With SQLite's default 2 MiB cache,
+    /// inserts into the indexes keyed by random values (user id, username) spill
+    /// dirty pages to the WAL and read them back, which made `demo --bookings
+    /// 1000000` take several times longer. It only sizes memory for this
+    /// process; journal mode, synchronous and every other durability setting
+    /// stay as they are. The memory is taken only as pages are used.
+    pub fn tune_for_bulk_load(&self) -> Result<()> {
+        self.tx.execute_batch("PRAGMA cache_size = -524288")?; // KiB: 512 MiB
+        Ok(())
+    }
+
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
     }
