@@ -81,55 +81,60 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             let mut seen: HashMap<i64, u64> = HashMap::new();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
-            let mut record = csv::StringRecord::new();
-            loop {
-                let more = reader
-                    .read_record(&mut record)
-                    .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?;
-                if !more {
-                    break;
-                }
-                let line = record.position().map_or(0, |p| p.line());
-                let booking = parse_row(&record, &index, line, &name)?;
-                if let Some(first) = seen.insert(booking.id, line) {
-                    return Err(bad_input(format!(
-                        "{name}: line {line}: booking id {} already appears on line {first}",
-                        booking.id
-                    )));
-                }
-                if known_courses.insert(booking.course_id) {
-                    tx.ensure_course(booking.course_id, now)?;
-                }
-                if let Some(code) = booking.course_stream.as_deref().filter(|c| !c.is_empty()) {
-                    if known_streams.insert((booking.course_id, code.to_string())) {
-                        tx.ensure_stream(booking.course_id, code, now)?;
+            // Into an empty table (the first import of the old system's export),
+            // the indexes are built once after the rows instead of row by row.
+            tx.load_bookings_with_deferred_indexes(|tx| {
+                let mut record = csv::StringRecord::new();
+                loop {
+                    let more = reader
+                        .read_record(&mut record)
+                        .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?;
+                    if !more {
+                        break;
                     }
-                }
-                counts.rows += 1;
-                match tx.upsert_booking(&booking, now)? {
-                    Upsert::Inserted => counts.inserted += 1,
-                    Upsert::Unchanged => counts.unchanged += 1,
-                    Upsert::Updated { old_status } => {
-                        counts.updated += 1;
-                        if let Some(from) = old_status {
-                            counts.status_changes += 1;
-                            record_imported_status(
-                                tx,
-                                &actor,
-                                now,
-                                &name,
-                                booking.id,
-                                from,
-                                booking.status,
-                            )?;
+                    let line = record.position().map_or(0, |p| p.line());
+                    let booking = parse_row(&record, &index, line, &name)?;
+                    if let Some(first) = seen.insert(booking.id, line) {
+                        return Err(bad_input(format!(
+                            "{name}: line {line}: booking id {} already appears on line {first}",
+                            booking.id
+                        )));
+                    }
+                    if known_courses.insert(booking.course_id) {
+                        tx.ensure_course(booking.course_id, now)?;
+                    }
+                    if let Some(code) = booking.course_stream.as_deref().filter(|c| !c.is_empty()) {
+                        if known_streams.insert((booking.course_id, code.to_string())) {
+                            tx.ensure_stream(booking.course_id, code, now)?;
                         }
                     }
+                    counts.rows += 1;
+                    match tx.upsert_booking(&booking, now)? {
+                        Upsert::Inserted => counts.inserted += 1,
+                        Upsert::Unchanged => counts.unchanged += 1,
+                        Upsert::Updated { old_status } => {
+                            counts.updated += 1;
+                            if let Some(from) = old_status {
+                                counts.status_changes += 1;
+                                record_imported_status(
+                                    tx,
+                                    &actor,
+                                    now,
+                                    &name,
+                                    booking.id,
+                                    from,
+                                    booking.status,
+                                )?;
+                            }
+                        }
+                    }
+                    if counts.rows % 8192 == 0 {
+                        bar.set_position(record.position().map_or(0, |p| p.byte()));
+                        crate::interrupt::check()?;
+                    }
                 }
-                if counts.rows % 8192 == 0 {
-                    bar.set_position(record.position().map_or(0, |p| p.byte()));
-                    crate::interrupt::check()?;
-                }
-            }
+                Ok(())
+            })?;
             if counts.inserted + counts.updated > 0 {
                 tx.append_audit(
                 &actor,
