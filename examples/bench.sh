@@ -198,7 +198,7 @@ OLD_STATS_SQL="SELECT course_id, course_stream, COUNT(*) AS total,
     SUM(CASE WHEN confirmed = -1 THEN 1 ELSE 0 END) AS cancelled
   FROM bookings GROUP BY course_id, course_stream ORDER BY course_id, course_stream"
 SINCE_SQL="SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*), SUM(100 - COALESCE(discount_percent, 0))
-  FROM bookings WHERE created_at >= '$SINCE_STORED'
+  FROM bookings WHERE created_at >= COALESCE('$SINCE_STORED', '') AND (NULL IS NULL OR created_at < NULL)
   GROUP BY course_id, COALESCE(course_stream, ''), confirmed ORDER BY 1, 2, 3"
 measure stats-small "$RUNS" --warmup "$WARMUP" -- "$PT" --db "$SMALL" stats streams --csv
 measure stats "$RUNS" --warmup "$WARMUP" -- "$PT" --db "$BIG" stats streams --csv
