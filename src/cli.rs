@@ -266,6 +266,23 @@ pub struct OutputArgs {
     pub raw: bool,
 }
 
+impl OutputArgs {
+    /// The chosen format (`default` when no flag says) and the run's output
+    /// settings with `--raw` applied.
+    pub fn resolve(
+        &self,
+        out: &crate::output::Output,
+        default: Format,
+    ) -> (Format, crate::output::Output) {
+        let mut out = out.clone();
+        out.raw_csv = self.raw;
+        (
+            crate::output::pick_format(self.format, self.csv, self.json, default),
+            out,
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]

@@ -54,6 +54,15 @@ impl Context {
     pub fn parse_when(&self, flag: &str, text: &str) -> Result<DateTime<Utc>> {
         parse_instant(text, self.now, self.out.zone).map_err(|e| bad_input(format!("{flag}: {e}")))
     }
+
+    /// Parses an optional date flag, as `parse_when` does.
+    pub fn parse_optional_when(
+        &self,
+        flag: &str,
+        text: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        text.map(|t| self.parse_when(flag, t)).transpose()
+    }
 }
 
 /// Runs the parsed command line; returns the exit code.

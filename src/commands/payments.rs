@@ -16,7 +16,7 @@ use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, P
 use crate::domain::time::to_storage;
 use crate::error::{bad_input, exit};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
-use crate::output::{csv_writer, pick_format, write_json, Format, Lang, Output};
+use crate::output::{csv_writer, write_json, Format, Lang, Output};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
 };
@@ -40,12 +40,7 @@ const OPTIONAL: [&str; 5] = [
 ];
 
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
+    let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let name = args.file.display().to_string();
     let (input, size) = open_input(&args.file)?;
     let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
@@ -112,8 +107,6 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     )?;
     bar.finish_and_clear();
     summarize(&ctx.out, &name, &report, !committed);
-    let mut out = ctx.out.clone();
-    out.raw_csv = args.output.raw;
     write_report(&out, &report, args.dry_run, format)?;
     Ok(if report.attention.is_empty() {
         exit::OK
@@ -568,25 +561,14 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
         provider: args.provider.clone(),
         outcome: args.outcome,
         attention: args.attention,
-        since: args
-            .since
-            .as_deref()
-            .map(|t| ctx.parse_when("--since", t).map(to_storage))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| ctx.parse_when("--until", t).map(to_storage))
-            .transpose()?,
+        since: ctx
+            .parse_optional_when("--since", args.since.as_deref())?
+            .map(to_storage),
+        until: ctx
+            .parse_optional_when("--until", args.until.as_deref())?
+            .map(to_storage),
     };
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
-    let mut out = ctx.out.clone();
-    out.raw_csv = args.output.raw;
+    let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
     let rows = db.list_payments(&filter, limit)?;

@@ -485,3 +485,36 @@ fn nothing_to_look_at_exits_zero_with_a_table() {
     assert!(out.contains("confirmed"), "{out}");
     assert!(!out.contains("Needs attention"), "{out}");
 }
+
+#[test]
+fn reads_stdin_and_reports_as_csv() {
+    let env = Env::with_sample();
+    let out = env
+        .cmd()
+        .args(["payments", "import", "-", "--provider", "bank", "--csv"])
+        .write_stdin("external_id;amount;description\nx1;27000,00;бронь №1\nx2;100;без номера\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code::ATTENTION));
+    let rows = csv_rows(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "line",
+            "provider",
+            "external_id",
+            "booking_id",
+            "amount",
+            "currency",
+            "outcome",
+            "expected",
+            "received",
+            "booking_confirmed",
+            "detail"
+        ]
+    );
+    assert_eq!(rows.len(), 2, "only the unmatched row needs a person");
+    assert_eq!(rows[1][2], "x2");
+    assert_eq!(rows[1][6], "unmatched");
+    assert_eq!(status_of(&env, 1), 2);
+}
