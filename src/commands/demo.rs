@@ -103,19 +103,23 @@ const fn course(
 
 /// The demo catalogue, with the share of bookings (percent) each course gets.
 const COURSES: &[(CourseSpec, u64)] = &[
-    (course(1, "Вайб кодинг", "stream", 9, 30_000, 120), 55),
-    (course(2, "Менторинг", "mentoring", 1, 50_000, 0), 15),
-    (course(3, "Python с нуля", "py", 6, 20_000, 60), 20),
-    (course(4, "Data Science", "ds", 4, 45_000, 45), 10),
+    (VIBE, 55),
+    (MENTORING, 15),
+    (PYTHON, 20),
+    (DATA_SCIENCE, 10),
 ];
+const VIBE: CourseSpec = course(1, "Вайб кодинг", "stream", 9, 30_000, 120);
+const MENTORING: CourseSpec = course(2, "Менторинг", "mentoring", 1, 50_000, 0);
+const PYTHON: CourseSpec = course(3, "Python с нуля", "py", 6, 20_000, 60);
+const DATA_SCIENCE: CourseSpec = course(4, "Data Science", "ds", 4, 45_000, 45);
 
 /// A benchmark-sized database spans five years: a school that has run that
 /// long teaches more courses, and runs each ten times as many streams.
 const COURSES_OVER_YEARS: &[(CourseSpec, u64)] = &[
-    (course(1, "Вайб кодинг", "stream", 9, 30_000, 120), 30),
-    (course(2, "Менторинг", "mentoring", 1, 50_000, 0), 8),
-    (course(3, "Python с нуля", "py", 6, 20_000, 60), 15),
-    (course(4, "Data Science", "ds", 4, 45_000, 45), 10),
+    (VIBE, 30),
+    (MENTORING, 8),
+    (PYTHON, 15),
+    (DATA_SCIENCE, 10),
     (course(5, "Go для бэкенда", "go", 4, 40_000, 50), 10),
     (course(6, "Frontend на React", "react", 5, 35_000, 60), 12),
     (course(7, "DevOps и Kubernetes", "devops", 3, 55_000, 40), 7),
