@@ -11,7 +11,7 @@ use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, pick_format, Format, Output};
+use crate::output::{csv_writer, Format, Output};
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {
@@ -42,26 +42,11 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         booking_id: args.booking,
         actor: args.actor.clone(),
         action: args.action.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|t| ctx.parse_when("--since", t))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| ctx.parse_when("--until", t))
-            .transpose()?,
+        since: ctx.parse_optional_when("--since", args.since.as_deref())?,
+        until: ctx.parse_optional_when("--until", args.until.as_deref())?,
         after_id: None,
     };
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
-    let mut out = ctx.out.clone();
-    out.raw_csv = args.output.raw;
+    let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
     let limit = match args.lines {
         Some(n) => Some(n),

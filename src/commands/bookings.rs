@@ -13,7 +13,7 @@ use crate::domain::money::format_amount;
 use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
-use crate::output::{csv_writer, pick_format, sanitize, write_json, Format, Output};
+use crate::output::{csv_writer, sanitize, write_json, Format, Output};
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
@@ -36,16 +36,8 @@ pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
         stream: args.stream.clone(),
         user: args.user.clone(),
         referral: args.referral.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|t| ctx.parse_when("--since", t))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| ctx.parse_when("--until", t))
-            .transpose()?,
+        since: ctx.parse_optional_when("--since", args.since.as_deref())?,
+        until: ctx.parse_optional_when("--until", args.until.as_deref())?,
         search: args.search.clone().filter(|s| !s.is_empty()),
         payment: args.payment,
     })
@@ -102,14 +94,7 @@ fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
 
 fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
-    let mut out_cfg = ctx.out.clone();
-    out_cfg.raw_csv = args.output.raw;
+    let (format, out_cfg) = args.output.resolve(&ctx.out, Format::Table);
     let cursor = match (&args.cursor, args.after) {
         (Some(text), _) => Some(Cursor::decode(text).map_err(bad_input)?),
         (None, Some(id)) => Some(Cursor {
@@ -242,9 +227,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let payments = db.payments_for_booking(id)?;
     let audit = db.audit_for_booking(id)?;
     let messages = db.outbox_messages(None, Some(id))?;
-    let format = pick_format(output.format, output.csv, output.json, Format::Table);
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut stdout = crate::output::stdout();
-    let out = &ctx.out;
+    let out = &out;
     match format {
         Format::Json | Format::Jsonl => {
             let record = serde_json::json!({

@@ -23,7 +23,7 @@ use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, pick_format, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
     match cmd {
@@ -392,9 +392,7 @@ const STREAM_COLUMNS: [&str; 9] = [
 ];
 
 fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
-    let format = pick_format(output.format, output.csv, output.json, Format::Table);
-    let mut out = ctx.out.clone();
-    out.raw_csv = output.raw;
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let (courses, streams, counts) = db.read(|db| {
         Ok((
@@ -531,9 +529,7 @@ const COURSE_COLUMNS: [&str; 6] = [
 ];
 
 fn list_courses(ctx: &Context, output: OutputArgs) -> Result<u8> {
-    let format = pick_format(output.format, output.csv, output.json, Format::Table);
-    let mut out = ctx.out.clone();
-    out.raw_csv = output.raw;
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let (courses, streams, counts) =
         db.read(|db| Ok((db.courses()?, db.streams(None)?, booking_counts(db, None)?)))?;
@@ -616,9 +612,7 @@ const MEMBER_COLUMNS: [&str; 6] = [
 
 /// `streams members`: the confirmed students of one stream.
 fn members(ctx: &Context, code: &str, course: Option<i64>, output: OutputArgs) -> Result<u8> {
-    let format = pick_format(output.format, output.csv, output.json, Format::Table);
-    let mut out = ctx.out.clone();
-    out.raw_csv = output.raw;
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let stream = resolve_stream(&db, code, course)?;
     let rows = db.read(|db| db.stream_members(stream.course_id, &stream.code))?;

@@ -11,7 +11,7 @@ use crate::db::outbox::{OutboxCounts, OutboxMessage};
 use crate::domain::message::MessageStatus;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, pick_format, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
 use crate::services::delivery_telegram::{token_is_plausible, TelegramChannel, DEFAULT_API};
@@ -45,14 +45,7 @@ const CSV_COLUMNS: [&str; 13] = [
 ];
 
 fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
-    let mut out = ctx.out.clone();
-    out.raw_csv = args.output.raw;
+    let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let limit = (!args.all).then_some(args.limit);
     let (messages, counts) =

@@ -19,7 +19,7 @@ use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, pick_format, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
     match cmd {
@@ -141,25 +141,10 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     let filter = StatsFilter {
         course: args.course,
         stream: args.stream.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|t| ctx.parse_when("--since", t))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| ctx.parse_when("--until", t))
-            .transpose()?,
+        since: ctx.parse_optional_when("--since", args.since.as_deref())?,
+        until: ctx.parse_optional_when("--until", args.until.as_deref())?,
     };
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
-    let mut out = ctx.out.clone();
-    out.raw_csv = args.output.raw;
+    let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let db = ctx.open_db()?;
     let rows = stream_stats(&db, &filter)?;
     let mut stdout = crate::output::stdout();
@@ -407,12 +392,7 @@ fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
     let today_midnight = ctx.parse_when("--days", "today")?;
     let offset =
         (today.and_time(chrono::NaiveTime::MIN) - today_midnight.naive_utc()).num_seconds();
-    let format = pick_format(
-        args.output.format,
-        args.output.csv,
-        args.output.json,
-        Format::Table,
-    );
+    let (format, _) = args.output.resolve(&ctx.out, Format::Table);
     let db = ctx.open_db()?;
     let mut found: BTreeMap<String, DailyActivity> = db
         .daily_activity(since, offset)?
