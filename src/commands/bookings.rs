@@ -337,11 +337,14 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         name.push(".partial");
         path.with_file_name(name)
     });
-    let sink: Box<dyn Write> = match &partial {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    let sink: Box<dyn Write> = match (&partial, &args.output) {
+        // A path the user typed that cannot be written (a missing directory,
+        // no permission) is bad input, named as typed, not as the .partial.
+        (Some(path), Some(output)) => Box::new(std::io::BufWriter::new(
+            File::create(path)
+                .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
         )),
-        None => Box::new(crate::output::stdout()),
+        _ => Box::new(crate::output::stdout()),
     };
     // Progress only for a file: on stdout the data itself is the output.
     let bar = if partial.is_some() && ctx.out.progress {

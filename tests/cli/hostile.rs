@@ -105,6 +105,7 @@ fn cases(env: &Env) -> Vec<Case> {
     let ids_unknown = file("ids-unknown.txt", b"1\n999999\n");
     let dir = env.dir.path().to_str().unwrap().to_string();
     let missing_db = env.path("nope.db").to_str().unwrap().to_string();
+    let missing_dir_file = env.path("no-such-dir/x.csv").to_str().unwrap().to_string();
 
     let mut cases = vec![
         // Unknown statuses.
@@ -518,6 +519,11 @@ fn cases(env: &Env) -> Vec<Case> {
             Fails(code::BAD_INPUT),
         ),
         case(
+            "export into a missing directory",
+            &["bookings", "export", "-o", &missing_dir_file],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
             "demo of 0 bookings",
             &["demo", "--bookings", "0"],
             Fails(code::USAGE),
@@ -673,4 +679,8 @@ fn hostile_input_is_refused_clearly_and_changes_nothing() {
     );
     assert_eq!(env.snapshot(), before);
     assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 400);
+    assert!(
+        !env.path("no-such-dir").exists(),
+        "a failed export created its directory"
+    );
 }
