@@ -153,20 +153,84 @@ fn status_name(conn: &rusqlite::Connection, id: i64) -> String {
     .unwrap()
 }
 
-/// 8 processes change statuses at once, singly and in bulk, on a small pool of
-/// bookings so that they collide. Nothing may be lost: every change reported
+/// What one worker of the concurrent run did, as its processes reported it.
+#[derive(Default)]
+struct Tally {
+    /// Status changes reported by `set-status`.
+    set_status_changes: u64,
+    /// Bookings confirmed by `payments import`.
+    payment_confirmations: u64,
+    /// Payments stored (the report's `imported`).
+    payments_imported: u64,
+    /// Imports that stored something (each leaves one `payments.imported` entry).
+    imports_that_stored: u64,
+    /// Confirmation messages queued by `payments import`.
+    messages_queued: u64,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.set_status_changes += other.set_status_changes;
+        self.payment_confirmations += other.payment_confirmations;
+        self.payments_imported += other.payments_imported;
+        self.imports_that_stored += other.imports_that_stored;
+        self.messages_queued += other.messages_queued;
+    }
+}
+
+/// A payments CSV: one row per (provider, external_id, booking_id).
+fn payments_csv(rows: &[(&str, String, i64)]) -> String {
+    let mut csv = String::from("external_id,provider,booking_id,amount,currency\n");
+    for (provider, external_id, booking) in rows {
+        csv += &format!("{external_id},{provider},{booking},30000.00,RUB\n");
+    }
+    csv
+}
+
+/// Runs one paytrack process of the concurrent run; asserts it succeeded
+/// without surfacing a lock, and returns its JSON report.
+fn run_worker_process(mut cmd: Command, worker: u64, ok_codes: &[i32]) -> serde_json::Value {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(
+        out.status.code().is_some_and(|c| ok_codes.contains(&c)),
+        "worker {worker}: exit {:?}: {stderr}",
+        out.status.code()
+    );
+    assert!(
+        !stderr.contains("locked") && !stderr.contains("busy") && !stderr.contains("error"),
+        "worker {worker}: {stderr}"
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// 10 processes at once on a small pool of bookings, so that they collide:
+/// 6 change statuses (singly and in bulk), 4 import payments (new files with
+/// distinct external_ids naming the same bookings, their own files again, and
+/// one file shared by all of them). Nothing may be lost: every change reported
 /// is in the audit log, each booking's audit trail chains old → new without a
-/// gap, its final status is the trail's last value, and the counters agree.
+/// gap, its final status is the trail's last value, every payment is stored
+/// once, every confirmation queued one message, and the counters agree.
 #[test]
-fn concurrent_status_changes_lose_nothing() {
+fn concurrent_status_changes_and_payments_lose_nothing() {
     let env = Env::with_sample();
-    const WORKERS: u64 = 8;
-    let per_worker = scaled(12, 150);
+    const WORKERS: u64 = 10;
+    const PAYMENT_WORKERS: u64 = 4;
+    let per_worker = scaled(12, 80);
     let pool: Vec<i64> = (1..=24).collect();
     let original: HashMap<i64, String> = pool
         .iter()
         .map(|&id| (id, status_name(&env.sql(), id)))
         .collect();
+    // The same external_id under two providers is two payments; 100000 is no booking.
+    let shared_rows: Vec<(&str, String, i64)> = vec![
+        ("yookassa", "shared-1".into(), 3),
+        ("bank", "shared-1".into(), 4),
+        ("yookassa", "shared-2".into(), 3),
+        ("bank", "shared-3".into(), 100_000),
+        ("yookassa", "shared-4".into(), 5),
+    ];
+    let shared = env.write("shared-payments.csv", payments_csv(&shared_rows));
     let targets = ["confirmed", "pending", "cancelled"];
     let base_seed = seed();
     let handles: Vec<_> = (0..WORKERS)
@@ -174,61 +238,127 @@ fn concurrent_status_changes_lose_nothing() {
             let pool = pool.clone();
             let cmd_env = env.std_cmd();
             let ids_file = env.path(&format!("ids-{worker}.txt"));
+            let shared = shared.clone();
+            let dir = env.dir.path().to_path_buf();
             std::thread::spawn(move || {
                 let mut rng = Rng(base_seed ^ (worker + 1).wrapping_mul(0x1234_5678_9abc));
-                let mut changed = 0u64;
+                let mut tally = Tally::default();
+                let pick = |rng: &mut Rng| pool[rng.below(pool.len() as u64) as usize];
+                let mut own_files: Vec<String> = Vec::new();
+                let mut new_rows = 0u64;
                 for op in 0..per_worker {
-                    let target = targets[rng.below(3) as usize];
                     let mut cmd = command_with_env_of(&cmd_env, cmd_env.get_program());
+                    if worker < PAYMENT_WORKERS {
+                        let file = match rng.below(4) {
+                            0 => shared.clone(),
+                            1 if !own_files.is_empty() => {
+                                own_files[rng.below(own_files.len() as u64) as usize].clone()
+                            }
+                            _ => {
+                                let rows: Vec<(&str, String, i64)> = (0..4)
+                                    .map(|k| {
+                                        let provider = ["yookassa", "bank"][k % 2];
+                                        (provider, format!("w{worker}-op{op}-{k}"), pick(&mut rng))
+                                    })
+                                    .collect();
+                                new_rows += rows.len() as u64;
+                                let path = dir.join(format!("payments-w{worker}-op{op}.csv"));
+                                std::fs::write(&path, payments_csv(&rows)).unwrap();
+                                let path = path.to_str().unwrap().to_string();
+                                own_files.push(path.clone());
+                                path
+                            }
+                        };
+                        cmd.args(["payments", "import", &file, "--json"]);
+                        let report = run_worker_process(cmd, worker, &[code::OK, code::ATTENTION]);
+                        let n = |key: &str| report[key].as_u64().unwrap();
+                        tally.payment_confirmations += n("bookings_confirmed");
+                        tally.payments_imported += n("imported");
+                        tally.imports_that_stored += u64::from(n("imported") > 0);
+                        tally.messages_queued += n("messages_queued");
+                        continue;
+                    }
+                    let target = targets[rng.below(3) as usize];
                     let reason = format!("load w{worker} op{op}");
                     let bulk = rng.below(3) == 0;
                     if bulk {
-                        let ids: Vec<String> = (0..5)
-                            .map(|_| pool[rng.below(pool.len() as u64) as usize].to_string())
-                            .collect();
+                        let ids: Vec<String> = (0..5).map(|_| pick(&mut rng).to_string()).collect();
                         std::fs::write(&ids_file, ids.join("\n")).unwrap();
                         cmd.args(["bookings", "set-status", "--ids-from"])
                             .arg(&ids_file)
                             .args(["--to", target]);
                     } else {
-                        let id = pool[rng.below(pool.len() as u64) as usize].to_string();
+                        let id = pick(&mut rng).to_string();
                         cmd.args(["booking", "set-status", &id, target]);
                     }
                     cmd.args(["--force", "--reason", &reason, "--json"]);
-                    let out = cmd.stdin(Stdio::null()).output().unwrap();
-                    let stderr = stderr_of(&out);
-                    assert_eq!(out.status.code(), Some(0), "worker {worker}: {stderr}");
-                    assert!(
-                        !stderr.contains("locked") && !stderr.contains("busy"),
-                        "worker {worker}: {stderr}"
-                    );
-                    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-                    changed += if bulk {
+                    let json = run_worker_process(cmd, worker, &[code::OK]);
+                    tally.set_status_changes += if bulk {
                         json["changed"].as_u64().unwrap()
                     } else {
                         u64::from(json["changed"].as_bool().unwrap())
                     };
                 }
-                changed
+                (tally, new_rows)
             })
         })
         .collect();
-    let changed: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let mut tally = Tally::default();
+    let mut distinct_payments = shared_rows.len() as u64;
+    for handle in handles {
+        let (worker_tally, new_rows) = handle.join().unwrap();
+        tally += worker_tally;
+        distinct_payments += new_rows;
+    }
+    assert!(tally.set_status_changes > 0 && tally.payment_confirmations > 0);
 
-    let audited =
-        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'");
-    assert_eq!(audited as u64, changed, "audit entries = changes reported");
-    assert!(changed > 0);
-    let confirmations = env.count(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed' AND new_value = 'confirmed'",
+    // Every change reported is audited, and those from payments say so.
+    let count = |sql: &str| env.count(sql) as u64;
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'"),
+        tally.set_status_changes + tally.payment_confirmations,
+        "audit entries = changes reported"
     );
     assert_eq!(
-        env.count("SELECT COUNT(*) FROM outbox"),
-        confirmations,
-        "one message per confirmation"
+        count(
+            "SELECT COUNT(*) FROM audit_log a JOIN payments p
+                 ON p.provider = json_extract(a.details, '$.provider')
+                AND p.external_id = json_extract(a.details, '$.payment_ref')
+                AND p.booking_id = a.booking_id
+              WHERE a.action = 'booking.status_changed' AND a.new_value = 'confirmed'
+                AND json_extract(a.details, '$.source') = 'payments import'"
+        ),
+        tally.payment_confirmations,
+        "each confirmation by payment is audited with its payment"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'payments.imported'"),
+        tally.imports_that_stored
+    );
+    // Each (provider, external_id) stored once, whichever import got there first.
+    assert_eq!(count("SELECT COUNT(*) FROM payments"), distinct_payments);
+    assert_eq!(tally.payments_imported, distinct_payments);
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT provider || '/' || external_id) FROM payments"),
+        distinct_payments
+    );
+    // One message per confirmation, booking by booking.
+    assert_eq!(
+        tally.messages_queued, tally.payment_confirmations,
+        "every confirmation by payment queued a message"
+    );
+    let conn = env.sql();
+    let per_booking = |sql: &str| rows(&conn, sql);
+    assert_eq!(
+        per_booking("SELECT booking_id, COUNT(*) FROM outbox GROUP BY 1 ORDER BY 1"),
+        per_booking(
+            "SELECT booking_id, COUNT(*) FROM audit_log
+              WHERE action = 'booking.status_changed' AND new_value = 'confirmed'
+              GROUP BY 1 ORDER BY 1"
+        ),
+        "outbox messages per booking = its confirmations"
     );
 
-    let conn = env.sql();
     for &id in &pool {
         let mut stmt = conn
             .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 ORDER BY id")
@@ -249,6 +379,9 @@ fn concurrent_status_changes_lose_nothing() {
             "booking {id}: final status is the trail's last value"
         );
     }
+    drop(conn);
+    env.ok(&["stats", "verify"]);
+    env.ok(&["audit", "verify"]);
     assert_consistent(&env, "after the concurrent run");
 }
 
