@@ -92,6 +92,21 @@ fn assert_consistent(env: &Env, context: &str) {
            FROM bookings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     );
     assert_eq!(stored, recount, "{context}: counters differ from a recount");
+    // A message is queued with each confirmation and only then, in the same transaction.
+    let messages = rows(
+        &conn,
+        "SELECT booking_id, COUNT(*) FROM outbox GROUP BY 1 ORDER BY 1",
+    );
+    let confirmations = rows(
+        &conn,
+        "SELECT booking_id, COUNT(*) FROM audit_log
+          WHERE action = 'booking.status_changed' AND new_value = 'confirmed'
+          GROUP BY 1 ORDER BY 1",
+    );
+    assert_eq!(
+        messages, confirmations,
+        "{context}: outbox messages per booking differ from its confirmations"
+    );
     drop(conn);
     // The library's own verifier, read-only: `audit verify` would migrate a bare file.
     let db = paytrack::db::Db::open(&env.db, paytrack::db::OpenMode::Existing).unwrap();
@@ -348,17 +363,6 @@ fn concurrent_status_changes_and_payments_lose_nothing() {
         "every confirmation by payment queued a message"
     );
     let conn = env.sql();
-    let per_booking = |sql: &str| rows(&conn, sql);
-    assert_eq!(
-        per_booking("SELECT booking_id, COUNT(*) FROM outbox GROUP BY 1 ORDER BY 1"),
-        per_booking(
-            "SELECT booking_id, COUNT(*) FROM audit_log
-              WHERE action = 'booking.status_changed' AND new_value = 'confirmed'
-              GROUP BY 1 ORDER BY 1"
-        ),
-        "outbox messages per booking = its confirmations"
-    );
-
     for &id in &pool {
         let mut stmt = conn
             .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 ORDER BY id")
@@ -405,6 +409,17 @@ fn bookings_csv(first: i64, n: i64) -> String {
     csv
 }
 
+/// Asserts a run finished its job: exit 0, or 10 when its report has rows for
+/// a person (`payments import`).
+fn assert_finished(out: &Output, context: &str) {
+    assert!(
+        matches!(out.status.code(), Some(code::OK | code::ATTENTION)),
+        "{context}: exit {:?}: {}",
+        out.status.code(),
+        stderr_of(out)
+    );
+}
+
 /// Runs `args` to the end once (its duration bounds the kill moments), then
 /// `rounds` times on a fresh copy: start, SIGKILL at a random moment, and hand
 /// the killed database to `after_kill`.
@@ -417,7 +432,7 @@ fn kill_rounds(
 ) {
     let env = fresh();
     let started = Instant::now();
-    env.ok(args);
+    assert_finished(&env.run(args), name);
     let full = started.elapsed().as_micros().max(1) as u64;
     let mut rng = Rng(seed() ^ name.len() as u64);
     for round in 0..rounds {
@@ -476,6 +491,11 @@ fn killed_import_is_all_or_nothing_and_rerun_completes() {
             if bookings == 0 {
                 assert_eq!(env.count("SELECT COUNT(*) FROM courses"), 0, "{context}");
             }
+            assert_eq!(
+                env.count("SELECT COUNT(*) FROM outbox"),
+                0,
+                "{context}: an import queues no message"
+            );
             assert_rerun_completes(env, &args, n, "bookings.imported", context);
         },
     );
@@ -532,6 +552,72 @@ fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
             env.count("SELECT COUNT(*) FROM outbox"),
             k,
             "{context}: duplicate messages"
+        );
+        assert_consistent(env, context);
+    });
+}
+
+/// The state a payments import leaves: (payments, confirmations by payment,
+/// outbox messages, `payments.imported` entries).
+fn payments_effects(env: &Env) -> (i64, i64, i64, i64) {
+    (
+        env.count("SELECT COUNT(*) FROM payments"),
+        env.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'
+                AND json_extract(details, '$.source') = 'payments import'",
+        ),
+        env.count("SELECT COUNT(*) FROM outbox"),
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payments.imported'"),
+    )
+}
+
+#[test]
+fn killed_payments_import_is_all_or_nothing_and_rerun_completes() {
+    // Bookings 1..=n (a third pending, a third confirmed, a third cancelled,
+    // no prices), copied for every round; one payment per booking, and a second
+    // one for every tenth (overpaid once the first confirmed it).
+    let n = scaled(3000, 6000) as i64;
+    let base = Env::new();
+    let bookings = base.write("bookings.csv", bookings_csv(1, n));
+    base.ok(&["bookings", "import", &bookings]);
+    checkpoint(&base.db);
+    let pending = base.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 1");
+    let mut csv = String::from("external_id,provider,booking_id,amount,currency,paid_at\n");
+    let mut rows = 0;
+    for id in 1..=n {
+        for nth in 0..=i64::from(id % 10 == 0) {
+            csv +=
+                &format!("pay-{id}-{nth},yookassa,{id},30000.00,RUB,2024-03-02T10:00:00+03:00\n");
+            rows += 1;
+        }
+    }
+    let file = base.write("payments.csv", csv);
+    let fresh = || {
+        let env = Env::empty();
+        std::fs::copy(&base.db, &env.db).unwrap();
+        env
+    };
+    let args = ["payments", "import", file.as_str()];
+    let done = (rows, pending, pending, 1);
+    kill_rounds("payments", scaled(6, 30), &fresh, &args, &|env, context| {
+        assert_consistent(env, context);
+        let effects = payments_effects(env);
+        assert!(
+            effects == (0, 0, 0, 0) || effects == done,
+            "{context}: (payments, confirmations, messages, imports) = {effects:?}, \
+             expected none or {done:?}"
+        );
+        let still_pending = env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 1");
+        assert_eq!(
+            still_pending,
+            if effects.0 == 0 { pending } else { 0 },
+            "{context}: partial confirmations"
+        );
+        assert_finished(&env.run(&args), context);
+        assert_eq!(
+            payments_effects(env),
+            done,
+            "{context}: after the rerun (a duplicate payment, message or import entry?)"
         );
         assert_consistent(env, context);
     });
