@@ -231,7 +231,7 @@ fn concurrent_status_changes_and_payments_lose_nothing() {
     let env = Env::with_sample();
     const WORKERS: u64 = 10;
     const PAYMENT_WORKERS: u64 = 4;
-    let per_worker = scaled(12, 80);
+    let per_worker = scaled(12, 60);
     let pool: Vec<i64> = (1..=24).collect();
     let original: HashMap<i64, String> = pool
         .iter()
@@ -468,7 +468,7 @@ fn assert_rerun_completes(env: &Env, args: &[&str], n: i64, action: &str, contex
 
 #[test]
 fn killed_import_is_all_or_nothing_and_rerun_completes() {
-    let n = scaled(20_000, 100_000) as i64;
+    let n = scaled(20_000, 40_000) as i64;
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("big.csv");
     std::fs::write(&file, bookings_csv(1, n)).unwrap();
@@ -476,7 +476,7 @@ fn killed_import_is_all_or_nothing_and_rerun_completes() {
     let args = ["bookings", "import", file.as_str()];
     kill_rounds(
         "import",
-        scaled(6, 60),
+        scaled(6, 25),
         &Env::new,
         &args,
         &|env, context| {
@@ -505,7 +505,7 @@ fn killed_import_is_all_or_nothing_and_rerun_completes() {
 fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
     // One demo database, copied for every round.
     let base = Env::empty();
-    base.ok(&["demo", "--bookings", &scaled(3000, 20_000).to_string()]);
+    base.ok(&["demo", "--bookings", &scaled(3000, 10_000).to_string()]);
     checkpoint(&base.db);
     let pending: Vec<i64> = base
         .sql()
@@ -531,7 +531,7 @@ fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
         "--to",
         "confirmed",
     ];
-    kill_rounds("bulk", scaled(6, 60), &fresh, &args, &|env, context| {
+    kill_rounds("bulk", scaled(6, 30), &fresh, &args, &|env, context| {
         assert_consistent(env, context);
         let changes =
             env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'");
@@ -599,7 +599,7 @@ fn killed_payments_import_is_all_or_nothing_and_rerun_completes() {
     };
     let args = ["payments", "import", file.as_str()];
     let done = (rows, pending, pending, 1);
-    kill_rounds("payments", scaled(6, 30), &fresh, &args, &|env, context| {
+    kill_rounds("payments", scaled(6, 20), &fresh, &args, &|env, context| {
         assert_consistent(env, context);
         let effects = payments_effects(env);
         assert!(
@@ -625,12 +625,12 @@ fn killed_payments_import_is_all_or_nothing_and_rerun_completes() {
 
 #[test]
 fn killed_demo_is_all_or_nothing_and_rerun_completes() {
-    let n = scaled(5000, 50_000) as i64;
+    let n = scaled(5000, 25_000) as i64;
     let n_text = n.to_string();
     let args = ["demo", "--bookings", n_text.as_str()];
     kill_rounds(
         "demo",
-        scaled(6, 60),
+        scaled(6, 30),
         &Env::empty,
         &args,
         &|env, context| {
