@@ -329,6 +329,13 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
+    if let Some(path) = args.output.as_ref().filter(|p| p.is_dir()) {
+        return Err(bad_input(format!(
+            "{} is a directory; name the file to write, e.g. {}",
+            path.display(),
+            path.join("bookings.csv").display()
+        )));
+    }
     let db = ctx.open_db()?;
     // A file is written beside its final name and renamed at the end, so an
     // interrupted or failed export never leaves half a file under that name.
@@ -416,8 +423,11 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
             let _ = std::fs::remove_file(partial);
             return Err(err);
         }
-        std::fs::rename(partial, path)
-            .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))?;
+        if let Err(err) = std::fs::rename(partial, path) {
+            let _ = std::fs::remove_file(partial);
+            return Err(err)
+                .with_context(|| format!("renaming {} to {}", partial.display(), path.display()));
+        }
     } else {
         written?;
     }

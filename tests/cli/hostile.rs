@@ -524,6 +524,11 @@ fn cases(env: &Env) -> Vec<Case> {
             Fails(code::BAD_INPUT),
         ),
         case(
+            "export onto a directory",
+            &["bookings", "export", "-o", &dir],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
             "demo of 0 bookings",
             &["demo", "--bookings", "0"],
             Fails(code::USAGE),
@@ -682,5 +687,11 @@ fn hostile_input_is_refused_clearly_and_changes_nothing() {
     assert!(
         !env.path("no-such-dir").exists(),
         "a failed export created its directory"
+    );
+    let mut beside_dir = env.dir.path().as_os_str().to_owned();
+    beside_dir.push(".partial");
+    assert!(
+        !std::path::Path::new(&beside_dir).exists(),
+        "a failed export left a .partial file"
     );
 }
