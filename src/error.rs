@@ -67,10 +67,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<PaytrackError>() {
             return e.exit_code();
         }
-        if let Some(e) = cause.downcast_ref::<rusqlite::Error>() {
-            if let Some(code) = sqlite_exit_code(e) {
-                return code;
-            }
+        // The storage backend knows which of its errors mean busy, unusable or bad data.
+        if let Some(code) = crate::db::exit_code_for(cause) {
+            return code;
         }
         if let Some(e) = cause.downcast_ref::<csv::Error>() {
             if !matches!(e.kind(), csv::ErrorKind::Io(_)) {
@@ -79,24 +78,6 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     exit::FAILURE
-}
-
-fn sqlite_exit_code(err: &rusqlite::Error) -> Option<u8> {
-    use rusqlite::ErrorCode::*;
-    match err.sqlite_error_code()? {
-        DatabaseBusy | DatabaseLocked => Some(exit::BUSY),
-        DatabaseCorrupt
-        | NotADatabase
-        | ReadOnly
-        | DiskFull
-        | CannotOpen
-        | SystemIoFailure
-        | PermissionDenied
-        | FileLockingProtocolFailed
-        | TooBig => Some(exit::DATABASE),
-        ConstraintViolation => Some(exit::BAD_INPUT),
-        _ => None,
-    }
 }
 
 /// True when the error is a closed pipe on stdout (`paytrack ... | head`):

@@ -341,3 +341,26 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     };
     PaytrackError::Database(format!("{} {what}", path.display())).into()
 }
+
+/// The exit code a storage error stands for, if it is one of ours: busy,
+/// unusable (corrupt, read-only, disk full…), or data refused by a constraint.
+/// Lives here so that nothing outside `db` needs to know SQLite's error codes.
+pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    use crate::error::exit;
+    use rusqlite::ErrorCode::*;
+    let err = cause.downcast_ref::<rusqlite::Error>()?;
+    match err.sqlite_error_code()? {
+        DatabaseBusy | DatabaseLocked => Some(exit::BUSY),
+        DatabaseCorrupt
+        | NotADatabase
+        | ReadOnly
+        | DiskFull
+        | CannotOpen
+        | SystemIoFailure
+        | PermissionDenied
+        | FileLockingProtocolFailed
+        | TooBig => Some(exit::DATABASE),
+        ConstraintViolation => Some(exit::BAD_INPUT),
+        _ => None,
+    }
+}
