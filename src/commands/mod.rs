@@ -52,7 +52,7 @@ impl Context {
 
     /// Parses a date flag (`--since` and friends) in the display zone.
     pub fn parse_when(&self, flag: &str, text: &str) -> Result<DateTime<Utc>> {
-        parse_instant(text, self.now, self.out.zone).map_err(|e| bad_input(format!("{flag}: {e}")))
+        parse_instant(text, self.now, &self.out.zone).map_err(|e| bad_input(format!("{flag}: {e}")))
     }
 
     /// Parses an optional date flag, as `parse_when` does.

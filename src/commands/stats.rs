@@ -384,7 +384,7 @@ const DAILY_COLUMNS: [&str; 4] = ["day", "new_bookings", "confirmations", "cance
 
 /// `stats daily`: one row per day of the last `--days` days, today included, empty days too.
 fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
-    let zone = ctx.out.zone;
+    let zone = &ctx.out.zone;
     let today = zone.date_of(ctx.now);
     let first = today - chrono::Duration::days(i64::from(args.days) - 1);
     let since = ctx.parse_when("--days", &first.format("%Y-%m-%d").to_string())?;

@@ -3,7 +3,7 @@
 //! Stored times are UTC RFC 3339 with exactly six fractional digits, so that
 //! comparing the text compares the instants (see schema.sql).
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// Formats an instant the way the database stores it.
 pub fn to_storage(t: DateTime<Utc>) -> String {
@@ -23,56 +23,79 @@ pub fn from_storage(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The zone times are shown in: the `--tz` zone, or the system's local zone (`TZ`).
-#[derive(Debug, Clone, Copy)]
+///
+/// Named zones come from the system's tz database (/usr/share/zoneinfo) through
+/// jiff, read when asked for. chrono-tz compiled every zone's rules into the
+/// binary: ~30,000 relocations that every start-up paid for, `--tz` or not
+/// (BENCHMARKS.md, start-up).
+#[derive(Debug, Clone)]
 pub enum DisplayZone {
     Local,
-    Named(chrono_tz::Tz),
+    Named(jiff::tz::TimeZone),
 }
 
 impl DisplayZone {
     pub fn parse(name: &str) -> Result<DisplayZone, String> {
         match name {
             "" | "local" => Ok(DisplayZone::Local),
-            _ => name
-                .parse::<chrono_tz::Tz>()
-                .map(DisplayZone::Named)
-                .map_err(|_| format!("unknown time zone '{name}' (use an IANA name such as Europe/Moscow, or UTC)")),
+            "UTC" | "utc" | "Etc/UTC" | "Z" => Ok(DisplayZone::Named(jiff::tz::TimeZone::UTC)),
+            _ => jiff::tz::TimeZone::get(name).map(DisplayZone::Named).map_err(|_| {
+                format!("unknown time zone '{name}' (use an IANA name such as Europe/Moscow, or UTC)")
+            }),
         }
     }
 
-    /// Local midnight of a calendar date in this zone, as UTC.
-    fn midnight(self, date: NaiveDate) -> Option<DateTime<Utc>> {
+    /// The zone's offset at an instant, as chrono's fixed offset.
+    fn offset_at(tz: &jiff::tz::TimeZone, t: DateTime<Utc>) -> FixedOffset {
+        let instant = jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        FixedOffset::east_opt(tz.to_offset(instant).seconds())
+            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    /// Local midnight of a calendar date in this zone, as UTC (the earlier
+    /// instant when the clock goes back; the instant after a gap when it skips).
+    fn midnight(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
         let naive = date.and_hms_opt(0, 0, 0)?;
         match self {
             DisplayZone::Local => chrono::Local
                 .from_local_datetime(&naive)
                 .earliest()
                 .map(|t| t.with_timezone(&Utc)),
-            DisplayZone::Named(tz) => tz
-                .from_local_datetime(&naive)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)),
+            DisplayZone::Named(tz) => {
+                let civil = jiff::civil::date(
+                    i16::try_from(date.year()).ok()?,
+                    i8::try_from(date.month()).ok()?,
+                    i8::try_from(date.day()).ok()?,
+                )
+                .at(0, 0, 0, 0);
+                let instant = tz.to_ambiguous_timestamp(civil).earlier().ok()?;
+                DateTime::from_timestamp(instant.as_second(), instant.subsec_nanosecond() as u32)
+            }
         }
     }
 
-    fn today(self, now: DateTime<Utc>) -> NaiveDate {
+    fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         match self {
             DisplayZone::Local => now.with_timezone(&chrono::Local).date_naive(),
-            DisplayZone::Named(tz) => now.with_timezone(&tz).date_naive(),
+            DisplayZone::Named(tz) => now.with_timezone(&Self::offset_at(tz, now)).date_naive(),
         }
     }
 
     /// Formats an instant for people: `2024-03-01 10:06` in this zone.
-    pub fn show(self, t: DateTime<Utc>) -> String {
+    pub fn show(&self, t: DateTime<Utc>) -> String {
         const FORMAT: &str = "%Y-%m-%d %H:%M";
         match self {
             DisplayZone::Local => t.with_timezone(&chrono::Local).format(FORMAT).to_string(),
-            DisplayZone::Named(tz) => t.with_timezone(&tz).format(FORMAT).to_string(),
+            DisplayZone::Named(tz) => t
+                .with_timezone(&Self::offset_at(tz, t))
+                .format(FORMAT)
+                .to_string(),
         }
     }
 
     /// The calendar day of an instant in this zone.
-    pub fn date_of(self, t: DateTime<Utc>) -> NaiveDate {
+    pub fn date_of(&self, t: DateTime<Utc>) -> NaiveDate {
         self.today(t)
     }
 }
@@ -83,7 +106,7 @@ impl DisplayZone {
 pub fn parse_instant(
     text: &str,
     now: DateTime<Utc>,
-    zone: DisplayZone,
+    zone: &DisplayZone,
 ) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
@@ -180,27 +203,27 @@ mod tests {
     fn parses_the_documented_forms() {
         let z = utc();
         assert_eq!(
-            to_storage(parse_instant("2024-12-01", now(), z).unwrap()),
+            to_storage(parse_instant("2024-12-01", now(), &z).unwrap()),
             "2024-12-01T00:00:00.000000Z"
         );
         assert_eq!(
-            to_storage(parse_instant("today", now(), z).unwrap()),
+            to_storage(parse_instant("today", now(), &z).unwrap()),
             "2024-12-10T00:00:00.000000Z"
         );
         assert_eq!(
-            to_storage(parse_instant("yesterday", now(), z).unwrap()),
+            to_storage(parse_instant("yesterday", now(), &z).unwrap()),
             "2024-12-09T00:00:00.000000Z"
         );
         assert_eq!(
-            to_storage(parse_instant("7d", now(), z).unwrap()),
+            to_storage(parse_instant("7d", now(), &z).unwrap()),
             "2024-12-03T12:00:00.000000Z"
         );
         assert_eq!(
-            to_storage(parse_instant("24h", now(), z).unwrap()),
+            to_storage(parse_instant("24h", now(), &z).unwrap()),
             "2024-12-09T12:00:00.000000Z"
         );
         assert_eq!(
-            to_storage(parse_instant("2024-12-01T10:00:00+03:00", now(), z).unwrap()),
+            to_storage(parse_instant("2024-12-01T10:00:00+03:00", now(), &z).unwrap()),
             "2024-12-01T07:00:00.000000Z"
         );
     }
@@ -209,7 +232,7 @@ mod tests {
     fn date_only_is_midnight_in_the_display_zone() {
         let msk = DisplayZone::parse("Europe/Moscow").unwrap();
         assert_eq!(
-            to_storage(parse_instant("2024-12-01", now(), msk).unwrap()),
+            to_storage(parse_instant("2024-12-01", now(), &msk).unwrap()),
             "2024-11-30T21:00:00.000000Z"
         );
     }
@@ -226,7 +249,7 @@ mod tests {
             "99999999999999999999d",
             "-7d",
         ] {
-            assert!(parse_instant(bad, now(), utc()).is_err(), "{bad}");
+            assert!(parse_instant(bad, now(), &utc()).is_err(), "{bad}");
         }
     }
 
