@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
-use crate::domain::money::format_amount;
 use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
@@ -259,35 +258,11 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             )?;
             if !payments.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
-                let mut t = new_table(
-                    out,
-                    &[
-                        out.tr("Provider", "Провайдер"),
-                        out.tr("Reference", "Номер"),
-                        out.tr("Amount", "Сумма"),
-                        out.tr("Paid at", "Оплачено"),
-                        out.tr("Outcome", "Итог"),
-                    ],
-                );
-                for p in &payments {
-                    t.add_row(vec![
-                        text_cell(out, Some(&p.provider), 16),
-                        text_cell(out, Some(&p.external_id), 24),
-                        number_cell(format!(
-                            "{} {}",
-                            format_amount(p.amount_minor),
-                            sanitize::for_terminal(&p.currency)
-                        )),
-                        comfy_table::Cell::new(
-                            p.paid_at
-                                .as_deref()
-                                .map(|t| show_time(out, t))
-                                .unwrap_or_default(),
-                        ),
-                        comfy_table::Cell::new(&p.outcome),
-                    ]);
-                }
-                writeln!(stdout, "{t}")?;
+                writeln!(
+                    stdout,
+                    "{}",
+                    super::payments::payments_table(out, &payments)
+                )?;
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;
@@ -295,24 +270,7 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             }
             if !messages.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
-                let mut t = new_table(
-                    out,
-                    &[
-                        out.tr("ID", "ID"),
-                        out.tr("Status", "Статус"),
-                        out.tr("Attempts", "Попытки"),
-                        out.tr("Created", "Создано"),
-                    ],
-                );
-                for m in &messages {
-                    t.add_row(vec![
-                        number_cell(m.id),
-                        comfy_table::Cell::new(&m.status),
-                        number_cell(m.attempts),
-                        comfy_table::Cell::new(show_time(out, &m.created_at)),
-                    ]);
-                }
-                writeln!(stdout, "{t}")?;
+                writeln!(stdout, "{}", super::outbox::messages_table(out, &messages))?;
             }
         }
     }

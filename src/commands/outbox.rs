@@ -123,7 +123,10 @@ fn footer(
 
 /// Messages as a table for people. Bodies and errors carry stranger-typed
 /// names (and, for errors, whatever a command or server printed): sanitised.
-fn messages_table(out: &Output, messages: &[OutboxMessage]) -> crate::output::table::Table {
+pub(crate) fn messages_table(
+    out: &Output,
+    messages: &[OutboxMessage],
+) -> crate::output::table::Table {
     let mut table = new_table(
         out,
         &[

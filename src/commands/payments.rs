@@ -622,7 +622,7 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn payments_table(out: &Output, rows: &[Payment]) -> Table {
+pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
         &[

@@ -168,18 +168,26 @@ impl Db {
             .into());
         }
         let path = self.path.clone();
-        self.write_transaction(work)
+        self.write_transaction(work, true)
             .map_err(|e| describe_write_error(&path, e))
     }
 
-    fn write_transaction<T>(&mut self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
+    /// The one transaction runner. `honour_interrupt`: a Ctrl-C that arrived
+    /// during `work` rolls it back instead of committing.
+    fn write_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&WriteTx) -> Result<T>,
+        honour_interrupt: bool,
+    ) -> Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a write transaction")?;
         let write = WriteTx { tx };
         let value = work(&write)?;
-        crate::interrupt::check()?;
+        if honour_interrupt {
+            crate::interrupt::check()?;
+        }
         write.tx.commit().context("committing")?;
         Ok(value)
     }

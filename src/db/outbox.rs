@@ -7,9 +7,9 @@
 //! is still ours (compare-and-set on `claimed_by`). A drain that died leaves
 //! its claim behind; another drain takes it over once the lease has run out.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{Db, WriteTx};
@@ -285,13 +285,6 @@ impl Db {
         &mut self,
         work: impl FnOnce(&WriteTx) -> Result<T>,
     ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting a write transaction")?;
-        let write = WriteTx { tx };
-        let value = work(&write)?;
-        write.tx.commit().context("committing")?;
-        Ok(value)
+        self.write_transaction(work, false)
     }
 }
