@@ -17,10 +17,26 @@ pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
     print(&script)
 }
 
+/// The manual: the top-level page, then one page per command (git-style
+/// names such as paytrack-bookings-list), so every option is documented.
+/// `man -l -` shows them one after the other.
 pub fn man() -> Result<u8> {
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-    print(&page)
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut pages = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut pages)?;
+    render_subcommands(&cmd, "paytrack", &mut pages)?;
+    print(&pages)
+}
+
+fn render_subcommands(parent: &clap::Command, prefix: &str, pages: &mut Vec<u8>) -> Result<()> {
+    for sub in parent.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("{prefix}-{}", sub.get_name());
+        let page = sub.clone().name(name.clone());
+        clap_mangen::Man::new(page).render(pages)?;
+        render_subcommands(sub, &name, pages)?;
+    }
+    Ok(())
 }
 
 fn print(bytes: &[u8]) -> Result<u8> {
