@@ -338,7 +338,10 @@ fn completions_for_every_shell_and_the_manual_page() {
     );
     assert!(page.contains("PAYTRACK_DB"));
     // One page per command, so every option is in the manual.
-    assert!(page.contains(".TH paytrack-bookings-set-status"), "subcommand pages");
+    assert!(
+        page.contains(".TH paytrack-bookings-set-status"),
+        "subcommand pages"
+    );
     assert!(page.contains("ids\\-from"), "subcommand options");
     // bash can load the script it is given (the README's install line).
     if Path::new("/bin/bash").exists() {
