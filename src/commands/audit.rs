@@ -210,7 +210,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
             number_cell(e.id),
             comfy_table::Cell::new(super::bookings::show_time(out, &e.at)),
             text_cell(out, Some(&e.actor), 16),
-            comfy_table::Cell::new(&e.action),
+            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&e.action)),
             number_cell(e.booking_id.map(|b| b.to_string()).unwrap_or_default()),
             text_cell(out, Some(&change), 28),
             text_cell(out, e.reason.as_deref(), 30),
