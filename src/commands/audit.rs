@@ -168,9 +168,9 @@ fn write_entries(
                 };
                 csv.write_record([
                     e.id.to_string(),
-                    e.at.clone(),
+                    out.csv_text(&e.at).into_owned(),
                     out.csv_text(&e.actor).into_owned(),
-                    e.action.clone(),
+                    out.csv_text(&e.action).into_owned(),
                     e.booking_id.map(|b| b.to_string()).unwrap_or_default(),
                     opt(&e.old_value),
                     opt(&e.new_value),
