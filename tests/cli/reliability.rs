@@ -32,21 +32,8 @@ fn seed() -> u64 {
         .unwrap_or(0x5eed)
 }
 
-/// SplitMix64: small, seedable, good enough to pick moments and ids.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The demo's SplitMix64: small, seedable, good enough to pick moments and ids.
+use paytrack::commands::demo::Rng;
 
 /// Rows of a query as text, for comparing two result sets.
 fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
