@@ -22,7 +22,7 @@ Exit codes:
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
   9    verification failed (stats verify, audit verify)
   10   needs attention (payments import found rows a person must look at;
-       outbox drain gave up on a message)
+       bookings import found conflicts; outbox drain gave up on a message)
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
@@ -331,6 +331,15 @@ pub struct ImportArgs {
     /// Check the file and report what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the conflicts (statuses the rules refuse) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Take the file's statuses even where the rules refuse them (recorded as forced; needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -561,7 +570,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
   9    проверка не прошла (stats verify, audit verify)
   10   нужно внимание (payments import нашёл строки для ручного разбора;
-       outbox drain не смог доставить сообщение)
+       bookings import нашёл конфликты; outbox drain не смог доставить сообщение)
   130  прервано (Ctrl-C); база осталась как была
 
 Переменные окружения:

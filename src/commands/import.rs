@@ -1,5 +1,7 @@
 //! `bookings import`: the old system's PostgreSQL export (or our own export),
-//! in one transaction — every row or none — and idempotent.
+//! in one transaction — every row or none — and repeatable: the rules of a
+//! re-import (what the file may change, what is a conflict) are in
+//! `services::sync`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -9,13 +11,13 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::ImportArgs;
-use crate::db::bookings::Upsert;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::domain::time::{parse_legacy_timestamp, to_storage};
-use crate::domain::{check_transition, Status, Transition};
+use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::sanitize::from_csv;
+use crate::services::sync::{sync_row, Conflict, SyncCounts, SyncOptions};
 
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
@@ -29,16 +31,6 @@ const OPTIONAL: [&str; 5] = [
 ];
 /// Columns our own export adds; derived, so ignored on the way in.
 const DERIVED: [&str; 3] = ["updated_at", "status", "confirmed_at"];
-
-/// Counts reported after an import.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct ImportCounts {
-    pub rows: u64,
-    pub inserted: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub status_changes: u64,
-}
 
 /// Opens a file argument (`-` is stdin) as a byte reader, with a size for progress.
 pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)> {
@@ -58,6 +50,9 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
 }
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
+    if let Some(report) = &args.report {
+        crate::output::report_file::check_target(report)?;
+    }
     let (input, size) = open_input(&args.file)?;
     let name = args.file.display().to_string();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
@@ -74,10 +69,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
 
     let now = ctx.now;
     let actor = ctx.actor.clone();
+    let options = SyncOptions {
+        file: name.clone(),
+        force: args.force,
+        reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
+    };
     let result = super::write_unless(
         ctx,
         |tx| {
-            let mut counts = ImportCounts::default();
+            let mut counts = SyncCounts::default();
             let mut seen: HashMap<i64, u64> = HashMap::new();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
@@ -108,26 +108,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                             tx.ensure_stream(booking.course_id, code, now)?;
                         }
                     }
-                    counts.rows += 1;
-                    match tx.upsert_booking(&booking, now)? {
-                        Upsert::Inserted => counts.inserted += 1,
-                        Upsert::Unchanged => counts.unchanged += 1,
-                        Upsert::Updated { old_status } => {
-                            counts.updated += 1;
-                            if let Some(from) = old_status {
-                                counts.status_changes += 1;
-                                record_imported_status(
-                                    tx,
-                                    &actor,
-                                    now,
-                                    &name,
-                                    booking.id,
-                                    from,
-                                    booking.status,
-                                )?;
-                            }
-                        }
-                    }
+                    sync_row(tx, &booking, line, &options, &mut counts, &actor, now)?;
                     if counts.rows % 8192 == 0 {
                         bar.set_position(record.position().map_or(0, |p| p.byte()));
                         crate::interrupt::check()?;
@@ -135,18 +116,21 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                 }
                 Ok(())
             })?;
-            if counts.inserted + counts.updated > 0 {
+            if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
                 tx.append_audit(
-                &actor,
-                now,
-                NewAuditEntry {
-                    action: action::BOOKINGS_IMPORTED,
-                    details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
-                        "updated": counts.updated, "unchanged": counts.unchanged,
-                        "status_changes": counts.status_changes, "dry_run": args.dry_run }),
-                    ..Default::default()
-                },
-            )?;
+                    &actor,
+                    now,
+                    NewAuditEntry {
+                        action: action::BOOKINGS_IMPORTED,
+                        reason: options.reason.clone(),
+                        details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
+                            "updated": counts.updated, "unchanged": counts.unchanged,
+                            "status_changes": counts.status_changes, "forced": counts.forced,
+                            "kept": counts.kept, "conflicts": counts.conflicts.len(),
+                            "dry_run": args.dry_run }),
+                        ..Default::default()
+                    },
+                )?;
             }
             Ok(counts)
         },
@@ -156,14 +140,33 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     bar.finish_and_clear();
     let (counts, committed) = result?;
     let dry_run = !committed;
+    if let Some(report) = &args.report {
+        write_report(&ctx.out, report, &counts.conflicts)?;
+    }
+    summarise(ctx, &name, &counts, dry_run, args.report.is_some());
+    Ok(if counts.conflicts.is_empty() {
+        exit::OK
+    } else {
+        exit::ATTENTION
+    })
+}
+
+/// Conflicts shown on stderr before pointing at the report.
+const CONFLICTS_SHOWN: usize = 20;
+
+/// The summary and the conflicts, on stderr.
+fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, reported: bool) {
     let out = &ctx.out;
     let verb = if dry_run {
-        out.tr("would import", "будет импортировано")
+        out.tr(
+            "dry run, nothing written: would import",
+            "пробный запуск, ничего не записано: будет импортировано",
+        )
     } else {
         out.tr("imported", "импортировано")
     };
-    out.note(&format!(
-        "{name}: {verb} {} {}: {} {}, {} {}, {} {}",
+    let mut line = format!(
+        "{name}: {verb} {} {}: {} {}, {} {}, {} {}, {} {}",
         counts.rows,
         out.tr("rows", "строк"),
         counts.inserted,
@@ -172,43 +175,91 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         out.tr("updated", "обновлено"),
         counts.unchanged,
         out.tr("unchanged", "без изменений"),
-    ));
-    if counts.rows > 0 && counts.inserted + counts.updated == 0 {
-        out.note(out.tr(
-            "nothing changed: the file was already imported",
-            "ничего не изменилось: файл уже импортирован",
+        counts.conflicts.len(),
+        out.tr("conflicts", "конфликтов"),
+    );
+    if counts.kept > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.kept,
+            out.tr(
+                "changed in paytrack since the last import kept their status",
+                "изменённых в paytrack после прошлого импорта сохранили статус"
+            )
+        );
+    }
+    if counts.forced > 0 {
+        line += &format!("; {} {}", counts.forced, out.tr("forced", "принудительно"));
+    }
+    out.note(&line);
+    for c in counts.conflicts.iter().take(CONFLICTS_SHOWN) {
+        out.warn(&format!(
+            "{name}: {} {}: {} {}: paytrack {}, {} {}: {}",
+            out.tr("line", "строка"),
+            c.line,
+            out.tr("booking", "бронь"),
+            c.booking_id,
+            c.paytrack_status,
+            out.tr("file", "файл"),
+            c.file_status,
+            c.why
         ));
     }
-    Ok(exit::OK)
+    if counts.conflicts.len() > CONFLICTS_SHOWN {
+        out.warn(&format!(
+            "… {} {}",
+            counts.conflicts.len() - CONFLICTS_SHOWN,
+            out.tr("more conflicts", "конфликтов ещё")
+        ));
+    }
+    if !counts.conflicts.is_empty() {
+        let hint = if reported {
+            out.tr(
+                "conflicting statuses were not applied (see the report); settle each with `booking set-status`, or re-import with --force --reason",
+                "конфликтующие статусы не применены (см. отчёт); решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+            )
+        } else {
+            out.tr(
+                "conflicting statuses were not applied; --report FILE lists them all; settle each with `booking set-status`, or re-import with --force --reason",
+                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+            )
+        };
+        out.note(hint);
+    } else if counts.rows > 0 && counts.inserted + counts.updated == 0 {
+        out.note(out.tr(
+            "nothing changed: the file has nothing new",
+            "ничего не изменилось: в файле нет нового",
+        ));
+    }
 }
 
-/// Status changes made by an import are each audited. They go through the
-/// state machine as forced changes: the file is the old system's truth.
-fn record_imported_status(
-    tx: &crate::db::WriteTx,
-    actor: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    file: &str,
-    booking_id: i64,
-    from: Status,
-    to: Status,
+/// The conflicts as CSV: line, booking_id, paytrack_status, file_status, why.
+fn write_report(
+    out: &crate::output::Output,
+    path: &std::path::Path,
+    conflicts: &[Conflict],
 ) -> Result<()> {
-    let reason = format!("imported from {file}");
-    let transition =
-        check_transition(from, to, true, Some(&reason)).map_err(|e| anyhow::anyhow!(e))?;
-    tx.append_audit(
-        actor,
-        now,
-        NewAuditEntry {
-            action: action::STATUS_CHANGED,
-            booking_id: Some(booking_id),
-            old_value: Some(from.name().into()),
-            new_value: Some(to.name().into()),
-            reason: Some(reason),
-            details: json!({ "source": "bookings import", "forced": transition == Transition::Forced }),
-        },
-    )?;
-    Ok(())
+    crate::output::report_file::write_atomically(path, |sink| {
+        let mut w = crate::output::csv_writer(sink);
+        w.write_record([
+            "line",
+            "booking_id",
+            "paytrack_status",
+            "file_status",
+            "why",
+        ])?;
+        for c in conflicts {
+            w.write_record([
+                c.line.to_string(),
+                c.booking_id.to_string(),
+                c.paytrack_status.name().to_string(),
+                c.file_status.name().to_string(),
+                out.csv_text(&c.why).into_owned(),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    })
 }
 
 /// Where each known column is in this file, and whose file it is.

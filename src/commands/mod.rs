@@ -81,7 +81,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         actor: actor(cli.actor),
         out,
     };
-    match cli.command {
+    let result = match cli.command {
         Command::Init => init(&ctx),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
@@ -93,7 +93,17 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
+    };
+    // Said even when the command then failed (e.g. exit 10 after committing):
+    // what was committed can be undone.
+    for op in crate::db::take_committed_operations() {
+        ctx.out.note(&format!(
+            "{} {op}; {} paytrack undo {op}",
+            ctx.out.tr("operation", "операция"),
+            ctx.out.tr("undo with", "отменить:")
+        ));
     }
+    result
 }
 
 /// Marker error that rolls a transaction back while carrying its result out.

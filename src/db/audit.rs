@@ -20,8 +20,8 @@ pub struct AuditFilter {
     pub after_id: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash";
+const COLUMNS: &str = "id, at, actor, action, booking_id, old_value, new_value, reason, details, \
+     prev_hash, hash, operation_id";
 
 fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -36,7 +36,16 @@ fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
         details: row.get(8)?,
         prev_hash: row.get(9)?,
         hash: row.get(10)?,
+        operation_id: row.get(11)?,
     })
+}
+
+/// One entry by id.
+pub(super) fn entry_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<AuditEntry>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE id = ?1"))?
+        .query_row([id], entry_from_row)
+        .optional()?)
 }
 
 impl WriteTx<'_> {
@@ -68,10 +77,12 @@ impl WriteTx<'_> {
             },
             prev_hash,
             hash: String::new(),
+            operation_id: Some(self.operation_id().to_string()),
         };
         entry.hash = entry.compute_hash();
+        self.mark_audited();
         conn.prepare_cached(&format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?
         .execute(params![
             entry.id,
@@ -84,7 +95,8 @@ impl WriteTx<'_> {
             entry.reason,
             entry.details,
             entry.prev_hash,
-            entry.hash
+            entry.hash,
+            entry.operation_id
         ])?;
         Ok(id)
     }

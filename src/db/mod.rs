@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod outbox;
 pub mod payments;
 pub mod stats;
+pub mod sync;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,40 @@ pub struct Db {
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// The operation id every audit entry of this transaction carries
+    /// (`paytrack undo OP`). Made here, not by commands, so none can forget it.
+    operation_id: String,
+    /// Whether an audit entry was written (then the operation is reported).
+    audited: std::cell::Cell<bool>,
+}
+
+/// Operations committed by this process that wrote audit entries, in order;
+/// `commands::run` reports them when the command finishes.
+static COMMITTED_OPERATIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the ids of the operations committed so far (see `WriteTx::operation_id`).
+pub fn take_committed_operations() -> Vec<String> {
+    COMMITTED_OPERATIONS
+        .lock()
+        .map(|mut ops| std::mem::take(&mut *ops))
+        .unwrap_or_default()
+}
+
+/// A new operation id: 16 hex digits from the wall clock (not PAYTRACK_NOW,
+/// which tests fix), the process id and a counter, hashed. Unique enough for
+/// one school's database; `undo` refuses an ambiguous prefix anyway.
+fn new_operation_id() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hex::encode(&h.finalize()[..8])
 }
 
 impl Db {
@@ -183,12 +218,23 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a write transaction")?;
-        let write = WriteTx { tx };
+        let write = WriteTx {
+            tx,
+            operation_id: new_operation_id(),
+            audited: std::cell::Cell::new(false),
+        };
         let value = work(&write)?;
         if honour_interrupt {
             crate::interrupt::check()?;
         }
+        let (operation_id, audited) = (write.operation_id.clone(), write.audited.get());
         write.tx.commit().context("committing")?;
+        // Delivery results (honour_interrupt false) are not a person's command to undo.
+        if audited && honour_interrupt {
+            if let Ok(mut ops) = COMMITTED_OPERATIONS.lock() {
+                ops.push(operation_id);
+            }
+        }
         Ok(value)
     }
 
@@ -234,6 +280,15 @@ impl WriteTx<'_> {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
+    }
+
+    /// The id of this transaction's operation, carried by its audit entries.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    pub(crate) fn mark_audited(&self) {
+        self.audited.set(true);
     }
 }
 

@@ -27,6 +27,9 @@ pub struct AuditEntry {
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The operation (one write command) this entry belongs to; None before
+    /// operations were recorded.
+    pub operation_id: Option<String>,
 }
 
 /// What a writer supplies; id, time and hashes are filled in by the log.
@@ -68,6 +71,13 @@ impl AuditEntry {
                     h.update(text.as_bytes());
                 }
             }
+        }
+        // Hashed only when present, so entries written before operation ids
+        // existed keep the hashes they were chained with.
+        if let Some(op) = &self.operation_id {
+            h.update(b"O");
+            h.update((op.len() as u64).to_le_bytes());
+            h.update(op.as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -191,6 +201,12 @@ pub mod action {
     pub const STATS_REBUILT: &str = "stats.rebuilt";
     pub const DEMO_GENERATED: &str = "demo.generated";
     pub const DATABASE_CREATED: &str = "database.created";
+    /// Fields of a booking changed (import, `bookings edit`, undo): old and
+    /// new values of each changed field in the details.
+    pub const BOOKING_EDITED: &str = "booking.edited";
+    pub const BOOKING_ADDED: &str = "booking.added";
+    pub const USER_UNBLOCKED: &str = "user.unblocked";
+    pub const OPERATION_UNDONE: &str = "operation.undone";
 }
 
 #[cfg(test)]
@@ -210,6 +226,7 @@ mod tests {
             details: "{}".into(),
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
+            operation_id: None,
         }
     }
 
@@ -293,6 +310,13 @@ mod tests {
         let mut e = entry();
         e.reason = Some(String::new());
         assert_ne!(e.compute_hash(), base, "None and empty differ");
+        let mut e = entry();
+        e.operation_id = Some("7f3a".into());
+        assert_ne!(
+            e.compute_hash(),
+            base,
+            "the operation id is hashed when present"
+        );
         let mut e = entry();
         e.actor = "admi".into();
         e.action = format!("n{}", e.action);

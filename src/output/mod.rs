@@ -3,6 +3,7 @@
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
 pub mod progress;
+pub mod report_file;
 pub mod sanitize;
 pub mod table;
 

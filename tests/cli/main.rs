@@ -12,3 +12,4 @@ mod properties;
 mod reliability;
 mod set_status;
 mod stats_audit;
+mod sync;

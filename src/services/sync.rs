@@ -1,0 +1,289 @@
+//! `bookings import` as a repeatable sync with the old system.
+//!
+//! Each row of the file is compared with two things: the booking as paytrack
+//! has it now, and the booking as the last import saw it in the file
+//! (`import_state`). Where the file still says what it said last time, it has
+//! nothing new, and whatever paytrack did since (a payment, an admin's
+//! change) stands. Where the file changed, its status goes through the one
+//! state machine (`check_transition`) and `change_status`; a change the rules
+//! refuse is not applied and becomes a conflict for a person, unless the run
+//! is forced (`--force --reason`). Other fields follow the same three-way
+//! rule, field by field, through `booking_fields::set_fields`.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::sync::ImportState;
+use crate::db::WriteTx;
+use crate::domain::booking::{Booking, BookingFields};
+use crate::domain::payment::PaymentOutcome;
+use crate::domain::{check_transition, Status};
+use crate::services::booking_fields::{set_fields, EditOrigin};
+use crate::services::status_change::{change_status, StatusChange};
+
+/// How a run treats the file.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The file's name, for audit entries.
+    pub file: String,
+    /// Take the file's statuses even where the rules refuse them (recorded as forced).
+    pub force: bool,
+    /// The admin's reason (required with `force`; also allows confirmed → cancelled).
+    pub reason: Option<String>,
+}
+
+/// A status the file asks for that the rules refuse: not applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub line: u64,
+    pub booking_id: i64,
+    pub paytrack_status: Status,
+    pub file_status: Status,
+    pub why: String,
+}
+
+/// What a run did, row by row.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncCounts {
+    pub rows: u64,
+    pub inserted: u64,
+    /// Bookings whose status or fields changed.
+    pub updated: u64,
+    pub unchanged: u64,
+    pub status_changes: u64,
+    /// Status changes outside the rules, taken because of --force.
+    pub forced: u64,
+    /// Bookings whose status paytrack changed since the last import, while
+    /// the file still says what it said then: paytrack's status stands.
+    pub kept: u64,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What happened to one row.
+enum StatusDecision {
+    Same,
+    /// The file has nothing new: paytrack's status stands.
+    Kept,
+    Apply,
+    Conflict(String),
+}
+
+/// Applies one row of the file (already parsed) inside the import's transaction.
+pub fn sync_row(
+    tx: &WriteTx,
+    file: &Booking,
+    line: u64,
+    options: &SyncOptions,
+    counts: &mut SyncCounts,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    counts.rows += 1;
+    let file_fields = BookingFields::of(file);
+    let fields_json = serde_json::to_string(&file_fields)?;
+    let Some(current) = tx.booking(file.id)? else {
+        tx.insert_booking(file, &crate::domain::time::to_storage(now))?;
+        tx.record_import_state(
+            file.id,
+            &ImportState {
+                status: file.status,
+                fields: fields_json,
+            },
+            now,
+        )?;
+        counts.inserted += 1;
+        return Ok(());
+    };
+    let last = tx.import_state(file.id)?;
+    let last_fields: Option<BookingFields> = last
+        .as_ref()
+        .and_then(|s| serde_json::from_str(&s.fields).ok());
+
+    // Fields, one by one: the file's value where the file changed it since
+    // the last import (or there was none), paytrack's where it did not.
+    let current_fields = BookingFields::of(&current);
+    let merged = merge_fields(&current_fields, &file_fields, last_fields.as_ref())?;
+    let edited = set_fields(
+        tx,
+        file.id,
+        &merged,
+        &EditOrigin {
+            source: "bookings import",
+            reason: options.reason.as_deref(),
+            extra: json!({ "file": options.file }),
+        },
+        actor,
+        now,
+    )?;
+
+    let decision = decide_status(current.status, file.status, last.as_ref(), options);
+    let conflicted = matches!(decision, StatusDecision::Conflict(_));
+    let mut status_changed = false;
+    let recorded_status = match decision {
+        StatusDecision::Same => file.status,
+        StatusDecision::Kept => {
+            counts.kept += 1;
+            file.status
+        }
+        StatusDecision::Apply => {
+            let reason = options
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("imported from {}", options.file));
+            let outcome = change_status(
+                tx,
+                &StatusChange {
+                    booking_id: file.id,
+                    to: file.status,
+                    force: options.force,
+                    reason: Some(reason),
+                    expect: Some(current.status),
+                    // An import mirrors the old system, which told the student itself.
+                    notify: false,
+                    payment: None,
+                    payment_outcome: PaymentOutcome::Recorded,
+                    template: None,
+                    source: "bookings import",
+                },
+                actor,
+                now,
+            )?;
+            status_changed = outcome.changed;
+            counts.status_changes += u64::from(outcome.changed);
+            counts.forced += u64::from(outcome.forced);
+            file.status
+        }
+        StatusDecision::Conflict(why) => {
+            counts.conflicts.push(Conflict {
+                line,
+                booking_id: file.id,
+                paytrack_status: current.status,
+                file_status: file.status,
+                why,
+            });
+            // Not recorded as seen: the next import reports it again until a
+            // person settles it (set-status, or a forced import).
+            last.as_ref().map_or(current.status, |s| s.status)
+        }
+    };
+    if status_changed || !edited.is_empty() {
+        counts.updated += 1;
+    } else if !conflicted {
+        counts.unchanged += 1;
+    }
+    let state = ImportState {
+        status: recorded_status,
+        fields: fields_json,
+    };
+    if last.as_ref() != Some(&state) {
+        tx.record_import_state(file.id, &state, now)?;
+    }
+    Ok(())
+}
+
+/// The status rule of a sync (see the module doc).
+fn decide_status(
+    current: Status,
+    file: Status,
+    last: Option<&ImportState>,
+    options: &SyncOptions,
+) -> StatusDecision {
+    if current == file {
+        return StatusDecision::Same;
+    }
+    let file_has_nothing_new = last.is_some_and(|s| s.status == file);
+    if file_has_nothing_new && !options.force {
+        return StatusDecision::Kept;
+    }
+    // The admin's reason counts; the file's name is not a reason to cancel a paid booking.
+    match check_transition(current, file, options.force, options.reason.as_deref()) {
+        Ok(_) => StatusDecision::Apply,
+        Err(err) => StatusDecision::Conflict(err.to_string()),
+    }
+}
+
+/// Three-way merge of the non-status fields.
+fn merge_fields(
+    current: &BookingFields,
+    file: &BookingFields,
+    last: Option<&BookingFields>,
+) -> Result<BookingFields> {
+    let current_map = current.to_map();
+    let file_map = file.to_map();
+    let last_map = last.map(BookingFields::to_map);
+    let mut take = serde_json::Map::new();
+    for (key, file_value) in &file_map {
+        let unchanged_in_file = last_map
+            .as_ref()
+            .is_some_and(|m| m.get(key) == Some(file_value));
+        if current_map.get(key) != Some(file_value) && !unchanged_in_file {
+            take.insert(key.clone(), file_value.clone());
+        }
+    }
+    current.with(&take).map_err(|e| anyhow::anyhow!(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    fn state(status: Status) -> ImportState {
+        ImportState {
+            status,
+            fields: "{}".into(),
+        }
+    }
+
+    fn options(force: bool, reason: Option<&str>) -> SyncOptions {
+        SyncOptions {
+            file: "f.csv".into(),
+            force,
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_file_with_nothing_new_leaves_paytracks_status() {
+        let d = decide_status(
+            Confirmed,
+            Pending,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Kept));
+    }
+
+    #[test]
+    fn a_file_that_disagrees_is_a_conflict_unless_forced() {
+        let d = decide_status(Confirmed, Pending, None, &options(false, None));
+        assert!(matches!(d, StatusDecision::Conflict(_)));
+        let d = decide_status(
+            Confirmed,
+            Cancelled,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Conflict(why) if why.contains("needs --reason")));
+        let d = decide_status(
+            Confirmed,
+            Pending,
+            Some(&state(Pending)),
+            &options(true, Some("r")),
+        );
+        assert!(matches!(d, StatusDecision::Apply));
+    }
+
+    #[test]
+    fn an_allowed_change_in_the_file_is_applied() {
+        let d = decide_status(
+            Pending,
+            Confirmed,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Apply));
+    }
+}
