@@ -83,7 +83,7 @@ pub enum Command {
     Init,
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
-        after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
+        after_help = "Only a new or empty database (or one holding only demo rows) is filled;\na database with real bookings is refused (exit 3).\n\nExamples:\n  paytrack --db demo.db demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
     )]
     Demo(DemoArgs),
     /// Find, show, export, import and change bookings (`booking` is the same command).
@@ -596,7 +596,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "demo",
         "Заполнить базу правдоподобными демо-бронированиями, чтобы сразу попробовать paytrack.",
-        "Примеры:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000   # для замеров",
+        "Заполняется только новая или пустая база (или база только с демо-данными);\nбаза с настоящими бронированиями — отказ (код 3).\n\nПримеры:\n  paytrack --db demo.db demo\n  paytrack --db /tmp/big.db demo --bookings 1000000   # для замеров",
     ),
     (
         "bookings",

@@ -9,6 +9,7 @@ mod native;
 mod outbox;
 mod payments;
 mod properties;
+mod records;
 mod reliability;
 mod set_status;
 mod stats_audit;
