@@ -16,7 +16,7 @@ Exit codes:
   2    usage error (bad flag or value)
   3    bad input (a file or value that cannot be used; nothing was changed)
   4    not found (no such booking, course or stream)
-  5    transition refused by the status rules
+  5    refused by the rules (a status transition; a full stream)
   6    --expect failed: the booking's status was not the expected one
   7    database busy after waiting for other writers
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
@@ -188,6 +188,19 @@ pub enum BookingsCommand {
         after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
     )]
     SetStatus(SetStatusArgs),
+    /// Add a booking (for the bot, other programs and admins); prints its id.
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "The course and stream must be in the catalogue (exit 4 names the closest match;\n\
+--create-stream adds a missing stream). A stream with no seats left is refused (exit 5)\n\
+unless --force --reason. --key makes a retry safe: the same key again prints the same\n\
+booking, exit 0, and writes nothing.\n\n\
+--json - reads one JSON object per line from stdin and adds them all in one transaction\n\
+(a bad line is named and nothing is added); fields: user_id, username, first_name, course,\n\
+stream, referral, discount, status, created_at, key. It prints one JSON line per booking.\n\n\
+Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -"
+    )]
+    Add(AddArgs),
 }
 
 /// Filters shared by `list`, `export` and bulk `set-status`.
@@ -340,6 +353,55 @@ pub struct ImportArgs {
     /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Telegram user id of the student.
+    #[arg(long)]
+    pub user_id: Option<i64>,
+    /// Telegram username (with or without @).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name as Telegram shows it.
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Course id (must be in the catalogue).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Stream code, e.g. 8th_stream (must be in the catalogue, or --create-stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Referral code.
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Discount in percent, 0 to 100.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+    pub discount: Option<i64>,
+    /// Status of the new booking.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Status::Pending)]
+    pub status: Status,
+    /// When the student booked: 2024-12-01, RFC 3339, now [default: now].
+    #[arg(long, value_name = "WHEN")]
+    pub created_at: Option<String>,
+    /// Idempotency key: adding with a key seen before returns that booking and writes nothing.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Add the stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Add to a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
+    pub json: Option<String>,
+    /// Check everything and show what would be added, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -564,7 +626,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   2    ошибка в командной строке (флаг или значение)
   3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
   4    не найдено (нет такого бронирования, курса или потока)
-  5    переход запрещён правилами статусов
+  5    запрещено правилами (переход статуса; поток заполнен)
   6    --expect: у бронирования другой статус
   7    база занята другими писателями дольше времени ожидания
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)

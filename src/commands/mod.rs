@@ -1,6 +1,7 @@
 //! One module per command group. Each `run` decides what to do and how to
 //! show it; the rules live in `domain`/`services`, the SQL in `db`.
 
+pub mod add;
 pub mod audit;
 pub mod bookings;
 pub mod catalogue;

@@ -237,3 +237,27 @@ impl Db {
             .optional()?)
     }
 }
+
+impl WriteTx<'_> {
+    /// Every course id and name, for naming the closest one to a typo.
+    pub fn course_names(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT id, name FROM courses ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every stream code of a course.
+    pub fn stream_codes(&self, course_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT code FROM streams WHERE course_id = ?1 ORDER BY code")?;
+        let rows = stmt
+            .query_map([course_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

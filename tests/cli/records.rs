@@ -36,3 +36,299 @@ fn demo_leaves_a_demo_database_alone_but_refuses_one_written_by_another_program(
         "{err}"
     );
 }
+
+/// A database with a catalogue: course 1 with streams 8th_stream (2 seats) and 9th_stream.
+fn catalogue() -> Env {
+    let env = Env::new();
+    env.ok(&["courses", "add", "1", "--name", "Вайб кодинг"]);
+    env.ok(&[
+        "streams",
+        "add",
+        "8th_stream",
+        "--course",
+        "1",
+        "--capacity",
+        "2",
+        "--price",
+        "30000",
+        "--currency",
+        "RUB",
+    ]);
+    env.ok(&["streams", "add", "9th_stream", "--course", "1"]);
+    env
+}
+
+fn add(env: &Env, extra: &[&str]) -> i64 {
+    let mut args = vec!["bookings", "add"];
+    args.extend_from_slice(extra);
+    env.ok(&args).trim().parse().expect("the new id on stdout")
+}
+
+#[test]
+fn add_prints_the_new_id_and_a_key_makes_a_retry_harmless() {
+    let env = catalogue();
+    let args = [
+        "--user-id",
+        "123",
+        "--username",
+        "@olga",
+        "--first-name",
+        "Ольга",
+        "--course",
+        "1",
+        "--stream",
+        "8th_stream",
+        "--key",
+        "tg-8812",
+    ];
+    let id = add(&env, &args);
+    assert_eq!(id, 1);
+    let before = env.snapshot();
+    let out = env.run(&[&["bookings", "add"][..], &args, &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(code::OK));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["id"].as_i64(), json["created"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(json["username"], "olga");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("undo with"));
+    assert_eq!(env.snapshot(), before, "the same key again writes nothing");
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 1);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.added'"),
+        1
+    );
+
+    // The same key for another student is a caller's bug, not a retry.
+    let err = env.fails(
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "999",
+            "--course",
+            "1",
+            "--key",
+            "tg-8812",
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("key tg-8812 was used for booking 1"), "{err}");
+    env.ok(&["stats", "verify"]);
+    assert!(env
+        .ok(&["stats", "streams", "--csv"])
+        .contains("8th_stream"));
+}
+
+#[test]
+fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
+    let env = catalogue();
+    let before = env.snapshot();
+    let lines = concat!(
+        r#"{"user_id": 1, "username": "a", "course": 1, "stream": "9th_stream", "key": "k1"}"#,
+        "\n",
+        r#"{"user_id": 2, "first_name": "Zoë 🌸", "course": 1, "stream": "9th_stream", "status": "confirmed"}"#,
+        "\n",
+        r#"{"user_id": 3, "course": 1, "stream": "9th_stream", "discont": 10}"#,
+        "\n",
+    );
+    let out = env
+        .cmd()
+        .args(["bookings", "add", "--json", "-"])
+        .write_stdin(lines)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code::BAD_INPUT));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-: line 3") && err.contains("discont") && err.contains("nothing was added"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before);
+
+    // A line naming a stream the catalogue lacks: exit 4, the line named, nothing added.
+    let bad_stream = lines
+        .replace(r#""discont": 10"#, r#""discount": 10"#)
+        .replace(
+            r#""user_id": 2, "first_name": "Zoë 🌸", "course": 1, "stream": "9th_stream""#,
+            r#""user_id": 2, "course": 1, "stream": "9th_strem""#,
+        );
+    let out = env
+        .cmd()
+        .args(["bookings", "add", "--json", "-"])
+        .write_stdin(bad_stream)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code::NOT_FOUND));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("closest: 9th_stream"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let good = lines.replace(r#""discont": 10"#, r#""discount": 10"#);
+    let out = env
+        .cmd()
+        .args(["bookings", "add", "--json", "-"])
+        .write_stdin(good.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code::OK));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["status"], "confirmed");
+    assert_eq!(rows[2]["discount_percent"], 10);
+    let ops = env
+        .count("SELECT COUNT(DISTINCT operation_id) FROM audit_log WHERE action = 'booking.added'");
+    assert_eq!(ops, 1, "one command, one operation");
+    env.ok(&["stats", "verify"]);
+    // Retried by the bot after a time-out: the keyed line is not added twice.
+    let retry = env
+        .cmd()
+        .args(["bookings", "add", "--json", "-"])
+        .write_stdin(good.lines().next().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(retry.status.code(), Some(code::OK));
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 3);
+}
+
+#[test]
+fn add_checks_the_catalogue_and_the_seats() {
+    let env = catalogue();
+    let err = env.fails(
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "5",
+            "--course",
+            "1",
+            "--stream",
+            "8th_strem",
+        ],
+        code::NOT_FOUND,
+    );
+    assert!(
+        err.contains("closest: 8th_stream") && err.contains("--create-stream"),
+        "{err}"
+    );
+    let err = env.fails(
+        &["bookings", "add", "--user-id", "5", "--course", "2"],
+        code::NOT_FOUND,
+    );
+    assert!(
+        err.contains("course 2 is not in the catalogue (closest: 1"),
+        "{err}"
+    );
+    let id = add(
+        &env,
+        &[
+            "--user-id",
+            "5",
+            "--course",
+            "1",
+            "--stream",
+            "10th_stream",
+            "--create-stream",
+        ],
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM streams WHERE code = '10th_stream'"),
+        1
+    );
+    assert_eq!(id, 1);
+
+    // Two seats, both taken by confirmed students: the stream is full.
+    add(
+        &env,
+        &[
+            "--user-id",
+            "6",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+            "--status",
+            "confirmed",
+        ],
+    );
+    add(
+        &env,
+        &[
+            "--user-id",
+            "7",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+            "--status",
+            "confirmed",
+        ],
+    );
+    let before = env.snapshot();
+    let err = env.fails(
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "8",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+        ],
+        code::REFUSED,
+    );
+    assert!(
+        err.contains("8th_stream is full (2 of 2 seats taken)"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before);
+    env.fails(
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "8",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+            "--force",
+        ],
+        code::USAGE,
+    );
+    let id = add(
+        &env,
+        &[
+            "--user-id",
+            "8",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+            "--force",
+            "--reason",
+            "friend of the teacher",
+        ],
+    );
+    let reason: String = env
+        .sql()
+        .query_row(
+            "SELECT reason FROM audit_log WHERE action = 'booking.added' AND booking_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(reason, "friend of the teacher");
+    env.ok(&["stats", "verify"]);
+    env.ok(&["audit", "verify"]);
+    // Real bookings now: demo keeps away.
+    env.fails(&["demo"], code::BAD_INPUT);
+}
