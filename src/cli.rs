@@ -201,6 +201,14 @@ stream, referral, discount, status, created_at, key. It prints one JSON line per
 Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -"
     )]
     Add(AddArgs),
+    /// Fix a booking by hand: move it to another stream or course, change discount, referral or names.
+    #[command(
+        after_help = "A transfer keeps the booking's status, payments and history; the stream counters move\n\
+in the same transaction. A full target stream is refused (exit 5) unless --force --reason.\n\
+An empty value clears a text field (--referral \"\"); --discount none clears the discount.\n\n\
+Examples:\n  paytrack bookings edit 42 --stream 9th_stream\n  paytrack bookings edit 42 --stream 9th_stream --expect-stream 8th_stream --dry-run\n  paytrack bookings edit 42 --discount 10 --referral FRIEND10\n  paytrack bookings edit --ids-from group.txt --stream 9th_stream"
+    )]
+    Edit(EditArgs),
 }
 
 /// Filters shared by `list`, `export` and bulk `set-status`.
@@ -402,6 +410,59 @@ pub struct AddArgs {
     /// Check everything and show what would be added, without writing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Booking id (or --ids-from).
+    #[arg(value_parser = booking_id, required_unless_present = "ids_from")]
+    pub id: Option<i64>,
+    /// Apply to the ids in this file, one per line (`-` for stdin): one transaction, all or nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub ids_from: Option<PathBuf>,
+    /// Move to this stream ("" for no stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Move to this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Discount in percent (0 to 100), or none.
+    #[arg(long, value_parser = discount_setting)]
+    pub discount: Option<Setting<i64>>,
+    /// Referral code ("" clears it).
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Telegram username, with or without @ ("" clears it).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name ("" clears it).
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Refuse (exit 6) unless the booking is in this stream now ("" for none).
+    #[arg(long, value_name = "STREAM")]
+    pub expect_stream: Option<String>,
+    /// Add the target stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Move into a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why; stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Show before → after; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if (0..=100).contains(&n) => Ok(Setting::To(n)),
+        _ => Err(format!("'{text}' is not a discount (0 to 100, or none)")),
+    }
 }
 
 #[derive(Debug, Args)]

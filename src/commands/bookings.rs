@@ -22,6 +22,7 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
         BookingsCommand::Add(args) => super::add::run(ctx, args),
+        BookingsCommand::Edit(args) => super::edit::run(ctx, args),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod catalogue;
 pub mod demo;
 pub mod docs;
+pub mod edit;
 pub mod import;
 pub mod outbox;
 pub mod payments;
@@ -141,6 +142,35 @@ pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
             Err(err) => Err(err),
         },
     }
+}
+
+/// Reads booking ids, one per line; blank lines and `#` comments are skipped.
+pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
+    use std::io::BufRead as _;
+    let (input, _) = import::open_input(path)?;
+    let reader = std::io::BufReader::new(input);
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line =
+            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let text = line.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let id = crate::cli::booking_id(text)
+            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no booking ids in the file",
+            path.display()
+        )));
+    }
+    Ok(ids)
 }
 
 fn init(ctx: &Context) -> Result<u8> {

@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     match (args.id, &args.ids_from, bulk_filter) {
         (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
         (None, Some(file), false) => {
-            let ids = read_ids(file)?;
+            let ids = super::read_ids(file)?;
             let changes = ids.into_iter().map(|id| change_for(id, "bulk")).collect::<Result<Vec<_>>>()?;
             bulk(ctx, &args, changes)
         }
@@ -283,34 +283,6 @@ fn apply_all(
         }
     }
     Ok(summary)
-}
-
-/// Reads booking ids, one per line; blank lines and `#` comments are skipped.
-fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
-    let (input, _) = super::import::open_input(path)?;
-    let reader = std::io::BufReader::new(input);
-    let mut ids = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        let text = line.split('#').next().unwrap_or("").trim();
-        if text.is_empty() {
-            continue;
-        }
-        let id = crate::cli::booking_id(text)
-            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        if seen.insert(id) {
-            ids.push(id);
-        }
-    }
-    if ids.is_empty() {
-        return Err(bad_input(format!(
-            "{}: no booking ids in the file",
-            path.display()
-        )));
-    }
-    Ok(ids)
 }
 
 /// The bookings a filter bulk change selects; shows them and asks on a terminal.

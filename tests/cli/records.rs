@@ -332,3 +332,233 @@ fn add_checks_the_catalogue_and_the_seats() {
     // Real bookings now: demo keeps away.
     env.fails(&["demo"], code::BAD_INPUT);
 }
+
+fn legacy() -> String {
+    crate::harness::fixture("legacy-bookings.csv")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn stream_of(env: &Env, id: i64) -> Option<String> {
+    env.sql()
+        .query_row(
+            "SELECT course_stream FROM bookings WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A confirmed booking of the sample with a payment, and its stream.
+fn paid_booking(env: &Env) -> (i64, String) {
+    env.ok(&[
+        "booking",
+        "set-status",
+        "1",
+        "confirmed",
+        "--payment-ref",
+        "pay-1",
+        "--amount",
+        "27000",
+        "--currency",
+        "RUB",
+    ]);
+    (1, stream_of(env, 1).unwrap())
+}
+
+#[test]
+fn edit_transfers_a_booking_keeping_status_payments_and_history() {
+    let env = Env::with_sample();
+    let (id, from) = paid_booking(&env);
+    assert_eq!(from, "3rd_stream");
+    let history = env.count("SELECT COUNT(*) FROM audit_log WHERE booking_id = 1");
+    let before_counts = env.ok(&["stats", "streams", "--csv"]);
+
+    // Dry run: before → after shown, nothing written.
+    let snapshot = env.snapshot();
+    let out = env.run(&[
+        "bookings",
+        "edit",
+        "1",
+        "--stream",
+        "8th_stream",
+        "--discount",
+        "15",
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(code::OK));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("course_stream 3rd_stream → 8th_stream")
+            && stderr.contains("discount_percent 10 → 15"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), snapshot);
+
+    // Someone moved it first: --expect-stream refuses, nothing changes.
+    let err = env.fails(
+        &[
+            "bookings",
+            "edit",
+            "1",
+            "--stream",
+            "8th_stream",
+            "--expect-stream",
+            "4th_stream",
+        ],
+        code::EXPECTATION,
+    );
+    assert!(
+        err.contains("is in stream '3rd_stream', expected '4th_stream'"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), snapshot);
+
+    env.ok(&[
+        "bookings",
+        "edit",
+        "1",
+        "--stream",
+        "8th_stream",
+        "--discount",
+        "15",
+        "--expect-stream",
+        "3rd_stream",
+    ]);
+    assert_eq!(stream_of(&env, id).as_deref(), Some("8th_stream"));
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 1"), 2);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments WHERE booking_id = 1"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE booking_id = 1"),
+        history + 1
+    );
+    let (old, new): (String, String) = env
+        .sql()
+        .query_row(
+            "SELECT old_value, new_value FROM audit_log WHERE action = 'booking.edited'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        old,
+        r#"{"course_stream":"3rd_stream","discount_percent":10}"#
+    );
+    assert_eq!(
+        new,
+        r#"{"course_stream":"8th_stream","discount_percent":15}"#
+    );
+    env.ok(&["stats", "verify"]);
+    assert_ne!(
+        env.ok(&["stats", "streams", "--csv"]),
+        before_counts,
+        "the counters moved"
+    );
+
+    // The transfer survives a re-import of the old export: the file has nothing new for it.
+    env.ok(&["bookings", "import", &legacy()]);
+    assert_eq!(stream_of(&env, id).as_deref(), Some("8th_stream"));
+    env.ok(&["stats", "verify"]);
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn edit_refuses_a_full_stream_and_moves_a_group_all_or_nothing() {
+    let env = Env::with_sample();
+    let confirmed_in_8th = env.count(
+        "SELECT COUNT(*) FROM bookings WHERE course_stream = '8th_stream' AND confirmed = 2",
+    );
+    env.ok(&[
+        "streams",
+        "edit",
+        "8th_stream",
+        "--capacity",
+        &confirmed_in_8th.to_string(),
+    ]);
+    let confirmed_3rd: i64 = env
+        .count("SELECT MIN(id) FROM bookings WHERE course_stream = '3rd_stream' AND confirmed = 2");
+    let before = env.snapshot();
+    let err = env.fails(
+        &[
+            "bookings",
+            "edit",
+            &confirmed_3rd.to_string(),
+            "--stream",
+            "8th_stream",
+        ],
+        code::REFUSED,
+    );
+    assert!(err.contains("8th_stream is full"), "{err}");
+    assert_eq!(env.snapshot(), before);
+    env.ok(&[
+        "bookings",
+        "edit",
+        &confirmed_3rd.to_string(),
+        "--stream",
+        "8th_stream",
+        "--force",
+        "--reason",
+        "teacher said yes",
+    ]);
+    env.ok(&["stats", "verify"]);
+
+    // A group: one unknown id and nothing moves.
+    let ids: Vec<i64> = (2..=4).collect();
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bad = env.write("bad.txt", format!("{list}\n99999\n"));
+    let before = env.snapshot();
+    env.fails(
+        &[
+            "bookings",
+            "edit",
+            "--ids-from",
+            &bad,
+            "--stream",
+            "9th_stream",
+            "--create-stream",
+        ],
+        code::NOT_FOUND,
+    );
+    assert_eq!(env.snapshot(), before);
+    let good = env.write("group.txt", format!("{list}\n"));
+    let out = env.run(&[
+        "bookings",
+        "edit",
+        "--ids-from",
+        &good,
+        "--stream",
+        "9th_stream",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::NOT_FOUND),
+        "9th_stream is not in the catalogue"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--create-stream"));
+    env.ok(&[
+        "bookings",
+        "edit",
+        "--ids-from",
+        &good,
+        "--stream",
+        "9th_stream",
+        "--create-stream",
+    ]);
+    for id in ids {
+        assert_eq!(stream_of(&env, id).as_deref(), Some("9th_stream"));
+    }
+    assert_eq!(
+        env.count("SELECT COUNT(DISTINCT operation_id) FROM audit_log WHERE action = 'booking.edited' AND json_extract(details, '$.source') = 'bookings edit'"),
+        2
+    );
+    env.ok(&["stats", "verify"]);
+    env.fails(&["bookings", "edit", "5"], code::BAD_INPUT);
+}
