@@ -129,6 +129,16 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
+    /// Take back one operation (one write command): its status changes, edits and added bookings.
+    #[command(
+        after_help = "Every write command ends with `operation OP; undo with paytrack undo OP` on stderr;\n\
+`audit tail` shows operation ids too. The undo is all or nothing, recorded as forced changes\n\
+with the reason \"undo of OP\". It refuses (exit 6, listing them) when a booking was changed\n\
+again since. Undoing a confirmation withdraws its message if it was not sent yet. Payments\n\
+stay recorded, rows an import inserted stay, catalogue edits stay.\n\n\
+Examples:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01"
+    )]
+    Undo(UndoArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -142,6 +152,15 @@ pub enum Command {
         after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
     )]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Operation id, or a unique prefix of it (at least 4 hex digits).
+    pub operation: String,
+    /// Show what would be undone; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

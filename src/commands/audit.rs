@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     }
 }
 
-const CSV_COLUMNS: [&str; 11] = [
+const CSV_COLUMNS: [&str; 12] = [
     "id",
     "at",
     "actor",
@@ -32,6 +32,7 @@ const CSV_COLUMNS: [&str; 11] = [
     "details",
     "prev_hash",
     "hash",
+    "operation_id",
 ];
 
 /// Entries `audit tail` shows without `-n` or a period.
@@ -178,6 +179,7 @@ fn write_entries(
                     out.csv_text(&e.details).into_owned(),
                     e.prev_hash.clone(),
                     e.hash.clone(),
+                    e.operation_id.clone().unwrap_or_default(),
                 ])?;
             }
             csv.flush()?;

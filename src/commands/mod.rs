@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod payments;
 pub mod set_status;
 pub mod stats;
+pub mod undo;
 
 use std::path::PathBuf;
 
@@ -95,6 +96,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
+        Command::Undo(args) => undo::run(&ctx, args),
     };
     // Said even when the command then failed (e.g. exit 10 after committing):
     // what was committed can be undone.

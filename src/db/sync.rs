@@ -134,6 +134,20 @@ impl WriteTx<'_> {
         Ok(rows)
     }
 
+    /// The operation that undid `operation_id`, if one did.
+    pub fn undone_by(&self, operation_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT operation_id FROM audit_log
+                  WHERE action = ?1 AND json_extract(details, '$.operation') = ?2
+                  ORDER BY id DESC LIMIT 1",
+                params![action::OPERATION_UNDONE, operation_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Withdraws a queued message that no drain has claimed yet, so it is
     /// never sent. Returns false when it was already claimed, sent or failed.
     ///
@@ -164,16 +178,18 @@ fn operation_entries(conn: &rusqlite::Connection, operation_id: &str) -> Result<
 }
 
 impl Db {
-    /// Operation ids that start with `prefix` (at most a few, to tell an
-    /// ambiguous prefix from a unique one).
+    /// Operation ids that start with `prefix`, a lower-case hex string (at
+    /// most a few, to tell an ambiguous prefix from a unique one).
     pub fn operations_matching(&self, prefix: &str) -> Result<Vec<String>> {
+        // Every id is lower-case hex, so all that start with the prefix sort
+        // below prefix + "g": a range the index answers.
         let mut stmt = self.conn().prepare(
             "SELECT DISTINCT operation_id FROM audit_log
-              WHERE operation_id >= ?1 AND operation_id < ?1 || x'ff'
+              WHERE operation_id >= ?1 AND operation_id < ?2
               ORDER BY operation_id LIMIT 5",
         )?;
         let rows = stmt
-            .query_map([prefix], |r| r.get(0))?
+            .query_map([prefix.to_string(), format!("{prefix}g")], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

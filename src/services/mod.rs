@@ -10,3 +10,4 @@ pub mod placement;
 pub mod reconcile;
 pub mod status_change;
 pub mod sync;
+pub mod undo;

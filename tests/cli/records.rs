@@ -562,3 +562,206 @@ fn edit_refuses_a_full_stream_and_moves_a_group_all_or_nothing() {
     env.ok(&["stats", "verify"]);
     env.fails(&["bookings", "edit", "5"], code::BAD_INPUT);
 }
+
+/// Runs a write command and returns the operation id it printed on stderr.
+fn operation_of(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 10)),
+        "{args:?}: {stderr}"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("undo with paytrack undo"))
+        .unwrap_or_else(|| panic!("no operation in: {stderr}"));
+    let op = line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(';')
+        .to_string();
+    assert!(line.ends_with(&format!("paytrack undo {op}")), "{line}");
+    op
+}
+
+fn pending_in_3rd(env: &Env) -> Vec<i64> {
+    let conn = env.sql();
+    let mut stmt = conn
+        .prepare("SELECT id FROM bookings WHERE course_stream = '3rd_stream' AND confirmed = 1 ORDER BY id")
+        .unwrap();
+    let ids = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    ids
+}
+
+const BULK_CANCEL: [&str; 10] = [
+    "bookings",
+    "set-status",
+    "--status",
+    "pending",
+    "--stream",
+    "3rd_stream",
+    "--to",
+    "cancelled",
+    "--reason",
+    "unpaid",
+];
+
+#[test]
+fn undo_of_a_bulk_cancel_restores_every_booking_and_refuses_one_changed_since() {
+    let env = Env::with_sample();
+    let pending = pending_in_3rd(&env);
+    assert!(pending.len() >= 3);
+    let op = operation_of(&env, &[&BULK_CANCEL[..], &["--yes"]].concat());
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM bookings WHERE course_stream = '3rd_stream' AND confirmed = 1"
+        ),
+        0
+    );
+    // Every entry of that command carries the operation id.
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE operation_id = '{op}'"
+        )),
+        pending.len() as i64
+    );
+
+    // An admin re-opens one of them in between: the undo refuses, naming it.
+    let reopened = pending[1];
+    env.ok(&["booking", "set-status", &reopened.to_string(), "pending"]);
+    let before = env.snapshot();
+    let err = env.fails(&["undo", &op], code::EXPECTATION);
+    assert!(
+        err.contains(&format!(
+            "1 bookings changed again since operation {op}: {reopened};"
+        )),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before, "all or nothing");
+
+    // Without the change in between, every booking comes back.
+    let env = Env::with_sample();
+    let op = operation_of(&env, &[&BULK_CANCEL[..], &["--yes"]].concat());
+    let before = env.snapshot();
+    let out = env.run(&["undo", &op[..6], "--dry-run"]);
+    assert_eq!(out.status.code(), Some(code::OK));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "would undo operation {op}: {} status changes",
+        pending.len()
+    )));
+    assert_eq!(env.snapshot(), before);
+    env.ok(&["undo", &op]);
+    assert_eq!(pending_in_3rd(&env), pending);
+    let undone = env.count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'
+           AND old_value = 'cancelled' AND new_value = 'pending' AND reason = 'undo of {op}'
+           AND json_extract(details, '$.source') = 'undo'"
+    ));
+    assert_eq!(undone, pending.len() as i64);
+    env.ok(&["stats", "verify"]);
+    env.ok(&["audit", "verify"]);
+    let err = env.fails(&["undo", &op], code::EXPECTATION);
+    assert!(err.contains("already undone"), "{err}");
+    env.fails(&["undo", "zz"], code::BAD_INPUT);
+    env.fails(&["undo", "0000000000000000"], code::NOT_FOUND);
+}
+
+#[test]
+fn undo_of_a_confirmation_withdraws_its_unsent_message() {
+    let env = Env::with_sample();
+    let op = operation_of(&env, &["booking", "set-status", "1", "confirmed"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1 AND status = 'pending'"),
+        1
+    );
+    env.ok(&["undo", &op]);
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 1"), 1);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1 AND status = 'pending'"),
+        0
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1 AND last_error LIKE 'withdrawn: undo of %'"),
+        1
+    );
+    // Nothing is left for a drain to send.
+    let sink = format!("cat >> '{}'", env.path("sent.txt").display());
+    let drain = env.run(&["outbox", "drain", "--exec", &sink]);
+    assert_eq!(drain.status.code(), Some(code::OK));
+    assert!(!env.path("sent.txt").exists());
+}
+
+#[test]
+fn undo_reverses_edits_adds_and_imports() {
+    let env = Env::with_sample();
+    let counters = env.ok(&["stats", "streams", "--csv"]);
+    let op = operation_of(
+        &env,
+        &[
+            "bookings",
+            "edit",
+            "2",
+            "--stream",
+            "8th_stream",
+            "--first-name",
+            "Маша",
+        ],
+    );
+    env.ok(&["undo", &op]);
+    assert_eq!(stream_of(&env, 2).as_deref(), Some("3rd_stream"));
+    assert_eq!(
+        env.ok(&["stats", "streams", "--csv"]),
+        counters,
+        "counters back"
+    );
+    env.ok(&["stats", "verify"]);
+
+    let op = operation_of(
+        &env,
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "77",
+            "--course",
+            "1",
+            "--stream",
+            "3rd_stream",
+        ],
+    );
+    let out = env.run(&["undo", &op]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 added bookings cancelled"));
+    assert_eq!(
+        env.count("SELECT confirmed FROM bookings WHERE user_id = 77"),
+        -1
+    );
+
+    // A forced re-import that undid payments can itself be undone.
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let op = operation_of(
+        &env,
+        &[
+            "bookings",
+            "import",
+            &legacy(),
+            "--force",
+            "--reason",
+            "oops",
+        ],
+    );
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 1"), 1);
+    let out = env.run(&["undo", &op]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("left as they are: 1 bookings.imported"),
+        "{stderr}"
+    );
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 1"), 2);
+    env.ok(&["stats", "verify"]);
+    env.ok(&["audit", "verify"]);
+}
