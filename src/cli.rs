@@ -129,6 +129,12 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
+    /// One person's whole story (bookings, payments, messages, blocked state, history); block and unblock.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"asked not to be messaged\"\n  paytrack users unblock 123456789 --reason \"unblocked the bot\""
+    )]
+    Users(UsersCommand),
     /// Take back one operation (one write command): its status changes, edits and added bookings.
     #[command(
         after_help = "Every write command ends with `operation OP; undo with paytrack undo OP` on stderr;\n\
@@ -152,6 +158,45 @@ Examples:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01"
         after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
     )]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Every booking of the person with status, payments, messages, blocked state and last audit entries.
+    #[command(
+        after_help = "Examples:\n  paytrack users show 123456789\n  paytrack users show @olga --json"
+    )]
+    Show {
+        /// Telegram user id or @username.
+        user: UserRef,
+        /// How many audit entries to show.
+        #[arg(long, default_value_t = 20)]
+        history: u64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stop messaging a student (their queued messages fail instead of going out); audited.
+    #[command(
+        after_help = "Example:\n  paytrack users block 123456789 --reason \"asked not to be messaged\""
+    )]
+    Block {
+        /// Telegram user id.
+        user_id: i64,
+        /// Why; stored in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Message a student again: their queued messages, and those held by the block, go out again.
+    #[command(
+        after_help = "Example:\n  paytrack users unblock 123456789 --reason \"unblocked the bot\""
+    )]
+    Unblock {
+        /// Telegram user id.
+        user_id: i64,
+        /// Why; stored in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -764,6 +809,55 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "bookings import",
         "Загрузить выгрузку старой системы (PostgreSQL `\\copy bookings TO ... CSV HEADER`): все строки или ни одной.",
         "Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить",
+    ),
+    (
+        "bookings add",
+        "Добавить бронирование (для бота, других программ и админов); печатает его номер.",
+        "Курс и поток должны быть в каталоге (код 4 называет ближайшее совпадение;\n\
+--create-stream добавляет недостающий поток). В заполненный поток — отказ (код 5),\n\
+если нет --force --reason. С --key повтор безопасен: тот же ключ снова печатает ту же\n\
+бронь, код 0, ничего не пишется.\n\n\
+--json - читает по одному JSON-объекту на строку из stdin и добавляет все в одной транзакции\n\
+(плохая строка называется по номеру, не добавляется ничего); поля: user_id, username,\n\
+first_name, course, stream, referral, discount, status, created_at, key.\n\n\
+Примеры:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -",
+    ),
+    (
+        "bookings edit",
+        "Исправить бронирование вручную: перевести в другой поток или курс, сменить скидку, реферала, имена.",
+        "Перевод сохраняет статус, платежи и историю; счётчики потоков меняются в той же транзакции.\n\
+В заполненный поток — отказ (код 5), если нет --force --reason. Пустое значение очищает\n\
+текстовое поле (--referral \"\"); --discount none убирает скидку.\n\n\
+Примеры:\n  paytrack bookings edit 42 --stream 9th_stream\n  paytrack bookings edit 42 --stream 9th_stream --expect-stream 8th_stream --dry-run\n  paytrack bookings edit --ids-from group.txt --stream 9th_stream",
+    ),
+    (
+        "undo",
+        "Отменить одну операцию (одну команду записи): её смены статуса, правки и добавленные брони.",
+        "Каждая команда записи заканчивается строкой `operation OP; undo with paytrack undo OP` в stderr.\n\
+Отмена — всё или ничего, записывается как принудительные изменения с причиной \"undo of OP\".\n\
+Если бронь изменили после операции — отказ (код 6) со списком. Отмена подтверждения отзывает\n\
+ещё не отправленное сообщение. Платежи, вставленные импортом строки и каталог остаются.\n\n\
+Примеры:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01",
+    ),
+    (
+        "users",
+        "Вся история человека (брони, платежи, сообщения, блокировка, журнал); блокировка и разблокировка.",
+        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"просил не писать\"",
+    ),
+    (
+        "users show",
+        "Все брони человека со статусами, платежи, сообщения, блокировка и последние записи журнала.",
+        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json",
+    ),
+    (
+        "users block",
+        "Не писать студенту (его сообщения в очереди не уходят); записывается в журнал.",
+        "Пример:\n  paytrack users block 123456789 --reason \"просил не писать\"",
+    ),
+    (
+        "users unblock",
+        "Снова писать студенту: его сообщения в очереди и задержанные блокировкой уходят снова.",
+        "Пример:\n  paytrack users unblock 123456789 --reason \"разблокировал бота\"",
     ),
     (
         "bookings set-status",

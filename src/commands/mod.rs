@@ -14,6 +14,7 @@ pub mod payments;
 pub mod set_status;
 pub mod stats;
 pub mod undo;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -97,6 +98,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Undo(args) => undo::run(&ctx, args),
+        Command::Users(cmd) => users::run(&ctx, cmd),
     };
     // Said even when the command then failed (e.g. exit 10 after committing):
     // what was committed can be undone.

@@ -6,6 +6,7 @@ pub mod progress;
 pub mod report_file;
 pub mod sanitize;
 pub mod table;
+pub mod views;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

@@ -765,3 +765,120 @@ fn undo_reverses_edits_adds_and_imports() {
     env.ok(&["stats", "verify"]);
     env.ok(&["audit", "verify"]);
 }
+
+#[test]
+fn users_show_tells_one_persons_whole_story() {
+    let env = catalogue();
+    let first = add(
+        &env,
+        &[
+            "--user-id",
+            "555",
+            "--username",
+            "olga",
+            "--first-name",
+            "Оля\u{1b}[31m",
+            "--course",
+            "1",
+            "--stream",
+            "8th_stream",
+        ],
+    );
+    add(
+        &env,
+        &[
+            "--user-id",
+            "555",
+            "--username",
+            "olga",
+            "--course",
+            "1",
+            "--stream",
+            "9th_stream",
+        ],
+    );
+    add(&env, &["--user-id", "777", "--course", "1"]);
+    env.ok(&[
+        "booking",
+        "set-status",
+        &first.to_string(),
+        "confirmed",
+        "--payment-ref",
+        "p-1",
+        "--amount",
+        "30000",
+        "--currency",
+        "RUB",
+    ]);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["users", "show", "@olga", "--json"])).unwrap();
+    assert_eq!(json["user_id"], 555);
+    assert_eq!(json["bookings"].as_array().unwrap().len(), 2);
+    assert_eq!(json["bookings"][0]["status"], "confirmed");
+    assert_eq!(json["payments"][0]["external_id"], "p-1");
+    assert_eq!(json["messages"][0]["status"], "pending");
+    assert!(json["blocked"].is_null());
+    assert!(json["audit"].as_array().unwrap().len() >= 3);
+
+    let table = env.ok(&["users", "show", "555"]);
+    assert!(
+        table.contains("User 555 @olga: receives messages"),
+        "{table}"
+    );
+    for section in ["Bookings", "Payments", "Messages", "History"] {
+        assert!(table.contains(section), "{section}: {table}");
+    }
+    assert!(
+        !table.contains('\u{1b}'),
+        "stranger-typed text never drives the terminal"
+    );
+    env.fails(&["users", "show", "@nobody"], code::NOT_FOUND);
+    env.fails(&["users", "show", "999"], code::NOT_FOUND);
+}
+
+#[test]
+fn blocking_holds_a_students_messages_and_unblocking_lets_them_go() {
+    let env = catalogue();
+    let id = add(
+        &env,
+        &[
+            "--user-id",
+            "555",
+            "--course",
+            "1",
+            "--stream",
+            "9th_stream",
+        ],
+    );
+    env.ok(&["users", "block", "555", "--reason", "asked for silence"]);
+    env.ok(&["booking", "set-status", &id.to_string(), "confirmed"]);
+    let sent = env.path("sent.txt");
+    let sink = format!("cat >> '{}'", sent.display());
+    env.run(&["outbox", "drain", "--exec", &sink]);
+    assert!(!sent.exists(), "nothing goes to a blocked student");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'"),
+        1
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["users", "show", "555", "--json"])).unwrap();
+    assert_eq!(json["blocked"]["reason"], "asked for silence");
+
+    let out = env.run(&["users", "unblock", "555", "--reason", "unblocked the bot"]);
+    assert_eq!(out.status.code(), Some(code::OK));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 held messages queued again"));
+    env.ok(&["outbox", "drain", "--exec", &sink]);
+    assert!(std::fs::read_to_string(&sent)
+        .unwrap()
+        .contains("\"chat_id\":555"));
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action IN ('user.blocked', 'user.unblocked') AND reason IS NOT NULL"),
+        2
+    );
+    // Twice is a no-op, with no entry.
+    let entries = env.count("SELECT COUNT(*) FROM audit_log");
+    env.ok(&["users", "unblock", "555", "--reason", "again"]);
+    assert_eq!(env.count("SELECT COUNT(*) FROM audit_log"), entries);
+    env.ok(&["audit", "verify"]);
+}
