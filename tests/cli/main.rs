@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod external_writer;
 mod foundation;
 mod hostile;
 mod native;
