@@ -162,3 +162,39 @@ fn hostile_search_text_is_refused_nowhere_and_changes_nothing() {
     }
     assert_eq!(env.snapshot(), before);
 }
+
+#[test]
+fn an_unknown_stream_or_course_is_not_found_with_the_closest_names() {
+    let env = env_with_names();
+    let before = env.snapshot();
+    let err = env.fails(
+        &["bookings", "list", "--stream", "8th_strem"],
+        code::NOT_FOUND,
+    );
+    assert!(err.contains("did you mean 8th_stream"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = env.fails(&["bookings", "export", "--course", "9"], code::NOT_FOUND);
+    assert!(err.contains("no course 9; known courses: 1"), "{err}");
+    let err = env.fails(
+        &["stats", "streams", "--stream", "8th-stream", "--csv"],
+        code::NOT_FOUND,
+    );
+    assert!(err.contains("8th_stream"), "{err}");
+    // A hostile name is echoed escaped, never raw.
+    let err = env.fails(
+        &["bookings", "list", "--stream", "\u{1b}]0;pwned\u{7}"],
+        code::NOT_FOUND,
+    );
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert_eq!(env.snapshot(), before, "a refused filter changes nothing");
+    // A stream that only bookings know (written by another program) is fine,
+    // and so is `--stream ""` (bookings without a stream).
+    env.sql()
+        .execute_batch(
+            "INSERT INTO bookings (id, user_id, course_id, course_stream, confirmed, created_at, updated_at)
+             VALUES (20, 120, 1, 'bot_stream', 1, '2024-03-02T10:00:00Z', '2024-03-02T10:00:00Z');",
+        )
+        .unwrap();
+    assert_eq!(ids(&env, &["--stream", "bot_stream"]), vec![20]);
+    assert!(ids(&env, &["--stream", ""]).is_empty());
+}
