@@ -11,6 +11,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::services::catalogue::check_filter_names;
 
 // Views moved to `output::views` (issue 13); re-exported so that commands
 // still naming them here keep compiling until every branch is merged.
@@ -108,6 +109,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     };
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // One row past the page tells whether there is a next page without counting.
     let mut rows = db.list_bookings(
         &filter,
@@ -252,6 +254,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         )));
     }
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // A file is written beside its final name and renamed at the end, so an
     // interrupted or failed export never leaves half a file under that name.
     let partial = args.output.as_ref().map(|path| {

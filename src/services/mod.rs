@@ -3,6 +3,7 @@
 
 pub mod booking_add;
 pub mod booking_fields;
+pub mod catalogue;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;

@@ -63,8 +63,10 @@ pub fn check_placement(
         }
         None => {
             let codes = tx.stream_codes(course_id)?;
-            let closest = closest(code, codes.iter().map(String::as_str))
-                .map(|c| format!(" (closest: {})", crate::output::sanitize::for_terminal(c)))
+            // The same nearness rule as every other "no such stream" (services::catalogue).
+            let closest = crate::services::catalogue::closest(&codes, code, 1)
+                .first()
+                .map(|c| format!(" (closest: {c})"))
                 .unwrap_or_default();
             return Err(PaytrackError::NotFound(format!(
                 "stream {} of course {course_id} is not in the catalogue{closest}; \
@@ -91,46 +93,4 @@ pub fn check_placement(
         }
     }
     Ok(placement)
-}
-
-/// The candidate nearest to `wanted` by edit distance (case-insensitive),
-/// if any is near enough to be a typo of it.
-fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let wanted = wanted.to_lowercase();
-    candidates
-        .map(|c| (edit_distance(&wanted, &c.to_lowercase()), c))
-        .min_by_key(|(d, _)| *d)
-        .filter(|(d, c)| *d <= c.chars().count().max(wanted.chars().count()) / 2)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_a_typo_but_not_a_stranger() {
-        let codes = ["7th_stream", "8th_stream", "mentoring"];
-        assert_eq!(closest("8th_strem", codes.into_iter()), Some("8th_stream"));
-        assert_eq!(closest("8TH_STREAM", codes.into_iter()), Some("8th_stream"));
-        assert_eq!(closest("zzzzzzzzzzzzzz", codes.into_iter()), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
 }

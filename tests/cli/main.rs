@@ -12,6 +12,7 @@ mod payments;
 mod properties;
 mod records;
 mod reliability;
+mod search;
 mod set_status;
 mod stats_audit;
 mod sync;
