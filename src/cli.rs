@@ -17,7 +17,7 @@ Exit codes:
   3    bad input (a file or value that cannot be used; nothing was changed)
   4    not found (no such booking, course or stream)
   5    refused by the rules (a status transition; a full stream)
-  6    --expect failed: the booking's status was not the expected one
+  6    --expect (--expect-stream) failed, or undo found a booking changed since
   7    database busy after waiting for other writers
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
   9    verification failed (stats verify, audit verify)
@@ -752,7 +752,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
   4    не найдено (нет такого бронирования, курса или потока)
   5    запрещено правилами (переход статуса; поток заполнен)
-  6    --expect: у бронирования другой статус
+  6    --expect (--expect-stream) не совпал, или undo: бронь изменена после операции
   7    база занята другими писателями дольше времени ожидания
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
   9    проверка не прошла (stats verify, audit verify)

@@ -9,10 +9,12 @@
 pub mod audit;
 pub mod bookings;
 pub mod catalogue;
+pub mod operations;
 pub mod outbox;
 pub mod payments;
 pub mod stats;
 pub mod sync;
+pub mod users;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
