@@ -882,3 +882,53 @@ fn blocking_holds_a_students_messages_and_unblocking_lets_them_go() {
     assert_eq!(env.count("SELECT COUNT(*) FROM audit_log"), entries);
     env.ok(&["audit", "verify"]);
 }
+
+#[test]
+fn entries_without_an_operation_id_still_verify_in_a_mixed_chain() {
+    use paytrack::domain::audit::AuditEntry;
+    let env = Env::with_sample();
+    // An entry as a paytrack from before operation ids wrote it: no id, and
+    // a hash over the old fields only, chained to the current head.
+    let conn = env.sql();
+    let (last_id, last_hash): (i64, String) = conn
+        .query_row(
+            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut old = AuditEntry {
+        id: last_id + 1,
+        at: "2024-12-01T00:00:00.000000Z".into(),
+        actor: "before-upgrade".into(),
+        action: "booking.status_changed".into(),
+        booking_id: Some(1),
+        old_value: Some("pending".into()),
+        new_value: Some("pending".into()),
+        reason: None,
+        details: "{}".into(),
+        prev_hash: last_hash,
+        hash: String::new(),
+        operation_id: None,
+    };
+    old.hash = old.compute_hash();
+    conn.execute(
+        "INSERT INTO audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        rusqlite::params![old.id, old.at, old.actor, old.action, old.booking_id, old.old_value, old.new_value, old.reason, old.details, old.prev_hash, old.hash],
+    )
+    .unwrap();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    env.ok(&["audit", "verify"]);
+    // The operation id is covered by the hash: changing it breaks the chain.
+    let head = env.count("SELECT MAX(id) FROM audit_log");
+    conn.execute_batch("DROP TRIGGER audit_log_no_update")
+        .unwrap();
+    conn.execute(
+        &format!("UPDATE audit_log SET operation_id = 'ffff' WHERE id = {head}"),
+        [],
+    )
+    .unwrap();
+    let err = env.fails(&["audit", "verify"], code::VERIFY);
+    assert!(err.contains(&head.to_string()), "{err}");
+}
