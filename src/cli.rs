@@ -243,7 +243,11 @@ pub enum BookingsCommand {
     Export(ExportArgs),
     /// Load the old system's export (PostgreSQL `\\copy bookings TO ... CSV HEADER`), all rows or none.
     #[command(
-        after_help = "Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run"
+        after_help = "A re-import is a safe sync: where the file has nothing new since the last import,\n\
+paytrack's changes (payments, admins) stand; where the file changed a status the rules refuse\n\
+(confirmed → pending, cancelled → confirmed, confirmed → cancelled without --reason), it is not\n\
+applied but reported as a conflict (exit 10; --report FILE lists them as CSV).\n\n\
+Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run\n  paytrack bookings import legacy-bookings.csv --report conflicts.csv || alert\n  paytrack bookings import legacy-bookings.csv --force --reason \"the old system is right\""
     )]
     Import(ImportArgs),
     /// Change the payment status of one booking, a list of ids, or every booking matching a filter.
@@ -808,7 +812,11 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "bookings import",
         "Загрузить выгрузку старой системы (PostgreSQL `\\copy bookings TO ... CSV HEADER`): все строки или ни одной.",
-        "Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить",
+        "Повторный импорт безопасен: где в файле нет нового со времени прошлого импорта, остаются\n\
+изменения paytrack (платежи, админы); где файл изменил статус так, как правила запрещают\n\
+(confirmed → pending, cancelled → confirmed, confirmed → cancelled без --reason), изменение\n\
+не применяется, а выводится как конфликт (код 10; --report FILE — список в CSV).\n\n\
+Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить\n  paytrack bookings import legacy-bookings.csv --report conflicts.csv || alert",
     ),
     (
         "bookings add",
