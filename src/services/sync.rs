@@ -97,6 +97,22 @@ pub fn sync_row(
         return Ok(());
     };
     let last = tx.import_state(file.id)?;
+    // An id no import brought, holding another person: a booking made in
+    // paytrack (`bookings add`) while the old system gave the same id to
+    // someone else. Overwriting it would lose a student; a person decides.
+    if last.is_none() && current.user_id != file.user_id {
+        counts.conflicts.push(Conflict {
+            line,
+            booking_id: file.id,
+            paytrack_status: current.status,
+            file_status: file.status,
+            why: format!(
+                "booking {} in paytrack is user {}'s, the file's is user {}: the same id was given twice",
+                file.id, current.user_id, file.user_id
+            ),
+        });
+        return Ok(());
+    }
 
     // Fields, one by one: the file's value where the file changed it since
     // the last import (or there was none), paytrack's where it did not. The

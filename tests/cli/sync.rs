@@ -399,3 +399,50 @@ fn dry_run_shows_conflicts_and_writes_nothing() {
     );
     assert_eq!(env.snapshot(), before);
 }
+
+#[test]
+fn an_id_paytrack_gave_to_another_person_is_a_conflict_not_an_overwrite() {
+    let env = Env::new();
+    env.ok(&["courses", "add", "1", "--name", "Вайб кодинг"]);
+    env.ok(&["streams", "add", "3rd_stream", "--course", "1"]);
+    // The bot booked in paytrack while the old system was still taking bookings.
+    let id = env.ok(&[
+        "bookings",
+        "add",
+        "--user-id",
+        "42",
+        "--username",
+        "bot_user",
+        "--course",
+        "1",
+        "--stream",
+        "3rd_stream",
+    ]);
+    assert_eq!(id.trim(), "1");
+    let out = env.run(&["bookings", "import", &legacy()]);
+    assert_eq!(out.status.code(), Some(code::ATTENTION));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the same id was given twice") && stderr.contains("1 conflicts"),
+        "{stderr}"
+    );
+    let (user, name): (i64, String) = env
+        .sql()
+        .query_row(
+            "SELECT user_id, username FROM bookings WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (user, name.as_str()),
+        (42, "bot_user"),
+        "the bot's booking is kept"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings"),
+        400,
+        "the other 399 rows came in"
+    );
+    env.ok(&["stats", "verify"]);
+}
