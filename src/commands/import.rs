@@ -17,7 +17,7 @@ use crate::domain::time::{parse_legacy_timestamp, to_storage};
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::sanitize::from_csv;
-use crate::services::sync::{sync_row, Conflict, SyncCounts, SyncOptions};
+use crate::services::sync::{Conflict, SyncCounts, SyncOptions, SyncRun};
 
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
@@ -77,13 +77,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let result = super::write_unless(
         ctx,
         |tx| {
-            let mut counts = SyncCounts::default();
             let mut seen: HashMap<i64, u64> = HashMap::new();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
             // Into an empty table (the first import of the old system's export),
             // the indexes are built once after the rows instead of row by row.
-            tx.load_bookings_with_deferred_indexes(|tx| {
+            let counts = tx.load_bookings_with_deferred_indexes(|tx| {
+                let mut run = SyncRun::default();
                 let mut record = csv::StringRecord::new();
                 loop {
                     let more = reader
@@ -108,13 +108,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                             tx.ensure_stream(booking.course_id, code, now)?;
                         }
                     }
-                    sync_row(tx, &booking, line, &options, &mut counts, &actor, now)?;
-                    if counts.rows % 8192 == 0 {
+                    run.row(tx, &booking, line, &options, &actor, now)?;
+                    if run.counts.rows % 8192 == 0 {
                         bar.set_position(record.position().map_or(0, |p| p.byte()));
                         crate::interrupt::check()?;
                     }
                 }
-                Ok(())
+                run.finish(tx, now)
             })?;
             if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
                 tx.append_audit(

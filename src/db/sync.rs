@@ -58,6 +58,36 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Records the import state of bookings that have none yet (new ones),
+    /// several rows per statement.
+    pub fn record_new_import_states(
+        &self,
+        states: &[(i64, &ImportState)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let stamp = to_storage(now);
+        for chunk in states.chunks(64) {
+            let sql = format!(
+                "INSERT INTO import_state (booking_id, status, fields, imported_at) VALUES {}",
+                vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut index = 0;
+            let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
+                index += 1;
+                stmt.raw_bind_parameter(index, value)
+            };
+            for (id, state) in chunk {
+                bind(id)?;
+                bind(&state.status.code())?;
+                bind(&state.fields)?;
+                bind(&stamp)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+
     /// Sets every field of a booking but its status (the counters follow by
     /// trigger). Returns false when the booking does not exist.
     pub fn update_booking_fields(

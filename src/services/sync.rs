@@ -70,30 +70,80 @@ enum StatusDecision {
     Conflict(String),
 }
 
-/// Applies one row of the file (already parsed) inside the import's transaction.
-pub fn sync_row(
+/// New bookings written per batch: a multi-row INSERT per table instead of
+/// one statement per row (as `insert_bookings` explains, most of a first
+/// import's time was per-statement work).
+const INSERT_BATCH: usize = 256;
+
+/// One import run: its counts, and new rows waiting to be written together.
+#[derive(Debug, Default)]
+pub struct SyncRun {
+    pub counts: SyncCounts,
+    /// New bookings and their import state, not yet written. The file's ids
+    /// are unique (the importer refuses duplicates), so no later row can
+    /// need one of them before they are flushed.
+    new_rows: Vec<(Booking, ImportState)>,
+}
+
+impl SyncRun {
+    /// Applies one row of the file (already parsed) inside the import's transaction.
+    pub fn row(
+        &mut self,
+        tx: &WriteTx,
+        file: &Booking,
+        line: u64,
+        options: &SyncOptions,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sync_row(tx, file, line, options, self, actor, now)
+    }
+
+    /// Writes what is still waiting; call before the transaction ends.
+    pub fn finish(mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<SyncCounts> {
+        self.flush(tx, now)?;
+        Ok(self.counts)
+    }
+
+    fn flush(&mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<()> {
+        if self.new_rows.is_empty() {
+            return Ok(());
+        }
+        let bookings: Vec<Booking> = self.new_rows.iter().map(|(b, _)| b.clone()).collect();
+        tx.insert_bookings(&bookings, &crate::domain::time::to_storage(now))?;
+        let states: Vec<(i64, &ImportState)> =
+            self.new_rows.iter().map(|(b, s)| (b.id, s)).collect();
+        tx.record_new_import_states(&states, now)?;
+        self.new_rows.clear();
+        Ok(())
+    }
+}
+
+fn sync_row(
     tx: &WriteTx,
     file: &Booking,
     line: u64,
     options: &SyncOptions,
-    counts: &mut SyncCounts,
+    run: &mut SyncRun,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let counts = &mut run.counts;
     counts.rows += 1;
     let file_fields = BookingFields::of(file);
     let fields_json = serde_json::to_string(&file_fields)?;
     let Some(current) = tx.booking(file.id)? else {
-        tx.insert_booking(file, &crate::domain::time::to_storage(now))?;
-        tx.record_import_state(
-            file.id,
-            &ImportState {
+        counts.inserted += 1;
+        run.new_rows.push((
+            file.clone(),
+            ImportState {
                 status: file.status,
                 fields: fields_json,
             },
-            now,
-        )?;
-        counts.inserted += 1;
+        ));
+        if run.new_rows.len() >= INSERT_BATCH {
+            run.flush(tx, now)?;
+        }
         return Ok(());
     };
     let last = tx.import_state(file.id)?;
