@@ -62,8 +62,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAYTRACK_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// Who is making changes, for the audit log [default: the OS user].
-    #[arg(long, global = true, env = "PAYTRACK_ACTOR", value_name = "NAME")]
+    /// Who is making changes, for the audit log [env: PAYTRACK_ACTOR=] [default: the OS user].
+    // The variable is read in `commands::actor`, not by clap: `audit tail
+    // --actor` is a filter with the same name, and clap would fill that
+    // filter from the variable too, hiding everyone else's entries.
+    #[arg(long, global = true, value_name = "NAME")]
     pub actor: Option<String>,
 
     /// Show every column in full: no truncation, no wrapping.

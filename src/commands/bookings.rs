@@ -240,9 +240,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
                 "messages": messages,
             });
             if format == Format::Jsonl {
-                serde_json::to_writer(&mut stdout, &record)?;
+                crate::output::json::to_writer(&mut stdout, &record)?;
             } else {
-                serde_json::to_writer_pretty(&mut stdout, &record)?;
+                crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             }
             writeln!(stdout)?;
         }
@@ -289,6 +289,9 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
+    // A file keeps the text as stored (export → import round-trips); only
+    // CSV read on a terminal is escaped.
+    out.to_terminal = ctx.out.to_terminal && args.output.is_none();
     if let Some(path) = args.output.as_ref().filter(|p| p.is_dir()) {
         return Err(bad_input(format!(
             "{} is a directory; name the file to write, e.g. {}",
@@ -345,7 +348,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                             b.username = None;
                             b.first_name = None;
                         }
-                        serde_json::to_writer(
+                        crate::output::json::to_writer(
                             &mut sink,
                             &BookingRecord {
                                 booking: &b,

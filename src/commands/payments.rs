@@ -420,7 +420,7 @@ fn write_report(
                     .collect(),
                 attention: report.attention.iter().map(attention_record).collect(),
             };
-            serde_json::to_writer_pretty(&mut stdout, &record)?;
+            crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             writeln!(stdout)?;
         }
         Format::Jsonl => {
