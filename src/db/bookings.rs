@@ -74,10 +74,17 @@ impl Conditions {
 }
 
 /// What a booking received: the sum of its payments that count as received
-/// money (see `payments::RECEIVED_OUTCOMES`); NULL when none.
+/// money (see `payments::RECEIVED_OUTCOMES`); 0 when none.
+///
+/// TOTAL, not SUM: SQLite's SUM fails the whole query with "integer overflow"
+/// once a sum leaves i64, so one absurd row (stored before amounts were
+/// bounded) broke `bookings list --payment` for every booking. TOTAL adds in
+/// floating point and never fails; it is exact while a booking's sum stays
+/// below 2^53 minor units, i.e. for any 9,000 payments of the largest
+/// accepted amount (`domain::money::MAX_AMOUNT_MINOR`).
 fn received_sql() -> String {
     format!(
-        "(SELECT SUM(p.amount_minor) FROM payments p \
+        "(SELECT TOTAL(p.amount_minor) FROM payments p \
           WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})"
     )
 }

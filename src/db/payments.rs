@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::bookings::Conditions;
 use super::{Db, WriteTx};
+use crate::domain::money::Money;
 use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 
@@ -104,14 +105,19 @@ impl WriteTx<'_> {
     }
 
     /// What a booking has received so far in `currency` (see `RECEIVED_OUTCOMES`).
-    pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT COALESCE(SUM(amount_minor), 0) FROM payments
-                  WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}"
-            ))?
-            .query_row(params![booking_id, currency], |r| r.get(0))?)
+    ///
+    /// Added up in Rust with `Money` (128-bit, checked) rather than SQL SUM,
+    /// which fails on leaving i64: a booking has a handful of payments.
+    pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<Money> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT amount_minor FROM payments
+              WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}"
+        ))?;
+        let amounts = stmt
+            .query_map(params![booking_id, currency], |r| r.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Money::sum(amounts)
+            .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
     }
 }
 

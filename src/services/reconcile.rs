@@ -161,7 +161,11 @@ impl<'t> Reconciler<'t> {
             _ => Target::NoReference,
         };
         let paid_before = match &booking {
-            Some(b) => self.tx.received_total(b.id, &payment.currency)?,
+            // Clamped only for comparison with bounded amounts: it compares the same.
+            Some(b) => self
+                .tx
+                .received_total(b.id, &payment.currency)?
+                .clamped_i64(),
             None => 0,
         };
         let decision = decide(target, payment.amount_minor, &payment.currency, paid_before);
