@@ -711,7 +711,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "payments import",
-        "Загрузить платежи (CSV), подтвердить полностью оплаченные брони, показать, что разобрать вручную.\n\nКод выхода 10, если какой-то платёж требует внимания (частичный, переплата, отменённая или несуществующая бронь, без номера брони, другая валюта, нулевая или отрицательная сумма, повтор строки).",
+        "Загрузить платежи (CSV), подтвердить полностью оплаченные брони, показать, что разобрать вручную.\n\nКод выхода 10, если этот запуск нашёл новое для человека (частичный платёж, переплата, отменённая или несуществующая бронь, без номера брони, несколько номеров броней, конфликт с сохранённым платежом, другая валюта, нулевая сумма, повтор строки). Строки, о которых уже сообщал прошлый запуск и которые никто не разобрал, показываются снова с пометкой, но код 10 не дают (`--strict`: дают).",
         "Колонки (по названию в заголовке; разделитель `,` или `;`; десятичная запятая допустима):\n  external_id, amount (обязательно); provider, booking_id, currency, paid_at, description\n\nПримеры:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert",
     ),
     (
@@ -854,8 +854,10 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
 pub enum PaymentsCommand {
     /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
     ///
-    /// Exit code 10 when some payment needs a person (partial, overpaid, cancelled,
-    /// unknown booking, unmatched, currency mismatch, zero or negative, duplicate row).
+    /// Exit code 10 when this run found something new for a person (partial, overpaid,
+    /// cancelled, unknown booking, unmatched, ambiguous, conflict, currency mismatch, zero
+    /// amount, duplicate row). Rows an earlier run reported and nobody resolved are listed
+    /// again, marked as such, without raising 10 (`--strict`: they raise it too).
     #[command(
         after_help = "Columns (by header name; `,` or `;` separated; decimal comma accepted):\n  external_id, amount (required); provider, booking_id, currency, paid_at, description\n\nExamples:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert"
     )]
@@ -879,6 +881,9 @@ pub struct PaymentsImportArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Exit 10 for every row that needs a person, also rows an earlier run already reported.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -108,11 +108,14 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     bar.finish_and_clear();
     summarize(&ctx.out, &name, &report, !committed);
     write_report(&out, &report, args.dry_run, format)?;
-    Ok(if report.attention.is_empty() {
-        exit::OK
+    // Exit 10 means news for a person, so that a cron job's `|| notify` does
+    // not alert again for rows it alerted on yesterday (issue 15).
+    let alert = if args.strict {
+        !report.attention.is_empty()
     } else {
-        exit::ATTENTION
-    })
+        report.new_attention() > 0
+    };
+    Ok(if alert { exit::ATTENTION } else { exit::OK })
 }
 
 /// Picks `;` or `,` by counting both in the header line (outside quotes):
@@ -217,7 +220,7 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
         ""
     };
     out.note(&format!(
-        "{prefix}{name}: {} {}: {} {}, {} {}, {} {}; {} {}, {} {}",
+        "{prefix}{name}: {} {}: {} {}, {} {}, {} {}; {} {}, {} {} ({} {})",
         report.rows,
         out.tr("rows", "строк"),
         report.imported,
@@ -230,7 +233,20 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
         out.tr("bookings confirmed", "броней подтверждено"),
         report.attention.len(),
         out.tr("need attention", "требуют внимания"),
+        report.new_attention(),
+        out.tr("new", "новых"),
     ));
+    for (line, booking) in &report.fully_refunded {
+        out.note(&format!(
+            "{} {line}: {} {booking} {}: paytrack booking set-status {booking} cancelled --reason refunded",
+            out.tr("line", "строка"),
+            out.tr("booking", "бронь"),
+            out.tr(
+                "is confirmed but fully refunded; to cancel it",
+                "подтверждена, но деньги полностью возвращены; чтобы отменить"
+            ),
+        ));
+    }
     if report.rows > 0 && report.imported == 0 && report.already_imported > 0 {
         out.note(out.tr(
             "nothing new: the file was already imported",
@@ -241,9 +257,11 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
 
 /// The name an attention row goes by in CSV and JSON.
 fn attention_name(row: &AttentionRow) -> &'static str {
-    match row.attention {
+    match &row.attention {
         Attention::Outcome(outcome) => outcome.as_str(),
         Attention::DuplicateInFile { .. } => "duplicate_in_file",
+        Attention::Conflict { .. } => PaymentOutcome::Conflict.as_str(),
+        Attention::Ambiguous { .. } => PaymentOutcome::Ambiguous.as_str(),
     }
 }
 
@@ -258,13 +276,79 @@ fn explain(row: &AttentionRow, lang: Lang) -> String {
             .to_string()
     };
     let expected = row.expected_minor.map(money).unwrap_or_default();
-    match row.attention {
+    let text = explain_attention(row, lang, &money, &expected);
+    if row.already_reported {
+        format!(
+            "{}: {text}",
+            tr(
+                "reported before, still open",
+                "уже сообщалось, не разобрано"
+            )
+        )
+    } else {
+        text
+    }
+}
+
+fn explain_attention(
+    row: &AttentionRow,
+    lang: Lang,
+    money: &dyn Fn(i64) -> String,
+    expected: &str,
+) -> String {
+    let ru = lang == Lang::Ru;
+    let tr = |en: &'static str, r: &'static str| if ru { r } else { en };
+    let p = &row.payment;
+    match &row.attention {
+        Attention::Conflict {
+            stored_id,
+            first_line,
+            differs,
+            stored_amount_minor,
+            stored_paid_at,
+            stored_booking,
+        } => {
+            let source = match first_line {
+                Some(l) => format!("{} {l}", tr("line", "строка")),
+                None => format!("{} {stored_id}", tr("stored payment", "сохранённый платёж")),
+            };
+            let booking = stored_booking
+                .map(|b| format!(", {} {b}", tr("booking", "бронь")))
+                .unwrap_or_default();
+            format!(
+                "{} {source} ({}{}{booking}): {} {}; {}",
+                tr("contradicts", "противоречит:"),
+                money(*stored_amount_minor),
+                stored_paid_at
+                    .as_deref()
+                    .map(|t| format!(", {t}"))
+                    .unwrap_or_default(),
+                tr("differs in", "отличается"),
+                differs.join(", "),
+                tr(
+                    "the stored payment stands",
+                    "сохранённый платёж остаётся в силе"
+                )
+            )
+        }
+        Attention::Ambiguous { candidates } => format!(
+            "{} {}",
+            tr(
+                "the description names several bookings:",
+                "в назначении платежа несколько броней:"
+            ),
+            candidates
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Attention::DuplicateInFile { first_line } => format!(
             "{} {first_line}; {}",
             tr("repeats the payment of line", "повторяет платёж из строки"),
             tr("not imported", "не импортирован")
         ),
-        Attention::Outcome(outcome) => match outcome {
+        Attention::Outcome(outcome) => match *outcome {
             PaymentOutcome::Partial => format!(
                 "{} {} {} {expected}; {}",
                 tr("paid", "оплачено"),
@@ -327,6 +411,16 @@ fn explain(row: &AttentionRow, lang: Lang) -> String {
                 "нулевая или отрицательная сумма (возврат?)",
             )
             .to_string(),
+            PaymentOutcome::Conflict => tr(
+                "another version of a stored payment",
+                "другая версия сохранённого платежа",
+            )
+            .to_string(),
+            PaymentOutcome::Ambiguous => tr(
+                "the description names several bookings",
+                "в назначении платежа несколько броней",
+            )
+            .to_string(),
             _ => String::new(),
         },
     }
@@ -346,9 +440,10 @@ struct AttentionRecord<'a> {
     received: String,
     booking_confirmed: bool,
     detail: String,
+    already_reported: bool,
 }
 
-const ATTENTION_COLUMNS: [&str; 11] = [
+const ATTENTION_COLUMNS: [&str; 12] = [
     "line",
     "provider",
     "external_id",
@@ -360,6 +455,7 @@ const ATTENTION_COLUMNS: [&str; 11] = [
     "received",
     "booking_confirmed",
     "detail",
+    "already_reported",
 ];
 
 fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
@@ -376,6 +472,7 @@ fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
         received: format_amount(row.received_minor),
         booking_confirmed: row.booking_confirmed,
         detail: explain(row, Lang::En),
+        already_reported: row.already_reported,
     }
 }
 
@@ -390,6 +487,8 @@ struct ReportRecord<'a> {
     bookings_confirmed: u64,
     messages_queued: u64,
     needs_attention: usize,
+    /// Attention rows this run found for the first time (exit 10 without --strict).
+    new_attention: usize,
     /// Stored payments per outcome (every outcome, zeros included, so scripts need no defaults).
     outcomes: serde_json::Map<String, serde_json::Value>,
     attention: Vec<AttentionRecord<'a>>,
@@ -413,6 +512,7 @@ fn write_report(
                 bookings_confirmed: report.bookings_confirmed,
                 messages_queued: report.messages_queued,
                 needs_attention: report.attention.len(),
+                new_attention: report.new_attention(),
                 outcomes: PaymentOutcome::ALL
                     .into_iter()
                     .filter(|o| *o != PaymentOutcome::Recorded)
@@ -443,7 +543,8 @@ fn write_report(
                     r.expected.unwrap_or_default(),
                     r.received,
                     r.booking_confirmed.to_string(),
-                    r.detail,
+                    out.csv_text(&r.detail).into_owned(),
+                    r.already_reported.to_string(),
                 ])?;
             }
             w.flush()?;

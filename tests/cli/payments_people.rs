@@ -2,7 +2,7 @@
 //! (conflict, ambiguous, news-only exit 10), assign, resolve, refunds and
 //! bank files as they come (encodings, column maps, Russian dates).
 
-use crate::harness::{code, csv_rows, Env};
+use crate::harness::{code, csv_rows, fixture, Env};
 
 /// Runs `payments import FILE --json ARGS…`; returns the exit code and the report.
 fn import(env: &Env, file: &str, extra: &[&str]) -> (i32, serde_json::Value) {
@@ -155,4 +155,137 @@ fn sums_over_rows_stored_before_the_bound_never_overflow_or_wrap() {
     assert!(fourth[revenue].len() >= 19, "{fourth:?}");
     env.ok(&["stats", "streams"]);
     env.ok(&["bookings", "show", "13"]);
+}
+
+// ---- 4. Honest outcomes -----------------------------------------------------
+
+#[test]
+fn the_sample_imported_twice_alerts_once_and_strict_keeps_the_old_behaviour() {
+    let env = Env::with_sample();
+    let sample = fixture("payments.csv");
+    let sample = sample.to_str().unwrap();
+    let (first, report) = import(&env, sample, &[]);
+    assert_eq!(first, code::ATTENTION);
+    assert!(report["new_attention"].as_u64().unwrap() > 0);
+    // The sample repeats pay_7_1 with another amount and date: a conflict.
+    let conflict = report["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["external_id"] == "pay_7_1")
+        .unwrap();
+    assert_eq!(conflict["outcome"], "conflict");
+    assert!(
+        conflict["detail"].as_str().unwrap().contains("line 2"),
+        "{conflict}"
+    );
+    let (second, report) = import(&env, sample, &[]);
+    assert_eq!(second, code::OK, "{report}");
+    assert_eq!(report["new_attention"], 0);
+    assert!(report["needs_attention"].as_u64().unwrap() > 0);
+    let (strict, _) = import(&env, sample, &["--strict"]);
+    assert_eq!(strict, code::ATTENTION);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments WHERE external_id = 'pay_7_1'"),
+        2
+    );
+    // The table says which rows were reported before.
+    let table = env.ok(&["payments", "import", sample]);
+    assert!(table.contains("reported before"), "{table}");
+}
+
+#[test]
+fn a_known_payment_with_another_amount_date_or_booking_is_a_conflict_not_a_repeat() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let head = "external_id,provider,booking_id,amount,currency,paid_at\n";
+    let first = env.write(
+        "first.csv",
+        format!("{head}p1,yookassa,1,27000,RUB,2024-03-01T10:00:00Z\n"),
+    );
+    let (exit, _) = import(&env, &first, &[]);
+    assert_eq!(exit, code::OK);
+    // The same payment again: a repeat, nothing new.
+    let (exit, report) = import(&env, &first, &[]);
+    assert_eq!(exit, code::OK);
+    assert_eq!(report["already_imported"], 1);
+    assert_eq!(report["needs_attention"], 0);
+
+    for (name, row, differs) in [
+        (
+            "amount.csv",
+            "p1,yookassa,1,30000,RUB,2024-03-01T10:00:00Z",
+            "amount",
+        ),
+        (
+            "date.csv",
+            "p1,yookassa,1,27000,RUB,2024-03-02T10:00:00Z",
+            "date",
+        ),
+        (
+            "booking.csv",
+            "p1,yookassa,7,27000,RUB,2024-03-01T10:00:00Z",
+            "booking",
+        ),
+    ] {
+        let file = env.write(name, format!("{head}{row}\n"));
+        let (exit, report) = import(&env, &file, &[]);
+        assert_eq!(exit, code::ATTENTION, "{name}: {report}");
+        let row = &report["attention"][0];
+        assert_eq!(row["outcome"], "conflict", "{name}");
+        assert!(row["detail"].as_str().unwrap().contains(differs), "{row}");
+        assert_eq!(row["already_reported"], false);
+        // Reported once: the same contradiction again is listed, not news.
+        let (exit, report) = import(&env, &file, &[]);
+        assert_eq!(exit, code::OK, "{name}: {report}");
+        assert_eq!(report["attention"][0]["already_reported"], true);
+    }
+    // The first version stands: booking 1 confirmed once, booking 7 untouched.
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments WHERE outcome = 'conflict'"),
+        3
+    );
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 7"), 1);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1"),
+        1
+    );
+    assert_eq!(
+        ids(&env, &["payments", "list", "--attention", "--csv"]).len(),
+        3
+    );
+    // Conflicts are not money: booking 7 is still unpaid.
+    assert!(ids(
+        &env,
+        &["bookings", "list", "--payment", "unpaid", "--all", "--csv"]
+    )
+    .contains(&"7".to_string()));
+}
+
+#[test]
+fn a_description_naming_several_bookings_is_ambiguous_and_names_them() {
+    let env = Env::with_sample();
+    let bookings_before = env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 2");
+    let file = env.write(
+        "bank.csv",
+        "external_id;amount;description\nb1;30000,00;Оплата: бронь №12 и бронь №13\n",
+    );
+    let (exit, report) = import(&env, &file, &["--provider", "bank"]);
+    assert_eq!(exit, code::ATTENTION);
+    let row = &report["attention"][0];
+    assert_eq!(row["outcome"], "ambiguous");
+    assert!(row["detail"].as_str().unwrap().ends_with("12, 13"), "{row}");
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM payments WHERE outcome = 'ambiguous' AND booking_id IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 2"),
+        bookings_before,
+        "nothing confirmed by a guess"
+    );
+    let list = csv_rows(&env.ok(&["payments", "list", "--attention", "--csv"]));
+    assert_eq!(list[1][8], "ambiguous");
 }
