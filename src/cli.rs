@@ -720,6 +720,21 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "Примеры:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d",
     ),
     (
+        "payments assign",
+        "Привязать платёж без брони (не найдена, нет номера, несколько номеров) к брони и сверить его там.\n\nПравила те же, что при импорте: полная оплата подтверждает бронь в ожидании (запись в журнале, сообщение); иначе частичный, переплата, отменённая… Уже привязанный платёж переносится только с --force --reason.",
+        "Примеры:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"в переводе не тот номер брони\"",
+    ),
+    (
+        "payments resolve",
+        "Отметить платежи, требующие внимания, как разобранные (кто, когда, заметка); они уходят из --attention.\n\nИтог платежа не меняется. Частичный платёж, чья бронь потом оплачена полностью, уходит из --attention сам.",
+        "Примеры:\n  paytrack payments resolve 17 --note \"вернули плательщику\"\n  paytrack payments resolve 17 18 19 --note \"повторы строк банка\"",
+    ),
+    (
+        "payments refund",
+        "Записать возврат денег по брони; он вычитается из полученного.\n\nПри полном возврате подтверждённой брони предлагается её отменить (вопрос в терминале, подсказка иначе); без вопроса бронь не отменяется.",
+        "Примеры:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"студент отказался\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason переплата --ref yk_refund_991",
+    ),
+    (
         "completions",
         "Напечатать скрипт автодополнения для оболочки.",
         "Примеры:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE",
@@ -867,6 +882,99 @@ pub enum PaymentsCommand {
         after_help = "Examples:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d"
     )]
     List(PaymentsListArgs),
+    /// Attach an unmatched, unknown-booking or ambiguous payment to a booking and reconcile it there.
+    ///
+    /// The same rules as the import: a payment completing the price confirms a
+    /// pending booking (audit entry, confirmation message); otherwise it is
+    /// partial, overpaid, cancelled… A payment already attached to a booking is
+    /// moved only with --force --reason.
+    #[command(
+        after_help = "Examples:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"wrong booking number in the transfer\""
+    )]
+    Assign(PaymentsAssignArgs),
+    /// Mark payments that need a person as handled (who, when, a note); they leave --attention.
+    ///
+    /// The outcome stays as it was. A partial payment whose booking was later
+    /// fully paid leaves --attention by itself.
+    #[command(
+        after_help = "Examples:\n  paytrack payments resolve 17 --note \"returned to the payer\"\n  paytrack payments resolve 17 18 19 --note \"duplicate bank lines\""
+    )]
+    Resolve(PaymentsResolveArgs),
+    /// Record money returned for a booking; it is netted against what the booking received.
+    ///
+    /// A full refund of a confirmed booking offers to cancel it (a question on a
+    /// terminal, a hint otherwise); it is never cancelled without asking.
+    #[command(
+        after_help = "Examples:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"student withdrew\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason overpaid --ref yk_refund_991"
+    )]
+    Refund(PaymentsRefundArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsAssignArgs {
+    /// The payment's id (first column of `payments list`).
+    #[arg(value_parser = payment_id)]
+    pub payment: i64,
+    /// The booking it pays for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// Why (kept in the audit log; required with --force).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Move a payment that is already attached to a booking.
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsResolveArgs {
+    /// Payment ids (first column of `payments list`).
+    #[arg(required = true, value_parser = payment_id)]
+    pub payments: Vec<i64>,
+    /// What was done (kept with the payment and in the audit log).
+    #[arg(long, required = true)]
+    pub note: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsRefundArgs {
+    /// The booking the money was returned for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// The sum returned, e.g. 27000 or 27 000,50 (positive).
+    #[arg(long)]
+    pub amount: String,
+    /// Its currency (three letters, e.g. RUB).
+    #[arg(long, value_parser = currency_code)]
+    pub currency: String,
+    /// Why the money was returned (kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// Who paid it out.
+    #[arg(long, default_value = "manual")]
+    pub provider: String,
+    /// The provider's reference for the refund [default: generated].
+    #[arg(long = "ref", value_name = "REF")]
+    pub reference: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A payment id: a positive whole number.
+fn payment_id(text: &str) -> Result<i64, String> {
+    match text.trim().trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a payment id (a positive whole number)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

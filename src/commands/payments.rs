@@ -9,23 +9,216 @@ use serde::Serialize;
 
 use super::import::{describe_csv_error, find_columns, open_input, shorten, Columns};
 use super::Context;
-use crate::cli::{PaymentsCommand, PaymentsImportArgs, PaymentsListArgs};
+use crate::cli::{
+    PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
+    PaymentsResolveArgs,
+};
 use crate::db::payments::{NewPayment, Payment};
 use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
+use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::{csv_writer, write_json, Format, Lang, Output};
+use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
 };
+use crate::services::status_change::{change_status, StatusChange};
 
 pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
     match cmd {
         PaymentsCommand::Import(args) => import(ctx, args),
         PaymentsCommand::List(args) => list(ctx, args),
+        PaymentsCommand::Assign(args) => assign(ctx, args),
+        PaymentsCommand::Resolve(args) => resolve(ctx, args),
+        PaymentsCommand::Refund(args) => refund(ctx, args),
     }
+}
+
+fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
+    let request = Assignment {
+        payment_id: args.payment,
+        booking_id: args.booking,
+        force: args.force,
+        reason: args.reason.clone(),
+    };
+    let mut db = ctx.open_db()?;
+    let done = db.write(|tx| payment_review::assign(tx, &request, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    let mut line = format!(
+        "{} {} → {} {}: {} → {}",
+        out.tr("payment", "платёж"),
+        done.payment_id,
+        out.tr("booking", "бронь"),
+        done.booking_id,
+        done.old_outcome,
+        done.outcome
+    );
+    if let Some(expected) = &done.expected {
+        line += &format!(
+            " ({} {} {} {expected} {})",
+            out.tr("received", "получено"),
+            done.received,
+            out.tr("of", "из"),
+            crate::output::sanitize::for_terminal(&done.currency)
+        );
+    }
+    if done.booking_confirmed {
+        line += out.tr("; booking confirmed", "; бронь подтверждена");
+    }
+    if done.message_queued {
+        line += out.tr(
+            ", confirmation message queued",
+            ", сообщение о подтверждении в очереди",
+        );
+    }
+    out.note(&line);
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(exit::OK)
+}
+
+fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let done = db
+        .write(|tx| payment_review::resolve(tx, &args.payments, &args.note, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    for r in &done {
+        if r.resolved_now {
+            out.note(&format!(
+                "{} {} ({}) {}",
+                out.tr("payment", "платёж"),
+                r.payment_id,
+                r.outcome,
+                out.tr("resolved", "разобран")
+            ));
+        } else {
+            out.note(&format!(
+                "{} {} {} {}; {}",
+                out.tr("payment", "платёж"),
+                r.payment_id,
+                out.tr("was already resolved by", "уже разобран:"),
+                crate::output::sanitize::for_terminal(r.resolved_by.as_deref().unwrap_or("?")),
+                out.tr("left as it was", "оставлен как был")
+            ));
+        }
+    }
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(exit::OK)
+}
+
+fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
+    let amount_minor =
+        parse_amount(&args.amount).map_err(|e| bad_input(format!("--amount: {e}")))?;
+    let request = RefundRequest {
+        booking_id: args.booking,
+        amount_minor,
+        currency: args.currency.clone(),
+        reason: args.reason.clone(),
+        provider: args.provider.trim().to_string(),
+        external_id: args.reference.clone(),
+    };
+    if request.provider.is_empty() {
+        return Err(bad_input("--provider cannot be empty"));
+    }
+    let mut db = ctx.open_db()?;
+    let done = db.write(|tx| payment_review::refund(tx, &request, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    out.note(&format!(
+        "{} {}: {} {} {}; {} {} {}",
+        out.tr("booking", "бронь"),
+        done.booking_id,
+        out.tr("refund recorded", "возврат записан"),
+        done.refunded,
+        done.currency,
+        out.tr("net received", "итого получено"),
+        done.net_received,
+        done.currency,
+    ));
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    if done.fully_refunded_confirmed {
+        offer_cancel(ctx, &mut db, done.booking_id, &args.reason)?;
+    }
+    Ok(exit::OK)
+}
+
+/// A confirmed booking whose money was all returned: ask (on a terminal)
+/// whether to cancel it, through the status rules; elsewhere print the command.
+/// Never cancels without a yes.
+fn offer_cancel(
+    ctx: &Context,
+    db: &mut crate::db::Db,
+    booking_id: i64,
+    reason: &str,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let out = &ctx.out;
+    let interactive = std::io::stdin().is_terminal() && out.stderr_is_terminal;
+    if !interactive {
+        out.note(&format!(
+            "{} {booking_id} {}: paytrack booking set-status {booking_id} cancelled --reason refunded",
+            out.tr("booking", "бронь"),
+            out.tr(
+                "is confirmed but fully refunded; to cancel it",
+                "подтверждена, но деньги полностью возвращены; чтобы отменить"
+            ),
+        ));
+        return Ok(());
+    }
+    eprint!(
+        "{} {booking_id}? [y/N] ",
+        out.tr(
+            "Fully refunded. Cancel confirmed booking",
+            "Деньги возвращены полностью. Отменить подтверждённую бронь"
+        )
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "д" | "да"
+    ) {
+        out.note(out.tr("booking left as it is", "бронь оставлена как есть"));
+        return Ok(());
+    }
+    let change = StatusChange {
+        booking_id,
+        to: Status::Cancelled,
+        force: false,
+        reason: Some(reason.to_string()),
+        expect: Some(Status::Confirmed),
+        notify: false,
+        payment: None,
+        payment_outcome: PaymentOutcome::Recorded,
+        template: None,
+        source: "payments refund",
+    };
+    db.write(|tx| change_status(tx, &change, &ctx.actor, ctx.now))?;
+    out.note(&format!(
+        "{} {booking_id} {}",
+        out.tr("booking", "бронь"),
+        out.tr("cancelled", "отменена")
+    ));
+    Ok(())
 }
 
 /// Columns the file must have.
@@ -635,7 +828,7 @@ fn totals_table(out: &Output, report: &ReconcileReport) -> Table {
 }
 
 /// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
-const LIST_COLUMNS: [&str; 10] = [
+const LIST_COLUMNS: [&str; 13] = [
     "id",
     "provider",
     "external_id",
@@ -646,6 +839,9 @@ const LIST_COLUMNS: [&str; 10] = [
     "description",
     "outcome",
     "imported_at",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
 ];
 
 /// A stored payment for CSV and JSON: the amount in machine form.
@@ -704,6 +900,9 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
                     p.description.as_deref().map(text).unwrap_or_default(),
                     p.outcome.clone(),
                     p.imported_at.clone(),
+                    p.resolved_at.clone().unwrap_or_default(),
+                    p.resolved_by.as_deref().map(text).unwrap_or_default(),
+                    p.resolution_note.as_deref().map(text).unwrap_or_default(),
                 ])?;
             }
             w.flush()?;
@@ -727,6 +926,8 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
         &[
+            // The id `payments assign/resolve` take.
+            "Id",
             out.tr("Paid at", "Оплачено"),
             out.tr("Provider", "Провайдер"),
             out.tr("Payment", "Платёж"),
@@ -737,7 +938,12 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
         ],
     );
     for p in rows {
+        let outcome = match &p.resolved_at {
+            Some(_) => format!("{} ({})", p.outcome, out.tr("resolved", "разобран")),
+            None => p.outcome.clone(),
+        };
         table.add_row(vec![
+            number_cell(p.id),
             comfy_table::Cell::new(
                 p.paid_at
                     .as_deref()
@@ -748,11 +954,11 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
             money_cell(p.amount_minor, &p.currency),
-            comfy_table::Cell::new(&p.outcome),
+            comfy_table::Cell::new(outcome),
             text_cell(out, p.description.as_deref(), 30),
         ]);
     }
-    table.keep_whole(&[0, 3, 4, 5]);
+    table.keep_whole(&[0, 1, 4, 5, 6]);
     table
 }
 

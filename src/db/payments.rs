@@ -156,13 +156,14 @@ impl WriteTx<'_> {
             .optional()?)
     }
 
-    /// The id of a stored conflict with exactly this amount, date and booking
-    /// number for (provider, external_id): the same contradiction reported before.
-    pub fn known_conflict(&self, p: &NewPayment) -> Result<Option<i64>> {
+    /// A stored conflict with exactly this amount, date and booking number
+    /// for (provider, external_id) — the same contradiction reported before —
+    /// and whether a person has resolved it: (id, resolved).
+    pub fn known_conflict(&self, p: &NewPayment) -> Result<Option<(i64, bool)>> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT id FROM payments
+                "SELECT id, resolved_at IS NOT NULL FROM payments
                   WHERE provider = ?1 AND external_id = ?2 AND outcome = 'conflict'
                     AND amount_minor = ?3 AND paid_at IS ?4 AND reference_id IS ?5
                   ORDER BY id LIMIT 1",
@@ -175,7 +176,7 @@ impl WriteTx<'_> {
                     p.paid_at,
                     p.booking_id
                 ],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
@@ -213,6 +214,15 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// The id the next stored payment will get (for generated references).
+    pub fn next_payment_id(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM payments", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// Marks a payment as handled by a person (`payments resolve`).
     pub fn resolve_payment(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()> {
         self.conn()
@@ -228,12 +238,25 @@ impl WriteTx<'_> {
     /// Added up in Rust with `Money` (128-bit, checked) rather than SQL SUM,
     /// which fails on leaving i64: a booking has a handful of payments.
     pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<Money> {
+        self.received_total_without(booking_id, currency, None)
+    }
+
+    /// `received_total` leaving one payment out (the one being re-attached).
+    pub fn received_total_without(
+        &self,
+        booking_id: i64,
+        currency: &str,
+        without_payment: Option<i64>,
+    ) -> Result<Money> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT amount_minor FROM payments
-              WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}"
+              WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}
+                AND id IS NOT ?3"
         ))?;
         let amounts = stmt
-            .query_map(params![booking_id, currency], |r| r.get::<_, i64>(0))?
+            .query_map(params![booking_id, currency, without_payment], |r| {
+                r.get::<_, i64>(0)
+            })?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         Money::sum(amounts)
             .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))

@@ -110,10 +110,41 @@ impl ReconcileReport {
 }
 
 /// Price and currency of a stream, as reconciliation needs them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct StreamTerms {
     price_minor: Option<i64>,
     currency: Option<String>,
+}
+
+fn stream_terms(tx: &WriteTx, course_id: i64, code: &str) -> Result<StreamTerms> {
+    let stream = tx.stream(course_id, code)?;
+    Ok(StreamTerms {
+        price_minor: stream.as_ref().and_then(|s| s.price_minor),
+        currency: stream
+            .and_then(|s| s.currency)
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| normalize_currency(&c)),
+    })
+}
+
+fn facts_from(booking: &Booking, terms: StreamTerms) -> BookingFacts {
+    BookingFacts {
+        status: booking.status,
+        expected_minor: terms
+            .price_minor
+            .map(|p| expected_price(p, booking.discount_percent)),
+        currency: terms.currency,
+    }
+}
+
+/// What reconciliation knows about one booking (its status, the price it
+/// should pay, the stream's currency), read inside `tx`.
+pub fn booking_facts(tx: &WriteTx, booking: &Booking) -> Result<BookingFacts> {
+    let terms = match booking.course_stream.as_deref().filter(|s| !s.is_empty()) {
+        Some(code) => stream_terms(tx, booking.course_id, code)?,
+        None => StreamTerms::default(),
+    };
+    Ok(facts_from(booking, terms))
 }
 
 /// Reconciles the payments of one file inside one write transaction.
@@ -342,9 +373,14 @@ impl<'t> Reconciler<'t> {
             return Ok(());
         }
 
-        let already_reported = self.tx.known_conflict(&payment)?.is_some();
-        if already_reported {
+        let known = self.tx.known_conflict(&payment)?;
+        let already_reported = known.is_some();
+        if let Some((_, resolved)) = known {
             self.report.already_imported += 1;
+            if resolved {
+                // A person has dealt with this very contradiction.
+                return Ok(());
+            }
         } else {
             self.tx
                 .insert_payment(&payment, PaymentOutcome::Conflict, self.now)?;
@@ -359,7 +395,8 @@ impl<'t> Reconciler<'t> {
             line,
             attention: Attention::Conflict {
                 stored_id: s.id,
-                first_line,
+                // Named by line only when this run stored the first version.
+                first_line: first_line.filter(|_| self.stored_here.contains(&key)),
                 differs,
                 stored_amount_minor: s.amount_minor,
                 stored_paid_at: s.paid_at.clone(),
@@ -414,30 +451,14 @@ impl<'t> Reconciler<'t> {
                 match self.streams.get(&key) {
                     Some(terms) => terms.clone(),
                     None => {
-                        let stream = self.tx.stream(booking.course_id, code)?;
-                        let terms = StreamTerms {
-                            price_minor: stream.as_ref().and_then(|s| s.price_minor),
-                            currency: stream
-                                .and_then(|s| s.currency)
-                                .filter(|c| !c.trim().is_empty())
-                                .map(|c| normalize_currency(&c)),
-                        };
+                        let terms = stream_terms(self.tx, booking.course_id, code)?;
                         self.streams.insert(key, terms.clone());
                         terms
                     }
                 }
             }
-            None => StreamTerms {
-                price_minor: None,
-                currency: None,
-            },
+            None => StreamTerms::default(),
         };
-        Ok(BookingFacts {
-            status: booking.status,
-            expected_minor: terms
-                .price_minor
-                .map(|p| expected_price(p, booking.discount_percent)),
-            currency: terms.currency,
-        })
+        Ok(facts_from(booking, terms))
     }
 }

@@ -25,6 +25,10 @@ fn set_price(env: &Env, stream: &str, price_minor: i64) {
         .unwrap();
 }
 
+fn status_of(env: &Env, id: i64) -> i64 {
+    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
+}
+
 /// The first column of a CSV listing, header dropped.
 fn ids(env: &Env, args: &[&str]) -> Vec<String> {
     csv_rows(&env.ok(args))[1..]
@@ -288,4 +292,200 @@ fn a_description_naming_several_bookings_is_ambiguous_and_names_them() {
     );
     let list = csv_rows(&env.ok(&["payments", "list", "--attention", "--csv"]));
     assert_eq!(list[1][8], "ambiguous");
+}
+
+// ---- 1. Assign --------------------------------------------------------------
+
+fn payment_id(env: &Env, external_id: &str) -> String {
+    env.count(&format!(
+        "SELECT id FROM payments WHERE external_id = '{external_id}' AND outcome <> 'conflict'"
+    ))
+    .to_string()
+}
+
+fn audit_count(env: &Env, action: &str, booking: i64) -> i64 {
+    env.count(&format!(
+        "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND booking_id = {booking}"
+    ))
+}
+
+#[test]
+fn assigning_an_unmatched_payment_confirms_the_booking_once_through_the_status_rules() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let file = env.write(
+        "bank.csv",
+        "external_id;amount;currency;description\n\
+         u1;27 000,00;RUB;Перевод без номера\n\
+         u2;30000;RUB;бронь 1400\n",
+    );
+    let (exit, _) = import(&env, &file, &["--provider", "bank"]);
+    assert_eq!(exit, code::ATTENTION);
+    let u1 = payment_id(&env, "u1");
+    assert_eq!(
+        ids(&env, &["payments", "list", "--attention", "--csv"]).len(),
+        2
+    );
+
+    // Booking 1 (10 % off the 30 000.00 price) is due 27 000.00: the payment completes it.
+    let out = env.run(&["payments", "assign", &u1, "1", "--json"]);
+    assert_eq!(out.status.code(), Some(code::OK), "{out:?}");
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["outcome"], "confirmed");
+    assert_eq!(done["booking_confirmed"], true);
+    assert_eq!(done["old_outcome"], "unmatched");
+    assert_eq!(status_of(&env, 1), 2);
+    assert_eq!(audit_count(&env, "booking.status_changed", 1), 1);
+    assert_eq!(audit_count(&env, "payment.assigned", 1), 1);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 1"),
+        1
+    );
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM payments WHERE id = {u1} AND booking_id = 1 AND outcome = 'confirmed'"
+        )),
+        1
+    );
+    assert_eq!(
+        ids(&env, &["payments", "list", "--attention", "--csv"]).len(),
+        1
+    );
+
+    // Attached now: refused without --force --reason, and nothing changes.
+    let before = env.snapshot();
+    let err = env.fails(&["payments", "assign", &u1, "7"], code::REFUSED);
+    assert!(err.contains("attached to booking 1"), "{err}");
+    env.fails(&["payments", "assign", &u1, "7", "--force"], code::USAGE);
+    env.fails(&["payments", "assign", "99999", "7"], code::NOT_FOUND);
+    let u2 = payment_id(&env, "u2");
+    env.fails(&["payments", "assign", &u2, "99999"], code::NOT_FOUND);
+    assert_eq!(env.snapshot(), before);
+
+    // The unknown-booking payment goes to booking 7 (30 000.00 due): confirmed too.
+    env.ok(&[
+        "payments",
+        "assign",
+        &u2,
+        "7",
+        "--reason",
+        "typo in the booking number",
+    ]);
+    assert_eq!(status_of(&env, 7), 2);
+    assert_eq!(audit_count(&env, "booking.status_changed", 7), 1);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE booking_id = 7"),
+        1
+    );
+    assert!(ids(&env, &["payments", "list", "--attention", "--csv"]).is_empty());
+
+    // Moving an attached payment needs --force --reason; booking 1 keeps its status.
+    env.ok(&[
+        "payments",
+        "assign",
+        &u1,
+        "13",
+        "--force",
+        "--reason",
+        "paid for the friend's booking",
+    ]);
+    assert_eq!(
+        env.count(&format!("SELECT booking_id FROM payments WHERE id = {u1}")),
+        13
+    );
+    assert_eq!(status_of(&env, 1), 2);
+    env.ok(&["audit", "verify"]);
+}
+
+// ---- 2. Resolve -------------------------------------------------------------
+
+#[test]
+fn resolving_takes_rows_off_the_attention_list_and_keeps_their_outcome() {
+    let env = Env::with_sample();
+    import(&env, fixture("payments.csv").to_str().unwrap(), &[]);
+    let unknown = payment_id(&env, "pay_7_unknown");
+    let conflict = env
+        .count("SELECT id FROM payments WHERE outcome = 'conflict'")
+        .to_string();
+    assert_eq!(
+        ids(&env, &["payments", "list", "--attention", "--csv"]).len(),
+        2
+    );
+    // A payment that needs no person is refused, and the whole command with it.
+    let confirmed = env
+        .count("SELECT id FROM payments WHERE outcome = 'confirmed' LIMIT 1")
+        .to_string();
+    let before = env.snapshot();
+    let err = env.fails(
+        &["payments", "resolve", &unknown, &confirmed, "--note", "x"],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("needs no attention"), "{err}");
+    env.fails(
+        &["payments", "resolve", &unknown, "--note", "  "],
+        code::BAD_INPUT,
+    );
+    env.fails(&["payments", "resolve", &unknown], code::USAGE);
+    assert_eq!(env.snapshot(), before);
+
+    env.ok(&[
+        "payments",
+        "resolve",
+        &unknown,
+        &conflict,
+        "--note",
+        "returned to the payer",
+    ]);
+    assert!(ids(&env, &["payments", "list", "--attention", "--csv"]).is_empty());
+    let row = &csv_rows(&env.ok(&["payments", "list", "--outcome", "unknown_booking", "--csv"]))[1];
+    assert_eq!(row[8], "unknown_booking");
+    assert_eq!(row[10], "2024-12-10T12:00:00.000000Z");
+    assert_eq!(row[11], "tester");
+    assert_eq!(row[12], "returned to the payer");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.resolved' AND reason = 'returned to the payer'"),
+        2
+    );
+    // Again: left as it was, no second audit entry.
+    env.ok(&["payments", "resolve", &unknown, "--note", "again"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.resolved'"),
+        2
+    );
+    // A resolved row is not news, nor listed, when the file comes again.
+    let (exit, report) = import(
+        &env,
+        fixture("payments.csv").to_str().unwrap(),
+        &["--strict"],
+    );
+    assert_eq!(exit, code::OK, "{report}");
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_partial_payment_leaves_the_attention_list_when_its_booking_is_paid_in_full() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let head = "external_id,provider,booking_id,amount,currency\n";
+    let first = env.write("first.csv", format!("{head}p1,yookassa,1,15000.00,RUB\n"));
+    let (exit, _) = import(&env, &first, &[]);
+    assert_eq!(exit, code::ATTENTION);
+    let attention = csv_rows(&env.ok(&["payments", "list", "--attention", "--csv"]));
+    assert_eq!(attention.len(), 2);
+    assert_eq!(attention[1][8], "partial");
+    let rest = env.write("rest.csv", format!("{head}p2,yookassa,1,12000.00,RUB\n"));
+    let (exit, _) = import(&env, &rest, &[]);
+    assert_eq!(exit, code::OK);
+    assert_eq!(status_of(&env, 1), 2);
+    assert!(ids(&env, &["payments", "list", "--attention", "--csv"]).is_empty());
+    // Its outcome is kept, and nobody had to resolve it.
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM payments WHERE outcome = 'partial' AND resolved_at IS NULL"
+        ),
+        1
+    );
+    // Re-importing the first file is not news either.
+    let (exit, report) = import(&env, &first, &["--strict"]);
+    assert_eq!(exit, code::OK, "{report}");
 }
