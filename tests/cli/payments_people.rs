@@ -489,3 +489,198 @@ fn a_partial_payment_leaves_the_attention_list_when_its_booking_is_paid_in_full(
     let (exit, report) = import(&env, &first, &["--strict"]);
     assert_eq!(exit, code::OK, "{report}");
 }
+
+// ---- 3. Refunds -------------------------------------------------------------
+
+#[test]
+fn refunds_net_out_in_listings_and_a_full_refund_only_offers_cancelling() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    env.ok(&["booking", "set-status", "9", "cancelled"]);
+    let file = env.write(
+        "p.csv",
+        "external_id,provider,booking_id,amount,currency\n\
+         c1,yookassa,9,30000,RUB\n\
+         o1,yookassa,7,35000,RUB\n\
+         ok,yookassa,13,30000,RUB\n",
+    );
+    import(&env, &file, &[]);
+    let list = |state: &str| {
+        ids(
+            &env,
+            &["bookings", "list", "--payment", state, "--all", "--csv"],
+        )
+    };
+    assert_eq!(list("overpaid"), ["7"]);
+    assert_eq!(list("refund"), ["9", "7"]);
+
+    // The excess of booking 7 returned by hand: no longer overpaid, nothing to return.
+    let out = env.run(&[
+        "payments",
+        "refund",
+        "7",
+        "--amount",
+        "5000",
+        "--currency",
+        "RUB",
+        "--reason",
+        "overpaid",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(code::OK), "{out:?}");
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["net_received"], "30000.00");
+    assert_eq!(done["fully_refunded_confirmed"], false);
+    assert!(list("overpaid").is_empty());
+    assert_eq!(list("refund"), ["9"]);
+    assert_eq!(audit_count(&env, "payment.refunded", 7), 1);
+
+    // Booking 9's money comes back as a negative line in the provider's file.
+    let back = env.write(
+        "back.csv",
+        "external_id,provider,booking_id,amount,currency\nr9,yookassa,9,-30000.00,RUB\n",
+    );
+    let (exit, report) = import(&env, &back, &[]);
+    assert_eq!(exit, code::OK, "{report}");
+    assert_eq!(report["outcomes"]["refund"], 1);
+    assert!(list("refund").is_empty());
+    assert_eq!(status_of(&env, 9), -1);
+
+    // Refusals change nothing: more than the booking kept, another currency, no booking.
+    let before = env.snapshot();
+    let err = env.fails(
+        &[
+            "payments",
+            "refund",
+            "13",
+            "--amount",
+            "30000.01",
+            "--currency",
+            "RUB",
+            "--reason",
+            "x",
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("more than"), "{err}");
+    env.fails(
+        &[
+            "payments",
+            "refund",
+            "13",
+            "--amount",
+            "100",
+            "--currency",
+            "USD",
+            "--reason",
+            "x",
+        ],
+        code::BAD_INPUT,
+    );
+    env.fails(
+        &[
+            "payments",
+            "refund",
+            "99999",
+            "--amount",
+            "100",
+            "--currency",
+            "RUB",
+            "--reason",
+            "x",
+        ],
+        code::NOT_FOUND,
+    );
+    env.fails(
+        &[
+            "payments",
+            "refund",
+            "13",
+            "--amount",
+            "0",
+            "--currency",
+            "RUB",
+            "--reason",
+            "x",
+        ],
+        code::BAD_INPUT,
+    );
+    assert_eq!(env.snapshot(), before);
+
+    // A full refund of confirmed booking 13: recorded, cancelling offered, not done.
+    let out = env.run(&[
+        "payments",
+        "refund",
+        "13",
+        "--amount",
+        "30000",
+        "--currency",
+        "RUB",
+        "--reason",
+        "student withdrew",
+    ]);
+    assert_eq!(out.status.code(), Some(code::OK));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("paytrack booking set-status 13 cancelled"),
+        "{stderr}"
+    );
+    assert_eq!(status_of(&env, 13), 2, "never cancelled without asking");
+    assert!(
+        !list("unpaid").contains(&"13".to_string()),
+        "confirmed bookings are never unpaid"
+    );
+    // bookings show lists the refund with its sign.
+    let show: serde_json::Value =
+        serde_json::from_str(&env.ok(&["bookings", "show", "13", "--json"])).unwrap();
+    let amounts: Vec<i64> = show["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount_minor"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, [3_000_000, -3_000_000]);
+    assert!(env.ok(&["bookings", "show", "13"]).contains("-30000.00"));
+    // Cancelling it afterwards goes through the status rules as usual.
+    env.ok(&[
+        "booking",
+        "set-status",
+        "13",
+        "cancelled",
+        "--reason",
+        "refunded",
+    ]);
+    assert!(list("refund").is_empty(), "nothing left to return");
+}
+
+#[test]
+fn a_refunded_pending_booking_is_unpaid_again() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let file = env.write(
+        "p.csv",
+        "external_id,provider,booking_id,amount,currency\np1,yookassa,1,15000,RUB\n",
+    );
+    import(&env, &file, &[]);
+    let list = |state: &str| {
+        ids(
+            &env,
+            &["bookings", "list", "--payment", state, "--all", "--csv"],
+        )
+    };
+    assert_eq!(list("partial"), ["1"]);
+    assert!(!list("unpaid").contains(&"1".to_string()));
+    env.ok(&[
+        "payments",
+        "refund",
+        "1",
+        "--amount",
+        "15000",
+        "--currency",
+        "RUB",
+        "--reason",
+        "changed their mind",
+    ]);
+    assert!(list("partial").is_empty());
+    assert!(list("unpaid").contains(&"1".to_string()));
+}
