@@ -735,6 +735,11 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "Примеры:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"студент отказался\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason переплата --ref yk_refund_991",
     ),
     (
+        "payments providers",
+        "Провайдеры, приславшие платежи, и запомненные для их файлов названия колонок и кодировка.",
+        "Примеры:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата",
+    ),
+    (
         "completions",
         "Напечатать скрипт автодополнения для оболочки.",
         "Примеры:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE",
@@ -908,6 +913,14 @@ pub enum PaymentsCommand {
         after_help = "Examples:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"student withdrew\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason overpaid --ref yk_refund_991"
     )]
     Refund(PaymentsRefundArgs),
+    /// Providers that sent payments, with the column map and encoding remembered for their files.
+    #[command(
+        after_help = "Examples:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата"
+    )]
+    Providers {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -992,6 +1005,16 @@ pub struct PaymentsImportArgs {
     /// Exit 10 for every row that needs a person, also rows an earlier run already reported.
     #[arg(long)]
     pub strict: bool,
+    /// Read the file in this encoding (utf-8, windows-1251…) instead of detecting it; remembered for --provider.
+    #[arg(long, value_name = "NAME", value_parser = crate::domain::bank_file::encoding_by_name)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The bank's own column names: amount=Сумма,description=Назначение платежа,paid_at=Дата. Remembered for --provider.
+    #[arg(long, value_name = "COLUMN=HEADER,…", requires = "provider", value_parser = column_map)]
+    pub map: Option<crate::domain::bank_file::ColumnMap>,
+}
+
+fn column_map(text: &str) -> Result<crate::domain::bank_file::ColumnMap, String> {
+    crate::domain::bank_file::ColumnMap::parse(text, &crate::domain::bank_file::PAYMENT_COLUMNS)
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,8 @@ use crate::cli::{
     PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
     PaymentsResolveArgs,
 };
-use crate::db::payments::{NewPayment, Payment};
+use crate::db::payments::{NewPayment, Payment, ProviderSettings};
+use crate::domain::bank_file::{decode, encoding_by_name, ColumnMap, PAYMENT_COLUMNS};
 use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
@@ -34,6 +35,7 @@ pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
         PaymentsCommand::Assign(args) => assign(ctx, args),
         PaymentsCommand::Resolve(args) => resolve(ctx, args),
         PaymentsCommand::Refund(args) => refund(ctx, args),
+        PaymentsCommand::Providers { output } => providers(ctx, output),
     }
 }
 
@@ -235,16 +237,58 @@ const OPTIONAL: [&str; 5] = [
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let name = args.file.display().to_string();
-    let (input, size) = open_input(&args.file)?;
+    let default_provider = args
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    // What an earlier import remembered for this provider's files.
+    let remembered = match default_provider {
+        Some(provider) => ctx.open_db()?.provider_settings(provider)?,
+        None => None,
+    };
+    let remembered_encoding = remembered
+        .as_ref()
+        .and_then(|r| r.encoding.as_deref())
+        .and_then(|e| encoding_by_name(e).ok());
+    let forced_encoding = args.encoding.or(remembered_encoding);
+    let map = args.map.clone().or_else(|| {
+        remembered
+            .as_ref()
+            .map(|r| ColumnMap::from_json(&r.column_map))
+            .filter(|m| !m.0.is_empty())
+    });
+
+    let (mut input, size) = open_input(&args.file)?;
+    // Read whole to decode it: bank statements are small, and the encoding
+    // is only known once the bytes have been seen.
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    let (text, encoding) =
+        decode(&bytes, forced_encoding).map_err(|e| bad_input(format!("{name}: {e}")))?;
+    drop(bytes);
+    if encoding != encoding_rs::UTF_8 && forced_encoding.is_none() {
+        ctx.out.note(&format!(
+            "{name}: {} {}",
+            ctx.out.tr("read as", "прочитан как"),
+            encoding.name()
+        ));
+    }
+    let input: Box<dyn Read> = Box::new(std::io::Cursor::new(text.into_bytes()));
     let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(false)
         .from_reader(input);
-    let headers = reader
+    let mut headers = reader
         .headers()
         .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
         .clone();
+    if let Some(map) = &map {
+        headers = mapped_headers(&headers, map, &name)?;
+    }
     let index = find_columns(
         &headers,
         &name,
@@ -252,7 +296,8 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         Columns {
             required: &REQUIRED,
             optional: &OPTIONAL,
-            ignored: &[],
+            // With a map, the bank's other columns are expected: mapped_headers blanked them.
+            ignored: if map.is_some() { &[""] } else { &[] },
         },
     )?;
     if !index.contains_key("booking_id") && !index.contains_key("description") {
@@ -260,11 +305,6 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             "{name}: the header needs a 'booking_id' or a 'description' column to match payments to bookings"
         )));
     }
-    let default_provider = args
-        .provider
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
     if !index.contains_key("provider") && default_provider.is_none() {
         return Err(bad_input(format!(
             "{name}: no 'provider' column; name the provider with --provider NAME"
@@ -278,6 +318,16 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (report, committed) = super::write_unless(
         ctx,
         |tx| {
+            if let Some(provider) = default_provider {
+                if args.map.is_some() || args.encoding.is_some() {
+                    tx.save_provider_settings(
+                        provider,
+                        args.map.as_ref().map(ColumnMap::to_json).as_deref(),
+                        args.encoding.map(encoding_rs::Encoding::name),
+                        ctx.now,
+                    )?;
+                }
+            }
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
@@ -309,6 +359,107 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         report.new_attention() > 0
     };
     Ok(if alert { exit::ATTENTION } else { exit::OK })
+}
+
+/// The file's header with the bank's names mapped to ours (`--map`), and its
+/// other columns blanked so that they are ignored without a warning each.
+fn mapped_headers(
+    headers: &csv::StringRecord,
+    map: &ColumnMap,
+    name: &str,
+) -> Result<csv::StringRecord> {
+    let cells: Vec<String> = headers.iter().map(str::to_string).collect();
+    let (renamed, missing) = map.apply(&cells);
+    if let Some(header) = missing.first() {
+        return Err(bad_input(format!(
+            "{name}: no column '{}' in the header (named by --map or remembered for this provider)",
+            shorten(header)
+        )));
+    }
+    Ok(renamed
+        .into_iter()
+        .map(|h| {
+            let ours = PAYMENT_COLUMNS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(h.trim_start_matches('\u{feff}').trim()));
+            if ours {
+                h
+            } else {
+                String::new()
+            }
+        })
+        .collect())
+}
+
+fn providers(ctx: &Context, output: crate::cli::OutputArgs) -> Result<u8> {
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
+    let rows = ctx.open_db()?.providers()?;
+    let mut stdout = crate::output::stdout();
+    let describe = |r: &ProviderSettings| ColumnMap::from_json(&r.column_map).describe();
+    match format {
+        Format::Table => {
+            if rows.is_empty() {
+                out.note(out.tr("no providers yet", "провайдеров пока нет"));
+                return Ok(exit::OK);
+            }
+            let mut table = new_table(
+                &out,
+                &[
+                    out.tr("Provider", "Провайдер"),
+                    out.tr("Payments", "Платежей"),
+                    out.tr("Column map", "Колонки"),
+                    out.tr("Encoding", "Кодировка"),
+                ],
+            );
+            for r in &rows {
+                table.add_row(vec![
+                    text_cell(&out, Some(&r.provider), 24),
+                    number_cell(r.payments),
+                    text_cell(&out, Some(&describe(r)), 60),
+                    text_cell(&out, Some(r.encoding.as_deref().unwrap_or("auto")), 16),
+                ]);
+            }
+            table.keep_whole(&[1]);
+            writeln!(stdout, "{table}")?;
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record([
+                "provider",
+                "payments",
+                "column_map",
+                "encoding",
+                "updated_at",
+            ])?;
+            for r in &rows {
+                w.write_record([
+                    out.csv_text(&r.provider).into_owned(),
+                    r.payments.to_string(),
+                    out.csv_text(&describe(r)).into_owned(),
+                    r.encoding.clone().unwrap_or_default(),
+                    r.updated_at.clone().unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => {
+            let records: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "provider": r.provider,
+                        "payments": r.payments,
+                        "column_map": ColumnMap::from_json(&r.column_map).0,
+                        "encoding": r.encoding,
+                        "updated_at": r.updated_at,
+                    })
+                })
+                .collect();
+            write_json(&mut stdout, &records, format == Format::Jsonl)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
 }
 
 /// Picks `;` or `,` by counting both in the header line (outside quotes):
@@ -965,6 +1116,15 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_may_name_every_column_and_only_those() {
+        let mut ours: Vec<&str> = REQUIRED.iter().chain(OPTIONAL.iter()).copied().collect();
+        let mut mappable = PAYMENT_COLUMNS.to_vec();
+        ours.sort_unstable();
+        mappable.sort_unstable();
+        assert_eq!(ours, mappable);
+    }
 
     #[test]
     fn picks_the_delimiter_from_the_header() {

@@ -316,6 +316,86 @@ impl Db {
     }
 }
 
+/// How one provider's files are read, and how many payments it has sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderSettings {
+    pub provider: String,
+    /// JSON object: paytrack column → the file's header (`{}` when none).
+    pub column_map: String,
+    /// The encoding last forced with --encoding; None: detected.
+    pub encoding: Option<String>,
+    pub updated_at: Option<String>,
+    pub payments: i64,
+}
+
+fn provider_from_row(r: &rusqlite::Row) -> rusqlite::Result<ProviderSettings> {
+    Ok(ProviderSettings {
+        provider: r.get(0)?,
+        column_map: r
+            .get::<_, Option<String>>(1)?
+            .unwrap_or_else(|| "{}".into()),
+        encoding: r.get(2)?,
+        updated_at: r.get(3)?,
+        payments: r.get(4)?,
+    })
+}
+
+const PROVIDER_SQL: &str = "SELECT x.provider, pp.column_map, pp.encoding, pp.updated_at,
+            (SELECT COUNT(*) FROM payments p WHERE p.provider = x.provider)
+       FROM (SELECT DISTINCT provider FROM payments
+             UNION SELECT provider FROM payment_providers) x
+       LEFT JOIN payment_providers pp ON pp.provider = x.provider";
+
+impl Db {
+    /// What is remembered about one provider.
+    pub fn provider_settings(&self, provider: &str) -> Result<Option<ProviderSettings>> {
+        Ok(self
+            .conn()
+            .prepare(&format!("{PROVIDER_SQL} WHERE x.provider = ?1"))?
+            .query_row([provider], provider_from_row)
+            .optional()?)
+    }
+
+    /// Every provider that sent payments or has remembered settings, by name.
+    pub fn providers(&self) -> Result<Vec<ProviderSettings>> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("{PROVIDER_SQL} ORDER BY x.provider"))?;
+        let rows = stmt
+            .query_map([], provider_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Remembers a provider's column map and/or forced encoding (None keeps what was stored).
+    pub fn save_provider_settings(
+        &self,
+        provider: &str,
+        column_map_json: Option<&str>,
+        encoding: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO payment_providers (provider, column_map, encoding, updated_at)
+                 VALUES (?1, COALESCE(?2, '{}'), ?3, ?4)
+                 ON CONFLICT (provider) DO UPDATE
+                    SET column_map = COALESCE(?2, column_map),
+                        encoding = COALESCE(?3, encoding),
+                        updated_at = ?4",
+            )?
+            .execute(params![
+                provider,
+                column_map_json,
+                encoding,
+                to_storage(now)
+            ])?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -684,3 +684,178 @@ fn a_refunded_pending_booking_is_unpaid_again() {
     assert!(list("partial").is_empty());
     assert!(list("unpaid").contains(&"1".to_string()));
 }
+
+// ---- 5. Bank files as they come ---------------------------------------------
+
+/// A Russian bank statement: Windows-1251, `;`, the bank's own Cyrillic headers,
+/// decimal commas, and the three date forms.
+fn bank_statement_cp1251(rows: &[&str]) -> Vec<u8> {
+    let mut text = String::from("Номер;Дата;Сумма;Валюта;Назначение платежа;Плательщик\n");
+    for row in rows {
+        text += row;
+        text.push('\n');
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(&text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&bytes).is_err(), "really not UTF-8");
+    bytes.into_owned()
+}
+
+const SBER_MAP: &str =
+    "external_id=Номер,amount=Сумма,currency=Валюта,description=Назначение платежа,paid_at=Дата";
+
+#[test]
+fn a_windows_1251_statement_with_cyrillic_headers_is_read_with_a_remembered_map() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let first = env.write(
+        "statement-1.csv",
+        bank_statement_cp1251(&[
+            "101;01.03.2024 12:06;27 000,00;RUB;Оплата курса, бронь №1;Иванов И. И.",
+            "102;02.03.2024;30000,00;руб.;Оплата по брони 7;Петрова А.",
+            "103;2024-03-03T10:00:00+03:00;100,00;RUB;Перевод без номера;Сидоров",
+        ]),
+    );
+    // Without the map the bank's headers mean nothing to paytrack.
+    let before = env.snapshot();
+    env.fails(
+        &["payments", "import", &first, "--provider", "sber"],
+        code::BAD_INPUT,
+    );
+    // Forcing the wrong encoding is refused, naming it.
+    let err = env.fails(
+        &[
+            "payments",
+            "import",
+            &first,
+            "--provider",
+            "sber",
+            "--map",
+            SBER_MAP,
+            "--encoding",
+            "utf-8",
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("UTF-8"), "{err}");
+    // A map names columns of a provider; a header the file lacks is refused.
+    env.fails(
+        &["payments", "import", &first, "--map", SBER_MAP],
+        code::USAGE,
+    );
+    env.fails(
+        &[
+            "payments",
+            "import",
+            &first,
+            "--provider",
+            "sber",
+            "--map",
+            "amount=Итого,external_id=Номер",
+        ],
+        code::BAD_INPUT,
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let out = env.run(&[
+        "payments",
+        "import",
+        &first,
+        "--provider",
+        "sber",
+        "--map",
+        SBER_MAP,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(code::ATTENTION));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("read as windows-1251"), "{stderr}");
+    assert!(
+        !stderr.contains("ignoring"),
+        "the bank's other columns are expected: {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcomes"]["confirmed"], 2);
+    assert_eq!(report["attention"][0]["outcome"], "unmatched");
+    assert_eq!(status_of(&env, 1), 2);
+    assert_eq!(status_of(&env, 7), 2);
+    let stored = |ext: &str, column: &str| -> String {
+        env.sql()
+            .query_row(
+                &format!("SELECT {column} FROM payments WHERE external_id = ?1"),
+                [ext],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(stored("101", "paid_at"), "2024-03-01T12:06:00.000000Z");
+    assert_eq!(stored("102", "paid_at"), "2024-03-02T00:00:00.000000Z");
+    assert_eq!(stored("103", "paid_at"), "2024-03-03T07:00:00.000000Z");
+    assert_eq!(stored("101", "description"), "Оплата курса, бронь №1");
+    assert_eq!(stored("102", "currency"), "RUB");
+
+    // The next statement of the same bank needs no --map.
+    let second = env.write(
+        "statement-2.csv",
+        bank_statement_cp1251(&["104;04.03.2024 09:30;30 000,00;RUB;бронь №13;Кузнецов"]),
+    );
+    let (exit, report) = import(&env, &second, &["--provider", "sber"]);
+    assert_eq!(exit, code::OK, "{report}");
+    assert_eq!(status_of(&env, 13), 2);
+    let providers = csv_rows(&env.ok(&["payments", "providers", "--csv"]));
+    assert_eq!(
+        providers[0],
+        [
+            "provider",
+            "payments",
+            "column_map",
+            "encoding",
+            "updated_at"
+        ]
+    );
+    let sber = providers.iter().find(|r| r[0] == "sber").unwrap();
+    assert_eq!(sber[1], "4");
+    assert!(sber[2].contains("amount=Сумма"), "{sber:?}");
+    assert!(
+        sber[2].contains("description=Назначение платежа"),
+        "{sber:?}"
+    );
+    assert!(env.ok(&["payments", "providers"]).contains("sber"));
+}
+
+#[test]
+fn utf8_with_a_bom_and_forced_encodings_are_read() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(
+        "external_id;amount;paid_at;description\nb1;27000,00;01.03.2024 12:06;бронь №1\n"
+            .as_bytes(),
+    );
+    let file = env.write("bom.csv", bom);
+    let (exit, _) = import(&env, &file, &["--provider", "bank"]);
+    assert_eq!(exit, code::OK);
+    assert_eq!(status_of(&env, 1), 2);
+    // Forced Windows-1251 with plain headers; remembered for the provider.
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251
+        .encode("external_id;amount;description\nb2;30000;Оплата по брони 7\n");
+    let file = env.write("cp.csv", &bytes);
+    let (exit, _) = import(&env, &file, &["--provider", "alfa", "--encoding", "cp1251"]);
+    assert_eq!(exit, code::OK);
+    assert_eq!(status_of(&env, 7), 2);
+    let providers = csv_rows(&env.ok(&["payments", "providers", "--csv"]));
+    let alfa = providers.iter().find(|r| r[0] == "alfa").unwrap();
+    assert_eq!(alfa[3], "windows-1251");
+    env.fails(
+        &[
+            "payments",
+            "import",
+            &file,
+            "--provider",
+            "x",
+            "--encoding",
+            "klingon",
+        ],
+        code::USAGE,
+    );
+}
