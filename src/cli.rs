@@ -21,7 +21,7 @@ Exit codes:
   7    database busy after waiting for other writers
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
   9    verification failed (stats verify, audit verify)
-  10   needs attention (payments import found rows a person must look at;
+  10   needs attention (payments import found something new for a person;
        outbox drain gave up on a message)
   130  interrupted (Ctrl-C); the database is as it was
 
@@ -560,7 +560,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   7    база занята другими писателями дольше времени ожидания
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
   9    проверка не прошла (stats verify, audit verify)
-  10   нужно внимание (payments import нашёл строки для ручного разбора;
+  10   нужно внимание (payments import нашёл новое для ручного разбора;
        outbox drain не смог доставить сообщение)
   130  прервано (Ctrl-C); база осталась как была
 
