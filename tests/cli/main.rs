@@ -11,5 +11,6 @@ mod payments;
 mod payments_people;
 mod properties;
 mod reliability;
+mod search;
 mod set_status;
 mod stats_audit;
