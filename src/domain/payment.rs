@@ -98,6 +98,22 @@ impl PaymentOutcome {
         )
     }
 
+    /// Whether a payment with this outcome is money the booking kept (refunds
+    /// negative), so that adding these up gives the net received. The SQL
+    /// side is `db::payments::RECEIVED_OUTCOMES`, tested against this.
+    pub fn counts_as_received(self) -> bool {
+        matches!(
+            self,
+            PaymentOutcome::Confirmed
+                | PaymentOutcome::AlreadyConfirmed
+                | PaymentOutcome::Partial
+                | PaymentOutcome::Overpaid
+                | PaymentOutcome::Cancelled
+                | PaymentOutcome::Recorded
+                | PaymentOutcome::Refund
+        )
+    }
+
     /// Whether a payment with this outcome belongs to no booking yet, so that
     /// `payments assign` may attach it without `--force`.
     pub fn is_unattached(self) -> bool {
@@ -231,6 +247,26 @@ pub fn parse_paid_at(text: &str) -> Option<DateTime<Utc>> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|n| n.and_utc())
+}
+
+/// What a booking kept, per currency, net of refunds: the sum of its
+/// payments whose outcome `counts_as_received`, from (outcome, currency,
+/// amount) triples.
+pub fn net_received<'a>(
+    payments: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> std::collections::BTreeMap<String, crate::domain::money::Money> {
+    let mut totals: std::collections::BTreeMap<String, crate::domain::money::Money> =
+        std::collections::BTreeMap::new();
+    for (outcome, currency, amount) in payments {
+        if PaymentOutcome::from_name(outcome).is_some_and(PaymentOutcome::counts_as_received) {
+            let total = totals.entry(currency.to_string()).or_default();
+            // 128-bit: i64 amounts cannot reach its limit.
+            *total = total
+                .checked_add(crate::domain::money::Money::from_minor(amount))
+                .unwrap_or(*total);
+        }
+    }
+    totals
 }
 
 /// What reconciliation knows about the booking a payment names.

@@ -65,6 +65,18 @@ pub fn assign(
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
+    if old_outcome == Some(PaymentOutcome::Conflict) {
+        // Not money of its own: another version of a stored payment, which
+        // stands. Attaching it would count the same payment twice.
+        return Err(PaytrackError::TransitionRefused(format!(
+            "payment {} is a conflicting version of a stored payment of {} {}, not money of its own; \
+             check which version is right with the provider, then `payments resolve {0} --note …`",
+            payment.id,
+            crate::output::sanitize::for_terminal(&payment.provider),
+            crate::output::sanitize::for_terminal(&payment.external_id)
+        ))
+        .into());
+    }
     let unattached = old_outcome.is_some_and(PaymentOutcome::is_unattached);
     let moving_allowed = request.force && reason.is_some();
     if !unattached && !moving_allowed {

@@ -640,7 +640,19 @@ fn refunds_net_out_in_listings_and_a_full_refund_only_offers_cancelling() {
         .map(|p| p["amount_minor"].as_i64().unwrap())
         .collect();
     assert_eq!(amounts, [3_000_000, -3_000_000]);
-    assert!(env.ok(&["bookings", "show", "13"]).contains("-30000.00"));
+    assert_eq!(show["received"]["RUB"], "0.00");
+    let table = env.ok(&["bookings", "show", "13"]);
+    assert!(table.contains("-30000.00"), "{table}");
+    assert!(
+        table.contains("Received, net of refunds: 0.00 RUB"),
+        "{table}"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&env.ok(&["bookings", "show", "7", "--json"])).unwrap();
+    assert_eq!(
+        show["received"]["RUB"], "30000.00",
+        "35000 paid, 5000 returned"
+    );
     // Cancelling it afterwards goes through the status rules as usual.
     env.ok(&[
         "booking",
@@ -858,4 +870,100 @@ fn utf8_with_a_bom_and_forced_encodings_are_read() {
         ],
         code::USAGE,
     );
+}
+
+// ---- Upgrading a database and the edges of assign/refund --------------------
+
+#[test]
+fn a_database_from_before_this_change_keeps_its_payments_and_gains_the_new_outcomes() {
+    let env = Env::empty();
+    {
+        let conn = env.sql();
+        // Every migration before the one that rebuilds payments for issue 15.
+        for (version, sql) in paytrack::db::migrations() {
+            if sql.contains("CREATE TABLE payment_providers") {
+                break;
+            }
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;"
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO courses (id, name, created_at, updated_at) VALUES (1, 'C', 'x', 'x');
+             INSERT INTO bookings (id, user_id, course_id, confirmed, created_at, updated_at)
+                  VALUES (5, 1, 1, 1, '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z');
+             INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, outcome, imported_at)
+                  VALUES ('bank', 'old1', 5, -100, 'RUB', 'not_positive', '2024-01-01T00:00:00.000000Z'),
+                         ('bank', 'old2', 9, 100, 'RUB', 'unknown_booking', '2024-01-01T00:00:00.000000Z');",
+        )
+        .unwrap();
+    }
+    let listed = csv_rows(&env.ok(&["payments", "list", "--csv"]));
+    assert_eq!(listed.len(), 3);
+    assert_eq!(
+        env.count("PRAGMA user_version"),
+        i64::from(paytrack::db::latest_version())
+    );
+    assert_eq!(
+        env.count("SELECT reference_id FROM payments WHERE external_id = 'old2'"),
+        9
+    );
+    // The new outcomes are accepted; (provider, external_id) is still unique for payments.
+    let conn = env.sql();
+    conn.execute(
+        "UPDATE payments SET outcome = 'conflict' WHERE external_id = 'old1'",
+        [],
+    )
+    .unwrap();
+    assert!(conn
+        .execute(
+            "INSERT INTO payments (provider, external_id, amount_minor, currency, outcome, imported_at)
+             VALUES ('bank', 'old2', 1, 'RUB', 'unmatched', 'x')",
+            [],
+        )
+        .is_err());
+    assert!(conn
+        .execute(
+            "INSERT INTO payments (provider, external_id, amount_minor, currency, outcome, imported_at)
+             VALUES ('bank', 'old2', 1, 'RUB', 'nonsense', 'x')",
+            [],
+        )
+        .is_err());
+}
+
+#[test]
+fn a_conflict_cannot_be_assigned_and_a_refund_line_for_a_paid_booking_offers_cancelling() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let head = "external_id,provider,booking_id,amount,currency\n";
+    let paid = env.write("paid.csv", format!("{head}p1,yookassa,7,30000,RUB\n"));
+    import(&env, &paid, &[]);
+    let other = env.write("other.csv", format!("{head}p1,yookassa,7,31000,RUB\n"));
+    import(&env, &other, &[]);
+    let conflict = env
+        .count("SELECT id FROM payments WHERE outcome = 'conflict'")
+        .to_string();
+    let before = env.snapshot();
+    for args in [
+        vec!["payments", "assign", &conflict, "13"],
+        vec![
+            "payments", "assign", &conflict, "13", "--force", "--reason", "x",
+        ],
+    ] {
+        let err = env.fails(&args, code::REFUSED);
+        assert!(err.contains("conflicting version"), "{err}");
+    }
+    assert_eq!(env.snapshot(), before);
+
+    // The provider's refund of the whole payment, as a negative line.
+    let back = env.write("back.csv", format!("{head}r1,yookassa,7,-30000,RUB\n"));
+    let out = env.run(&["payments", "import", &back]);
+    assert_eq!(out.status.code(), Some(code::OK));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("paytrack booking set-status 7 cancelled"),
+        "{stderr}"
+    );
+    assert_eq!(status_of(&env, 7), 2, "offered, not done");
 }
