@@ -228,13 +228,24 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let payments = db.payments_for_booking(id)?;
     let audit = db.audit_for_booking(id)?;
     let messages = db.outbox_messages(None, Some(id))?;
+    // What the booking kept per currency, refunds subtracted (issue 15).
+    let received = crate::domain::payment::net_received(
+        payments
+            .iter()
+            .map(|p| (p.outcome.as_str(), p.currency.as_str(), p.amount_minor)),
+    );
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut stdout = crate::output::stdout();
     let out = &out;
     match format {
         Format::Json | Format::Jsonl => {
+            let received: serde_json::Map<String, serde_json::Value> = received
+                .iter()
+                .map(|(currency, net)| (currency.clone(), net.to_string().into()))
+                .collect();
             let record = serde_json::json!({
                 "booking": BookingRecord { booking: &booking, status: booking.status.name() },
+                "received": received,
                 "payments": payments,
                 "audit": audit,
                 "messages": messages,
@@ -265,6 +276,14 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
                     "{}",
                     super::payments::payments_table(out, &payments)
                 )?;
+                for (currency, net) in &received {
+                    writeln!(
+                        stdout,
+                        "{}: {net} {}",
+                        out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
+                        sanitize::for_terminal(currency)
+                    )?;
+                }
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;

@@ -8,6 +8,7 @@ mod hostile;
 mod native;
 mod outbox;
 mod payments;
+mod payments_people;
 mod properties;
 mod reliability;
 mod search;
