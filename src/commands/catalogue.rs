@@ -23,6 +23,7 @@ use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
@@ -672,7 +673,7 @@ fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::T
             comfy_table::Cell::new(
                 r.confirmed_at
                     .as_deref()
-                    .map(|t| super::bookings::show_time(out, t))
+                    .map(|t| views::show_time(out, t))
                     .unwrap_or_default(),
             ),
             comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),
