@@ -162,9 +162,9 @@ fn save_stream(
     }
     let changes = StreamChanges {
         name: fields.name.as_deref().map(name_text).transpose()?,
-        price_minor: fields.price.map(|p| p.into_option()),
+        price_minor: fields.price.map(super::super::cli::Setting::into_option),
         currency: fields.currency.clone(),
-        capacity: fields.capacity.map(|c| c.into_option()),
+        capacity: fields.capacity.map(super::super::cli::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
     let course_id = match (adding, course) {
