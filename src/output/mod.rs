@@ -118,6 +118,9 @@ pub struct Output {
     pub stderr_is_terminal: bool,
     /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
     pub progress: bool,
+    /// No notes or warnings on stderr (library callers such as the property
+    /// tests, which feed the parsers thousands of odd headers).
+    pub quiet: bool,
 }
 
 impl Output {
@@ -158,6 +161,7 @@ impl Output {
             to_terminal: stdout_tty,
             stderr_is_terminal: stderr_tty,
             progress: stderr_tty && !dumb,
+            quiet: false,
         }
     }
 
@@ -184,6 +188,9 @@ impl Output {
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = "paytrack:";
         if self.color_stderr {
             talk(format_args!("{} {message}", prefix.dimmed()));
@@ -195,6 +202,9 @@ impl Output {
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
             talk(format_args!(
