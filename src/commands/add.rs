@@ -86,7 +86,7 @@ fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: boo
     let mut stdout = crate::output::stdout();
     for o in outcomes {
         if args.json.is_some() {
-            serde_json::to_writer(
+            crate::output::json::to_writer(
                 &mut stdout,
                 &AddedRecord {
                     booking: &o.booking,

@@ -10,9 +10,8 @@ use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
+use crate::output::views;
 use crate::output::{csv_writer, Format, Output};
-// Moved to `output::views` (issue 13); re-exported for commands still naming it here.
-pub use crate::output::views::audit_table;
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {
@@ -49,6 +48,11 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         after_id: None,
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
+    if args.follow && format == Format::Json {
+        return Err(crate::error::bad_input(
+            "--follow prints entries as they come: use --format jsonl (one JSON object a line)",
+        ));
+    }
     // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
     let limit = match args.lines {
         Some(n) => Some(n),
@@ -114,14 +118,14 @@ fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Resu
         let mut line = format!(
             "{:>6}  {}  {}  {}",
             e.id,
-            crate::output::views::show_time(out, &e.at),
+            views::show_time(out, &e.at),
             for_terminal(&e.actor),
-            e.action
+            for_terminal(&e.action)
         );
         if let Some(b) = e.booking_id {
             line += &format!("  #{b}");
         }
-        let change = crate::output::views::change_text(e);
+        let change = views::change_text(e);
         if !change.is_empty() {
             line += &format!("  {}", for_terminal(&change));
         }
@@ -144,7 +148,7 @@ fn write_entries(
     match format {
         Format::Table => {
             if !entries.is_empty() {
-                writeln!(w, "{}", audit_table(out, entries))?;
+                writeln!(w, "{}", views::audit_table(out, entries))?;
             }
         }
         Format::Csv => {
@@ -175,9 +179,9 @@ fn write_entries(
             }
             csv.flush()?;
         }
+        // `--json` is one array, as everywhere; `--jsonl` streams (and `--follow` needs it).
         Format::Json | Format::Jsonl => {
-            // Entries stream one per line in both forms, so `--follow` output stays parseable.
-            crate::output::write_json(w, entries, true)?;
+            crate::output::write_json(w, entries, format == Format::Jsonl)?;
         }
     }
     Ok(())

@@ -10,12 +10,9 @@ use super::Context;
 use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::views;
+use crate::output::{csv_writer, sanitize, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
-
-// Views moved to `output::views` (issue 13); re-exported so that commands
-// still naming them here keep compiling until every branch is merged.
-pub use crate::output::views::{bookings_table, show_time};
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
@@ -131,7 +128,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
                 );
                 return Ok(exit::OK);
             }
-            let table = bookings_table(&out_cfg, &rows);
+            let table = views::bookings_table(&out_cfg, &rows);
             writeln!(stdout, "{table}")?;
             stdout.flush()?;
             // The total only when the counters know it: counting a --search or
@@ -185,21 +182,32 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let payments = db.payments_for_booking(id)?;
     let audit = db.audit_for_booking(id)?;
     let messages = db.outbox_messages(None, Some(id))?;
+    // What the booking kept per currency, refunds subtracted (issue 15).
+    let received = crate::domain::payment::net_received(
+        payments
+            .iter()
+            .map(|p| (p.outcome.as_str(), p.currency.as_str(), p.amount_minor)),
+    );
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut stdout = crate::output::stdout();
     let out = &out;
     match format {
         Format::Json | Format::Jsonl => {
+            let received: serde_json::Map<String, serde_json::Value> = received
+                .iter()
+                .map(|(currency, net)| (currency.clone(), net.to_string().into()))
+                .collect();
             let record = serde_json::json!({
                 "booking": BookingRecord { booking: &booking, status: booking.status.name() },
+                "received": received,
                 "payments": payments,
                 "audit": audit,
                 "messages": messages,
             });
             if format == Format::Jsonl {
-                serde_json::to_writer(&mut stdout, &record)?;
+                crate::output::json::to_writer(&mut stdout, &record)?;
             } else {
-                serde_json::to_writer_pretty(&mut stdout, &record)?;
+                crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             }
             writeln!(stdout)?;
         }
@@ -213,23 +221,27 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             writeln!(
                 stdout,
                 "{}",
-                bookings_table(out, std::slice::from_ref(&booking))
+                views::bookings_table(out, std::slice::from_ref(&booking))
             )?;
             if !payments.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
-                writeln!(
-                    stdout,
-                    "{}",
-                    super::payments::payments_table(out, &payments)
-                )?;
+                writeln!(stdout, "{}", views::payments_table(out, &payments))?;
+                for (currency, net) in &received {
+                    writeln!(
+                        stdout,
+                        "{}: {net} {}",
+                        out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
+                        sanitize::for_terminal(currency)
+                    )?;
+                }
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;
-                writeln!(stdout, "{}", crate::output::views::audit_table(out, &audit))?;
+                writeln!(stdout, "{}", views::audit_table(out, &audit))?;
             }
             if !messages.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
-                writeln!(stdout, "{}", super::outbox::messages_table(out, &messages))?;
+                writeln!(stdout, "{}", views::messages_table(out, &messages))?;
             }
         }
     }
@@ -246,6 +258,9 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
+    // A file keeps the text as stored (export → import round-trips); only
+    // CSV read on a terminal is escaped.
+    out.to_terminal = ctx.out.to_terminal && args.output.is_none();
     if let Some(path) = args.output.as_ref().filter(|p| p.is_dir()) {
         return Err(bad_input(format!(
             "{} is a directory; name the file to write, e.g. {}",
@@ -289,49 +304,46 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         }
     };
     let written = (|| -> Result<()> {
-        match args.format {
-            Format::Jsonl => {
-                let mut sink = sink;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |mut b| {
-                        if args.redact {
-                            b.username = None;
-                            b.first_name = None;
-                        }
-                        serde_json::to_writer(
-                            &mut sink,
-                            &BookingRecord {
-                                booking: &b,
-                                status: b.status.name(),
-                            },
-                        )?;
-                        sink.write_all(b"\n")?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                sink.flush()?;
-            }
-            _ => {
-                let mut w = csv_writer(sink);
-                w.write_record(CSV_COLUMNS)?;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |b| {
-                        w.write_record(csv_row(&out, &b, args.redact))?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                w.flush()?;
-            }
+        if args.format == Format::Jsonl {
+            let mut sink = sink;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |mut b| {
+                    if args.redact {
+                        b.username = None;
+                        b.first_name = None;
+                    }
+                    crate::output::json::to_writer(
+                        &mut sink,
+                        &BookingRecord {
+                            booking: &b,
+                            status: b.status.name(),
+                        },
+                    )?;
+                    sink.write_all(b"\n")?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            sink.flush()?;
+        } else {
+            let mut w = csv_writer(sink);
+            w.write_record(CSV_COLUMNS)?;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |b| {
+                    w.write_record(csv_row(&out, &b, args.redact))?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            w.flush()?;
         }
         Ok(())
     })();

@@ -92,7 +92,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     if !more {
                         break;
                     }
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, csv::Position::line);
                     let booking = parse_row(&record, &index, line, &name)?;
                     if let Some(first) = seen.insert(booking.id, line) {
                         return Err(bad_input(format!(
@@ -110,7 +110,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     }
                     run.row(tx, &booking, line, &options, &actor, now)?;
                     if run.counts.rows % 8192 == 0 {
-                        bar.set_position(record.position().map_or(0, |p| p.byte()));
+                        bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
                     }
                 }
@@ -451,7 +451,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::Utf8 { pos, .. } => format!(
             "line {}: not valid UTF-8 (save the file as UTF-8)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -459,7 +459,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
             len,
         } => format!(
             "line {}: {len} fields where the header has {expected_len} (an unbalanced quote?)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         _ => err.to_string(),
     }

@@ -14,7 +14,7 @@ use crate::db::payments::Payment;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::{Booking, UserRef};
 use crate::error::{exit, PaytrackError};
-use crate::output::views::{audit_table, bookings_table, user_messages_table, user_payments_table};
+use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
 use crate::output::Format;
 
 pub fn run(ctx: &Context, cmd: UsersCommand) -> Result<u8> {
@@ -113,11 +113,11 @@ fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Res
                 ),
                 (
                     out.tr("Payments", "Платежи"),
-                    (!payments.is_empty()).then(|| user_payments_table(&out, &payments)),
+                    (!payments.is_empty()).then(|| payments_table(&out, &payments)),
                 ),
                 (
                     out.tr("Messages", "Сообщения"),
-                    (!messages.is_empty()).then(|| user_messages_table(&out, &messages)),
+                    (!messages.is_empty()).then(|| messages_table(&out, &messages)),
                 ),
                 (
                     out.tr("History", "История"),
@@ -151,9 +151,9 @@ fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Res
                 audit: &audit,
             };
             if format == Format::Jsonl {
-                serde_json::to_writer(&mut stdout, &story)?;
+                crate::output::json::to_writer(&mut stdout, &story)?;
             } else {
-                serde_json::to_writer_pretty(&mut stdout, &story)?;
+                crate::output::json::to_writer_pretty(&mut stdout, &story)?;
             }
             writeln!(stdout)?;
         }

@@ -207,6 +207,9 @@ pub mod action {
     pub const BOOKING_ADDED: &str = "booking.added";
     pub const USER_UNBLOCKED: &str = "user.unblocked";
     pub const OPERATION_UNDONE: &str = "operation.undone";
+    pub const PAYMENT_ASSIGNED: &str = "payment.assigned";
+    pub const PAYMENT_RESOLVED: &str = "payment.resolved";
+    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod json;
 pub mod progress;
 pub mod report_file;
 pub mod sanitize;
@@ -111,10 +112,16 @@ pub struct Output {
     pub width: Option<u16>,
     /// `--raw`: CSV cells exactly as stored, without formula protection.
     pub raw_csv: bool,
+    /// Text cells of machine formats (CSV) go to a terminal: they are
+    /// sanitised for it too. False when stdout is piped or a file is written.
+    pub to_terminal: bool,
     /// Whether stderr is a terminal (prompts).
     pub stderr_is_terminal: bool,
     /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
     pub progress: bool,
+    /// No notes or warnings on stderr (library callers such as the property
+    /// tests, which feed the parsers thousands of odd headers).
+    pub quiet: bool,
 }
 
 impl Output {
@@ -152,8 +159,10 @@ impl Output {
             wide,
             width,
             raw_csv: false,
+            to_terminal: stdout_tty,
             stderr_is_terminal: stderr_tty,
             progress: stderr_tty && !dumb,
+            quiet: false,
         }
     }
 
@@ -180,6 +189,9 @@ impl Output {
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = "paytrack:";
         if self.color_stderr {
             talk(format_args!("{} {message}", prefix.dimmed()));
@@ -191,6 +203,9 @@ impl Output {
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
             talk(format_args!(
@@ -202,12 +217,19 @@ impl Output {
         }
     }
 
-    /// A CSV text cell: formula-protected unless `--raw`.
+    /// A CSV text cell: formula-protected unless `--raw`, and on a terminal
+    /// (`--csv` read by a person) with control characters shown as escapes.
     pub fn csv_text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.raw_csv {
-            std::borrow::Cow::Borrowed(text)
+        use std::borrow::Cow;
+        let cell = if self.raw_csv {
+            Cow::Borrowed(text)
         } else {
             sanitize::for_csv(text)
+        };
+        match (self.to_terminal, cell) {
+            (false, cell) => cell,
+            (true, Cow::Borrowed(t)) => sanitize::for_terminal(t),
+            (true, Cow::Owned(t)) => Cow::Owned(sanitize::for_terminal(&t).into_owned()),
         }
     }
 }
@@ -247,11 +269,11 @@ pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
 pub fn write_json<W: Write, T: Serialize>(w: &mut W, rows: &[T], lines: bool) -> io::Result<()> {
     if lines {
         for row in rows {
-            serde_json::to_writer(&mut *w, row)?;
+            json::to_writer(&mut *w, row)?;
             w.write_all(b"\n")?;
         }
     } else {
-        serde_json::to_writer_pretty(&mut *w, rows)?;
+        json::to_writer_pretty(&mut *w, rows)?;
         w.write_all(b"\n")?;
     }
     Ok(())

@@ -71,10 +71,15 @@ fn another_program_writing_sql_while_paytrack_runs_keeps_the_counts() {
 
     // paytrack's own writers, started together with the external one.
     let lines: String = (0..60)
-        .map(|i| format!("{{\"user_id\": {}, \"course\": 1, \"stream\": \"8th_stream\", \"key\": \"bot-{i}\"}}\n", 7_000 + i))
+        .map(|i| {
+            format!(
+                r#"{{"user_id": {}, "course": 1, "stream": "8th_stream", "key": "bot-{i}"}}"#,
+                7_000 + i
+            ) + "\n"
+        })
         .collect();
     let json_file = env.write("bot.jsonl", &lines);
-    let ids: String = (1..=60).map(|i| format!("{i}\n")).collect();
+    let ids: String = (1..=60).map(|i| i.to_string() + "\n").collect();
     let ids_file = env.write("ids.txt", ids);
 
     let external = Command::new(sqlite3)
@@ -127,7 +132,7 @@ fn another_program_writing_sql_while_paytrack_runs_keeps_the_counts() {
     }
     let status = add.wait().unwrap();
     assert!(status.success(), "bookings add --json FILE failed");
-    for child in paytrack.iter_mut() {
+    for child in &mut paytrack {
         let out = child.wait().unwrap();
         assert!(
             matches!(out.code(), Some(0)),

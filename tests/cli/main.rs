@@ -9,6 +9,7 @@ mod hostile;
 mod native;
 mod outbox;
 mod payments;
+mod payments_people;
 mod properties;
 mod records;
 mod reliability;

@@ -777,7 +777,7 @@ fn users_show_tells_one_persons_whole_story() {
             "--username",
             "olga",
             "--first-name",
-            "Оля\u{1b}[31m",
+            "Оля\u{1b}[31m\u{202e}",
             "--course",
             "1",
             "--stream",
@@ -811,8 +811,12 @@ fn users_show_tells_one_persons_whole_story() {
         "RUB",
     ]);
 
-    let json: serde_json::Value =
-        serde_json::from_str(&env.ok(&["users", "show", "@olga", "--json"])).unwrap();
+    let raw = env.ok(&["users", "show", "@olga", "--json"]);
+    assert!(
+        !raw.contains('\u{202e}'),
+        "bidi controls are escaped in JSON"
+    );
+    let json: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(json["user_id"], 555);
     assert_eq!(json["bookings"].as_array().unwrap().len(), 2);
     assert_eq!(json["bookings"][0]["status"], "confirmed");
@@ -830,7 +834,7 @@ fn users_show_tells_one_persons_whole_story() {
         assert!(table.contains(section), "{section}: {table}");
     }
     assert!(
-        !table.contains('\u{1b}'),
+        !table.contains('\u{1b}') && !table.contains('\u{202e}'),
         "stranger-typed text never drives the terminal"
     );
     env.fails(&["users", "show", "@nobody"], code::NOT_FOUND);

@@ -42,7 +42,7 @@ fn edited_legacy(env: &Env, name: &str, edits: &[(i64, &str, &str)]) -> String {
             .iter_mut()
             .find(|r| r[0] == id.to_string())
             .expect("id in the sample");
-        row[col] = value.to_string();
+        row[col] = (*value).to_string();
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
@@ -370,7 +370,7 @@ fn a_report_is_never_written_through_a_link_or_over_a_directory() {
     assert_eq!(rows[1][1], "3");
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
