@@ -446,3 +446,72 @@ fn an_id_paytrack_gave_to_another_person_is_a_conflict_not_an_overwrite() {
     );
     env.ok(&["stats", "verify"]);
 }
+
+/// Runs examples/cron/sync-old-system.sh against this env's database; the
+/// "export" copies `export` (so no PostgreSQL is needed).
+fn sync_script(env: &Env, export: &str) -> std::process::Output {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cron/sync-old-system.sh");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.env_clear();
+    for (key, value) in env.std_cmd().get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("PAYTRACK", assert_cmd::cargo::cargo_bin("paytrack"))
+        .env("LOCK_DIR", env.dir.path())
+        .env("TMPDIR", env.dir.path())
+        .env("REPORT_DIR", env.path("reports"))
+        .env("EXPORT_COMMAND", format!("cp '{export}'"))
+        .arg(script)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_side_by_side_cron_script_syncs_and_reports_conflicts() {
+    let have_flock = std::process::Command::new("sh")
+        .args(["-c", "command -v flock && command -v bash"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_flock {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "flock and bash are needed with CI=true"
+        );
+        eprintln!("skipped: bash or flock missing");
+        return;
+    }
+    let env = paid_sample();
+    let out = sync_script(&env, &legacy());
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in step with the old system"));
+    assert!(ids_with_status(&env, 2).len() > 250, "payments kept");
+    let changed = edited_legacy(&env, "changed.csv", &[(3, "confirmed", "1")]);
+    let out = sync_script(&env, &changed);
+    assert_eq!(
+        out.status.code(),
+        Some(code::ATTENTION),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<_> = std::fs::read_dir(env.path("reports"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(reports.len(), 1);
+    let rows = csv_rows(&std::fs::read_to_string(reports[0].path()).unwrap());
+    assert_eq!(rows[1][1], "3");
+    let leftovers = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("old-bookings"))
+        .count();
+    assert_eq!(leftovers, 0, "the export is removed");
+}
