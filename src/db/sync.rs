@@ -58,6 +58,24 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// For a booking imported before paytrack kept import states: its status
+    /// before paytrack first changed it by other means than an import (a
+    /// payment, an admin), read from the audit log. That is what the file
+    /// said when it was imported, unless the import itself changed it since.
+    pub fn status_before_first_local_change(&self, booking_id: i64) -> Result<Option<Status>> {
+        let old: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT old_value FROM audit_log
+                  WHERE booking_id = ?1 AND action = ?2
+                    AND COALESCE(json_extract(details, '$.source'), '') <> 'bookings import'
+                  ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![booking_id, action::STATUS_CHANGED], |r| r.get(0))
+            .optional()?;
+        Ok(old.and_then(|name| name.parse().ok()))
+    }
+
     /// Records the import state of bookings that have none yet (new ones),
     /// several rows per statement.
     pub fn record_new_import_states(

@@ -191,7 +191,22 @@ fn sync_row(
         )?
     };
 
-    let decision = decide_status(current.status, file.status, last.as_ref(), options);
+    // Imported before import states were kept (an upgraded database): what
+    // the file said then is the status before paytrack's own first change.
+    let inferred;
+    let last_seen = match &last {
+        None if current.status != file.status => {
+            inferred = tx
+                .status_before_first_local_change(file.id)?
+                .map(|status| ImportState {
+                    status,
+                    fields: String::new(),
+                });
+            inferred.as_ref()
+        }
+        _ => last.as_ref(),
+    };
+    let decision = decide_status(current.status, file.status, last_seen, options);
     let conflicted = matches!(decision, StatusDecision::Conflict(_));
     let mut status_changed = false;
     let recorded_status = match decision {

@@ -515,3 +515,24 @@ fn the_side_by_side_cron_script_syncs_and_reports_conflicts() {
         .count();
     assert_eq!(leftovers, 0, "the export is removed");
 }
+
+#[test]
+fn a_database_imported_before_the_upgrade_keeps_its_payments_too() {
+    // Imported and paid with a paytrack that kept no import state: the first
+    // re-import after the upgrade reads what the file said from the audit log.
+    let env = paid_sample();
+    env.sql().execute("DELETE FROM import_state", []).unwrap();
+    let confirmed = ids_with_status(&env, 2);
+    let out = env.run(&["bookings", "import", &legacy()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::OK), "{stderr}");
+    assert!(
+        stderr.contains("0 conflicts") && stderr.contains("kept their status"),
+        "{stderr}"
+    );
+    assert_eq!(ids_with_status(&env, 2), confirmed);
+    // From now on the state is kept as usual.
+    assert_eq!(env.count("SELECT COUNT(*) FROM import_state"), 400);
+    env.ok(&["bookings", "import", &legacy()]);
+    assert_eq!(ids_with_status(&env, 2), confirmed);
+}
