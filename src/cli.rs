@@ -682,7 +682,7 @@ fn sha256_hex(text: &str) -> Result<String, String> {
 
 #[derive(Debug, Args)]
 pub struct AuditTailArgs {
-    /// How many entries [default: 20; every matching entry with --since or --until].
+    /// How many entries [default: 20; every matching entry with --since, --until or --operation].
     #[arg(short = 'n', long = "lines")]
     pub lines: Option<u64>,
     /// Only entries about this booking.
@@ -700,6 +700,9 @@ pub struct AuditTailArgs {
     /// Only entries before.
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// Only entries of this operation (the id a write command prints; see `paytrack undo`).
+    #[arg(long, value_name = "OP")]
+    pub operation: Option<String>,
     /// Keep printing new entries as they are written, until Ctrl-C.
     #[arg(short, long)]
     pub follow: bool,

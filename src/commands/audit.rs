@@ -46,6 +46,10 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         since: ctx.parse_optional_when("--since", args.since.as_deref())?,
         until: ctx.parse_optional_when("--until", args.until.as_deref())?,
         after_id: None,
+        operation: args
+            .operation
+            .as_deref()
+            .map(|op| op.trim().to_ascii_lowercase()),
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     if args.follow && format == Format::Json {
@@ -56,7 +60,9 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
     let limit = match args.lines {
         Some(n) => Some(n),
-        None if filter.since.is_some() || filter.until.is_some() => None,
+        None if filter.since.is_some() || filter.until.is_some() || filter.operation.is_some() => {
+            None
+        }
         None => Some(DEFAULT_LINES),
     };
     let mut db = ctx.open_db()?;

@@ -18,6 +18,8 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only entries with a greater id (for `--follow`).
     pub after_id: Option<i64>,
+    /// Only entries of this operation (`paytrack undo OP`).
+    pub operation: Option<String>,
 }
 
 const COLUMNS: &str = "id, at, actor, action, booking_id, old_value, new_value, reason, details, \
@@ -126,6 +128,10 @@ impl Db {
         if let Some(t) = filter.until {
             args.push(Box::new(to_storage(t)));
             sql += &format!(" AND at < ?{}", args.len());
+        }
+        if let Some(op) = &filter.operation {
+            args.push(Box::new(op.clone()));
+            sql += &format!(" AND operation_id = ?{}", args.len());
         }
         if let Some(after) = filter.after_id {
             args.push(Box::new(after));

@@ -631,6 +631,16 @@ fn undo_of_a_bulk_cancel_restores_every_booking_and_refuses_one_changed_since() 
         pending.len() as i64
     );
 
+    // `audit tail --operation` shows what the operation did, all of it.
+    let entries: serde_json::Value =
+        serde_json::from_str(&env.ok(&["audit", "tail", "--operation", &op, "--json"])).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), pending.len());
+    assert!(entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["operation_id"] == op.as_str()));
+
     // An admin re-opens one of them in between: the undo refuses, naming it.
     let reopened = pending[1];
     env.ok(&["booking", "set-status", &reopened.to_string(), "pending"]);
