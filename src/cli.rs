@@ -475,6 +475,9 @@ pub struct AddArgs {
     /// Why (with --force); stored in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
+    /// With --status confirmed: do not queue the confirmation message.
+    #[arg(long)]
+    pub no_notify: bool,
     /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
     pub json: Option<String>,

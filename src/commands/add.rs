@@ -60,6 +60,7 @@ pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
         create_stream: args.create_stream,
         force: args.force,
         reason: args.reason.clone(),
+        no_notify: args.no_notify,
     };
     let (outcomes, committed) = super::write_unless(
         ctx,

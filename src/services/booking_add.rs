@@ -9,10 +9,12 @@ use serde_json::json;
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
+use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::bad_input;
 use crate::services::placement::{check_placement, PlacementRules};
+use crate::services::status_change::{change_status, StatusChange};
 
 /// A booking to add, parsed at the edge (flags or one JSON line).
 #[derive(Debug, Clone)]
@@ -36,6 +38,9 @@ pub struct AddRules {
     pub create_stream: bool,
     pub force: bool,
     pub reason: Option<String>,
+    /// A booking added as confirmed queues its confirmation message, as any
+    /// confirmation does, unless this is set.
+    pub no_notify: bool,
 }
 
 /// What `add_booking` did.
@@ -88,6 +93,14 @@ pub fn add_booking(
     )?;
     let id = tx.max_booking_id()? + 1;
     let stamp = to_storage(now);
+    // A confirmation is a status change like any other: the booking is born
+    // pending and confirmed through `change_status`, which audits it and
+    // queues the message.
+    let born = if new.status == Status::Confirmed {
+        Status::Pending
+    } else {
+        new.status
+    };
     let booking = Booking {
         id,
         user_id: new.user_id,
@@ -95,7 +108,7 @@ pub fn add_booking(
         first_name: new.first_name.clone(),
         course_id: new.course_id,
         course_stream: new.stream.clone(),
-        status: new.status,
+        status: born,
         created_at: to_storage(new.created_at),
         referral_code: new.referral_code.clone(),
         discount_percent: new.discount_percent,
@@ -113,7 +126,7 @@ pub fn add_booking(
             action: action::BOOKING_ADDED,
             booking_id: Some(id),
             old_value: None,
-            new_value: Some(new.status.name().to_string()),
+            new_value: Some(born.name().to_string()),
             reason: if placement.over_capacity {
                 reason.map(str::to_string)
             } else {
@@ -130,6 +143,25 @@ pub fn add_booking(
             }),
         },
     )?;
+    if new.status == Status::Confirmed {
+        change_status(
+            tx,
+            &StatusChange {
+                booking_id: id,
+                to: Status::Confirmed,
+                force: false,
+                reason: None,
+                expect: Some(Status::Pending),
+                notify: !rules.no_notify,
+                payment: None,
+                payment_outcome: PaymentOutcome::Recorded,
+                template: None,
+                source: "bookings add",
+            },
+            actor,
+            now,
+        )?;
+    }
     let booking = tx.booking(id)?.expect("inserted in this transaction");
     Ok(AddOutcome {
         booking,

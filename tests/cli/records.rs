@@ -182,6 +182,21 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
         .collect();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[1]["status"], "confirmed");
+    // Born confirmed is a confirmation like any other: audited, message queued.
+    let confirmed_id = rows[1]["id"].as_i64().unwrap();
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE booking_id = {confirmed_id} AND status = 'pending'"
+        )),
+        1
+    );
+    assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE booking_id = {confirmed_id}
+               AND action = 'booking.status_changed' AND new_value = 'confirmed'"
+        )),
+        1
+    );
     assert_eq!(rows[2]["discount_percent"], 10);
     let ops = env
         .count("SELECT COUNT(DISTINCT operation_id) FROM audit_log WHERE action = 'booking.added'");
@@ -244,7 +259,7 @@ fn add_checks_the_catalogue_and_the_seats() {
     );
     assert_eq!(id, 1);
 
-    // Two seats, both taken by confirmed students: the stream is full.
+    // Two seats, both taken by confirmed students (told by nobody: --no-notify): the stream is full.
     add(
         &env,
         &[
@@ -256,6 +271,7 @@ fn add_checks_the_catalogue_and_the_seats() {
             "8th_stream",
             "--status",
             "confirmed",
+            "--no-notify",
         ],
     );
     add(
@@ -269,6 +285,7 @@ fn add_checks_the_catalogue_and_the_seats() {
             "8th_stream",
             "--status",
             "confirmed",
+            "--no-notify",
         ],
     );
     let before = env.snapshot();
@@ -304,6 +321,7 @@ fn add_checks_the_catalogue_and_the_seats() {
         ],
         code::USAGE,
     );
+    assert_eq!(env.count("SELECT COUNT(*) FROM outbox"), 0, "--no-notify");
     let id = add(
         &env,
         &[
