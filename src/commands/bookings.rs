@@ -11,7 +11,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::views;
-use crate::output::{csv_writer, sanitize, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -227,9 +227,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
                 for (currency, net) in &received {
                     writeln!(
                         stdout,
-                        "{}: {net} {}",
+                        "{}: {}",
                         out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
-                        sanitize::for_terminal(currency)
+                        views::money(out, *net, Some(currency))
                     )?;
                 }
             }

@@ -932,7 +932,7 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
             text_cell(out, Some(&p.provider), 16),
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            views::money_cell(p.amount_minor, &p.currency),
+            views::money_cell(out, p.amount_minor, &p.currency),
             comfy_table::Cell::new(attention_name(row)),
             // Our own sentence, never cut; the file's text in it is sanitised.
             comfy_table::Cell::new(crate::output::sanitize::for_terminal(&explain(
