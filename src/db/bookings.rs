@@ -176,6 +176,11 @@ fn uses_search_index(folded: &str) -> bool {
     folded.chars().count() >= 3
 }
 
+/// The text a booking is searched by, as the index holds it (schema.sql,
+/// migration 3): paytrack's fold, or the names as another program wrote them.
+const SEARCHED_TEXT: &str = "CASE WHEN b.search_text <> '' THEN b.search_text \
+     ELSE lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) END";
+
 /// Folded text as one FTS5 phrase: in double quotes, inner quotes doubled, so
 /// nothing in it is read as FTS query syntax.
 fn search_phrase(folded: &str) -> String {
