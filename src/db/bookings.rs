@@ -197,7 +197,7 @@ fn push_search(c: &mut Conditions, folded: &str) {
         );
     } else {
         c.push(
-            "instr(b.search_text, ?) > 0",
+            &format!("instr({SEARCHED_TEXT}, ?) > 0"),
             vec![Box::new(folded.to_string())],
         );
     }
