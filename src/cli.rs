@@ -23,6 +23,8 @@ Exit codes:
   9    verification failed (stats verify, audit verify)
   10   needs attention (payments import found rows a person must look at;
        outbox drain gave up on a message)
+  11   outbox drain stopped: the channel cannot work (--exec command cannot
+       run, exit 126/127; bot token refused); no attempt was used up
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
@@ -371,7 +373,7 @@ pub struct SetStatusArgs {
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Do not queue the confirmation message.
+    /// Record the change without queueing any message (an unsent confirmation is withdrawn all the same).
     #[arg(long)]
     pub no_notify: bool,
     /// Confirmation message template file (placeholders: {first_name} {username} {course_name} {stream_name} {booking_id}).
@@ -755,7 +757,9 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
 PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
 
 Код выхода: 0 — ничего не потеряно, 10 — сообщение не доставлено окончательно в этом запуске
-(см. `outbox list --status failed`), 1 — канал непригоден (например, токен отвергнут).
+(см. `outbox list --status failed`), 11 — канал непригоден: команда --exec не запускается (код 126
+или 127, например опечатка в имени) или токен отвергнут; drain останавливается на первом сообщении,
+не расходуя попыток. Ctrl-C даёт отправляемому сообщению завершиться и записаться.
 
 Примеры:
   paytrack outbox drain --telegram
@@ -783,10 +787,75 @@ and PAYTRACK_MESSAGE_ID, PAYTRACK_CHAT_ID in its environment; exit 0 means deliv
 --telegram: the token is read from PAYTRACK_TELEGRAM_TOKEN only (never a flag, never shown);\n\
 PAYTRACK_TELEGRAM_API overrides https://api.telegram.org.\n\n\
 Exit: 0 when nothing failed for good, 10 when a message failed for good in this run (see\n\
-`outbox list --status failed`), 1 when the channel is unusable (e.g. the token is refused).\n\n\
+`outbox list --status failed`), 11 when the channel cannot work: the --exec command cannot run\n\
+(exit 126 or 127, e.g. a typo in its name) or the token is refused; the drain stops at the\n\
+first message and uses up no attempt. Ctrl-C lets the message being sent finish and be recorded.\n\n\
 Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./send-mail.sh --limit 100\n  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q"
     )]
     Drain(OutboxDrainArgs),
+    /// One message as it will be sent (rendered now from the current templates and catalogue), or as it was sent.
+    #[command(
+        after_help = "Examples:\n  paytrack outbox show 17\n  paytrack outbox show 17 --json"
+    )]
+    Show(OutboxShowArgs),
+    /// Stop messages before they are sent (status cancelled; kept and audited).
+    #[command(after_help = "Only pending and failed messages can be cancelled.\n\n\
+Examples:\n  paytrack outbox cancel 17 18 --reason \"sent by hand\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"historical import\"")]
+    Cancel(OutboxCancelArgs),
+    /// Put failed messages back in the queue, due now, with their attempts counted from zero.
+    #[command(after_help = "Examples:\n  paytrack outbox retry 17 18")]
+    Retry(OutboxRetryArgs),
+    /// Queue a message to a booking's student by hand (e.g. a cancellation notice nobody was sent).
+    #[command(after_help = "Examples:\n  paytrack outbox queue 42 --kind cancelled")]
+    Queue(OutboxQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxShowArgs {
+    /// Message id.
+    pub id: i64,
+    /// Print the message as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxCancelArgs {
+    /// Message ids.
+    #[arg(conflicts_with_all = ["booking", "kind", "status"])]
+    pub ids: Vec<i64>,
+    /// Every unsent message of this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages in this status: pending (the default) or failed.
+    #[arg(long, value_enum, default_value = "pending")]
+    pub status: crate::domain::message::MessageStatus,
+    /// Why; stored with each message and in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Needed to cancel by --kind without --booking (it may be many messages).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxRetryArgs {
+    /// Message ids (failed messages).
+    #[arg(required = true)]
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxQueueArgs {
+    /// Booking id.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// What kind of message (its text is the course's template for the kind).
+    #[arg(long, value_enum)]
+    pub kind: crate::domain::message::MessageKind,
 }
 
 #[derive(Debug, Args)]
@@ -794,6 +863,21 @@ pub struct OutboxListArgs {
     /// Only messages in this status.
     #[arg(long, value_enum)]
     pub status: Option<crate::domain::message::MessageStatus>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages about this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages to this student (Telegram user id).
+    #[arg(long, value_name = "USER_ID")]
+    pub user: Option<i64>,
+    /// Only messages about bookings of this stream ("" for bookings without one).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long, requires = "stream")]
+    pub course: Option<i64>,
     /// How many messages to show.
     #[arg(long, default_value_t = 50)]
     pub limit: u64,
@@ -877,6 +961,10 @@ pub struct PaymentsImportArgs {
     /// Do the whole import, report it, and roll it back.
     #[arg(long)]
     pub dry_run: bool,
+    /// Record the payments and confirmations without queueing any message
+    /// (e.g. a historical import of payments the students know about).
+    #[arg(long)]
+    pub no_notify: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

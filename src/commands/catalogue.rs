@@ -24,6 +24,7 @@ use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::services::catalogue::resolve_stream;
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
     match cmd {
@@ -57,29 +58,6 @@ fn name_text(name: &str) -> Result<String> {
         return Err(bad_input("--name cannot be empty"));
     }
     Ok(name.to_string())
-}
-
-/// The course that has a stream with this code: `--course` when given, else
-/// the only course using the code.
-fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
-    if let Some(course) = course {
-        return db.stream(course, code)?.ok_or_else(|| {
-            PaytrackError::NotFound(format!("stream {code} of course {course} not found")).into()
-        });
-    }
-    let mut found = db.streams_by_code(code)?;
-    match found.len() {
-        0 => Err(PaytrackError::NotFound(format!("stream {code} not found")).into()),
-        1 => Ok(found.remove(0)),
-        _ => Err(bad_input(format!(
-            "stream {code} exists in courses {}: name one with --course",
-            found
-                .iter()
-                .map(|s| s.course_id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 /// A stream as the audit log records it (price in the machine form).

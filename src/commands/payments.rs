@@ -86,6 +86,9 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         ctx,
         |tx| {
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
+            if args.no_notify {
+                reconciler = reconciler.without_messages();
+            }
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
             while reader

@@ -149,7 +149,7 @@ impl WriteTx<'_> {
     }
 }
 
-fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
+pub(super) fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
     Ok(conn
         .prepare_cached("SELECT id, name, message_template FROM courses WHERE id = ?1")?
         .query_row([id], |r| {
@@ -162,7 +162,7 @@ fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> 
         .optional()?)
 }
 
-fn stream_by_code(
+pub(super) fn stream_by_code(
     conn: &rusqlite::Connection,
     course_id: i64,
     code: &str,

@@ -1,8 +1,10 @@
 //! Operations that combine several repository writes under one transaction
 //! and the domain rules: the write paths every command shares.
 
+pub mod catalogue;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;
+pub mod messages;
 pub mod reconcile;
 pub mod status_change;
