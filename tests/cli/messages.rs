@@ -278,3 +278,158 @@ fn ctrl_c_during_a_send_leaves_it_sent_and_recorded() {
         ("pending".into(), 0)
     );
 }
+
+#[test]
+fn outbox_cancel_by_id_booking_and_kind_keeps_and_audits() {
+    let env = env_with_pending(5);
+    confirm(&env, 1..=5);
+    // By id, with a reason.
+    env.ok(&["outbox", "cancel", "1", "2", "--reason", "sent by hand"]);
+    assert_eq!(
+        (status_of(&env, 1), status_of(&env, 2)),
+        ("cancelled".into(), "cancelled".into())
+    );
+    assert!(field(&env, 1, "last_error").contains("sent by hand"));
+    assert_eq!(audit_count(&env, "message.cancelled"), 2);
+    // All or nothing: an unknown id or a message already stopped changes nothing.
+    let before = env.snapshot();
+    env.fails(&["outbox", "cancel", "3", "99"], code::NOT_FOUND);
+    env.fails(&["outbox", "cancel", "3", "1"], code::REFUSED);
+    assert_eq!(env.snapshot(), before);
+    // By booking.
+    env.ok(&["outbox", "cancel", "--booking", "3"]);
+    assert_eq!(status_of(&env, 3), "cancelled");
+    // By kind: needs --yes.
+    env.fails(
+        &["outbox", "cancel", "--kind", "confirmed"],
+        code::BAD_INPUT,
+    );
+    assert_eq!(status_of(&env, 4), "pending");
+    env.ok(&[
+        "outbox",
+        "cancel",
+        "--kind",
+        "confirmed",
+        "--status",
+        "pending",
+        "--yes",
+    ]);
+    assert_eq!(outbox_count(&env, "status = 'cancelled'"), 5);
+    // Nothing cancelled is ever sent.
+    let sent = env.path("sent");
+    let script = format!("echo x >> '{}'", sent.display());
+    env.ok(&["outbox", "drain", "--exec", &script]);
+    assert!(!sent.exists());
+}
+
+#[test]
+fn outbox_retry_puts_a_failed_message_back() {
+    let env = env_with_pending(2);
+    confirm(&env, 1..=2);
+    let out = run_at(
+        &env,
+        NOW,
+        &[],
+        &["outbox", "drain", "--exec", "exit 3", "--max-attempts", "1"],
+    );
+    assert_exit(&out, code::ATTENTION);
+    assert_eq!(status_of(&env, 1), "failed");
+    env.fails(&["outbox", "retry", "1", "99"], code::NOT_FOUND);
+    assert_eq!(status_of(&env, 1), "failed");
+    env.ok(&["outbox", "retry", "1", "2"]);
+    assert_eq!(
+        (status_of(&env, 1), attempts_of(&env, 1)),
+        ("pending".into(), 0)
+    );
+    assert_eq!(audit_count(&env, "message.retried"), 2);
+    env.ok(&["outbox", "drain", "--exec", "cat > /dev/null"]);
+    assert_eq!(status_of(&env, 1), "sent");
+    // Only failed messages can be retried.
+    env.fails(&["outbox", "retry", "1"], code::REFUSED);
+}
+
+#[test]
+fn outbox_list_filters_by_status_kind_booking_user_and_stream() {
+    let env = env_with_pending(4);
+    // Booking 4 moves to another stream.
+    env.ok(&["streams", "add", "9th_stream", "--course", "1"]);
+    env.sql()
+        .execute(
+            "UPDATE bookings SET course_stream = '9th_stream' WHERE id = 4",
+            [],
+        )
+        .unwrap();
+    confirm(&env, 1..=4);
+    env.ok(&["outbox", "cancel", "2"]);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["outbox", "list", "--csv"];
+        all.extend_from_slice(args);
+        crate::harness::csv_rows(&env.ok(&all))
+            .into_iter()
+            .skip(1)
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    assert_eq!(ids(&[]), ["4", "3", "2", "1"]);
+    assert_eq!(ids(&["--status", "cancelled"]), ["2"]);
+    assert_eq!(
+        ids(&["--status", "pending", "--kind", "confirmed"]),
+        ["4", "3", "1"]
+    );
+    assert_eq!(ids(&["--kind", "reminder"]), Vec::<String>::new());
+    assert_eq!(ids(&["--booking", "3"]), ["3"]);
+    assert_eq!(ids(&["--user", "1001"]), ["1"]);
+    assert_eq!(ids(&["--stream", "9th_stream"]), ["4"]);
+    assert_eq!(
+        ids(&["--stream", "8th_stream", "--course", "1"]),
+        ["3", "2", "1"]
+    );
+    env.fails(&["outbox", "list", "--stream", "nope"], code::NOT_FOUND);
+}
+
+/// Every text the fake Bot API received, in order.
+fn texts(bot: &FakeBot) -> Vec<String> {
+    bot.requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn a_rename_after_queueing_changes_the_text_sent_and_show_sees_it_first() {
+    let env = env_with_pending(2);
+    // Booking 2 has no stream: no empty «()».
+    env.sql()
+        .execute("UPDATE bookings SET course_stream = NULL WHERE id = 2", [])
+        .unwrap();
+    confirm(&env, 1..=2);
+    assert!(field(&env, 1, "body").contains("«Course 1»"));
+    env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
+    env.ok(&["streams", "edit", "8th_stream", "--name", "8-й поток"]);
+    let shown = env.ok(&["outbox", "show", "1"]);
+    assert!(shown.contains("«Вайб кодинг» (8-й поток)"), "{shown}");
+    let bot = FakeBot::start(|_, _| Reply::Ok);
+    let vars = [
+        ("PAYTRACK_TELEGRAM_TOKEN", TOKEN),
+        ("PAYTRACK_TELEGRAM_API", bot.url.as_str()),
+    ];
+    assert_exit(
+        &run_at(&env, NOW, &vars, &["outbox", "drain", "--telegram"]),
+        code::OK,
+    );
+    let sent = texts(&bot);
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].contains("«Вайб кодинг» (8-й поток)"), "{}", sent[0]);
+    assert!(
+        sent[1].contains("«Вайб кодинг» подтверждена"),
+        "{}",
+        sent[1]
+    );
+    assert!(!sent[1].contains("()"), "{}", sent[1]);
+    // The exact text sent is on the row, and stays as sent after another rename.
+    assert_eq!(field(&env, 1, "body"), sent[0]);
+    env.ok(&["courses", "edit", "1", "--name", "Другое"]);
+    assert!(env.ok(&["outbox", "show", "1"]).contains("Вайб кодинг"));
+}
