@@ -397,6 +397,9 @@ pub struct SetStatusArgs {
     /// Bulk: do not ask for confirmation (needed when not on a terminal).
     #[arg(long, short)]
     pub yes: bool,
+    /// Bulk cancel by filter: cancel bookings that have received money too (they are skipped and listed otherwise).
+    #[arg(long)]
+    pub include_paid: bool,
 }
 
 #[derive(Debug, Subcommand)]

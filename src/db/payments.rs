@@ -103,6 +103,17 @@ impl WriteTx<'_> {
             .is_some())
     }
 
+    /// Whether a booking has received any money, in any currency (see `RECEIVED_OUTCOMES`).
+    pub fn has_received_money(&self, booking_id: i64) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM payments
+                  WHERE booking_id = ?1 AND amount_minor > 0 AND outcome IN {RECEIVED_OUTCOMES})"
+            ))?
+            .query_row(params![booking_id], |r| r.get(0))?)
+    }
+
     /// What a booking has received so far in `currency` (see `RECEIVED_OUTCOMES`).
     pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<i64> {
         Ok(self

@@ -433,3 +433,47 @@ fn a_rename_after_queueing_changes_the_text_sent_and_show_sees_it_first() {
     env.ok(&["courses", "edit", "1", "--name", "Другое"]);
     assert!(env.ok(&["outbox", "show", "1"]).contains("Вайб кодинг"));
 }
+
+#[test]
+fn bulk_cancel_by_filter_spares_part_paid_bookings_unless_asked() {
+    let env = priced(3);
+    // Booking 2 paid 10,000 of 30,000.
+    let file = env.write(
+        "partial.csv",
+        "external_id,provider,booking_id,amount,currency\np2,bank,2,10000.00,RUB\n",
+    );
+    let out = env.run(&["payments", "import", &file]);
+    assert_exit(&out, code::ATTENTION);
+    let out = env.run(&[
+        "bookings",
+        "set-status",
+        "--status",
+        "pending",
+        "--to",
+        "cancelled",
+        "--yes",
+        "--json",
+    ]);
+    assert_exit(&out, code::OK);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("money received") && stderr.contains(": 2"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["spared_paid"], serde_json::json!([2]));
+    let status = |id: i64| env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"));
+    assert_eq!((status(1), status(2), status(3)), (-1, 1, -1));
+    // Named explicitly, it is cancelled.
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--status",
+        "pending",
+        "--to",
+        "cancelled",
+        "--yes",
+        "--include-paid",
+    ]);
+    assert_eq!(status(2), -1);
+}
