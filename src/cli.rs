@@ -1077,6 +1077,27 @@ pub struct StreamEditArgs {
     pub course: Option<i64>,
     #[command(flatten)]
     pub fields: StreamFields,
+    /// The stream's group chat link for the {chat_link} placeholder (https:// or tg://); `none` clears it.
+    #[arg(long, value_name = "URL", value_parser = chat_link_setting)]
+    pub chat_link: Option<Setting<String>>,
+}
+
+/// A chat link: https:// or tg://, no spaces or control characters, at most 512 characters.
+fn chat_link_setting(text: &str) -> Result<Setting<String>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    let scheme_ok = text.starts_with("https://") || text.starts_with("tg://");
+    let clean = !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if scheme_ok && clean && text.len() > 8 && text.chars().count() <= 512 {
+        Ok(Setting::To(text.to_string()))
+    } else {
+        Err(
+            "a chat link is an https:// or tg:// URL without spaces, e.g. https://t.me/+AbCdEf"
+                .into(),
+        )
+    }
 }
 
 /// A value to set, or `none` to clear it.
@@ -1147,6 +1168,30 @@ pub enum CoursesCommand {
         after_help = "Examples:\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\"\n  paytrack courses edit 5 --default-template"
     )]
     Edit(CourseEditArgs),
+    /// Show or set a course's message template of one kind (confirmed, cancelled, reminder, broadcast).
+    #[command(
+        after_help = "Placeholders: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\n\
+A placeholder alone in parentheses, e.g. ({stream}), disappears with them when it is empty.\n\
+An unknown placeholder, or a text that could exceed Telegram's 4096 characters once filled\n\
+in, is refused (exit 3). Queued messages are rendered when sent, so a fix reaches them.\n\n\
+Examples:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset"
+    )]
+    Template(CourseTemplateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CourseTemplateArgs {
+    /// Course id.
+    pub id: i64,
+    /// Which message.
+    #[arg(long, value_enum)]
+    pub kind: crate::domain::message::MessageKind,
+    /// Set the template from this file (without it, the current template is printed).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Go back to the default text.
+    #[arg(long, conflicts_with = "file")]
+    pub reset: bool,
 }
 
 #[derive(Debug, Args)]

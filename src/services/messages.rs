@@ -268,3 +268,23 @@ pub fn current_text(
         _ => Ok(message.body.clone()),
     }
 }
+
+/// Refuses (bad input, exit 3) a template with an unknown placeholder, or one
+/// that could render over Telegram's limit for this course: checked when it
+/// is saved, so that nothing is cut or refused at send time. `course_name` is
+/// the course's name as it will be (a rename in the same command).
+pub fn check_course_template(
+    tx: &WriteTx,
+    course_id: i64,
+    course_name: &str,
+    template: &str,
+) -> Result<()> {
+    let (stream_name, chat_link) = tx.longest_stream_texts(course_id)?;
+    LongestValues {
+        course_name: course_name.to_string(),
+        stream_name,
+        chat_link,
+    }
+    .check(template)
+    .map_err(|e| crate::error::bad_input(format!("template refused: {e}")))
+}

@@ -477,3 +477,92 @@ fn bulk_cancel_by_filter_spares_part_paid_bookings_unless_asked() {
     ]);
     assert_eq!(status(2), -1);
 }
+
+#[test]
+fn templates_with_unknown_placeholders_or_over_4096_characters_are_refused_when_saved() {
+    let env = env_with_pending(1);
+    let before = env.snapshot();
+    let typo = env.write("typo.txt", "Привет, {frist_name}!");
+    let err = env.fails(
+        &[
+            "courses", "template", "1", "--kind", "reminder", "--file", &typo,
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("{frist_name}"), "{err}");
+    env.fails(
+        &["courses", "edit", "1", "--template", &typo],
+        code::BAD_INPUT,
+    );
+    // 4,040 characters plus a name of up to 64: could be 4,104.
+    let long = env.write("long.txt", format!("{}{{first_name}}", "я".repeat(4040)));
+    let err = env.fails(
+        &[
+            "courses", "template", "1", "--kind", "reminder", "--file", &long,
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("4096"), "{err}");
+    assert_eq!(env.snapshot(), before);
+    // Exactly 4,096 characters of plain text is fine.
+    let full = env.write("full.txt", "я".repeat(4096));
+    env.ok(&[
+        "courses",
+        "template",
+        "1",
+        "--kind",
+        "broadcast",
+        "--file",
+        &full,
+    ]);
+    let shown = env.ok(&["courses", "template", "1", "--kind", "broadcast"]);
+    assert_eq!(shown.trim_end().chars().count(), 4096);
+}
+
+#[test]
+fn a_template_fix_and_a_chat_link_reach_a_queued_message() {
+    let env = env_with_pending(1);
+    confirm(&env, [1]);
+    env.ok(&[
+        "streams",
+        "edit",
+        "8th_stream",
+        "--chat-link",
+        "https://t.me/+AbCd",
+    ]);
+    env.fails(
+        &[
+            "streams",
+            "edit",
+            "8th_stream",
+            "--chat-link",
+            "javascript:x",
+        ],
+        code::USAGE,
+    );
+    let text = env.write("c.txt", "{first_name}, вы в потоке {stream}: {chat_link}");
+    env.ok(&[
+        "courses",
+        "template",
+        "1",
+        "--kind",
+        "confirmed",
+        "--file",
+        &text,
+    ]);
+    let sent = env.path("sent");
+    let script = format!("cat >> '{}'", sent.display());
+    env.ok(&["outbox", "drain", "--exec", &script]);
+    let json: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&sent).unwrap().trim()).unwrap();
+    assert_eq!(
+        json["body"],
+        "Имя1, вы в потоке 8th_stream: https://t.me/+AbCd"
+    );
+    assert_eq!(field(&env, 1, "body"), json["body"].as_str().unwrap());
+    // Back to the default.
+    env.ok(&["courses", "template", "1", "--kind", "confirmed", "--reset"]);
+    assert!(env
+        .ok(&["courses", "template", "1", "--kind", "confirmed"])
+        .contains("подтверждена"));
+}
