@@ -190,6 +190,44 @@ pub enum BookingsCommand {
         after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
     )]
     SetStatus(SetStatusArgs),
+    /// Queue a payment reminder for each matching booking not reminded within --every (blocked students skipped).
+    #[command(
+        after_help = "The text is the course's reminder template (`courses template ID --kind reminder`);\n\
+a reminder still unsent is withdrawn when its booking is paid or cancelled.\n\n\
+Examples:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d"
+    )]
+    Remind(RemindArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemindArgs {
+    /// Only bookings in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "pending"
+    )]
+    pub status: Status,
+    /// Only bookings created longer ago than this (2d, 36h, 1w).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: String,
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Skip a booking that got a reminder queued within this long (3d, 12h).
+    #[arg(long, value_name = "AGE", default_value = "3d")]
+    pub every: String,
+    /// Show who would get a reminder; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Filters shared by `list`, `export` and bulk `set-status`.
@@ -1038,6 +1076,47 @@ pub enum StreamsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Queue one message to each member of a stream (blocked students skipped and counted).
+    #[command(
+        after_help = "The text file is a template (placeholders as in `courses template`); without it the\n\
+course's broadcast template is used. On a terminal the count is shown and confirmed; elsewhere\n\
+--yes is needed. With --key, re-running the same broadcast queues nothing new.\n\n\
+Examples:\n  paytrack streams broadcast 8th_stream --text-file start.txt --dry-run\n  paytrack streams broadcast 8th_stream --text-file start.txt --key start-2024-12 --yes"
+    )]
+    Broadcast(BroadcastArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BroadcastArgs {
+    /// Stream code.
+    pub stream: String,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// The message (a template: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}).
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+    /// Members in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "confirmed"
+    )]
+    pub status: Status,
+    /// A name for this broadcast: a member who already got it is skipped.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Show who would get it; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Stream fields that `add` and `edit` set.

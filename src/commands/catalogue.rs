@@ -47,6 +47,7 @@ pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
             course,
             output,
         } => members(ctx, &stream, course, output),
+        StreamsCommand::Broadcast(args) => super::messaging::broadcast(ctx, args),
     }
 }
 

@@ -333,6 +333,33 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// When the last message of `kind` for a booking was queued (withdrawn
+    /// and cancelled ones do not count), and whether one is still unsent.
+    pub fn last_message_of_kind(
+        &self,
+        booking_id: i64,
+        kind: MessageKind,
+    ) -> Result<(Option<String>, bool)> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT MAX(created_at), COALESCE(MAX(status IN ('pending', 'sending')), 0)
+                   FROM outbox
+                  WHERE booking_id = ?1 AND kind = ?2 AND status NOT IN ('withdrawn', 'cancelled')",
+            )?
+            .query_row(params![booking_id, kind.name()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
+
+    /// Whether the student blocked the bot.
+    pub fn user_blocked(&self, user_id: i64) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)")?
+            .query_row(params![user_id], |r| r.get(0))?)
+    }
+
     /// Whether a message of `kind` to this booking's student was delivered.
     pub fn message_was_sent(&self, booking_id: i64, kind: MessageKind) -> Result<bool> {
         Ok(self

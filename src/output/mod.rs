@@ -3,6 +3,7 @@
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
 pub mod progress;
+pub mod prompt;
 pub mod sanitize;
 pub mod table;
 

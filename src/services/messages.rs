@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::db::outbox::{MessageFacts, NewMessage};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::booking::Booking;
 use crate::domain::message::{render, MessageKind, MessageStatus, MessageVars, TELEGRAM_LIMIT};
 use crate::domain::money::{expected_price, format_amount};
 use crate::error::PaytrackError;
@@ -147,19 +148,23 @@ pub fn queue_message(
     )
 }
 
-/// Withdraws the unsent confirmations of a booking that stopped being
-/// confirmed, with one `message.withdrawn` audit entry each; returns their ids.
-pub fn withdraw_confirmations(
+/// Withdraws the unsent messages of `kind` for a booking whose status made
+/// them untrue (a confirmation of a booking no longer confirmed, a payment
+/// reminder for one no longer pending), with one `message.withdrawn` audit
+/// entry each; returns their ids.
+pub fn withdraw_messages(
     tx: &WriteTx,
     booking_id: i64,
+    kind: MessageKind,
+    why: &str,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
     let ids = tx.stop_pending_for_booking(
         booking_id,
-        MessageKind::Confirmation,
+        kind,
         MessageStatus::Withdrawn,
-        "withdrawn: the booking is no longer confirmed",
+        &format!("withdrawn: {why}"),
     )?;
     for &id in &ids {
         tx.append_audit(
@@ -170,7 +175,7 @@ pub fn withdraw_confirmations(
                 booking_id: Some(booking_id),
                 old_value: Some(MessageStatus::Pending.name().to_string()),
                 new_value: Some(MessageStatus::Withdrawn.name().to_string()),
-                details: json!({ "message_id": id, "kind": MessageKind::Confirmation.name() }),
+                details: json!({ "message_id": id, "kind": kind.name() }),
                 ..Default::default()
             },
         )?;
@@ -287,4 +292,139 @@ pub fn check_course_template(
     }
     .check(template)
     .map_err(|e| crate::error::bad_input(format!("template refused: {e}")))
+}
+
+/// What queueing reminders or a broadcast did (or, rolled back, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct QueueReport {
+    /// (booking id, message id) of each message queued.
+    pub queued: Vec<(i64, i64)>,
+    /// Bookings whose student blocked the bot: skipped.
+    pub blocked: Vec<i64>,
+    /// Bookings that had such a message recently, or one still unsent (reminders),
+    /// or this broadcast already (same key): skipped.
+    pub already: Vec<i64>,
+}
+
+/// Queues a payment reminder for each booking that has had none queued since
+/// `not_since` and has none unsent, skipping students who blocked the bot.
+/// One `messages.queued` audit entry for the run.
+pub fn queue_reminders(
+    tx: &WriteTx,
+    bookings: &[Booking],
+    not_since: DateTime<Utc>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<QueueReport> {
+    let mut report = QueueReport::default();
+    let not_since = crate::domain::time::to_storage(not_since);
+    for (i, b) in bookings.iter().enumerate() {
+        if i % 1024 == 0 {
+            crate::interrupt::check()?;
+        }
+        if tx.user_blocked(b.user_id)? {
+            report.blocked.push(b.id);
+            continue;
+        }
+        let (last, unsent) = tx.last_message_of_kind(b.id, MessageKind::Reminder)?;
+        if unsent || last.is_some_and(|at| at > not_since) {
+            report.already.push(b.id);
+            continue;
+        }
+        if let Some(id) = queue_message(
+            tx,
+            b.id,
+            MessageKind::Reminder,
+            &MessageParams::default(),
+            None,
+            now,
+        )? {
+            report.queued.push((b.id, id));
+        }
+    }
+    audit_queued(tx, MessageKind::Reminder, &report, json!({}), actor, now)?;
+    Ok(report)
+}
+
+/// Queues one broadcast message per booking, skipping students who blocked
+/// the bot; with a `key`, a booking that already got this broadcast is
+/// skipped, so re-running the same broadcast queues nothing new.
+pub fn queue_broadcast(
+    tx: &WriteTx,
+    bookings: &[Booking],
+    template: Option<&str>,
+    key: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<QueueReport> {
+    let mut report = QueueReport::default();
+    let params = MessageParams {
+        template: template.map(str::to_string),
+    };
+    for (i, b) in bookings.iter().enumerate() {
+        if i % 1024 == 0 {
+            crate::interrupt::check()?;
+        }
+        if tx.user_blocked(b.user_id)? {
+            report.blocked.push(b.id);
+            continue;
+        }
+        let dedupe = key.map(|k| format!("broadcast:{k}:{}", b.id));
+        match queue_message(
+            tx,
+            b.id,
+            MessageKind::Broadcast,
+            &params,
+            dedupe.as_deref(),
+            now,
+        )? {
+            Some(id) => report.queued.push((b.id, id)),
+            None => report.already.push(b.id),
+        }
+    }
+    audit_queued(
+        tx,
+        MessageKind::Broadcast,
+        &report,
+        json!({ "key": key }),
+        actor,
+        now,
+    )?;
+    Ok(report)
+}
+
+/// One audit entry for a run that queued messages (not one per message: a
+/// broadcast to a stream of 300 would flood the log; the outbox rows say who).
+fn audit_queued(
+    tx: &WriteTx,
+    kind: MessageKind,
+    report: &QueueReport,
+    extra: serde_json::Value,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if report.queued.is_empty() {
+        return Ok(());
+    }
+    let mut details = json!({
+        "kind": kind.name(),
+        "queued": report.queued.len(),
+        "skipped_blocked": report.blocked.len(),
+        "skipped_already": report.already.len(),
+        "first_message_id": report.queued.first().map(|q| q.1),
+        "last_message_id": report.queued.last().map(|q| q.1),
+    });
+    if let (Some(map), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
+        map.extend(more);
+    }
+    tx.append_audit(
+        actor,
+        now,
+        NewAuditEntry {
+            action: action::MESSAGES_QUEUED,
+            details,
+            ..Default::default()
+        },
+    )?;
+    Ok(())
 }

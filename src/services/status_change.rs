@@ -116,11 +116,28 @@ pub fn change_status(
 
     // A student must never hear "paid" about a booking that is no longer
     // confirmed: its unsent confirmation goes with the confirmation (issue 14).
-    let withdrawn = if from == Status::Confirmed {
-        messages::withdraw_confirmations(tx, booking.id, actor, now)?
-    } else {
-        Vec::new()
-    };
+    let mut withdrawn = Vec::new();
+    if from == Status::Confirmed {
+        withdrawn = messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Confirmation,
+            "the booking is no longer confirmed",
+            actor,
+            now,
+        )?;
+    }
+    // Nor "please pay" about a booking that is paid or cancelled.
+    if from == Status::Pending {
+        withdrawn.extend(messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Reminder,
+            "the booking is no longer pending",
+            actor,
+            now,
+        )?);
+    }
     if change.notify {
         outcome.message_id = match change.to {
             Status::Confirmed => messages::queue_message(

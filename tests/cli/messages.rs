@@ -566,3 +566,132 @@ fn a_template_fix_and_a_chat_link_reach_a_queued_message() {
         .ok(&["courses", "template", "1", "--kind", "confirmed"])
         .contains("подтверждена"));
 }
+
+fn block(env: &Env, user_id: i64) {
+    env.sql()
+        .execute(
+            "INSERT INTO blocked_users (user_id, blocked_at, reason) VALUES (?1, '2024-12-01T00:00:00.000000Z', 'test')",
+            [user_id],
+        )
+        .unwrap();
+}
+
+#[test]
+fn reminders_skip_blocked_students_and_respect_every_across_runs() {
+    let env = priced(3);
+    block(&env, 1003);
+    let remind = |when: &str, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["bookings", "remind", "--every", "3d", "--json"];
+        args.extend_from_slice(extra);
+        if !extra.contains(&"--older-than") {
+            args.extend_from_slice(&["--older-than", "2d"]);
+        }
+        let out = run_at(&env, when, &[], &args);
+        assert_exit(&out, code::OK);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // A dry run shows who, and queues nothing.
+    let dry = remind(NOW, &["--dry-run"]);
+    assert_eq!(
+        (dry["queued"].as_u64(), dry["skipped_blocked"].clone()),
+        (Some(2), serde_json::json!([3]))
+    );
+    assert_eq!(outbox_count(&env, "1"), 0);
+    // Too young: nothing.
+    assert_eq!(remind(NOW, &["--older-than", "30d"])["queued"], 0);
+    assert_eq!(remind(NOW, &[])["queued"], 2);
+    assert!(
+        field(&env, 1, "body").contains("30000.00 RUB"),
+        "{}",
+        field(&env, 1, "body")
+    );
+    // Again at once: both still unsent.
+    assert_eq!(remind(NOW, &[])["queued"], 0);
+    env.ok(&["outbox", "drain", "--exec", "cat > /dev/null"]);
+    // A day later: reminded within 3 days.
+    assert_eq!(remind(&at(86_400), &[])["queued"], 0);
+    // Three days and a minute later: reminded again.
+    let again = remind(&at(3 * 86_400 + 60), &[]);
+    assert_eq!(again["queued"], 2);
+    // Paying withdraws the unsent reminder.
+    env.ok(&["booking", "set-status", "1", "confirmed", "--no-notify"]);
+    assert_eq!(
+        outbox_count(&env, "kind = 'reminder' AND status = 'withdrawn'"),
+        1
+    );
+    assert_eq!(
+        outbox_count(&env, "kind = 'reminder' AND status = 'pending'"),
+        1
+    );
+    assert_eq!(audit_count(&env, "messages.queued"), 2);
+}
+
+#[test]
+fn a_broadcast_with_a_key_run_twice_queues_once() {
+    let env = env_with_pending(4);
+    confirm(&env, 1..=3);
+    env.ok(&["outbox", "cancel", "--kind", "confirmed", "--yes"]);
+    block(&env, 1002);
+    let text = env.write(
+        "start.txt",
+        "{first_name}, занятия начинаются в понедельник!",
+    );
+    let args = [
+        "streams",
+        "broadcast",
+        "8th_stream",
+        "--text-file",
+        &text,
+        "--key",
+        "start",
+        "--json",
+    ];
+    // Not on a terminal: --yes is needed, and nothing is queued without it.
+    let before = env.snapshot();
+    env.fails(&args, code::BAD_INPUT);
+    assert_eq!(env.snapshot(), before);
+    let dry: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--dry-run"]].concat())).unwrap();
+    assert_eq!(dry["queued"], 2);
+    assert_eq!(env.snapshot(), before);
+    let first: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--yes"]].concat())).unwrap();
+    assert_eq!(
+        (first["queued"].as_u64(), first["skipped_blocked"].clone()),
+        (Some(2), serde_json::json!([2]))
+    );
+    let second: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--yes"]].concat())).unwrap();
+    assert_eq!(second["queued"], 0);
+    assert_eq!(second["skipped_already"], serde_json::json!([1, 3]));
+    assert_eq!(outbox_count(&env, "kind = 'broadcast'"), 2);
+    // Pending members are not members; a typo in the text is refused.
+    let typo = env.write("typo.txt", "{frist_name}");
+    env.fails(
+        &[
+            "streams",
+            "broadcast",
+            "8th_stream",
+            "--text-file",
+            &typo,
+            "--yes",
+        ],
+        code::BAD_INPUT,
+    );
+    let sent = env.path("sent");
+    env.ok(&[
+        "outbox",
+        "drain",
+        "--exec",
+        &format!("cat >> '{}'", sent.display()),
+    ]);
+    let bodies = std::fs::read_to_string(&sent).unwrap();
+    assert!(
+        bodies.contains("Имя1, занятия начинаются в понедельник!"),
+        "{bodies}"
+    );
+    assert!(
+        !bodies.contains("Имя2,"),
+        "a blocked student got it: {bodies}"
+    );
+}
