@@ -38,6 +38,17 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
                 .map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display())))
         })
         .transpose()?;
+    // A typo would reach the student: refused before anything changes.
+    if let Some(key) = template.as_deref().and_then(|t| {
+        crate::domain::message::unknown_placeholders(t)
+            .first()
+            .copied()
+    }) {
+        return Err(bad_input(format!(
+            "--template: {{{}}} is not a placeholder; nothing changed",
+            crate::output::sanitize::for_terminal(key)
+        )));
+    }
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
         Ok(StatusChange {
             booking_id: id,
