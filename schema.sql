@@ -218,6 +218,57 @@ CREATE INDEX payments_by_outcome ON payments (outcome, id);
 
 -- migration: 3
 
+-- `--search` through an index instead of a scan of every row: an FTS5 trigram
+-- index over bookings.search_text (external content, so the text is stored
+-- once), kept by triggers in the same transaction as every write to bookings.
+-- The trigram tokenizer matches any substring of 3+ characters and folds case
+-- (Cyrillic included) by itself; paytrack's own fold (accents, ё = е) is in
+-- search_text. Shorter queries fall back to a scan.
+CREATE VIRTUAL TABLE bookings_search USING fts5(
+    search_text, content = 'bookings', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER bookings_search_insert AFTER INSERT ON bookings
+BEGIN
+    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+END;
+CREATE TRIGGER bookings_search_delete AFTER DELETE ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    VALUES ('delete', OLD.id, OLD.search_text);
+END;
+CREATE TRIGGER bookings_search_update AFTER UPDATE OF search_text ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    VALUES ('delete', OLD.id, OLD.search_text);
+    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+END;
+-- Another program (the bot, a sqlite3 shell) writes names without the search
+-- text: fill it here, so its bookings are found too. SQL's lower() folds only
+-- ASCII, but the trigram index folds case itself; only accents stay unfolded
+-- until paytrack rewrites the row.
+CREATE TRIGGER bookings_search_text_fill AFTER INSERT ON bookings
+WHEN NEW.search_text = '' AND (NEW.username IS NOT NULL OR NEW.first_name IS NOT NULL)
+BEGIN
+    UPDATE bookings
+       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
+     WHERE id = NEW.id;
+END;
+CREATE TRIGGER bookings_search_text_follow AFTER UPDATE OF username, first_name ON bookings
+WHEN NEW.search_text = OLD.search_text
+ AND (NEW.username IS NOT OLD.username OR NEW.first_name IS NOT OLD.first_name)
+BEGIN
+    UPDATE bookings
+       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
+     WHERE id = NEW.id;
+END;
+INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');
+
+-- `--referral` ignores case (codes are typed by people: SPRING24, spring24).
+DROP INDEX bookings_by_referral;
+CREATE INDEX bookings_by_referral ON bookings (referral_code COLLATE NOCASE, id);
+
+-- migration: 4
+
 -- Messages an admin controls (issue 14):
 --   status  'withdrawn': a confirmation still unsent when its booking left
 --                        `confirmed` (cancelled or reverted); kept, never sent;
@@ -227,7 +278,7 @@ CREATE INDEX payments_by_outcome ON payments (outcome, id);
 --   dedupe_key: a broadcast's --key plus the recipient, so a re-run queues nothing.
 -- `body` is the text as last rendered, and after delivery the exact text sent.
 -- SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
-CREATE TABLE outbox_v3 (
+CREATE TABLE outbox_rebuilt (
     id              INTEGER PRIMARY KEY,
     booking_id      INTEGER NOT NULL REFERENCES bookings(id),
     chat_id         INTEGER NOT NULL,
@@ -246,13 +297,13 @@ CREATE TABLE outbox_v3 (
     params          TEXT,
     dedupe_key      TEXT UNIQUE
 );
-INSERT INTO outbox_v3 (id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
+INSERT INTO outbox_rebuilt (id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
                        claimed_by, claimed_at, last_error, created_at, sent_at)
     SELECT id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
            claimed_by, claimed_at, last_error, created_at, sent_at
       FROM outbox;
 DROP TABLE outbox;
-ALTER TABLE outbox_v3 RENAME TO outbox;
+ALTER TABLE outbox_rebuilt RENAME TO outbox;
 CREATE INDEX outbox_by_status  ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_by_booking ON outbox (booking_id, kind, status);
 

@@ -13,6 +13,7 @@ use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
+use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
@@ -105,6 +106,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     };
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // One row past the page tells whether there is a next page without counting.
     let mut rows = db.list_bookings(
         &filter,
@@ -296,6 +298,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         )));
     }
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // A file is written beside its final name and renamed at the end, so an
     // interrupted or failed export never leaves half a file under that name.
     let partial = args.output.as_ref().map(|path| {

@@ -380,6 +380,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
         ..Default::default()
     };
     let db = ctx.open_db()?;
+    crate::services::catalogue::check_filter_names(&db, &filter)?;
     let rows = db.list_bookings(&filter, Sort::Oldest, None, None)?;
     let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
     if ids.is_empty() || args.dry_run || args.yes {

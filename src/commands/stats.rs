@@ -146,6 +146,7 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let db = ctx.open_db()?;
+    crate::services::catalogue::check_names(&db, filter.course, filter.stream.as_deref())?;
     let rows = stream_stats(&db, &filter)?;
     let mut stdout = crate::output::stdout();
     match format {

@@ -11,5 +11,6 @@ mod outbox;
 mod payments;
 mod properties;
 mod reliability;
+mod search;
 mod set_status;
 mod stats_audit;
