@@ -605,6 +605,8 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   9    проверка не прошла (stats verify, audit verify)
   10   нужно внимание (payments import нашёл строки для ручного разбора;
        outbox drain не смог доставить сообщение)
+  11   outbox drain остановлен: канал непригоден (команда --exec не запускается,
+       код 126/127; токен отвергнут); попытки не израсходованы
   130  прервано (Ctrl-C); база осталась как была
 
 Переменные окружения:
@@ -806,6 +808,42 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
   paytrack outbox drain --telegram
   paytrack outbox drain --exec ./send-mail.sh --limit 100
   * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q",
+    ),
+    // Messages an admin controls (issue 14).
+    (
+        "outbox show",
+        "Одно сообщение так, как оно будет отправлено (по текущим шаблонам и каталогу), или как было отправлено.",
+        "Примеры:\n  paytrack outbox show 17\n  paytrack outbox show 17 --json",
+    ),
+    (
+        "outbox cancel",
+        "Остановить сообщения до отправки (статус cancelled; остаются в очереди и в журнале аудита).",
+        "Отменить можно только сообщения в очереди (pending) и недоставленные (failed).\n\nПримеры:\n  paytrack outbox cancel 17 18 --reason \"сообщили по телефону\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"исторический импорт\"",
+    ),
+    (
+        "outbox retry",
+        "Вернуть недоставленные сообщения в очередь: к отправке сейчас, попытки с нуля.",
+        "Примеры:\n  paytrack outbox retry 17 18",
+    ),
+    (
+        "outbox queue",
+        "Поставить сообщение студенту брони вручную (например, об отмене, которое никто не отправил).",
+        "Примеры:\n  paytrack outbox queue 42 --kind cancelled",
+    ),
+    (
+        "bookings remind",
+        "Напоминание об оплате каждой подходящей брони, если его не было в пределах --every (заблокировавшие бота пропускаются).",
+        "Текст — шаблон курса вида reminder (`courses template ID --kind reminder`); неотправленное\nнапоминание отзывается, когда бронь оплачена или отменена.\n\nПримеры:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d",
+    ),
+    (
+        "streams broadcast",
+        "Поставить в очередь по сообщению каждому участнику потока (заблокировавшие бота пропускаются и считаются).",
+        "Файл с текстом — шаблон (подстановки как в `courses template`); без него берётся шаблон курса\nвида broadcast. В терминале число получателей показывается и подтверждается; иначе нужен --yes.\nС --key повторный запуск той же рассылки ничего нового не ставит.\n\nПримеры:\n  paytrack streams broadcast 8th_stream --text-file start.txt --dry-run\n  paytrack streams broadcast 8th_stream --text-file start.txt --key start-2024-12 --yes",
+    ),
+    (
+        "courses template",
+        "Показать или задать шаблон сообщения курса одного вида (confirmed, cancelled, reminder, broadcast).",
+        "Подстановки: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\nПодстановка одна в скобках, например ({stream}), исчезает вместе с ними, если пуста.\nНеизвестная подстановка или текст длиннее 4096 символов после подстановки отвергаются (код 3).\nСообщения в очереди собираются при отправке, поэтому исправление до них доходит.\n\nПримеры:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset",
     ),
 ];
 

@@ -695,3 +695,52 @@ fn a_broadcast_with_a_key_run_twice_queues_once() {
         "a blocked student got it: {bodies}"
     );
 }
+
+#[test]
+fn messages_queued_before_the_upgrade_keep_their_text_and_status() {
+    // A database at the schema before issue 14, with a message frozen at queue time.
+    let env = Env::empty();
+    let conn = env.sql();
+    let before_ours = paytrack::db::migrations()
+        .filter(|(_, sql)| !sql.contains("outbox_rebuilt"))
+        .collect::<Vec<_>>();
+    let last = before_ours.last().unwrap().0;
+    assert!(
+        last < paytrack::db::latest_version(),
+        "the outbox rebuild is the newest migration"
+    );
+    for (_, sql) in paytrack::db::migrations().take_while(|(v, _)| *v <= last) {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {last};
+         INSERT INTO courses (id, name, created_at, updated_at) VALUES (1, 'Курс', 't', 't');
+         INSERT INTO bookings (id, user_id, first_name, search_text, course_id, created_at,
+                               updated_at, confirmed)
+              VALUES (1, 1001, 'Оля', 'оля', 1, '2024-12-01T00:00:00.000000Z', 't', 2);
+         INSERT INTO outbox (booking_id, chat_id, body, status, next_attempt_at, created_at)
+              VALUES (1, 1001, 'frozen text', 'pending', '2024-12-01T00:00:00.000000Z', 't'),
+                     (1, 1001, 'old sent', 'sent', '2024-12-01T00:00:00.000000Z', 't');"
+    ))
+    .unwrap();
+    drop(conn);
+    let sent = env.path("sent");
+    env.ok(&[
+        "outbox",
+        "drain",
+        "--exec",
+        &format!("cat >> '{}'", sent.display()),
+    ]);
+    assert_eq!(
+        env.count("PRAGMA user_version"),
+        paytrack::db::latest_version() as i64
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&sent).unwrap().trim()).unwrap();
+    assert_eq!(json["body"], "frozen text");
+    assert_eq!(
+        (status_of(&env, 1), status_of(&env, 2)),
+        ("sent".into(), "sent".into())
+    );
+    assert_eq!(field(&env, 2, "body"), "old sent");
+}
