@@ -76,8 +76,21 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
         chat_id: args.user,
         stream,
     };
-    let (messages, counts) =
-        db.read(|db| Ok((db.recent_messages(&filter, limit)?, db.outbox_counts()?)))?;
+    let (messages, counts) = db.read(|db| {
+        let mut messages = db.recent_messages(&filter, limit)?;
+        // Unsent messages are shown as they would go out now (renamed course,
+        // fixed template), not as they read when queued.
+        for m in messages
+            .iter_mut()
+            .filter(|m| m.status != MessageStatus::Sent.name())
+        {
+            if let Some(kind) = MessageKind::from_name(&m.kind) {
+                let facts = db.message_facts(m.booking_id, kind)?;
+                m.body = messages::current_text(facts.as_ref(), m).unwrap_or_else(|e| e);
+            }
+        }
+        Ok((messages, db.outbox_counts()?))
+    })?;
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {

@@ -410,6 +410,8 @@ fn a_rename_after_queueing_changes_the_text_sent_and_show_sees_it_first() {
     env.ok(&["streams", "edit", "8th_stream", "--name", "8-й поток"]);
     let shown = env.ok(&["outbox", "show", "1"]);
     assert!(shown.contains("«Вайб кодинг» (8-й поток)"), "{shown}");
+    let listed = env.ok(&["outbox", "list", "--csv"]);
+    assert!(listed.contains("«Вайб кодинг» (8-й поток)"), "{listed}");
     let bot = FakeBot::start(|_, _| Reply::Ok);
     let vars = [
         ("PAYTRACK_TELEGRAM_TOKEN", TOKEN),
