@@ -37,6 +37,12 @@ fn before_now(ctx: &Context, flag: &str, age: &str) -> Result<DateTime<Utc>> {
 
 /// `bookings remind`.
 pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
+    // "Please pay" to a paid or cancelled booking is the message nobody asked for.
+    if args.status != crate::domain::Status::Pending {
+        return Err(bad_input(
+            "--status: payment reminders are for pending bookings only",
+        ));
+    }
     let until = before_now(ctx, "--older-than", &args.older_than)?;
     let not_since = before_now(ctx, "--every", &args.every)?;
     let db = ctx.open_db()?;

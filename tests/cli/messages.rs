@@ -599,6 +599,17 @@ fn reminders_skip_blocked_students_and_respect_every_across_runs() {
         (Some(2), serde_json::json!([3]))
     );
     assert_eq!(outbox_count(&env, "1"), 0);
+    env.fails(
+        &[
+            "bookings",
+            "remind",
+            "--status",
+            "cancelled",
+            "--older-than",
+            "2d",
+        ],
+        code::BAD_INPUT,
+    );
     // Too young: nothing.
     assert_eq!(remind(NOW, &["--older-than", "30d"])["queued"], 0);
     assert_eq!(remind(NOW, &[])["queued"], 2);
