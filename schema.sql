@@ -269,6 +269,65 @@ CREATE INDEX bookings_by_referral ON bookings (referral_code COLLATE NOCASE, id)
 
 -- migration: 4
 
+-- Payments that need a person (issue 15). The table is rebuilt (SQLite cannot
+-- change a CHECK in place) with:
+--   three more outcomes:
+--     conflict:  a known (provider, external_id) sent again with another amount,
+--                date or booking; stored beside the first version, which stands;
+--     ambiguous: the description names several booking numbers;
+--     refund:    money returned to the payer (a negative amount), netted
+--                against what the booking received;
+--   reference_id: the booking number the file named, kept when `payments
+--                assign` attaches the payment to a booking (booking_id), so a
+--                re-import compares the row with what the file said;
+--   resolved_at/by/note: a person marked the row as handled (`payments resolve`).
+-- (provider, external_id) stays unique except for conflicts, which are
+-- second versions of a stored payment by definition.
+CREATE TABLE payments_v3 (
+    id              INTEGER PRIMARY KEY,
+    provider        TEXT NOT NULL,
+    external_id     TEXT NOT NULL,
+    -- The booking the payment belongs to (it may not exist: outcome 'unknown_booking').
+    booking_id      INTEGER,
+    amount_minor    INTEGER NOT NULL,
+    currency        TEXT NOT NULL,
+    paid_at         TEXT,
+    description     TEXT,
+    outcome         TEXT NOT NULL CHECK (outcome IN ('confirmed', 'already_confirmed', 'partial',
+                        'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'recorded',
+                        'currency_mismatch', 'not_positive', 'conflict', 'ambiguous', 'refund')),
+    imported_at     TEXT NOT NULL,
+    reference_id    INTEGER,
+    resolved_at     TEXT,
+    resolved_by     TEXT,
+    resolution_note TEXT
+);
+INSERT INTO payments_v3 (id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+                         description, outcome, imported_at, reference_id)
+    SELECT id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+           description, outcome, imported_at, booking_id
+      FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v3 RENAME TO payments;
+CREATE UNIQUE INDEX payments_by_external ON payments (provider, external_id)
+    WHERE outcome <> 'conflict';
+CREATE INDEX payments_conflicts ON payments (provider, external_id) WHERE outcome = 'conflict';
+CREATE INDEX payments_by_booking ON payments (booking_id);
+CREATE INDEX payments_by_outcome ON payments (outcome, id);
+
+-- How a provider's (bank's) files are read: its own column names mapped to
+-- paytrack's (`payments import --map`), remembered for the next file.
+CREATE TABLE payment_providers (
+    provider   TEXT PRIMARY KEY,
+    -- JSON object: paytrack column → the file's header, e.g. {"amount": "Сумма"}.
+    column_map TEXT NOT NULL DEFAULT '{}',
+    -- The encoding last forced with --encoding (NULL: detect).
+    encoding   TEXT,
+    updated_at TEXT NOT NULL
+);
+
+-- migration: 5
+
 -- Messages an admin controls (issue 14):
 --   status  'withdrawn': a confirmation still unsent when its booking left
 --                        `confirmed` (cancelled or reverted); kept, never sent;

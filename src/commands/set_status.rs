@@ -162,7 +162,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &JsonOutcome {
                 dry_run: args.dry_run,
@@ -274,7 +274,7 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
             dry_run: !applied,
             ..summary
         };
-        serde_json::to_writer(&mut stdout, &summary)?;
+        crate::output::json::to_writer(&mut stdout, &summary)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }

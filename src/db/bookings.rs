@@ -74,10 +74,17 @@ impl Conditions {
 }
 
 /// What a booking received: the sum of its payments that count as received
-/// money (see `payments::RECEIVED_OUTCOMES`); NULL when none.
+/// money (see `payments::RECEIVED_OUTCOMES`); 0 when none.
+///
+/// TOTAL, not SUM: SQLite's SUM fails the whole query with "integer overflow"
+/// once a sum leaves i64, so one absurd row (stored before amounts were
+/// bounded) broke `bookings list --payment` for every booking. TOTAL adds in
+/// floating point and never fails; it is exact while a booking's sum stays
+/// below 2^53 minor units, i.e. for any 9,000 payments of the largest
+/// accepted amount (`domain::money::MAX_AMOUNT_MINOR`).
 fn received_sql() -> String {
     format!(
-        "(SELECT SUM(p.amount_minor) FROM payments p \
+        "(SELECT TOTAL(p.amount_minor) FROM payments p \
           WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})"
     )
 }
@@ -96,21 +103,24 @@ fn payment_state_sql(state: PaymentState) -> String {
     let with_money = format!(
         "b.id IN (SELECT p.booking_id FROM payments p WHERE p.outcome IN {RECEIVED_OUTCOMES})"
     );
-    // Paid more than the price, or (without a price) paid twice: the import said overpaid.
+    // Paid more than the price (net of refunds), or, without a price, paid
+    // twice (the import said overpaid) and nothing refunded since.
     let overpaid = format!(
-        "({received} > {EXPECTED_SQL} OR EXISTS (SELECT 1 FROM payments p \
-           WHERE p.booking_id = b.id AND p.outcome = 'overpaid'))"
+        "({received} > {EXPECTED_SQL} OR ({EXPECTED_SQL} IS NULL \
+           AND EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'overpaid') \
+           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'refund')))"
     );
     match state {
         PaymentState::Partial => format!(
             "b.confirmed = 1 AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
         ),
         PaymentState::Overpaid => format!("{with_money} AND {overpaid}"),
-        // Any money seen for the booking, even in another currency, means it is not unpaid.
-        PaymentState::Unpaid => "b.confirmed = 1 AND NOT EXISTS (SELECT 1 FROM payments p \
-             WHERE p.booking_id = b.id AND p.amount_minor > 0 \
-               AND p.outcome NOT IN ('unknown_booking', 'unmatched', 'not_positive'))"
-            .to_string(),
+        // No money kept (net of refunds); money in another currency, which
+        // cannot be added up with the rest, still means not unpaid.
+        PaymentState::Unpaid => format!(
+            "b.confirmed = 1 AND {received} <= 0 AND NOT EXISTS (SELECT 1 FROM payments p \
+             WHERE p.booking_id = b.id AND p.amount_minor > 0 AND p.outcome = 'currency_mismatch')"
+        ),
         PaymentState::Refund => {
             format!("{with_money} AND ((b.confirmed = -1 AND {received} > 0) OR {overpaid})")
         }

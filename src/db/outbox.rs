@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::{Db, WriteTx};
 use crate::domain::booking::Booking;
 use crate::domain::message::{MessageKind, MessageStatus};
+use crate::domain::money::Money;
 use crate::domain::time::to_storage;
 
 /// One queued message.
@@ -180,14 +181,18 @@ fn message_facts(
             .optional()?,
     };
     let currency = stream.as_ref().and_then(|s| s.currency.clone());
-    let received_minor: i64 = conn
+    // Added up in Rust with `Money` (checked), as `received_total` does: SQL's
+    // SUM fails on leaving i64, and a drain must not die on odd payment data.
+    let amounts = conn
         .prepare_cached(&format!(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM payments
+            "SELECT amount_minor FROM payments
               WHERE booking_id = ?1 AND (?2 IS NULL OR currency = ?2)
                 AND outcome IN {}",
             super::payments::RECEIVED_OUTCOMES
         ))?
-        .query_row(params![booking.id, currency], |r| r.get(0))?;
+        .query_map(params![booking.id, currency], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let received_minor = Money::sum(amounts).map_or(i64::MAX, Money::clamped_i64);
     Ok(Some(MessageFacts {
         course_name: course.map(|c| c.name),
         stream_name: stream.as_ref().and_then(|s| s.name.clone()),

@@ -84,15 +84,16 @@ impl std::str::FromStr for UserRef {
 }
 
 /// Money states derived from a booking's payments (`bookings list --payment`).
+/// Amounts are net: refunds are subtracted from what the booking received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentState {
     /// Pending, and paid less than the expected price (stream price less discount) so far.
     Partial,
-    /// Paid more than the expected price (or, without a price, paid twice).
+    /// Paid more than the expected price (or, without a price, paid twice and nothing refunded).
     Overpaid,
-    /// Pending, and no money received.
+    /// Pending, and no money kept (none received, or all of it refunded).
     Unpaid,
-    /// Money to return: cancelled with money received, or overpaid.
+    /// Money still to return: cancelled and money kept, or overpaid.
     Refund,
 }
 

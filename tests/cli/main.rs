@@ -9,6 +9,7 @@ mod messages;
 mod native;
 mod outbox;
 mod payments;
+mod payments_people;
 mod properties;
 mod reliability;
 mod search;
