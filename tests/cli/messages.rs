@@ -757,3 +757,28 @@ fn messages_queued_before_the_upgrade_keep_their_text_and_status() {
     );
     assert_eq!(field(&env, 2, "body"), "old sent");
 }
+
+#[test]
+fn a_booking_refunded_in_full_has_no_money_received_and_can_be_bulk_cancelled() {
+    let env = priced(2);
+    let file = env.write(
+        "partial.csv",
+        "external_id,provider,booking_id,amount,currency\np2,bank,2,10000.00,RUB\nr2,bank,2,-10000.00,RUB\n",
+    );
+    env.run(&["payments", "import", &file]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments WHERE booking_id = 2 AND outcome = 'refund'"),
+        1,
+        "the fixture is a partial payment and its refund"
+    );
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--status",
+        "pending",
+        "--to",
+        "cancelled",
+        "--yes",
+    ]);
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 2"), -1);
+}
