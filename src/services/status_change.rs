@@ -127,6 +127,17 @@ pub fn change_status(
             now,
         )?;
     }
+    // Nor "cancelled" about a booking restored before the notice went out.
+    if from == Status::Cancelled {
+        withdrawn.extend(messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Cancellation,
+            "the booking is no longer cancelled",
+            actor,
+            now,
+        )?);
+    }
     // Nor "please pay" about a booking that is paid or cancelled.
     if from == Status::Pending {
         withdrawn.extend(messages::withdraw_messages(

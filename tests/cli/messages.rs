@@ -156,6 +156,9 @@ fn cancelling_after_a_sent_confirmation_tells_the_student() {
     assert_eq!(status_of(&env, 1), "sent", "a sent message stays sent");
     let body = field(&env, 2, "body");
     assert!(body.contains("отменена") && body.contains("Имя1"), "{body}");
+    // Restored before the notice went out: the notice is withdrawn.
+    env.ok(&["booking", "set-status", "1", "pending"]);
+    assert_eq!(status_of(&env, 2), "withdrawn");
 }
 
 #[test]
