@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
-use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
@@ -216,9 +215,7 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
 
 /// A stored time as people read it, in the display zone.
 pub fn show_time(out: &Output, stored: &str) -> String {
-    from_storage(stored)
-        .map(|t| out.zone.show(t))
-        .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
+    out.show_time(stored)
 }
 
 fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {

@@ -186,8 +186,8 @@ pub(crate) fn messages_table(
     table.keep_whole(&[0, 1, 2, 3, 4, 5]);
     for m in messages {
         let when = match (&m.sent_at, m.status.as_str()) {
-            (Some(sent), _) => super::bookings::show_time(out, sent),
-            (None, "pending") => super::bookings::show_time(out, &m.next_attempt_at),
+            (Some(sent), _) => out.show_time(sent),
+            (None, "pending") => out.show_time(&m.next_attempt_at),
             _ => String::new(),
         };
         table.add_row(vec![
@@ -408,7 +408,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
                 stdout,
                 "{}: {}",
                 out.tr("sent at", "отправлено"),
-                super::bookings::show_time(out, sent)
+                out.show_time(sent)
             )?;
         }
         if let Some(error) = &message.last_error {

@@ -169,6 +169,14 @@ impl Output {
         }
     }
 
+    /// A stored time as people read it, in the display zone (a value that is
+    /// not a stored time, e.g. from a file edited by hand, is shown sanitised).
+    pub fn show_time(&self, stored: &str) -> String {
+        crate::domain::time::from_storage(stored)
+            .map(|t| self.zone.show(t))
+            .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
+    }
+
     /// The label people see for a status (the old system's labels in Russian).
     pub fn status_label(&self, status: Status) -> &'static str {
         match (status, self.lang) {
