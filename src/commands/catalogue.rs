@@ -26,7 +26,7 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::resolve_stream;
-use crate::services::messages::check_course_template;
+use crate::services::messages::{check_course_template, recheck_course_templates};
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
     match cmd {
@@ -197,10 +197,14 @@ fn save_stream(
                 json!({ "course_id": course_id, "code": code }),
             )?;
         }
+        if link_change.is_some() {
+            recheck_course_templates(tx, course_id)?;
+        }
         if before.as_ref() == Some(&after) {
             return Ok(link_change.map(|_| after));
         }
         tx.upsert_stream(course_id, code, &changes, ctx.now)?;
+        recheck_course_templates(tx, course_id)?;
         let action = if adding {
             action::STREAM_ADDED
         } else {
@@ -384,6 +388,7 @@ fn save_course(
             Some(after.message_template.as_deref()),
             ctx.now,
         )?;
+        recheck_course_templates(tx, id)?;
         let action = if adding {
             action::COURSE_ADDED
         } else {

@@ -172,6 +172,17 @@ impl WriteTx<'_> {
             .optional()?)
     }
 
+    /// A course's templates of kinds other than confirmation: (kind, text).
+    pub fn kind_templates(&self, course_id: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, body FROM message_templates WHERE course_id = ?1 ORDER BY kind",
+        )?;
+        let rows = stmt
+            .query_map([course_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Sets (or with None removes) a course's template of a kind other than confirmation.
     pub fn set_kind_template(
         &self,

@@ -428,3 +428,26 @@ fn audit_queued(
     )?;
     Ok(())
 }
+
+/// Re-checks every template of a course after a catalogue change (a longer
+/// course or stream name, a chat link) inside the same transaction: a change
+/// that would push a saved template over Telegram's limit is refused (exit 3).
+pub fn recheck_course_templates(tx: &WriteTx, course_id: i64) -> Result<()> {
+    let Some(course) = tx.course(course_id)? else {
+        return Ok(());
+    };
+    let mut templates: Vec<(String, String)> = course
+        .message_template
+        .iter()
+        .map(|t| (MessageKind::Confirmation.name().to_string(), t.clone()))
+        .collect();
+    templates.extend(tx.kind_templates(course_id)?);
+    for (kind, text) in templates {
+        check_course_template(tx, course_id, &course.name, &text).map_err(|e| {
+            crate::error::bad_input(format!(
+                "the course's {kind} template would no longer fit: {e:#}; nothing changed"
+            ))
+        })?;
+    }
+    Ok(())
+}

@@ -785,3 +785,30 @@ fn a_booking_refunded_in_full_has_no_money_received_and_can_be_bulk_cancelled() 
     ]);
     assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 2"), -1);
 }
+
+#[test]
+fn a_rename_that_would_push_a_template_over_the_limit_is_refused() {
+    let env = env_with_pending(1);
+    // 4,000 characters, a 64-character name, "Course 1" and "8th_stream": 4,082.
+    let text = env.write(
+        "r.txt",
+        format!("{}{{first_name}}{{course}}{{stream}}", "я".repeat(4000)),
+    );
+    env.ok(&[
+        "courses", "template", "1", "--kind", "reminder", "--file", &text,
+    ]);
+    let before = env.snapshot();
+    let long_name = "Н".repeat(100);
+    let err = env.fails(
+        &["courses", "edit", "1", "--name", &long_name],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("reminder template"), "{err}");
+    let err = env.fails(
+        &["streams", "edit", "8th_stream", "--name", &long_name],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("4096"), "{err}");
+    assert_eq!(env.snapshot(), before);
+    env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
+}
