@@ -24,6 +24,7 @@ use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::resolve_stream;
 use crate::services::messages::{check_course_template, recheck_course_templates};
@@ -744,7 +745,7 @@ fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::T
             comfy_table::Cell::new(
                 r.confirmed_at
                     .as_deref()
-                    .map(|t| super::bookings::show_time(out, t))
+                    .map(|t| views::show_time(out, t))
                     .unwrap_or_default(),
             ),
             comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),

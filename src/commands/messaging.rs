@@ -14,8 +14,7 @@ use crate::domain::booking::{Booking, BookingFilter, Sort};
 use crate::domain::message::MessageKind;
 use crate::domain::time::parse_age;
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::Output;
+use crate::output::views;
 use crate::services::catalogue::resolve_stream;
 use crate::services::messages::{
     check_course_template, queue_broadcast, queue_reminders, QueueReport,
@@ -180,11 +179,12 @@ fn finish(
     let out = &ctx.out;
     let mut stdout = crate::output::stdout();
     if dry_run && !json && !report.queued.is_empty() {
-        let chosen: Vec<&Booking> = bookings
+        let chosen: Vec<Booking> = bookings
             .iter()
             .filter(|b| report.queued.iter().any(|q| q.0 == b.id))
+            .cloned()
             .collect();
-        writeln!(stdout, "{}", recipients_table(out, &chosen))?;
+        writeln!(stdout, "{}", views::bookings_table(out, &chosen))?;
     }
     if json {
         serde_json::to_writer(
@@ -227,29 +227,4 @@ fn finish(
         already,
     ));
     Ok(exit::OK)
-}
-
-/// Who a message would go to. Names are stranger-typed: sanitised.
-fn recipients_table(out: &Output, rows: &[&Booking]) -> crate::output::table::Table {
-    let mut table = new_table(
-        out,
-        &[
-            out.tr("Booking", "Бронь"),
-            out.tr("User", "Пользователь"),
-            out.tr("Name", "Имя"),
-            out.tr("Username", "Логин"),
-            out.tr("Stream", "Поток"),
-        ],
-    );
-    table.keep_whole(&[0, 1]);
-    for b in rows {
-        table.add_row(vec![
-            number_cell(b.id),
-            number_cell(b.user_id),
-            text_cell(out, b.first_name.as_deref(), 24),
-            text_cell(out, b.username.as_deref(), 24),
-            text_cell(out, b.course_stream.as_deref(), 20),
-        ]);
-    }
-    table
 }

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{Cell, Color};
 
 use super::Context;
 use crate::cli::{
@@ -13,7 +12,7 @@ use crate::cli::{
 use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::resolve_stream;
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
@@ -95,7 +94,7 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     match format {
         Format::Table => {
             if !messages.is_empty() {
-                writeln!(stdout, "{}", messages_table(&out, &messages))?;
+                writeln!(stdout, "{}", views::messages_table(&out, &messages))?;
             }
             stdout.flush()?;
             out.note(&footer(&out, messages.len(), args.status, &counts));
@@ -161,64 +160,6 @@ fn footer(
             "показано {shown} из {of} (в очереди {}, отправляется {}, отправлено {}, не доставлено {}{stopped})",
             c.pending, c.sending, c.sent, c.failed
         ),
-    }
-}
-
-/// Messages as a table for people. Bodies and errors carry stranger-typed
-/// names (and, for errors, whatever a command or server printed): sanitised.
-pub(crate) fn messages_table(
-    out: &Output,
-    messages: &[OutboxMessage],
-) -> crate::output::table::Table {
-    let mut table = new_table(
-        out,
-        &[
-            out.tr("ID", "ID"),
-            out.tr("Booking", "Бронь"),
-            out.tr("Chat", "Чат"),
-            out.tr("Status", "Статус"),
-            out.tr("Tries", "Попыток"),
-            out.tr("Next / sent", "Следующая / отправлено"),
-            out.tr("Last error", "Последняя ошибка"),
-            out.tr("Message", "Сообщение"),
-        ],
-    );
-    table.keep_whole(&[0, 1, 2, 3, 4, 5]);
-    for m in messages {
-        let when = match (&m.sent_at, m.status.as_str()) {
-            (Some(sent), _) => out.show_time(sent),
-            (None, "pending") => out.show_time(&m.next_attempt_at),
-            _ => String::new(),
-        };
-        table.add_row(vec![
-            number_cell(m.id),
-            number_cell(m.booking_id),
-            number_cell(m.chat_id),
-            status_cell(out, &m.status),
-            number_cell(m.attempts),
-            Cell::new(when),
-            text_cell(out, m.last_error.as_deref(), 40),
-            text_cell(out, Some(&m.body), 48),
-        ]);
-    }
-    table
-}
-
-fn status_cell(out: &Output, status: &str) -> Cell {
-    let (label, color) = match status {
-        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
-        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
-        "sent" => (out.tr("sent", "отправлено"), Color::Green),
-        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
-        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
-        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
-        other => (other, Color::Reset),
-    };
-    let cell = Cell::new(label);
-    if out.color {
-        cell.fg(color)
-    } else {
-        cell
     }
 }
 
@@ -408,7 +349,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
                 stdout,
                 "{}: {}",
                 out.tr("sent at", "отправлено"),
-                out.show_time(sent)
+                views::show_time(out, sent)
             )?;
         }
         if let Some(error) = &message.last_error {

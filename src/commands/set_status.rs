@@ -15,6 +15,7 @@ use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::parse_age;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::views;
 use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
@@ -386,11 +387,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     if ids.is_empty() || args.dry_run || args.yes {
         if args.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
-            writeln!(
-                stdout,
-                "{}",
-                super::bookings::bookings_table(&ctx.out, &rows)
-            )?;
+            writeln!(stdout, "{}", views::bookings_table(&ctx.out, &rows))?;
             stdout.flush()?;
         }
         return Ok(ids);
@@ -401,7 +398,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
             ids.len()
         )));
     }
-    eprintln!("{}", super::bookings::bookings_table(&ctx.out, &rows));
+    eprintln!("{}", views::bookings_table(&ctx.out, &rows));
     eprint!(
         "{} {} {} → {}? [y/N] ",
         ctx.out.tr("Change", "Изменить"),

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod prompt;
 pub mod sanitize;
 pub mod table;
+pub mod views;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -167,14 +168,6 @@ impl Output {
             Lang::En => en,
             Lang::Ru => ru,
         }
-    }
-
-    /// A stored time as people read it, in the display zone (a value that is
-    /// not a stored time, e.g. from a file edited by hand, is shown sanitised).
-    pub fn show_time(&self, stored: &str) -> String {
-        crate::domain::time::from_storage(stored)
-            .map(|t| self.zone.show(t))
-            .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
     }
 
     /// The label people see for a status (the old system's labels in Russian).
