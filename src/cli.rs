@@ -845,7 +845,7 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
     ),
     (
         "outbox retry",
-        "Вернуть недоставленные сообщения в очередь: к отправке сейчас, попытки с нуля.",
+        "Вернуть недоставленные (или отменённые) сообщения в очередь: к отправке сейчас, попытки с нуля.",
         "Примеры:\n  paytrack outbox retry 17 18",
     ),
     (
@@ -904,7 +904,7 @@ Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./
     #[command(after_help = "Only pending and failed messages can be cancelled.\n\n\
 Examples:\n  paytrack outbox cancel 17 18 --reason \"sent by hand\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"historical import\"")]
     Cancel(OutboxCancelArgs),
-    /// Put failed messages back in the queue, due now, with their attempts counted from zero.
+    /// Put failed (or cancelled) messages back in the queue, due now, with their attempts counted from zero.
     #[command(after_help = "Examples:\n  paytrack outbox retry 17 18")]
     Retry(OutboxRetryArgs),
     /// Queue a message to a booking's student by hand (e.g. a cancellation notice nobody was sent).
@@ -945,7 +945,7 @@ pub struct OutboxCancelArgs {
 
 #[derive(Debug, Args)]
 pub struct OutboxRetryArgs {
-    /// Message ids (failed messages).
+    /// Message ids (failed or cancelled messages).
     #[arg(required = true)]
     pub ids: Vec<i64>,
 }

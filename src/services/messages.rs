@@ -225,16 +225,18 @@ pub fn cancel_messages(
     Ok(())
 }
 
-/// Puts failed messages back in the queue, all or none (one
+/// Puts failed (or cancelled) messages back in the queue, all or none (one
 /// `message.retried` audit entry each).
 pub fn retry_messages(tx: &WriteTx, ids: &[i64], actor: &str, now: DateTime<Utc>) -> Result<()> {
     for &id in ids {
         let message = tx
             .message(id)?
             .ok_or_else(|| PaytrackError::NotFound(format!("message {id} not found")))?;
-        if message.status != MessageStatus::Failed.name() {
+        // A cancelled message may have been stopped by mistake; a withdrawn
+        // one is untrue (its booking changed) and stays withdrawn.
+        if !matches!(message.status.as_str(), "failed" | "cancelled") {
             return Err(PaytrackError::TransitionRefused(format!(
-                "message {id} is {}; only failed messages can be retried; nothing changed",
+                "message {id} is {}; only failed and cancelled messages can be retried; nothing changed",
                 message.status
             ))
             .into());

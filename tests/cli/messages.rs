@@ -327,7 +327,7 @@ fn outbox_cancel_by_id_booking_and_kind_keeps_and_audits() {
 
 #[test]
 fn outbox_retry_puts_a_failed_message_back() {
-    let env = env_with_pending(2);
+    let env = env_with_pending(3);
     confirm(&env, 1..=2);
     let out = run_at(
         &env,
@@ -347,8 +347,15 @@ fn outbox_retry_puts_a_failed_message_back() {
     assert_eq!(audit_count(&env, "message.retried"), 2);
     env.ok(&["outbox", "drain", "--exec", "cat > /dev/null"]);
     assert_eq!(status_of(&env, 1), "sent");
-    // Only failed messages can be retried.
+    // Only failed and cancelled messages can be retried; a withdrawn one stays withdrawn.
     env.fails(&["outbox", "retry", "1"], code::REFUSED);
+    confirm(&env, [3]);
+    env.ok(&["outbox", "cancel", "3"]);
+    env.ok(&["outbox", "retry", "3"]);
+    assert_eq!(status_of(&env, 3), "pending");
+    env.ok(&["booking", "set-status", "3", "cancelled", "--reason", "r"]);
+    assert_eq!(status_of(&env, 3), "withdrawn");
+    env.fails(&["outbox", "retry", "3"], code::REFUSED);
 }
 
 #[test]
