@@ -303,49 +303,46 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         }
     };
     let written = (|| -> Result<()> {
-        match args.format {
-            Format::Jsonl => {
-                let mut sink = sink;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |mut b| {
-                        if args.redact {
-                            b.username = None;
-                            b.first_name = None;
-                        }
-                        crate::output::json::to_writer(
-                            &mut sink,
-                            &BookingRecord {
-                                booking: &b,
-                                status: b.status.name(),
-                            },
-                        )?;
-                        sink.write_all(b"\n")?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                sink.flush()?;
-            }
-            _ => {
-                let mut w = csv_writer(sink);
-                w.write_record(CSV_COLUMNS)?;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |b| {
-                        w.write_record(csv_row(&out, &b, args.redact))?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                w.flush()?;
-            }
+        if args.format == Format::Jsonl {
+            let mut sink = sink;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |mut b| {
+                    if args.redact {
+                        b.username = None;
+                        b.first_name = None;
+                    }
+                    crate::output::json::to_writer(
+                        &mut sink,
+                        &BookingRecord {
+                            booking: &b,
+                            status: b.status.name(),
+                        },
+                    )?;
+                    sink.write_all(b"\n")?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            sink.flush()?;
+        } else {
+            let mut w = csv_writer(sink);
+            w.write_record(CSV_COLUMNS)?;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |b| {
+                    w.write_record(csv_row(&out, &b, args.redact))?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            w.flush()?;
         }
         Ok(())
     })();

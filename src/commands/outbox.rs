@@ -425,12 +425,12 @@ fn cancel(ctx: &Context, args: OutboxCancelArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// `outbox retry ID…`: failed messages back to the queue.
+/// `outbox retry ID…`: failed (or cancelled) messages back to the queue.
 fn retry(ctx: &Context, args: OutboxRetryArgs) -> Result<u8> {
     super::write_unless(
         ctx,
         |tx| messages::retry_messages(tx, &args.ids, &ctx.actor, ctx.now),
-        |_| true,
+        |()| true,
     )?;
     ctx.out.note(&format!(
         "{} {}",

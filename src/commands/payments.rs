@@ -339,12 +339,12 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                 .read_record(&mut record)
                 .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
             {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, csv::Position::line);
                 let payment = parse_row(&record, &index, default_provider, line, &name)?;
                 reconciler.apply(IncomingPayment { line, payment })?;
                 rows += 1;
                 if rows % 4096 == 0 {
-                    bar.set_position(record.position().map_or(0, |p| p.byte()));
+                    bar.set_position(record.position().map_or(0, csv::Position::byte));
                     crate::interrupt::check()?;
                 }
             }

@@ -128,16 +128,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
     } else {
         ""
     };
-    if !outcome.changed {
-        out.note(&format!(
-            "{prefix}{} {} {} {}; {}",
-            out.tr("booking", "бронь"),
-            outcome.booking_id,
-            out.tr("is already", "уже"),
-            out.status_label(outcome.from),
-            out.tr("nothing to do", "делать нечего")
-        ));
-    } else {
+    if outcome.changed {
         let verb = if args.dry_run {
             out.tr("would change", "будет изменена")
         } else {
@@ -160,6 +151,15 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             );
         }
         out.note(&line);
+    } else {
+        out.note(&format!(
+            "{prefix}{} {} {} {}; {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is already", "уже"),
+            out.status_label(outcome.from),
+            out.tr("nothing to do", "делать нечего")
+        ));
     }
     if args.json {
         let mut stdout = crate::output::stdout();
@@ -309,7 +309,7 @@ fn apply_all(
                 Some(PaytrackError::ExpectationFailed(_))
                     if change.source == "bulk" && change.expect.is_some() =>
                 {
-                    summary.skipped += 1
+                    summary.skipped += 1;
                 }
                 Some(
                     PaytrackError::NotFound(msg)

@@ -145,7 +145,7 @@ impl WriteTx<'_> {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut by_currency: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+        let mut by_currency = std::collections::BTreeMap::<String, Vec<i64>>::new();
         for (currency, amount) in rows {
             by_currency.entry(currency).or_default().push(amount);
         }

@@ -16,9 +16,10 @@ use crate::domain::time::from_storage;
 
 /// A stored time as people read it, in the display zone.
 pub fn show_time(out: &Output, stored: &str) -> String {
-    from_storage(stored)
-        .map(|t| out.zone.show(t))
-        .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
+    from_storage(stored).map_or_else(
+        || sanitize::for_terminal(stored).into_owned(),
+        |t| out.zone.show(t),
+    )
 }
 
 /// The bookings table (also used by bulk set-status previews).

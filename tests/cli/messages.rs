@@ -756,7 +756,7 @@ fn messages_queued_before_the_upgrade_keep_their_text_and_status() {
     ]);
     assert_eq!(
         env.count("PRAGMA user_version"),
-        paytrack::db::latest_version() as i64
+        i64::from(paytrack::db::latest_version())
     );
     let json: serde_json::Value =
         serde_json::from_str(std::fs::read_to_string(&sent).unwrap().trim()).unwrap();
