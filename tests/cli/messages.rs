@@ -262,14 +262,23 @@ fn ctrl_c_during_a_send_leaves_it_sent_and_recorded() {
     let env = env_with_pending(2);
     confirm(&env, 1..=2);
     let script = format!(
-        "cat > /dev/null; sleep 1; echo $PAYTRACK_MESSAGE_ID >> {}",
+        "touch {}; cat > /dev/null; sleep 1; echo $PAYTRACK_MESSAGE_ID >> {}",
+        quoted(&env, "started"),
         quoted(&env, "sent")
     );
     let child = env.spawn(&["outbox", "drain", "--exec", &script]);
-    std::thread::sleep(Duration::from_millis(400));
+    // Ctrl-C once the first send is under way (however slow the machine).
+    let started = env.path("started");
+    for _ in 0..200 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the send never started");
     // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(libc::pid_t::try_from(child.id()).unwrap(), libc::SIGINT);
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
