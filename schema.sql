@@ -321,3 +321,57 @@ CREATE TABLE payment_providers (
     encoding   TEXT,
     updated_at TEXT NOT NULL
 );
+
+-- migration: 5
+
+-- Messages an admin controls (issue 14):
+--   status  'withdrawn': a confirmation still unsent when its booking left
+--                        `confirmed` (cancelled or reverted); kept, never sent;
+--           'cancelled': stopped by an admin (`outbox cancel`), kept with the reason;
+--   params:     JSON the text is rendered from at send time (NULL: `body` was
+--               frozen when queued, by an older paytrack, and is sent as it is);
+--   dedupe_key: a broadcast's --key plus the recipient, so a re-run queues nothing.
+-- `body` is the text as last rendered, and after delivery the exact text sent.
+-- SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+CREATE TABLE outbox_rebuilt (
+    id              INTEGER PRIMARY KEY,
+    booking_id      INTEGER NOT NULL REFERENCES bookings(id),
+    chat_id         INTEGER NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'confirmation',
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed',
+                                          'withdrawn', 'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_by      TEXT,
+    claimed_at      TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    params          TEXT,
+    dedupe_key      TEXT UNIQUE
+);
+INSERT INTO outbox_rebuilt (id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
+                       claimed_by, claimed_at, last_error, created_at, sent_at)
+    SELECT id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
+           claimed_by, claimed_at, last_error, created_at, sent_at
+      FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_rebuilt RENAME TO outbox;
+CREATE INDEX outbox_by_status  ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_by_booking ON outbox (booking_id, kind, status);
+
+-- Message templates per course and kind (confirmation, cancellation, reminder,
+-- broadcast). The course's own `message_template` column stays the
+-- confirmation template; this table holds the others.
+CREATE TABLE message_templates (
+    course_id  INTEGER NOT NULL REFERENCES courses(id),
+    kind       TEXT NOT NULL CHECK (kind IN ('cancellation', 'reminder', 'broadcast')),
+    body       TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (course_id, kind)
+) WITHOUT ROWID;
+
+-- A stream's group chat link, for the {chat_link} placeholder.
+ALTER TABLE streams ADD COLUMN chat_link TEXT;

@@ -414,7 +414,7 @@ pub(super) fn refold_search_text(conn: &rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
-fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
+pub(super) fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
         .query_row([id], booking_from_row)
