@@ -11,7 +11,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::views;
-use crate::output::{csv_writer, sanitize, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -23,6 +23,7 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
         BookingsCommand::Add(args) => super::add::run(ctx, args),
         BookingsCommand::Edit(args) => super::edit::run(ctx, args),
+        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
     }
 }
 
@@ -229,9 +230,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
                 for (currency, net) in &received {
                     writeln!(
                         stdout,
-                        "{}: {net} {}",
+                        "{}: {}",
                         out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
-                        sanitize::for_terminal(currency)
+                        views::money(out, *net, Some(currency))
                     )?;
                 }
             }

@@ -1,6 +1,5 @@
 //! Operations: every audit entry of one write transaction carries its id;
-//! `undo` reads an operation back, checks what happened since, and withdraws
-//! the messages it queued.
+//! `undo` reads an operation back and checks what happened since.
 
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
@@ -37,22 +36,6 @@ impl WriteTx<'_> {
                 |r| r.get(0),
             )
             .optional()?)
-    }
-
-    /// Withdraws a queued message that no drain has claimed yet, so it is
-    /// never sent. Returns false when it was already claimed, sent or failed.
-    ///
-    /// The outbox has no `withdrawn` status yet (issue 14 adds one); until
-    /// then a withdrawn message is `failed` with the reason as its error.
-    pub fn withdraw_message(&self, message_id: i64, why: &str) -> Result<bool> {
-        let n = self
-            .conn()
-            .prepare_cached(
-                "UPDATE outbox SET status = 'failed', last_error = ?2
-                  WHERE id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![message_id, format!("withdrawn: {why}")])?;
-        Ok(n == 1)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod progress;
+pub mod prompt;
 pub mod report_file;
 pub mod sanitize;
 pub mod table;

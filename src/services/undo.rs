@@ -74,6 +74,15 @@ pub fn undo_operation(
                     status(entry.new_value.as_deref())?,
                     status(entry.old_value.as_deref())?,
                 );
+                // The message the change queued; `change_status` withdraws it
+                // when the booking leaves `confirmed` and it is still unsent.
+                let message = serde_json::from_str::<Value>(&entry.details)
+                    .ok()
+                    .and_then(|d| d["message_id"].as_i64());
+                let unsent_before = match message {
+                    Some(id) => tx.message(id)?.is_some_and(|m| m.status == "pending"),
+                    None => false,
+                };
                 let outcome = change_status(
                     tx,
                     &reverting(booking_id, to, Some(from), &reason),
@@ -81,11 +90,9 @@ pub fn undo_operation(
                     now,
                 )?;
                 report.status_changes += u64::from(outcome.changed);
-                let message = serde_json::from_str::<Value>(&entry.details)
-                    .ok()
-                    .and_then(|d| d["message_id"].as_i64());
-                if let Some(id) = message.filter(|_| to != Status::Confirmed) {
-                    report.withdrawn += u64::from(tx.withdraw_message(id, &reason)?);
+                if let (Some(id), true) = (message, unsent_before) {
+                    let withdrawn = tx.message(id)?.is_some_and(|m| m.status == "withdrawn");
+                    report.withdrawn += u64::from(withdrawn);
                 }
             }
             action::BOOKING_EDITED => {

@@ -6,6 +6,7 @@ mod harness;
 mod external_writer;
 mod foundation;
 mod hostile;
+mod messages;
 mod native;
 mod outbox;
 mod payments;
