@@ -362,9 +362,9 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     if let Some(path) = &args.output {
         ctx.out.note(&format!(
-            "{rows} {} {}",
-            ctx.out.tr("bookings written to", "бронирований записано в"),
-            path.display()
+            "{}: {}",
+            path.display(),
+            ctx.out.bookings_count(rows)
         ));
     }
     Ok(exit::OK)
