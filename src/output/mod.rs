@@ -237,6 +237,12 @@ impl Output {
         }
     }
 
+    /// A header for a column of times, with the zone they are shown in:
+    /// `Created (Europe/Moscow)`.
+    pub fn time_header(&self, en: &str, ru: &str) -> String {
+        format!("{} ({})", self.tr(en, ru), self.zone.label())
+    }
+
     /// `N bookings` in the run's language.
     pub fn bookings_count(&self, n: u64) -> String {
         let noun = self.plural(
