@@ -132,6 +132,21 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
+    // --- issue 20 (personal data): `users erase`, `retention apply`.
+    // The `users` group is shared with issue 13 (`users show/block`): the
+    // lead merges the two `UsersCommand` enums.
+    /// Students (Telegram users): erase one person's data on request.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+    )]
+    Users(UsersCommand),
+    /// Keep personal data no longer than needed: pseudonymise old bookings, clear old messages.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y"
+    )]
+    Retention(RetentionCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -1222,4 +1237,64 @@ pub struct CourseEditArgs {
     /// Go back to the default confirmation message.
     #[arg(long, conflicts_with = "template")]
     pub default_template: bool,
+}
+
+// --- issue 20 (personal data) ---------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Erase what identifies a person: names, search text, payment descriptions,
+    /// message bodies, audit values. Ids, statuses, amounts and dates stay.
+    #[command(
+        after_help = "The person's names become a stable pseudonym (erased-<hash>), message bodies\nare emptied, undelivered messages to them fail, and the personal values of\ntheir audit entries are erased (the chain still verifies). One audit entry\nrecords the user id and the reason. All or nothing.\n\nExamples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+    )]
+    Erase(UsersEraseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersEraseArgs {
+    /// Telegram user id.
+    #[arg(value_name = "USER_ID")]
+    pub user_id: i64,
+    /// Why (e.g. the request's date and channel); kept in the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// Count what would be erased; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also VACUUM the database file afterwards (rewrites it whole; slow on big files).
+    #[arg(long)]
+    pub vacuum: bool,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Pseudonymise bookings and clear message bodies older than the given ages.
+    #[command(
+        after_help = "Ages: a number and y (years), m (months) or d (days), counted back from now.\nBookings older than --bookings-older-than (by creation date) are erased as\n`users erase` does for one person; sent and failed messages older than\n--messages-older-than lose their body. Ids, statuses, amounts and dates stay.\n\nExamples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: every night at 03:30\n  30 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y"
+    )]
+    Apply(RetentionApplyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).multiple(true)))]
+pub struct RetentionApplyArgs {
+    /// Pseudonymise bookings created longer ago than this (e.g. 3y).
+    #[arg(long, value_name = "AGE", group = "rule")]
+    pub bookings_older_than: Option<String>,
+    /// Clear the bodies of sent and failed messages older than this (e.g. 1y).
+    #[arg(long, value_name = "AGE", group = "rule")]
+    pub messages_older_than: Option<String>,
+    /// Count what would be touched; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
