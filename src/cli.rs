@@ -340,6 +340,10 @@ pub struct ExportArgs {
     /// CSV cells exactly as stored (no formula protection); use when the file goes to a machine.
     #[arg(long)]
     pub raw: bool,
+    /// Encrypt the output for this age recipient (a public key `age1…`; repeat for several).
+    /// Decrypt with `age -d -i key.txt FILE`.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
@@ -318,8 +319,25 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
             path.join("bookings.csv").display()
         )));
     }
+    let recipients = Recipients::parse(&args.encrypt_to)?;
+    if recipients.is_some() {
+        if args.output.is_none() && ctx.out.to_terminal {
+            return Err(bad_input(
+                "encrypted output is binary: write it to a file (-o FILE) or a pipe",
+            ));
+        }
+        out.to_terminal = false;
+    }
     let db = ctx.open_db()?;
     check_filter_names(&db, &filter)?;
+    if let Some(path) = &args.output {
+        if recipients.is_none() && !args.redact && others_can_read_dir_of(path) {
+            ctx.out.warn(&format!(
+                "{} holds students' names and other users can read its directory; consider --encrypt-to RECIPIENT or --redact",
+                path.display()
+            ));
+        }
+    }
     // A file is written beside its final name and renamed at the end, so an
     // interrupted or failed export never leaves half a file under that name.
     let partial = args.output.as_ref().map(|path| {
@@ -327,14 +345,17 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         name.push(".partial");
         path.with_file_name(name)
     });
-    let sink: Box<dyn Write> = match (&partial, &args.output) {
+    let sink = match (&partial, &args.output) {
         // A path the user typed that cannot be written (a missing directory,
         // no permission) is bad input, named as typed, not as the .partial.
-        (Some(path), Some(output)) => Box::new(std::io::BufWriter::new(
-            File::create(path)
-                .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
-        )),
-        _ => Box::new(crate::output::stdout()),
+        (Some(path), Some(output)) => encrypt::sink(
+            std::io::BufWriter::new(
+                File::create(path)
+                    .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
+            ),
+            recipients.as_ref(),
+        )?,
+        _ => encrypt::sink(crate::output::stdout(), recipients.as_ref())?,
     };
     // Progress only for a file: on stdout the data itself is the output.
     let bar = if partial.is_some() && ctx.out.progress {
@@ -379,7 +400,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                         Ok(())
                     },
                 )?;
-                sink.flush()?;
+                sink.finish()?;
             }
             _ => {
                 let mut w = csv_writer(sink);
@@ -395,7 +416,8 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                         Ok(())
                     },
                 )?;
-                w.flush()?;
+                // Finishing writes an encrypted file's last chunk and tag.
+                w.into_inner().map_err(|e| e.into_error())?.finish()?;
             }
         }
         Ok(())

@@ -308,3 +308,101 @@ fn retention_dry_run_counts_what_apply_touches() {
     );
     env.fails(&["retention", "apply"], code::USAGE);
 }
+
+#[test]
+fn an_encrypted_export_decrypts_to_exactly_the_plain_export() {
+    use std::io::Read;
+    let env = env_with_person();
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    for format in ["csv", "jsonl"] {
+        let plain = env.path(&format!("plain.{format}"));
+        let sealed = env.path(&format!("sealed.{format}.age"));
+        env.ok(&[
+            "bookings",
+            "export",
+            "--format",
+            format,
+            "-o",
+            plain.to_str().unwrap(),
+        ]);
+        env.ok(&[
+            "bookings",
+            "export",
+            "--format",
+            format,
+            "--encrypt-to",
+            &recipient,
+            "-o",
+            sealed.to_str().unwrap(),
+        ]);
+        let plain = std::fs::read(plain).unwrap();
+        let sealed = std::fs::read(sealed).unwrap();
+        assert!(plain.windows(6).any(|w| w == "zelda_".as_bytes()));
+        assert!(!sealed.windows(6).any(|w| w == "zelda_".as_bytes()));
+        let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap();
+        let mut opened = Vec::new();
+        reader.read_to_end(&mut opened).unwrap();
+        assert_eq!(opened, plain, "{format}");
+        // Another key cannot open it.
+        let stranger = age::x25519::Identity::generate();
+        assert!(age::Decryptor::new(&sealed[..])
+            .unwrap()
+            .decrypt(std::iter::once(&stranger as &dyn age::Identity))
+            .is_err());
+    }
+    // Encrypted to stdout (a pipe here) works too.
+    let piped = env.run(&["bookings", "export", "--encrypt-to", &recipient]);
+    assert!(piped.status.success());
+    assert!(piped.stdout.starts_with(b"age-encryption.org/v1"));
+    let mut opened = Vec::new();
+    age::Decryptor::new(&piped.stdout[..])
+        .unwrap()
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut opened)
+        .unwrap();
+    assert_eq!(opened, std::fs::read(env.path("plain.csv")).unwrap());
+    // A bad recipient is bad input, and no file appears.
+    let target = env.path("never.csv");
+    let err = env.fails(
+        &[
+            "bookings",
+            "export",
+            "--encrypt-to",
+            "age1nope",
+            "-o",
+            target.to_str().unwrap(),
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("not an age recipient"), "{err}");
+    assert!(!target.exists());
+}
+
+#[test]
+fn a_plain_export_of_names_where_others_can_read_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = env_with_person();
+    let shared = env.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let private = env.path("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stderr = |args: &[&str]| String::from_utf8(env.run(args).stderr).unwrap();
+    let file = shared.join("b.csv");
+    let file = file.to_str().unwrap();
+    assert!(stderr(&["bookings", "export", "-o", file]).contains("warning:"));
+    assert!(!stderr(&["bookings", "export", "--redact", "-o", file]).contains("warning:"));
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    assert!(
+        !stderr(&["bookings", "export", "--encrypt-to", &recipient, "-o", file])
+            .contains("warning:")
+    );
+    let file = private.join("b.csv");
+    assert!(!stderr(&["bookings", "export", "-o", file.to_str().unwrap()]).contains("warning:"));
+}
