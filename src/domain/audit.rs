@@ -187,6 +187,7 @@ impl AuditEntry {
 
     /// The entry as people read it: personal values back in their columns,
     /// `(erased)` where a value was erased.
+    #[must_use]
     pub fn revealed(mut self) -> AuditEntry {
         for p in &self.personal {
             let shown = Some(p.value.clone().unwrap_or_else(|| ERASED.to_string()));

@@ -105,7 +105,5 @@ pub fn others_can_read_dir_of(path: &Path) -> bool {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    std::fs::metadata(dir)
-        .map(|m| m.permissions().mode() & 0o005 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o005 != 0)
 }

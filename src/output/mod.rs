@@ -7,6 +7,7 @@ pub mod json;
 pub mod progress;
 pub mod sanitize;
 pub mod table;
+pub mod views;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

@@ -33,7 +33,7 @@ fn env_with_person() -> Env {
     );
     let out = env.run(&["payments", "import", &payments]);
     assert!(
-        matches!(out.status.code(), Some(0) | Some(10)),
+        matches!(out.status.code(), Some(0 | 10)),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -76,7 +76,7 @@ fn file_contains_names(env: &Env) -> Option<String> {
             let needle = name.as_bytes();
             bytes.windows(needle.len()).any(|w| w == needle)
         })
-        .map(|n| n.to_string())
+        .map(|n| (*n).to_string())
 }
 
 /// What the accounts look like: statuses, ids, amounts, dates, stats.
