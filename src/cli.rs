@@ -189,6 +189,8 @@ pub enum BookingsCommand {
         id: i64,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        privacy: RedactArgs,
     },
     /// Stream matching bookings as CSV or JSONL, in the columns `import` reads.
     #[command(
@@ -322,6 +324,8 @@ pub struct ListArgs {
     pub cursor: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 #[derive(Debug, Args)]
@@ -524,6 +528,8 @@ pub struct AuditTailArgs {
     pub follow: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 /// The command line with its help in `lang`.
@@ -844,6 +850,11 @@ pub struct OutboxListArgs {
     pub all: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
+    /// Show message bodies whole (by default a listing shows their first 40 characters).
+    #[arg(long, conflicts_with = "redact")]
+    pub full_body: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1067,6 +1078,8 @@ pub struct PaymentsListArgs {
     pub all: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1104,6 +1117,8 @@ pub enum StreamsCommand {
         course: Option<i64>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        privacy: RedactArgs,
     },
 }
 
@@ -1301,4 +1316,12 @@ pub struct RetentionApplyArgs {
     /// Print the counts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--redact` for listings (issue 20).
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct RedactArgs {
+    /// Leave out what identifies students: names, payment descriptions, message bodies, reasons.
+    #[arg(long)]
+    pub redact: bool,
 }

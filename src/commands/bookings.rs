@@ -11,6 +11,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
+use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
@@ -18,7 +19,11 @@ use crate::services::catalogue::check_filter_names;
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
         BookingsCommand::List(args) => list(ctx, args),
-        BookingsCommand::Show { id, output } => show(ctx, id, output),
+        BookingsCommand::Show {
+            id,
+            output,
+            privacy,
+        } => show(ctx, id, output, privacy.redact),
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
@@ -117,6 +122,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     if let Some(n) = limit {
         rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
+    redact_all(&mut rows, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {
@@ -173,14 +179,18 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
+fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
-    let booking = db
+    let mut booking = db
         .booking(id)?
         .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
-    let payments = db.payments_for_booking(id)?;
-    let audit = db.audit_for_booking(id)?;
-    let messages = db.outbox_messages(None, Some(id))?;
+    let mut payments = db.payments_for_booking(id)?;
+    let mut audit = db.audit_for_booking(id)?;
+    let mut messages = db.outbox_messages(None, Some(id))?;
+    redact_all(std::slice::from_mut(&mut booking), redact);
+    redact_all(&mut payments, redact);
+    redact_all(&mut audit, redact);
+    redact_all(&mut messages, redact);
     // What the booking kept per currency, refunds subtracted (issue 15).
     let received = crate::domain::payment::net_received(
         payments

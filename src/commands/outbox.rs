@@ -9,8 +9,8 @@ use crate::cli::{OutboxCommand, OutboxDrainArgs, OutboxListArgs};
 use crate::db::outbox::OutboxCounts;
 use crate::domain::message::MessageStatus;
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::{redact, views};
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
 use crate::services::delivery_telegram::{token_is_plausible, TelegramChannel, DEFAULT_API};
@@ -47,8 +47,11 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let limit = (!args.all).then_some(args.limit);
-    let (messages, counts) =
+    let (mut messages, counts) =
         db.read(|db| Ok((db.recent_messages(args.status, limit)?, db.outbox_counts()?)))?;
+    // A listing shows the start of a body, enough to tell messages apart.
+    redact::preview_bodies(&mut messages, args.full_body);
+    redact::redact_all(&mut messages, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {

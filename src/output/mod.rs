@@ -5,6 +5,7 @@
 pub mod encrypt;
 pub mod json;
 pub mod progress;
+pub mod redact;
 pub mod sanitize;
 pub mod table;
 pub mod views;

@@ -406,3 +406,62 @@ fn a_plain_export_of_names_where_others_can_read_warns() {
     let file = private.join("b.csv");
     assert!(!stderr(&["bookings", "export", "-o", file.to_str().unwrap()]).contains("warning:"));
 }
+
+#[test]
+fn redact_leaves_names_out_of_every_listing_in_every_format() {
+    let env = env_with_person();
+    let views: [&[&str]; 6] = [
+        &["bookings", "list"],
+        &["booking", "show", "2"],
+        &["audit", "tail"],
+        &["payments", "list"],
+        &["outbox", "list"],
+        &["streams", "members", "8th_stream"],
+    ];
+    let names_in = |text: &str| {
+        NAMES
+            .iter()
+            .chain(&[OTHER_NAME, "Zelda"])
+            .find(|n| text.contains(*n))
+            .map(|n| (*n).to_string())
+    };
+    for view in views {
+        for format in [&["--csv"][..], &["--json"], &["--format", "table"]] {
+            let plain = env.ok(&[view, format].concat());
+            let redacted = env.ok(&[view, format, &["--redact"]].concat());
+            // The plain views do show names (so the redacted check means something)...
+            assert!(names_in(&plain).is_some(), "{view:?} {format:?}: {plain}");
+            // ...and the redacted ones never.
+            assert_eq!(names_in(&redacted), None, "{view:?} {format:?}: {redacted}");
+        }
+    }
+    let show = env.ok(&["booking", "show", "2", "--redact", "--json"]);
+    assert!(show.contains("(redacted)"), "{show}");
+}
+
+#[test]
+fn outbox_list_shows_the_start_of_a_body_unless_asked() {
+    let env = env_with_person();
+    let bodies = |args: &[&str]| -> Vec<String> {
+        let json: serde_json::Value =
+            serde_json::from_str(&env.ok(&[&["outbox", "list", "--json"], args].concat())).unwrap();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let stored: String = env
+        .sql()
+        .query_row("SELECT body FROM outbox ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(stored.chars().count() > 41);
+    let short = bodies(&[]);
+    assert!(short.iter().all(|b| b.chars().count() <= 41), "{short:?}");
+    assert!(short.iter().any(|b| b.ends_with('…')), "{short:?}");
+    assert!(bodies(&["--full-body"]).contains(&stored));
+    assert!(bodies(&["--redact"]).iter().all(|b| b == "(redacted)"));
+    env.fails(&["outbox", "list", "--redact", "--full-body"], code::USAGE);
+}
