@@ -810,6 +810,27 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
   paytrack outbox drain --exec ./send-mail.sh --limit 100
   * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q",
     ),
+    // --- issue 20 (personal data)
+    (
+        "users",
+        "Студенты (пользователи Telegram): удалить данные человека по его просьбе.",
+        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
+    ),
+    (
+        "users erase",
+        "Стереть то, что указывает на человека: имена, текст поиска, назначения платежей, тексты сообщений, значения в журнале. Id, статусы, суммы и даты остаются.\n\nИмена заменяются постоянным псевдонимом (erased-<хеш>), тексты сообщений стираются, неотправленные сообщения ему не уходят, личные значения его записей журнала стираются (цепочка по-прежнему проверяется). Одна запись журнала: id пользователя и причина. Всё или ничего.",
+        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
+    ),
+    (
+        "retention",
+        "Хранить личные данные не дольше нужного: старые брони под псевдоним, старые тексты сообщений стереть.",
+        "Примеры:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y",
+    ),
+    (
+        "retention apply",
+        "Старые брони под псевдоним, тексты старых сообщений стереть.\n\nВозраст: число и y (годы), m (месяцы) или d (дни) от текущего момента. Брони старше --bookings-older-than (по дате создания) стираются так же, как `users erase` для одного человека; у отправленных и недоставленных сообщений старше --messages-older-than стирается текст.",
+        "Примеры:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: каждую ночь в 03:45\n  45 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y",
+    ),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -1296,7 +1317,7 @@ pub struct UsersEraseArgs {
 pub enum RetentionCommand {
     /// Pseudonymise bookings and clear message bodies older than the given ages.
     #[command(
-        after_help = "Ages: a number and y (years), m (months) or d (days), counted back from now.\nBookings older than --bookings-older-than (by creation date) are erased as\n`users erase` does for one person; sent and failed messages older than\n--messages-older-than lose their body. Ids, statuses, amounts and dates stay.\n\nExamples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: every night at 03:30\n  30 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y"
+        after_help = "Ages: a number and y (years), m (months) or d (days), counted back from now.\nBookings older than --bookings-older-than (by creation date) are erased as\n`users erase` does for one person; sent and failed messages older than\n--messages-older-than lose their body. Ids, statuses, amounts and dates stay.\n\nExamples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: every night at 03:45\n  45 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y"
     )]
     Apply(RetentionApplyArgs),
 }

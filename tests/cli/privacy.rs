@@ -172,6 +172,21 @@ fn erasing_a_person_leaves_no_name_in_the_file_and_keeps_accounts_and_proof() {
     assert_eq!(again["counts"]["bookings"], 0);
     assert_eq!(again["counts"]["audit_values"], 0);
     env.ok(&["audit", "verify"]);
+
+    // The old system's export, imported again, does not bring the names back.
+    env.ok(&[
+        "bookings",
+        "import",
+        env.path("bookings.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE user_id = 777000777 AND username = 'zelda_kowalski'"),
+        0
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE user_id = 777000777 AND first_name IS NULL"),
+        2
+    );
 }
 
 #[test]
@@ -464,4 +479,78 @@ fn outbox_list_shows_the_start_of_a_body_unless_asked() {
     assert!(bodies(&["--full-body"]).contains(&stored));
     assert!(bodies(&["--redact"]).iter().all(|b| b == "(redacted)"));
     env.fails(&["outbox", "list", "--redact", "--full-body"], code::USAGE);
+}
+
+#[test]
+fn a_database_from_before_this_change_keeps_verifying_and_chains_new_entries_on() {
+    use paytrack::domain::audit::{AuditEntry, FORMAT_CLEAR, GENESIS_HASH};
+    let env = Env::empty();
+    {
+        let conn = env.sql();
+        // Every migration before the one that moves personal fields out.
+        for (version, sql) in paytrack::db::migrations() {
+            if sql.contains("CREATE TABLE audit_personal") {
+                break;
+            }
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;"
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO courses (id, name, created_at, updated_at) VALUES (1, 'C', 'x', 'x');
+             INSERT INTO bookings (id, user_id, username, first_name, course_id, confirmed, created_at, updated_at, search_text)
+                  VALUES (5, 1, 'old_name', 'Старое', 1, 1, '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z', 'old_name старое');",
+        )
+        .unwrap();
+        // Entries as the previous version wrote them (no format column yet).
+        let mut prev = GENESIS_HASH.to_string();
+        for id in 1..=3 {
+            let mut e = AuditEntry {
+                id,
+                at: format!("2024-01-0{id}T00:00:00.000000Z"),
+                actor: "admin".into(),
+                action: "booking.status_changed".into(),
+                booking_id: Some(5),
+                old_value: Some("pending".into()),
+                new_value: Some("pending".into()),
+                reason: Some(format!("old_name called, #{id}")),
+                details: "{}".into(),
+                prev_hash: prev.clone(),
+                hash: String::new(),
+                format: FORMAT_CLEAR,
+                personal: Vec::new(),
+            };
+            e.hash = e.compute_hash();
+            conn.execute(
+                "INSERT INTO audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                rusqlite::params![e.id, e.at, e.actor, e.action, e.booking_id, e.old_value,
+                                  e.new_value, e.reason, e.details, e.prev_hash, e.hash],
+            )
+            .unwrap();
+            prev = e.hash;
+        }
+    }
+    let verified = env.ok(&["audit", "verify"]);
+    assert!(verified.contains("head: 3 "), "{verified}");
+    env.ok(&[
+        "booking",
+        "set-status",
+        "5",
+        "confirmed",
+        "--reason",
+        "old_name paid",
+    ]);
+    assert_eq!(env.count("SELECT format FROM audit_log WHERE id = 4"), 2);
+    env.ok(&["audit", "verify"]);
+    let out = env.run(&["users", "erase", "1", "--reason", "request", "--yes"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 audit entries"), "{stderr}");
+    env.ok(&["audit", "verify"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_personal WHERE entry_id = 4 AND value IS NULL"),
+        1
+    );
 }
