@@ -13,7 +13,7 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::{csv_writer, sanitize, write_json, Format, Output};
+use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
+        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
     }
 }
 
@@ -238,9 +239,9 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
                 for (currency, net) in &received {
                     writeln!(
                         stdout,
-                        "{}: {net} {}",
+                        "{}: {}",
                         out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
-                        sanitize::for_terminal(currency)
+                        views::money(out, *net, Some(currency))
                     )?;
                 }
             }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod docs;
 pub mod erase;
 pub mod import;
+pub mod messaging;
 pub mod outbox;
 pub mod payments;
 pub mod retention;

@@ -330,6 +330,9 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                 }
             }
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
+            if args.no_notify {
+                reconciler = reconciler.without_messages();
+            }
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
             while reader
@@ -932,7 +935,7 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
             text_cell(out, Some(&p.provider), 16),
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            views::money_cell(p.amount_minor, &p.currency),
+            views::money_cell(out, p.amount_minor, &p.currency),
             comfy_table::Cell::new(attention_name(row)),
             // Our own sentence, never cut; the file's text in it is sanitised.
             comfy_table::Cell::new(crate::output::sanitize::for_terminal(&explain(

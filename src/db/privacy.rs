@@ -104,14 +104,15 @@ impl WriteTx<'_> {
                 [],
             )? as u64,
             // A message not yet sent to a person who asked to be forgotten is
-            // not sent: it fails, with its body gone like the others.
+            // not sent: it is cancelled (as `outbox cancel` would), with its
+            // body gone like the others. `params` may hold a one-off template.
             messages: conn.execute(
                 "UPDATE outbox
-                    SET body = '',
+                    SET body = '', params = NULL,
                         last_error = CASE WHEN status = 'pending' THEN ?1 ELSE last_error END,
-                        status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END
+                        status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
                   WHERE booking_id IN (SELECT id FROM temp.erase_bookings)
-                    AND (body <> '' OR status = 'pending')",
+                    AND (body <> '' OR params IS NOT NULL OR status = 'pending')",
                 [RECIPIENT_ERASED],
             )? as u64,
             blocked_users: 0,
@@ -150,11 +151,13 @@ impl WriteTx<'_> {
         Ok(counts)
     }
 
-    /// Empties the bodies of sent and failed messages created before `cutoff`.
+    /// Empties the bodies of messages created before `cutoff` that will not be
+    /// sent any more (sent, failed, withdrawn, cancelled).
     pub fn clear_message_bodies_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         Ok(self.conn().execute(
-            "UPDATE outbox SET body = ''
-              WHERE created_at < ?1 AND status IN ('sent', 'failed') AND body <> ''",
+            "UPDATE outbox SET body = '', params = NULL
+              WHERE created_at < ?1 AND status IN ('sent', 'failed', 'withdrawn', 'cancelled')
+                AND (body <> '' OR params IS NOT NULL)",
             [to_storage(cutoff)],
         )? as u64)
     }

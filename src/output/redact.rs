@@ -113,6 +113,8 @@ mod tests {
             sent_at: None,
             claimed_by: None,
             claimed_at: None,
+            params: None,
+            dedupe_key: None,
         }
     }
 

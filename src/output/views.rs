@@ -6,12 +6,12 @@
 use comfy_table::{Cell, Color};
 
 use super::table::{new_table, number_cell, status_cell, text_cell, Table};
-use super::{sanitize, Output};
+use super::{sanitize, Lang, Output};
 use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Booking;
-use crate::domain::money::format_amount;
+use crate::domain::money::Money;
 use crate::domain::time::from_storage;
 
 /// A stored time as people read it, in the display zone.
@@ -93,7 +93,7 @@ pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
             text_cell(out, Some(&p.provider), 16),
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            money_cell(p.amount_minor, &p.currency),
+            money_cell(out, p.amount_minor, &p.currency),
             comfy_table::Cell::new(outcome),
             text_cell(out, p.description.as_deref(), 30),
         ]);
@@ -170,12 +170,41 @@ pub fn messages_table(out: &Output, messages: &[OutboxMessage]) -> crate::output
 }
 
 /// An amount with its currency, right-aligned.
-pub fn money_cell(amount_minor: i64, currency: &str) -> comfy_table::Cell {
-    number_cell(format!(
-        "{} {}",
-        format_amount(amount_minor),
-        crate::output::sanitize::for_terminal(currency)
-    ))
+pub fn money_cell(out: &Output, amount_minor: i64, currency: &str) -> Cell {
+    number_cell(money(out, Money::from_minor(amount_minor), Some(currency)))
+}
+
+/// Money as people read it: digits grouped, the language's decimal mark, and
+/// the currency after (`360,238,500.00 RUB`; in Russian `360 238 500,00 ₽`).
+/// CSV and JSON keep the plain machine form (`360238500.00`).
+pub fn money(out: &Output, amount: Money, currency: Option<&str>) -> String {
+    let plain = amount.to_string();
+    let (sign, digits) = match plain.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", plain.as_str()),
+    };
+    let (whole, cents) = digits.split_once('.').unwrap_or((digits, "00"));
+    let (group, point) = match out.lang {
+        Lang::En => (',', '.'),
+        // A no-break space, so a wrapped cell never splits a number.
+        Lang::Ru => ('\u{a0}', ','),
+    };
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(digit);
+    }
+    let currency = match (currency, out.lang) {
+        (Some("RUB"), Lang::Ru) => Some("₽".into()),
+        (Some(c), _) if !c.is_empty() => Some(sanitize::for_terminal(c)),
+        _ => None,
+    };
+    match currency {
+        Some(c) => format!("{sign}{grouped}{point}{cents} {c}"),
+        None => format!("{sign}{grouped}{point}{cents}"),
+    }
 }
 
 /// `old → new`, as far as the entry has them.
@@ -194,6 +223,8 @@ pub fn message_status_cell(out: &Output, status: &str) -> Cell {
         "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
         "sent" => (out.tr("sent", "отправлено"), Color::Green),
         "failed" => (out.tr("failed", "не доставлено"), Color::Red),
+        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
+        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
         other => (other, Color::Reset),
     };
     let cell = Cell::new(label);
@@ -201,5 +232,42 @@ pub fn message_status_cell(out: &Output, status: &str) -> Cell {
         cell.fg(color)
     } else {
         cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{ColorChoice, Lang};
+
+    fn out(lang: Lang) -> Output {
+        Output::new(
+            ColorChoice::Never,
+            lang,
+            crate::domain::time::DisplayZone::parse("UTC").unwrap(),
+            false,
+        )
+    }
+
+    #[test]
+    fn money_is_grouped_in_each_language() {
+        let big = Money::from_minor(36_023_850_000);
+        assert_eq!(
+            money(&out(Lang::En), big, Some("RUB")),
+            "360,238,500.00 RUB"
+        );
+        assert_eq!(
+            money(&out(Lang::Ru), big, Some("RUB")),
+            "360\u{a0}238\u{a0}500,00 ₽"
+        );
+        assert_eq!(
+            money(&out(Lang::En), Money::from_minor(-99_950), Some("USD")),
+            "-999.50 USD"
+        );
+        assert_eq!(money(&out(Lang::En), Money::from_minor(5), None), "0.05");
+        assert_eq!(
+            money(&out(Lang::Ru), Money::from_minor(100_000), Some("EUR")),
+            "1\u{a0}000,00 EUR"
+        );
     }
 }
