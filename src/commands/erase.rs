@@ -1,8 +1,8 @@
 //! `users erase`: answer "delete my data" for one Telegram user (issue 20).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use super::Context;
@@ -88,25 +88,12 @@ fn erase_in(
 }
 
 fn confirm(out: &Output, user_id: i64, preview: &ErasureCounts) -> Result<()> {
-    if !std::io::stdin().is_terminal() || !out.stderr_is_terminal {
-        return Err(bad_input(format!(
-            "erasing user {user_id} cannot be undone; add --yes when not on a terminal (or --dry-run to preview)"
-        )));
-    }
-    eprint!(
-        "Erase user {user_id} ({} bookings, {} payments, {} messages, {} audit values)? This cannot be undone. [y/N] ",
+    let question = format!(
+        "Erase user {user_id} ({} bookings, {} payments, {} messages, {} audit values)? This cannot be undone.",
         preview.bookings, preview.payments, preview.messages, preview.audit_values
     );
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the answer")?;
-    if matches!(
-        answer.trim().to_lowercase().as_str(),
-        "y" | "yes" | "д" | "да"
-    ) {
+    let what = format!("erasing user {user_id} cannot be undone");
+    if crate::output::prompt::confirm(out, &question, &what)? {
         Ok(())
     } else {
         Err(PaytrackError::BadInput("cancelled; nothing changed".into()).into())
