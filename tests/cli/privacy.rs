@@ -554,3 +554,26 @@ fn a_database_from_before_this_change_keeps_verifying_and_chains_new_entries_on(
         1
     );
 }
+
+#[test]
+fn an_erasure_that_fails_part_way_changes_nothing() {
+    let env = env_with_person();
+    // The last table erasure touches refuses the change (a stand-in for a
+    // full disk or a crash): the bookings already renamed must roll back.
+    env.sql()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON blocked_users BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let before = env.snapshot();
+    let out = env.run(&["users", "erase", USER, "--reason", "request", "--yes"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("paytrack: error:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE username = 'zelda_kowalski'"),
+        2
+    );
+}
