@@ -194,20 +194,46 @@ impl Db {
         anchor: Option<&str>,
         mut on_progress: impl FnMut(u64),
     ) -> Result<ChainReport> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
+        // One pass over a join, personal fields of an entry in field order
+        // (the plan is a scan of audit_log and a primary-key search of
+        // audit_personal: no sort, so rows still stream).
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {COLUMNS}, p.field, p.digest, p.value, p.salt
+               FROM audit_log LEFT JOIN audit_personal AS p ON p.entry_id = audit_log.id
+              ORDER BY audit_log.id, p.field"
+        ))?;
         let mut rows = stmt.query([])?;
         let mut walk = ChainWalk::new(anchor);
-        while let Some(row) = rows.next()? {
-            let mut entry = entry_from_row(row)?;
-            load_personal(self.conn(), &mut entry)?;
-            if !walk.check(&entry) {
-                break;
+        let mut pending: Option<AuditEntry> = None;
+        loop {
+            let row = rows.next()?;
+            let id: Option<i64> = row.map(|r| r.get(0)).transpose()?;
+            if let Some(entry) = pending.take_if(|e| Some(e.id) != id) {
+                if !walk.check(&entry) {
+                    break;
+                }
+                if walk.checked() % 10_000 == 0 {
+                    on_progress(walk.checked());
+                    crate::interrupt::check()?;
+                }
             }
-            if walk.checked() % 10_000 == 0 {
-                on_progress(walk.checked());
-                crate::interrupt::check()?;
+            let Some(row) = row else { break };
+            let entry = match &mut pending {
+                Some(entry) => entry,
+                None => pending.insert(entry_from_row(row)?),
+            };
+            // A personal row under a format-1 entry is not part of it (and
+            // cannot hide anything: that entry's hash covers all its fields).
+            if let (Some(field), true) = (
+                row.get::<_, Option<String>>(12)?,
+                entry.format != FORMAT_CLEAR,
+            ) {
+                entry.personal.push(PersonalField {
+                    field,
+                    digest: row.get(13)?,
+                    value: row.get(14)?,
+                    salt: row.get(15)?,
+                });
             }
         }
         Ok(walk.finish())
