@@ -160,6 +160,8 @@ fn erasing_a_person_leaves_no_name_in_the_file_and_keeps_accounts_and_proof() {
     let show = env.ok(&["booking", "show", "2"]);
     assert!(show.contains("(erased)"), "{show}");
     assert!(show.contains(&pseudonym), "{show}");
+    let tail_table = env.ok(&["audit", "tail", "--booking", "2", "--wide"]);
+    assert!(tail_table.contains("(erased)"), "{tail_table}");
     let tail = env.ok(&["audit", "tail", "--format", "jsonl"]);
     let last: serde_json::Value = serde_json::from_str(tail.lines().last().unwrap()).unwrap();
     assert_eq!(last["action"], "user.erased");
