@@ -42,6 +42,10 @@ Examples (cron):
   paytrack booking set-status 42 confirmed
   paytrack stats streams --csv";
 
+/// The heading of the flags every command takes: `-h` lists a command's own
+/// options first, under "Options", and these after them.
+const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Payment status of course bookings, over one SQLite file.
 ///
 /// Statuses: confirmed (2, paid), pending (1), cancelled (-1).
@@ -49,30 +53,30 @@ Examples (cron):
 #[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
     /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db]. A named file must exist (see `init`).
-    #[arg(long, global = true, env = "PAYTRACK_DB", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// When to colour: auto colours a terminal (stdout and stderr each judged on their own) unless NO_COLOR is set or TERM=dumb.
-    #[arg(long, global = true, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     /// Language of tables and messages [default: from LC_ALL/LC_MESSAGES/LANG].
-    #[arg(long, global = true, env = "PAYTRACK_LANG", value_enum)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_LANG", value_enum)]
     pub lang: Option<Lang>,
 
     /// Time zone for showing and reading dates, e.g. Europe/Moscow [default: the system's, TZ].
-    #[arg(long, global = true, env = "PAYTRACK_TZ", value_name = "ZONE")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
 
     /// Who is making changes, for the audit log [env: PAYTRACK_ACTOR=] [default: the OS user].
     // The variable is read in `commands::actor`, not by clap: `audit tail
     // --actor` is a filter with the same name, and clap would fill that
     // filter from the variable too, hiding everyone else's entries.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "NAME")]
     pub actor: Option<String>,
 
     /// Show every column in full: no truncation, no wrapping.
-    #[arg(long, global = true, env = "PAYTRACK_WIDE")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
     #[command(subcommand)]
@@ -254,7 +258,7 @@ pub struct RemindArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
     /// Status: confirmed, pending, cancelled or all (also 2, 1, -1, paid, canceled).
-    #[arg(long, value_parser = status_filter, allow_hyphen_values = true)]
+    #[arg(long, value_parser = StatusFilterParser, allow_hyphen_values = true, hide_possible_values = true)]
     pub status: Option<StatusFilter>,
     /// Course id.
     #[arg(long)]
@@ -274,7 +278,7 @@ pub struct FilterArgs {
     /// Created before (same forms as --since).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
-    /// Username or first name contains this text (any case, Cyrillic too).
+    /// Username or first name contains this text (any case, accents and ё/е ignored; @user finds the username).
     #[arg(long)]
     pub search: Option<String>,
     /// Money state from recorded payments.
@@ -287,6 +291,42 @@ pub struct FilterArgs {
 pub enum StatusFilter {
     All,
     Only(Status),
+}
+
+/// Parses `--status` as `status_filter` does, and offers the status names to
+/// shell completion (a plain function parser would complete file names).
+#[derive(Debug, Clone, Copy)]
+struct StatusFilterParser;
+
+impl clap::builder::TypedValueParser for StatusFilterParser {
+    type Value = StatusFilter;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StatusFilter, clap::Error> {
+        let text = value.to_string_lossy();
+        status_filter(&text).map_err(|message| {
+            let flag = arg.map_or_else(|| "--status".to_string(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{text}' for '{flag}': {message}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["confirmed", "pending", "cancelled", "all"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 fn status_filter(text: &str) -> Result<StatusFilter, String> {

@@ -151,9 +151,9 @@ fn save_stream(
     }
     let changes = StreamChanges {
         name: fields.name.as_deref().map(name_text).transpose()?,
-        price_minor: fields.price.map(super::super::cli::Setting::into_option),
+        price_minor: fields.price.map(crate::cli::Setting::into_option),
         currency: fields.currency.clone(),
-        capacity: fields.capacity.map(super::super::cli::Setting::into_option),
+        capacity: fields.capacity.map(crate::cli::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
     let course_id = match (adding, course) {
