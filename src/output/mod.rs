@@ -2,9 +2,11 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod encrypt;
 pub mod json;
 pub mod progress;
 pub mod prompt;
+pub mod redact;
 pub mod sanitize;
 pub mod table;
 pub mod views;
