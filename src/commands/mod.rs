@@ -8,10 +8,12 @@ pub mod catalogue;
 pub mod demo;
 pub mod docs;
 pub mod edit;
+pub mod erase;
 pub mod import;
 pub mod messaging;
 pub mod outbox;
 pub mod payments;
+pub mod retention;
 pub mod set_status;
 pub mod stats;
 pub mod undo;
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, UsersCommand};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit};
@@ -96,10 +98,23 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
+        // One `users` group, two issues: the story and blocking (13), erasure (20).
+        Command::Users(UsersCommand::Show {
+            user,
+            history,
+            output,
+        }) => users::show(&ctx, &user, history, &output),
+        Command::Users(UsersCommand::Block { user_id, reason }) => {
+            users::set_blocked(&ctx, user_id, true, &reason)
+        }
+        Command::Users(UsersCommand::Unblock { user_id, reason }) => {
+            users::set_blocked(&ctx, user_id, false, &reason)
+        }
+        Command::Users(UsersCommand::Erase(args)) => erase::run(&ctx, args),
+        Command::Retention(cmd) => retention::run(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Undo(args) => undo::run(&ctx, args),
-        Command::Users(cmd) => users::run(&ctx, cmd),
     };
     // Said even when the command then failed (e.g. exit 10 after committing):
     // what was committed can be undone.

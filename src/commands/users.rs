@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::{OutputArgs, UsersCommand};
+use crate::cli::OutputArgs;
 use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
@@ -16,18 +16,6 @@ use crate::domain::booking::{Booking, UserRef};
 use crate::error::{exit, PaytrackError};
 use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
 use crate::output::Format;
-
-pub fn run(ctx: &Context, cmd: UsersCommand) -> Result<u8> {
-    match cmd {
-        UsersCommand::Show {
-            user,
-            history,
-            output,
-        } => show(ctx, &user, history, &output),
-        UsersCommand::Block { user_id, reason } => set_blocked(ctx, user_id, true, &reason),
-        UsersCommand::Unblock { user_id, reason } => set_blocked(ctx, user_id, false, &reason),
-    }
-}
 
 /// A booking with what the user paid and was sent for it.
 #[derive(Serialize)]
@@ -53,7 +41,8 @@ struct UserStory<'a> {
     audit: &'a [AuditEntry],
 }
 
-fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Result<u8> {
+/// `users show USER_ID|@username`.
+pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Result<u8> {
     let mut db = ctx.open_db()?;
     let (user_id, bookings, payments, messages, audit, blocked) = db.read(|db| {
         let user_id = match user {
@@ -162,7 +151,8 @@ fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Res
     Ok(exit::OK)
 }
 
-fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Result<u8> {
+/// `users block` / `users unblock`.
+pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Result<u8> {
     if reason.trim().is_empty() {
         return Err(crate::error::bad_input("--reason cannot be empty"));
     }

@@ -560,3 +560,10 @@ impl WriteTx<'_> {
             })?)
     }
 }
+
+/// Whether `users erase` or `retention apply` pseudonymised the booking.
+pub(super) fn booking_is_erased(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}

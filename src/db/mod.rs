@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod operations;
 pub mod outbox;
 pub mod payments;
+pub mod privacy;
 pub mod stats;
 pub mod sync;
 pub mod users;

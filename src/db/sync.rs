@@ -34,6 +34,12 @@ impl WriteTx<'_> {
         }))
     }
 
+    /// Whether `users erase` or `retention apply` pseudonymised the booking:
+    /// an import then keeps the pseudonym instead of the file's names.
+    pub fn booking_is_erased(&self, booking_id: i64) -> Result<bool> {
+        super::bookings::booking_is_erased(self.conn(), booking_id)
+    }
+
     /// Records what this import saw of the booking.
     pub fn record_import_state(
         &self,

@@ -130,9 +130,9 @@ fn sync_row(
 ) -> Result<()> {
     let counts = &mut run.counts;
     counts.rows += 1;
-    let file_fields = BookingFields::of(file);
-    let fields_json = serde_json::to_string(&file_fields)?;
+    let mut file_fields = BookingFields::of(file);
     let Some(current) = tx.booking(file.id)? else {
+        let fields_json = serde_json::to_string(&file_fields)?;
         counts.inserted += 1;
         run.new_rows.push((
             file.clone(),
@@ -146,6 +146,13 @@ fn sync_row(
         }
         return Ok(());
     };
+    // An erased person stays erased: the old system's export still carries
+    // the names the pseudonym replaced, and they are neither applied nor kept.
+    if tx.booking_is_erased(file.id)? {
+        file_fields.username.clone_from(&current.username);
+        file_fields.first_name.clone_from(&current.first_name);
+    }
+    let fields_json = serde_json::to_string(&file_fields)?;
     let last = tx.import_state(file.id)?;
     // An id no import brought, holding another person: a booking made in
     // paytrack (`bookings add`) while the old system gave the same id to

@@ -226,6 +226,13 @@ fn status(name: Option<&str>) -> Result<Status> {
 }
 
 fn object(text: Option<&str>) -> Result<Map<String, Value>> {
+    if text == Some(crate::domain::audit::ERASED) {
+        return Err(PaytrackError::ExpectationFailed(
+            "the field values of this operation were erased (users erase); it cannot be undone"
+                .into(),
+        )
+        .into());
+    }
     match serde_json::from_str(text.unwrap_or("{}")) {
         Ok(Value::Object(map)) => Ok(map),
         _ => anyhow::bail!("audit entry holds no field values"),

@@ -1,7 +1,7 @@
 //! Issue 13: bookings that live in paytrack — demo kept apart from real data,
 //! bookings added and edited, operations undone, the story of one user.
 
-use crate::harness::{code, Env};
+use crate::harness::{code, Env, AUDIT_REVEALED};
 
 #[test]
 fn demo_refuses_a_database_with_real_bookings() {
@@ -339,7 +339,7 @@ fn add_checks_the_catalogue_and_the_seats() {
     let reason: String = env
         .sql()
         .query_row(
-            "SELECT reason FROM audit_log WHERE action = 'booking.added' AND booking_id = ?1",
+            &format!("SELECT reason FROM {AUDIT_REVEALED} WHERE action = 'booking.added' AND booking_id = ?1"),
             [id],
             |r| r.get(0),
         )
@@ -457,7 +457,9 @@ fn edit_transfers_a_booking_keeping_status_payments_and_history() {
     let (old, new): (String, String) = env
         .sql()
         .query_row(
-            "SELECT old_value, new_value FROM audit_log WHERE action = 'booking.edited'",
+            &format!(
+                "SELECT old_value, new_value FROM {AUDIT_REVEALED} WHERE action = 'booking.edited'"
+            ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -686,7 +688,7 @@ fn undo_of_a_bulk_cancel_restores_every_booking_and_refuses_one_changed_since() 
     env.ok(&["undo", &op]);
     assert_eq!(pending_in_3rd(&env), pending);
     let undone = env.count(&format!(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'
+        "SELECT COUNT(*) FROM {AUDIT_REVEALED} WHERE action = 'booking.status_changed'
            AND old_value = 'cancelled' AND new_value = 'pending' AND reason = 'undo of {op}'
            AND json_extract(details, '$.source') = 'undo'"
     ));
@@ -911,7 +913,7 @@ fn blocking_holds_a_students_messages_and_unblocking_lets_them_go() {
         .unwrap()
         .contains("\"chat_id\":555"));
     assert_eq!(
-        env.count("SELECT COUNT(*) FROM audit_log WHERE action IN ('user.blocked', 'user.unblocked') AND reason IS NOT NULL"),
+        env.count(&format!("SELECT COUNT(*) FROM {AUDIT_REVEALED} WHERE action IN ('user.blocked', 'user.unblocked') AND reason IS NOT NULL")),
         2
     );
     // Twice is a no-op, with no entry.
@@ -947,6 +949,8 @@ fn entries_without_an_operation_id_still_verify_in_a_mixed_chain() {
         details: "{}".into(),
         prev_hash: last_hash,
         hash: String::new(),
+        format: paytrack::domain::audit::FORMAT_CLEAR,
+        personal: Vec::new(),
         operation_id: None,
     };
     old.hash = old.compute_hash();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{code, csv_rows, fixture, Env};
+use crate::harness::{code, csv_rows, fixture, Env, AUDIT_REVEALED};
 
 fn legacy() -> String {
     fixture("legacy-bookings.csv").to_str().unwrap().to_string()
@@ -222,7 +222,7 @@ fn conflicts_only_where_the_file_truly_disagrees() {
     let (old_value, new_value): (String, String) = env
         .sql()
         .query_row(
-            "SELECT old_value, new_value FROM audit_log WHERE action = 'booking.edited' AND booking_id = ?1",
+            &format!("SELECT old_value, new_value FROM {AUDIT_REVEALED} WHERE action = 'booking.edited' AND booking_id = ?1"),
             [renamed],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -303,13 +303,13 @@ fn a_forced_reimport_takes_the_files_statuses_as_forced() {
         "old system wins",
     ]);
     assert_eq!(ids_with_status(&env, 2), file_confirmed);
-    let forced = env.count(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'
+    let forced = env.count(&format!(
+        "SELECT COUNT(*) FROM {AUDIT_REVEALED} WHERE action = 'booking.status_changed'
            AND old_value = 'confirmed' AND new_value = 'pending'
            AND reason = 'old system wins'
            AND json_extract(details, '$.forced') = 1
-           AND json_extract(details, '$.source') = 'bookings import'",
-    );
+           AND json_extract(details, '$.source') = 'bookings import'"
+    ));
     assert_eq!(forced, reverted);
     env.ok(&["stats", "verify"]);
     env.ok(&["audit", "verify"]);
@@ -535,4 +535,52 @@ fn a_database_imported_before_the_upgrade_keeps_its_payments_too() {
     assert_eq!(env.count("SELECT COUNT(*) FROM import_state"), 400);
     env.ok(&["bookings", "import", &legacy()]);
     assert_eq!(ids_with_status(&env, 2), confirmed);
+}
+
+#[test]
+fn an_erased_person_stays_erased_through_re_imports() {
+    let env = Env::with_sample();
+    // Booking 1 is user 5695818424, @user_18424, Ольга.
+    env.ok(&[
+        "users",
+        "erase",
+        "5695818424",
+        "--reason",
+        "request",
+        "--yes",
+    ]);
+    let remembered = |env: &Env| -> String {
+        env.sql()
+            .query_row(
+                "SELECT fields FROM import_state WHERE booking_id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(
+        !remembered(&env).contains("user_18424"),
+        "the import memory is erased too"
+    );
+    let out = env.run(&["bookings", "import", &legacy()]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (username, first_name): (String, Option<String>) = env
+        .sql()
+        .query_row(
+            "SELECT username, first_name FROM bookings WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        username.starts_with("erased-") && first_name.is_none(),
+        "{username} {first_name:?}"
+    );
+    assert!(!remembered(&env).contains("user_18424") && !remembered(&env).contains("Ольга"));
+    env.ok(&["audit", "verify"]);
 }
