@@ -966,8 +966,8 @@ first_name, course, stream, referral, discount, status, created_at, key.\n\n\
     ),
     (
         "users",
-        "Вся история человека (брони, платежи, сообщения, блокировка, журнал); блокировка и разблокировка.",
-        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"просил не писать\"",
+        "Студенты (пользователи Telegram): вся история человека; блокировка и разблокировка; удаление данных по просьбе.",
+        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"просил не писать\"\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run",
     ),
     (
         "users show",
@@ -1191,11 +1191,6 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
         "Подстановки: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\nПодстановка одна в скобках, например ({stream}), исчезает вместе с ними, если пуста.\nНеизвестная подстановка или текст длиннее 4096 символов после подстановки отвергаются (код 3).\nСообщения в очереди собираются при отправке, поэтому исправление до них доходит.\n\nПримеры:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset"
     ),
     // --- issue 20 (personal data)
-    (
-        "users",
-        "Студенты (пользователи Telegram): удалить данные человека по его просьбе.",
-        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
-    ),
     (
         "users erase",
         "Стереть то, что указывает на человека: имена, текст поиска, назначения платежей, тексты сообщений, значения в журнале. Id, статусы, суммы и даты остаются.\n\nИмена заменяются постоянным псевдонимом (erased-<хеш>), тексты сообщений стираются, неотправленные сообщения ему не уходят, личные значения его записей журнала стираются (цепочка по-прежнему проверяется). Одна запись журнала: id пользователя и причина. Всё или ничего.",
