@@ -322,6 +322,9 @@ pub struct ExportArgs {
     /// CSV cells exactly as stored (no formula protection); use when the file goes to a machine.
     #[arg(long)]
     pub raw: bool,
+    /// Replace the --output file if it exists (only a regular file that is not a database).
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

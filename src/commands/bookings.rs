@@ -1,9 +1,8 @@
 //! `bookings list | show | export` (and dispatch of `import`, `set-status`).
 
-use std::fs::File;
 use std::io::Write;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
@@ -11,6 +10,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::file::{Guard, OutputFile};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
 
@@ -287,32 +287,27 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
-    if let Some(path) = args.output.as_ref().filter(|p| p.is_dir()) {
-        return Err(bad_input(format!(
-            "{} is a directory; name the file to write, e.g. {}",
-            path.display(),
-            path.join("bookings.csv").display()
-        )));
-    }
     let db = ctx.open_db()?;
-    // A file is written beside its final name and renamed at the end, so an
-    // interrupted or failed export never leaves half a file under that name.
-    let partial = args.output.as_ref().map(|path| {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".partial");
-        path.with_file_name(name)
-    });
-    let sink: Box<dyn Write> = match (&partial, &args.output) {
-        // A path the user typed that cannot be written (a missing directory,
-        // no permission) is bad input, named as typed, not as the .partial.
-        (Some(path), Some(output)) => Box::new(std::io::BufWriter::new(
-            File::create(path)
-                .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
-        )),
-        _ => Box::new(crate::output::stdout()),
+    // The named file is judged before anything is read, and written beside
+    // its final name and renamed at the end (see `output::file`), so a failed
+    // or interrupted export never leaves half a file under that name.
+    let mut target = match &args.output {
+        Some(path) => Some(OutputFile::create(
+            path,
+            Guard {
+                database: Some(ctx.db_path.clone()),
+                force: args.force,
+            },
+        )?),
+        None => None,
+    };
+    let to_file = target.is_some();
+    let sink: Box<dyn Write + '_> = match target.as_mut() {
+        Some(file) => Box::new(std::io::BufWriter::new(file.file())),
+        None => Box::new(crate::output::stdout()),
     };
     // Progress only for a file: on stdout the data itself is the output.
-    let bar = if partial.is_some() && ctx.out.progress {
+    let bar = if to_file && ctx.out.progress {
         crate::output::progress::count(
             &ctx.out,
             db.count_bookings(&filter)?,
@@ -376,24 +371,16 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         Ok(())
     })();
     bar.finish_and_clear();
-    if let (Some(partial), Some(path)) = (&partial, &args.output) {
-        if let Err(err) = written {
-            let _ = std::fs::remove_file(partial);
-            return Err(err);
-        }
-        if let Err(err) = std::fs::rename(partial, path) {
-            let _ = std::fs::remove_file(partial);
-            return Err(err)
-                .with_context(|| format!("renaming {} to {}", partial.display(), path.display()));
-        }
-    } else {
-        written?;
+    written?;
+    crate::interrupt::check()?;
+    if let Some(file) = target {
+        file.finish()?;
     }
     if let Some(path) = &args.output {
         ctx.out.note(&format!(
             "{rows} {} {}",
             ctx.out.tr("bookings written to", "бронирований записано в"),
-            path.display()
+            crate::output::sanitize::shown_path(path)
         ));
     }
     Ok(exit::OK)

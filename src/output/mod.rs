@@ -2,6 +2,7 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod file;
 pub mod progress;
 pub mod sanitize;
 pub mod table;

@@ -10,5 +10,6 @@ mod outbox;
 mod payments;
 mod properties;
 mod reliability;
+mod safety;
 mod set_status;
 mod stats_audit;
