@@ -80,7 +80,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init"
     )]
-    Init,
+    Init {
+        /// Add paytrack's tables to another application's SQLite file (refused
+        /// otherwise). Its own tables are left as they are; a file with a table
+        /// of the same name as one of paytrack's, or its own schema version, is refused.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
         after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"

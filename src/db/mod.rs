@@ -21,6 +21,7 @@ use anyhow::{Context as _, Result};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
+use crate::output::sanitize::{shown, shown_path};
 
 /// The schema, as numbered migrations (see the header of schema.sql).
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -35,6 +36,20 @@ pub enum OpenMode {
     Existing,
     /// Create the file, and its parent directories, if missing.
     CreateIfMissing,
+    /// As `CreateIfMissing`, and accept another application's database, adding
+    /// paytrack's tables beside its own (`init --adopt`).
+    Adopt,
+}
+
+/// Whose database a file is.
+enum Ownership {
+    /// No tables and schema version 0: a new file, ours to initialise.
+    Empty,
+    Paytrack,
+    Foreign {
+        tables: Vec<String>,
+        user_version: u32,
+    },
 }
 
 /// An open paytrack database.
@@ -43,6 +58,8 @@ pub struct Db {
     path: PathBuf,
     /// Opened read-only: the file has no write permission (or the OS refused writes).
     read_only: bool,
+    /// `init --adopt` took another application's file: its tables.
+    adopted: Option<Vec<String>>,
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
@@ -52,9 +69,10 @@ pub struct WriteTx<'a> {
 
 impl Db {
     /// Opens (or creates) the database at `path`, applies pending migrations and
-    /// refuses a database written by a newer paytrack.
+    /// refuses a database written by a newer paytrack, or one that belongs to
+    /// another application (unless `mode` is `Adopt`).
     pub fn open(path: &Path, mode: OpenMode) -> Result<Db> {
-        let shown = path.display();
+        let shown = shown_path(path);
         if path.is_dir() {
             return Err(PaytrackError::Database(format!(
                 "{shown} is a directory, not a database file"
@@ -69,18 +87,18 @@ impl Db {
                 ))
                     .into())
                 }
-                OpenMode::CreateIfMissing => create_private_file(path)?,
+                OpenMode::CreateIfMissing | OpenMode::Adopt => create_private_file(path)?,
             }
         }
         // A file without write permission is opened read-only on purpose: root
         // could write to it anyway, and `chmod a-w` is how an admin says "hands off".
-        let access = if has_no_write_permission(path) {
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-        };
+        let frozen = has_no_write_permission(path);
+        if !frozen {
+            restore_side_file_modes(path);
+        }
+        let (uri, access) = open_uri(path, frozen)?;
         let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
+        let conn = Connection::open_with_flags(&uri, flags)
             .map_err(|e| PaytrackError::Database(format!("cannot open {shown}: {e}")))?;
         // SQLite also falls back to read-only by itself when the OS refuses writes.
         let read_only = conn
@@ -90,10 +108,110 @@ impl Db {
             conn,
             path: path.to_path_buf(),
             read_only,
+            adopted: None,
         };
+        db.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Nothing is written before we know the file is ours: switching the
+        // journal mode or migrating another application's file would change it.
+        let owner = db.ownership().map_err(|e| describe_open_error(path, e))?;
+        if let Ownership::Foreign {
+            tables,
+            user_version,
+        } = owner
+        {
+            db.refuse_or_adopt(mode, tables, user_version)?;
+        }
         db.configure().map_err(|e| describe_open_error(path, e))?;
         db.migrate().map_err(|e| describe_open_error(path, e))?;
         Ok(db)
+    }
+
+    /// Whose file this is: empty (ours to initialise), paytrack's, or another
+    /// application's (objects in it that are not paytrack's, or a schema
+    /// version without paytrack's tables).
+    fn ownership(&self) -> Result<Ownership> {
+        // Reading the schema version first turns "not a database" into an error here.
+        let user_version: u32 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )?;
+        let tables: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if tables.is_empty() && user_version == 0 {
+            return Ok(Ownership::Empty);
+        }
+        let ours = ["bookings", "audit_log", "outbox"]
+            .iter()
+            .all(|t| tables.iter().any(|name| name == t));
+        if ours && user_version > 0 {
+            Ok(Ownership::Paytrack)
+        } else {
+            Ok(Ownership::Foreign {
+                tables,
+                user_version,
+            })
+        }
+    }
+
+    /// Another application's database: refused, or with `init --adopt`
+    /// accepted when paytrack's objects fit beside its own.
+    fn refuse_or_adopt(
+        &mut self,
+        mode: OpenMode,
+        tables: Vec<String>,
+        user_version: u32,
+    ) -> Result<()> {
+        let shown = shown_path(&self.path);
+        let theirs = list_names(&tables);
+        if mode != OpenMode::Adopt {
+            return Err(PaytrackError::Database(format!(
+                "{shown} is not a paytrack database (it holds other tables: {theirs}); nothing was changed. \
+                 `paytrack init --adopt` would add paytrack's tables beside them"
+            ))
+            .into());
+        }
+        let clashes: Vec<String> = paytrack_object_names()?
+            .into_iter()
+            .filter(|name| self.has_object(name).unwrap_or(true))
+            .collect();
+        if !clashes.is_empty() {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: it has its own {} that paytrack would create; nothing was changed",
+                list_names(&clashes)
+            ))
+            .into());
+        }
+        if user_version != 0 {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: its schema version ({user_version}) belongs to another application; nothing was changed"
+            ))
+            .into());
+        }
+        if self.read_only {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: it is read-only; nothing was changed"
+            ))
+            .into());
+        }
+        self.adopted = Some(tables);
+        Ok(())
+    }
+
+    fn has_object(&self, name: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE)",
+            [name],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// After `init --adopt` on another application's file: its own tables,
+    /// which were left as they were.
+    pub fn adopted_beside(&self) -> Option<&[String]> {
+        self.adopted.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -101,11 +219,6 @@ impl Db {
     }
 
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Reading the schema version first turns "not a database" into an error here.
-        let _: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         // A read-only file may not switch modes; reads still work and writes fail
         // with a clear "read-only" error later, so the answer is not checked.
         let _mode: String = self
@@ -287,6 +400,111 @@ fn create_private_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The names of every table, index and trigger paytrack's schema creates
+/// (from the schema itself, applied to a scratch in-memory database).
+fn paytrack_object_names() -> Result<Vec<String>> {
+    let scratch = Connection::open_in_memory()?;
+    for (_, sql) in migrations() {
+        scratch.execute_batch(sql)?;
+    }
+    let mut stmt = scratch
+        .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
+}
+
+/// A short, safe list of names for a message: the first few, then a count.
+fn list_names(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| shown(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
+}
+
+/// The name SQLite opens, built by us: `--db` is a path, never a URI, so a
+/// name like `file:u.db?mode=memory` is a file of that name. The absolute
+/// path is percent-encoded into a `file:` URI whose parameters we choose:
+/// `mode=rw` (the file exists by now), or for a file without write
+/// permission `mode=ro`, plus `immutable=1` when no write-ahead log is
+/// pending, so that reading it creates no `-wal`/`-shm` files (which would
+/// get the frozen file's 0400 mode and block writes after it is unfrozen).
+fn open_uri(path: &Path, frozen: bool) -> Result<(String, OpenFlags)> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", shown_path(path)))?;
+    let mut uri = String::from("file://");
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = absolute.to_string_lossy().replace('\\', "/").into_bytes();
+    for byte in bytes {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(byte as char)
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    if !frozen {
+        uri.push_str("?mode=rw");
+        return Ok((uri, OpenFlags::SQLITE_OPEN_READ_WRITE));
+    }
+    uri.push_str("?mode=ro");
+    if !pending_wal(path) {
+        // Nobody can be writing a file without write permission (root aside),
+        // so its contents cannot change under us.
+        uri.push_str("&immutable=1");
+    }
+    Ok((uri, OpenFlags::SQLITE_OPEN_READ_ONLY))
+}
+
+/// The path of a side file: `x.db` → `x.db-wal`.
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// True when a non-empty `-wal` file exists: committed data may live there,
+/// and an immutable open would not see it.
+fn pending_wal(path: &Path) -> bool {
+    std::fs::metadata(side_file(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Side files left without write permission by an older paytrack's read of
+/// a frozen database outlive the freeze and make every write fail; give them
+/// the database's own mode back (when they are ours to change).
+fn restore_side_file_modes(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(db) = std::fs::metadata(path) else {
+            return;
+        };
+        for suffix in ["-wal", "-shm"] {
+            let side = side_file(path, suffix);
+            let Ok(meta) = std::fs::symlink_metadata(&side) else {
+                continue;
+            };
+            let wanted = db.permissions().mode() & 0o777;
+            if meta.file_type().is_file()
+                && meta.uid() == db.uid()
+                && meta.permissions().mode() & 0o777 != wanted
+            {
+                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(wanted));
+            }
+        }
+    }
+}
+
 /// True when the file's permission bits allow nobody to write it.
 fn has_no_write_permission(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
@@ -347,7 +565,7 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
         Some(DatabaseBusy) | Some(DatabaseLocked) => return err,
         _ => format!("cannot be used: {err:#}"),
     };
-    PaytrackError::Database(format!("{} {what}", path.display())).into()
+    PaytrackError::Database(format!("{} {what}", shown_path(path))).into()
 }
 
 /// The exit code a storage error stands for, if it is one of ours: busy,

@@ -162,3 +162,182 @@ fn export_files_are_private_and_replaced_only_with_force() {
     no_partials(env.dir.path());
     let _ = is_root;
 }
+
+// ---- 2. foreign databases ----------------------------------------------------
+
+/// Another application's SQLite file: a `users` table with a row.
+fn foreign_db(env: &Env, name: &str, extra_sql: &str) -> std::path::PathBuf {
+    let path = env.path(name);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
+         INSERT INTO users VALUES (1, 'alice');
+         {extra_sql}"
+    ))
+    .unwrap();
+    drop(conn);
+    path
+}
+
+fn side_files(path: &Path) -> Vec<String> {
+    ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|s| format!("{}{s}", path.display()))
+        .filter(|p| Path::new(p).exists())
+        .collect()
+}
+
+#[test]
+fn a_foreign_database_is_refused_by_every_command_and_left_byte_identical() {
+    let env = Env::new();
+    let sample = crate::harness::fixture("legacy-bookings.csv");
+    let sample = sample.to_str().unwrap();
+    for (name, extra) in [
+        ("users.db", ""),
+        // A file that already has a `bookings` table once got a 5 KB error of schema SQL.
+        (
+            "shop.db",
+            "CREATE TABLE bookings (id INTEGER PRIMARY KEY, room TEXT); PRAGMA user_version = 7;",
+        ),
+        // A schema version alone does not make a file paytrack's.
+        ("versioned.db", "PRAGMA user_version = 1;"),
+    ] {
+        let path = foreign_db(&env, name, extra);
+        let db = path.to_str().unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["bookings", "list"],
+            vec!["bookings", "export"],
+            vec!["stats", "streams"],
+            vec!["stats", "verify"],
+            vec!["audit", "verify"],
+            vec!["audit", "tail"],
+            vec!["outbox", "list"],
+            vec!["booking", "set-status", "1", "confirmed"],
+            vec!["bookings", "import", sample],
+            vec!["demo", "--bookings", "10"],
+            vec!["init"],
+        ];
+        for command in commands {
+            let mut args = vec!["--db", db];
+            args.extend(&command);
+            let err = env.fails(&args, code::DATABASE);
+            assert!(err.contains("not a paytrack database"), "{args:?}: {err}");
+            assert!(err.len() < 400, "{args:?}: {} bytes: {err}", err.len());
+            assert!(!err.contains("CREATE"), "{args:?}: schema text: {err}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                before,
+                "{args:?} changed {name}"
+            );
+            assert!(
+                side_files(&path).is_empty(),
+                "{args:?}: {:?}",
+                side_files(&path)
+            );
+        }
+    }
+}
+
+#[test]
+fn init_adopt_adds_paytracks_tables_beside_anothers_and_refuses_clashes() {
+    let env = Env::new();
+    let path = foreign_db(&env, "users.db", "");
+    let db = path.to_str().unwrap();
+    let out = env.run(&["--db", db, "init", "--adopt"]);
+    assert_eq!(out.status.code(), Some(0));
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("added paytrack's tables"), "{note}");
+    assert!(note.contains("users"), "{note}");
+    env.ok(&["--db", db, "demo", "--bookings", "10"]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let name: String = conn
+        .query_row("SELECT name FROM users WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "alice");
+    drop(conn);
+    // A table of the same name as one of ours, or its own schema version: refused.
+    for (name, extra) in [
+        ("clash.db", "CREATE TABLE outbox (x);"),
+        ("version.db", "PRAGMA user_version = 3;"),
+    ] {
+        let path = foreign_db(&env, name, extra);
+        let before = std::fs::read(&path).unwrap();
+        let err = env.fails(
+            &["--db", path.to_str().unwrap(), "init", "--adopt"],
+            code::DATABASE,
+        );
+        assert!(err.contains("cannot adopt"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}
+
+// ---- 3. --db is a path -------------------------------------------------------
+
+#[test]
+fn db_names_that_look_like_uris_are_plain_files() {
+    let env = Env::new();
+    let name = "file:u.db?mode=memory";
+    let out = env
+        .cmd()
+        .current_dir(env.dir.path())
+        .args(["--db", name, "demo", "--bookings", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let literal = env.path(name);
+    assert!(literal.is_file(), "{name} was not created");
+    let out = env
+        .cmd()
+        .current_dir(env.dir.path())
+        .args(["--db", name, "bookings", "list", "--all", "--csv"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 21);
+    assert!(!env.path("u.db").exists());
+    // Percent signs and spaces are part of the name too.
+    let odd = env.path("a%20b c#?.db");
+    env.ok(&["--db", odd.to_str().unwrap(), "init"]);
+    assert!(odd.is_file());
+}
+
+// ---- 4. side files -----------------------------------------------------------
+
+#[test]
+fn reading_a_frozen_database_leaves_no_side_files_and_unfreezing_restores_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::with_sample();
+    db_bytes(&env.db); // fold the WAL in and close: no side files now
+    assert!(side_files(&env.db).is_empty());
+    let before = std::fs::read(&env.db).unwrap();
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let listed = env.ok(&["bookings", "list", "--all", "--csv"]);
+    assert_eq!(listed.lines().count(), 401);
+    env.ok(&["stats", "verify"]);
+    assert!(side_files(&env.db).is_empty(), "{:?}", side_files(&env.db));
+    assert_eq!(std::fs::read(&env.db).unwrap(), before);
+    env.fails(&["booking", "set-status", "1", "confirmed"], code::DATABASE);
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    // Side files an older paytrack left with the frozen mode get the database's mode back.
+    db_bytes(&env.db);
+    for side in ["-wal", "-shm"] {
+        let path = format!("{}{side}", env.db.display());
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    env.ok(&[
+        "booking",
+        "set-status",
+        "2",
+        "cancelled",
+        "--reason",
+        "test",
+    ]);
+    for side in ["-wal", "-shm"] {
+        let path = format!("{}{side}", env.db.display());
+        if Path::new(&path).exists() {
+            assert_eq!(mode(Path::new(&path)), 0o600, "{path}");
+        }
+    }
+}
