@@ -341,3 +341,144 @@ fn reading_a_frozen_database_leaves_no_side_files_and_unfreezing_restores_writes
         }
     }
 }
+
+// ---- 5. secrets --------------------------------------------------------------
+
+/// A token whose every 5-character window is unlikely anywhere else.
+const SECRET_TOKEN: &str = "735519:Zq9Xw8Vu7Ts6Rq5Po4Nm3";
+
+/// A fake Bot API that answers every request with `status` and a description
+/// quoting the request path (which holds the token) at an offset that grows
+/// by one with each request, starting at `first_offset`.
+fn echoing_bot(status: u16, first_offset: usize) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counter = std::sync::Arc::new(AtomicUsize::new(first_offset));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let offset = counter.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = header.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let description = format!("{}{path}", "x".repeat(offset));
+            let answer =
+                serde_json::json!({"ok": false, "error_code": status, "description": description})
+                    .to_string();
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    url
+}
+
+/// Every 5-character piece of the token's secret part found in `text`.
+fn token_pieces_in(text: &str) -> Vec<String> {
+    let secret = SECRET_TOKEN.split_once(':').unwrap().1;
+    secret
+        .as_bytes()
+        .windows(5)
+        .map(|w| String::from_utf8(w.to_vec()).unwrap())
+        .filter(|w| text.contains(w.as_str()))
+        .collect()
+}
+
+#[test]
+fn no_part_of_the_token_leaves_at_any_offset_around_the_cut() {
+    let env = Env::new();
+    let mut csv = String::from("id,user_id,course_id,course_stream,confirmed,created_at\n");
+    // The description is cut at 300 characters; "/bot" + token is 32 long.
+    let offsets: Vec<usize> = (255..=305).collect();
+    for i in 1..=offsets.len() {
+        csv += &format!("{i},{},1,8th_stream,1,2024-12-01 10:00:00+03\n", 5000 + i);
+    }
+    let file = env.write("b.csv", csv);
+    env.ok(&["bookings", "import", &file]);
+    let ids: String = (1..=offsets.len()).map(|i| format!("{i}\n")).collect();
+    let ids = env.write("ids.txt", ids);
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--ids-from",
+        &ids,
+        "--to",
+        "confirmed",
+    ]);
+    let mut seen = String::new();
+    let mut run = |url: &str, args: &[&str]| {
+        let out = env
+            .cmd()
+            .env("PAYTRACK_TELEGRAM_TOKEN", SECRET_TOKEN)
+            .env("PAYTRACK_TELEGRAM_API", url)
+            .args(args)
+            .output()
+            .unwrap();
+        seen += &String::from_utf8_lossy(&out.stdout);
+        seen += &String::from_utf8_lossy(&out.stderr);
+        out.status.code()
+    };
+    // A refused token (401) stops each run at its first message: one run per offset.
+    let refused = echoing_bot(401, offsets[0]);
+    for _ in offsets.iter().step_by(2) {
+        let code = run(
+            &refused,
+            &["outbox", "drain", "--telegram", "--timeout", "2s"],
+        );
+        assert_eq!(code, Some(code::FAILURE));
+    }
+    // A 502 that echoes the path, for every message: stored as the last error,
+    // and in the audit log once the message is given up on.
+    let gateway = echoing_bot(502, offsets[0]);
+    run(
+        &gateway,
+        &[
+            "outbox",
+            "drain",
+            "--telegram",
+            "--timeout",
+            "2s",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    seen += &env.ok(&["outbox", "list", "--json"]);
+    seen += &env.ok(&["outbox", "list", "--wide"]);
+    seen += &env.ok(&["audit", "tail", "--json"]);
+    let stored = env
+        .sql()
+        .query_row(
+            "SELECT (SELECT group_concat(COALESCE(last_error, ''), '|') FROM outbox)
+                 || (SELECT group_concat(details || COALESCE(reason, ''), '|') FROM audit_log)",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
+    assert!(stored.contains("Telegram answered 502"), "no error stored");
+    assert!(
+        seen.contains("<token>"),
+        "the test never saw the token scrubbed"
+    );
+    let leaked = token_pieces_in(&(seen.clone() + &stored));
+    assert!(leaked.is_empty(), "token pieces leaked: {leaked:?}");
+}
