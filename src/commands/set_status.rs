@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             reason: args.reason.clone(),
             expect: args.expect,
             notify: !args.no_notify,
-            payment: payment(&args)?,
+            payment: payment(&args, id)?,
             payment_outcome: PaymentOutcome::Recorded,
             template: template.clone(),
             source,
@@ -56,6 +56,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
         (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
         (None, Some(file), false) => {
             let ids = read_ids(file)?;
+            one_booking_per_payment(&args, ids.len())?;
             let changes = ids.into_iter().map(|id| change_for(id, "bulk")).collect::<Result<Vec<_>>>()?;
             bulk(ctx, &args, changes)
         }
@@ -65,6 +66,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
                 ctx.out.note(ctx.out.tr("no bookings match; nothing to do", "подходящих бронирований нет; делать нечего"));
                 return Ok(exit::OK);
             }
+            one_booking_per_payment(&args, ids.len())?;
             let mut changes = Vec::with_capacity(ids.len());
             for id in ids {
                 let mut change = change_for(id, "bulk")?;
@@ -79,7 +81,21 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     }
 }
 
-fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
+/// A payment reference names one payment of one booking: with a list or a
+/// filter it is accepted only when that selects exactly one booking (issue 17:
+/// it was stored with no booking, or as "already recorded" for the second).
+fn one_booking_per_payment(args: &SetStatusArgs, bookings: usize) -> Result<()> {
+    if args.payment_ref.is_some() && bookings != 1 {
+        return Err(bad_input(format!(
+            "--payment-ref records one payment for one booking, but {bookings} bookings were selected; \
+             confirm them without --payment-ref, or import the payments with `payments import`"
+        )));
+    }
+    Ok(())
+}
+
+/// The payment `--payment-ref` records for booking `booking_id`.
+fn payment(args: &SetStatusArgs, booking_id: i64) -> Result<Option<NewPayment>> {
     let Some(reference) = &args.payment_ref else {
         return Ok(None);
     };
@@ -96,7 +112,7 @@ fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
     Ok(Some(NewPayment {
         provider: args.provider.clone(),
         external_id: reference.clone(),
-        booking_id: args.id,
+        booking_id: Some(booking_id),
         amount_minor,
         currency: args.currency.clone().unwrap_or_default().to_uppercase(),
         paid_at: None,

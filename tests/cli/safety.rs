@@ -482,3 +482,64 @@ fn no_part_of_the_token_leaves_at_any_offset_around_the_cut() {
     let leaked = token_pieces_in(&(seen.clone() + &stored));
     assert!(leaked.is_empty(), "token pieces leaked: {leaked:?}");
 }
+
+// ---- 6. --payment-ref with a list --------------------------------------------
+
+#[test]
+fn a_payment_ref_with_a_list_attaches_to_its_one_booking_or_is_refused() {
+    let env = Env::with_sample();
+    // Bookings 1, 7 and 9 of the sample are pending.
+    let three = env.write("three.txt", "1\n7\n9\n");
+    let before = env.snapshot();
+    let err = env.fails(
+        &[
+            "bookings",
+            "set-status",
+            "--ids-from",
+            &three,
+            "--to",
+            "confirmed",
+            "--payment-ref",
+            "PAY-1",
+            "--amount",
+            "100",
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("3 bookings"), "{err}");
+    assert_eq!(env.snapshot(), before);
+    // A filter that selects several is refused the same way.
+    env.fails(
+        &[
+            "bookings",
+            "set-status",
+            "--status",
+            "pending",
+            "--to",
+            "confirmed",
+            "--payment-ref",
+            "PAY-1",
+            "--yes",
+        ],
+        code::BAD_INPUT,
+    );
+    assert_eq!(env.snapshot(), before);
+    let one = env.write("one.txt", "7\n");
+    env.ok(&[
+        "bookings",
+        "set-status",
+        "--ids-from",
+        &one,
+        "--to",
+        "confirmed",
+        "--payment-ref",
+        "PAY-7",
+        "--amount",
+        "100",
+    ]);
+    assert_eq!(
+        env.count("SELECT booking_id FROM payments WHERE external_id = 'PAY-7'"),
+        7
+    );
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 7"), 2);
+}
