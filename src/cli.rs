@@ -241,7 +241,7 @@ fn status_filter(text: &str) -> Result<StatusFilter, String> {
     }
     text.parse::<Status>()
         .map(StatusFilter::Only)
-        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{text}'"))
+        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'", crate::output::sanitize::shown(text)))
 }
 
 /// A booking id: a positive 64-bit integer.
@@ -250,7 +250,8 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
         Ok(id) if id > 0 => Ok(id),
         Ok(_) => Err("a booking id is a positive number".into()),
         Err(_) => Err(format!(
-            "'{text}' is not a booking id (a positive 64-bit number)"
+            "'{}' is not a booking id (a positive 64-bit number)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -482,7 +483,10 @@ fn sha256_hex(text: &str) -> Result<String, String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(format!("'{text}' is not a SHA-256 hash (64 hex digits)"))
+        Err(format!(
+            "'{}' is not a SHA-256 hash (64 hex digits)",
+            crate::output::sanitize::shown(text)
+        ))
     }
 }
 
@@ -854,7 +858,10 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         .and_then(|n| n.checked_mul(unit_ms))
         .filter(|&ms| (1..=3_600_000).contains(&ms))
         .ok_or_else(|| {
-            format!("'{text}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)")
+            format!(
+                "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+                crate::output::sanitize::shown(text)
+            )
         })?;
     Ok(std::time::Duration::from_millis(ms))
 }
@@ -1030,7 +1037,8 @@ fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
     match text.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Setting::To(n)),
         _ => Err(format!(
-            "'{text}' is not a capacity (a whole number of seats, or none)"
+            "'{}' is not a capacity (a whole number of seats, or none)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -1042,7 +1050,8 @@ fn currency_code(text: &str) -> Result<String, String> {
         Ok(text.to_ascii_uppercase())
     } else {
         Err(format!(
-            "'{text}' is not a currency code (three letters, e.g. RUB)"
+            "'{}' is not a currency code (three letters, e.g. RUB)",
+            crate::output::sanitize::shown(text)
         ))
     }
 }

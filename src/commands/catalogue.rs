@@ -62,17 +62,19 @@ fn name_text(name: &str) -> Result<String> {
 /// The course that has a stream with this code: `--course` when given, else
 /// the only course using the code.
 fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
+    let shown_code = crate::output::sanitize::shown(code);
     if let Some(course) = course {
         return db.stream(course, code)?.ok_or_else(|| {
-            PaytrackError::NotFound(format!("stream {code} of course {course} not found")).into()
+            PaytrackError::NotFound(format!("stream {shown_code} of course {course} not found"))
+                .into()
         });
     }
     let mut found = db.streams_by_code(code)?;
     match found.len() {
-        0 => Err(PaytrackError::NotFound(format!("stream {code} not found")).into()),
+        0 => Err(PaytrackError::NotFound(format!("stream {shown_code} not found")).into()),
         1 => Ok(found.remove(0)),
         _ => Err(bad_input(format!(
-            "stream {code} exists in courses {}: name one with --course",
+            "stream {shown_code} exists in courses {}: name one with --course",
             found
                 .iter()
                 .map(|s| s.course_id.to_string())
@@ -181,12 +183,14 @@ fn save_stream(
         match (&before, adding) {
             (Some(_), true) => {
                 return Err(bad_input(format!(
-                    "stream {code} of course {course_id} already exists; change it with `paytrack streams edit`"
+                    "stream {} of course {course_id} already exists; change it with `paytrack streams edit`",
+                    crate::output::sanitize::shown(code)
                 )))
             }
             (None, false) => {
                 return Err(PaytrackError::NotFound(format!(
-                    "stream {code} of course {course_id} not found"
+                    "stream {} of course {course_id} not found",
+                    crate::output::sanitize::shown(code)
                 ))
                 .into())
             }
@@ -233,7 +237,7 @@ fn save_stream(
 
 /// Reads a template file: UTF-8, not empty; unknown placeholders are warned about.
 fn read_template(ctx: &Context, path: &Path) -> Result<String> {
-    let shown = path.display();
+    let shown = crate::output::sanitize::shown_path(path);
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read template {shown}: {e}")))?;
     if text.trim().is_empty() {

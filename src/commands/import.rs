@@ -45,11 +45,18 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e}",
+            crate::output::sanitize::shown_path(path)
+        ))
+    })?;
     let meta = file.metadata()?;
     if meta.is_dir() {
-        return Err(bad_input(format!("{} is a directory", path.display())));
+        return Err(bad_input(format!(
+            "{} is a directory",
+            crate::output::sanitize::shown_path(path)
+        )));
     }
     Ok((
         Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
@@ -59,7 +66,7 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let (input, size) = open_input(&args.file)?;
-    let name = args.file.display().to_string();
+    let name = crate::output::sanitize::shown_path(&args.file).to_string();
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
@@ -263,7 +270,7 @@ pub fn find_columns(
                 .any(|c| c.eq_ignore_ascii_case(header)) => {}
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
-                crate::output::sanitize::for_terminal(header)
+                crate::output::sanitize::shown(header)
             )),
         }
     }
@@ -326,9 +333,15 @@ pub fn parse_row(
     let required =
         |column: &'static str| cell(column).ok_or_else(|| fail(column, "is empty".into()));
     let int = |column: &'static str, text: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
+        text.trim().parse::<i64>().map_err(|_| {
+            fail(
+                column,
+                format!(
+                    "'{}' is not a whole number",
+                    crate::output::sanitize::shown(text)
+                ),
+            )
+        })
     };
     let text = |column: &str| {
         cell(column).map(|v| {
@@ -345,13 +358,23 @@ pub fn parse_row(
         return Err(fail("id", format!("{id} is not a positive id")));
     }
     let status_text = required("confirmed")?;
-    let status = Status::from_code(int("confirmed", status_text)?)
-        .ok_or_else(|| fail("confirmed", format!("'{status_text}' is not 2, 1 or -1")))?;
+    let status = Status::from_code(int("confirmed", status_text)?).ok_or_else(|| {
+        fail(
+            "confirmed",
+            format!(
+                "'{}' is not 2, 1 or -1",
+                crate::output::sanitize::shown(status_text)
+            ),
+        )
+    })?;
     let created = required("created_at")?;
     let created_at = parse_legacy_timestamp(created).ok_or_else(|| {
         fail(
             "created_at",
-            format!("'{}' is not a timestamp", shorten(created)),
+            format!(
+                "'{}' is not a timestamp",
+                crate::output::sanitize::shown(created)
+            ),
         )
     })?;
     let discount_percent = cell("discount_percent")
@@ -382,17 +405,6 @@ pub fn parse_row(
         updated_at: String::new(),
         confirmed_at: None,
     })
-}
-
-/// A cell quoted in an error message: short, and safe for the terminal.
-pub fn shorten(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    let cut = if cut.len() < text.len() {
-        format!("{cut}…")
-    } else {
-        cut
-    };
-    crate::output::sanitize::for_terminal(&cut).into_owned()
 }
 
 /// csv's errors, phrased with the line number first.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::import::{describe_csv_error, find_columns, open_input, shorten, Columns};
+use super::import::{describe_csv_error, find_columns, open_input, Columns};
 use super::Context;
 use crate::cli::{PaymentsCommand, PaymentsImportArgs, PaymentsListArgs};
 use crate::db::payments::{NewPayment, Payment};
@@ -41,7 +41,7 @@ const OPTIONAL: [&str; 5] = [
 
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
-    let name = args.file.display().to_string();
+    let name = crate::output::sanitize::shown_path(&args.file).to_string();
     let (input, size) = open_input(&args.file)?;
     let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -189,7 +189,7 @@ fn parse_row(
                     "paid_at",
                     format!(
                         "'{}' is not a time such as 2024-03-01T12:06:00+03:00 or 01.03.2024 12:06",
-                        shorten(text)
+                        crate::output::sanitize::shown(text)
                     ),
                 )
             })

@@ -34,8 +34,12 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
         .template
         .as_ref()
         .map(|p| {
-            std::fs::read_to_string(p)
-                .map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display())))
+            std::fs::read_to_string(p).map_err(|e| {
+                bad_input(format!(
+                    "cannot read template {}: {e}",
+                    crate::output::sanitize::shown_path(p)
+                ))
+            })
         })
         .transpose()?;
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
@@ -308,14 +312,24 @@ fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let line = line.map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
         let text = line.split('#').next().unwrap_or("").trim();
         if text.is_empty() {
             continue;
         }
-        let id = crate::cli::booking_id(text)
-            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let id = crate::cli::booking_id(text).map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
         if seen.insert(id) {
             ids.push(id);
         }
@@ -323,7 +337,7 @@ fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     if ids.is_empty() {
         return Err(bad_input(format!(
             "{}: no booking ids in the file",
-            path.display()
+            crate::output::sanitize::shown_path(path)
         )));
     }
     Ok(ids)
@@ -336,7 +350,8 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
             let duration = parse_age(age.trim())
                 .ok_or_else(|| {
                     bad_input(format!(
-                        "--older-than: '{age}' is not an age such as 7d, 24h or 2w"
+                        "--older-than: '{}' is not an age such as 7d, 24h or 2w",
+                        crate::output::sanitize::shown(age)
                     ))
                 })?
                 .map_err(bad_input)?;

@@ -246,7 +246,7 @@ impl Db {
         if current > latest {
             return Err(PaytrackError::Database(format!(
                 "{} has schema version {current}, newer than this paytrack supports ({latest}); upgrade paytrack",
-                self.path.display()
+                crate::output::sanitize::shown_path(&self.path)
             ))
             .into());
         }
@@ -276,7 +276,7 @@ impl Db {
         if self.read_only {
             return Err(PaytrackError::Database(format!(
                 "{} is read-only (the file has no write permission); nothing was changed",
-                self.path.display()
+                crate::output::sanitize::shown_path(&self.path)
             ))
             .into());
         }
@@ -387,16 +387,23 @@ pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
 /// SQLite gives the -wal and -shm files the same permissions as the database.
 fn create_private_file(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating directory {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "creating directory {}",
+                crate::output::sanitize::shown_path(parent)
+            )
+        })?;
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .with_context(|| format!("creating database {}", path.display()))?;
+    options.open(path).with_context(|| {
+        format!(
+            "creating database {}",
+            crate::output::sanitize::shown_path(path)
+        )
+    })?;
     Ok(())
 }
 
@@ -531,7 +538,7 @@ fn extended_code(err: &anyhow::Error) -> Option<i32> {
 /// transaction rolled back. Other errors (bad input, refusals) pass through.
 fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     use rusqlite::ErrorCode::*;
-    let shown = path.display();
+    let shown = crate::output::sanitize::shown_path(path);
     let what = match sqlite_code(&err) {
         Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
         // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).

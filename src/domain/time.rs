@@ -39,9 +39,14 @@ impl DisplayZone {
         match name {
             "" | "local" => Ok(DisplayZone::Local),
             "UTC" | "utc" | "Etc/UTC" | "Z" => Ok(DisplayZone::Named(jiff::tz::TimeZone::UTC)),
-            _ => jiff::tz::TimeZone::get(name).map(DisplayZone::Named).map_err(|_| {
-                format!("unknown time zone '{name}' (use an IANA name such as Europe/Moscow, or UTC)")
-            }),
+            _ => jiff::tz::TimeZone::get(name)
+                .map(DisplayZone::Named)
+                .map_err(|_| {
+                    format!(
+                        "unknown time zone '{}' (use an IANA name such as Europe/Moscow, or UTC)",
+                        crate::output::sanitize::shown(name)
+                    )
+                }),
         }
     }
 
@@ -110,7 +115,7 @@ pub fn parse_instant(
 ) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
-        format!("invalid date '{text}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h")
+        format!("invalid date '{}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h", crate::output::sanitize::shown(text))
     };
     match t {
         "now" => return Ok(now),
@@ -141,7 +146,12 @@ pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let too_large = || format!("age '{text}' is too large");
+    let too_large = || {
+        format!(
+            "age '{}' is too large",
+            crate::output::sanitize::shown(text)
+        )
+    };
     let Ok(n) = digits.parse::<i64>() else {
         return Some(Err(too_large()));
     };

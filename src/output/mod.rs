@@ -179,6 +179,7 @@ impl Output {
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
         use owo_colors::OwoColorize;
+        let message = sanitize::message_line(message);
         let prefix = "paytrack:";
         if self.color_stderr {
             talk(format_args!("{} {message}", prefix.dimmed()));
@@ -190,6 +191,7 @@ impl Output {
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         use owo_colors::OwoColorize;
+        let message = sanitize::message_line(message);
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
             talk(format_args!(

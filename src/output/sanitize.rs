@@ -54,10 +54,24 @@ const SHOWN_MAX_BYTES: usize = 120;
 /// an escape sequence nor a 10 MB value reaches the terminal. Every error that
 /// quotes input goes through here. Linear in the text's length.
 pub fn shown(text: &str) -> String {
-    if text.len() <= SHOWN_MAX_BYTES {
+    capped(text, SHOWN_MAX_BYTES)
+}
+
+/// The most bytes of one line of talk on stderr (an error, a note).
+const LINE_MAX_BYTES: usize = 2000;
+
+/// A whole line of talk, made safe as a last line of defence: whatever a
+/// message quotes, escape sequences are shown as text and the line stays
+/// short. Values are capped one by one with `shown`; this catches the rest.
+pub fn message_line(text: &str) -> String {
+    capped(text, LINE_MAX_BYTES)
+}
+
+fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
         return for_terminal(text).into_owned();
     }
-    let mut cut = SHOWN_MAX_BYTES;
+    let mut cut = max;
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
@@ -65,8 +79,8 @@ pub fn shown(text: &str) -> String {
 }
 
 /// A path, made fit to echo as `shown` does (a name that is not UTF-8 is shown lossily).
-pub fn shown_path(path: &std::path::Path) -> String {
-    shown(&path.to_string_lossy())
+pub fn shown_path(path: impl AsRef<std::path::Path>) -> String {
+    shown(&path.as_ref().to_string_lossy())
 }
 
 /// Whether a CSV cell needs the `'` prefix. Text that already starts with `'`

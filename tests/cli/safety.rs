@@ -543,3 +543,168 @@ fn a_payment_ref_with_a_list_attaches_to_its_one_booking_or_is_refused() {
     );
     assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 7"), 2);
 }
+
+// ---- 7. echoed values --------------------------------------------------------
+
+/// Values that would drive a terminal if echoed raw, and one too long to echo.
+fn hostile_values(huge: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("ESC clear", "\x1b[2J\x1b[H7".to_string()),
+        ("OSC title", "\x1b]0;pwned\x07".to_string()),
+        ("BEL", "7\x07\x07".to_string()),
+        ("CR overwrite", "bad\rpaytrack: ok".to_string()),
+        ("bidi override", "\u{202e}7d".to_string()),
+        ("C1 CSI", "\u{9b}31m7".to_string()),
+        ("huge", "9".repeat(huge)),
+    ]
+}
+
+/// stderr is one short `paytrack: error:` line with nothing a terminal obeys.
+fn assert_one_clean_line(what: &str, stderr: &[u8]) {
+    let text = String::from_utf8_lossy(stderr);
+    assert_eq!(text.lines().count(), 1, "{what}: not one line: {text:?}");
+    assert!(text.starts_with("paytrack: error:"), "{what}: {text:?}");
+    assert!(text.len() < 1000, "{what}: {} bytes", text.len());
+    let bad = text.trim_end_matches('\n').chars().find(|c| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(c)
+            || ('\u{2066}'..='\u{2069}').contains(c)
+    });
+    assert!(bad.is_none(), "{what}: {bad:?} reached stderr: {text:?}");
+}
+
+#[test]
+fn every_echoed_value_is_escaped_and_capped() {
+    let env = Env::with_sample();
+    let before = db_bytes(&env.db);
+    // Arguments are limited to 128 KiB each by the kernel; files are not.
+    let mut failures = Vec::new();
+    for (label, value) in hostile_values(100_000) {
+        let file_value = if label == "huge" {
+            "9".repeat(10_000_000)
+        } else {
+            value.clone()
+        };
+        let v = value.as_str();
+        let payments = env.write(
+            "p.csv",
+            format!("external_id,provider,booking_id,amount\nx1,bank,1,{file_value}\n"),
+        );
+        let payments_id = env.write(
+            "pid.csv",
+            format!("external_id,provider,booking_id,amount\nx1,bank,{file_value},100\n"),
+        );
+        let ids = env.write("ids.txt", format!("1\n{file_value}\n"));
+        let bookings = env.write(
+            "b.csv",
+            format!("id,user_id,course_id,confirmed,created_at\n1,1,1,1,{file_value}\n"),
+        );
+        let bookings_id = env.write(
+            "bid.csv",
+            format!("id,user_id,course_id,confirmed,created_at\n{file_value},1,1,1,2024-03-01 10:00:00+03\n"),
+        );
+        let missing_path = format!("{}/{v}", env.dir.path().display());
+        let cases: Vec<(&str, Vec<&str>, i32)> = vec![
+            (
+                "payments amount",
+                vec!["payments", "import", &payments],
+                code::BAD_INPUT,
+            ),
+            (
+                "payments booking id",
+                vec!["payments", "import", &payments_id],
+                code::BAD_INPUT,
+            ),
+            (
+                "--ids-from line",
+                vec![
+                    "bookings",
+                    "set-status",
+                    "--ids-from",
+                    &ids,
+                    "--to",
+                    "confirmed",
+                ],
+                code::BAD_INPUT,
+            ),
+            (
+                "import timestamp",
+                vec!["bookings", "import", &bookings],
+                code::BAD_INPUT,
+            ),
+            (
+                "import id",
+                vec!["bookings", "import", &bookings_id],
+                code::BAD_INPUT,
+            ),
+            ("--tz", vec!["--tz", v, "bookings", "list"], code::BAD_INPUT),
+            (
+                "--since",
+                vec!["bookings", "list", "--since", v],
+                code::BAD_INPUT,
+            ),
+            (
+                "stats --since",
+                vec!["stats", "streams", "--since", v],
+                code::BAD_INPUT,
+            ),
+            (
+                "--cursor",
+                vec!["bookings", "list", "--cursor", v],
+                code::BAD_INPUT,
+            ),
+            (
+                "--older-than",
+                vec![
+                    "bookings",
+                    "set-status",
+                    "--status",
+                    "pending",
+                    "--older-than",
+                    v,
+                    "--to",
+                    "cancelled",
+                    "--reason",
+                    "x",
+                    "--yes",
+                ],
+                code::BAD_INPUT,
+            ),
+            (
+                "streams members",
+                vec!["streams", "members", v],
+                code::NOT_FOUND,
+            ),
+            (
+                "import path",
+                vec!["bookings", "import", &missing_path],
+                code::BAD_INPUT,
+            ),
+            (
+                "--db path",
+                vec!["--db", &missing_path, "bookings", "list"],
+                code::DATABASE,
+            ),
+        ];
+        for (what, args, expected) in cases {
+            let out = env.run(&args);
+            let what = format!("{what} / {label}");
+            if out.status.code() != Some(expected) {
+                failures.push(format!(
+                    "{what}: exit {:?}, expected {expected}: {}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                ));
+                continue;
+            }
+            if let Err(e) = std::panic::catch_unwind(|| assert_one_clean_line(&what, &out.stderr)) {
+                failures.push(format!("{what}: {:?}", e.downcast_ref::<String>()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(db_bytes(&env.db), before);
+}
