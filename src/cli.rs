@@ -341,6 +341,10 @@ pub struct ImportArgs {
     /// Check the file and report what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The file was written by `bookings export --raw`: take every cell exactly
+    /// as it is (without it, the formula protection of a plain export is undone).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Args)]

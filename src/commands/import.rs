@@ -72,7 +72,10 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         .headers()
         .with_context(|| format!("{name}: reading the header"))?
         .clone();
-    let index = column_index(&headers, &name, &ctx.out)?;
+    let mut index = column_index(&headers, &name, &ctx.out)?;
+    if args.raw {
+        index.read_cells_as_they_are();
+    }
     let bar = crate::output::progress::bytes(
         &ctx.out,
         size,
@@ -226,6 +229,16 @@ pub struct ColumnIndex {
     /// files (the old system's) are read exactly as they are: a name typed as
     /// `'=x` stays `'=x`.
     our_export: bool,
+}
+
+impl ColumnIndex {
+    /// `import --raw`: the file came from `export --raw`, so no cell carries
+    /// protection and none is undone. Whether a leading `'` was added by our
+    /// protection or typed by a student cannot be told from the file itself
+    /// (issue 17: `'=HYPERLINK(1)` came back as `=HYPERLINK(1)`).
+    pub fn read_cells_as_they_are(&mut self) {
+        self.our_export = false;
+    }
 }
 
 /// The columns a CSV reader knows: needed, read when present, and silently ignored.
