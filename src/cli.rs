@@ -345,6 +345,10 @@ pub struct ImportArgs {
     /// as it is (without it, the formula protection of a plain export is undone).
     #[arg(long)]
     pub raw: bool,
+    /// The zone times without a UTC offset were written in (e.g. Europe/Moscow);
+    /// without it such times are refused.
+    #[arg(long, value_name = "ZONE")]
+    pub assume_tz: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use crate::cli::ImportArgs;
 use crate::db::bookings::Upsert;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
-use crate::domain::time::{parse_legacy_timestamp, to_storage};
+use crate::domain::time::{parse_booking_timestamp, to_storage};
 use crate::domain::{check_transition, Status, Transition};
 use crate::error::{bad_input, exit};
 use crate::output::sanitize::from_csv;
@@ -75,6 +75,12 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let mut index = column_index(&headers, &name, &ctx.out)?;
     if args.raw {
         index.read_cells_as_they_are();
+    }
+    if let Some(zone) = &args.assume_tz {
+        index.assume_zone(
+            crate::domain::time::DisplayZone::parse(zone)
+                .map_err(|e| bad_input(format!("--assume-tz: {e}")))?,
+        );
     }
     let bar = crate::output::progress::bytes(
         &ctx.out,
@@ -229,6 +235,8 @@ pub struct ColumnIndex {
     /// files (the old system's) are read exactly as they are: a name typed as
     /// `'=x` stays `'=x`.
     our_export: bool,
+    /// `--assume-tz`: the zone times without an offset were written in.
+    assume_zone: Option<crate::domain::time::DisplayZone>,
 }
 
 impl ColumnIndex {
@@ -238,6 +246,11 @@ impl ColumnIndex {
     /// (issue 17: `'=HYPERLINK(1)` came back as `=HYPERLINK(1)`).
     pub fn read_cells_as_they_are(&mut self) {
         self.our_export = false;
+    }
+
+    /// `import --assume-tz ZONE`: times without an offset were written in `zone`.
+    pub fn assume_zone(&mut self, zone: crate::domain::time::DisplayZone) {
+        self.assume_zone = Some(zone);
     }
 }
 
@@ -323,6 +336,7 @@ pub fn column_index(
     Ok(ColumnIndex {
         columns,
         our_export,
+        assume_zone: None,
     })
 }
 
@@ -381,29 +395,26 @@ pub fn parse_row(
         )
     })?;
     let created = required("created_at")?;
-    let created_at = parse_legacy_timestamp(created).ok_or_else(|| {
-        fail(
-            "created_at",
-            format!(
-                "'{}' is not a timestamp",
-                crate::output::sanitize::shown(created)
-            ),
-        )
-    })?;
+    let created_at =
+        parse_booking_timestamp(created, index.assume_zone.as_ref()).map_err(|why| {
+            fail(
+                "created_at",
+                format!("'{}' {why}", crate::output::sanitize::shown(created)),
+            )
+        })?;
     let discount_percent = cell("discount_percent")
         .map(|d| {
-            let d = d.trim().split('.').next().unwrap_or(d);
-            int("discount_percent", d)
+            parse_discount(d).ok_or_else(|| {
+                fail(
+                    "discount_percent",
+                    format!(
+                        "'{}' is not a whole percentage from 0 to 100",
+                        crate::output::sanitize::shown(d)
+                    ),
+                )
+            })
         })
         .transpose()?;
-    if let Some(d) = discount_percent {
-        if !(0..=100).contains(&d) {
-            return Err(fail(
-                "discount_percent",
-                format!("{d} is not between 0 and 100"),
-            ));
-        }
-    }
     Ok(Booking {
         id,
         user_id: int("user_id", required("user_id")?)?,
@@ -418,6 +429,22 @@ pub fn parse_row(
         updated_at: String::new(),
         confirmed_at: None,
     })
+}
+
+/// A discount as the old system wrote it: a whole number from 0 to 100,
+/// possibly as a numeric with zero decimals (`15.00`). Signs, fractions
+/// (`99.99`) and anything out of range are refused rather than rounded.
+fn parse_discount(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
+        return None;
+    }
+    whole.parse::<i64>().ok().filter(|d| (0..=100).contains(d))
 }
 
 /// csv's errors, phrased with the line number first.

@@ -217,7 +217,8 @@ proptest! {
 /// not our export's protection: it is stored as typed.
 #[test]
 fn legacy_quote_before_formula_is_kept() {
-    let csv = "id,user_id,course_id,confirmed,created_at,first_name\n1,1,1,1,2024-03-01,'=x\n";
+    let csv =
+        "id,user_id,course_id,confirmed,created_at,first_name\n1,1,1,1,2024-03-01T00:00:00Z,'=x\n";
     let rows = parse_csv(csv.as_bytes()).unwrap();
     assert_eq!(rows[0].first_name.as_deref(), Some("'=x"));
 }

@@ -708,3 +708,84 @@ fn every_echoed_value_is_escaped_and_capped() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(db_bytes(&env.db), before);
 }
+
+// ---- 9. input strictness in the bookings importer ---------------------------
+
+#[test]
+fn the_importer_refuses_impossible_years_offsetless_times_and_odd_discounts() {
+    let env = Env::with_sample();
+    let before = db_bytes(&env.db);
+    let header = "id,user_id,course_id,confirmed,created_at,discount_percent\n";
+    let good = "9001,1,1,1,2024-03-01 10:00:00+03,10\n";
+    for (what, row, column) in [
+        (
+            "year 0000",
+            "9002,1,1,1,0000-03-01 10:00:00+03,",
+            "created_at",
+        ),
+        (
+            "negative year",
+            "9002,1,1,1,-2024-03-01 10:00:00+03,",
+            "created_at",
+        ),
+        (
+            "year 2101",
+            "9002,1,1,1,2101-03-01T10:00:00Z,",
+            "created_at",
+        ),
+        (
+            "year 1969",
+            "9002,1,1,1,1969-12-31 10:00:00+00,",
+            "created_at",
+        ),
+        ("no offset", "9002,1,1,1,2024-03-01 10:00:00,", "created_at"),
+        ("date only", "9002,1,1,1,2024-03-01,", "created_at"),
+        (
+            "negative discount",
+            "9002,1,1,1,2024-03-01 10:00:00+03,-0.5",
+            "discount_percent",
+        ),
+        (
+            "fractional discount",
+            "9002,1,1,1,2024-03-01 10:00:00+03,99.99",
+            "discount_percent",
+        ),
+        (
+            "discount over 100",
+            "9002,1,1,1,2024-03-01 10:00:00+03,101",
+            "discount_percent",
+        ),
+        (
+            "signed discount",
+            "9002,1,1,1,2024-03-01 10:00:00+03,+5",
+            "discount_percent",
+        ),
+    ] {
+        let file = env.write("strict.csv", format!("{header}{good}{row}\n"));
+        let err = env.fails(&["bookings", "import", &file], code::BAD_INPUT);
+        assert!(
+            err.contains("line 3") && err.contains(column),
+            "{what}: {err}"
+        );
+        assert_eq!(db_bytes(&env.db), before, "{what}: the database changed");
+    }
+    // A time without an offset is placed in the zone --assume-tz names.
+    let file = env.write(
+        "local.csv",
+        format!("{header}9003,1,1,1,2024-03-01 10:06:00,15.00\n"),
+    );
+    env.ok(&["bookings", "import", &file, "--assume-tz", "Europe/Moscow"]);
+    let stored: (String, i64) = env
+        .sql()
+        .query_row(
+            "SELECT created_at, discount_percent FROM bookings WHERE id = 9003",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("2024-03-01T07:06:00.000000Z".to_string(), 15));
+    env.fails(
+        &["bookings", "import", &file, "--assume-tz", "Mars/Olympus"],
+        code::BAD_INPUT,
+    );
+}
