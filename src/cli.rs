@@ -135,6 +135,18 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
+    /// Check everything: file integrity, foreign keys, stream counters, the
+    /// audit chain, the outbox. Exit 9 with one line per finding; fit for cron.
+    #[command(
+        after_help = "Examples:\n  paytrack check\n  paytrack check --quick   # SQLite's quick_check instead of the full integrity_check\n\nExit codes: 0 nothing found; 9 findings (one line each on stdout); 8 the file cannot be opened."
+    )]
+    Check(CheckArgs),
+    /// Copy the database to FILE while others keep working (SQLite's online
+    /// backup), then run `check` on the copy. The copy is private (0600).
+    #[command(
+        after_help = "Examples:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # replace an earlier backup\n\nRestore: see README, \"Backup and restore\"."
+    )]
+    Backup(BackupArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -444,6 +456,22 @@ pub struct StatsDailyArgs {
     pub days: u32,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run SQLite's quick_check (no index/table cross-checks) instead of integrity_check.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file; an existing regular file only with --force).
+    pub file: PathBuf,
+    /// Replace FILE if it exists (never a directory, link, device or the database itself).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -297,6 +297,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
             Guard {
                 database: Some(ctx.db_path.clone()),
                 force: args.force,
+                replaces_databases: false,
             },
         )?),
         None => None,

@@ -2,8 +2,10 @@
 //! show it; the rules live in `domain`/`services`, the SQL in `db`.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod import;
@@ -91,6 +93,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }

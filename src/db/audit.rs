@@ -172,7 +172,23 @@ impl Db {
         let mut rows = stmt.query([])?;
         let mut walk = ChainWalk::new(anchor);
         while let Some(row) = rows.next()? {
-            if !walk.check(&entry_from_row(row)?) {
+            let entry = match entry_from_row(row) {
+                Ok(entry) => entry,
+                // A column of the wrong type is tampering, not a driver failure
+                // (issue 17: `audit verify` exited 1 with rusqlite's message).
+                Err(
+                    rusqlite::Error::InvalidColumnType(..)
+                    | rusqlite::Error::FromSqlConversionFailure(..)
+                    | rusqlite::Error::IntegralValueOutOfRange(..)
+                    | rusqlite::Error::Utf8Error(..),
+                ) => {
+                    let id = row.get_ref(0).ok().and_then(|v| v.as_i64().ok());
+                    walk.unreadable(id);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !walk.check(&entry) {
                 break;
             }
             if walk.checked() % 10_000 == 0 {

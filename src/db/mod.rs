@@ -7,8 +7,10 @@
 //! rusqlite's, so a PostgreSQL backend can implement the same surface.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod outbox;
 pub mod payments;
 pub mod stats;
@@ -318,7 +320,8 @@ impl Db {
         value
     }
 
-    /// `PRAGMA integrity_check`, for tests and `stats verify`.
+    /// `PRAGMA integrity_check`'s first line, for tests (`paytrack check`
+    /// lists every problem through `integrity_problems`).
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
             .conn

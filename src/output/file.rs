@@ -32,6 +32,10 @@ pub struct Guard {
     pub database: Option<PathBuf>,
     /// `--force`: an existing regular file may be replaced.
     pub force: bool,
+    /// With `force`, an existing SQLite file may be replaced too (`backup`
+    /// over an earlier backup) — never the open database, and never one
+    /// whose side files show it may be in use.
+    pub replaces_databases: bool,
 }
 
 /// A file being written: a private temp file beside `target` until `finish`.
@@ -160,7 +164,22 @@ pub fn check_target(target: &Path, guard: &Guard) -> Result<()> {
         }
     }
     if starts_like_sqlite(target) {
-        return refuse("a SQLite database");
+        if !guard.replaces_databases {
+            return refuse("a SQLite database");
+        }
+        if !guard.force {
+            return Err(exists_error(target));
+        }
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = target.as_os_str().to_owned();
+            side.push(suffix);
+            if std::fs::symlink_metadata(&side).is_ok() {
+                return refuse(&format!(
+                    "a SQLite database with a {suffix} file beside it (open somewhere, or left by a crash; \
+                     open it with paytrack once, or remove it)"
+                ));
+            }
+        }
     }
     if !guard.force {
         return Err(exists_error(target));

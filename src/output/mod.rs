@@ -3,6 +3,7 @@
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
 pub mod file;
+pub mod findings;
 pub mod progress;
 pub mod sanitize;
 pub mod table;

@@ -1,6 +1,7 @@
 //! Operations that combine several repository writes under one transaction
 //! and the domain rules: the write paths every command shares.
 
+pub mod check;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;

@@ -789,3 +789,230 @@ fn the_importer_refuses_impossible_years_offsetless_times_and_odd_discounts() {
         code::BAD_INPUT,
     );
 }
+
+// ---- 10. paytrack check ------------------------------------------------------
+
+/// Runs `check` and returns (exit code, stdout).
+fn check(env: &Env, db: &Path) -> (Option<i32>, String) {
+    let out = env.run(&["--db", db.to_str().unwrap(), "check"]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Runs `f` on a plain connection with the triggers that guard the audit log dropped.
+fn tamper(env: &Env, sql: &str) {
+    let conn = env.sql();
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = OFF;
+         DROP TRIGGER IF EXISTS audit_log_no_update;
+         DROP TRIGGER IF EXISTS audit_log_no_delete;
+         {sql}"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
+    let env = Env::with_sample();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let (code, out) = check(&env, &env.db);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok: ")).count(),
+        5,
+        "{out}"
+    );
+    env.ok(&["check", "--quick"]);
+    for (what, sql, expected) in [
+        (
+            "counters",
+            "UPDATE stream_counters SET bookings = bookings + 1
+             WHERE course_id = (SELECT MIN(course_id) FROM stream_counters);",
+            "stats: ",
+        ),
+        (
+            "outbox",
+            "UPDATE outbox SET status = 'sent', sent_at = NULL WHERE id = 1;",
+            "outbox: message 1 is sent but has no sent time",
+        ),
+        (
+            "foreign key",
+            "INSERT INTO outbox (booking_id, chat_id, body, next_attempt_at, created_at)
+             VALUES (999999, 1, 'x', '2024-12-10T12:00:00.000000Z', '2024-12-10T12:00:00.000000Z');",
+            "foreign_keys: outbox row",
+        ),
+        // A column of the wrong type used to make `audit verify` exit 1 with a driver message.
+        (
+            "wrong-typed audit column",
+            "UPDATE audit_log SET actor = 12345 WHERE id = 1;",
+            "audit: audit entry 1 ",
+        ),
+    ] {
+        let env = Env::with_sample();
+        env.ok(&["booking", "set-status", "1", "confirmed"]);
+        tamper(&env, sql);
+        let (code, out) = check(&env, &env.db);
+        assert_eq!(code, Some(code::VERIFY), "{what}: {out}");
+        assert!(out.contains(expected), "{what}: {out}");
+        if what.starts_with("wrong-typed") {
+            let err = env.fails(&["audit", "verify"], code::VERIFY);
+            assert!(err.contains("audit entry 1 "), "{err}");
+        }
+    }
+}
+
+#[test]
+fn check_finds_an_overwritten_page() {
+    let env = Env::with_sample();
+    db_bytes(&env.db);
+    let (root, page_size): (i64, i64) = env
+        .sql()
+        .query_row(
+            "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = 'bookings'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut bytes = std::fs::read(&env.db).unwrap();
+    // Garbage over the bookings table's root page.
+    let start = ((root - 1) * page_size) as usize;
+    for (i, b) in bytes[start..start + page_size as usize]
+        .iter_mut()
+        .enumerate()
+    {
+        *b = (i * 131 % 251) as u8;
+    }
+    std::fs::write(&env.db, &bytes).unwrap();
+    let (code, out) = check(&env, &env.db);
+    assert_eq!(code, Some(code::VERIFY), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("integrity_check: ")),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(&env.db).unwrap(),
+        bytes,
+        "check wrote to the file"
+    );
+}
+
+// ---- 11. paytrack backup -----------------------------------------------------
+
+#[test]
+fn backup_makes_a_private_checked_copy_under_the_output_file_rules() {
+    let env = Env::with_sample();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let copy = env.path("copy.db");
+    let copy_arg = copy.to_str().unwrap();
+    env.ok(&["backup", copy_arg]);
+    assert_eq!(mode(&copy), 0o600);
+    assert!(side_files(&copy).is_empty());
+    let (code, out) = check(&env, &copy);
+    assert_eq!(code, Some(0), "{out}");
+    let listed = |db: &Path| {
+        env.ok(&[
+            "--db",
+            db.to_str().unwrap(),
+            "bookings",
+            "list",
+            "--all",
+            "--csv",
+        ])
+    };
+    assert_eq!(listed(&copy), listed(&env.db));
+    // An earlier backup is replaced only with --force; the database itself never.
+    let err = env.fails(&["backup", copy_arg], code::BAD_INPUT);
+    assert!(err.contains("--force"), "{err}");
+    env.ok(&["backup", copy_arg, "--force"]);
+    let db = env.db.to_str().unwrap();
+    env.fails(&["backup", db, "--force"], code::BAD_INPUT);
+    let dir = env.path("d");
+    std::fs::create_dir(&dir).unwrap();
+    env.fails(
+        &["backup", dir.to_str().unwrap(), "--force"],
+        code::BAD_INPUT,
+    );
+    let link = env.path("link.db");
+    std::os::unix::fs::symlink(&copy, &link).unwrap();
+    env.fails(
+        &["backup", link.to_str().unwrap(), "--force"],
+        code::BAD_INPUT,
+    );
+    no_partials(env.dir.path());
+}
+
+#[test]
+fn backups_taken_while_others_write_are_consistent() {
+    let env = Env::with_demo();
+    let writer = {
+        let db = env.db.clone();
+        let env_cmd = env.std_cmd();
+        let program = env_cmd.get_program().to_owned();
+        let vars: Vec<_> = env_cmd
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        std::thread::spawn(move || {
+            for id in 1..=40 {
+                let mut cmd = std::process::Command::new(&program);
+                cmd.env_clear();
+                for (k, v) in &vars {
+                    if let Some(v) = v {
+                        cmd.env(k, v);
+                    }
+                }
+                let _ = cmd
+                    .args(["--db", db.to_str().unwrap(), "booking", "set-status"])
+                    .args([
+                        id.to_string().as_str(),
+                        "cancelled",
+                        "--reason",
+                        "x",
+                        "--force",
+                    ])
+                    .output();
+            }
+        })
+    };
+    for n in 0..4 {
+        let copy = env.path(&format!("copy{n}.db"));
+        env.ok(&["backup", copy.to_str().unwrap()]);
+        let (code, out) = check(&env, &copy);
+        assert_eq!(code, Some(0), "copy {n}: {out}");
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn the_readme_restore_procedure_works() {
+    // README, "Backup and restore": stop writers; check the backup; move the
+    // damaged database aside with its -wal/-shm; copy the backup in; check.
+    let env = Env::with_sample();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let backup = env.path("paytrack-backup.db");
+    env.ok(&["backup", backup.to_str().unwrap()]);
+    let at_backup = env.ok(&["bookings", "list", "--all", "--csv"]);
+    // The scare: later work, then the file is damaged.
+    env.ok(&["booking", "set-status", "7", "confirmed"]);
+    std::fs::write(&env.db, b"garbage").unwrap();
+    env.fails(&["check"], code::DATABASE);
+    // Restore.
+    let (code, out) = check(&env, &backup);
+    assert_eq!(code, Some(0), "{out}");
+    let aside = env.path("paytrack.db.damaged");
+    std::fs::rename(&env.db, &aside).unwrap();
+    for side in ["-wal", "-shm"] {
+        let path = format!("{}{side}", env.db.display());
+        if Path::new(&path).exists() {
+            std::fs::rename(&path, format!("{}{side}", aside.display())).unwrap();
+        }
+    }
+    std::fs::copy(&backup, &env.db).unwrap();
+    std::fs::set_permissions(&env.db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    env.ok(&["check"]);
+    assert_eq!(env.ok(&["bookings", "list", "--all", "--csv"]), at_backup);
+    env.ok(&["booking", "set-status", "7", "confirmed"]);
+    env.ok(&["audit", "verify"]);
+}
