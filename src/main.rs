@@ -51,8 +51,14 @@ fn main() -> ExitCode {
             // made; this is the net for anything a cause quotes (a driver, a
             // server), so that no error line can drive the terminal.
             let text = paytrack::output::sanitize::message_line(&text);
-            talk(format_args!("paytrack: error: {text}"));
-            ExitCode::from(exit_code(&err))
+            let code = exit_code(&err);
+            if code == exit::INTERRUPTED {
+                // Ctrl-C stopped a statement: SQLite's wording adds nothing.
+                talk(format_args!("paytrack: error: interrupted"));
+            } else {
+                talk(format_args!("paytrack: error: {text}"));
+            }
+            ExitCode::from(code)
         }
     }
 }

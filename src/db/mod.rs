@@ -31,6 +31,9 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many SQLite VM steps pass between two looks at the Ctrl-C flag.
+const INTERRUPT_POLL_STEPS: i32 = 10_000;
+
 /// Whether opening may create the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -232,6 +235,12 @@ impl Db {
              PRAGMA temp_store = MEMORY;",
         )?;
         self.conn.set_prepared_statement_cache_capacity(64);
+        // Ctrl-C reaches long statements too (a recount, a date-range scan,
+        // `check`'s integrity_check): SQLite asks every few thousand VM steps
+        // and the statement fails with SQLITE_INTERRUPT, which rolls back a
+        // write and maps to exit 130 (`exit_code_for`).
+        self.conn
+            .progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
         Ok(())
     }
 
@@ -597,6 +606,7 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         | FileLockingProtocolFailed
         | TooBig => Some(exit::DATABASE),
         ConstraintViolation => Some(exit::BAD_INPUT),
+        OperationInterrupted => Some(exit::INTERRUPTED),
         _ => None,
     }
 }

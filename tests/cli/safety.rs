@@ -1016,3 +1016,66 @@ fn the_readme_restore_procedure_works() {
     env.ok(&["booking", "set-status", "7", "confirmed"]);
     env.ok(&["audit", "verify"]);
 }
+
+// ---- 12. interrupts ----------------------------------------------------------
+
+/// Starts paytrack, sends SIGINT once it is working, returns its exit code and stderr.
+fn interrupted(env: &Env, args: &[&str]) -> (Option<i32>, String) {
+    let child = env.spawn(args);
+    // Long enough for the handler to be installed, far shorter than the work.
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    // SAFETY: signalling our own child by its pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctrl_c_stops_long_reads_and_writes_with_130_and_changes_nothing() {
+    // Big enough that each command below runs for most of a second or more.
+    let env = Env::empty();
+    env.ok(&["demo", "--bookings", "200000"]);
+    let export = env.path("all.csv");
+    env.ok(&["bookings", "export", "-o", export.to_str().unwrap()]);
+    let before = db_bytes(&env.db);
+    let fresh = Env::new();
+    let fresh_before = db_bytes(&fresh.db);
+    let partial = env.path("part.csv");
+    let cases: Vec<(&Env, Vec<&str>)> = vec![
+        (&env, vec!["stats", "verify"]),
+        (&env, vec!["stats", "rebuild"]),
+        (&env, vec!["stats", "streams", "--since", "2000-01-01"]),
+        (&env, vec!["check"]),
+        (
+            &env,
+            vec!["bookings", "export", "-o", partial.to_str().unwrap()],
+        ),
+        (&fresh, vec!["bookings", "import", export.to_str().unwrap()]),
+    ];
+    for (target, args) in cases {
+        let (code, stderr) = interrupted(target, &args);
+        assert_eq!(code, Some(130), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            "paytrack: error: interrupted",
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        db_bytes(&env.db),
+        before,
+        "an interrupted command changed the database"
+    );
+    assert_eq!(
+        db_bytes(&fresh.db),
+        fresh_before,
+        "an interrupted import changed the database"
+    );
+    assert!(!partial.exists(), "an interrupted export left its file");
+    no_partials(env.dir.path());
+}
