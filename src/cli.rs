@@ -19,8 +19,9 @@ Exit codes:
   5    transition refused by the status rules
   6    --expect failed: the booking's status was not the expected one
   7    database busy after waiting for other writers
-  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
-  9    verification failed (stats verify, audit verify)
+  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,
+       another application's database)
+  9    verification failed (stats verify, audit verify, check, backup)
   10   needs attention (payments import found rows a person must look at;
        outbox drain gave up on a message)
   130  interrupted (Ctrl-C); the database is as it was
@@ -66,7 +67,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAYTRACK_ACTOR", value_name = "NAME")]
     pub actor: Option<String>,
 
-    /// Show every column in full: no truncation, no wrapping.
+    /// Show every column in full: no truncation (up to 4096 columns a cell), no wrapping.
     #[arg(long, global = true, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
@@ -595,6 +596,16 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
 /// the examples are the same as in English; only the words around them change.
 const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
+        "check",
+        "Проверить всё: целостность файла, внешние ключи, счётчики потоков, цепочку аудита, очередь сообщений. Код 9 и по строке на каждую находку; подходит для cron.",
+        "Примеры:\n  paytrack check\n  paytrack check --quick   # quick_check SQLite вместо полного integrity_check\n\nКоды выхода: 0 ничего не найдено; 9 находки (по строке на stdout); 8 файл не открыть.",
+    ),
+    (
+        "backup",
+        "Скопировать базу в FILE, пока другие работают (онлайн-копия SQLite), и проверить копию, как `check`. Копия доступна только владельцу (0600).",
+        "Примеры:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # заменить прежнюю копию\n\nВосстановление: README, «Backup and restore».",
+    ),
+    (
         "",
         "Статусы оплаты бронирований курсов, в одном файле SQLite.\n\nСтатусы: confirmed (2, Подтверждено), pending (1, В ожидании), cancelled (-1, Отменено).",
         "\
@@ -607,8 +618,9 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   5    переход запрещён правилами статусов
   6    --expect: у бронирования другой статус
   7    база занята другими писателями дольше времени ожидания
-  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
-  9    проверка не прошла (stats verify, audit verify)
+  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,
+       база другого приложения)
+  9    проверка не прошла (stats verify, audit verify, check, backup)
   10   нужно внимание (payments import нашёл строки для ручного разбора;
        outbox drain не смог доставить сообщение)
   130  прервано (Ctrl-C); база осталась как была
