@@ -215,3 +215,113 @@ DROP TABLE payments;
 ALTER TABLE payments_v2 RENAME TO payments;
 CREATE INDEX payments_by_booking ON payments (booking_id);
 CREATE INDEX payments_by_outcome ON payments (outcome, id);
+
+-- migration: 3
+
+-- `--search` through an index instead of a scan of every row: an FTS5 trigram
+-- index over bookings.search_text (external content, so the text is stored
+-- once), kept by triggers in the same transaction as every write to bookings.
+-- The trigram tokenizer matches any substring of 3+ characters and folds case
+-- (Cyrillic included) by itself; paytrack's own fold (accents, ё = е) is in
+-- search_text. Shorter queries fall back to a scan.
+CREATE VIRTUAL TABLE bookings_search USING fts5(
+    search_text, content = 'bookings', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER bookings_search_insert AFTER INSERT ON bookings
+BEGIN
+    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+END;
+CREATE TRIGGER bookings_search_delete AFTER DELETE ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    VALUES ('delete', OLD.id, OLD.search_text);
+END;
+CREATE TRIGGER bookings_search_update AFTER UPDATE OF search_text ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    VALUES ('delete', OLD.id, OLD.search_text);
+    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+END;
+-- Another program (the bot, a sqlite3 shell) writes names without the search
+-- text: fill it here, so its bookings are found too. SQL's lower() folds only
+-- ASCII, but the trigram index folds case itself; only accents stay unfolded
+-- until paytrack rewrites the row.
+CREATE TRIGGER bookings_search_text_fill AFTER INSERT ON bookings
+WHEN NEW.search_text = '' AND (NEW.username IS NOT NULL OR NEW.first_name IS NOT NULL)
+BEGIN
+    UPDATE bookings
+       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
+     WHERE id = NEW.id;
+END;
+CREATE TRIGGER bookings_search_text_follow AFTER UPDATE OF username, first_name ON bookings
+WHEN NEW.search_text = OLD.search_text
+ AND (NEW.username IS NOT OLD.username OR NEW.first_name IS NOT OLD.first_name)
+BEGIN
+    UPDATE bookings
+       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
+     WHERE id = NEW.id;
+END;
+INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');
+
+-- `--referral` ignores case (codes are typed by people: SPRING24, spring24).
+DROP INDEX bookings_by_referral;
+CREATE INDEX bookings_by_referral ON bookings (referral_code COLLATE NOCASE, id);
+
+-- migration: 4
+
+-- Payments that need a person (issue 15). The table is rebuilt (SQLite cannot
+-- change a CHECK in place) with:
+--   three more outcomes:
+--     conflict:  a known (provider, external_id) sent again with another amount,
+--                date or booking; stored beside the first version, which stands;
+--     ambiguous: the description names several booking numbers;
+--     refund:    money returned to the payer (a negative amount), netted
+--                against what the booking received;
+--   reference_id: the booking number the file named, kept when `payments
+--                assign` attaches the payment to a booking (booking_id), so a
+--                re-import compares the row with what the file said;
+--   resolved_at/by/note: a person marked the row as handled (`payments resolve`).
+-- (provider, external_id) stays unique except for conflicts, which are
+-- second versions of a stored payment by definition.
+CREATE TABLE payments_v3 (
+    id              INTEGER PRIMARY KEY,
+    provider        TEXT NOT NULL,
+    external_id     TEXT NOT NULL,
+    -- The booking the payment belongs to (it may not exist: outcome 'unknown_booking').
+    booking_id      INTEGER,
+    amount_minor    INTEGER NOT NULL,
+    currency        TEXT NOT NULL,
+    paid_at         TEXT,
+    description     TEXT,
+    outcome         TEXT NOT NULL CHECK (outcome IN ('confirmed', 'already_confirmed', 'partial',
+                        'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'recorded',
+                        'currency_mismatch', 'not_positive', 'conflict', 'ambiguous', 'refund')),
+    imported_at     TEXT NOT NULL,
+    reference_id    INTEGER,
+    resolved_at     TEXT,
+    resolved_by     TEXT,
+    resolution_note TEXT
+);
+INSERT INTO payments_v3 (id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+                         description, outcome, imported_at, reference_id)
+    SELECT id, provider, external_id, booking_id, amount_minor, currency, paid_at,
+           description, outcome, imported_at, booking_id
+      FROM payments;
+DROP TABLE payments;
+ALTER TABLE payments_v3 RENAME TO payments;
+CREATE UNIQUE INDEX payments_by_external ON payments (provider, external_id)
+    WHERE outcome <> 'conflict';
+CREATE INDEX payments_conflicts ON payments (provider, external_id) WHERE outcome = 'conflict';
+CREATE INDEX payments_by_booking ON payments (booking_id);
+CREATE INDEX payments_by_outcome ON payments (outcome, id);
+
+-- How a provider's (bank's) files are read: its own column names mapped to
+-- paytrack's (`payments import --map`), remembered for the next file.
+CREATE TABLE payment_providers (
+    provider   TEXT PRIMARY KEY,
+    -- JSON object: paytrack column → the file's header, e.g. {"amount": "Сумма"}.
+    column_map TEXT NOT NULL DEFAULT '{}',
+    -- The encoding last forced with --encoding (NULL: detect).
+    encoding   TEXT,
+    updated_at TEXT NOT NULL
+);

@@ -22,7 +22,7 @@ Exit codes:
   8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,
        another application's database)
   9    verification failed (stats verify, audit verify, check, backup)
-  10   needs attention (payments import found rows a person must look at;
+  10   needs attention (payments import found something new for a person;
        outbox drain gave up on a message)
   130  interrupted (Ctrl-C); the database is as it was
 
@@ -63,8 +63,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAYTRACK_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// Who is making changes, for the audit log [default: the OS user].
-    #[arg(long, global = true, env = "PAYTRACK_ACTOR", value_name = "NAME")]
+    /// Who is making changes, for the audit log [env: PAYTRACK_ACTOR=] [default: the OS user].
+    // The variable is read in `commands::actor`, not by clap: `audit tail
+    // --actor` is a filter with the same name, and clap would fill that
+    // filter from the variable too, hiding everyone else's entries.
+    #[arg(long, global = true, value_name = "NAME")]
     pub actor: Option<String>,
 
     /// Show every column in full: no truncation (up to 4096 columns a cell), no wrapping.
@@ -621,7 +624,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,
        база другого приложения)
   9    проверка не прошла (stats verify, audit verify, check, backup)
-  10   нужно внимание (payments import нашёл строки для ручного разбора;
+  10   нужно внимание (payments import нашёл новое для ручного разбора;
        outbox drain не смог доставить сообщение)
   130  прервано (Ctrl-C); база осталась как была
 
@@ -772,13 +775,33 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "payments import",
-        "Загрузить платежи (CSV), подтвердить полностью оплаченные брони, показать, что разобрать вручную.\n\nКод выхода 10, если какой-то платёж требует внимания (частичный, переплата, отменённая или несуществующая бронь, без номера брони, другая валюта, нулевая или отрицательная сумма, повтор строки).",
+        "Загрузить платежи (CSV), подтвердить полностью оплаченные брони, показать, что разобрать вручную.\n\nКод выхода 10, если этот запуск нашёл новое для человека (частичный платёж, переплата, отменённая или несуществующая бронь, без номера брони, несколько номеров броней, конфликт с сохранённым платежом, другая валюта, нулевая сумма, повтор строки). Строки, о которых уже сообщал прошлый запуск и которые никто не разобрал, показываются снова с пометкой, но код 10 не дают (`--strict`: дают).",
         "Колонки (по названию в заголовке; разделитель `,` или `;`; десятичная запятая допустима):\n  external_id, amount (обязательно); provider, booking_id, currency, paid_at, description\n\nПримеры:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert",
     ),
     (
         "payments list",
         "Список сохранённых платежей, последние оплаченные сверху.",
         "Примеры:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d",
+    ),
+    (
+        "payments assign",
+        "Привязать платёж без брони (не найдена, нет номера, несколько номеров) к брони и сверить его там.\n\nПравила те же, что при импорте: полная оплата подтверждает бронь в ожидании (запись в журнале, сообщение); иначе частичный, переплата, отменённая… Уже привязанный платёж переносится только с --force --reason.",
+        "Примеры:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"в переводе не тот номер брони\"",
+    ),
+    (
+        "payments resolve",
+        "Отметить платежи, требующие внимания, как разобранные (кто, когда, заметка); они уходят из --attention.\n\nИтог платежа не меняется. Частичный платёж, чья бронь потом оплачена полностью, уходит из --attention сам.",
+        "Примеры:\n  paytrack payments resolve 17 --note \"вернули плательщику\"\n  paytrack payments resolve 17 18 19 --note \"повторы строк банка\"",
+    ),
+    (
+        "payments refund",
+        "Записать возврат денег по брони; он вычитается из полученного.\n\nПри полном возврате подтверждённой брони предлагается её отменить (вопрос в терминале, подсказка иначе); без вопроса бронь не отменяется.",
+        "Примеры:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"студент отказался\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason переплата --ref yk_refund_991",
+    ),
+    (
+        "payments providers",
+        "Провайдеры, приславшие платежи, и запомненные для их файлов названия колонок и кодировка.",
+        "Примеры:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата",
     ),
     (
         "completions",
@@ -918,8 +941,10 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
 pub enum PaymentsCommand {
     /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
     ///
-    /// Exit code 10 when some payment needs a person (partial, overpaid, cancelled,
-    /// unknown booking, unmatched, currency mismatch, zero or negative, duplicate row).
+    /// Exit code 10 when this run found something new for a person (partial, overpaid,
+    /// cancelled, unknown booking, unmatched, ambiguous, conflict, currency mismatch, zero
+    /// amount, duplicate row). Rows an earlier run reported and nobody resolved are listed
+    /// again, marked as such, without raising 10 (`--strict`: they raise it too).
     #[command(
         after_help = "Columns (by header name; `,` or `;` separated; decimal comma accepted):\n  external_id, amount (required); provider, booking_id, currency, paid_at, description\n\nExamples:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert"
     )]
@@ -929,6 +954,107 @@ pub enum PaymentsCommand {
         after_help = "Examples:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d"
     )]
     List(PaymentsListArgs),
+    /// Attach an unmatched, unknown-booking or ambiguous payment to a booking and reconcile it there.
+    ///
+    /// The same rules as the import: a payment completing the price confirms a
+    /// pending booking (audit entry, confirmation message); otherwise it is
+    /// partial, overpaid, cancelled… A payment already attached to a booking is
+    /// moved only with --force --reason.
+    #[command(
+        after_help = "Examples:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"wrong booking number in the transfer\""
+    )]
+    Assign(PaymentsAssignArgs),
+    /// Mark payments that need a person as handled (who, when, a note); they leave --attention.
+    ///
+    /// The outcome stays as it was. A partial payment whose booking was later
+    /// fully paid leaves --attention by itself.
+    #[command(
+        after_help = "Examples:\n  paytrack payments resolve 17 --note \"returned to the payer\"\n  paytrack payments resolve 17 18 19 --note \"duplicate bank lines\""
+    )]
+    Resolve(PaymentsResolveArgs),
+    /// Record money returned for a booking; it is netted against what the booking received.
+    ///
+    /// A full refund of a confirmed booking offers to cancel it (a question on a
+    /// terminal, a hint otherwise); it is never cancelled without asking.
+    #[command(
+        after_help = "Examples:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"student withdrew\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason overpaid --ref yk_refund_991"
+    )]
+    Refund(PaymentsRefundArgs),
+    /// Providers that sent payments, with the column map and encoding remembered for their files.
+    #[command(
+        after_help = "Examples:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата"
+    )]
+    Providers {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsAssignArgs {
+    /// The payment's id (first column of `payments list`).
+    #[arg(value_parser = payment_id)]
+    pub payment: i64,
+    /// The booking it pays for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// Why (kept in the audit log; required with --force).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Move a payment that is already attached to a booking.
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsResolveArgs {
+    /// Payment ids (first column of `payments list`).
+    #[arg(required = true, value_parser = payment_id)]
+    pub payments: Vec<i64>,
+    /// What was done (kept with the payment and in the audit log).
+    #[arg(long, required = true)]
+    pub note: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsRefundArgs {
+    /// The booking the money was returned for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// The sum returned, e.g. 27000 or 27 000,50 (positive).
+    #[arg(long)]
+    pub amount: String,
+    /// Its currency (three letters, e.g. RUB).
+    #[arg(long, value_parser = currency_code)]
+    pub currency: String,
+    /// Why the money was returned (kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// Who paid it out.
+    #[arg(long, default_value = "manual")]
+    pub provider: String,
+    /// The provider's reference for the refund [default: generated].
+    #[arg(long = "ref", value_name = "REF")]
+    pub reference: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A payment id: a positive whole number.
+fn payment_id(text: &str) -> Result<i64, String> {
+    match text.trim().trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a payment id (a positive whole number)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -943,6 +1069,19 @@ pub struct PaymentsImportArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Exit 10 for every row that needs a person, also rows an earlier run already reported.
+    #[arg(long)]
+    pub strict: bool,
+    /// Read the file in this encoding (utf-8, windows-1251…) instead of detecting it; remembered for --provider.
+    #[arg(long, value_name = "NAME", value_parser = crate::domain::bank_file::encoding_by_name)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The bank's own column names: amount=Сумма,description=Назначение платежа,paid_at=Дата. Remembered for --provider.
+    #[arg(long, value_name = "COLUMN=HEADER,…", requires = "provider", value_parser = column_map)]
+    pub map: Option<crate::domain::bank_file::ColumnMap>,
+}
+
+fn column_map(text: &str) -> Result<crate::domain::bank_file::ColumnMap, String> {
+    crate::domain::bank_file::ColumnMap::parse(text, &crate::domain::bank_file::PAYMENT_COLUMNS)
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,11 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         after_id: None,
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
+    if args.follow && format == Format::Json {
+        return Err(crate::error::bad_input(
+            "--follow prints entries as they come: use --format jsonl (one JSON object a line)",
+        ));
+    }
     // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
     let limit = match args.lines {
         Some(n) => Some(n),
@@ -115,7 +120,7 @@ fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Resu
             e.id,
             super::bookings::show_time(out, &e.at),
             for_terminal(&e.actor),
-            e.action
+            for_terminal(&e.action)
         );
         if let Some(b) = e.booking_id {
             line += &format!("  #{b}");
@@ -183,9 +188,9 @@ fn write_entries(
             }
             csv.flush()?;
         }
+        // `--json` is one array, as everywhere; `--jsonl` streams (and `--follow` needs it).
         Format::Json | Format::Jsonl => {
-            // Entries stream one per line in both forms, so `--follow` output stays parseable.
-            crate::output::write_json(w, entries, true)?;
+            crate::output::write_json(w, entries, format == Format::Jsonl)?;
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::file::{Guard, OutputFile};
 use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
 use crate::output::{csv_writer, sanitize, write_json, Format, Output};
+use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
@@ -104,6 +105,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     };
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // One row past the page tells whether there is a next page without counting.
     let mut rows = db.list_bookings(
         &filter,
@@ -226,21 +228,32 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let payments = db.payments_for_booking(id)?;
     let audit = db.audit_for_booking(id)?;
     let messages = db.outbox_messages(None, Some(id))?;
+    // What the booking kept per currency, refunds subtracted (issue 15).
+    let received = crate::domain::payment::net_received(
+        payments
+            .iter()
+            .map(|p| (p.outcome.as_str(), p.currency.as_str(), p.amount_minor)),
+    );
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut stdout = crate::output::stdout();
     let out = &out;
     match format {
         Format::Json | Format::Jsonl => {
+            let received: serde_json::Map<String, serde_json::Value> = received
+                .iter()
+                .map(|(currency, net)| (currency.clone(), net.to_string().into()))
+                .collect();
             let record = serde_json::json!({
                 "booking": BookingRecord { booking: &booking, status: booking.status.name() },
+                "received": received,
                 "payments": payments,
                 "audit": audit,
                 "messages": messages,
             });
             if format == Format::Jsonl {
-                serde_json::to_writer(&mut stdout, &record)?;
+                crate::output::json::to_writer(&mut stdout, &record)?;
             } else {
-                serde_json::to_writer_pretty(&mut stdout, &record)?;
+                crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             }
             writeln!(stdout)?;
         }
@@ -263,6 +276,14 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
                     "{}",
                     super::payments::payments_table(out, &payments)
                 )?;
+                for (currency, net) in &received {
+                    writeln!(
+                        stdout,
+                        "{}: {net} {}",
+                        out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
+                        sanitize::for_terminal(currency)
+                    )?;
+                }
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;
@@ -287,7 +308,11 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
+    // A file keeps the text as stored (export → import round-trips); only
+    // CSV read on a terminal is escaped.
+    out.to_terminal = ctx.out.to_terminal && args.output.is_none();
     let db = ctx.open_db()?;
+    check_filter_names(&db, &filter)?;
     // The named file is judged before anything is read, and written beside
     // its final name and renamed at the end (see `output::file`), so a failed
     // or interrupted export never leaves half a file under that name.
@@ -338,7 +363,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                             b.username = None;
                             b.first_name = None;
                         }
-                        serde_json::to_writer(
+                        crate::output::json::to_writer(
                             &mut sink,
                             &BookingRecord {
                                 booking: &b,

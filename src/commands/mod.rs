@@ -197,6 +197,11 @@ fn now() -> Result<DateTime<Utc>> {
 
 fn actor(flag: Option<String>) -> String {
     flag.filter(|a| !a.trim().is_empty())
+        .or_else(|| {
+            std::env::var("PAYTRACK_ACTOR")
+                .ok()
+                .filter(|a| !a.trim().is_empty())
+        })
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| format!("uid:{}", unsafe_free_uid()))

@@ -9,23 +9,218 @@ use serde::Serialize;
 
 use super::import::{describe_csv_error, find_columns, open_input, Columns};
 use super::Context;
-use crate::cli::{PaymentsCommand, PaymentsImportArgs, PaymentsListArgs};
-use crate::db::payments::{NewPayment, Payment};
+use crate::cli::{
+    PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
+    PaymentsResolveArgs,
+};
+use crate::db::payments::{NewPayment, Payment, ProviderSettings};
+use crate::domain::bank_file::{decode, encoding_by_name, ColumnMap, PAYMENT_COLUMNS};
 use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
+use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::{csv_writer, write_json, Format, Lang, Output};
+use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
 };
+use crate::services::status_change::{change_status, StatusChange};
 
 pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
     match cmd {
         PaymentsCommand::Import(args) => import(ctx, args),
         PaymentsCommand::List(args) => list(ctx, args),
+        PaymentsCommand::Assign(args) => assign(ctx, args),
+        PaymentsCommand::Resolve(args) => resolve(ctx, args),
+        PaymentsCommand::Refund(args) => refund(ctx, args),
+        PaymentsCommand::Providers { output } => providers(ctx, output),
     }
+}
+
+fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
+    let request = Assignment {
+        payment_id: args.payment,
+        booking_id: args.booking,
+        force: args.force,
+        reason: args.reason.clone(),
+    };
+    let mut db = ctx.open_db()?;
+    let done = db.write(|tx| payment_review::assign(tx, &request, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    let mut line = format!(
+        "{} {} → {} {}: {} → {}",
+        out.tr("payment", "платёж"),
+        done.payment_id,
+        out.tr("booking", "бронь"),
+        done.booking_id,
+        done.old_outcome,
+        done.outcome
+    );
+    if let Some(expected) = &done.expected {
+        line += &format!(
+            " ({} {} {} {expected} {})",
+            out.tr("received", "получено"),
+            done.received,
+            out.tr("of", "из"),
+            crate::output::sanitize::for_terminal(&done.currency)
+        );
+    }
+    if done.booking_confirmed {
+        line += out.tr("; booking confirmed", "; бронь подтверждена");
+    }
+    if done.message_queued {
+        line += out.tr(
+            ", confirmation message queued",
+            ", сообщение о подтверждении в очереди",
+        );
+    }
+    out.note(&line);
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(exit::OK)
+}
+
+fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let done = db
+        .write(|tx| payment_review::resolve(tx, &args.payments, &args.note, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    for r in &done {
+        if r.resolved_now {
+            out.note(&format!(
+                "{} {} ({}) {}",
+                out.tr("payment", "платёж"),
+                r.payment_id,
+                r.outcome,
+                out.tr("resolved", "разобран")
+            ));
+        } else {
+            out.note(&format!(
+                "{} {} {} {}; {}",
+                out.tr("payment", "платёж"),
+                r.payment_id,
+                out.tr("was already resolved by", "уже разобран:"),
+                crate::output::sanitize::for_terminal(r.resolved_by.as_deref().unwrap_or("?")),
+                out.tr("left as it was", "оставлен как был")
+            ));
+        }
+    }
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    Ok(exit::OK)
+}
+
+fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
+    let amount_minor =
+        parse_amount(&args.amount).map_err(|e| bad_input(format!("--amount: {e}")))?;
+    let request = RefundRequest {
+        booking_id: args.booking,
+        amount_minor,
+        currency: args.currency.clone(),
+        reason: args.reason.clone(),
+        provider: args.provider.trim().to_string(),
+        external_id: args.reference.clone(),
+    };
+    if request.provider.is_empty() {
+        return Err(bad_input("--provider cannot be empty"));
+    }
+    let mut db = ctx.open_db()?;
+    let done = db.write(|tx| payment_review::refund(tx, &request, &ctx.actor, ctx.now))?;
+    let out = &ctx.out;
+    out.note(&format!(
+        "{} {}: {} {} {}; {} {} {}",
+        out.tr("booking", "бронь"),
+        done.booking_id,
+        out.tr("refund recorded", "возврат записан"),
+        done.refunded,
+        done.currency,
+        out.tr("net received", "итого получено"),
+        done.net_received,
+        done.currency,
+    ));
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(&mut stdout, &done)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    if done.fully_refunded_confirmed {
+        offer_cancel(ctx, &mut db, done.booking_id, &args.reason)?;
+    }
+    Ok(exit::OK)
+}
+
+/// A confirmed booking whose money was all returned: ask (on a terminal)
+/// whether to cancel it, through the status rules; elsewhere print the command.
+/// Never cancels without a yes.
+fn offer_cancel(
+    ctx: &Context,
+    db: &mut crate::db::Db,
+    booking_id: i64,
+    reason: &str,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let out = &ctx.out;
+    let interactive = std::io::stdin().is_terminal() && out.stderr_is_terminal;
+    if !interactive {
+        out.note(&format!(
+            "{} {booking_id} {}: paytrack booking set-status {booking_id} cancelled --reason refunded",
+            out.tr("booking", "бронь"),
+            out.tr(
+                "is confirmed but fully refunded; to cancel it",
+                "подтверждена, но деньги полностью возвращены; чтобы отменить"
+            ),
+        ));
+        return Ok(());
+    }
+    eprint!(
+        "{} {booking_id}? [y/N] ",
+        out.tr(
+            "Fully refunded. Cancel confirmed booking",
+            "Деньги возвращены полностью. Отменить подтверждённую бронь"
+        )
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "д" | "да"
+    ) {
+        out.note(out.tr("booking left as it is", "бронь оставлена как есть"));
+        return Ok(());
+    }
+    let change = StatusChange {
+        booking_id,
+        to: Status::Cancelled,
+        force: false,
+        reason: Some(reason.to_string()),
+        expect: Some(Status::Confirmed),
+        notify: false,
+        payment: None,
+        payment_outcome: PaymentOutcome::Recorded,
+        template: None,
+        source: "payments refund",
+    };
+    db.write(|tx| change_status(tx, &change, &ctx.actor, ctx.now))?;
+    out.note(&format!(
+        "{} {booking_id} {}",
+        out.tr("booking", "бронь"),
+        out.tr("cancelled", "отменена")
+    ));
+    Ok(())
 }
 
 /// Columns the file must have.
@@ -41,17 +236,59 @@ const OPTIONAL: [&str; 5] = [
 
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
-    let name = crate::output::sanitize::shown_path(&args.file).to_string();
-    let (input, size) = open_input(&args.file)?;
+    let name = crate::output::sanitize::shown_path(&args.file);
+    let default_provider = args
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    // What an earlier import remembered for this provider's files.
+    let remembered = match default_provider {
+        Some(provider) => ctx.open_db()?.provider_settings(provider)?,
+        None => None,
+    };
+    let remembered_encoding = remembered
+        .as_ref()
+        .and_then(|r| r.encoding.as_deref())
+        .and_then(|e| encoding_by_name(e).ok());
+    let forced_encoding = args.encoding.or(remembered_encoding);
+    let map = args.map.clone().or_else(|| {
+        remembered
+            .as_ref()
+            .map(|r| ColumnMap::from_json(&r.column_map))
+            .filter(|m| !m.0.is_empty())
+    });
+
+    let (mut input, size) = open_input(&args.file)?;
+    // Read whole to decode it: bank statements are small, and the encoding
+    // is only known once the bytes have been seen.
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    let (text, encoding) =
+        decode(&bytes, forced_encoding).map_err(|e| bad_input(format!("{name}: {e}")))?;
+    drop(bytes);
+    if encoding != encoding_rs::UTF_8 && forced_encoding.is_none() {
+        ctx.out.note(&format!(
+            "{name}: {} {}",
+            ctx.out.tr("read as", "прочитан как"),
+            encoding.name()
+        ));
+    }
+    let input: Box<dyn Read> = Box::new(std::io::Cursor::new(text.into_bytes()));
     let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(false)
         .from_reader(input);
-    let headers = reader
+    let mut headers = reader
         .headers()
         .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
         .clone();
+    if let Some(map) = &map {
+        headers = mapped_headers(&headers, map, &name)?;
+    }
     let index = find_columns(
         &headers,
         &name,
@@ -59,7 +296,8 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         Columns {
             required: &REQUIRED,
             optional: &OPTIONAL,
-            ignored: &[],
+            // With a map, the bank's other columns are expected: mapped_headers blanked them.
+            ignored: if map.is_some() { &[""] } else { &[] },
         },
     )?;
     if !index.contains_key("booking_id") && !index.contains_key("description") {
@@ -67,11 +305,6 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             "{name}: the header needs a 'booking_id' or a 'description' column to match payments to bookings"
         )));
     }
-    let default_provider = args
-        .provider
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
     if !index.contains_key("provider") && default_provider.is_none() {
         return Err(bad_input(format!(
             "{name}: no 'provider' column; name the provider with --provider NAME"
@@ -85,6 +318,16 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (report, committed) = super::write_unless(
         ctx,
         |tx| {
+            if let Some(provider) = default_provider {
+                if args.map.is_some() || args.encoding.is_some() {
+                    tx.save_provider_settings(
+                        provider,
+                        args.map.as_ref().map(ColumnMap::to_json).as_deref(),
+                        args.encoding.map(encoding_rs::Encoding::name),
+                        ctx.now,
+                    )?;
+                }
+            }
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
@@ -108,11 +351,115 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     bar.finish_and_clear();
     summarize(&ctx.out, &name, &report, !committed);
     write_report(&out, &report, args.dry_run, format)?;
-    Ok(if report.attention.is_empty() {
-        exit::OK
+    // Exit 10 means news for a person, so that a cron job's `|| notify` does
+    // not alert again for rows it alerted on yesterday (issue 15).
+    let alert = if args.strict {
+        !report.attention.is_empty()
     } else {
-        exit::ATTENTION
-    })
+        report.new_attention() > 0
+    };
+    Ok(if alert { exit::ATTENTION } else { exit::OK })
+}
+
+/// The file's header with the bank's names mapped to ours (`--map`), and its
+/// other columns blanked so that they are ignored without a warning each.
+fn mapped_headers(
+    headers: &csv::StringRecord,
+    map: &ColumnMap,
+    name: &str,
+) -> Result<csv::StringRecord> {
+    let cells: Vec<String> = headers.iter().map(str::to_string).collect();
+    let (renamed, missing) = map.apply(&cells);
+    if let Some(header) = missing.first() {
+        return Err(bad_input(format!(
+            "{name}: no column '{}' in the header (named by --map or remembered for this provider)",
+            crate::output::sanitize::shown(header)
+        )));
+    }
+    Ok(renamed
+        .into_iter()
+        .map(|h| {
+            let ours = PAYMENT_COLUMNS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(h.trim_start_matches('\u{feff}').trim()));
+            if ours {
+                h
+            } else {
+                String::new()
+            }
+        })
+        .collect())
+}
+
+fn providers(ctx: &Context, output: crate::cli::OutputArgs) -> Result<u8> {
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
+    let rows = ctx.open_db()?.providers()?;
+    let mut stdout = crate::output::stdout();
+    let describe = |r: &ProviderSettings| ColumnMap::from_json(&r.column_map).describe();
+    match format {
+        Format::Table => {
+            if rows.is_empty() {
+                out.note(out.tr("no providers yet", "провайдеров пока нет"));
+                return Ok(exit::OK);
+            }
+            let mut table = new_table(
+                &out,
+                &[
+                    out.tr("Provider", "Провайдер"),
+                    out.tr("Payments", "Платежей"),
+                    out.tr("Column map", "Колонки"),
+                    out.tr("Encoding", "Кодировка"),
+                ],
+            );
+            for r in &rows {
+                table.add_row(vec![
+                    text_cell(&out, Some(&r.provider), 24),
+                    number_cell(r.payments),
+                    text_cell(&out, Some(&describe(r)), 60),
+                    text_cell(&out, Some(r.encoding.as_deref().unwrap_or("auto")), 16),
+                ]);
+            }
+            table.keep_whole(&[1]);
+            writeln!(stdout, "{table}")?;
+        }
+        Format::Csv => {
+            let mut w = csv_writer(&mut stdout);
+            w.write_record([
+                "provider",
+                "payments",
+                "column_map",
+                "encoding",
+                "updated_at",
+            ])?;
+            for r in &rows {
+                w.write_record([
+                    out.csv_text(&r.provider).into_owned(),
+                    r.payments.to_string(),
+                    out.csv_text(&describe(r)).into_owned(),
+                    r.encoding.clone().unwrap_or_default(),
+                    r.updated_at.clone().unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Jsonl => {
+            let records: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "provider": r.provider,
+                        "payments": r.payments,
+                        "column_map": ColumnMap::from_json(&r.column_map).0,
+                        "encoding": r.encoding,
+                        "updated_at": r.updated_at,
+                    })
+                })
+                .collect();
+            write_json(&mut stdout, &records, format == Format::Jsonl)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
 }
 
 /// Picks `;` or `,` by counting both in the header line (outside quotes):
@@ -217,7 +564,7 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
         ""
     };
     out.note(&format!(
-        "{prefix}{name}: {} {}: {} {}, {} {}, {} {}; {} {}, {} {}",
+        "{prefix}{name}: {} {}: {} {}, {} {}, {} {}; {} {}, {} {} ({} {})",
         report.rows,
         out.tr("rows", "строк"),
         report.imported,
@@ -230,7 +577,20 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
         out.tr("bookings confirmed", "броней подтверждено"),
         report.attention.len(),
         out.tr("need attention", "требуют внимания"),
+        report.new_attention(),
+        out.tr("new", "новых"),
     ));
+    for (line, booking) in &report.fully_refunded {
+        out.note(&format!(
+            "{} {line}: {} {booking} {}: paytrack booking set-status {booking} cancelled --reason refunded",
+            out.tr("line", "строка"),
+            out.tr("booking", "бронь"),
+            out.tr(
+                "is confirmed but fully refunded; to cancel it",
+                "подтверждена, но деньги полностью возвращены; чтобы отменить"
+            ),
+        ));
+    }
     if report.rows > 0 && report.imported == 0 && report.already_imported > 0 {
         out.note(out.tr(
             "nothing new: the file was already imported",
@@ -241,9 +601,11 @@ fn summarize(out: &Output, name: &str, report: &ReconcileReport, rolled_back: bo
 
 /// The name an attention row goes by in CSV and JSON.
 fn attention_name(row: &AttentionRow) -> &'static str {
-    match row.attention {
+    match &row.attention {
         Attention::Outcome(outcome) => outcome.as_str(),
         Attention::DuplicateInFile { .. } => "duplicate_in_file",
+        Attention::Conflict { .. } => PaymentOutcome::Conflict.as_str(),
+        Attention::Ambiguous { .. } => PaymentOutcome::Ambiguous.as_str(),
     }
 }
 
@@ -258,13 +620,79 @@ fn explain(row: &AttentionRow, lang: Lang) -> String {
             .to_string()
     };
     let expected = row.expected_minor.map(money).unwrap_or_default();
-    match row.attention {
+    let text = explain_attention(row, lang, &money, &expected);
+    if row.already_reported {
+        format!(
+            "{}: {text}",
+            tr(
+                "reported before, still open",
+                "уже сообщалось, не разобрано"
+            )
+        )
+    } else {
+        text
+    }
+}
+
+fn explain_attention(
+    row: &AttentionRow,
+    lang: Lang,
+    money: &dyn Fn(i64) -> String,
+    expected: &str,
+) -> String {
+    let ru = lang == Lang::Ru;
+    let tr = |en: &'static str, r: &'static str| if ru { r } else { en };
+    let p = &row.payment;
+    match &row.attention {
+        Attention::Conflict {
+            stored_id,
+            first_line,
+            differs,
+            stored_amount_minor,
+            stored_paid_at,
+            stored_booking,
+        } => {
+            let source = match first_line {
+                Some(l) => format!("{} {l}", tr("line", "строка")),
+                None => format!("{} {stored_id}", tr("stored payment", "сохранённый платёж")),
+            };
+            let booking = stored_booking
+                .map(|b| format!(", {} {b}", tr("booking", "бронь")))
+                .unwrap_or_default();
+            format!(
+                "{} {source} ({}{}{booking}): {} {}; {}",
+                tr("contradicts", "противоречит:"),
+                money(*stored_amount_minor),
+                stored_paid_at
+                    .as_deref()
+                    .map(|t| format!(", {t}"))
+                    .unwrap_or_default(),
+                tr("differs in", "отличается"),
+                differs.join(", "),
+                tr(
+                    "the stored payment stands",
+                    "сохранённый платёж остаётся в силе"
+                )
+            )
+        }
+        Attention::Ambiguous { candidates } => format!(
+            "{} {}",
+            tr(
+                "the description names several bookings:",
+                "в назначении платежа несколько броней:"
+            ),
+            candidates
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Attention::DuplicateInFile { first_line } => format!(
             "{} {first_line}; {}",
             tr("repeats the payment of line", "повторяет платёж из строки"),
             tr("not imported", "не импортирован")
         ),
-        Attention::Outcome(outcome) => match outcome {
+        Attention::Outcome(outcome) => match *outcome {
             PaymentOutcome::Partial => format!(
                 "{} {} {} {expected}; {}",
                 tr("paid", "оплачено"),
@@ -327,6 +755,16 @@ fn explain(row: &AttentionRow, lang: Lang) -> String {
                 "нулевая или отрицательная сумма (возврат?)",
             )
             .to_string(),
+            PaymentOutcome::Conflict => tr(
+                "another version of a stored payment",
+                "другая версия сохранённого платежа",
+            )
+            .to_string(),
+            PaymentOutcome::Ambiguous => tr(
+                "the description names several bookings",
+                "в назначении платежа несколько броней",
+            )
+            .to_string(),
             _ => String::new(),
         },
     }
@@ -346,9 +784,10 @@ struct AttentionRecord<'a> {
     received: String,
     booking_confirmed: bool,
     detail: String,
+    already_reported: bool,
 }
 
-const ATTENTION_COLUMNS: [&str; 11] = [
+const ATTENTION_COLUMNS: [&str; 12] = [
     "line",
     "provider",
     "external_id",
@@ -360,6 +799,7 @@ const ATTENTION_COLUMNS: [&str; 11] = [
     "received",
     "booking_confirmed",
     "detail",
+    "already_reported",
 ];
 
 fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
@@ -376,6 +816,7 @@ fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
         received: format_amount(row.received_minor),
         booking_confirmed: row.booking_confirmed,
         detail: explain(row, Lang::En),
+        already_reported: row.already_reported,
     }
 }
 
@@ -390,6 +831,8 @@ struct ReportRecord<'a> {
     bookings_confirmed: u64,
     messages_queued: u64,
     needs_attention: usize,
+    /// Attention rows this run found for the first time (exit 10 without --strict).
+    new_attention: usize,
     /// Stored payments per outcome (every outcome, zeros included, so scripts need no defaults).
     outcomes: serde_json::Map<String, serde_json::Value>,
     attention: Vec<AttentionRecord<'a>>,
@@ -413,6 +856,7 @@ fn write_report(
                 bookings_confirmed: report.bookings_confirmed,
                 messages_queued: report.messages_queued,
                 needs_attention: report.attention.len(),
+                new_attention: report.new_attention(),
                 outcomes: PaymentOutcome::ALL
                     .into_iter()
                     .filter(|o| *o != PaymentOutcome::Recorded)
@@ -420,7 +864,7 @@ fn write_report(
                     .collect(),
                 attention: report.attention.iter().map(attention_record).collect(),
             };
-            serde_json::to_writer_pretty(&mut stdout, &record)?;
+            crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             writeln!(stdout)?;
         }
         Format::Jsonl => {
@@ -443,7 +887,8 @@ fn write_report(
                     r.expected.unwrap_or_default(),
                     r.received,
                     r.booking_confirmed.to_string(),
-                    r.detail,
+                    out.csv_text(&r.detail).into_owned(),
+                    r.already_reported.to_string(),
                 ])?;
             }
             w.flush()?;
@@ -534,7 +979,7 @@ fn totals_table(out: &Output, report: &ReconcileReport) -> Table {
 }
 
 /// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
-const LIST_COLUMNS: [&str; 10] = [
+const LIST_COLUMNS: [&str; 13] = [
     "id",
     "provider",
     "external_id",
@@ -545,6 +990,9 @@ const LIST_COLUMNS: [&str; 10] = [
     "description",
     "outcome",
     "imported_at",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
 ];
 
 /// A stored payment for CSV and JSON: the amount in machine form.
@@ -603,6 +1051,9 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
                     p.description.as_deref().map(text).unwrap_or_default(),
                     p.outcome.clone(),
                     p.imported_at.clone(),
+                    p.resolved_at.clone().unwrap_or_default(),
+                    p.resolved_by.as_deref().map(text).unwrap_or_default(),
+                    p.resolution_note.as_deref().map(text).unwrap_or_default(),
                 ])?;
             }
             w.flush()?;
@@ -626,6 +1077,8 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
         &[
+            // The id `payments assign/resolve` take.
+            "Id",
             out.tr("Paid at", "Оплачено"),
             out.tr("Provider", "Провайдер"),
             out.tr("Payment", "Платёж"),
@@ -636,7 +1089,12 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
         ],
     );
     for p in rows {
+        let outcome = match &p.resolved_at {
+            Some(_) => format!("{} ({})", p.outcome, out.tr("resolved", "разобран")),
+            None => p.outcome.clone(),
+        };
         table.add_row(vec![
+            number_cell(p.id),
             comfy_table::Cell::new(
                 p.paid_at
                     .as_deref()
@@ -647,17 +1105,26 @@ pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
             money_cell(p.amount_minor, &p.currency),
-            comfy_table::Cell::new(&p.outcome),
+            comfy_table::Cell::new(outcome),
             text_cell(out, p.description.as_deref(), 30),
         ]);
     }
-    table.keep_whole(&[0, 3, 4, 5]);
+    table.keep_whole(&[0, 1, 4, 5, 6]);
     table
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_may_name_every_column_and_only_those() {
+        let mut ours: Vec<&str> = REQUIRED.iter().chain(OPTIONAL.iter()).copied().collect();
+        let mut mappable = PAYMENT_COLUMNS.to_vec();
+        ours.sort_unstable();
+        mappable.sort_unstable();
+        assert_eq!(ours, mappable);
+    }
 
     #[test]
     fn picks_the_delimiter_from_the_header() {

@@ -171,7 +171,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &JsonOutcome {
                 dry_run: args.dry_run,
@@ -259,7 +259,7 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
             dry_run: !applied,
             ..summary
         };
-        serde_json::to_writer(&mut stdout, &summary)?;
+        crate::output::json::to_writer(&mut stdout, &summary)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -371,6 +371,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
         ..Default::default()
     };
     let db = ctx.open_db()?;
+    crate::services::catalogue::check_filter_names(&db, &filter)?;
     let rows = db.list_bookings(&filter, Sort::Oldest, None, None)?;
     let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
     if ids.is_empty() || args.dry_run || args.yes {

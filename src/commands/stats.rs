@@ -13,7 +13,7 @@ use super::Context;
 use crate::cli::{StatsCommand, StatsDailyArgs, StatsStreamsArgs};
 use crate::db::stats::{compare_counters, DailyActivity, StatsFilter, StatusCount};
 use crate::domain::audit::{action, NewAuditEntry};
-use crate::domain::money::format_amount;
+use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
@@ -45,7 +45,7 @@ pub struct StreamStats {
     pub conversion: f64,
     /// Revenue of confirmed bookings in minor units, where the stream has a price.
     #[serde(skip)]
-    pub revenue_minor: Option<i64>,
+    pub revenue_minor: Option<Money>,
     pub revenue: Option<String>,
     pub currency: Option<String>,
     pub capacity: Option<i64>,
@@ -112,7 +112,7 @@ pub fn stream_stats(db: &crate::db::Db, filter: &StatsFilter) -> Result<Vec<Stre
         match c.status() {
             Some(Status::Confirmed) => {
                 row.confirmed += c.bookings;
-                *confirmed_pct += c.pct_sum;
+                *confirmed_pct = confirmed_pct.saturating_add(c.pct_sum);
             }
             Some(Status::Pending) => row.pending += c.bookings,
             Some(Status::Cancelled) => row.cancelled += c.bookings,
@@ -128,8 +128,10 @@ pub fn stream_stats(db: &crate::db::Db, filter: &StatsFilter) -> Result<Vec<Stre
             } else {
                 0.0
             };
-            row.revenue_minor = price.map(|p| (p as i128 * confirmed_pct as i128 / 100) as i64);
-            row.revenue = row.revenue_minor.map(format_amount);
+            // 128-bit and checked: a price stored before prices were bounded
+            // gives a large revenue, never a wrapped (negative) one.
+            row.revenue_minor = price.and_then(|p| Money::share_of(p, confirmed_pct));
+            row.revenue = row.revenue_minor.map(|m| m.to_string());
             row.seats_left = row.capacity.map(|cap| cap - row.confirmed);
             row
         })
@@ -145,6 +147,7 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let db = ctx.open_db()?;
+    crate::services::catalogue::check_names(&db, filter.course, filter.stream.as_deref())?;
     let rows = stream_stats(&db, &filter)?;
     let mut stdout = crate::output::stdout();
     match format {
@@ -202,16 +205,18 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
         ],
     );
     let (mut total, mut confirmed, mut pending, mut cancelled) = (0, 0, 0, 0);
-    let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
+    let mut revenue: BTreeMap<String, Money> = BTreeMap::new();
     for r in rows {
         total += r.total;
         confirmed += r.confirmed;
         pending += r.pending;
         cancelled += r.cancelled;
         if let Some(minor) = r.revenue_minor {
-            *revenue
+            let sum = revenue
                 .entry(r.currency.clone().unwrap_or_default())
-                .or_default() += minor;
+                .or_default();
+            // 2^127 minor units cannot be reached by i64 prices times i64 counts.
+            *sum = sum.checked_add(minor).unwrap_or(*sum);
         }
         let stream = if r.course_stream.is_empty() {
             out.tr("(no stream)", "(без потока)").to_string()
@@ -243,13 +248,9 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
     let revenue = revenue
         .iter()
         .map(|(cur, v)| {
-            format!(
-                "{} {}",
-                format_amount(*v),
-                crate::output::sanitize::for_terminal(cur)
-            )
-            .trim()
-            .to_string()
+            format!("{} {}", v, crate::output::sanitize::for_terminal(cur))
+                .trim()
+                .to_string()
         })
         .collect::<Vec<_>>()
         .join(", ");

@@ -74,10 +74,17 @@ impl Conditions {
 }
 
 /// What a booking received: the sum of its payments that count as received
-/// money (see `payments::RECEIVED_OUTCOMES`); NULL when none.
+/// money (see `payments::RECEIVED_OUTCOMES`); 0 when none.
+///
+/// TOTAL, not SUM: SQLite's SUM fails the whole query with "integer overflow"
+/// once a sum leaves i64, so one absurd row (stored before amounts were
+/// bounded) broke `bookings list --payment` for every booking. TOTAL adds in
+/// floating point and never fails; it is exact while a booking's sum stays
+/// below 2^53 minor units, i.e. for any 9,000 payments of the largest
+/// accepted amount (`domain::money::MAX_AMOUNT_MINOR`).
 fn received_sql() -> String {
     format!(
-        "(SELECT SUM(p.amount_minor) FROM payments p \
+        "(SELECT TOTAL(p.amount_minor) FROM payments p \
           WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})"
     )
 }
@@ -96,21 +103,24 @@ fn payment_state_sql(state: PaymentState) -> String {
     let with_money = format!(
         "b.id IN (SELECT p.booking_id FROM payments p WHERE p.outcome IN {RECEIVED_OUTCOMES})"
     );
-    // Paid more than the price, or (without a price) paid twice: the import said overpaid.
+    // Paid more than the price (net of refunds), or, without a price, paid
+    // twice (the import said overpaid) and nothing refunded since.
     let overpaid = format!(
-        "({received} > {EXPECTED_SQL} OR EXISTS (SELECT 1 FROM payments p \
-           WHERE p.booking_id = b.id AND p.outcome = 'overpaid'))"
+        "({received} > {EXPECTED_SQL} OR ({EXPECTED_SQL} IS NULL \
+           AND EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'overpaid') \
+           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'refund')))"
     );
     match state {
         PaymentState::Partial => format!(
             "b.confirmed = 1 AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
         ),
         PaymentState::Overpaid => format!("{with_money} AND {overpaid}"),
-        // Any money seen for the booking, even in another currency, means it is not unpaid.
-        PaymentState::Unpaid => "b.confirmed = 1 AND NOT EXISTS (SELECT 1 FROM payments p \
-             WHERE p.booking_id = b.id AND p.amount_minor > 0 \
-               AND p.outcome NOT IN ('unknown_booking', 'unmatched', 'not_positive'))"
-            .to_string(),
+        // No money kept (net of refunds); money in another currency, which
+        // cannot be added up with the rest, still means not unpaid.
+        PaymentState::Unpaid => format!(
+            "b.confirmed = 1 AND {received} <= 0 AND NOT EXISTS (SELECT 1 FROM payments p \
+             WHERE p.booking_id = b.id AND p.amount_minor > 0 AND p.outcome = 'currency_mismatch')"
+        ),
         PaymentState::Refund => {
             format!("{with_money} AND ((b.confirmed = -1 AND {received} > 0) OR {overpaid})")
         }
@@ -139,7 +149,10 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
         None => {}
     }
     if let Some(code) = &filter.referral {
-        c.push("b.referral_code = ?", vec![Box::new(code.clone())]);
+        c.push(
+            "b.referral_code = ? COLLATE NOCASE",
+            vec![Box::new(code.clone())],
+        );
     }
     if let Some(t) = filter.since {
         c.push("b.created_at >= ?", vec![Box::new(to_storage(t))]);
@@ -148,7 +161,7 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
         c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
     }
     if let Some(text) = &filter.search {
-        c.push("instr(b.search_text, ?) > 0", vec![Box::new(fold(text))]);
+        push_search(&mut c, &fold(text));
     }
     if let Some(state) = filter.payment {
         c.push(&payment_state_sql(state), vec![]);
@@ -156,23 +169,53 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
     c
 }
 
-fn order_by(sort: Sort) -> &'static str {
-    match sort {
-        Sort::Newest => " ORDER BY b.id DESC",
-        Sort::Oldest => " ORDER BY b.id ASC",
-        Sort::Created => " ORDER BY b.created_at DESC, b.id DESC",
-        Sort::CreatedAsc => " ORDER BY b.created_at ASC, b.id ASC",
+/// Whether folded search text can use the trigram index (`bookings_search`,
+/// migration 3): it holds every run of three characters, so shorter text is
+/// looked for row by row.
+fn uses_search_index(folded: &str) -> bool {
+    folded.chars().count() >= 3
+}
+
+/// Folded text as one FTS5 phrase: in double quotes, inner quotes doubled, so
+/// nothing in it is read as FTS query syntax.
+fn search_phrase(folded: &str) -> String {
+    format!("\"{}\"", folded.replace('"', "\"\""))
+}
+
+/// The `--search` condition on folded text, through the index where it can,
+/// so a search costs what its matches do, not what the table does.
+fn push_search(c: &mut Conditions, folded: &str) {
+    if uses_search_index(folded) {
+        c.push(
+            "b.id IN (SELECT rowid FROM bookings_search WHERE bookings_search MATCH ?)",
+            vec![Box::new(search_phrase(folded))],
+        );
+    } else {
+        c.push(
+            "instr(b.search_text, ?) > 0",
+            vec![Box::new(folded.to_string())],
+        );
     }
 }
 
-fn cursor_condition(c: &mut Conditions, sort: Sort, cursor: &Cursor) {
+/// `id` is the column that holds the booking id in the query's first table.
+fn order_by(sort: Sort, id: &str) -> String {
+    match sort {
+        Sort::Newest => format!(" ORDER BY {id} DESC"),
+        Sort::Oldest => format!(" ORDER BY {id} ASC"),
+        Sort::Created => " ORDER BY b.created_at DESC, b.id DESC".to_string(),
+        Sort::CreatedAsc => " ORDER BY b.created_at ASC, b.id ASC".to_string(),
+    }
+}
+
+fn cursor_condition(c: &mut Conditions, sort: Sort, cursor: &Cursor, id: &str) {
     let op = if sort.descending() { "<" } else { ">" };
     match (&cursor.created_at, sort.by_created()) {
         (Some(created), true) => c.push(
             &format!("(b.created_at, b.id) {op} (?, ?)"),
             vec![Box::new(created.clone()), Box::new(cursor.id)],
         ),
-        _ => c.push(&format!("b.id {op} ?"), vec![Box::new(cursor.id)]),
+        _ => c.push(&format!("{id} {op} ?"), vec![Box::new(cursor.id)]),
     }
 }
 
@@ -193,14 +236,36 @@ fn build_list(
     after: Option<&Cursor>,
     limit: Option<u64>,
 ) -> (String, Vec<Box<dyn ToSql>>) {
-    let mut c = filter_conditions(filter);
+    // A search listed in id order walks the trigram index's matches newest
+    // first and stops at the page's end, common name or none; the other
+    // filters are checked on each match's row.
+    let folded = filter.search.as_deref().map(fold);
+    let (mut c, from, id) = match folded {
+        Some(folded) if uses_search_index(&folded) && !sort.by_created() => {
+            let others = BookingFilter {
+                search: None,
+                ..filter.clone()
+            };
+            let mut c = filter_conditions(&others);
+            c.push(
+                "s.bookings_search MATCH ?",
+                vec![Box::new(search_phrase(&folded))],
+            );
+            (
+                c,
+                "bookings_search s CROSS JOIN bookings b ON b.id = s.rowid",
+                "s.rowid",
+            )
+        }
+        _ => (filter_conditions(filter), "bookings b", "b.id"),
+    };
     if let Some(cursor) = after {
-        cursor_condition(&mut c, sort, cursor);
+        cursor_condition(&mut c, sort, cursor, id);
     }
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM bookings b{}{}",
+        "SELECT {COLUMNS} FROM {from}{}{}",
         c.where_clause(),
-        order_by(sort)
+        order_by(sort, id)
     );
     if let Some(n) = limit {
         c.args.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
@@ -324,6 +389,26 @@ impl Db {
     }
 }
 
+/// The migration that brought the search index and the accent-folding
+/// `fold`; databases older than it get their search text recomputed.
+pub(super) const SEARCH_FOLD_MIGRATION: u32 = 3;
+
+/// Recomputes `search_text` with today's `fold` where it differs (the update
+/// trigger keeps the search index in step).
+pub(super) fn refold_search_text(conn: &rusqlite::Connection) -> Result<()> {
+    let mut read = conn.prepare("SELECT id, username, first_name, search_text FROM bookings")?;
+    let mut write = conn.prepare("UPDATE bookings SET search_text = ?2 WHERE id = ?1")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let (username, first_name): (Option<String>, Option<String>) = (row.get(1)?, row.get(2)?);
+        let folded = search_text(username.as_deref(), first_name.as_deref());
+        if row.get_ref(3)?.as_str().ok() != Some(folded.as_str()) {
+            write.execute(params![row.get::<_, i64>(0)?, folded])?;
+        }
+    }
+    Ok(())
+}
+
 fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
@@ -442,23 +527,33 @@ impl WriteTx<'_> {
         if !empty {
             return load(self);
         }
+        // The search index is rebuilt in one pass too: its per-row trigger goes
+        // with the indexes and comes back with them.
         let indexes: Vec<(String, String)> = self
             .conn()
             .prepare(
                 "SELECT name, sql FROM sqlite_schema
-                  WHERE type = 'index' AND tbl_name = 'bookings' AND sql IS NOT NULL",
+                  WHERE (type = 'index' AND tbl_name = 'bookings' AND sql IS NOT NULL)
+                     OR (type = 'trigger' AND name = 'bookings_search_insert')",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        for (name, _) in &indexes {
+        for (name, sql) in &indexes {
+            let kind = if sql.starts_with("CREATE TRIGGER") {
+                "TRIGGER"
+            } else {
+                "INDEX"
+            };
             // Names come from sqlite_schema, not from input; quoted all the same.
             self.conn()
-                .execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+                .execute_batch(&format!("DROP {kind} \"{}\"", name.replace('"', "\"\"")))?;
         }
         let value = load(self)?;
         for (_, sql) in &indexes {
             self.conn().execute_batch(sql)?;
         }
+        self.conn()
+            .execute_batch("INSERT INTO bookings_search (bookings_search) VALUES ('rebuild')")?;
         Ok(value)
     }
 

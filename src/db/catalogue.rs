@@ -275,3 +275,35 @@ impl Db {
         Ok(rows)
     }
 }
+
+impl Db {
+    /// Every course id a booking filter can name: the catalogue's and those
+    /// bookings use (another program may write bookings of a course paytrack
+    /// has not catalogued). Read from the counters, not the bookings.
+    pub fn known_course_ids(&self) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT id FROM courses
+             UNION SELECT course_id FROM stream_counters WHERE bookings > 0
+             ORDER BY 1",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every stream code a booking filter can name, optionally within one
+    /// course: the catalogue's and those bookings use.
+    pub fn known_stream_codes(&self, course_id: Option<i64>) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT code FROM streams WHERE ?1 IS NULL OR course_id = ?1
+             UNION SELECT course_stream FROM stream_counters
+              WHERE bookings > 0 AND course_stream <> '' AND (?1 IS NULL OR course_id = ?1)
+             ORDER BY 1",
+        )?;
+        let rows = stmt
+            .query_map([course_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -275,6 +275,10 @@ impl Db {
                     .with_context(|| format!("applying schema migration {version}"))?;
             }
         }
+        // Work a migration needs that SQL cannot do: the search fold is Rust's.
+        if current < bookings::SEARCH_FOLD_MIGRATION && latest >= bookings::SEARCH_FOLD_MIGRATION {
+            bookings::refold_search_text(&tx).context("refolding the search text")?;
+        }
         // PRAGMA takes no parameters; `latest` is our own number, not input.
         tx.execute_batch(&format!("PRAGMA user_version = {latest}"))?;
         tx.commit()?;

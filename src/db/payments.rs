@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::bookings::Conditions;
 use super::{Db, WriteTx};
+use crate::domain::money::Money;
 use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 
@@ -23,6 +24,12 @@ pub struct Payment {
     pub description: Option<String>,
     pub outcome: String,
     pub imported_at: String,
+    /// The booking number the file named (booking_id may differ after `payments assign`).
+    pub reference_id: Option<i64>,
+    /// When, by whom and why a person marked the row as handled (`payments resolve`).
+    pub resolved_at: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolution_note: Option<String>,
 }
 
 /// A payment to store.
@@ -41,11 +48,33 @@ pub struct NewPayment {
 /// next): what `received_total` sums and `bookings list --payment` looks at.
 /// Unknown and unmatched payments belong to no booking; a payment in another
 /// currency or of no positive amount cannot be added up with the others.
+/// Refunds are negative, so the sum is the net amount the booking kept.
 pub(super) const RECEIVED_OUTCOMES: &str =
-    "('confirmed', 'already_confirmed', 'partial', 'overpaid', 'cancelled', 'recorded')";
+    "('confirmed', 'already_confirmed', 'partial', 'overpaid', 'cancelled', 'recorded', 'refund')";
 
 const COLUMNS: &str =
-    "id, provider, external_id, booking_id, amount_minor, currency, paid_at, description, outcome, imported_at";
+    "id, provider, external_id, booking_id, amount_minor, currency, paid_at, description, outcome, imported_at,
+     reference_id, resolved_at, resolved_by, resolution_note";
+
+/// The condition (on payments aliased `p`) of a row still waiting for a
+/// person: an outcome that needs one, not resolved, and not a partial payment
+/// whose booking has since been confirmed (completed by a later payment or by
+/// hand: nothing is left to do for it). The one definition of "open" for
+/// `payments list --attention` and for the import's "reported before".
+fn open_attention_sql() -> String {
+    let names: Vec<String> = PaymentOutcome::ALL
+        .into_iter()
+        .filter(|o| o.needs_attention())
+        // Our own fixed names, not input: safe to write into the SQL.
+        .map(|o| format!("'{}'", o.as_str()))
+        .collect();
+    format!(
+        "(p.resolved_at IS NULL AND p.outcome IN ({}) \
+          AND NOT (p.outcome = 'partial' AND EXISTS (SELECT 1 FROM bookings b \
+                   WHERE b.id = p.booking_id AND b.confirmed = 2)))",
+        names.join(", ")
+    )
+}
 
 fn payment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Payment> {
     Ok(Payment {
@@ -59,7 +88,18 @@ fn payment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Payment> {
         description: r.get(7)?,
         outcome: r.get(8)?,
         imported_at: r.get(9)?,
+        reference_id: r.get(10)?,
+        resolved_at: r.get(11)?,
+        resolved_by: r.get(12)?,
+        resolution_note: r.get(13)?,
     })
+}
+
+/// A stored payment and whether it still waits for a person.
+#[derive(Debug, Clone)]
+pub struct StoredPayment {
+    pub payment: Payment,
+    pub open: bool,
 }
 
 impl WriteTx<'_> {
@@ -75,9 +115,9 @@ impl WriteTx<'_> {
             .conn()
             .prepare_cached(
                 "INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, paid_at,
-                     description, outcome, imported_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (provider, external_id) DO NOTHING",
+                     description, outcome, imported_at, reference_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?3)
+                 ON CONFLICT (provider, external_id) WHERE outcome <> 'conflict' DO NOTHING",
             )?
             .execute(params![
                 p.provider,
@@ -93,25 +133,133 @@ impl WriteTx<'_> {
         Ok((n == 1).then(|| self.conn().last_insert_rowid()))
     }
 
-    /// Whether (provider, external_id) is already stored.
-    pub fn payment_exists(&self, provider: &str, external_id: &str) -> Result<bool> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT 1 FROM payments WHERE provider = ?1 AND external_id = ?2")?
-            .query_row(params![provider, external_id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
-    /// What a booking has received so far in `currency` (see `RECEIVED_OUTCOMES`).
-    pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<i64> {
+    /// The stored payment (provider, external_id) names (its first version,
+    /// never a conflict), with whether it still waits for a person.
+    pub fn stored_payment(
+        &self,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<StoredPayment>> {
+        let open = open_attention_sql();
         Ok(self
             .conn()
             .prepare_cached(&format!(
-                "SELECT COALESCE(SUM(amount_minor), 0) FROM payments
-                  WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}"
+                "SELECT {COLUMNS}, {open} FROM payments p
+                  WHERE provider = ?1 AND external_id = ?2 AND outcome <> 'conflict'"
             ))?
-            .query_row(params![booking_id, currency], |r| r.get(0))?)
+            .query_row(params![provider, external_id], |r| {
+                Ok(StoredPayment {
+                    payment: payment_from_row(r)?,
+                    open: r.get(14)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// A stored conflict with exactly this amount, date and booking number
+    /// for (provider, external_id) — the same contradiction reported before —
+    /// and whether a person has resolved it: (id, resolved).
+    pub fn known_conflict(&self, p: &NewPayment) -> Result<Option<(i64, bool)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, resolved_at IS NOT NULL FROM payments
+                  WHERE provider = ?1 AND external_id = ?2 AND outcome = 'conflict'
+                    AND amount_minor = ?3 AND paid_at IS ?4 AND reference_id IS ?5
+                  ORDER BY id LIMIT 1",
+            )?
+            .query_row(
+                params![
+                    p.provider,
+                    p.external_id,
+                    p.amount_minor,
+                    p.paid_at,
+                    p.booking_id
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// One payment by id, with whether it still waits for a person.
+    pub fn payment_by_id(&self, id: i64) -> Result<Option<StoredPayment>> {
+        let open = open_attention_sql();
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, {open} FROM payments p WHERE id = ?1"
+            ))?
+            .query_row([id], |r| {
+                Ok(StoredPayment {
+                    payment: payment_from_row(r)?,
+                    open: r.get(14)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Attaches a stored payment to a booking with a new outcome (`payments assign`).
+    pub fn attach_payment(
+        &self,
+        id: i64,
+        booking_id: i64,
+        outcome: PaymentOutcome,
+        currency: &str,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE payments SET booking_id = ?2, outcome = ?3, currency = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, booking_id, outcome.as_str(), currency])?;
+        Ok(())
+    }
+
+    /// The id the next stored payment will get (for generated references).
+    pub fn next_payment_id(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM payments", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Marks a payment as handled by a person (`payments resolve`).
+    pub fn resolve_payment(&self, id: i64, by: &str, note: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE payments SET resolved_at = ?2, resolved_by = ?3, resolution_note = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, to_storage(now), by, note])?;
+        Ok(())
+    }
+
+    /// What a booking has received so far in `currency` (see `RECEIVED_OUTCOMES`).
+    ///
+    /// Added up in Rust with `Money` (128-bit, checked) rather than SQL SUM,
+    /// which fails on leaving i64: a booking has a handful of payments.
+    pub fn received_total(&self, booking_id: i64, currency: &str) -> Result<Money> {
+        self.received_total_without(booking_id, currency, None)
+    }
+
+    /// `received_total` leaving one payment out (the one being re-attached).
+    pub fn received_total_without(
+        &self,
+        booking_id: i64,
+        currency: &str,
+        without_payment: Option<i64>,
+    ) -> Result<Money> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT amount_minor FROM payments
+              WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}
+                AND id IS NOT ?3"
+        ))?;
+        let amounts = stmt
+            .query_map(params![booking_id, currency, without_payment], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Money::sum(amounts)
+            .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
     }
 }
 
@@ -144,19 +292,7 @@ impl Db {
             c.push("outcome = ?", vec![Box::new(outcome.as_str())]);
         }
         if filter.attention {
-            let names: Vec<&str> = PaymentOutcome::ALL
-                .into_iter()
-                .filter(|o| o.needs_attention())
-                .map(PaymentOutcome::as_str)
-                .collect();
-            let marks = vec!["?"; names.len()].join(", ");
-            c.push(
-                &format!("outcome IN ({marks})"),
-                names
-                    .into_iter()
-                    .map(|n| Box::new(n) as Box<dyn rusqlite::ToSql>)
-                    .collect(),
-            );
+            c.push(&open_attention_sql(), vec![]);
         }
         if let Some(since) = &filter.since {
             c.push("paid_at >= ?", vec![Box::new(since.clone())]);
@@ -165,7 +301,7 @@ impl Db {
             c.push("paid_at < ?", vec![Box::new(until.clone())]);
         }
         let mut sql = format!(
-            "SELECT {COLUMNS} FROM payments{} ORDER BY paid_at DESC NULLS LAST, id DESC",
+            "SELECT {COLUMNS} FROM payments p{} ORDER BY paid_at DESC NULLS LAST, id DESC",
             c.where_clause()
         );
         if let Some(n) = limit {
@@ -180,23 +316,123 @@ impl Db {
     }
 }
 
+/// How one provider's files are read, and how many payments it has sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderSettings {
+    pub provider: String,
+    /// JSON object: paytrack column → the file's header (`{}` when none).
+    pub column_map: String,
+    /// The encoding last forced with --encoding; None: detected.
+    pub encoding: Option<String>,
+    pub updated_at: Option<String>,
+    pub payments: i64,
+}
+
+fn provider_from_row(r: &rusqlite::Row) -> rusqlite::Result<ProviderSettings> {
+    Ok(ProviderSettings {
+        provider: r.get(0)?,
+        column_map: r
+            .get::<_, Option<String>>(1)?
+            .unwrap_or_else(|| "{}".into()),
+        encoding: r.get(2)?,
+        updated_at: r.get(3)?,
+        payments: r.get(4)?,
+    })
+}
+
+const PROVIDER_SQL: &str = "SELECT x.provider, pp.column_map, pp.encoding, pp.updated_at,
+            (SELECT COUNT(*) FROM payments p WHERE p.provider = x.provider)
+       FROM (SELECT DISTINCT provider FROM payments
+             UNION SELECT provider FROM payment_providers) x
+       LEFT JOIN payment_providers pp ON pp.provider = x.provider";
+
+impl Db {
+    /// What is remembered about one provider.
+    pub fn provider_settings(&self, provider: &str) -> Result<Option<ProviderSettings>> {
+        Ok(self
+            .conn()
+            .prepare(&format!("{PROVIDER_SQL} WHERE x.provider = ?1"))?
+            .query_row([provider], provider_from_row)
+            .optional()?)
+    }
+
+    /// Every provider that sent payments or has remembered settings, by name.
+    pub fn providers(&self) -> Result<Vec<ProviderSettings>> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("{PROVIDER_SQL} ORDER BY x.provider"))?;
+        let rows = stmt
+            .query_map([], provider_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Remembers a provider's column map and/or forced encoding (None keeps what was stored).
+    pub fn save_provider_settings(
+        &self,
+        provider: &str,
+        column_map_json: Option<&str>,
+        encoding: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO payment_providers (provider, column_map, encoding, updated_at)
+                 VALUES (?1, COALESCE(?2, '{}'), ?3, ?4)
+                 ON CONFLICT (provider) DO UPDATE
+                    SET column_map = COALESCE(?2, column_map),
+                        encoding = COALESCE(?3, encoding),
+                        updated_at = ?4",
+            )?
+            .execute(params![
+                provider,
+                column_map_json,
+                encoding,
+                to_storage(now)
+            ])?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn received_outcomes_are_the_ones_that_belong_to_a_booking() {
-        use PaymentOutcome::*;
         for outcome in PaymentOutcome::ALL {
-            let received = !matches!(
-                outcome,
-                UnknownBooking | Unmatched | CurrencyMismatch | NotPositive
-            );
+            let received = outcome.counts_as_received();
             assert_eq!(
                 RECEIVED_OUTCOMES.contains(&format!("'{}'", outcome.as_str())),
                 received,
                 "{outcome}"
             );
         }
+    }
+
+    /// The CHECK list of the newest `payments` table in schema.sql names
+    /// exactly the outcomes of `PaymentOutcome` (so a new outcome cannot be
+    /// added on one side only).
+    #[test]
+    fn schema_check_list_matches_the_outcome_enum() {
+        let schema = super::super::SCHEMA;
+        let start = schema
+            .rfind("outcome IN (")
+            .expect("a CHECK on payments.outcome")
+            + "outcome IN (".len();
+        let end = start + schema[start..].find(')').unwrap();
+        let mut in_schema: Vec<String> = schema[start..end]
+            .split(',')
+            .map(|n| n.trim().trim_matches('\'').to_string())
+            .collect();
+        let mut in_enum: Vec<String> = PaymentOutcome::ALL
+            .into_iter()
+            .map(|o| o.as_str().to_string())
+            .collect();
+        in_schema.sort();
+        in_enum.sort();
+        assert_eq!(in_schema, in_enum);
     }
 }

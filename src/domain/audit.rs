@@ -202,6 +202,9 @@ pub mod action {
     pub const STATS_REBUILT: &str = "stats.rebuilt";
     pub const DEMO_GENERATED: &str = "demo.generated";
     pub const DATABASE_CREATED: &str = "database.created";
+    pub const PAYMENT_ASSIGNED: &str = "payment.assigned";
+    pub const PAYMENT_RESOLVED: &str = "payment.resolved";
+    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 }
 
 #[cfg(test)]

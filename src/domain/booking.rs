@@ -42,9 +42,18 @@ pub fn search_text(username: Option<&str>, first_name: Option<&str>) -> String {
     text
 }
 
-/// Case-folds for search: lowercase, and ё as е (Russian users type either).
+/// Folds text for search: lowercase, accents and other combining marks
+/// dropped (`José` → `jose`, `ё` → `е`, which Russian users type either way),
+/// and a leading `@` removed, so `@user_1` finds the username shown as `@user_1`.
+/// The same fold is applied to the stored text and to the query.
 pub fn fold(text: &str) -> String {
-    text.to_lowercase().replace('ё', "е")
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    text.trim_start_matches('@')
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Who `--user` names: a Telegram id or an @username.
@@ -75,15 +84,16 @@ impl std::str::FromStr for UserRef {
 }
 
 /// Money states derived from a booking's payments (`bookings list --payment`).
+/// Amounts are net: refunds are subtracted from what the booking received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentState {
     /// Pending, and paid less than the expected price (stream price less discount) so far.
     Partial,
-    /// Paid more than the expected price (or, without a price, paid twice).
+    /// Paid more than the expected price (or, without a price, paid twice and nothing refunded).
     Overpaid,
-    /// Pending, and no money received.
+    /// Pending, and no money kept (none received, or all of it refunded).
     Unpaid,
-    /// Money to return: cancelled with money received, or overpaid.
+    /// Money still to return: cancelled and money kept, or overpaid.
     Refund,
 }
 
@@ -167,6 +177,10 @@ mod tests {
         assert_eq!(search_text(Some("User_1"), Some("Алёна")), "user_1 алена");
         assert_eq!(search_text(None, Some("ОЛЬГА")), "ольга");
         assert_eq!(fold("Ёлка"), "елка");
+        assert_eq!(fold("José ÅSA"), "jose asa");
+        assert_eq!(fold("@User_32127"), "user_32127");
+        // Decomposed input folds the same as precomposed.
+        assert_eq!(fold("Jose\u{301}"), fold("José"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! money, time, bookings. Everything here is pure and unit-tested.
 
 pub mod audit;
+pub mod bank_file;
 pub mod booking;
 pub mod message;
 pub mod money;

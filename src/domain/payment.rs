@@ -32,11 +32,18 @@ pub enum PaymentOutcome {
     NotPositive,
     /// Recorded by hand with `booking set-status --payment-ref`.
     Recorded,
+    /// A known (provider, external_id) sent again with another amount, date or
+    /// booking: stored beside the first version, which stands.
+    Conflict,
+    /// The description names several booking numbers.
+    Ambiguous,
+    /// Money returned to the payer (a negative amount), netted against what the booking received.
+    Refund,
 }
 
 impl PaymentOutcome {
     /// Every outcome, in the order reports list them.
-    pub const ALL: [PaymentOutcome; 10] = [
+    pub const ALL: [PaymentOutcome; 13] = [
         PaymentOutcome::Confirmed,
         PaymentOutcome::AlreadyConfirmed,
         PaymentOutcome::Partial,
@@ -46,6 +53,9 @@ impl PaymentOutcome {
         PaymentOutcome::Unmatched,
         PaymentOutcome::CurrencyMismatch,
         PaymentOutcome::NotPositive,
+        PaymentOutcome::Conflict,
+        PaymentOutcome::Ambiguous,
+        PaymentOutcome::Refund,
         PaymentOutcome::Recorded,
     ];
 
@@ -62,6 +72,9 @@ impl PaymentOutcome {
             PaymentOutcome::CurrencyMismatch => "currency_mismatch",
             PaymentOutcome::NotPositive => "not_positive",
             PaymentOutcome::Recorded => "recorded",
+            PaymentOutcome::Conflict => "conflict",
+            PaymentOutcome::Ambiguous => "ambiguous",
+            PaymentOutcome::Refund => "refund",
         }
     }
 
@@ -80,6 +93,33 @@ impl PaymentOutcome {
                 | PaymentOutcome::Unmatched
                 | PaymentOutcome::CurrencyMismatch
                 | PaymentOutcome::NotPositive
+                | PaymentOutcome::Conflict
+                | PaymentOutcome::Ambiguous
+        )
+    }
+
+    /// Whether a payment with this outcome is money the booking kept (refunds
+    /// negative), so that adding these up gives the net received. The SQL
+    /// side is `db::payments::RECEIVED_OUTCOMES`, tested against this.
+    pub fn counts_as_received(self) -> bool {
+        matches!(
+            self,
+            PaymentOutcome::Confirmed
+                | PaymentOutcome::AlreadyConfirmed
+                | PaymentOutcome::Partial
+                | PaymentOutcome::Overpaid
+                | PaymentOutcome::Cancelled
+                | PaymentOutcome::Recorded
+                | PaymentOutcome::Refund
+        )
+    }
+
+    /// Whether a payment with this outcome belongs to no booking yet, so that
+    /// `payments assign` may attach it without `--force`.
+    pub fn is_unattached(self) -> bool {
+        matches!(
+            self,
+            PaymentOutcome::UnknownBooking | PaymentOutcome::Unmatched | PaymentOutcome::Ambiguous
         )
     }
 }
@@ -95,10 +135,19 @@ impl std::fmt::Display for PaymentOutcome {
 ///
 /// A bare «№123» is not taken: bank texts use it for invoices and contracts
 /// too («договор №45»). Two different numbers make the text ambiguous: None,
-/// so that a person decides rather than paytrack guessing.
+/// so that a person decides rather than paytrack guessing (see
+/// `booking_references` for the numbers).
 pub fn booking_reference(description: &str) -> Option<i64> {
+    match booking_references(description).as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// Every distinct booking number a text carries, in order of appearance.
+pub fn booking_references(description: &str) -> Vec<i64> {
     let chars: Vec<char> = description.to_lowercase().chars().collect();
-    let mut found: Option<i64> = None;
+    let mut found: Vec<i64> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let word_start = i == 0 || !chars[i - 1].is_alphanumeric();
@@ -118,10 +167,10 @@ pub fn booking_reference(description: &str) -> Option<i64> {
         let ends_cleanly = chars.get(digits_end).map_or(true, |c| !c.is_alphanumeric());
         if digits_end > j && ends_cleanly {
             let number: String = chars[j..digits_end].iter().collect();
-            match (number.parse::<i64>().ok().filter(|n| *n > 0), found) {
-                (Some(n), None) => found = Some(n),
-                (Some(n), Some(prev)) if n != prev => return None,
-                _ => {}
+            if let Some(n) = number.parse::<i64>().ok().filter(|n| *n > 0) {
+                if !found.contains(&n) {
+                    found.push(n);
+                }
             }
             i = digits_end;
         } else {
@@ -200,6 +249,26 @@ pub fn parse_paid_at(text: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// What a booking kept, per currency, net of refunds: the sum of its
+/// payments whose outcome `counts_as_received`, from (outcome, currency,
+/// amount) triples.
+pub fn net_received<'a>(
+    payments: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> std::collections::BTreeMap<String, crate::domain::money::Money> {
+    let mut totals: std::collections::BTreeMap<String, crate::domain::money::Money> =
+        std::collections::BTreeMap::new();
+    for (outcome, currency, amount) in payments {
+        if PaymentOutcome::from_name(outcome).is_some_and(PaymentOutcome::counts_as_received) {
+            let total = totals.entry(currency.to_string()).or_default();
+            // 128-bit: i64 amounts cannot reach its limit.
+            *total = total
+                .checked_add(crate::domain::money::Money::from_minor(amount))
+                .unwrap_or(*total);
+        }
+    }
+    totals
+}
+
 /// What reconciliation knows about the booking a payment names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookingFacts {
@@ -217,6 +286,8 @@ pub enum Target<'a> {
     NoReference,
     /// A booking number that names no booking.
     Missing,
+    /// Several booking numbers (in the description).
+    Several,
     Found(&'a BookingFacts),
 }
 
@@ -232,9 +303,11 @@ pub struct Decision {
 /// received in this currency (earlier payments); `currency` is the payment's,
 /// already normalised ("" when the file did not say).
 ///
-/// Rules, in order: a zero or negative amount is never a payment; no number →
-/// unmatched; no such booking → unknown_booking; another currency than the
-/// stream's → currency_mismatch; a cancelled booking → cancelled (return it);
+/// Rules, in order: a zero amount is never a payment; no number → unmatched;
+/// several numbers → ambiguous; no such booking → unknown_booking; another
+/// currency than the stream's → currency_mismatch; a negative amount →
+/// refund (netted against what the booking received; it never changes a
+/// status by itself); a cancelled booking → cancelled (return it);
 /// then the running total against the expected price: below → partial, equal
 /// → confirmed, above → overpaid. A pending booking is confirmed once the total
 /// reaches the price (overpaid included); without a price any positive amount
@@ -245,11 +318,12 @@ pub fn decide(target: Target, amount_minor: i64, currency: &str, paid_before: i6
         outcome,
         confirm: false,
     };
-    if amount_minor <= 0 {
+    if amount_minor == 0 {
         return only(PaymentOutcome::NotPositive);
     }
     let booking = match target {
         Target::NoReference => return only(PaymentOutcome::Unmatched),
+        Target::Several => return only(PaymentOutcome::Ambiguous),
         Target::Missing => return only(PaymentOutcome::UnknownBooking),
         Target::Found(b) => b,
     };
@@ -257,6 +331,9 @@ pub fn decide(target: Target, amount_minor: i64, currency: &str, paid_before: i6
         if !currency.is_empty() && currency != expected_currency {
             return only(PaymentOutcome::CurrencyMismatch);
         }
+    }
+    if amount_minor < 0 {
+        return only(PaymentOutcome::Refund);
     }
     let total = paid_before.saturating_add(amount_minor);
     match booking.status {
@@ -332,10 +409,22 @@ mod tests {
             "abc#12",
             "бронь 0",
             "бронь 12 и бронь 13",
+            "booking 5, booking 6 and booking 5",
             "booking 99999999999999999999999",
         ] {
             assert_eq!(booking_reference(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn names_every_number_of_an_ambiguous_text() {
+        assert_eq!(booking_references("бронь 12 и бронь 13"), [12, 13]);
+        assert_eq!(
+            booking_references("booking 5, booking 6 and booking 5"),
+            [5, 6]
+        );
+        assert_eq!(booking_references("бронь 12, повторно бронь №12"), [12]);
+        assert!(booking_references("Вайб кодинг").is_empty());
     }
 
     #[test]
@@ -407,10 +496,16 @@ mod tests {
         use PaymentOutcome::*;
         let b = facts(Status::Pending, Some(100));
         assert_eq!(decide(Target::Found(&b), 0, "RUB", 0).outcome, NotPositive);
+        assert_eq!(decide(Target::Found(&b), -100, "RUB", 0).outcome, Refund);
         assert_eq!(
-            decide(Target::Found(&b), -100, "RUB", 0).outcome,
-            NotPositive
+            decide(Target::Found(&b), -100, "USD", 0).outcome,
+            CurrencyMismatch
         );
+        assert_eq!(
+            decide(Target::NoReference, -100, "RUB", 0).outcome,
+            Unmatched
+        );
+        assert_eq!(decide(Target::Several, 100, "RUB", 0).outcome, Ambiguous);
         assert_eq!(
             decide(Target::Found(&b), 100, "USD", 0).outcome,
             CurrencyMismatch

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod findings;
+pub mod json;
 pub mod progress;
 pub mod sanitize;
 pub mod table;
@@ -111,6 +112,9 @@ pub struct Output {
     pub width: Option<u16>,
     /// `--raw`: CSV cells exactly as stored, without formula protection.
     pub raw_csv: bool,
+    /// Text cells of machine formats (CSV) go to a terminal: they are
+    /// sanitised for it too. False when stdout is piped or a file is written.
+    pub to_terminal: bool,
     /// Whether stderr is a terminal (prompts).
     pub stderr_is_terminal: bool,
     /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
@@ -152,6 +156,7 @@ impl Output {
             wide,
             width,
             raw_csv: false,
+            to_terminal: stdout_tty,
             stderr_is_terminal: stderr_tty,
             progress: stderr_tty && !dumb,
         }
@@ -204,12 +209,19 @@ impl Output {
         }
     }
 
-    /// A CSV text cell: formula-protected unless `--raw`.
+    /// A CSV text cell: formula-protected unless `--raw`, and on a terminal
+    /// (`--csv` read by a person) with control characters shown as escapes.
     pub fn csv_text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.raw_csv {
-            std::borrow::Cow::Borrowed(text)
+        use std::borrow::Cow;
+        let cell = if self.raw_csv {
+            Cow::Borrowed(text)
         } else {
             sanitize::for_csv(text)
+        };
+        match (self.to_terminal, cell) {
+            (false, cell) => cell,
+            (true, Cow::Borrowed(t)) => sanitize::for_terminal(t),
+            (true, Cow::Owned(t)) => Cow::Owned(sanitize::for_terminal(&t).into_owned()),
         }
     }
 }
@@ -249,11 +261,11 @@ pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
 pub fn write_json<W: Write, T: Serialize>(w: &mut W, rows: &[T], lines: bool) -> io::Result<()> {
     if lines {
         for row in rows {
-            serde_json::to_writer(&mut *w, row)?;
+            json::to_writer(&mut *w, row)?;
             w.write_all(b"\n")?;
         }
     } else {
-        serde_json::to_writer_pretty(&mut *w, rows)?;
+        json::to_writer_pretty(&mut *w, rows)?;
         w.write_all(b"\n")?;
     }
     Ok(())

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 /// True for characters that must not reach a terminal as they are.
-fn is_dangerous(c: char) -> bool {
+pub fn is_dangerous(c: char) -> bool {
     c.is_control() // C0, DEL, C1
         || matches!(c,
             '\u{200b}'..='\u{200f}'   // zero-width space/joiners, LRM, RLM

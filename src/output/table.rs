@@ -245,6 +245,7 @@ mod tests {
             wide,
             width,
             raw_csv: false,
+            to_terminal: false,
             stderr_is_terminal: false,
             progress: false,
         }

@@ -1,9 +1,11 @@
 //! Operations that combine several repository writes under one transaction
 //! and the domain rules: the write paths every command shares.
 
+pub mod catalogue;
 pub mod check;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;
+pub mod payment_review;
 pub mod reconcile;
 pub mod status_change;

@@ -4,19 +4,19 @@
 //! changes, so a confirmation by payment gets the same state machine, audit
 //! entry and outbox message as `booking set-status`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::db::payments::NewPayment;
+use crate::db::payments::{NewPayment, StoredPayment};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::domain::money::expected_price;
 use crate::domain::payment::{
-    booking_reference, decide, normalize_currency, BookingFacts, PaymentOutcome, Target,
+    booking_references, decide, normalize_currency, BookingFacts, PaymentOutcome, Target,
 };
 use crate::domain::Status;
 use crate::services::status_change::{change_status, StatusChange};
@@ -31,12 +31,27 @@ pub struct IncomingPayment {
 }
 
 /// Why a row is in front of a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attention {
     /// A stored payment whose outcome needs a person.
     Outcome(PaymentOutcome),
-    /// The same (provider, external_id) appeared earlier in the file; this row was not imported.
+    /// The same payment appeared earlier in the file; this row was not imported.
     DuplicateInFile { first_line: u64 },
+    /// A known (provider, external_id) with another amount, date or booking:
+    /// stored as a conflict beside `stored_id`, which stands.
+    Conflict {
+        stored_id: i64,
+        /// The line of this file that stored the first version, if it did.
+        first_line: Option<u64>,
+        /// What differs: "amount", "date", "booking", "currency".
+        differs: Vec<&'static str>,
+        /// The stored version's amount, date and booking, for the explanation.
+        stored_amount_minor: i64,
+        stored_paid_at: Option<String>,
+        stored_booking: Option<i64>,
+    },
+    /// The description names several bookings.
+    Ambiguous { candidates: Vec<i64> },
 }
 
 /// A row a person must look at, with what the report needs to explain it.
@@ -53,6 +68,9 @@ pub struct AttentionRow {
     pub received_minor: i64,
     /// This payment confirmed the booking (an overpayment still confirms).
     pub booking_confirmed: bool,
+    /// An earlier run already stored and reported this row, and nobody has
+    /// resolved it yet: listed, but not news (no exit 10 for it without --strict).
+    pub already_reported: bool,
 }
 
 /// What an import did.
@@ -72,19 +90,61 @@ pub struct ReconcileReport {
     pub outcomes: HashMap<PaymentOutcome, u64>,
     /// Rows a person must look at, in file order.
     pub attention: Vec<AttentionRow>,
+    /// Refunds that bring a confirmed booking's net to zero: (line, booking).
+    /// Cancelling it is offered, never done by the import.
+    pub fully_refunded: Vec<(u64, i64)>,
 }
 
 impl ReconcileReport {
     pub fn count(&self, outcome: PaymentOutcome) -> u64 {
         self.outcomes.get(&outcome).copied().unwrap_or(0)
     }
+
+    /// Attention rows this run found for the first time (what exit 10 reports).
+    pub fn new_attention(&self) -> usize {
+        self.attention
+            .iter()
+            .filter(|r| !r.already_reported)
+            .count()
+    }
 }
 
 /// Price and currency of a stream, as reconciliation needs them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct StreamTerms {
     price_minor: Option<i64>,
     currency: Option<String>,
+}
+
+fn stream_terms(tx: &WriteTx, course_id: i64, code: &str) -> Result<StreamTerms> {
+    let stream = tx.stream(course_id, code)?;
+    Ok(StreamTerms {
+        price_minor: stream.as_ref().and_then(|s| s.price_minor),
+        currency: stream
+            .and_then(|s| s.currency)
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| normalize_currency(&c)),
+    })
+}
+
+fn facts_from(booking: &Booking, terms: StreamTerms) -> BookingFacts {
+    BookingFacts {
+        status: booking.status,
+        expected_minor: terms
+            .price_minor
+            .map(|p| expected_price(p, booking.discount_percent)),
+        currency: terms.currency,
+    }
+}
+
+/// What reconciliation knows about one booking (its status, the price it
+/// should pay, the stream's currency), read inside `tx`.
+pub fn booking_facts(tx: &WriteTx, booking: &Booking) -> Result<BookingFacts> {
+    let terms = match booking.course_stream.as_deref().filter(|s| !s.is_empty()) {
+        Some(code) => stream_terms(tx, booking.course_id, code)?,
+        None => StreamTerms::default(),
+    };
+    Ok(facts_from(booking, terms))
 }
 
 /// Reconciles the payments of one file inside one write transaction.
@@ -94,6 +154,8 @@ pub struct Reconciler<'t> {
     now: DateTime<Utc>,
     /// (provider, external_id) → the line that first had it, in this file.
     seen: HashMap<(String, String), u64>,
+    /// (provider, external_id) of the payments this run stored (conflicts aside).
+    stored_here: HashSet<(String, String)>,
     /// Streams looked up so far: a file pays for a few streams many times.
     streams: HashMap<(i64, String), StreamTerms>,
     report: ReconcileReport,
@@ -106,6 +168,7 @@ impl<'t> Reconciler<'t> {
             actor,
             now,
             seen: HashMap::new(),
+            stored_here: HashSet::new(),
             streams: HashMap::new(),
             report: ReconcileReport::default(),
         }
@@ -114,36 +177,35 @@ impl<'t> Reconciler<'t> {
     /// Matches, decides and stores one payment.
     pub fn apply(&mut self, incoming: IncomingPayment) -> Result<()> {
         let IncomingPayment { line, mut payment } = incoming;
-        let report = &mut self.report;
-        report.rows += 1;
-        let key = (payment.provider.clone(), payment.external_id.clone());
-        if let Some(&first_line) = self.seen.get(&key) {
-            report.duplicates_in_file += 1;
-            report.attention.push(AttentionRow {
-                line,
-                attention: Attention::DuplicateInFile { first_line },
-                payment,
-                expected_minor: None,
-                expected_currency: None,
-                received_minor: 0,
-                booking_confirmed: false,
-            });
-            return Ok(());
-        }
-        self.seen.insert(key, line);
-        if self
-            .tx
-            .payment_exists(&payment.provider, &payment.external_id)?
-        {
-            self.report.already_imported += 1;
-            return Ok(());
-        }
+        self.report.rows += 1;
 
         // The booking_id column wins; the description is only searched without it.
-        let reference = payment
-            .booking_id
-            .or_else(|| payment.description.as_deref().and_then(booking_reference));
+        let candidates = match payment.booking_id {
+            Some(id) => vec![id],
+            None => payment
+                .description
+                .as_deref()
+                .map(booking_references)
+                .unwrap_or_default(),
+        };
+        let reference = match candidates.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
         payment.booking_id = reference;
+
+        let key = (payment.provider.clone(), payment.external_id.clone());
+        let first_line = self.seen.get(&key).copied();
+        if first_line.is_none() {
+            self.seen.insert(key.clone(), line);
+        }
+        if let Some(stored) = self
+            .tx
+            .stored_payment(&payment.provider, &payment.external_id)?
+        {
+            return self.known(line, payment, stored, first_line);
+        }
+
         let booking = match reference {
             Some(id) => self.tx.booking(id)?,
             None => None,
@@ -157,11 +219,16 @@ impl<'t> Reconciler<'t> {
         }
         let target = match (&booking, &facts) {
             (Some(_), Some(f)) => Target::Found(f),
+            _ if candidates.len() > 1 => Target::Several,
             _ if reference.is_some() => Target::Missing,
             _ => Target::NoReference,
         };
         let paid_before = match &booking {
-            Some(b) => self.tx.received_total(b.id, &payment.currency)?,
+            // Clamped only for comparison with bounded amounts: it compares the same.
+            Some(b) => self
+                .tx
+                .received_total(b.id, &payment.currency)?
+                .clamped_i64(),
             None => 0,
         };
         let decision = decide(target, payment.amount_minor, &payment.currency, paid_before);
@@ -189,6 +256,16 @@ impl<'t> Reconciler<'t> {
             self.tx
                 .insert_payment(&payment, decision.outcome, self.now)?;
         }
+        self.stored_here.insert(key);
+        let received_now = paid_before.saturating_add(payment.amount_minor);
+        if decision.outcome == PaymentOutcome::Refund
+            && received_now <= 0
+            && booking.as_ref().map(|b| b.status) == Some(Status::Confirmed)
+        {
+            self.report
+                .fully_refunded
+                .push((line, booking.as_ref().map_or(0, |b| b.id)));
+        }
         let report = &mut self.report;
         report.imported += 1;
         *report.outcomes.entry(decision.outcome).or_default() += 1;
@@ -199,18 +276,139 @@ impl<'t> Reconciler<'t> {
             );
             report.attention.push(AttentionRow {
                 line,
-                attention: Attention::Outcome(decision.outcome),
+                attention: if decision.outcome == PaymentOutcome::Ambiguous {
+                    Attention::Ambiguous { candidates }
+                } else {
+                    Attention::Outcome(decision.outcome)
+                },
                 expected_minor: facts.as_ref().and_then(|f| f.expected_minor),
                 expected_currency: facts.as_ref().and_then(|f| f.currency.clone()),
-                received_minor: if counted {
-                    paid_before.saturating_add(payment.amount_minor)
-                } else {
-                    paid_before
-                },
+                received_minor: if counted { received_now } else { paid_before },
                 booking_confirmed: decision.confirm,
                 payment,
+                already_reported: false,
             });
         }
+        Ok(())
+    }
+
+    /// A row whose (provider, external_id) is stored already: the same
+    /// payment again (skipped; listed while it still waits for a person), or
+    /// another version of it (a conflict, stored once and reported once).
+    fn known(
+        &mut self,
+        line: u64,
+        payment: NewPayment,
+        stored: StoredPayment,
+        first_line: Option<u64>,
+    ) -> Result<()> {
+        let s = &stored.payment;
+        let mut differs = Vec::new();
+        // A hand-recorded payment (`--payment-ref` without --amount) has no amount to compare.
+        let stored_has_amount = !(s.outcome == "recorded" && s.amount_minor == 0);
+        if stored_has_amount && s.amount_minor != payment.amount_minor {
+            differs.push("amount");
+        }
+        if !payment.currency.is_empty() && payment.currency != s.currency {
+            differs.push("currency");
+        }
+        if let (Some(a), Some(b)) = (&s.paid_at, &payment.paid_at) {
+            if a != b {
+                differs.push("date");
+            }
+        }
+        if let (Some(a), Some(b)) = (s.reference_id, payment.booking_id) {
+            if a != b {
+                differs.push("booking");
+            }
+        }
+        let key = (payment.provider.clone(), payment.external_id.clone());
+        if differs.is_empty() {
+            match first_line.filter(|_| self.stored_here.contains(&key)) {
+                // Stored by an earlier line of this very file, in this run.
+                Some(first_line) => {
+                    self.report.duplicates_in_file += 1;
+                    self.report.attention.push(AttentionRow {
+                        line,
+                        attention: Attention::DuplicateInFile { first_line },
+                        payment,
+                        expected_minor: None,
+                        expected_currency: None,
+                        received_minor: 0,
+                        booking_confirmed: false,
+                        already_reported: false,
+                    });
+                }
+                None => {
+                    self.report.already_imported += 1;
+                    if stored.open {
+                        let outcome = PaymentOutcome::from_name(&s.outcome)
+                            .unwrap_or(PaymentOutcome::Unmatched);
+                        let candidates = s
+                            .description
+                            .as_deref()
+                            .map(booking_references)
+                            .unwrap_or_default();
+                        self.report.attention.push(AttentionRow {
+                            line,
+                            attention: if outcome == PaymentOutcome::Ambiguous {
+                                Attention::Ambiguous { candidates }
+                            } else {
+                                Attention::Outcome(outcome)
+                            },
+                            payment: NewPayment {
+                                booking_id: s.booking_id,
+                                currency: s.currency.clone(),
+                                ..payment
+                            },
+                            expected_minor: None,
+                            expected_currency: None,
+                            received_minor: 0,
+                            booking_confirmed: false,
+                            already_reported: true,
+                        });
+                    }
+                }
+            }
+            return Ok(());
+        }
+
+        let known = self.tx.known_conflict(&payment)?;
+        let already_reported = known.is_some();
+        if let Some((_, resolved)) = known {
+            self.report.already_imported += 1;
+            if resolved {
+                // A person has dealt with this very contradiction.
+                return Ok(());
+            }
+        } else {
+            self.tx
+                .insert_payment(&payment, PaymentOutcome::Conflict, self.now)?;
+            self.report.imported += 1;
+            *self
+                .report
+                .outcomes
+                .entry(PaymentOutcome::Conflict)
+                .or_default() += 1;
+        }
+        self.report.attention.push(AttentionRow {
+            line,
+            attention: Attention::Conflict {
+                stored_id: s.id,
+                // Named by line only when this run stored the first version.
+                first_line: first_line.filter(|_| self.stored_here.contains(&key)),
+                differs,
+                stored_amount_minor: s.amount_minor,
+                stored_paid_at: s.paid_at.clone(),
+                stored_booking: s.booking_id,
+            },
+            payment,
+            expected_minor: None,
+            expected_currency: None,
+            received_minor: 0,
+            booking_confirmed: false,
+            already_reported,
+        });
         Ok(())
     }
 
@@ -236,6 +434,7 @@ impl<'t> Reconciler<'t> {
                         "duplicates_in_file": report.duplicates_in_file,
                         "bookings_confirmed": report.bookings_confirmed,
                         "needs_attention": report.attention.len(),
+                        "new_attention": report.new_attention(),
                         "outcomes": outcomes,
                     }),
                     ..Default::default()
@@ -252,30 +451,14 @@ impl<'t> Reconciler<'t> {
                 match self.streams.get(&key) {
                     Some(terms) => terms.clone(),
                     None => {
-                        let stream = self.tx.stream(booking.course_id, code)?;
-                        let terms = StreamTerms {
-                            price_minor: stream.as_ref().and_then(|s| s.price_minor),
-                            currency: stream
-                                .and_then(|s| s.currency)
-                                .filter(|c| !c.trim().is_empty())
-                                .map(|c| normalize_currency(&c)),
-                        };
+                        let terms = stream_terms(self.tx, booking.course_id, code)?;
                         self.streams.insert(key, terms.clone());
                         terms
                     }
                 }
             }
-            None => StreamTerms {
-                price_minor: None,
-                currency: None,
-            },
+            None => StreamTerms::default(),
         };
-        Ok(BookingFacts {
-            status: booking.status,
-            expected_minor: terms
-                .price_minor
-                .map(|p| expected_price(p, booking.discount_percent)),
-            currency: terms.currency,
-        })
+        Ok(facts_from(booking, terms))
     }
 }

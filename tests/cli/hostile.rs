@@ -562,13 +562,19 @@ fn cases(env: &Env) -> Vec<Case> {
         "\" OR \"\"=\"",
         "%' UNION SELECT * FROM audit_log --",
     ] {
-        for flag in ["--search", "--stream", "--referral"] {
+        for flag in ["--search", "--referral"] {
             cases.push(case(
                 "SQL in a bookings filter",
                 &["bookings", "list", flag, fragment, "--csv"],
                 FindsNothing,
             ));
         }
+        // A stream that does not exist is an error, not an empty result.
+        cases.push(case(
+            "SQL in --stream",
+            &["bookings", "list", "--stream", fragment, "--csv"],
+            Fails(code::NOT_FOUND),
+        ));
         cases.push(case(
             "SQL in --user",
             &[
@@ -598,7 +604,7 @@ fn cases(env: &Env) -> Vec<Case> {
         cases.push(case(
             "SQL in stats --stream",
             &["stats", "streams", "--stream", fragment, "--csv"],
-            FindsNothing,
+            Fails(code::NOT_FOUND),
         ));
         cases.push(case(
             "SQL in bulk --stream",
@@ -613,7 +619,7 @@ fn cases(env: &Env) -> Vec<Case> {
                 "cancelled",
                 "--yes",
             ],
-            FindsNothing,
+            Fails(code::NOT_FOUND),
         ));
     }
     cases.extend(round_two_cases(env));

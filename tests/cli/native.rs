@@ -485,7 +485,12 @@ fn paytrack() -> String {
 }
 
 /// Prints that `script` is missing, so a skipped terminal test is visible.
+/// Under CI (`CI=true`) a missing tool is a failure, not a skip.
 fn no_terminal() {
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "util-linux `script` is not installed, and CI must run the terminal checks"
+    );
     eprintln!("util-linux `script` is not installed: terminal checks skipped");
 }
 
@@ -681,4 +686,57 @@ fn the_cron_scripts_work_as_documented() {
         text(&out.stderr)
     );
     assert!(text(&out.stderr).contains("exit code 8"));
+}
+
+#[test]
+fn json_escapes_bidi_and_c1_controls_and_reads_back_exactly() {
+    let env = Env::new();
+    let hostile = "\u{202e}evil\u{9b}2J\u{200b}";
+    let file = env.write(
+        "hostile.csv",
+        format!(
+            "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,referral_code,discount_percent\n\
+             1,1,bidi,{hostile},1,,1,2024-12-01 09:30:00+03,,\n"
+        ),
+    );
+    env.ok(&["bookings", "import", &file]);
+    for args in [
+        &["bookings", "list", "--json"][..],
+        &["bookings", "list", "--format", "jsonl"],
+        &["bookings", "export", "--format", "jsonl"],
+        &["bookings", "show", "1", "--json"],
+    ] {
+        let out = env.ok(args);
+        for c in ['\u{202e}', '\u{9b}', '\u{200b}', '\u{1b}'] {
+            assert!(!out.contains(c), "{args:?}: raw {c:?} in {out}");
+        }
+        assert!(out.contains("\\u202e"), "{args:?}: {out}");
+        let first = out.lines().next().unwrap();
+        let value: serde_json::Value = if first == "[" || first == "{" {
+            serde_json::from_str(&out).unwrap()
+        } else {
+            serde_json::from_str(first).unwrap()
+        };
+        assert!(value.to_string().contains("evil"), "{args:?}");
+        let name = match &value {
+            serde_json::Value::Array(rows) => rows[0]["first_name"].clone(),
+            row if row["first_name"].is_string() => row["first_name"].clone(),
+            row => row["booking"]["first_name"].clone(),
+        };
+        assert_eq!(name, hostile, "{args:?}: {value}");
+    }
+}
+
+#[test]
+fn csv_on_a_terminal_shows_control_characters_as_escapes() {
+    let env = with_names();
+    let line = format!("{} bookings list --csv", paytrack());
+    let Some(tty) = in_terminal(&env, &line, &[]) else {
+        return no_terminal();
+    };
+    assert!(!tty.contains('\u{1b}'), "{tty:?}");
+    assert!(tty.contains("\\e[2Jpwned"), "{tty}");
+    // Piped, the CSV is the data as stored (formula protection aside).
+    let piped = env.ok(&["bookings", "list", "--csv"]);
+    assert!(piped.contains("\u{1b}[2Jpwned"));
 }

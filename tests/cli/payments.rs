@@ -25,7 +25,7 @@ fn sample_payments() -> String {
 fn stored_outcomes(env: &Env) -> HashMap<String, String> {
     let conn = env.sql();
     let mut stmt = conn
-        .prepare("SELECT external_id, outcome FROM payments")
+        .prepare("SELECT external_id, outcome FROM payments WHERE outcome <> 'conflict'")
         .unwrap();
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     rows.map(Result::unwrap).collect()
@@ -201,22 +201,23 @@ fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
     );
     assert_eq!(status_of(&env, 9), -1);
 
-    // The duplicate row and the unknown booking are reported, not failures.
+    // The repeated pay_7_1 (another amount and date: a conflict, issue 15) and
+    // the unknown booking are reported, not failures.
     let attention = report["attention"].as_array().unwrap();
-    let dup = attention
+    let conflict = attention
         .iter()
-        .find(|r| r["outcome"] == "duplicate_in_file")
+        .find(|r| r["outcome"] == "conflict")
         .unwrap();
-    assert_eq!(dup["external_id"], "pay_7_1");
-    assert_eq!(dup["line"], 41);
+    assert_eq!(conflict["external_id"], "pay_7_1");
+    assert_eq!(conflict["line"], 41);
     assert!(attention
         .iter()
         .any(|r| r["outcome"] == "unknown_booking" && r["booking_id"] == 1400));
-    assert_eq!(report["duplicates_in_file"], 1);
+    assert_eq!(report["duplicates_in_file"], 0);
     assert_eq!(
         attention.len() as i64,
-        1 + env.count(
-            "SELECT COUNT(*) FROM payments WHERE outcome IN ('partial', 'overpaid', 'cancelled', 'unknown_booking', 'unmatched')"
+        env.count(
+            "SELECT COUNT(*) FROM payments WHERE outcome IN ('partial', 'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'conflict')"
         )
     );
     // One payments.imported entry with the counts.
@@ -226,7 +227,8 @@ fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
     );
     assert_eq!(
         env.count("SELECT json_extract(details, '$.imported') FROM audit_log WHERE action = 'payments.imported'"),
-        expected.len() as i64
+        expected.len() as i64 + 1,
+        "the 40 payments and the conflicting second pay_7_1"
     );
     env.ok(&["audit", "verify"]);
 }
@@ -244,9 +246,18 @@ fn reimport_is_idempotent_and_says_so() {
     let (_, report) = import(&env, &sample_payments(), &[]);
     assert_eq!(report["imported"], 0);
     assert_eq!(report["bookings_confirmed"], 0);
-    assert_eq!(report["already_imported"], 40);
-    // The file's own duplicate is still pointed out; nothing else is.
-    assert_eq!(report["needs_attention"], 1);
+    assert_eq!(report["already_imported"], 41);
+    // What still waits for a person is listed again, as reported before: not news.
+    assert_eq!(
+        report["needs_attention"],
+        env.count("SELECT COUNT(*) FROM payments WHERE outcome IN ('partial', 'overpaid', 'cancelled', 'unknown_booking', 'unmatched', 'conflict')")
+    );
+    assert_eq!(report["new_attention"], 0);
+    assert!(report["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["already_reported"] == true));
 }
 
 #[test]
@@ -331,7 +342,7 @@ fn bank_file_with_semicolons_decimal_commas_and_descriptions() {
     assert_eq!(stored["b3"], "confirmed");
     assert_eq!(stored["b4"], "unmatched");
     assert_eq!(stored["b5"], "currency_mismatch");
-    assert_eq!(stored["b6"], "not_positive");
+    assert_eq!(stored["b6"], "refund");
     assert_eq!(
         env.count("SELECT amount_minor FROM payments WHERE external_id = 'b1'"),
         2_700_000
@@ -345,7 +356,7 @@ fn bank_file_with_semicolons_decimal_commas_and_descriptions() {
     }
     assert_eq!(status_of(&env, 25), 1, "another currency confirms nothing");
     assert_eq!(status_of(&env, 27), 1, "a refund line confirms nothing");
-    assert_eq!(report["needs_attention"], 3);
+    assert_eq!(report["needs_attention"], 2);
 }
 
 #[test]
@@ -457,7 +468,8 @@ fn payments_list_filters_and_formats() {
     let unknown = rows(&["--outcome", "unknown_booking"]);
     assert_eq!(unknown.len(), 1);
     assert_eq!(unknown[0][2], "pay_7_unknown");
-    assert_eq!(rows(&["--attention"]).len(), 1);
+    // The unknown booking and the conflicting second pay_7_1.
+    assert_eq!(rows(&["--attention"]).len(), 2);
     // paid_at 2024-03-01T…+03:00 is stored in UTC; the first day holds six payments.
     let day = rows(&["--since", "2024-03-01", "--until", "2024-03-02"]);
     assert_eq!(
@@ -510,7 +522,8 @@ fn reads_stdin_and_reports_as_csv() {
             "expected",
             "received",
             "booking_confirmed",
-            "detail"
+            "detail",
+            "already_reported"
         ]
     );
     assert_eq!(rows.len(), 2, "only the unmatched row needs a person");

@@ -189,12 +189,20 @@ proptest! {
     }
 
     #[test]
+    fn amounts_beyond_the_maximum_are_refused(minor in 1_000_000_000_001i64..=i64::MAX, negative: bool) {
+        let minor = if negative { -minor } else { minor };
+        let refused = parse_amount(&format_amount(minor)).unwrap_err();
+        prop_assert!(refused.contains("above the maximum"), "{}", refused);
+    }
+
+    #[test]
     fn amount_parser_never_panics(text in "\\PC{0,24}|[0-9 ,.\\-_\u{a0}]{0,24}") {
         let _ = parse_amount(&text);
     }
 
     #[test]
-    fn amounts_round_trip(minor in -9_000_000_000_000_000i64..9_000_000_000_000_000) {
+    // Every amount up to the documented maximum (issue 15: 10^12 minor units).
+    fn amounts_round_trip(minor in -1_000_000_000_000i64..=1_000_000_000_000) {
         prop_assert_eq!(parse_amount(&format_amount(minor)), Ok(minor));
         // The bank form: thousands separated by spaces, a decimal comma.
         let machine = format_amount(minor.abs());

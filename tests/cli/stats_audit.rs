@@ -924,3 +924,68 @@ fn follow_in_csv_prints_the_header_once_and_honours_filters() {
     );
     assert!(!seen.iter().any(|l| l.contains("catalogue.")), "{seen:#?}");
 }
+
+#[test]
+fn follow_escapes_a_hostile_action_written_into_the_log() {
+    let env = audited_env();
+    let mut child = env.spawn(&["audit", "tail", "-f", "-n", "1"]);
+    let rx = stdout_lines(&mut child);
+    let mut seen = Vec::new();
+    wait_for_line(&rx, "  ", &mut seen);
+    env.ok(&["booking", "set-status", "25", "confirmed"]);
+    wait_for_line(&rx, "#25", &mut seen);
+    // A hand-edited file can hold anything: an action that would retitle and
+    // clear the admin's terminal.
+    let conn = env.sql();
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, action, details, prev_hash, hash)
+         VALUES ('2024-12-10T12:00:00Z', 'mallory', ?1, '{}', '', '')",
+        ["x\u{1b}]0;owned\u{7}\u{1b}[2Jmarker"],
+    )
+    .unwrap();
+    drop(conn);
+    wait_for_line(&rx, "marker", &mut seen);
+    assert_eq!(interrupt(child), Some(code::OK));
+    for line in &seen {
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn paytrack_actor_names_who_acts_and_does_not_filter_the_audit_tail() {
+    let env = audited_env();
+    // The harness sets PAYTRACK_ACTOR=tester; an entry by someone else must
+    // still be listed (it was hidden: the variable filled `audit tail --actor`).
+    env.cmd()
+        .env("PAYTRACK_ACTOR", "alice")
+        .args(["booking", "set-status", "25", "confirmed"])
+        .assert()
+        .success();
+    let all = env.ok(&["audit", "tail", "-n", "2", "--csv"]);
+    assert!(all.contains(",tester,") && all.contains(",alice,"), "{all}");
+    let alice = env.ok(&["audit", "tail", "--actor", "alice", "--csv"]);
+    assert_eq!(csv_rows(&alice).len(), 2, "{alice}");
+    // --actor before the command still names who acts.
+    env.ok(&["--actor", "bob", "booking", "set-status", "26", "confirmed"]);
+    let bob = env.ok(&["audit", "tail", "--actor", "bob", "--csv"]);
+    assert_eq!(csv_rows(&bob).len(), 2, "{bob}");
+}
+
+#[test]
+fn audit_json_is_an_array_and_jsonl_is_lines() {
+    let env = audited_env();
+    let array: serde_json::Value =
+        serde_json::from_str(&env.ok(&["audit", "tail", "-n", "3", "--json"])).unwrap();
+    assert_eq!(array.as_array().map(Vec::len), Some(3), "{array}");
+    let lines = env.ok(&["audit", "tail", "-n", "3", "--format", "jsonl"]);
+    assert_eq!(lines.lines().count(), 3);
+    for line in lines.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).unwrap()["hash"].is_string());
+    }
+    // An array cannot be followed: the flag says which format can.
+    let err = env.fails(&["audit", "tail", "-f", "--json"], code::BAD_INPUT);
+    assert!(err.contains("jsonl"), "{err}");
+}
