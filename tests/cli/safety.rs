@@ -160,7 +160,6 @@ fn export_files_are_private_and_replaced_only_with_force() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 401);
     assert_eq!(mode(&out), 0o600);
     no_partials(env.dir.path());
-    let _ = is_root;
 }
 
 // ---- 2. foreign databases ----------------------------------------------------
@@ -1113,4 +1112,61 @@ fn a_ten_megabyte_name_is_listed_quickly_and_cut() {
         "bookings", "list", "--csv", "--limit", "1", "--sort", "oldest",
     ]);
     assert!(csv.len() > 10_000_000);
+}
+
+/// Issue 17, finding 4, exactly as found: as a non-root user, freeze the
+/// database, read it, unfreeze it — and writes must work again. Runs as
+/// `nobody` through runuser when the tests run as root (as here); skipped
+/// (with a note) where that is impossible.
+#[test]
+fn freeze_read_unfreeze_as_a_non_root_user_leaves_the_database_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root()
+        || !Path::new("/usr/sbin/runuser").exists() && !Path::new("/sbin/runuser").exists()
+    {
+        eprintln!("skipped: needs root and runuser to run as nobody");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let db = dir.path().join("n.db");
+    let db_arg = db.to_str().unwrap().to_string();
+    let as_nobody = |args: &[&str]| {
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(assert_cmd::cargo::cargo_bin("paytrack"))
+            .args(["--db", &db_arg])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("TZ", "UTC")
+            .env("LANG", "C")
+            .env("PAYTRACK_NOW", crate::harness::NOW)
+            .env("PAYTRACK_ACTOR", "nobody")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = as_nobody(&["demo", "--bookings", "20"]);
+    assert_eq!(code, Some(0), "{err}");
+    let chmod =
+        |mode: u32| std::fs::set_permissions(&db, std::fs::Permissions::from_mode(mode)).unwrap();
+    chmod(0o400);
+    let (code, err) = as_nobody(&["bookings", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(side_files(&db).is_empty(), "{:?}", side_files(&db));
+    chmod(0o600);
+    let (code, err) = as_nobody(&[
+        "booking",
+        "set-status",
+        "1",
+        "cancelled",
+        "--reason",
+        "test",
+        "--force",
+    ]);
+    assert_eq!(code, Some(0), "a write after unfreezing failed: {err}");
 }
