@@ -140,7 +140,7 @@ pub enum Command {
     )]
     Courses(CoursesCommand),
     /// Check everything: file integrity, foreign keys, stream counters, the
-    /// audit chain, the outbox. Exit 9 with one line per finding; fit for cron.
+    /// audit chain, the search index, the outbox. Exit 9 with one line per finding; fit for cron.
     #[command(
         after_help = "Examples:\n  paytrack check\n  paytrack check --quick   # SQLite's quick_check instead of the full integrity_check\n\nExit codes: 0 nothing found; 9 findings (one line each on stdout); 8 the file cannot be opened."
     )]
@@ -600,7 +600,7 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
 const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "check",
-        "Проверить всё: целостность файла, внешние ключи, счётчики потоков, цепочку аудита, очередь сообщений. Код 9 и по строке на каждую находку; подходит для cron.",
+        "Проверить всё: целостность файла, внешние ключи, счётчики потоков, цепочку аудита, поисковый индекс, очередь сообщений. Код 9 и по строке на каждую находку; подходит для cron.",
         "Примеры:\n  paytrack check\n  paytrack check --quick   # quick_check SQLite вместо полного integrity_check\n\nКоды выхода: 0 ничего не найдено; 9 находки (по строке на stdout); 8 файл не открыть.",
     ),
     (

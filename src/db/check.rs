@@ -51,6 +51,42 @@ impl Db {
         Ok(problems)
     }
 
+    /// The full-text search index against the bookings it indexes (FTS5's
+    /// `integrity-check` with rank 1 also compares it with the content
+    /// table). `None` when it cannot be asked: no index, or a read-only file
+    /// (the check is phrased as an INSERT, which SQLite refuses there).
+    /// `PRAGMA integrity_check` does not look inside FTS5 indexes.
+    pub fn search_index_problems(&self) -> Result<Option<Vec<String>>> {
+        let exists: bool = self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'bookings_search')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !exists || self.is_read_only() {
+            return Ok(None);
+        }
+        // It writes nothing, but runs inside a savepoint that is rolled back,
+        // so that `check` cannot change the file whatever SQLite does.
+        self.conn().execute_batch("SAVEPOINT search_check")?;
+        let outcome = self.conn().execute_batch(
+            "INSERT INTO bookings_search (bookings_search, rank) VALUES ('integrity-check', 1)",
+        );
+        self.conn()
+            .execute_batch("ROLLBACK TO search_check; RELEASE search_check")?;
+        match outcome {
+            Ok(()) => Ok(Some(Vec::new())),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                Ok(Some(vec![
+                    "the search index (bookings_search) does not match the bookings; \
+                 `paytrack check` cannot repair it: rebuild it with \
+                 `INSERT INTO bookings_search (bookings_search) VALUES ('rebuild')`"
+                        .to_string(),
+                ]))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Outbox rows in states no paytrack write leaves them in.
     pub fn outbox_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare(&format!(

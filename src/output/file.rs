@@ -62,10 +62,11 @@ impl OutputFile {
         prefix.push(".");
         // tempfile creates with O_CREAT|O_EXCL and mode 0600, retrying on a
         // name that exists: a planted `.partial` symlink is never followed.
-        let temp = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".partial")
-            .permissions(private_permissions())
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+        let temp = builder
             .tempfile_in(&dir)
             .map_err(|e| bad_input(format!("cannot write {}: {e}", shown_path(target))))?;
         Ok(OutputFile {
@@ -108,19 +109,6 @@ impl OutputFile {
             }
         })
     }
-}
-
-#[cfg(unix)]
-fn private_permissions() -> std::fs::Permissions {
-    std::os::unix::fs::PermissionsExt::from_mode(0o600)
-}
-
-#[cfg(not(unix))]
-fn private_permissions() -> std::fs::Permissions {
-    std::fs::File::open(".")
-        .and_then(|f| f.metadata())
-        .map(|m| m.permissions())
-        .expect("current directory")
 }
 
 fn exists_error(target: &Path) -> anyhow::Error {

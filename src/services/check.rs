@@ -68,6 +68,17 @@ pub fn run_checks(db: &mut Db, quick: bool) -> Result<CheckReport> {
             audit.map(|(broken, _)| broken.into_iter().collect()),
             || format!("{checked} audit entries chain intact"),
         )?;
+        match db.search_index_problems() {
+            Ok(None) => report
+                .passed
+                .push("search_index: not checked (read-only file)".to_string()),
+            outcome => record(
+                &mut report,
+                "search_index",
+                outcome.map(Option::unwrap_or_default),
+                || "the search index matches the bookings".to_string(),
+            )?,
+        }
         record(&mut report, "outbox", db.outbox_problems(), || {
             "every message is in a consistent state".to_string()
         })?;

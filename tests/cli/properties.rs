@@ -326,3 +326,18 @@ fn raw_export_round_trips_quote_prefixed_formulas() {
     }
     round_trip(&rows).unwrap();
 }
+
+/// Found by the round-trip property: a name made only of combining marks
+/// (`𑌃`) folds to an empty search text, which the schema's triggers read as
+/// "not filled yet"; the first import then failed as "database corrupt".
+#[test]
+fn a_name_that_folds_to_nothing_imports() {
+    let env = crate::harness::Env::new();
+    let file = env.write(
+        "marks.csv",
+        "id,user_id,first_name,course_id,confirmed,created_at\n1,1,\u{11303},1,1,2024-03-01 10:00:00+03\n2,2,\u{11303}\u{11303}\u{11303},1,1,2024-03-01 10:00:00+03\n",
+    );
+    env.ok(&["bookings", "import", &file]);
+    env.ok(&["check"]);
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 2);
+}

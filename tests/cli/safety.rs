@@ -820,7 +820,7 @@ fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok: ")).count(),
-        5,
+        6,
         "{out}"
     );
     env.ok(&["check", "--quick"]);
@@ -841,6 +841,11 @@ fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
             "INSERT INTO outbox (booking_id, chat_id, body, next_attempt_at, created_at)
              VALUES (999999, 1, 'x', '2024-12-10T12:00:00.000000Z', '2024-12-10T12:00:00.000000Z');",
             "foreign_keys: outbox row",
+        ),
+        (
+            "search index",
+            "INSERT INTO bookings_search (rowid, search_text) VALUES (999999, 'ghost text here');",
+            "search_index: the search index (bookings_search) does not match",
         ),
         // A column of the wrong type used to make `audit verify` exit 1 with a driver message.
         (
