@@ -87,14 +87,15 @@ impl Db {
         }
     }
 
-    /// Outbox rows in states no paytrack write leaves them in.
+    /// Outbox rows in states no paytrack write leaves them in. (A sent or
+    /// failed message keeps the name of the drain that claimed it.)
     pub fn outbox_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT id, CASE
                  WHEN status = 'sent' AND sent_at IS NULL THEN 'is sent but has no sent time'
                  WHEN status <> 'sent' AND sent_at IS NOT NULL THEN 'has a sent time but is ' || status
                  WHEN status = 'sending' AND (claimed_by IS NULL OR claimed_at IS NULL) THEN 'is sending but nobody claimed it'
-                 WHEN status <> 'sending' AND claimed_by IS NOT NULL THEN 'is claimed but ' || status
+                 WHEN status = 'pending' AND claimed_by IS NOT NULL THEN 'is claimed but pending'
                  WHEN attempts < 0 THEN 'has a negative attempt count'
                  WHEN NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = outbox.booking_id) THEN 'belongs to a missing booking'
                END AS problem

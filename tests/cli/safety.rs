@@ -815,7 +815,17 @@ fn tamper(env: &Env, sql: &str) {
 #[test]
 fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
     let env = Env::with_sample();
+    // Messages in every state a drain leaves them in: sent, failed, pending.
     env.ok(&["booking", "set-status", "1", "confirmed"]);
+    env.ok(&["outbox", "drain", "--exec", "true"]);
+    env.ok(&["booking", "set-status", "7", "confirmed"]);
+    env.run(&["outbox", "drain", "--exec", "false", "--max-attempts", "1"]);
+    env.ok(&["booking", "set-status", "9", "confirmed"]);
+    assert_eq!(
+        env.count("SELECT COUNT(DISTINCT status) FROM outbox"),
+        3,
+        "sent, failed and pending messages expected"
+    );
     let (code, out) = check(&env, &env.db);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
