@@ -1185,3 +1185,34 @@ fn freeze_read_unfreeze_as_a_non_root_user_leaves_the_database_writable() {
     ]);
     assert_eq!(code, Some(0), "a write after unfreezing failed: {err}");
 }
+
+// ---- found on the way: rows written by another program -----------------------
+
+/// The bot writes bookings straight into the file, without paytrack's search
+/// text. With the search index (migration 3) every such insert failed as
+/// "database disk image is malformed"; `check` now also checks the index.
+#[test]
+fn a_booking_written_by_another_program_is_stored_indexed_and_found() {
+    let env = Env::new();
+    env.ok(&["courses", "add", "1", "--name", "Course"]);
+    let conn = env.sql();
+    for (id, name) in [(5, "Annabel"), (6, "\u{11303}"), (7, "Ёлка Жукова")] {
+        conn.execute(
+            "INSERT INTO bookings (id, user_id, first_name, course_id, confirmed, created_at, updated_at)
+             VALUES (?1, 1, ?2, 1, 1, '2024-03-01T00:00:00.000000Z', '2024-03-01T00:00:00.000000Z')",
+            rusqlite::params![id, name],
+        )
+        .unwrap_or_else(|e| panic!("the bot's insert of {name:?} failed: {e}"));
+    }
+    conn.execute("UPDATE bookings SET first_name = 'Bella' WHERE id = 5", [])
+        .unwrap();
+    conn.execute("DELETE FROM bookings WHERE id = 6", [])
+        .unwrap();
+    drop(conn);
+    let (code, out) = check(&env, &env.db);
+    assert_eq!(code, Some(0), "{out}");
+    let found = env.ok(&["bookings", "list", "--search", "bell", "--csv"]);
+    assert_eq!(found.lines().count(), 2, "{found}");
+    let found = env.ok(&["bookings", "list", "--search", "жуков", "--csv"]);
+    assert_eq!(found.lines().count(), 2, "{found}");
+}
