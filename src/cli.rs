@@ -578,7 +578,7 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
     let key = path[1..].join(" ");
     if let Some((_, about, after_help)) = RUSSIAN_HELP.iter().find(|(k, _, _)| *k == key) {
         cmd = cmd.about(*about).long_about(None).after_help(*after_help);
-    } else if let Some(english) = cmd.get_after_help().map(|h| h.to_string()) {
+    } else if let Some(english) = cmd.get_after_help().map(std::string::ToString::to_string) {
         cmd = cmd.after_help(
             english
                 .replace("Examples:", "Примеры:")

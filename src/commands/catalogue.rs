@@ -23,6 +23,7 @@ use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
@@ -163,9 +164,9 @@ fn save_stream(
     }
     let changes = StreamChanges {
         name: fields.name.as_deref().map(name_text).transpose()?,
-        price_minor: fields.price.map(|p| p.into_option()),
+        price_minor: fields.price.map(super::super::cli::Setting::into_option),
         currency: fields.currency.clone(),
-        capacity: fields.capacity.map(|c| c.into_option()),
+        capacity: fields.capacity.map(super::super::cli::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
     let course_id = match (adding, course) {
@@ -676,7 +677,7 @@ fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::T
             comfy_table::Cell::new(
                 r.confirmed_at
                     .as_deref()
-                    .map(|t| super::bookings::show_time(out, t))
+                    .map(|t| views::show_time(out, t))
                     .unwrap_or_default(),
             ),
             comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),

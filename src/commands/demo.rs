@@ -167,7 +167,7 @@ fn stream_code(prefix: &str, k: u64, streams: u64) -> String {
 
 pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     let mut db = ctx.create_db()?;
-    let existing = db.count_bookings(&Default::default())?;
+    let existing = db.count_bookings(&crate::domain::booking::BookingFilter::default())?;
     if existing > 0 {
         ctx.out.note(&format!(
             "{} {} {existing} {}; {}",
@@ -254,7 +254,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
                     id: first_id + i as i64,
                     user_id,
                     username,
-                    first_name: Some(rng.pick(FIRST_NAMES).to_string()),
+                    first_name: Some((*rng.pick(FIRST_NAMES)).to_string()),
                     course_id: spec.id,
                     course_stream,
                     status,

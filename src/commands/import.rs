@@ -66,7 +66,7 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let (input, size) = open_input(&args.file)?;
-    let name = crate::output::sanitize::shown_path(&args.file).to_string();
+    let name = crate::output::sanitize::shown_path(&args.file);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
@@ -108,7 +108,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     if !more {
                         break;
                     }
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, csv::Position::line);
                     let booking = parse_row(&record, &index, line, &name)?;
                     if let Some(first) = seen.insert(booking.id, line) {
                         return Err(bad_input(format!(
@@ -145,7 +145,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                         }
                     }
                     if counts.rows % 8192 == 0 {
-                        bar.set_position(record.position().map_or(0, |p| p.byte()));
+                        bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
                     }
                 }
@@ -452,7 +452,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::Utf8 { pos, .. } => format!(
             "line {}: not valid UTF-8 (save the file as UTF-8)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -460,7 +460,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
             len,
         } => format!(
             "line {}: {len} fields where the header has {expected_len} (an unbalanced quote?)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         _ => err.to_string(),
     }

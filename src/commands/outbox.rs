@@ -3,14 +3,13 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{Cell, Color};
 
 use super::Context;
 use crate::cli::{OutboxCommand, OutboxDrainArgs, OutboxListArgs};
-use crate::db::outbox::{OutboxCounts, OutboxMessage};
+use crate::db::outbox::OutboxCounts;
 use crate::domain::message::MessageStatus;
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
@@ -54,7 +53,7 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     match format {
         Format::Table => {
             if !messages.is_empty() {
-                writeln!(stdout, "{}", messages_table(&out, &messages))?;
+                writeln!(stdout, "{}", views::messages_table(&out, &messages))?;
             }
             stdout.flush()?;
             out.note(&footer(&out, messages.len(), args.status, &counts));
@@ -118,62 +117,6 @@ fn footer(
             "показано {shown} из {of} (в очереди {}, отправляется {}, отправлено {}, не доставлено {})",
             c.pending, c.sending, c.sent, c.failed
         ),
-    }
-}
-
-/// Messages as a table for people. Bodies and errors carry stranger-typed
-/// names (and, for errors, whatever a command or server printed): sanitised.
-pub(crate) fn messages_table(
-    out: &Output,
-    messages: &[OutboxMessage],
-) -> crate::output::table::Table {
-    let mut table = new_table(
-        out,
-        &[
-            out.tr("ID", "ID"),
-            out.tr("Booking", "Бронь"),
-            out.tr("Chat", "Чат"),
-            out.tr("Status", "Статус"),
-            out.tr("Tries", "Попыток"),
-            out.tr("Next / sent", "Следующая / отправлено"),
-            out.tr("Last error", "Последняя ошибка"),
-            out.tr("Message", "Сообщение"),
-        ],
-    );
-    table.keep_whole(&[0, 1, 2, 3, 4, 5]);
-    for m in messages {
-        let when = match (&m.sent_at, m.status.as_str()) {
-            (Some(sent), _) => super::bookings::show_time(out, sent),
-            (None, "pending") => super::bookings::show_time(out, &m.next_attempt_at),
-            _ => String::new(),
-        };
-        table.add_row(vec![
-            number_cell(m.id),
-            number_cell(m.booking_id),
-            number_cell(m.chat_id),
-            status_cell(out, &m.status),
-            number_cell(m.attempts),
-            Cell::new(when),
-            text_cell(out, m.last_error.as_deref(), 40),
-            text_cell(out, Some(&m.body), 48),
-        ]);
-    }
-    table
-}
-
-fn status_cell(out: &Output, status: &str) -> Cell {
-    let (label, color) = match status {
-        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
-        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
-        "sent" => (out.tr("sent", "отправлено"), Color::Green),
-        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
-        other => (other, Color::Reset),
-    };
-    let cell = Cell::new(label);
-    if out.color {
-        cell.fg(color)
-    } else {
-        cell
     }
 }
 

@@ -15,6 +15,7 @@ use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::parse_age;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::views;
 use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
@@ -136,16 +137,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
     } else {
         ""
     };
-    if !outcome.changed {
-        out.note(&format!(
-            "{prefix}{} {} {} {}; {}",
-            out.tr("booking", "бронь"),
-            outcome.booking_id,
-            out.tr("is already", "уже"),
-            out.status_label(outcome.from),
-            out.tr("nothing to do", "делать нечего")
-        ));
-    } else {
+    if outcome.changed {
         let verb = if args.dry_run {
             out.tr("would change", "будет изменена")
         } else {
@@ -168,6 +160,15 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             );
         }
         out.note(&line);
+    } else {
+        out.note(&format!(
+            "{prefix}{} {} {} {}; {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is already", "уже"),
+            out.status_label(outcome.from),
+            out.tr("nothing to do", "делать нечего")
+        ));
     }
     if args.json {
         let mut stdout = crate::output::stdout();
@@ -288,7 +289,7 @@ fn apply_all(
                 Some(PaytrackError::ExpectationFailed(_))
                     if change.source == "bulk" && change.expect.is_some() =>
                 {
-                    summary.skipped += 1
+                    summary.skipped += 1;
                 }
                 Some(
                     PaytrackError::NotFound(msg)
@@ -377,11 +378,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     if ids.is_empty() || args.dry_run || args.yes {
         if args.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
-            writeln!(
-                stdout,
-                "{}",
-                super::bookings::bookings_table(&ctx.out, &rows)
-            )?;
+            writeln!(stdout, "{}", views::bookings_table(&ctx.out, &rows))?;
             stdout.flush()?;
         }
         return Ok(ids);
@@ -392,7 +389,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
             ids.len()
         )));
     }
-    eprintln!("{}", super::bookings::bookings_table(&ctx.out, &rows));
+    eprintln!("{}", views::bookings_table(&ctx.out, &rows));
     eprint!(
         "{} {} {} → {}? [y/N] ",
         ctx.out.tr("Change", "Изменить"),

@@ -251,7 +251,13 @@ impl Db {
             "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
         ))?;
         let rows = stmt
-            .query_map(params![status.map(|s| s.name()), limit], message_from_row)?
+            .query_map(
+                params![
+                    status.map(super::super::domain::message::MessageStatus::name),
+                    limit
+                ],
+                message_from_row,
+            )?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

@@ -8,6 +8,7 @@ pub mod json;
 pub mod progress;
 pub mod sanitize;
 pub mod table;
+pub mod views;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -119,6 +120,9 @@ pub struct Output {
     pub stderr_is_terminal: bool,
     /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
     pub progress: bool,
+    /// No notes or warnings on stderr (library callers such as the property
+    /// tests, which feed the parsers thousands of odd headers).
+    pub quiet: bool,
 }
 
 impl Output {
@@ -159,6 +163,7 @@ impl Output {
             to_terminal: stdout_tty,
             stderr_is_terminal: stderr_tty,
             progress: stderr_tty && !dumb,
+            quiet: false,
         }
     }
 
@@ -185,6 +190,9 @@ impl Output {
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let message = sanitize::message_line(message);
         let prefix = "paytrack:";
         if self.color_stderr {
@@ -197,6 +205,9 @@ impl Output {
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let message = sanitize::message_line(message);
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {

@@ -248,6 +248,7 @@ mod tests {
             to_terminal: false,
             stderr_is_terminal: false,
             progress: false,
+            quiet: true,
         }
     }
 

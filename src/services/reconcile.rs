@@ -448,13 +448,12 @@ impl<'t> Reconciler<'t> {
         let terms = match booking.course_stream.as_deref().filter(|s| !s.is_empty()) {
             Some(code) => {
                 let key = (booking.course_id, code.to_string());
-                match self.streams.get(&key) {
-                    Some(terms) => terms.clone(),
-                    None => {
-                        let terms = stream_terms(self.tx, booking.course_id, code)?;
-                        self.streams.insert(key, terms.clone());
-                        terms
-                    }
+                if let Some(terms) = self.streams.get(&key) {
+                    terms.clone()
+                } else {
+                    let terms = stream_terms(self.tx, booking.course_id, code)?;
+                    self.streams.insert(key, terms.clone());
+                    terms
                 }
             }
             None => StreamTerms::default(),

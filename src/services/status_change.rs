@@ -159,8 +159,7 @@ fn confirmation_text(
     };
     let course_name = course
         .as_ref()
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| format!("#{}", booking.course_id));
+        .map_or_else(|| format!("#{}", booking.course_id), |c| c.name.clone());
     let stream_name = stream
         .and_then(|s| s.name)
         .or_else(|| booking.course_stream.clone())

@@ -57,7 +57,7 @@ fn every_command_has_a_description_and_examples() {
         );
         let after = cmd
             .get_after_help()
-            .map(|h| h.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default();
         assert!(
             after.contains(examples),

@@ -32,7 +32,7 @@ fn env_with_pending(n: i64) -> Env {
 
 /// Confirms bookings 1..=n, queueing one message each (ids 1..=n).
 fn confirm(env: &Env, ids: impl IntoIterator<Item = i64>) {
-    let list: String = ids.into_iter().map(|i| format!("{i}\n")).collect();
+    let list: String = ids.into_iter().map(|i| i.to_string() + "\n").collect();
     let file = env.write("ids.txt", list);
     env.ok(&[
         "bookings",
@@ -275,7 +275,7 @@ fn two_drains_at_once_send_each_message_exactly_once() {
     let sent = std::fs::read_to_string(env.path("sent-ids")).unwrap();
     let mut ids: Vec<i64> = sent.lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(ids.len() as i64, N, "every message sent once: {sent}");
-    ids.sort();
+    ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids, (1..=N).collect::<Vec<_>>());
     assert_eq!(
@@ -520,7 +520,7 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
     assert_eq!(bot.requests.lock().unwrap().len(), requests_before);
 
     let mut delivered = bot.delivered.lock().unwrap().clone();
-    delivered.sort();
+    delivered.sort_unstable();
     assert_eq!(
         delivered,
         [1001, 1003, 1004, 1005],

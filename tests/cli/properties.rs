@@ -19,7 +19,10 @@ use paytrack::output::{ColorChoice, Lang, Output};
 use proptest::prelude::*;
 
 fn quiet_output() -> Output {
-    Output::new(ColorChoice::Never, Lang::En, DisplayZone::Local, false)
+    Output {
+        quiet: true,
+        ..Output::new(ColorChoice::Never, Lang::En, DisplayZone::Local, false)
+    }
 }
 
 /// Runs the importer's parsing (header, then every row) over raw bytes;
@@ -312,13 +315,13 @@ fn raw_export_round_trips_quote_prefixed_formulas() {
         rows.push(Booking {
             id: i as i64 + 1,
             user_id: 1,
-            username: Some(name.to_string()),
-            first_name: Some(name.to_string()),
+            username: Some((*name).to_string()),
+            first_name: Some((*name).to_string()),
             course_id: 1,
             course_stream: None,
             status: Status::Pending,
             created_at: "2024-03-01T07:06:00.532084Z".into(),
-            referral_code: Some(name.to_string()),
+            referral_code: Some((*name).to_string()),
             discount_percent: None,
             updated_at: String::new(),
             confirmed_at: None,

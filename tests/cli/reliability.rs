@@ -503,7 +503,7 @@ fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
         .collect::<Result<_, _>>()
         .unwrap();
     let k = pending.len() as i64;
-    let list: String = pending.iter().map(|id| format!("{id}\n")).collect();
+    let list: String = pending.iter().map(|id| id.to_string() + "\n").collect();
     let ids_file = base.write("pending.txt", list);
     let fresh = || {
         let env = Env::empty();

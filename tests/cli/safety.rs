@@ -29,7 +29,7 @@ fn mode(path: &Path) -> u32 {
 fn no_partials(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".partial") && n.starts_with('.'))
         .collect();
@@ -414,7 +414,10 @@ fn no_part_of_the_token_leaves_at_any_offset_around_the_cut() {
     }
     let file = env.write("b.csv", csv);
     env.ok(&["bookings", "import", &file]);
-    let ids: String = (1..=offsets.len()).map(|i| format!("{i}\n")).collect();
+    let ids = (1..=offsets.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let ids = env.write("ids.txt", ids);
     env.ok(&[
         "bookings",
@@ -966,7 +969,7 @@ fn backups_taken_while_others_write_are_consistent() {
         let program = env_cmd.get_program().to_owned();
         let vars: Vec<_> = env_cmd
             .get_envs()
-            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .map(|(k, v)| (k.to_owned(), v.map(std::borrow::ToOwned::to_owned)))
             .collect();
         std::thread::spawn(move || {
             for id in 1..=40 {
