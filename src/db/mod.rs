@@ -95,6 +95,15 @@ impl Db {
                 OpenMode::CreateIfMissing | OpenMode::Adopt => create_private_file(path)?,
             }
         }
+        // A device, FIFO or socket is never opened: SQLite would take an
+        // unreadable size for an empty database and write a schema onto it
+        // (as root, onto a disk).
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(PaytrackError::Database(format!(
+                "{shown} is not a regular file (a device, FIFO or socket); name a database file"
+            ))
+            .into());
+        }
         // A file without write permission is opened read-only on purpose: root
         // could write to it anyway, and `chmod a-w` is how an admin says "hands off".
         let frozen = has_no_write_permission(path);

@@ -732,6 +732,16 @@ fn round_two_cases(env: &Env) -> Vec<Case> {
             Fails(code::DATABASE),
         ),
         case(
+            "--db is a FIFO",
+            &["--db", &fifo, "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db is a device",
+            &["--db", "/dev/null", "init"],
+            Fails(code::DATABASE),
+        ),
+        case(
             "--db as an SQLite URI",
             &["--db", "file:r2.db?mode=memory", "bookings", "list"],
             Fails(code::DATABASE),

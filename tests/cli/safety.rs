@@ -300,6 +300,34 @@ fn db_names_that_look_like_uris_are_plain_files() {
     assert!(odd.is_file());
 }
 
+/// A device or FIFO named as the database is refused before SQLite sees it:
+/// `--db /dev/null` once got paytrack's schema written to it (as root, a disk
+/// device would have too).
+#[test]
+fn db_paths_that_are_not_regular_files_are_refused() {
+    let env = Env::new();
+    let fifo = env.path("p.db");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string and mode.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for db in [fifo.to_str().unwrap(), "/dev/null", "/dev/zero"] {
+        for command in [
+            vec!["bookings", "list"],
+            vec!["init"],
+            vec!["demo", "--bookings", "5"],
+        ] {
+            let mut args = vec!["--db", db];
+            args.extend(&command);
+            let err = env.fails(&args, code::DATABASE);
+            assert!(err.contains("not a regular file"), "{args:?}: {err}");
+        }
+    }
+    // A symlink to a database is still a database.
+    let link = env.path("link.db");
+    std::os::unix::fs::symlink(&env.db, &link).unwrap();
+    env.ok(&["--db", link.to_str().unwrap(), "bookings", "list"]);
+}
+
 // ---- 4. side files -----------------------------------------------------------
 
 #[test]
