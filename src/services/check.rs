@@ -28,62 +28,59 @@ pub struct CheckReport {
 /// statement, not one shared transaction: on a damaged file a failed read
 /// can end the transaction, and the checks after it must still run.
 /// `quick`: SQLite's `quick_check` instead of the full `integrity_check`.
-pub fn run_checks(db: &mut Db, quick: bool) -> Result<CheckReport> {
-    let db: &Db = db;
-    (|| {
-        let mut report = CheckReport::default();
-        let integrity = if quick {
-            "quick_check"
-        } else {
-            "integrity_check"
-        };
-        record(&mut report, integrity, db.integrity_problems(quick), || {
-            "the file's structure is sound".to_string()
-        })?;
-        record(
+pub fn run_checks(db: &Db, quick: bool) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    let integrity = if quick {
+        "quick_check"
+    } else {
+        "integrity_check"
+    };
+    record(&mut report, integrity, db.integrity_problems(quick), || {
+        "the file's structure is sound".to_string()
+    })?;
+    record(
+        &mut report,
+        "foreign_keys",
+        db.foreign_key_problems(),
+        || "every reference has its row".to_string(),
+    )?;
+    let stats = (|| {
+        let stored = db.stored_counters()?;
+        let recounted = db.recount()?;
+        Ok::<_, anyhow::Error>(compare_counters(&stored, &recounted))
+    })();
+    record(
+        &mut report,
+        "stats",
+        stats.map(|d| d.iter().map(describe_difference).collect()),
+        || "stream counters match a recount".to_string(),
+    )?;
+    let audit = db.audit_verify(None, |_| {}).map(|chain| {
+        let checked = chain.checked;
+        (chain.broken.map(|b| describe_break(&b, checked)), checked)
+    });
+    let checked = audit.as_ref().map_or(0, |a| a.1);
+    record(
+        &mut report,
+        "audit",
+        audit.map(|(broken, _)| broken.into_iter().collect()),
+        || format!("{checked} audit entries chain intact"),
+    )?;
+    match db.search_index_problems() {
+        Ok(None) => report
+            .passed
+            .push("search_index: not checked (read-only file)".to_string()),
+        outcome => record(
             &mut report,
-            "foreign_keys",
-            db.foreign_key_problems(),
-            || "every reference has its row".to_string(),
-        )?;
-        let stats = (|| {
-            let stored = db.stored_counters()?;
-            let recounted = db.recount()?;
-            Ok::<_, anyhow::Error>(compare_counters(&stored, &recounted))
-        })();
-        record(
-            &mut report,
-            "stats",
-            stats.map(|d| d.iter().map(describe_difference).collect()),
-            || "stream counters match a recount".to_string(),
-        )?;
-        let audit = db.audit_verify(None, |_| {}).map(|chain| {
-            let checked = chain.checked;
-            (chain.broken.map(|b| describe_break(&b, checked)), checked)
-        });
-        let checked = audit.as_ref().map_or(0, |a| a.1);
-        record(
-            &mut report,
-            "audit",
-            audit.map(|(broken, _)| broken.into_iter().collect()),
-            || format!("{checked} audit entries chain intact"),
-        )?;
-        match db.search_index_problems() {
-            Ok(None) => report
-                .passed
-                .push("search_index: not checked (read-only file)".to_string()),
-            outcome => record(
-                &mut report,
-                "search_index",
-                outcome.map(Option::unwrap_or_default),
-                || "the search index matches the bookings".to_string(),
-            )?,
-        }
-        record(&mut report, "outbox", db.outbox_problems(), || {
-            "every message is in a consistent state".to_string()
-        })?;
-        Ok(report)
-    })()
+            "search_index",
+            outcome.map(Option::unwrap_or_default),
+            || "the search index matches the bookings".to_string(),
+        )?,
+    }
+    record(&mut report, "outbox", db.outbox_problems(), || {
+        "every message is in a consistent state".to_string()
+    })?;
+    Ok(report)
 }
 
 /// Adds one check's outcome: its problems as findings, an error as a finding
