@@ -248,9 +248,18 @@ impl Db {
         // `check`'s integrity_check): SQLite asks every few thousand VM steps
         // and the statement fails with SQLITE_INTERRUPT, which rolls back a
         // write and maps to exit 130 (`exit_code_for`).
-        self.conn
-            .progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
+        self.watch_interrupts(true);
         Ok(())
+    }
+
+    /// Lets Ctrl-C stop this connection's statements (`true`), or not.
+    fn watch_interrupts(&self, on: bool) {
+        if on {
+            self.conn
+                .progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
+        } else {
+            self.conn.progress_handler(0, None::<fn() -> bool>);
+        }
     }
 
     /// The version this database is at (`PRAGMA user_version`).
@@ -316,17 +325,28 @@ impl Db {
         work: impl FnOnce(&WriteTx) -> Result<T>,
         honour_interrupt: bool,
     ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting a write transaction")?;
-        let write = WriteTx { tx };
-        let value = work(&write)?;
-        if honour_interrupt {
-            crate::interrupt::check()?;
+        // A write that must land after Ctrl-C (a send that already happened)
+        // must not be stopped inside SQLite either.
+        if !honour_interrupt {
+            self.watch_interrupts(false);
         }
-        write.tx.commit().context("committing")?;
-        Ok(value)
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("starting a write transaction")?;
+            let write = WriteTx { tx };
+            let value = work(&write)?;
+            if honour_interrupt {
+                crate::interrupt::check()?;
+            }
+            write.tx.commit().context("committing")?;
+            Ok(value)
+        })();
+        if !honour_interrupt {
+            self.watch_interrupts(true);
+        }
+        result
     }
 
     /// True when this database was opened read-only (every write will be refused).

@@ -1260,3 +1260,31 @@ fn a_booking_written_by_another_program_is_stored_indexed_and_found() {
     let found = env.ok(&["bookings", "list", "--search", "жуков", "--csv"]);
     assert_eq!(found.lines().count(), 2, "{found}");
 }
+
+/// Ctrl-C reaches SQLite statements now, but not the one write that must land
+/// after it: the record of a delivery attempt already made. A drain stopped
+/// while its command runs leaves the message pending for a retry, not stuck
+/// in `sending` until the lease runs out.
+#[test]
+fn ctrl_c_during_a_delivery_still_records_the_attempt() {
+    let env = Env::with_sample();
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let (code, stderr) = interrupted(
+        &env,
+        &["outbox", "drain", "--exec", "sleep 5", "--timeout", "30s"],
+    );
+    assert!(code.is_some(), "killed by a signal: {stderr}");
+    let (status, claimed, attempts): (String, Option<String>, i64) = env
+        .sql()
+        .query_row(
+            "SELECT status, claimed_by, attempts FROM outbox WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), claimed, attempts),
+        ("pending", None, 1),
+        "{stderr}"
+    );
+}
