@@ -21,6 +21,7 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
+        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
     }
 }
 

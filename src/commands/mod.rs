@@ -9,6 +9,7 @@ pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod import;
+pub mod messaging;
 pub mod outbox;
 pub mod payments;
 pub mod set_status;

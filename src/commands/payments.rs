@@ -330,6 +330,9 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                 }
             }
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
+            if args.no_notify {
+                reconciler = reconciler.without_messages();
+            }
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
             while reader

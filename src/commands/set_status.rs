@@ -43,6 +43,17 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             })
         })
         .transpose()?;
+    // A typo would reach the student: refused before anything changes.
+    if let Some(key) = template.as_deref().and_then(|t| {
+        crate::domain::message::unknown_placeholders(t)
+            .first()
+            .copied()
+    }) {
+        return Err(bad_input(format!(
+            "--template: {{{}}} is not a placeholder; nothing changed",
+            crate::output::sanitize::for_terminal(key)
+        )));
+    }
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
         Ok(StatusChange {
             booking_id: id,
@@ -200,6 +211,8 @@ struct BulkSummary {
     unchanged: u64,
     /// Bookings that moved to another status since they were selected (filter bulk only).
     skipped: u64,
+    /// Bookings a filter cancel left alone because they have received money.
+    spared_paid: Vec<i64>,
     refused: Vec<Refusal>,
 }
 
@@ -212,13 +225,35 @@ struct Refusal {
 fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Result<u8> {
     let total = changes.len();
     // A refused change leaves the whole batch unapplied: fix the list and re-run.
+    // A stale-booking cleanup must not cancel a student who paid part of the
+    // price (issue 14): such bookings are skipped, in the transaction, unless asked.
+    let spare_paid = changes.first().map(|c| c.to) == Some(Status::Cancelled)
+        && !args.include_paid
+        && args.ids_from.is_none()
+        && args.id.is_none();
     let (summary, applied) = super::write_unless(
         ctx,
-        |tx| apply_all(tx, ctx, &changes),
+        |tx| apply_all(tx, ctx, &changes, spare_paid),
         |s| !args.dry_run && s.refused.is_empty(),
     )?;
     let applied = applied && summary.changed > 0;
     let out = &ctx.out;
+    if !summary.spared_paid.is_empty() {
+        out.warn(&format!(
+            "{} {}: {}",
+            summary.spared_paid.len(),
+            out.tr(
+                "booking(s) with money received were not cancelled (--include-paid cancels them too)",
+                "бронирований с поступившими деньгами не отменены (--include-paid отменит и их)"
+            ),
+            summary
+                .spared_paid
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for refusal in &summary.refused {
         eprintln!(
             "paytrack: {}: {}",
@@ -276,11 +311,16 @@ fn apply_all(
     tx: &crate::db::WriteTx,
     ctx: &Context,
     changes: &[StatusChange],
+    spare_paid: bool,
 ) -> Result<BulkSummary> {
     let mut summary = BulkSummary::default();
     for (i, change) in changes.iter().enumerate() {
         if i % 1024 == 0 {
             crate::interrupt::check()?;
+        }
+        if spare_paid && tx.has_received_money(change.booking_id)? {
+            summary.spared_paid.push(change.booking_id);
+            continue;
         }
         match change_status(tx, change, &ctx.actor, ctx.now) {
             Ok(o) if o.changed => summary.changed += 1,

@@ -39,23 +39,6 @@ pub fn search_text(username: Option<&str>, first_name: Option<&str>) -> String {
         }
         text.push_str(&fold(part));
     }
-    // An empty search text means "not filled yet" to the schema's triggers
-    // (rows written by other programs), which then rewrite it and the search
-    // index under the insert: a name that folds to nothing (only combining
-    // marks, such as `𑌃`) made the first import fail as "database corrupt"
-    // (found by the round-trip property test, issue 17). Such a name is
-    // searched as typed, lowercased.
-    if text.trim().is_empty() {
-        let raw: Vec<String> = [username, first_name]
-            .into_iter()
-            .flatten()
-            .map(str::to_lowercase)
-            .collect();
-        let raw = raw.join(" ");
-        if !raw.trim().is_empty() {
-            return raw;
-        }
-    }
     text
 }
 

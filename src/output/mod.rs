@@ -6,6 +6,7 @@ pub mod file;
 pub mod findings;
 pub mod json;
 pub mod progress;
+pub mod prompt;
 pub mod sanitize;
 pub mod table;
 pub mod views;

@@ -223,6 +223,8 @@ pub fn message_status_cell(out: &Output, status: &str) -> Cell {
         "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
         "sent" => (out.tr("sent", "отправлено"), Color::Green),
         "failed" => (out.tr("failed", "не доставлено"), Color::Red),
+        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
+        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
         other => (other, Color::Reset),
     };
     let cell = Cell::new(label);

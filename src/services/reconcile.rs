@@ -159,6 +159,8 @@ pub struct Reconciler<'t> {
     /// Streams looked up so far: a file pays for a few streams many times.
     streams: HashMap<(i64, String), StreamTerms>,
     report: ReconcileReport,
+    /// Queue confirmation messages (false: `payments import --no-notify`).
+    notify: bool,
 }
 
 impl<'t> Reconciler<'t> {
@@ -171,7 +173,15 @@ impl<'t> Reconciler<'t> {
             stored_here: HashSet::new(),
             streams: HashMap::new(),
             report: ReconcileReport::default(),
+            notify: true,
         }
+    }
+
+    /// Confirms without queueing messages (`--no-notify`).
+    #[must_use]
+    pub fn without_messages(mut self) -> Reconciler<'t> {
+        self.notify = false;
+        self
     }
 
     /// Matches, decides and stores one payment.
@@ -241,7 +251,7 @@ impl<'t> Reconciler<'t> {
                 reason: None,
                 // Read under this same lock, so it holds; a second guard all the same.
                 expect: Some(Status::Pending),
-                notify: true,
+                notify: self.notify,
                 payment: Some(payment.clone()),
                 payment_outcome: decision.outcome,
                 template: None,

@@ -5,6 +5,7 @@ mod harness;
 
 mod foundation;
 mod hostile;
+mod messages;
 mod native;
 mod outbox;
 mod payments;

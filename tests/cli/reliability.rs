@@ -352,7 +352,7 @@ fn concurrent_status_changes_and_payments_lose_nothing() {
     let conn = env.sql();
     for &id in &pool {
         let mut stmt = conn
-            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 ORDER BY id")
+            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 AND action = 'booking.status_changed' ORDER BY id")
             .unwrap();
         let trail: Vec<(String, String)> = stmt
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
