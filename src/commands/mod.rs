@@ -2,8 +2,10 @@
 //! show it; the rules live in `domain`/`services`, the SQL in `db`.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod erase;
@@ -85,7 +87,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         out,
     };
     match cli.command {
-        Command::Init => init(&ctx),
+        Command::Init { adopt } => init(&ctx, adopt),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
         Command::Stats(cmd) => stats::run(&ctx, cmd),
@@ -96,6 +98,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         Command::Users(cmd) => erase::run_users(&ctx, cmd),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }
@@ -137,14 +141,37 @@ pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
     }
 }
 
-fn init(ctx: &Context) -> Result<u8> {
+fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     let existed = ctx.db_path.exists();
-    let db = ctx.create_db()?;
+    let mode = if adopt {
+        OpenMode::Adopt
+    } else {
+        OpenMode::CreateIfMissing
+    };
+    let db = Db::open(&ctx.db_path, mode)?;
     let version = db.schema_version()?;
-    let path = ctx.db_path.display();
+    let path = crate::output::sanitize::shown_path(&ctx.db_path);
     let out = &ctx.out;
     let schema = out.tr("schema version", "версия схемы");
-    if existed {
+    if let Some(theirs) = db.adopted_beside() {
+        let theirs: Vec<String> = theirs
+            .iter()
+            .map(|t| crate::output::sanitize::shown(t))
+            .collect();
+        out.note(&format!(
+            "{path}: {} ({schema} {version}, {}); {}: {}",
+            out.tr(
+                "added paytrack's tables, indexes and triggers",
+                "добавлены таблицы, индексы и триггеры paytrack"
+            ),
+            out.tr("journal mode WAL", "журнал WAL"),
+            out.tr(
+                "its own tables were left as they were",
+                "свои таблицы файла не тронуты"
+            ),
+            theirs.join(", ")
+        ));
+    } else if existed {
         let up_to_date = out.tr("is up to date", "актуальна");
         out.note(&format!("{path} {up_to_date} ({schema} {version})"));
     } else {

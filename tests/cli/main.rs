@@ -13,6 +13,7 @@ mod payments_people;
 mod privacy;
 mod properties;
 mod reliability;
+mod safety;
 mod search;
 mod set_status;
 mod stats_audit;
