@@ -582,6 +582,10 @@ pub struct BackupArgs {
     /// Replace FILE if it exists (never a directory, link, device or the database itself).
     #[arg(long)]
     pub force: bool,
+    /// Encrypt the copy for this age recipient (a public key `age1…`; repeat for several):
+    /// the plain copy exists only as a private temp file while it is checked.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,19 +2,23 @@
 //! written under the rules for files the user names (`output::file`), and
 //! checked (`services::check`) before it takes the name.
 
+use std::path::Path;
+
 use anyhow::Result;
 
 use super::Context;
 use crate::cli::BackupArgs;
 use crate::db::{Db, OpenMode};
 use crate::error::{exit, PaytrackError};
+use crate::output::encrypt::{self, Recipients};
 use crate::output::file::{Guard, OutputFile};
 use crate::output::sanitize::shown_path;
 use crate::services::check::run_checks;
 
 pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
+    let recipients = Recipients::parse(&args.encrypt_to)?;
     let db = ctx.open_db()?;
-    let target = OutputFile::create(
+    let mut target = OutputFile::create(
         &args.file,
         Guard {
             database: Some(ctx.db_path.clone()),
@@ -22,12 +26,27 @@ pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
             replaces_databases: true,
         },
     )?;
-    db.backup_to(target.temp_path())?;
+    // Encrypted, the plain copy is a private (0600) temp file beside the
+    // target, removed when this function returns; plain, it is the target's
+    // own temp file.
+    let plain = match &recipients {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix(".paytrack-backup-")
+                .tempfile_in(target.temp_path().parent().unwrap_or(Path::new(".")))?,
+        ),
+        None => None,
+    };
+    let copy_path = plain.as_ref().map_or_else(
+        || target.temp_path().to_path_buf(),
+        |p| p.path().to_path_buf(),
+    );
+    db.backup_to(&copy_path)?;
     drop(db);
     crate::interrupt::check()?;
     // The copy is checked as paytrack will open it after a restore.
     let report = {
-        let copy = Db::open(target.temp_path(), OpenMode::Existing)?;
+        let copy = Db::open(&copy_path, OpenMode::Existing)?;
         run_checks(&copy, false)?
     };
     if !report.findings.is_empty() {
@@ -42,6 +61,14 @@ pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
         .into());
     }
     crate::interrupt::check()?;
+    if let (Some(plain), Some(_)) = (&plain, &recipients) {
+        let mut sink = encrypt::sink(
+            std::io::BufWriter::new(target.file().try_clone()?),
+            recipients.as_ref(),
+        )?;
+        std::io::copy(&mut std::fs::File::open(plain.path())?, &mut sink)?;
+        sink.finish()?;
+    }
     target.finish()?;
     let out = &ctx.out;
     out.note(&format!(
