@@ -37,7 +37,8 @@ else
 fi
 
 mkdir -p "$report_dir"
-report="$report_dir/import-conflicts-$(date -u +%F).csv"
+# One report per run: the import never replaces an existing file.
+report="$report_dir/import-conflicts-$(date -u +%Y%m%dT%H%M%SZ)-$$.csv"
 status=0
 "$paytrack" bookings import "$export_file" --report "$report" || status=$?
 case $status in

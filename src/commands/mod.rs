@@ -3,8 +3,10 @@
 
 pub mod add;
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod edit;
@@ -89,7 +91,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         out,
     };
     let result = match cli.command {
-        Command::Init => init(&ctx),
+        Command::Init { adopt } => init(&ctx, adopt),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
         Command::Stats(cmd) => stats::run(&ctx, cmd),
@@ -112,6 +114,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Users(UsersCommand::Erase(args)) => erase::run(&ctx, args),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Undo(args) => undo::run(&ctx, args),
@@ -172,14 +176,24 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let line = line.map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
         let text = line.split('#').next().unwrap_or("").trim();
         if text.is_empty() {
             continue;
         }
-        let id = crate::cli::booking_id(text)
-            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
+        let id = crate::cli::booking_id(text).map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
         if seen.insert(id) {
             ids.push(id);
         }
@@ -187,20 +201,43 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     if ids.is_empty() {
         return Err(bad_input(format!(
             "{}: no booking ids in the file",
-            path.display()
+            crate::output::sanitize::shown_path(path)
         )));
     }
     Ok(ids)
 }
 
-fn init(ctx: &Context) -> Result<u8> {
+fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     let existed = ctx.db_path.exists();
-    let db = ctx.create_db()?;
+    let mode = if adopt {
+        OpenMode::Adopt
+    } else {
+        OpenMode::CreateIfMissing
+    };
+    let db = Db::open(&ctx.db_path, mode)?;
     let version = db.schema_version()?;
-    let path = ctx.db_path.display();
+    let path = crate::output::sanitize::shown_path(&ctx.db_path);
     let out = &ctx.out;
     let schema = out.tr("schema version", "версия схемы");
-    if existed {
+    if let Some(theirs) = db.adopted_beside() {
+        let theirs: Vec<String> = theirs
+            .iter()
+            .map(|t| crate::output::sanitize::shown(t))
+            .collect();
+        out.note(&format!(
+            "{path}: {} ({schema} {version}, {}); {}: {}",
+            out.tr(
+                "added paytrack's tables, indexes and triggers",
+                "добавлены таблицы, индексы и триггеры paytrack"
+            ),
+            out.tr("journal mode WAL", "журнал WAL"),
+            out.tr(
+                "its own tables were left as they were",
+                "свои таблицы файла не тронуты"
+            ),
+            theirs.join(", ")
+        ));
+    } else if existed {
         let up_to_date = out.tr("is up to date", "актуальна");
         out.note(&format!("{path} {up_to_date} ({schema} {version})"));
     } else {

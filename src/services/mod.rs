@@ -4,6 +4,7 @@
 pub mod booking_add;
 pub mod booking_fields;
 pub mod catalogue;
+pub mod check;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;

@@ -15,6 +15,7 @@ mod privacy;
 mod properties;
 mod records;
 mod reliability;
+mod safety;
 mod search;
 mod set_status;
 mod stats_audit;

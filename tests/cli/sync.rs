@@ -332,7 +332,7 @@ fn a_report_is_never_written_through_a_link_or_over_a_directory() {
         ],
         code::BAD_INPUT,
     );
-    assert!(err.contains("not a regular file"), "{err}");
+    assert!(err.contains("is a directory"), "{err}");
     let target = env.path("precious.txt");
     std::fs::write(&target, "keep me").unwrap();
     let link = env.path("link.csv");
@@ -354,9 +354,25 @@ fn a_report_is_never_written_through_a_link_or_over_a_directory() {
         "a refused report target changes nothing"
     );
 
-    // An existing regular file is replaced whole; no temp file is left behind.
+    // An existing file is not replaced (--force here means the file's statuses).
     let report = env.path("report.csv");
     std::fs::write(&report, "old").unwrap();
+    let err = env.fails(
+        &[
+            "bookings",
+            "import",
+            &file,
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("exists; name a new report file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "old");
+    assert_eq!(env.snapshot(), before, "nothing imported either");
+
+    // A new file is written whole; no temp file is left behind.
+    let report = env.path("new-report.csv");
     let out = env.run(&[
         "bookings",
         "import",
@@ -371,9 +387,9 @@ fn a_report_is_never_written_through_a_link_or_over_a_directory() {
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .collect();
-    assert!(leftovers.is_empty());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
