@@ -8,7 +8,8 @@
 #
 # Environment: PAYTRACK_DB (required); OLD_DATABASE_URL (psql's connection
 # string) or EXPORT_COMMAND (a command that writes the CSV export to the file
-# named by its first argument); REPORT_DIR (default: ./reports); PAYTRACK (the
+# named by its first argument); ASSUME_TZ (the old server's zone, when its
+# timestamps carry no offset); REPORT_DIR (default: ./reports); PAYTRACK (the
 # binary, default: paytrack on PATH); LOCK_DIR (default /tmp).
 # Exit: 0 in step; 10 conflicts for a person (listed in the report); 75 busy.
 set -euo pipefail
@@ -39,8 +40,12 @@ fi
 mkdir -p "$report_dir"
 # One report per run: the import never replaces an existing file.
 report="$report_dir/import-conflicts-$(date -u +%Y%m%dT%H%M%SZ)-$$.csv"
+extra=()
+if [[ -n "${ASSUME_TZ:-}" ]]; then
+    extra+=(--assume-tz "$ASSUME_TZ")
+fi
 status=0
-"$paytrack" bookings import "$export_file" --report "$report" || status=$?
+"$paytrack" bookings import "$export_file" --report "$report" "${extra[@]}" || status=$?
 case $status in
     0) rm -f "$report"; log "in step with the old system" ;;
     10) log "the old system disagrees with paytrack: conflicts in $report"; exit 10 ;;
