@@ -52,8 +52,9 @@ const GLOBAL_OPTIONS: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db]. A named file must exist (see `init`).
-    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", value_name = "PATH")]
+    /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db], or a postgres:// URL. A named file must exist (see `init`).
+    // hide_env_values: a URL may hold a password, and help must never print it.
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", hide_env_values = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// When to colour: auto colours a terminal (stdout and stderr each judged on their own) unless NO_COLOR is set or TERM=dumb.
@@ -87,9 +88,9 @@ pub struct Cli {
 pub enum Command {
     /// Create a database (parent directories included); a no-op on an up-to-date one.
     #[command(
-        after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init"
+        after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt"
     )]
-    Init,
+    Init(InitArgs),
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
         after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
@@ -151,6 +152,25 @@ pub enum Command {
         after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
     )]
     Man,
+    /// PostgreSQL only: remove paytrack's `paytrack` schema and its triggers on the bot's table.
+    #[command(
+        after_help = "Examples:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes"
+    )]
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// PostgreSQL: check the bot's public.bookings and install paytrack's counter triggers on it.
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Really remove it (the bot's tables and rows are never touched).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -670,7 +690,12 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "init",
         "Создать базу (вместе с каталогами); на актуальной базе ничего не делает.",
-        "Примеры:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init",
+        "Примеры:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt",
+    ),
+    (
+        "uninstall",
+        "Только PostgreSQL: удалить схему `paytrack` и её триггеры на таблице бота.",
+        "Примеры:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes",
     ),
     (
         "demo",
