@@ -10,6 +10,8 @@ mod native;
 mod outbox;
 mod payments;
 mod payments_people;
+#[cfg(feature = "postgres")]
+mod pg_backend;
 mod properties;
 mod reliability;
 mod search;

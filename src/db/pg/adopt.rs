@@ -36,11 +36,11 @@ const EXPECTED_COLUMNS: &[(&str, &[&str], bool)] = &[
     ),
 ];
 
-/// The counter trigger function and its triggers. The function runs as its
+/// The counter trigger functions. They run as its
 /// owner (SECURITY DEFINER) with a fixed search_path, so the bot needs no
 /// privilege on `paytrack` and cannot redirect it. It is kept trivial: any
 /// error inside it would fail the bot's own write.
-const INSTALL_TRIGGERS: &str = "
+const INSTALL_FUNCTIONS: &str = "
 CREATE OR REPLACE FUNCTION paytrack.count_booking_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN
@@ -83,17 +83,28 @@ BEGIN
 END
 $fn$;
 
-DROP TRIGGER IF EXISTS paytrack_count ON public.bookings;
-CREATE TRIGGER paytrack_count AFTER INSERT OR UPDATE OR DELETE ON public.bookings
-    FOR EACH ROW EXECUTE FUNCTION paytrack.count_booking_change();
-DROP TRIGGER IF EXISTS paytrack_count_truncate ON public.bookings;
-CREATE TRIGGER paytrack_count_truncate AFTER TRUNCATE ON public.bookings
-    FOR EACH STATEMENT EXECUTE FUNCTION paytrack.count_bookings_truncate();
 ";
 
-/// Counts what is there now. Runs after CREATE TRIGGER in the same
-/// transaction: the trigger's table lock keeps the bot's writes waiting until
-/// commit, so no insert falls between the count and the trigger.
+/// paytrack's triggers on the bot's table, by name. Created only when
+/// missing: replacing one needs the table's owner, creating one only TRIGGER.
+const TRIGGERS: &[(&str, &str)] = &[
+    (
+        "paytrack_count",
+        "CREATE TRIGGER paytrack_count AFTER INSERT OR UPDATE OR DELETE ON public.bookings
+             FOR EACH ROW EXECUTE FUNCTION paytrack.count_booking_change()",
+    ),
+    (
+        "paytrack_count_truncate",
+        "CREATE TRIGGER paytrack_count_truncate AFTER TRUNCATE ON public.bookings
+             FOR EACH STATEMENT EXECUTE FUNCTION paytrack.count_bookings_truncate()",
+    ),
+];
+
+/// Counts what is there now. Runs only right after CREATE TRIGGER in the same
+/// transaction: the trigger's table lock (SHARE ROW EXCLUSIVE) keeps the bot's
+/// writes waiting until commit, so no insert falls between the count and the
+/// trigger. Once the triggers exist they keep the counts; a second adoption
+/// does not recount (it could not lock the bot out with only TRIGGER).
 const BACKFILL_COUNTERS: &str = "
 DELETE FROM paytrack.stream_counters;
 INSERT INTO paytrack.stream_counters (course_id, course_stream, total, confirmed, pending, cancelled)
@@ -115,9 +126,30 @@ impl PgDb {
     pub fn adopt(&mut self, actor: &str) -> Result<Adopted> {
         self.write(|tx| {
             check_bookings_columns(tx)?;
-            tx.batch_execute(INSTALL_TRIGGERS)
-                .map_err(|e| privilege_hint(&e, "installing the counter triggers on public.bookings"))?;
-            tx.batch_execute(BACKFILL_COUNTERS).context("counting the existing bookings")?;
+            tx.batch_execute(INSTALL_FUNCTIONS)
+                .map_err(|e| privilege_hint(&e, "installing the counter functions"))?;
+            let existing: Vec<String> = tx
+                .query(
+                    "SELECT tgname::text FROM pg_trigger
+                      WHERE tgrelid = 'public.bookings'::regclass AND NOT tgisinternal",
+                    &[],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut row_trigger_created = false;
+            for (name, sql) in TRIGGERS {
+                if !existing.iter().any(|e| e == name) {
+                    tx.batch_execute(sql).map_err(|e| {
+                        privilege_hint(&e, "installing the counter triggers on public.bookings")
+                    })?;
+                    row_trigger_created |= *name == "paytrack_count";
+                }
+            }
+            if row_trigger_created {
+                tx.batch_execute(BACKFILL_COUNTERS)
+                    .context("counting the existing bookings")?;
+            }
             tx.execute(
                 "INSERT INTO paytrack.adoption (adopted_at, adopted_by) VALUES (now(), $1)
                  ON CONFLICT (singleton) DO UPDATE SET adopted_at = now(), adopted_by = excluded.adopted_by",
@@ -143,22 +175,37 @@ impl PgDb {
             let schema: bool = tx
                 .query_one("SELECT to_regnamespace('paytrack') IS NOT NULL", &[])?
                 .get(0);
-            let bookings: bool = tx
-                .query_one("SELECT to_regclass('public.bookings') IS NOT NULL", &[])?
-                .get(0);
-            if bookings {
-                tx.batch_execute(
-                    "DROP TRIGGER IF EXISTS paytrack_count ON public.bookings;
-                     DROP TRIGGER IF EXISTS paytrack_count_truncate ON public.bookings;",
-                )
-                .map_err(|e| privilege_hint(&e, "dropping the counter triggers"))?;
-            }
             if schema {
-                // RESTRICT: if anything outside paytrack depends on its objects,
-                // refuse rather than drop someone else's view.
+                // Dropping a trigger needs the bot table's owner; dropping
+                // paytrack's own functions with CASCADE takes their triggers
+                // along with only paytrack's ownership. First make sure the
+                // only things that depend on them are paytrack's triggers.
+                let foreign: Vec<String> = tx
+                    .query(
+                        "SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
+                           FROM pg_depend d
+                           JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid
+                           JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'paytrack'
+                           LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
+                          WHERE d.deptype = 'n'
+                            AND (t.oid IS NULL OR t.tgname NOT IN ('paytrack_count', 'paytrack_count_truncate'))",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                if !foreign.is_empty() {
+                    return Err(PaytrackError::Database(format!(
+                        "something outside paytrack uses its functions ({}); nothing was changed",
+                        foreign.join(", ")
+                    ))
+                    .into());
+                }
+                // RESTRICT for the rest: if anything else depends on paytrack's
+                // tables, refuse rather than drop someone else's view.
                 tx.batch_execute(
-                    "DROP FUNCTION IF EXISTS paytrack.count_booking_change();
-                     DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate();
+                    "DROP FUNCTION IF EXISTS paytrack.count_booking_change() CASCADE;
+                     DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate() CASCADE;
                      DROP TABLE IF EXISTS paytrack.stream_counters, paytrack.booking_state,
                                           paytrack.adoption, paytrack.schema_version;
                      DROP SCHEMA paytrack RESTRICT;",
