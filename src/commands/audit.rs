@@ -10,6 +10,7 @@ use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
+use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, Output};
 
@@ -59,8 +60,9 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         None => Some(DEFAULT_LINES),
     };
     let mut db = ctx.open_db()?;
-    let (entries, last_id) =
+    let (mut entries, last_id) =
         db.read(|db| Ok((db.audit_tail(&filter, limit)?, db.audit_last_id()?)))?;
+    redact_all(&mut entries, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     if args.follow && format == Format::Table {
         write_lines(&mut stdout, &out, &entries)?;
@@ -69,7 +71,15 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     }
     stdout.flush()?;
     if args.follow {
-        follow(&mut db, &out, format, &filter, last_id, &mut stdout)?;
+        follow(
+            &mut db,
+            &out,
+            format,
+            &filter,
+            last_id,
+            args.privacy.redact,
+            &mut stdout,
+        )?;
     }
     Ok(exit::OK)
 }
@@ -86,6 +96,7 @@ fn follow(
     format: Format,
     filter: &AuditFilter,
     mut last_id: i64,
+    redact: bool,
     stdout: &mut impl Write,
 ) -> Result<()> {
     loop {
@@ -96,7 +107,8 @@ fn follow(
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let (entries, newest) = db.audit_since(filter, last_id)?;
+        let (mut entries, newest) = db.audit_since(filter, last_id)?;
+        redact_all(&mut entries, redact);
         last_id = last_id.max(newest);
         if entries.is_empty() {
             continue;

@@ -170,10 +170,10 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     let existing = db.count_bookings(&crate::domain::booking::BookingFilter::default())?;
     if existing > 0 {
         ctx.out.note(&format!(
-            "{} {} {existing} {}; {}",
+            "{} {} {}; {}",
             db.path().display(),
             ctx.out.tr("already has", "уже содержит"),
-            ctx.out.tr("bookings", "бронирований"),
+            ctx.out.bookings_count(existing),
             ctx.out.tr(
                 "left as it is (use a new --db for a fresh demo)",
                 "оставлена как есть (для нового демо укажите другой --db)"

@@ -257,8 +257,8 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
         out.tr("nothing to change", "менять нечего")
     };
     out.note(&format!(
-        "{head}: {total} {}, {} {}, {} {}, {} {}, {} {}",
-        out.tr("bookings", "бронирований"),
+        "{head}: {}, {} {}, {} {}, {} {}, {} {}",
+        out.bookings_count(total as u64),
         summary.changed,
         out.tr("changed", "изменено"),
         summary.unchanged,
@@ -400,10 +400,9 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     }
     eprintln!("{}", views::bookings_table(&ctx.out, &rows));
     eprint!(
-        "{} {} {} → {}? [y/N] ",
+        "{} {} → {}? [y/N] ",
         ctx.out.tr("Change", "Изменить"),
-        ids.len(),
-        ctx.out.tr("bookings", "бронирований"),
+        ctx.out.bookings_count(ids.len() as u64),
         ctx.out
             .status_label(args.target.or(args.to).expect("checked by the caller"))
     );

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod payments;
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod privacy;
 pub mod stats;
 
 use std::fs::OpenOptions;

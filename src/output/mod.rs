@@ -2,9 +2,11 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod encrypt;
 pub mod json;
 pub mod progress;
 pub mod prompt;
+pub mod redact;
 pub mod sanitize;
 pub mod table;
 pub mod views;
@@ -174,6 +176,26 @@ impl Output {
         }
     }
 
+    /// A noun agreeing with a count: English `[one, other]`, Russian
+    /// `[one, few, many]` (1 бронирование, 2 бронирования, 5 бронирований;
+    /// 11–14 take "many", 21 takes "one").
+    pub fn plural<'a>(&self, n: u64, en: [&'a str; 2], ru: [&'a str; 3]) -> &'a str {
+        match self.lang {
+            Lang::En => {
+                if n == 1 {
+                    en[0]
+                } else {
+                    en[1]
+                }
+            }
+            Lang::Ru => match (n % 10, n % 100) {
+                (1, m) if m != 11 => ru[0],
+                (2..=4, m) if !(12..=14).contains(&m) => ru[1],
+                _ => ru[2],
+            },
+        }
+    }
+
     /// The label people see for a status (the old system's labels in Russian).
     pub fn status_label(&self, status: Status) -> &'static str {
         match (status, self.lang) {
@@ -215,6 +237,22 @@ impl Output {
         } else {
             talk(format_args!("paytrack: {prefix} {message}"));
         }
+    }
+
+    /// A header for a column of times, with the zone they are shown in:
+    /// `Created (Europe/Moscow)`.
+    pub fn time_header(&self, en: &str, ru: &str) -> String {
+        format!("{} ({})", self.tr(en, ru), self.zone.label())
+    }
+
+    /// `N bookings` in the run's language.
+    pub fn bookings_count(&self, n: u64) -> String {
+        let noun = self.plural(
+            n,
+            ["booking", "bookings"],
+            ["бронирование", "бронирования", "бронирований"],
+        );
+        format!("{n} {noun}")
     }
 
     /// A CSV text cell: formula-protected unless `--raw`, and on a terminal
@@ -287,5 +325,37 @@ pub fn pick_format(format: Option<Format>, csv: bool, json: bool, default: Forma
         Format::Json
     } else {
         format.unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_agree_in_both_languages() {
+        let mut out = Output::new(
+            ColorChoice::Never,
+            Lang::En,
+            DisplayZone::parse("UTC").unwrap(),
+            false,
+        );
+        assert_eq!(out.bookings_count(1), "1 booking");
+        assert_eq!(out.bookings_count(0), "0 bookings");
+        out.lang = Lang::Ru;
+        let cases = [
+            (1, "1 бронирование"),
+            (2, "2 бронирования"),
+            (5, "5 бронирований"),
+            (11, "11 бронирований"),
+            (12, "12 бронирований"),
+            (21, "21 бронирование"),
+            (22, "22 бронирования"),
+            (111, "111 бронирований"),
+            (104, "104 бронирования"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(out.bookings_count(n), text);
+        }
     }
 }

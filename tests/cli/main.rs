@@ -12,6 +12,7 @@ mod payments;
 mod payments_people;
 #[cfg(feature = "postgres")]
 mod pg_backend;
+mod privacy;
 mod properties;
 mod reliability;
 mod search;
