@@ -428,3 +428,82 @@ fn sqlite_refuses_the_postgres_only_commands() {
     assert!(stderr.contains("delete it"), "{stderr}");
     assert_eq!(env.snapshot(), before);
 }
+
+/// sslmode against the test cluster's TLS listener on 127.0.0.1, whose
+/// certificate (from a throwaway CA) names only "localhost": `.ci/pg-cluster`
+/// leaves the port and the CA in `<socket dir>/tls/`.
+#[test]
+fn pg_sslmodes_verify_like_libpq() {
+    let Some(server) = server() else { return };
+    let info = paytrack::db::pg::conninfo::resolve(
+        &server,
+        &paytrack::db::pg::conninfo::ProcessEnvironment,
+    )
+    .unwrap();
+    let tls = PathBuf::from(&info.host).join("tls");
+    let Ok(port) = std::fs::read_to_string(tls.join("port")) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the test cluster has no TLS listener ({})",
+            tls.display()
+        );
+        eprintln!("note: TLS test skipped: PAYTRACK_TEST_PG is not a .ci/pg-cluster server");
+        return;
+    };
+    let ca = tls.join("ca.crt");
+    let pg = PgFixture::new(&server);
+    let url = |host: &str, mode: &str, root: Option<&std::path::Path>| {
+        let root = root.map_or(String::new(), |r| format!("&sslrootcert={}", r.display()));
+        format!(
+            "postgres://{}:{PASSWORD}@{host}:{}/{}?sslmode={mode}{root}",
+            pg.admin,
+            port.trim(),
+            pg.name
+        )
+    };
+    // HOME is the empty temp dir: no ~/.postgresql/root.crt to fall back on.
+    let mut env = Env::empty();
+    let mut run = |db: String, code: i32| {
+        env.db = PathBuf::from(db);
+        let out = env.run(&["init"]);
+        assert_no_password(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}: {out:?}",
+            env.db.display()
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // verify-full: the chain and the name.
+    run(url("localhost", "verify-full", Some(&ca)), code::OK);
+    let stderr = run(url("127.0.0.1", "verify-full", Some(&ca)), code::DATABASE);
+    assert!(stderr.contains("not valid for name"), "{stderr}");
+    // verify-ca: the chain only, so the IP passes.
+    run(url("127.0.0.1", "verify-ca", Some(&ca)), code::OK);
+    // A root that did not sign it fails both verifying modes.
+    let stderr = run(
+        url(
+            "localhost",
+            "verify-full",
+            Some(std::path::Path::new("system")),
+        ),
+        code::DATABASE,
+    );
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    run(
+        url(
+            "127.0.0.1",
+            "verify-ca",
+            Some(std::path::Path::new("system")),
+        ),
+        code::DATABASE,
+    );
+    // verify modes need a root certificate and say where they looked.
+    let stderr = run(url("localhost", "verify-full", None), code::DATABASE);
+    assert!(stderr.contains(".postgresql/root.crt"), "{stderr}");
+    // require and prefer encrypt without verifying, as libpq does; disable does not encrypt.
+    run(url("127.0.0.1", "require", None), code::OK);
+    run(url("127.0.0.1", "prefer", None), code::OK);
+    run(url("127.0.0.1", "disable", None), code::OK);
+}
