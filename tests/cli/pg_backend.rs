@@ -507,3 +507,31 @@ fn pg_sslmodes_verify_like_libpq() {
     run(url("127.0.0.1", "prefer", None), code::OK);
     run(url("127.0.0.1", "disable", None), code::OK);
 }
+
+/// A writer that cannot get paytrack's advisory lock within lock_timeout
+/// gives up with exit 7 and changes nothing.
+#[test]
+fn pg_a_held_write_lock_times_out_with_exit_7() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let mut holder = pg.as_root();
+    let mut tx = holder.transaction().unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&paytrack::db::pg::WRITE_LOCK_KEY],
+    )
+    .unwrap();
+    let mut env = Env::empty();
+    // libpq's `options`, so the test waits 300 ms rather than paytrack's 10 s.
+    env.db = PathBuf::from(format!(
+        "{}?options=-c%20lock_timeout%3D300ms",
+        pg.env.db.display()
+    ));
+    let started = std::time::Instant::now();
+    let stderr = env.fails(&["init"], code::BUSY);
+    assert!(stderr.contains("lock_timeout"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    tx.rollback().unwrap();
+    assert!(!pg.has_paytrack_schema(), "a timed-out init left a schema");
+    env.ok(&["init"]);
+}

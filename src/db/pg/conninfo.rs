@@ -66,6 +66,8 @@ pub struct ConnInfo {
     pub sslrootcert: Option<String>,
     pub connect_timeout: Option<Duration>,
     pub application_name: Option<String>,
+    /// libpq's `options`: server settings for the session, e.g. `-c lock_timeout=2s`.
+    pub options: Option<String>,
     /// Where the password came from, for messages ("from ~/.pgpass").
     pub password_source: PasswordSource,
     /// Things the admin should hear about (an ignored, too-open password file).
@@ -118,6 +120,7 @@ struct Given {
     sslrootcert: Option<String>,
     connect_timeout: Option<String>,
     application_name: Option<String>,
+    options: Option<String>,
 }
 
 impl Given {
@@ -134,6 +137,7 @@ impl Given {
             "sslrootcert" => &mut self.sslrootcert,
             "connect_timeout" => &mut self.connect_timeout,
             "application_name" => &mut self.application_name,
+            "options" => &mut self.options,
             other => {
                 return Err(format!(
                     "unsupported connection option {:?}",
@@ -195,6 +199,7 @@ fn fill(given: Given, env: &dyn Environment) -> Result<ConnInfo, String> {
         }
     };
     let application_name = pick(given.application_name, "PGAPPNAME");
+    let options = pick(given.options, "PGOPTIONS");
     let mut warnings = Vec::new();
     let (password, password_source) = if let Some(p) = given.password {
         (Some(p), PasswordSource::ConnectionString)
@@ -221,6 +226,7 @@ fn fill(given: Given, env: &dyn Environment) -> Result<ConnInfo, String> {
         sslrootcert,
         connect_timeout,
         application_name,
+        options,
         password_source,
         warnings,
     })
@@ -288,6 +294,7 @@ impl fmt::Debug for ConnInfo {
             .field("sslrootcert", &self.sslrootcert)
             .field("connect_timeout", &self.connect_timeout)
             .field("application_name", &self.application_name)
+            .field("options", &self.options)
             .field("password_source", &self.password_source)
             .finish_non_exhaustive()
     }
@@ -648,6 +655,7 @@ mod tests {
             ("PGDATABASE", "envdb"),
             ("PGSSLMODE", "require"),
             ("PGCONNECT_TIMEOUT", "1"),
+            ("PGOPTIONS", "-c lock_timeout=2s"),
         ]);
         let info = resolve("postgres://urluser@/", &env).unwrap();
         assert_eq!(info.host, "envhost");
@@ -659,6 +667,7 @@ mod tests {
         assert_eq!(info.sslmode, SslMode::Require);
         // libpq raises a 1-second timeout to 2.
         assert_eq!(info.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(info.options.as_deref(), Some("-c lock_timeout=2s"));
     }
 
     #[test]

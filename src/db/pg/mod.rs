@@ -25,7 +25,8 @@ const SCHEMA: &str = include_str!("../../../schema.pg.sql");
 /// one is "paytrack" in ASCII, truncated to 63 bits.
 pub const WRITE_LOCK_KEY: i64 = 0x7061_7974_7261_636b;
 
-/// How long a write waits for the advisory lock or a table lock before exit 7.
+/// How long a write waits for the advisory lock or a table lock before exit 7,
+/// unless the session sets its own `lock_timeout`.
 const LOCK_TIMEOUT: &str = "10s";
 
 /// An open connection to a PostgreSQL database.
@@ -56,6 +57,9 @@ impl PgDb {
             .application_name(info.application_name.as_deref().unwrap_or("paytrack"));
         if let Some(password) = info.password() {
             config.password(password);
+        }
+        if let Some(options) = &info.options {
+            config.options(options);
         }
         if let Some(timeout) = info.connect_timeout {
             config.connect_timeout(timeout);
@@ -121,7 +125,12 @@ impl PgDb {
             .client
             .transaction()
             .context("starting a write transaction")?;
-        tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+        // paytrack's default, unless the session already has one (ALTER ROLE
+        // … SET lock_timeout, or `options=-c lock_timeout=…` in the URL).
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
+            &[&LOCK_TIMEOUT],
+        )?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY])
             .map_err(|e| lock_error(&e))?;
         let value = work(&mut tx)?;
@@ -255,7 +264,7 @@ pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
         .is_some_and(|c| *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE);
     if busy {
         anyhow::Error::new(Busy(format!(
-            "another paytrack or the bot holds a lock for more than {LOCK_TIMEOUT}; nothing was changed"
+            "another paytrack or the bot held a lock longer than lock_timeout; nothing was changed"
         )))
     } else {
         PaytrackError::Database(describe(err)).into()
