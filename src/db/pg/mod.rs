@@ -263,9 +263,10 @@ pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
         .code()
         .is_some_and(|c| *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE);
     if busy {
-        anyhow::Error::new(Busy(format!(
+        anyhow::Error::new(Busy(
             "another paytrack or the bot held a lock longer than lock_timeout; nothing was changed"
-        )))
+                .into(),
+        ))
     } else {
         PaytrackError::Database(describe(err)).into()
     }
