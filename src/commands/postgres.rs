@@ -33,6 +33,9 @@ pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
         let created = out.tr("created", "создана");
         out.note(&format!("{shown}: {schema} {after} {created}"));
     }
+    if let Some(warning) = db.case_folding_warning()? {
+        out.warn(&warning);
+    }
     if adopt {
         let adopted = db.adopt(&ctx.actor)?;
         out.note(&format!(

@@ -535,3 +535,28 @@ fn pg_a_held_write_lock_times_out_with_exit_7() {
     assert!(!pg.has_paytrack_schema(), "a timed-out init left a schema");
     env.ok(&["init"]);
 }
+
+/// A database whose LC_CTYPE cannot fold Cyrillic case gets a warning at init.
+#[test]
+fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let out = pg.env.run(&["init"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("LC_CTYPE"));
+
+    let name = format!("{}_c", pg.name);
+    let mut root = client(&server, "postgres", "postgres");
+    root.batch_execute(&format!(
+        "CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    ))
+    .unwrap();
+    let mut env = Env::empty();
+    env.db = PathBuf::from(url_for(&server, "postgres", &name));
+    let out = env.run(&["init"]);
+    root.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LC_CTYPE is C"), "{stderr}");
+}

@@ -176,6 +176,25 @@ impl PgDb {
         })
     }
 
+    /// A warning when the database's character classification cannot fold
+    /// Cyrillic case (LC_CTYPE C or POSIX): a search for "ольга" would then
+    /// miss "Ольга" once search runs here.
+    pub fn case_folding_warning(&mut self) -> Result<Option<String>> {
+        let ctype: String = self
+            .client
+            .query_one(
+                "SELECT datctype::text FROM pg_database WHERE datname = current_database()",
+                &[],
+            )?
+            .get(0);
+        Ok(matches!(ctype.as_str(), "C" | "POSIX").then(|| {
+            format!(
+                "this database's LC_CTYPE is {ctype}: PostgreSQL will not fold Cyrillic case here \
+                 (create it with a UTF-8 locale, e.g. LC_CTYPE 'C.UTF-8' or an ICU collation)"
+            )
+        }))
+    }
+
     /// Per-stream counts: from the counters when adopted, else a live GROUP BY
     /// over the bot's table (the bool says which).
     pub fn stream_counts(&mut self) -> Result<(Vec<StreamCount>, bool)> {
