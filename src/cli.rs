@@ -19,8 +19,9 @@ Exit codes:
   5    transition refused by the status rules
   6    --expect failed: the booking's status was not the expected one
   7    database busy after waiting for other writers
-  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
-  9    verification failed (stats verify, audit verify)
+  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,
+       another application's database)
+  9    verification failed (stats verify, audit verify, check, backup)
   10   needs attention (payments import found something new for a person;
        outbox drain gave up on a message)
   11   outbox drain stopped: the channel cannot work (--exec command cannot
@@ -76,7 +77,7 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "NAME")]
     pub actor: Option<String>,
 
-    /// Show every column in full: no truncation, no wrapping.
+    /// Show every column in full: no truncation (up to 4096 columns a cell), no wrapping.
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
@@ -90,7 +91,15 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt"
     )]
-    Init(InitArgs),
+    Init {
+        /// Add paytrack's tables to another application's SQLite file (refused
+        /// otherwise). Its own tables are left as they are; a file with a table
+        /// of the same name as one of paytrack's, or its own schema version, is refused.
+        /// On a postgres:// URL: check the bot's public.bookings and install
+        /// paytrack's counter triggers on it.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
         after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
@@ -154,6 +163,18 @@ pub enum Command {
         after_help = "Examples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y"
     )]
     Retention(RetentionCommand),
+    /// Check everything: file integrity, foreign keys, stream counters, the
+    /// audit chain, the search index, the outbox. Exit 9 with one line per finding; fit for cron.
+    #[command(
+        after_help = "Examples:\n  paytrack check\n  paytrack check --quick   # SQLite's quick_check instead of the full integrity_check\n\nExit codes: 0 nothing found; 9 findings (one line each on stdout); 8 the file cannot be opened."
+    )]
+    Check(CheckArgs),
+    /// Copy the database to FILE while others keep working (SQLite's online
+    /// backup), then run `check` on the copy. The copy is private (0600).
+    #[command(
+        after_help = "Examples:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # replace an earlier backup\n\nRestore: see README, \"Backup and restore\"."
+    )]
+    Backup(BackupArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -172,13 +193,6 @@ pub enum Command {
         after_help = "Examples:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes"
     )]
     Uninstall(UninstallArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// PostgreSQL: check the bot's public.bookings and install paytrack's counter triggers on it.
-    #[arg(long)]
-    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,7 +369,7 @@ fn status_filter(text: &str) -> Result<StatusFilter, String> {
     }
     text.parse::<Status>()
         .map(StatusFilter::Only)
-        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{text}'"))
+        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'", crate::output::sanitize::shown(text)))
 }
 
 /// A booking id: a positive 64-bit integer.
@@ -364,7 +378,8 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
         Ok(id) if id > 0 => Ok(id),
         Ok(_) => Err("a booking id is a positive number".into()),
         Err(_) => Err(format!(
-            "'{text}' is not a booking id (a positive 64-bit number)"
+            "'{}' is not a booking id (a positive 64-bit number)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -448,6 +463,9 @@ pub struct ExportArgs {
     /// Decrypt with `age -d -i key.txt FILE`.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
+    /// Replace the --output file if it exists (only a regular file that is not a database).
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +475,14 @@ pub struct ImportArgs {
     /// Check the file and report what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The file was written by `bookings export --raw`: take every cell exactly
+    /// as it is (without it, the formula protection of a plain export is undone).
+    #[arg(long)]
+    pub raw: bool,
+    /// The zone times without a UTC offset were written in (e.g. Europe/Moscow);
+    /// without it such times are refused.
+    #[arg(long, value_name = "ZONE")]
+    pub assume_tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -558,6 +584,26 @@ pub struct StatsDailyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run SQLite's quick_check (no index/table cross-checks) instead of integrity_check.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file; an existing regular file only with --force).
+    pub file: PathBuf,
+    /// Replace FILE if it exists (never a directory, link, device or the database itself).
+    #[arg(long)]
+    pub force: bool,
+    /// Encrypt the copy for this age recipient (a public key `age1…`; repeat for several):
+    /// the plain copy exists only as a private temp file while it is checked.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StatsStreamsArgs {
     /// Only this course.
     #[arg(long)]
@@ -602,7 +648,10 @@ fn sha256_hex(text: &str) -> Result<String, String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(format!("'{text}' is not a SHA-256 hash (64 hex digits)"))
+        Err(format!(
+            "'{}' is not a SHA-256 hash (64 hex digits)",
+            crate::output::sanitize::shown(text)
+        ))
     }
 }
 
@@ -677,6 +726,16 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
 /// the examples are the same as in English; only the words around them change.
 const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
+        "check",
+        "Проверить всё: целостность файла, внешние ключи, счётчики потоков, цепочку аудита, поисковый индекс, очередь сообщений. Код 9 и по строке на каждую находку; подходит для cron.",
+        "Примеры:\n  paytrack check\n  paytrack check --quick   # quick_check SQLite вместо полного integrity_check\n\nКоды выхода: 0 ничего не найдено; 9 находки (по строке на stdout); 8 файл не открыть.",
+    ),
+    (
+        "backup",
+        "Скопировать базу в FILE, пока другие работают (онлайн-копия SQLite), и проверить копию, как `check`. Копия доступна только владельцу (0600).",
+        "Примеры:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # заменить прежнюю копию\n\nВосстановление: README, «Backup and restore».",
+    ),
+    (
         "",
         "Статусы оплаты бронирований курсов, в одном файле SQLite.\n\nСтатусы: confirmed (2, Подтверждено), pending (1, В ожидании), cancelled (-1, Отменено).",
         "\
@@ -689,8 +748,9 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   5    переход запрещён правилами статусов
   6    --expect: у бронирования другой статус
   7    база занята другими писателями дольше времени ожидания
-  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
-  9    проверка не прошла (stats verify, audit verify)
+  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,
+       база другого приложения)
+  9    проверка не прошла (stats verify, audit verify, check, backup)
   10   нужно внимание (payments import нашёл новое для ручного разбора;
        outbox drain не смог доставить сообщение)
   11   outbox drain остановлен: канал непригоден (команда --exec не запускается,
@@ -1147,7 +1207,10 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         .and_then(|n| n.checked_mul(unit_ms))
         .filter(|&ms| (1..=3_600_000).contains(&ms))
         .ok_or_else(|| {
-            format!("'{text}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)")
+            format!(
+                "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+                crate::output::sanitize::shown(text)
+            )
         })?;
     Ok(std::time::Duration::from_millis(ms))
 }
@@ -1509,7 +1572,8 @@ fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
     match text.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Setting::To(n)),
         _ => Err(format!(
-            "'{text}' is not a capacity (a whole number of seats, or none)"
+            "'{}' is not a capacity (a whole number of seats, or none)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -1521,7 +1585,8 @@ fn currency_code(text: &str) -> Result<String, String> {
         Ok(text.to_ascii_uppercase())
     } else {
         Err(format!(
-            "'{text}' is not a currency code (three letters, e.g. RUB)"
+            "'{}' is not a currency code (three letters, e.g. RUB)",
+            crate::output::sanitize::shown(text)
         ))
     }
 }

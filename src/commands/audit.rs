@@ -8,11 +8,12 @@ use anyhow::Result;
 use super::Context;
 use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
-use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
+use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::error::{exit, PaytrackError};
 use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, Output};
+use crate::services::check::describe_break;
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {
@@ -234,34 +235,4 @@ fn write_report(w: &mut impl Write, report: &ChainReport) -> Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// One line naming the first broken entry.
-fn describe_break(broken: &ChainBreak, checked: u64) -> String {
-    let what = match broken {
-        ChainBreak::Altered { id } => format!(
-            "audit entry {id} does not match its hash: it was changed, or inserted out of band"
-        ),
-        ChainBreak::Removed { first, last } if first == last => {
-            format!("audit entry {first} was removed")
-        }
-        ChainBreak::Removed { first, last } => {
-            format!("audit entries {first} to {last} were removed")
-        }
-        ChainBreak::Inserted { id } => format!(
-            "audit entry {id} was inserted out of band: its id does not follow the entry before it"
-        ),
-        ChainBreak::Relinked {
-            id,
-            previous_id: Some(previous),
-        } => format!(
-            "audit entry {id} does not chain to entry {previous}: entry {previous} was rewritten \
-             (and re-hashed), or entry {id} was replaced"
-        ),
-        ChainBreak::Relinked {
-            id,
-            previous_id: None,
-        } => format!("audit entry {id} does not start the chain: it was replaced"),
-    };
-    format!("{what} ({checked} entries read)")
 }

@@ -171,7 +171,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     if existing > 0 {
         ctx.out.note(&format!(
             "{} {} {}; {}",
-            db.path().display(),
+            crate::output::sanitize::shown_path(db.path()),
             ctx.out.tr("already has", "уже содержит"),
             ctx.out.bookings_count(existing),
             ctx.out.tr(
@@ -293,7 +293,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
         "{} {n} {} {}",
         ctx.out.tr("generated", "создано"),
         ctx.out.tr("demo bookings in", "демо-бронирований в"),
-        db.path().display()
+        crate::output::sanitize::shown_path(db.path())
     ));
     Ok(exit::OK)
 }

@@ -12,7 +12,7 @@ use crate::cli::ImportArgs;
 use crate::db::bookings::Upsert;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
-use crate::domain::time::{parse_legacy_timestamp, to_storage};
+use crate::domain::time::{parse_booking_timestamp, to_storage};
 use crate::domain::{check_transition, Status, Transition};
 use crate::error::{bad_input, exit};
 use crate::output::sanitize::from_csv;
@@ -45,11 +45,18 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e}",
+            crate::output::sanitize::shown_path(path)
+        ))
+    })?;
     let meta = file.metadata()?;
     if meta.is_dir() {
-        return Err(bad_input(format!("{} is a directory", path.display())));
+        return Err(bad_input(format!(
+            "{} is a directory",
+            crate::output::sanitize::shown_path(path)
+        )));
     }
     Ok((
         Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
@@ -59,13 +66,22 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let (input, size) = open_input(&args.file)?;
-    let name = args.file.display().to_string();
+    let name = crate::output::sanitize::shown_path(&args.file);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
         .with_context(|| format!("{name}: reading the header"))?
         .clone();
-    let index = column_index(&headers, &name, &ctx.out)?;
+    let mut index = column_index(&headers, &name, &ctx.out)?;
+    if args.raw {
+        index.read_cells_as_they_are();
+    }
+    if let Some(zone) = &args.assume_tz {
+        index.assume_zone(
+            crate::domain::time::DisplayZone::parse(zone)
+                .map_err(|e| bad_input(format!("--assume-tz: {e}")))?,
+        );
+    }
     let bar = crate::output::progress::bytes(
         &ctx.out,
         size,
@@ -219,6 +235,23 @@ pub struct ColumnIndex {
     /// files (the old system's) are read exactly as they are: a name typed as
     /// `'=x` stays `'=x`.
     our_export: bool,
+    /// `--assume-tz`: the zone times without an offset were written in.
+    assume_zone: Option<crate::domain::time::DisplayZone>,
+}
+
+impl ColumnIndex {
+    /// `import --raw`: the file came from `export --raw`, so no cell carries
+    /// protection and none is undone. Whether a leading `'` was added by our
+    /// protection or typed by a student cannot be told from the file itself
+    /// (issue 17: `'=HYPERLINK(1)` came back as `=HYPERLINK(1)`).
+    pub fn read_cells_as_they_are(&mut self) {
+        self.our_export = false;
+    }
+
+    /// `import --assume-tz ZONE`: times without an offset were written in `zone`.
+    pub fn assume_zone(&mut self, zone: crate::domain::time::DisplayZone) {
+        self.assume_zone = Some(zone);
+    }
 }
 
 /// The columns a CSV reader knows: needed, read when present, and silently ignored.
@@ -263,7 +296,7 @@ pub fn find_columns(
                 .any(|c| c.eq_ignore_ascii_case(header)) => {}
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
-                crate::output::sanitize::for_terminal(header)
+                crate::output::sanitize::shown(header)
             )),
         }
     }
@@ -303,6 +336,7 @@ pub fn column_index(
     Ok(ColumnIndex {
         columns,
         our_export,
+        assume_zone: None,
     })
 }
 
@@ -326,9 +360,15 @@ pub fn parse_row(
     let required =
         |column: &'static str| cell(column).ok_or_else(|| fail(column, "is empty".into()));
     let int = |column: &'static str, text: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
+        text.trim().parse::<i64>().map_err(|_| {
+            fail(
+                column,
+                format!(
+                    "'{}' is not a whole number",
+                    crate::output::sanitize::shown(text)
+                ),
+            )
+        })
     };
     let text = |column: &str| {
         cell(column).map(|v| {
@@ -345,29 +385,36 @@ pub fn parse_row(
         return Err(fail("id", format!("{id} is not a positive id")));
     }
     let status_text = required("confirmed")?;
-    let status = Status::from_code(int("confirmed", status_text)?)
-        .ok_or_else(|| fail("confirmed", format!("'{status_text}' is not 2, 1 or -1")))?;
-    let created = required("created_at")?;
-    let created_at = parse_legacy_timestamp(created).ok_or_else(|| {
+    let status = Status::from_code(int("confirmed", status_text)?).ok_or_else(|| {
         fail(
-            "created_at",
-            format!("'{}' is not a timestamp", shorten(created)),
+            "confirmed",
+            format!(
+                "'{}' is not 2, 1 or -1",
+                crate::output::sanitize::shown(status_text)
+            ),
         )
     })?;
+    let created = required("created_at")?;
+    let created_at =
+        parse_booking_timestamp(created, index.assume_zone.as_ref()).map_err(|why| {
+            fail(
+                "created_at",
+                format!("'{}' {why}", crate::output::sanitize::shown(created)),
+            )
+        })?;
     let discount_percent = cell("discount_percent")
         .map(|d| {
-            let d = d.trim().split('.').next().unwrap_or(d);
-            int("discount_percent", d)
+            parse_discount(d).ok_or_else(|| {
+                fail(
+                    "discount_percent",
+                    format!(
+                        "'{}' is not a whole percentage from 0 to 100",
+                        crate::output::sanitize::shown(d)
+                    ),
+                )
+            })
         })
         .transpose()?;
-    if let Some(d) = discount_percent {
-        if !(0..=100).contains(&d) {
-            return Err(fail(
-                "discount_percent",
-                format!("{d} is not between 0 and 100"),
-            ));
-        }
-    }
     Ok(Booking {
         id,
         user_id: int("user_id", required("user_id")?)?,
@@ -384,15 +431,20 @@ pub fn parse_row(
     })
 }
 
-/// A cell quoted in an error message: short, and safe for the terminal.
-pub fn shorten(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    let cut = if cut.len() < text.len() {
-        format!("{cut}…")
-    } else {
-        cut
-    };
-    crate::output::sanitize::for_terminal(&cut).into_owned()
+/// A discount as the old system wrote it: a whole number from 0 to 100,
+/// possibly as a numeric with zero decimals (`15.00`). Signs, fractions
+/// (`99.99`) and anything out of range are refused rather than rounded.
+fn parse_discount(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
+        return None;
+    }
+    whole.parse::<i64>().ok().filter(|d| (0..=100).contains(d))
 }
 
 /// csv's errors, phrased with the line number first.

@@ -2,8 +2,10 @@
 //! show it; the rules live in `domain`/`services`, the SQL in `db`.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod erase;
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, InitArgs, UninstallArgs};
+use crate::cli::{Cli, Command, UninstallArgs};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit, PaytrackError};
@@ -121,7 +123,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         command: command_path(&cli.command),
     };
     match cli.command {
-        Command::Init(args) => init(&ctx, args),
+        Command::Init { adopt } => init(&ctx, adopt),
         Command::Uninstall(args) => uninstall(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
@@ -133,6 +135,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         Command::Users(cmd) => erase::run_users(&ctx, cmd),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }
@@ -174,23 +178,43 @@ pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
     }
 }
 
-fn init(ctx: &Context, args: InitArgs) -> Result<u8> {
+fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     if ctx.postgres_url.is_some() {
         #[cfg(feature = "postgres")]
-        return postgres::init(ctx, args.adopt);
-    }
-    if args.adopt {
-        return Err(bad_input(
-            "--adopt is for a PostgreSQL database (the bot's public.bookings); name it with --db postgres://…",
-        ));
+        return postgres::init(ctx, adopt);
+        #[cfg(not(feature = "postgres"))]
+        return ctx.refuse_postgres().map(|()| exit::OK);
     }
     let existed = ctx.db_path.exists();
-    let db = ctx.create_db()?;
+    let mode = if adopt {
+        OpenMode::Adopt
+    } else {
+        OpenMode::CreateIfMissing
+    };
+    let db = Db::open(&ctx.db_path, mode)?;
     let version = db.schema_version()?;
-    let path = ctx.db_path.display();
+    let path = crate::output::sanitize::shown_path(&ctx.db_path);
     let out = &ctx.out;
     let schema = out.tr("schema version", "версия схемы");
-    if existed {
+    if let Some(theirs) = db.adopted_beside() {
+        let theirs: Vec<String> = theirs
+            .iter()
+            .map(|t| crate::output::sanitize::shown(t))
+            .collect();
+        out.note(&format!(
+            "{path}: {} ({schema} {version}, {}); {}: {}",
+            out.tr(
+                "added paytrack's tables, indexes and triggers",
+                "добавлены таблицы, индексы и триггеры paytrack"
+            ),
+            out.tr("journal mode WAL", "журнал WAL"),
+            out.tr(
+                "its own tables were left as they were",
+                "свои таблицы файла не тронуты"
+            ),
+            theirs.join(", ")
+        ));
+    } else if existed {
         let up_to_date = out.tr("is up to date", "актуальна");
         out.note(&format!("{path} {up_to_date} ({schema} {version})"));
     } else {

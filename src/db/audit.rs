@@ -218,22 +218,40 @@ impl Db {
                 }
             }
             let Some(row) = row else { break };
-            let entry = match &mut pending {
-                Some(entry) => entry,
-                None => pending.insert(entry_from_row(row)?),
-            };
-            // A personal row under a format-1 entry is not part of it (and
-            // cannot hide anything: that entry's hash covers all its fields).
-            if let (Some(field), true) = (
-                row.get::<_, Option<String>>(12)?,
-                entry.format != FORMAT_CLEAR,
-            ) {
-                entry.personal.push(PersonalField {
-                    field,
-                    digest: row.get(13)?,
-                    value: row.get(14)?,
-                    salt: row.get(15)?,
-                });
+            // A column of the wrong type is tampering, not a driver failure
+            // (issue 17: `audit verify` exited 1 with rusqlite's message).
+            let read = (|| -> rusqlite::Result<()> {
+                let entry = match &mut pending {
+                    Some(entry) => entry,
+                    None => pending.insert(entry_from_row(row)?),
+                };
+                // A personal row under a format-1 entry is not part of it (and
+                // cannot hide anything: that entry's hash covers all its fields).
+                if let (Some(field), true) = (
+                    row.get::<_, Option<String>>(12)?,
+                    entry.format != FORMAT_CLEAR,
+                ) {
+                    entry.personal.push(PersonalField {
+                        field,
+                        digest: row.get(13)?,
+                        value: row.get(14)?,
+                        salt: row.get(15)?,
+                    });
+                }
+                Ok(())
+            })();
+            match read {
+                Ok(()) => {}
+                Err(
+                    rusqlite::Error::InvalidColumnType(..)
+                    | rusqlite::Error::FromSqlConversionFailure(..)
+                    | rusqlite::Error::IntegralValueOutOfRange(..)
+                    | rusqlite::Error::Utf8Error(..),
+                ) => {
+                    walk.unreadable(id);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(walk.finish())

@@ -354,6 +354,17 @@ impl ChainWalk {
         true
     }
 
+    /// The next entry cannot even be read as an entry (a column of the wrong
+    /// type, written past the triggers): it was altered. `id` is its id when
+    /// that much is readable.
+    pub fn unreadable(&mut self, id: Option<i64>) {
+        if self.report.broken.is_none() {
+            self.report.checked += 1;
+            let id = id.unwrap_or(self.report.head_id + 1);
+            self.report.broken = Some(ChainBreak::Altered { id });
+        }
+    }
+
     pub fn finish(self) -> ChainReport {
         self.report
     }

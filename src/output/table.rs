@@ -159,14 +159,26 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
     }
 }
 
-/// A cell of stranger-typed text: sanitised, truncated to `max` columns unless `--wide`.
+/// The widest cell even `--wide` shows in a table. comfy-table measures
+/// columns in `u16` and splits a longer line again and again, which made a
+/// 10 MB name take half a minute (issue 17); nobody reads a cell this wide,
+/// and `--csv`/`--json` carry every value whole.
+pub const WIDE_CELL_MAX_COLUMNS: usize = 4096;
+
+/// A cell of stranger-typed text: sanitised, truncated to `max` columns unless
+/// `--wide` (then to `WIDE_CELL_MAX_COLUMNS`). Linear in the text's length.
 pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
-    let safe = sanitize::for_terminal(text.unwrap_or(""));
-    if out.wide {
-        Cell::new(safe)
-    } else {
-        Cell::new(truncate(&safe, max))
-    }
+    let text = text.unwrap_or("");
+    let max = if out.wide { WIDE_CELL_MAX_COLUMNS } else { max };
+    // Only the part that can be shown is sanitised and measured: every
+    // character takes at least one column once sanitised (zero-width ones
+    // aside), so no more than `max + 1` of them can fit.
+    let shown_end = text
+        .char_indices()
+        .nth(max + 1)
+        .map_or(text.len(), |(i, _)| i);
+    let safe = sanitize::for_terminal(&text[..shown_end]);
+    Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
 }
 
 /// A status badge: the label in the run's language, coloured by the cell's style.
@@ -195,7 +207,13 @@ pub fn display_width(text: &str) -> usize {
 
 /// Shortens `text` to at most `max` terminal columns, ending in `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
-    if display_width(text) <= max {
+    cut_to_width(text, max, false)
+}
+
+/// As `truncate`; `more` says the text was already cut before it got here,
+/// so it ends in `…` even when what is left fits.
+fn cut_to_width(text: &str, max: usize, more: bool) -> String {
+    if !more && display_width(text) <= max {
         return text.to_string();
     }
     let mut out = String::new();
@@ -232,6 +250,22 @@ mod tests {
             progress: false,
             quiet: true,
         }
+    }
+
+    #[test]
+    fn huge_cells_cost_what_is_shown() {
+        let huge = format!("\x1b[2J{}", "Ж".repeat(5_000_000));
+        for (wide, max) in [(false, 20), (true, WIDE_CELL_MAX_COLUMNS)] {
+            let started = std::time::Instant::now();
+            let cell = text_cell(&output(None, wide), Some(&huge), 20);
+            let text = cell.content();
+            assert!(display_width(&text) <= max, "{}", display_width(&text));
+            assert!(text.starts_with("\\e[2J") && text.ends_with('…'));
+            // Generous: linear work on what is shown takes microseconds.
+            assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        }
+        let short = text_cell(&output(None, false), Some("Ольга"), 20);
+        assert_eq!(short.content(), "Ольга");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and the domain rules: the write paths every command shares.
 
 pub mod catalogue;
+pub mod check;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;

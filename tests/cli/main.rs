@@ -15,6 +15,7 @@ mod pg_backend;
 mod privacy;
 mod properties;
 mod reliability;
+mod safety;
 mod search;
 mod set_status;
 mod stats_audit;

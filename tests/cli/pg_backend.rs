@@ -422,8 +422,6 @@ fn postgres_urls_never_show_the_password_even_without_a_server() {
 fn sqlite_refuses_the_postgres_only_commands() {
     let env = Env::new();
     let before = env.snapshot();
-    let stderr = env.fails(&["init", "--adopt"], code::BAD_INPUT);
-    assert!(stderr.contains("PostgreSQL"), "{stderr}");
     let stderr = env.fails(&["uninstall", "--yes"], code::BAD_INPUT);
     assert!(stderr.contains("delete it"), "{stderr}");
     assert_eq!(env.snapshot(), before);
