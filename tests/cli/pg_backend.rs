@@ -347,6 +347,20 @@ fn pg_uninstall_removes_paytrack_and_leaves_the_bot_alone() {
     pg.as_bot()
         .batch_execute("INSERT INTO public.bookings (user_id, course_id) VALUES (9, 1)")
         .unwrap();
+    // Something of someone else's built on paytrack's tables stops the
+    // removal, and nothing is dropped.
+    pg.env.ok(&["init", "--adopt"]);
+    pg.as_root()
+        .batch_execute("CREATE VIEW public.report AS SELECT * FROM paytrack.stream_counters")
+        .unwrap();
+    let stderr = pg.env.fails(&["uninstall", "--yes"], code::DATABASE);
+    assert!(stderr.contains("report"), "{stderr}");
+    assert!(pg.has_paytrack_schema());
+    assert_eq!(pg.triggers(), ["paytrack_count", "paytrack_count_truncate"]);
+    pg.as_root()
+        .batch_execute("DROP VIEW public.report")
+        .unwrap();
+    pg.env.ok(&["uninstall", "--yes"]);
     // A second uninstall has nothing to do and says so.
     let again = pg.env.ok(&["uninstall", "--yes"]);
     assert!(again.is_empty(), "stdout is data only");

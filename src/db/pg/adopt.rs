@@ -206,8 +206,18 @@ impl PgDb {
                 tx.batch_execute(
                     "DROP FUNCTION IF EXISTS paytrack.count_booking_change() CASCADE;
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate() CASCADE;
-                     DROP TABLE IF EXISTS paytrack.stream_counters, paytrack.booking_state,
-                                          paytrack.adoption, paytrack.schema_version;
+                     DO $drop$
+                     DECLARE tables text;
+                     BEGIN
+                         -- Every table of paytrack's, whatever later migrations
+                         -- added, in one statement (they may refer to each other).
+                         SELECT string_agg(format('paytrack.%I', tablename), ', ') INTO tables
+                           FROM pg_tables WHERE schemaname = 'paytrack';
+                         IF tables IS NOT NULL THEN
+                             EXECUTE 'DROP TABLE ' || tables || ' RESTRICT';
+                         END IF;
+                     END
+                     $drop$;
                      DROP SCHEMA paytrack RESTRICT;",
                 )
                 .map_err(|e| privilege_hint(&e, "dropping the paytrack schema"))?;
@@ -259,10 +269,19 @@ fn check_bookings_columns(tx: &mut postgres::Transaction<'_>) -> Result<()> {
 
 /// Adds what to grant when the server refused for lack of privilege (exit 8).
 fn privilege_hint(err: &postgres::Error, doing: &str) -> anyhow::Error {
-    let denied = err.code().is_some_and(|c| {
-        *c == postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
-            || *c == postgres::error::SqlState::DEPENDENT_OBJECTS_STILL_EXIST
-    });
+    if err
+        .code()
+        .is_some_and(|c| *c == postgres::error::SqlState::DEPENDENT_OBJECTS_STILL_EXIST)
+    {
+        return PaytrackError::Database(format!(
+            "{doing}: {}; remove those first; nothing was changed",
+            super::describe(err)
+        ))
+        .into();
+    }
+    let denied = err
+        .code()
+        .is_some_and(|c| *c == postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
     if denied {
         PaytrackError::Database(format!(
             "{doing}: {} (adoption needs TRIGGER on public.bookings and CREATE on the database; see README \"Running against PostgreSQL\"); nothing was changed",

@@ -263,7 +263,16 @@ fn migrations() -> Vec<(u32, &'static str)> {
 /// The server's message with its SQLSTATE; never the connection string.
 pub(crate) fn describe(err: &postgres::Error) -> String {
     match err.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        Some(db) => match db.detail() {
+            // The detail names the objects involved ("view report depends on …").
+            Some(detail) => format!(
+                "{} ({}): {}",
+                db.message(),
+                db.code().code(),
+                detail.replace('\n', "; ")
+            ),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
         None => {
             let mut text = err.to_string();
             let mut source = std::error::Error::source(err);
