@@ -9,6 +9,7 @@
 
 pub mod adopt;
 pub mod conninfo;
+pub mod dialect;
 pub mod tls;
 
 use anyhow::{Context as _, Result};
