@@ -29,7 +29,7 @@ Exit codes:
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
-  PAYTRACK_DB      database file (--db)
+  PAYTRACK_DB      database file or postgres:// URL (--db)
   PAYTRACK_ACTOR   who acts, for the audit log (--actor)
   PAYTRACK_LANG    en or ru (--lang); default from LC_ALL, LC_MESSAGES, LANG
   PAYTRACK_TZ      display time zone (--tz), e.g. Europe/Moscow; default TZ
@@ -53,8 +53,9 @@ const GLOBAL_OPTIONS: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
-    /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db]. A named file must exist (see `init`).
-    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", value_name = "PATH")]
+    /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db], or a postgres:// URL. A named file must exist (see `init`).
+    // hide_env_values: a URL may hold a password, and help must never print it.
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", hide_env_values = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// When to colour: auto colours a terminal (stdout and stderr each judged on their own) unless NO_COLOR is set or TERM=dumb.
@@ -88,12 +89,14 @@ pub struct Cli {
 pub enum Command {
     /// Create a database (parent directories included); a no-op on an up-to-date one.
     #[command(
-        after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init"
+        after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt"
     )]
     Init {
         /// Add paytrack's tables to another application's SQLite file (refused
         /// otherwise). Its own tables are left as they are; a file with a table
         /// of the same name as one of paytrack's, or its own schema version, is refused.
+        /// On a postgres:// URL: check the bot's public.bookings and install
+        /// paytrack's counter triggers on it.
         #[arg(long)]
         adopt: bool,
     },
@@ -193,6 +196,18 @@ Examples:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01"
         after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
     )]
     Man,
+    /// PostgreSQL only: remove paytrack's `paytrack` schema and its triggers on the bot's table.
+    #[command(
+        after_help = "Examples:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes"
+    )]
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Really remove it (the bot's tables and rows are never touched).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -947,7 +962,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   130  прервано (Ctrl-C); база осталась как была
 
 Переменные окружения:
-  PAYTRACK_DB      файл базы (--db)
+  PAYTRACK_DB      файл базы или URL postgres:// (--db)
   PAYTRACK_ACTOR   кто действует, для журнала аудита (--actor)
   PAYTRACK_LANG    en или ru (--lang); по умолчанию из LC_ALL, LC_MESSAGES, LANG
   PAYTRACK_TZ      часовой пояс для дат (--tz), например Europe/Moscow; по умолчанию TZ
@@ -964,7 +979,12 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "init",
         "Создать базу (вместе с каталогами); на актуальной базе ничего не делает.",
-        "Примеры:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init",
+        "Примеры:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt",
+    ),
+    (
+        "uninstall",
+        "Только PostgreSQL: удалить схему `paytrack` и её триггеры на таблице бота.",
+        "Примеры:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes",
     ),
     (
         "demo",

@@ -14,6 +14,8 @@ pub mod check;
 pub mod operations;
 pub mod outbox;
 pub mod payments;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod privacy;
 pub mod stats;
 pub mod sync;
@@ -28,6 +30,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
 use crate::output::sanitize::{shown, shown_path};
+
+/// True when `--db` names a PostgreSQL database rather than an SQLite file:
+/// a `postgres://` or `postgresql://` URL (any case).
+pub fn is_postgres_url(text: &str) -> bool {
+    let head = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+    head.starts_with("postgres://") || head.starts_with("postgresql://")
+}
 
 /// The schema, as numbered migrations (see the header of schema.sql).
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -461,11 +470,19 @@ pub fn latest_version() -> u32 {
 /// The `-- migration: N` sections of schema.sql, in order: each starts at a
 /// line that is exactly the marker and a number, and ends at the next one.
 pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
+    migration_sections(SCHEMA)
+}
+
+/// The `-- migration: N` sections of a schema file (schema.sql, and
+/// schema.pg.sql for PostgreSQL), split by the same rule.
+pub(crate) fn migration_sections(
+    schema: &'static str,
+) -> impl Iterator<Item = (u32, &'static str)> {
     const MARKER: &str = "-- migration: ";
     // (version, where the marker line begins, where the section's SQL begins)
     let mut markers: Vec<(u32, usize, usize)> = Vec::new();
     let mut offset = 0;
-    for line in SCHEMA.split_inclusive('\n') {
+    for line in schema.split_inclusive('\n') {
         if let Some(version) = line
             .strip_prefix(MARKER)
             .and_then(|n| n.trim().parse().ok())
@@ -478,12 +495,12 @@ pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
         .iter()
         .skip(1)
         .map(|m| m.1)
-        .chain([SCHEMA.len()])
+        .chain([schema.len()])
         .collect();
     markers
         .into_iter()
         .zip(ends)
-        .map(|((version, _, start), end)| (version, &SCHEMA[start..end]))
+        .map(|((version, _, start), end)| (version, &schema[start..end]))
 }
 
 /// Creates an empty file readable by its owner only (0600), parents included.
@@ -690,6 +707,10 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         FileLockingProtocolFailed, NotADatabase, OperationInterrupted, PermissionDenied, ReadOnly,
         SystemIoFailure, TooBig,
     };
+    #[cfg(feature = "postgres")]
+    if let Some(code) = pg::exit_code_for(cause) {
+        return Some(code);
+    }
     let err = cause.downcast_ref::<rusqlite::Error>()?;
     match err.sqlite_error_code()? {
         DatabaseBusy | DatabaseLocked => Some(exit::BUSY),

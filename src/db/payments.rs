@@ -152,7 +152,7 @@ impl WriteTx<'_> {
         // A sum too large to add up is certainly money received.
         Ok(by_currency
             .into_values()
-            .any(|amounts| Money::sum(amounts).map_or(true, Money::is_positive)))
+            .any(|amounts| Money::sum(amounts).is_none_or(Money::is_positive)))
     }
 
     /// The stored payment (provider, external_id) names (its first version,

@@ -164,7 +164,7 @@ pub fn booking_references(description: &str) -> Vec<i64> {
         };
         j = skip_number_sign(&chars, j);
         let digits_end = j + chars[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let ends_cleanly = chars.get(digits_end).map_or(true, |c| !c.is_alphanumeric());
+        let ends_cleanly = chars.get(digits_end).is_none_or(|c| !c.is_alphanumeric());
         if digits_end > j && ends_cleanly {
             let number: String = chars[j..digits_end].iter().collect();
             if let Some(n) = number.parse::<i64>().ok().filter(|n| *n > 0) {

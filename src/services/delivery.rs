@@ -178,7 +178,7 @@ pub fn drain(
     let abandoned_before = due_by - later(options.lease);
     let mut report = DrainReport::default();
     let mut claimed_count = 0u64;
-    while options.limit.map_or(true, |limit| claimed_count < limit) {
+    while options.limit.is_none_or(|limit| claimed_count < limit) {
         if crate::interrupt::requested() {
             report.interrupted = true;
             break;

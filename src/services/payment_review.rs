@@ -145,7 +145,7 @@ pub fn assign(
                 "amount": format_amount(payment.amount_minor),
                 "currency": currency,
                 "from_booking": payment.booking_id,
-                "forced": old_outcome.map_or(true, |o| !o.is_unattached()),
+                "forced": old_outcome.is_none_or(|o| !o.is_unattached()),
                 "booking_confirmed": decision.confirm,
             }),
         },

@@ -11,6 +11,8 @@ mod native;
 mod outbox;
 mod payments;
 mod payments_people;
+#[cfg(feature = "postgres")]
+mod pg_backend;
 mod privacy;
 mod properties;
 mod records;

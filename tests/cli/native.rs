@@ -127,7 +127,8 @@ fn help_shows_the_cron_usages_and_every_environment_variable() {
         "paytrack bookings list --status pending",
         "paytrack booking set-status 42 confirmed",
         "paytrack stats streams --csv",
-        "[env: PAYTRACK_DB=]",
+        // Its value is hidden: a postgres:// URL may hold a password.
+        "[env: PAYTRACK_DB]",
         "[env: PAYTRACK_ACTOR=]",
         "[env: PAYTRACK_LANG=]",
         "[env: PAYTRACK_TZ=]",

@@ -1,0 +1,78 @@
+//! The commands that already run on PostgreSQL (issue 18): `init`,
+//! `init --adopt` and `uninstall --yes`. Every other command reaches
+//! `Context::open_db` and refuses there with exit 8.
+
+use anyhow::Result;
+
+use super::Context;
+use crate::db::pg::{self, PgDb};
+use crate::error::exit;
+
+/// Connects to the URL in `--db`, passing on what the password file check found.
+fn connect(ctx: &Context) -> Result<PgDb> {
+    let url = ctx.postgres_url.as_deref().unwrap_or_default();
+    let info = pg::resolve(url)?;
+    for warning in &info.warnings {
+        ctx.out.warn(warning);
+    }
+    PgDb::connect(&info)
+}
+
+/// `init`: creates or updates the `paytrack` schema; with `--adopt`, checks
+/// the bot's table and installs the counters.
+pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
+    let mut db = connect(ctx)?;
+    let (before, after) = db.migrate()?;
+    let out = &ctx.out;
+    let shown = db.info().to_string();
+    let schema = out.tr("paytrack schema version", "версия схемы paytrack");
+    if before == after {
+        let up_to_date = out.tr("is up to date", "актуальна");
+        out.note(&format!("{shown}: {schema} {after} {up_to_date}"));
+    } else {
+        let created = out.tr("created", "создана");
+        out.note(&format!("{shown}: {schema} {after} {created}"));
+    }
+    if let Some(warning) = db.case_folding_warning()? {
+        out.warn(&warning);
+    }
+    if adopt {
+        let adopted = db.adopt(&ctx.actor)?;
+        out.note(&format!(
+            "{}: {} {}, {} {}",
+            out.tr(
+                "adopted public.bookings",
+                "таблица public.bookings подключена"
+            ),
+            adopted.bookings,
+            out.tr("bookings", "бронирований"),
+            adopted.streams,
+            out.tr("streams counted", "потоков посчитано"),
+        ));
+    }
+    Ok(exit::OK)
+}
+
+/// `uninstall --yes`: drops paytrack's triggers and schema.
+pub fn uninstall(ctx: &Context) -> Result<u8> {
+    let mut db = connect(ctx)?;
+    let shown = db.info().to_string();
+    if db.uninstall()? {
+        ctx.out.note(&format!(
+            "{shown}: {}",
+            ctx.out.tr(
+                "removed the paytrack schema and its triggers; the bot's tables are untouched",
+                "схема paytrack и её триггеры удалены; таблицы бота не тронуты"
+            )
+        ));
+    } else {
+        ctx.out.note(&format!(
+            "{shown}: {}",
+            ctx.out.tr(
+                "paytrack is not installed here",
+                "paytrack здесь не установлен"
+            )
+        ));
+    }
+    Ok(exit::OK)
+}

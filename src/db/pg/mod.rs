@@ -1,0 +1,334 @@
+//! The PostgreSQL backend (issue 18): connection, paytrack's own schema beside
+//! the bot's table, adoption of the bot's `public.bookings`, and removal.
+//!
+//! Foundation only: the repository functions of `src/db/*.rs` still run on
+//! SQLite. What works on PostgreSQL today is `init`, `init --adopt`,
+//! `uninstall --yes` and `stats streams`; every other command refuses with
+//! exit 8 (see `commands::Context::open_db`). All SQL for PostgreSQL lives
+//! here and in `schema.pg.sql`.
+
+pub mod adopt;
+pub mod conninfo;
+pub mod dialect;
+pub mod tls;
+
+use anyhow::{Context as _, Result};
+use postgres::{Client, Transaction};
+
+use crate::error::PaytrackError;
+use conninfo::{ConnInfo, Environment};
+
+/// paytrack's migrations for PostgreSQL (see the header of schema.pg.sql).
+const SCHEMA: &str = include_str!("../../../schema.pg.sql");
+
+/// The key of the advisory lock every paytrack write transaction takes first,
+/// so paytrack's writers (and migrations) serialise. Any constant works; this
+/// one is "paytrack" in ASCII, truncated to 63 bits.
+pub const WRITE_LOCK_KEY: i64 = 0x7061_7974_7261_636b;
+
+/// How long a write waits for the advisory lock or a table lock before exit 7,
+/// unless the session sets its own `lock_timeout`.
+const LOCK_TIMEOUT: &str = "10s";
+
+/// An open connection to a PostgreSQL database.
+pub struct PgDb {
+    client: Client,
+    info: ConnInfo,
+}
+
+/// Resolves `url` with the process environment and `~/.pgpass`.
+pub fn resolve(url: &str) -> Result<ConnInfo> {
+    conninfo::resolve(url, &conninfo::ProcessEnvironment)
+        .map_err(|e| PaytrackError::BadInput(format!("--db: {e}")).into())
+}
+
+impl PgDb {
+    /// Connects. Errors name the server without its password (exit 8).
+    pub fn connect(info: &ConnInfo) -> Result<PgDb> {
+        Self::connect_with(info, &conninfo::ProcessEnvironment)
+    }
+
+    fn connect_with(info: &ConnInfo, env: &dyn Environment) -> Result<PgDb> {
+        let mut config = postgres::Config::new();
+        config
+            .host(&info.host)
+            .port(info.port)
+            .user(&info.user)
+            .dbname(&info.dbname)
+            .application_name(info.application_name.as_deref().unwrap_or("paytrack"));
+        if let Some(password) = info.password() {
+            config.password(password);
+        }
+        if let Some(options) = &info.options {
+            config.options(options);
+        }
+        if let Some(timeout) = info.connect_timeout {
+            config.connect_timeout(timeout);
+        }
+        // libpq never uses TLS over a Unix socket, whatever sslmode says.
+        config.ssl_mode(if info.is_socket() {
+            postgres::config::SslMode::Disable
+        } else {
+            match info.sslmode {
+                conninfo::SslMode::Disable => postgres::config::SslMode::Disable,
+                conninfo::SslMode::Prefer => postgres::config::SslMode::Prefer,
+                _ => postgres::config::SslMode::Require,
+            }
+        });
+        // Over a socket there is no TLS, and rustls would reject the path as a
+        // server name before the connection starts.
+        let connected = if info.is_socket() {
+            config.connect(postgres::NoTls)
+        } else {
+            let tls = tls::client_config(info, env)
+                .map_err(|e| PaytrackError::Database(format!("cannot connect to {info}: {e}")))?;
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        };
+        let client = connected.map_err(|e| {
+            PaytrackError::Database(format!("cannot connect to {info}: {}", describe(&e)))
+        })?;
+        Ok(PgDb {
+            client,
+            info: info.clone(),
+        })
+    }
+
+    pub fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+
+    /// The paytrack schema version here (0: `init` has not run).
+    pub fn schema_version(&mut self) -> Result<u32> {
+        let installed: bool = self
+            .client
+            .query_one(
+                "SELECT to_regclass('paytrack.schema_version') IS NOT NULL",
+                &[],
+            )?
+            .get(0);
+        if !installed {
+            return Ok(0);
+        }
+        let version: i32 = self
+            .client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM paytrack.schema_version",
+                &[],
+            )?
+            .get(0);
+        Ok(version as u32)
+    }
+
+    /// Runs `work` in one READ COMMITTED transaction that first takes
+    /// paytrack's advisory lock under a `lock_timeout`; commits if it returns Ok.
+    pub fn write<T>(&mut self, work: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut tx = self
+            .client
+            .transaction()
+            .context("starting a write transaction")?;
+        // paytrack's default, unless the session already has one (ALTER ROLE
+        // … SET lock_timeout, or `options=-c lock_timeout=…` in the URL).
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
+            &[&LOCK_TIMEOUT],
+        )?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY])
+            .map_err(|e| lock_error(&e))?;
+        let value = work(&mut tx)?;
+        crate::interrupt::check()?;
+        tx.commit().context("committing")?;
+        Ok(value)
+    }
+
+    /// Creates the `paytrack` schema or brings it up to date; returns
+    /// (version before, version after).
+    pub fn migrate(&mut self) -> Result<(u32, u32)> {
+        let latest = latest_version();
+        self.write(|tx| {
+            tx.batch_execute(
+                "CREATE SCHEMA IF NOT EXISTS paytrack;
+                 CREATE TABLE IF NOT EXISTS paytrack.schema_version (
+                     version    integer PRIMARY KEY,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 );",
+            )
+            .context("creating the paytrack schema")?;
+            let current: i32 = tx
+                .query_one("SELECT coalesce(max(version), 0) FROM paytrack.schema_version", &[])?
+                .get(0);
+            let current = current as u32;
+            if current > latest {
+                return Err(PaytrackError::Database(format!(
+                    "the paytrack schema is at version {current}, newer than this paytrack supports ({latest}); upgrade paytrack"
+                ))
+                .into());
+            }
+            for (version, sql) in migrations() {
+                if version > current {
+                    tx.batch_execute(sql)
+                        .with_context(|| format!("applying PostgreSQL migration {version}"))?;
+                    tx.execute(
+                        "INSERT INTO paytrack.schema_version (version) VALUES ($1)",
+                        &[&(version as i32)],
+                    )?;
+                }
+            }
+            Ok((current, latest.max(current)))
+        })
+    }
+
+    /// A warning when the database's character classification cannot fold
+    /// Cyrillic case (LC_CTYPE C or POSIX): a search for "ольга" would then
+    /// miss "Ольга" once search runs here.
+    pub fn case_folding_warning(&mut self) -> Result<Option<String>> {
+        let ctype: String = self
+            .client
+            .query_one(
+                "SELECT datctype::text FROM pg_database WHERE datname = current_database()",
+                &[],
+            )?
+            .get(0);
+        Ok(matches!(ctype.as_str(), "C" | "POSIX").then(|| {
+            format!(
+                "this database's LC_CTYPE is {ctype}: PostgreSQL will not fold Cyrillic case here \
+                 (create it with a UTF-8 locale, e.g. LC_CTYPE 'C.UTF-8' or an ICU collation)"
+            )
+        }))
+    }
+
+    /// Per-stream counts: from the counters when adopted, else a live GROUP BY
+    /// over the bot's table (the bool says which).
+    pub fn stream_counts(&mut self) -> Result<(Vec<StreamCount>, bool)> {
+        let adopted = self.is_adopted()?;
+        let sql = if adopted {
+            "SELECT course_id, course_stream, total, confirmed, pending, cancelled
+               FROM paytrack.stream_counters WHERE total <> 0
+              ORDER BY course_id, course_stream"
+        } else {
+            "SELECT coalesce(course_id, 0)::integer, coalesce(course_stream, ''),
+                    count(*), count(*) FILTER (WHERE confirmed = 2),
+                    count(*) FILTER (WHERE confirmed = 1), count(*) FILTER (WHERE confirmed = -1)
+               FROM public.bookings GROUP BY 1, 2 ORDER BY 1, 2"
+        };
+        let rows = self
+            .client
+            .query(sql, &[])
+            .context("reading stream counts")?;
+        let counts = rows
+            .iter()
+            .map(|r| StreamCount {
+                course_id: i64::from(r.get::<_, i32>(0)),
+                stream: r.get(1),
+                total: r.get(2),
+                confirmed: r.get(3),
+                pending: r.get(4),
+                cancelled: r.get(5),
+            })
+            .collect();
+        Ok((counts, adopted))
+    }
+
+    /// True when `init --adopt` has installed the counters here.
+    pub fn is_adopted(&mut self) -> Result<bool> {
+        if self.schema_version()? == 0 {
+            return Ok(false);
+        }
+        Ok(self
+            .client
+            .query_one("SELECT EXISTS (SELECT 1 FROM paytrack.adoption)", &[])?
+            .get(0))
+    }
+}
+
+/// One stream's counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCount {
+    pub course_id: i64,
+    pub stream: String,
+    pub total: i64,
+    pub confirmed: i64,
+    pub pending: i64,
+    pub cancelled: i64,
+}
+
+/// The highest migration number in schema.pg.sql.
+pub fn latest_version() -> u32 {
+    migrations().last().map_or(0, |(v, _)| *v)
+}
+
+/// The numbered sections of schema.pg.sql.
+fn migrations() -> Vec<(u32, &'static str)> {
+    super::migration_sections(SCHEMA).collect()
+}
+
+/// The server's message with its SQLSTATE; never the connection string.
+pub(crate) fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => match db.detail() {
+            // The detail names the objects involved ("view report depends on …").
+            Some(detail) => format!(
+                "{} ({}): {}",
+                db.message(),
+                db.code().code(),
+                detail.replace('\n', "; ")
+            ),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+/// A lock wait that ran out becomes exit 7 ("busy"); anything else, exit 8.
+pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
+    let busy = err
+        .code()
+        .is_some_and(|c| *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+    if busy {
+        anyhow::Error::new(Busy(
+            "another paytrack or the bot held a lock longer than lock_timeout; nothing was changed"
+                .into(),
+        ))
+    } else {
+        PaytrackError::Database(describe(err)).into()
+    }
+}
+
+/// A lock timeout (exit 7).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Busy(pub String);
+
+/// Exit codes for PostgreSQL errors anywhere in a chain (used by `db::exit_code_for`).
+pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    if cause.downcast_ref::<Busy>().is_some() {
+        return Some(crate::error::exit::BUSY);
+    }
+    let err = cause.downcast_ref::<postgres::Error>()?;
+    Some(match err.code() {
+        Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
+        Some(c) if c.code().starts_with("23") => crate::error::exit::BAD_INPUT,
+        _ => crate::error::exit::DATABASE,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        let numbers: Vec<u32> = migrations().iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, (1..=latest_version()).collect::<Vec<_>>());
+        assert!(migrations()
+            .iter()
+            .all(|(_, sql)| sql.contains("paytrack.")));
+    }
+}

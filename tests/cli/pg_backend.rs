@@ -1,0 +1,574 @@
+//! PostgreSQL backend (issue 18), against a real server: `.ci/run` starts a
+//! throwaway PostgreSQL 15 cluster and exports its URL in PAYTRACK_TEST_PG.
+//! Without it these tests skip with a note, except under CI=true, where a
+//! missing server fails the run. Each test gets its own database, a `bot` role
+//! that owns the bot's `public.bookings`, and a non-superuser paytrack role.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::harness::{code, Env};
+
+/// Shown in URLs given to paytrack; trust auth ignores it, and no output may show it.
+const PASSWORD: &str = "Sekr1t-Pa55word";
+
+/// The bot's table, as the seed and the legacy export describe it.
+const BOT_SCHEMA: &str = "
+CREATE TABLE public.bookings (
+    id serial PRIMARY KEY,
+    user_id bigint,
+    username text,
+    first_name text,
+    course_id integer,
+    course_stream text,
+    confirmed integer DEFAULT 1,
+    created_at timestamp with time zone DEFAULT now(),
+    referral_code text,
+    discount_percent integer
+);
+CREATE TABLE public.blocked_users (user_id bigint PRIMARY KEY);
+INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream, confirmed)
+VALUES (1, 'u1', 'Ольга', 1, '3rd_stream', 2),
+       (2, 'u2', 'Мария', 1, '3rd_stream', 1),
+       (3, NULL, 'Zoë', 1, '4th_stream', -1),
+       (4, 'u4', 'Иван', 2, NULL, 1);
+";
+
+/// The test server's URL, or None (with a note) when there is none locally.
+fn server() -> Option<String> {
+    match std::env::var("PAYTRACK_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PAYTRACK_TEST_PG is unset under CI=true: .ci/run must start the test PostgreSQL"
+            );
+            eprintln!(
+                "note: PostgreSQL tests skipped: PAYTRACK_TEST_PG is unset (.ci/run sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// A client to the test server as `user` on `dbname`.
+fn client(server: &str, user: &str, dbname: &str) -> postgres::Client {
+    let info = paytrack::db::pg::conninfo::resolve(
+        server,
+        &paytrack::db::pg::conninfo::ProcessEnvironment,
+    )
+    .expect("PAYTRACK_TEST_PG parses");
+    let mut config = postgres::Config::new();
+    config
+        .host(&info.host)
+        .port(info.port)
+        .user(user)
+        .dbname(dbname);
+    config
+        .connect(postgres::NoTls)
+        .expect("connect to the test server")
+}
+
+/// One database with the bot's schema, owned by its own `bot` role, and a
+/// paytrack role that has only what the README says adoption needs.
+struct PgFixture {
+    server: String,
+    name: String,
+    bot: String,
+    admin: String,
+    /// A scratch directory for HOME (and ~/.pgpass).
+    env: Env,
+}
+
+impl PgFixture {
+    fn new(server: &str) -> PgFixture {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let name = format!("pt_{}_{n}", std::process::id());
+        let bot = format!("{name}_bot");
+        let admin = format!("{name}_admin");
+        let mut root = client(server, "postgres", "postgres");
+        // One statement per call: CREATE DATABASE refuses to run in the
+        // implicit transaction of a multi-statement string.
+        for sql in [
+            format!("CREATE ROLE {bot} LOGIN"),
+            format!("CREATE ROLE {admin} LOGIN"),
+            format!("CREATE DATABASE {name}"),
+            format!("GRANT CREATE ON DATABASE {name} TO {admin}"),
+        ] {
+            root.batch_execute(&sql).unwrap();
+        }
+        let mut db_root = client(server, "postgres", &name);
+        db_root
+            .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {bot}"))
+            .unwrap();
+        let mut as_bot = client(server, &bot, &name);
+        as_bot.batch_execute(BOT_SCHEMA).unwrap();
+        as_bot
+            .batch_execute(&format!(
+                "GRANT SELECT, TRIGGER ON public.bookings TO {admin}"
+            ))
+            .unwrap();
+        let mut env = Env::empty();
+        env.db = PathBuf::from(url_for(server, &admin, &name));
+        PgFixture {
+            server: server.to_string(),
+            name,
+            bot,
+            admin,
+            env,
+        }
+    }
+
+    fn as_bot(&self) -> postgres::Client {
+        client(&self.server, &self.bot, &self.name)
+    }
+
+    fn as_root(&self) -> postgres::Client {
+        client(&self.server, "postgres", &self.name)
+    }
+
+    /// Per-stream (course, stream, total, confirmed, pending, cancelled) from the counters.
+    fn counters(&self) -> Vec<(i32, String, i64, i64, i64, i64)> {
+        self.as_root()
+            .query(
+                "SELECT course_id, course_stream, total, confirmed, pending, cancelled
+                   FROM paytrack.stream_counters WHERE total <> 0 ORDER BY 1, 2",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect()
+    }
+
+    /// The same numbers, counted live from the bot's table.
+    fn recount(&self) -> Vec<(i32, String, i64, i64, i64, i64)> {
+        self.as_root()
+            .query(
+                "SELECT coalesce(course_id, 0), coalesce(course_stream, ''), count(*),
+                        count(*) FILTER (WHERE confirmed = 2), count(*) FILTER (WHERE confirmed = 1),
+                        count(*) FILTER (WHERE confirmed = -1)
+                   FROM public.bookings GROUP BY 1, 2 ORDER BY 1, 2",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect()
+    }
+
+    /// The bot's columns with their types, to prove adoption left them alone.
+    fn bot_columns(&self) -> Vec<(String, String)> {
+        self.as_root()
+            .query(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns
+                  WHERE table_schema = 'public' AND table_name = 'bookings' ORDER BY ordinal_position",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+
+    fn triggers(&self) -> Vec<String> {
+        self.as_root()
+            .query(
+                "SELECT tgname::text FROM pg_trigger
+                  WHERE tgrelid = 'public.bookings'::regclass AND NOT tgisinternal ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    fn has_paytrack_schema(&self) -> bool {
+        self.as_root()
+            .query_one("SELECT to_regnamespace('paytrack') IS NOT NULL", &[])
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for PgFixture {
+    fn drop(&mut self) {
+        let mut root = client(&self.server, "postgres", "postgres");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            format!("DROP ROLE IF EXISTS {}", self.bot),
+            format!("DROP ROLE IF EXISTS {}", self.admin),
+        ] {
+            let _ = root.batch_execute(&sql);
+        }
+    }
+}
+
+/// `server` with another user (carrying PASSWORD) and database.
+fn url_for(server: &str, user: &str, dbname: &str) -> String {
+    let rest = server.split_once("://").unwrap().1;
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split('/').next().unwrap();
+    format!("postgres://{user}:{PASSWORD}@{host}/{dbname}")
+}
+
+/// Asserts that nothing paytrack printed shows the password.
+fn assert_no_password(out: &std::process::Output) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(PASSWORD), "password shown: {text}");
+    assert!(
+        !text.contains("Sekr1t"),
+        "part of the password shown: {text}"
+    );
+}
+
+#[test]
+fn pg_init_creates_the_paytrack_schema_once() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let out = pg.env.run(&["init"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_no_password(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("created"), "{stderr}");
+    let again = pg.env.run(&["init"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("up to date"));
+    let versions: i64 = pg
+        .as_root()
+        .query_one("SELECT count(*) FROM paytrack.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, i64::from(paytrack::db::pg::latest_version()));
+    // Plain init installs nothing on the bot's table.
+    assert!(pg.triggers().is_empty());
+}
+
+#[test]
+fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let columns_before = pg.bot_columns();
+    let out = pg.env.run(&["init", "--adopt"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_no_password(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4 bookings"));
+    assert_eq!(pg.bot_columns(), columns_before, "a bot column changed");
+    assert_eq!(pg.triggers(), ["paytrack_count", "paytrack_count_truncate"]);
+    assert_eq!(pg.counters(), pg.recount());
+
+    // The bot has no privilege on paytrack's schema, and still writes.
+    let mut bot = pg.as_bot();
+    let usage: bool = bot
+        .query_one(
+            "SELECT has_schema_privilege(current_user, 'paytrack', 'USAGE')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!usage, "the bot must not need the paytrack schema");
+    bot.batch_execute(
+        "INSERT INTO public.bookings (user_id, first_name, course_id, course_stream, confirmed)
+         VALUES (5, 'Настя 🌸', 1, '3rd_stream', 1), (6, 'Jon', 3, 'new_stream', 2), (7, 'X', NULL, NULL, NULL);
+         UPDATE public.bookings SET confirmed = 2 WHERE user_id = 2;
+         UPDATE public.bookings SET course_stream = '4th_stream' WHERE user_id = 1;
+         UPDATE public.bookings SET first_name = 'Ольга П.' WHERE user_id = 1;
+         DELETE FROM public.bookings WHERE user_id = 3;",
+    )
+    .expect("the bot's own writes keep working after adoption");
+    assert_eq!(pg.counters(), pg.recount());
+    // Adopting again (paytrack's role does not own the bot's table) keeps them.
+    pg.env.ok(&["init", "--adopt"]);
+    assert_eq!(pg.triggers(), ["paytrack_count", "paytrack_count_truncate"]);
+    assert_eq!(pg.counters(), pg.recount());
+    bot.batch_execute("TRUNCATE public.bookings").unwrap();
+    assert!(pg.counters().is_empty());
+
+    // The trigger functions run as their owner with a fixed search_path.
+    let rows = pg
+        .as_root()
+        .query(
+            "SELECT p.prosecdef, array_to_string(p.proconfig, ',')
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'paytrack'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert!(row.get::<_, bool>(0), "SECURITY DEFINER");
+        assert_eq!(row.get::<_, String>(1), "search_path=paytrack, pg_catalog");
+    }
+}
+
+#[test]
+fn pg_adopt_refuses_a_table_that_is_not_the_bots_and_changes_nothing() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    pg.as_bot()
+        .batch_execute(
+            "ALTER TABLE public.bookings ALTER COLUMN confirmed TYPE text;
+             ALTER TABLE public.bookings DROP COLUMN course_stream;",
+        )
+        .unwrap();
+    let columns_before = pg.bot_columns();
+    let stderr = pg.env.fails(&["init", "--adopt"], code::DATABASE);
+    assert!(stderr.contains("course_stream is missing"), "{stderr}");
+    assert!(stderr.contains("confirmed is text"), "{stderr}");
+    assert!(pg.triggers().is_empty());
+    assert_eq!(pg.bot_columns(), columns_before);
+}
+
+#[test]
+fn pg_uninstall_removes_paytrack_and_leaves_the_bot_alone() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    pg.env.ok(&["init", "--adopt"]);
+    // Without --yes: refused, nothing removed.
+    pg.env.fails(&["uninstall"], code::BAD_INPUT);
+    assert!(pg.has_paytrack_schema());
+    let out = pg.env.run(&["uninstall", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_no_password(&out);
+    assert!(!pg.has_paytrack_schema());
+    assert!(pg.triggers().is_empty());
+    let rows: i64 = pg
+        .as_root()
+        .query_one("SELECT count(*) FROM public.bookings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 4);
+    pg.as_bot()
+        .batch_execute("INSERT INTO public.bookings (user_id, course_id) VALUES (9, 1)")
+        .unwrap();
+    // Something of someone else's built on paytrack's tables stops the
+    // removal, and nothing is dropped.
+    pg.env.ok(&["init", "--adopt"]);
+    pg.as_root()
+        .batch_execute("CREATE VIEW public.report AS SELECT * FROM paytrack.stream_counters")
+        .unwrap();
+    let stderr = pg.env.fails(&["uninstall", "--yes"], code::DATABASE);
+    assert!(stderr.contains("report"), "{stderr}");
+    assert!(pg.has_paytrack_schema());
+    assert_eq!(pg.triggers(), ["paytrack_count", "paytrack_count_truncate"]);
+    pg.as_root()
+        .batch_execute("DROP VIEW public.report")
+        .unwrap();
+    pg.env.ok(&["uninstall", "--yes"]);
+    // A second uninstall has nothing to do and says so.
+    let again = pg.env.ok(&["uninstall", "--yes"]);
+    assert!(again.is_empty(), "stdout is data only");
+}
+
+#[test]
+fn pg_commands_not_ported_yet_refuse_with_exit_8_and_one_line() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    pg.env.ok(&["init", "--adopt"]);
+    for (args, name) in [
+        (&["bookings", "list"][..], "bookings list"),
+        (
+            &["booking", "set-status", "1", "confirmed"][..],
+            "bookings set-status",
+        ),
+        (&["audit", "tail"][..], "audit tail"),
+        (&["outbox", "drain", "--exec", "true"][..], "outbox drain"),
+        (&["demo"][..], "demo"),
+    ] {
+        let stderr = pg.env.fails(args, code::DATABASE);
+        assert!(
+            stderr.contains(&format!("not yet supported on PostgreSQL: {name}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains(PASSWORD));
+    }
+}
+
+#[test]
+fn pg_connection_errors_never_show_the_password() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let mut env = Env::empty();
+    env.db = PathBuf::from(url_for(&server, &pg.admin, "no_such_database"));
+    let stderr = env.fails(&["init"], code::DATABASE);
+    assert!(stderr.contains("no_such_database"), "{stderr}");
+    assert!(!stderr.contains("Sekr1t"), "{stderr}");
+}
+
+/// These need no server: refusals happen before or at connecting.
+#[test]
+fn postgres_urls_never_show_the_password_even_without_a_server() {
+    let mut env = Env::empty();
+    // Port 1 on localhost: nothing listens, the connection is refused.
+    env.db = PathBuf::from(format!(
+        "postgresql://admin:{PASSWORD}@127.0.0.1:1/school?connect_timeout=2"
+    ));
+    let stderr = env.fails(&["init"], code::DATABASE);
+    assert!(
+        stderr.contains("postgres://admin@127.0.0.1:1/school"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Sekr1t"), "{stderr}");
+    // A bad URL: exit 3, the password not echoed.
+    env.db = PathBuf::from(format!("postgres://admin:{PASSWORD}@h:port/school"));
+    let stderr = env.fails(&["init"], code::BAD_INPUT);
+    assert!(!stderr.contains("Sekr1t"), "{stderr}");
+    // clap's help shows environment values unless told not to.
+    env.db = PathBuf::from(format!("postgres://admin:{PASSWORD}@h/school"));
+    for args in [
+        &["--help"][..],
+        &["init", "--help"][..],
+        &["stats", "streams", "--help"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(0));
+        assert_no_password(&out);
+    }
+}
+
+#[test]
+fn sqlite_refuses_the_postgres_only_commands() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let stderr = env.fails(&["uninstall", "--yes"], code::BAD_INPUT);
+    assert!(stderr.contains("delete it"), "{stderr}");
+    assert_eq!(env.snapshot(), before);
+}
+
+/// sslmode against the test cluster's TLS listener on 127.0.0.1, whose
+/// certificate (from a throwaway CA) names only "localhost": `.ci/pg-cluster`
+/// leaves the port and the CA in `<socket dir>/tls/`.
+#[test]
+fn pg_sslmodes_verify_like_libpq() {
+    let Some(server) = server() else { return };
+    let info = paytrack::db::pg::conninfo::resolve(
+        &server,
+        &paytrack::db::pg::conninfo::ProcessEnvironment,
+    )
+    .unwrap();
+    let tls = PathBuf::from(&info.host).join("tls");
+    let Ok(port) = std::fs::read_to_string(tls.join("port")) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the test cluster has no TLS listener ({})",
+            tls.display()
+        );
+        eprintln!("note: TLS test skipped: PAYTRACK_TEST_PG is not a .ci/pg-cluster server");
+        return;
+    };
+    let ca = tls.join("ca.crt");
+    let pg = PgFixture::new(&server);
+    let url = |host: &str, mode: &str, root: Option<&std::path::Path>| {
+        let root = root.map_or(String::new(), |r| format!("&sslrootcert={}", r.display()));
+        format!(
+            "postgres://{}:{PASSWORD}@{host}:{}/{}?sslmode={mode}{root}",
+            pg.admin,
+            port.trim(),
+            pg.name
+        )
+    };
+    // HOME is the empty temp dir: no ~/.postgresql/root.crt to fall back on.
+    let mut env = Env::empty();
+    let mut run = |db: String, code: i32| {
+        env.db = PathBuf::from(db);
+        let out = env.run(&["init"]);
+        assert_no_password(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}: {out:?}",
+            env.db.display()
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // verify-full: the chain and the name.
+    run(url("localhost", "verify-full", Some(&ca)), code::OK);
+    let stderr = run(url("127.0.0.1", "verify-full", Some(&ca)), code::DATABASE);
+    assert!(stderr.contains("not valid for name"), "{stderr}");
+    // verify-ca: the chain only, so the IP passes.
+    run(url("127.0.0.1", "verify-ca", Some(&ca)), code::OK);
+    // A root that did not sign it fails both verifying modes.
+    let stderr = run(
+        url(
+            "localhost",
+            "verify-full",
+            Some(std::path::Path::new("system")),
+        ),
+        code::DATABASE,
+    );
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    run(
+        url(
+            "127.0.0.1",
+            "verify-ca",
+            Some(std::path::Path::new("system")),
+        ),
+        code::DATABASE,
+    );
+    // verify modes need a root certificate and say where they looked.
+    let stderr = run(url("localhost", "verify-full", None), code::DATABASE);
+    assert!(stderr.contains(".postgresql/root.crt"), "{stderr}");
+    // require and prefer encrypt without verifying, as libpq does; disable does not encrypt.
+    run(url("127.0.0.1", "require", None), code::OK);
+    run(url("127.0.0.1", "prefer", None), code::OK);
+    run(url("127.0.0.1", "disable", None), code::OK);
+}
+
+/// A writer that cannot get paytrack's advisory lock within lock_timeout
+/// gives up with exit 7 and changes nothing.
+#[test]
+fn pg_a_held_write_lock_times_out_with_exit_7() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let mut holder = pg.as_root();
+    let mut tx = holder.transaction().unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&paytrack::db::pg::WRITE_LOCK_KEY],
+    )
+    .unwrap();
+    let mut env = Env::empty();
+    // libpq's `options`, so the test waits 300 ms rather than paytrack's 10 s.
+    env.db = PathBuf::from(format!(
+        "{}?options=-c%20lock_timeout%3D300ms",
+        pg.env.db.display()
+    ));
+    let started = std::time::Instant::now();
+    let stderr = env.fails(&["init"], code::BUSY);
+    assert!(stderr.contains("lock_timeout"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    tx.rollback().unwrap();
+    assert!(!pg.has_paytrack_schema(), "a timed-out init left a schema");
+    env.ok(&["init"]);
+}
+
+/// A database whose LC_CTYPE cannot fold Cyrillic case gets a warning at init.
+#[test]
+fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let out = pg.env.run(&["init"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("LC_CTYPE"));
+
+    let name = format!("{}_c", pg.name);
+    let mut root = client(&server, "postgres", "postgres");
+    root.batch_execute(&format!(
+        "CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    ))
+    .unwrap();
+    let mut env = Env::empty();
+    env.db = PathBuf::from(url_for(&server, "postgres", &name));
+    let out = env.run(&["init"]);
+    root.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LC_CTYPE is C"), "{stderr}");
+}
