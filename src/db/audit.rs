@@ -44,17 +44,23 @@ impl WriteTx<'_> {
     /// so two processes never chain to the same predecessor.
     pub fn append_audit(&self, actor: &str, now: DateTime<Utc>, new: NewAuditEntry) -> Result<i64> {
         let conn = self.conn();
-        let last: Option<(i64, String)> = conn
-            .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        // The head is read once per transaction: under the write lock only
+        // this transaction appends, so the chain continues from what we wrote.
+        let cached = self.cache.borrow_mut().audit_head.take();
+        let last: Option<(i64, String)> = match cached {
+            Some(head) => Some(head),
+            None => conn
+                .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?,
+        };
         let (id, prev_hash) = match last {
             Some((id, hash)) => (id + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
         let mut entry = AuditEntry {
             id,
-            at: to_storage(now),
+            at: self.stamp(now).to_string(),
             actor: actor.to_string(),
             action: new.action.to_string(),
             booking_id: new.booking_id,
@@ -86,6 +92,8 @@ impl WriteTx<'_> {
             entry.prev_hash,
             entry.hash
         ])?;
+        // Only once the row is in: a failed insert leaves the head to be re-read.
+        self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));
         Ok(id)
     }
 }

@@ -13,11 +13,15 @@ pub mod outbox;
 pub mod payments;
 pub mod stats;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
@@ -48,6 +52,24 @@ pub struct Db {
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// What this transaction has read or written already. We hold the write
+    /// lock, so nobody else can change it before we commit or roll back
+    /// (issue 19: a 100k-row payments import re-read the same audit head,
+    /// courses and streams, and formatted the same `now`, for every row).
+    cache: RefCell<TxCache>,
+}
+
+/// Facts a write transaction keeps instead of re-reading or recomputing them.
+/// Each is filled by the one method that reads it and kept up to date by the
+/// methods that write it (all in `src/db/`).
+#[derive(Default)]
+struct TxCache {
+    /// The last audit entry's (id, hash): the chain continues from here.
+    audit_head: Option<(i64, String)>,
+    /// The last instant formatted for storage, and its text.
+    stamp: Option<(DateTime<Utc>, Rc<str>)>,
+    courses: HashMap<i64, Option<catalogue::Course>>,
+    streams: HashMap<(i64, String), Option<catalogue::Stream>>,
 }
 
 impl Db {
@@ -187,7 +209,10 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a write transaction")?;
-        let write = WriteTx { tx };
+        let write = WriteTx {
+            tx,
+            cache: RefCell::default(),
+        };
         let value = work(&write)?;
         if honour_interrupt {
             crate::interrupt::check()?;
@@ -238,6 +263,20 @@ impl WriteTx<'_> {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
+    }
+
+    /// `now` as storage text, formatted once per transaction (every row a
+    /// command writes carries the same instant).
+    pub(crate) fn stamp(&self, now: DateTime<Utc>) -> Rc<str> {
+        let mut cache = self.cache.borrow_mut();
+        match &cache.stamp {
+            Some((at, text)) if *at == now => text.clone(),
+            _ => {
+                let text: Rc<str> = crate::domain::time::to_storage(now).into();
+                cache.stamp = Some((now, text.clone()));
+                text
+            }
+        }
     }
 }
 

@@ -89,7 +89,8 @@ impl WriteTx<'_> {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let now = to_storage(now);
+        let now = self.stamp(now);
+        let now = &*now;
         self.conn()
             .prepare_cached(
                 "INSERT INTO outbox (booking_id, chat_id, kind, body, status, next_attempt_at, created_at)

@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::db::payments::{NewPayment, StoredPayment};
+use crate::db::payments::{NewPayment, PaymentKeys, StoredPayment};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
@@ -19,7 +19,7 @@ use crate::domain::payment::{
     booking_references, decide, normalize_currency, BookingFacts, PaymentOutcome, Target,
 };
 use crate::domain::Status;
-use crate::services::status_change::{change_status, StatusChange};
+use crate::services::status_change::{change_status_of, StatusChange};
 
 /// One payment read from a file. `booking_id` is the file's booking_id cell
 /// (None when empty); the description is searched when it is None.
@@ -158,19 +158,37 @@ pub struct Reconciler<'t> {
     stored_here: HashSet<(String, String)>,
     /// Streams looked up so far: a file pays for a few streams many times.
     streams: HashMap<(i64, String), StreamTerms>,
+    /// Fingerprints of the stored (provider, external_id) pairs, kept up to
+    /// date as this run stores more: most rows of a file are new, and a new
+    /// pair needs no look-up.
+    stored_keys: PaymentKeys,
+    /// Bookings with a stored payment (kept up to date likewise): any other
+    /// booking has received nothing, with no need to add its payments up.
+    paid_bookings: HashSet<i64>,
     report: ReconcileReport,
 }
 
 impl<'t> Reconciler<'t> {
-    pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Reconciler<'t> {
-        Reconciler {
+    pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Result<Reconciler<'t>> {
+        Ok(Reconciler {
             tx,
             actor,
             now,
             seen: HashMap::new(),
             stored_here: HashSet::new(),
             streams: HashMap::new(),
+            stored_keys: tx.payment_keys()?,
+            paid_bookings: tx.booking_ids_with_payments()?,
             report: ReconcileReport::default(),
+        })
+    }
+
+    /// Notes a payment this run stored, for the look-ups that follow.
+    fn note_stored(&mut self, payment: &NewPayment) {
+        self.stored_keys
+            .insert(&payment.provider, &payment.external_id);
+        if let Some(id) = payment.booking_id {
+            self.paid_bookings.insert(id);
         }
     }
 
@@ -199,10 +217,16 @@ impl<'t> Reconciler<'t> {
         if first_line.is_none() {
             self.seen.insert(key.clone(), line);
         }
-        if let Some(stored) = self
-            .tx
-            .stored_payment(&payment.provider, &payment.external_id)?
+        let stored = if self
+            .stored_keys
+            .may_contain(&payment.provider, &payment.external_id)
         {
+            self.tx
+                .stored_payment(&payment.provider, &payment.external_id)?
+        } else {
+            None
+        };
+        if let Some(stored) = stored {
             return self.known(line, payment, stored, first_line);
         }
 
@@ -225,17 +249,20 @@ impl<'t> Reconciler<'t> {
         };
         let paid_before = match &booking {
             // Clamped only for comparison with bounded amounts: it compares the same.
-            Some(b) => self
+            Some(b) if self.paid_bookings.contains(&b.id) => self
                 .tx
                 .received_total(b.id, &payment.currency)?
                 .clamped_i64(),
-            None => 0,
+            _ => 0,
         };
         let decision = decide(target, payment.amount_minor, &payment.currency, paid_before);
 
         if decision.confirm {
+            let booking = booking
+                .as_ref()
+                .expect("a confirming decision has a booking");
             let change = StatusChange {
-                booking_id: reference.expect("a confirmed payment has a booking"),
+                booking_id: booking.id,
                 to: Status::Confirmed,
                 force: false,
                 reason: None,
@@ -247,7 +274,8 @@ impl<'t> Reconciler<'t> {
                 template: None,
                 source: "payments import",
             };
-            let outcome = change_status(self.tx, &change, self.actor, self.now)?;
+            // The booking was read above in this transaction, under the lock.
+            let outcome = change_status_of(self.tx, booking, &change, self.actor, self.now)?;
             self.report.bookings_confirmed += 1;
             if outcome.message_id.is_some() {
                 self.report.messages_queued += 1;
@@ -256,6 +284,7 @@ impl<'t> Reconciler<'t> {
             self.tx
                 .insert_payment(&payment, decision.outcome, self.now)?;
         }
+        self.note_stored(&payment);
         self.stored_here.insert(key);
         let received_now = paid_before.saturating_add(payment.amount_minor);
         if decision.outcome == PaymentOutcome::Refund
@@ -384,6 +413,11 @@ impl<'t> Reconciler<'t> {
         } else {
             self.tx
                 .insert_payment(&payment, PaymentOutcome::Conflict, self.now)?;
+            // A conflict is not the stored version of its pair, so the
+            // fingerprints stay; it does count for its booking's payments.
+            if let Some(id) = payment.booking_id {
+                self.paid_bookings.insert(id);
+            }
             self.report.imported += 1;
             *self
                 .report

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::db::payments::NewPayment;
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::booking::Booking;
 use crate::domain::message::{render, MessageVars, DEFAULT_CONFIRMATION};
 use crate::domain::money::format_amount;
 use crate::domain::payment::PaymentOutcome;
@@ -68,6 +69,28 @@ pub fn change_status(
     let booking = tx.booking(change.booking_id)?.ok_or_else(|| {
         PaytrackError::NotFound(format!("booking {} not found", change.booking_id))
     })?;
+    change_status_of(tx, &booking, change, actor, now)
+}
+
+/// `change_status` for a booking the caller has just read inside this same
+/// transaction — under the write lock, so it is current. A payments import
+/// reads each booking to decide the payment's outcome; reading it again here
+/// was one of the statements it paid per confirmation (issue 19). The rule,
+/// the audit entry and the message are the same as for `change_status`.
+pub fn change_status_of(
+    tx: &WriteTx,
+    booking: &Booking,
+    change: &StatusChange,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusChangeOutcome> {
+    if booking.id != change.booking_id {
+        anyhow::bail!(
+            "internal: status change for booking {} given booking {}",
+            change.booking_id,
+            booking.id
+        );
+    }
     let from = booking.status;
     if let Some(expected) = change.expect {
         if expected != from {
@@ -112,7 +135,7 @@ pub fn change_status(
     }
 
     if change.to == Status::Confirmed && change.notify {
-        let body = confirmation_text(tx, &booking, change.template.as_deref())?;
+        let body = confirmation_text(tx, booking, change.template.as_deref())?;
         outcome.message_id =
             Some(tx.enqueue_message(booking.id, booking.user_id, "confirmation", &body, now)?);
     }
@@ -147,11 +170,7 @@ pub fn change_status(
 
 /// The confirmation text for a booking: the given template, else the
 /// course's, else the default; names from the catalogue, falling back to codes.
-fn confirmation_text(
-    tx: &WriteTx,
-    booking: &crate::domain::booking::Booking,
-    template: Option<&str>,
-) -> Result<String> {
+fn confirmation_text(tx: &WriteTx, booking: &Booking, template: Option<&str>) -> Result<String> {
     let course = tx.course(booking.course_id)?;
     let stream = match &booking.course_stream {
         Some(code) => tx.stream(booking.course_id, code)?,
