@@ -52,6 +52,10 @@ pub struct NewPayment {
 pub(super) const RECEIVED_OUTCOMES: &str =
     "('confirmed', 'already_confirmed', 'partial', 'overpaid', 'cancelled', 'recorded', 'refund')";
 
+/// Rows per multi-row INSERT of payments (10 values each, well below
+/// SQLite's 32,766 parameters).
+const PAYMENTS_PER_INSERT: usize = 100;
+
 const COLUMNS: &str =
     "id, provider, external_id, booking_id, amount_minor, currency, paid_at, description, outcome, imported_at,
      reference_id, resolved_at, resolved_by, resolution_note";
@@ -186,6 +190,74 @@ impl WriteTx<'_> {
                 &*self.stamp(now)
             ])?;
         Ok((n == 1).then(|| self.conn().last_insert_rowid()))
+    }
+
+    /// Stores payments with their outcomes, many rows per INSERT (in the
+    /// order given), for pairs the caller knows are not stored yet. A
+    /// statement per row rebuilt the outcome CHECK's lookup table and
+    /// re-opened every index each time: most of a large import (issue 19).
+    /// Fails, so the transaction rolls back, if any pair was stored after all.
+    pub fn insert_new_payments(
+        &self,
+        rows: &[(NewPayment, PaymentOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const COLUMNS_PER_ROW: usize = 9;
+        let stamp = self.stamp(now);
+        let now: &str = &stamp;
+        for chunk in rows.chunks(PAYMENTS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * COLUMNS_PER_ROW;
+                    format!(
+                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6,
+                        n + 7,
+                        n + 8,
+                        n + 9,
+                        n + 3
+                    )
+                })
+                .collect();
+            // One text per chunk size: a full chunk's statement is reused.
+            let mut stmt = self.conn().prepare_cached(&format!(
+                "INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, paid_at,
+                     description, outcome, imported_at, reference_id)
+                 VALUES {}
+                 ON CONFLICT (provider, external_id) WHERE outcome <> 'conflict' DO NOTHING",
+                values.join(", ")
+            ))?;
+            let outcomes: Vec<&'static str> = chunk.iter().map(|(_, o)| o.as_str()).collect();
+            let mut params: Vec<&dyn rusqlite::ToSql> =
+                Vec::with_capacity(chunk.len() * COLUMNS_PER_ROW);
+            for ((p, _), outcome) in chunk.iter().zip(&outcomes) {
+                params.extend_from_slice(&[
+                    &p.provider as &dyn rusqlite::ToSql,
+                    &p.external_id,
+                    &p.booking_id,
+                    &p.amount_minor,
+                    &p.currency,
+                    &p.paid_at,
+                    &p.description,
+                    outcome,
+                    &now,
+                ]);
+            }
+            let n = stmt.execute(params.as_slice())?;
+            if n != chunk.len() {
+                anyhow::bail!(
+                    "internal: {} of {} payments were stored already; nothing written",
+                    chunk.len() - n,
+                    chunk.len()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The stored payment (provider, external_id) names (its first version,

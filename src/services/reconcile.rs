@@ -165,6 +165,10 @@ pub struct Reconciler<'t> {
     /// Bookings with a stored payment (kept up to date likewise): any other
     /// booking has received nothing, with no need to add its payments up.
     paid_bookings: HashSet<i64>,
+    /// Payments decided but not written yet (none of them confirms a
+    /// booking): written many rows per statement, in file order, before
+    /// anything reads the payments table again and at the end.
+    unwritten: Vec<(NewPayment, PaymentOutcome)>,
     report: ReconcileReport,
 }
 
@@ -179,8 +183,19 @@ impl<'t> Reconciler<'t> {
             streams: HashMap::new(),
             stored_keys: tx.payment_keys()?,
             paid_bookings: tx.booking_ids_with_payments()?,
+            unwritten: Vec::new(),
             report: ReconcileReport::default(),
         })
+    }
+
+    /// Writes the payments decided so far, before the payments table is read
+    /// or written otherwise (so every read sees them, and ids follow the file).
+    fn write_pending(&mut self) -> Result<()> {
+        if !self.unwritten.is_empty() {
+            self.tx.insert_new_payments(&self.unwritten, self.now)?;
+            self.unwritten.clear();
+        }
+        Ok(())
     }
 
     /// Notes a payment this run stored, for the look-ups that follow.
@@ -221,6 +236,7 @@ impl<'t> Reconciler<'t> {
             .stored_keys
             .may_contain(&payment.provider, &payment.external_id)
         {
+            self.write_pending()?;
             self.tx
                 .stored_payment(&payment.provider, &payment.external_id)?
         } else {
@@ -249,10 +265,12 @@ impl<'t> Reconciler<'t> {
         };
         let paid_before = match &booking {
             // Clamped only for comparison with bounded amounts: it compares the same.
-            Some(b) if self.paid_bookings.contains(&b.id) => self
-                .tx
-                .received_total(b.id, &payment.currency)?
-                .clamped_i64(),
+            Some(b) if self.paid_bookings.contains(&b.id) => {
+                self.write_pending()?;
+                self.tx
+                    .received_total(b.id, &payment.currency)?
+                    .clamped_i64()
+            }
             _ => 0,
         };
         let decision = decide(target, payment.amount_minor, &payment.currency, paid_before);
@@ -274,6 +292,7 @@ impl<'t> Reconciler<'t> {
                 template: None,
                 source: "payments import",
             };
+            self.write_pending()?;
             // The booking was read above in this transaction, under the lock.
             let outcome = change_status_of(self.tx, booking, &change, self.actor, self.now)?;
             self.report.bookings_confirmed += 1;
@@ -281,8 +300,8 @@ impl<'t> Reconciler<'t> {
                 self.report.messages_queued += 1;
             }
         } else {
-            self.tx
-                .insert_payment(&payment, decision.outcome, self.now)?;
+            // Not stored before (checked above), so this cannot collide.
+            self.unwritten.push((payment.clone(), decision.outcome));
         }
         self.note_stored(&payment);
         self.stored_here.insert(key);
@@ -402,6 +421,7 @@ impl<'t> Reconciler<'t> {
             return Ok(());
         }
 
+        self.write_pending()?;
         let known = self.tx.known_conflict(&payment)?;
         let already_reported = known.is_some();
         if let Some((_, resolved)) = known {
@@ -447,7 +467,8 @@ impl<'t> Reconciler<'t> {
     }
 
     /// Ends the import: one `payments.imported` audit entry when anything was stored.
-    pub fn finish(self, file: &str) -> Result<ReconcileReport> {
+    pub fn finish(mut self, file: &str) -> Result<ReconcileReport> {
+        self.write_pending()?;
         let report = self.report;
         if report.imported > 0 {
             let outcomes: serde_json::Map<String, serde_json::Value> = PaymentOutcome::ALL
