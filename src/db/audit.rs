@@ -101,32 +101,7 @@ impl WriteTx<'_> {
 impl Db {
     /// The last `limit` entries matching `filter`, oldest first (like tail(1)).
     pub fn audit_tail(&self, filter: &AuditFilter, limit: Option<u64>) -> Result<Vec<AuditEntry>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        if let Some(b) = filter.booking_id {
-            args.push(Box::new(b));
-            sql += &format!(" AND booking_id = ?{}", args.len());
-        }
-        if let Some(a) = &filter.actor {
-            args.push(Box::new(a.clone()));
-            sql += &format!(" AND actor = ?{}", args.len());
-        }
-        if let Some(a) = &filter.action {
-            args.push(Box::new(a.clone()));
-            sql += &format!(" AND action = ?{}", args.len());
-        }
-        if let Some(t) = filter.since {
-            args.push(Box::new(to_storage(t)));
-            sql += &format!(" AND at >= ?{}", args.len());
-        }
-        if let Some(t) = filter.until {
-            args.push(Box::new(to_storage(t)));
-            sql += &format!(" AND at < ?{}", args.len());
-        }
-        if let Some(after) = filter.after_id {
-            args.push(Box::new(after));
-            sql += &format!(" AND id > ?{}", args.len());
-        }
+        let (mut sql, mut args) = audit_where(filter);
         sql += " ORDER BY id DESC";
         if let Some(n) = limit {
             args.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
@@ -140,6 +115,81 @@ impl Db {
         Ok(rows)
     }
 
+    /// The same entries as `audit_tail`, oldest first, handed to `visit` one
+    /// at a time: memory does not grow with `limit` (issue 19: `-n 100000000`
+    /// held the whole log). The first entry shown is found by counting back
+    /// `limit` matches on the id index; the rest are read forward from it.
+    pub fn audit_tail_each(
+        &self,
+        filter: &AuditFilter,
+        limit: Option<u64>,
+        mut visit: impl FnMut(AuditEntry) -> Result<()>,
+    ) -> Result<()> {
+        let first_id = match limit {
+            Some(0) => return Ok(()),
+            Some(n) => {
+                let (mut sql, mut args) = audit_where(filter);
+                args.push(Box::new(i64::try_from(n - 1).unwrap_or(i64::MAX)));
+                sql = sql.replacen(&format!("SELECT {COLUMNS}"), "SELECT id", 1);
+                sql += &format!(" ORDER BY id DESC LIMIT 1 OFFSET ?{}", args.len());
+                self.conn()
+                    .prepare(&sql)?
+                    .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .optional()?
+                    // Fewer matches than asked for: all of them.
+                    .unwrap_or(i64::MIN)
+            }
+            None => i64::MIN,
+        };
+        let (mut sql, mut args) = audit_where(filter);
+        args.push(Box::new(first_id));
+        sql += &format!(" AND id >= ?{} ORDER BY id", args.len());
+        let mut stmt = self.conn().prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut seen = 0u32;
+        while let Some(row) = rows.next()? {
+            visit(entry_from_row(row)?)?;
+            seen = seen.wrapping_add(1);
+            if seen % 4096 == 0 {
+                crate::interrupt::check()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `SELECT … FROM audit_log WHERE …` for `filter`, with its parameters.
+fn audit_where(filter: &AuditFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(b) = filter.booking_id {
+        args.push(Box::new(b));
+        sql += &format!(" AND booking_id = ?{}", args.len());
+    }
+    if let Some(a) = &filter.actor {
+        args.push(Box::new(a.clone()));
+        sql += &format!(" AND actor = ?{}", args.len());
+    }
+    if let Some(a) = &filter.action {
+        args.push(Box::new(a.clone()));
+        sql += &format!(" AND action = ?{}", args.len());
+    }
+    if let Some(t) = filter.since {
+        args.push(Box::new(to_storage(t)));
+        sql += &format!(" AND at >= ?{}", args.len());
+    }
+    if let Some(t) = filter.until {
+        args.push(Box::new(to_storage(t)));
+        sql += &format!(" AND at < ?{}", args.len());
+    }
+    if let Some(after) = filter.after_id {
+        args.push(Box::new(after));
+        sql += &format!(" AND id > ?{}", args.len());
+    }
+    (sql, args)
+}
+
+impl Db {
     /// Every entry about one booking, oldest first.
     pub fn audit_for_booking(&self, booking_id: i64) -> Result<Vec<AuditEntry>> {
         self.audit_tail(

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bounded;
 mod foundation;
 mod hostile;
 mod native;
