@@ -133,6 +133,15 @@ peak_rss() {
     say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
 }
 
+# Like peak_rss, whatever the exit code (exit 10, a refusal: still measured).
+peak_rss_any() {
+    local key="$1"
+    shift
+    /usr/bin/time -f '%M' -o "$WORK/$key.rss" "$@" >/dev/null 2>&1 || true
+    record "$key" "$(tail -n1 "$WORK/$key.rss")"
+    say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
+}
+
 # ---------------------------------------------------------------- data
 generate() {
     local db="$1" n="$2" key="$3"
@@ -403,7 +412,7 @@ if [[ "$FLOOR_OUTCOMES" != "$PAYTRACK_OUTCOMES" ]]; then
     exit 1
 fi
 say "payments floor writes what paytrack writes: $PAYTRACK_OUTCOMES"
-peak_rss rss-payments-import bash -c "rm -f '$FRESH'* && cp '$WORK/pristine.db' '$FRESH' && exec '$PT' --db '$FRESH' payments import '$WORK/payments.csv' || true"
+peak_rss_any rss-payments-import bash -c "rm -f '$FRESH'* && cp '$WORK/pristine.db' '$FRESH' && exec '$PT' --db '$FRESH' payments import '$WORK/payments.csv'"
 
 # Bookings (the legacy export into an empty database): catalogue rows for
 # every course and stream, the bookings with converted times and the search
@@ -444,19 +453,12 @@ SQL
 bookings_floor_sql "$WORK/legacy.csv" "$WORK/schema.db" >"$WORK/bookings-floor.sql"
 measure sqlite-bookings-floor "$SLOW_RUNS" --prepare "$(fresh_empty)" \
     -- sqlite3 "$FRESH" ".read $WORK/bookings-floor.sql"
-peak_rss rss-bookings-import bash -c "rm -f '$FRESH'* && '$PT' --db '$FRESH' init 2>/dev/null && exec '$PT' --db '$FRESH' bookings import '$WORK/legacy.csv'"
+peak_rss_any rss-bookings-import bash -c "rm -f '$FRESH'* && '$PT' --db '$FRESH' init 2>/dev/null && exec '$PT' --db '$FRESH' bookings import '$WORK/legacy.csv'"
 
 # ---------------------------------------------------------------- memory and scale
 # Peak RSS of every command that reads or writes many rows, at N_BIG (issue 19:
 # none over 64 MB). A table of every booking is refused (exit 3, pointing at
 # --csv); the files stream.
-peak_rss_any() { # like peak_rss, whatever the exit code
-    local key="$1"
-    shift
-    /usr/bin/time -f '%M' -o "$WORK/$key.rss" "$@" >/dev/null 2>&1 || true
-    record "$key" "$(tail -n1 "$WORK/$key.rss")"
-    say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
-}
 peak_rss_any rss-list-all-table "$PT" --db "$BIG" bookings list --all
 peak_rss_any rss-list-all-csv "$PT" --db "$BIG" bookings list --all --csv
 peak_rss_any rss-list-all-json "$PT" --db "$BIG" bookings list --all --json
