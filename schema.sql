@@ -219,47 +219,43 @@ CREATE INDEX payments_by_outcome ON payments (outcome, id);
 -- migration: 3
 
 -- `--search` through an index instead of a scan of every row: an FTS5 trigram
--- index over bookings.search_text (external content, so the text is stored
--- once), kept by triggers in the same transaction as every write to bookings.
+-- index, kept by triggers in the same transaction as every write to bookings.
 -- The trigram tokenizer matches any substring of 3+ characters and folds case
--- (Cyrillic included) by itself; paytrack's own fold (accents, ё = е) is in
--- search_text. Shorter queries fall back to a scan.
+-- (Cyrillic included) by itself.
+--
+-- What is indexed is `search_text` (paytrack's own fold: accents, ё = е), or,
+-- for a booking another program wrote with plain SQL and no search text, its
+-- names in SQL's lower() (ASCII only; the index folds the rest of the case).
+-- The same expression stands in the view and in each trigger: an external-
+-- content index must be told exactly what it was given, so no trigger writes
+-- to bookings itself.
+CREATE VIEW bookings_search_source AS
+SELECT id, CASE WHEN b.search_text <> '' THEN b.search_text
+         ELSE lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) END AS search_text
+  FROM bookings b;
 CREATE VIRTUAL TABLE bookings_search USING fts5(
-    search_text, content = 'bookings', content_rowid = 'id', tokenize = 'trigram'
+    search_text, content = 'bookings_search_source', content_rowid = 'id', tokenize = 'trigram'
 );
 CREATE TRIGGER bookings_search_insert AFTER INSERT ON bookings
 BEGIN
-    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
+    INSERT INTO bookings_search (rowid, search_text)
+    VALUES (NEW.id, CASE WHEN NEW.search_text <> '' THEN NEW.search_text
+         ELSE lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, ''))) END);
 END;
 CREATE TRIGGER bookings_search_delete AFTER DELETE ON bookings
 BEGIN
     INSERT INTO bookings_search (bookings_search, rowid, search_text)
-    VALUES ('delete', OLD.id, OLD.search_text);
+    VALUES ('delete', OLD.id, CASE WHEN OLD.search_text <> '' THEN OLD.search_text
+         ELSE lower(trim(COALESCE(OLD.username, '') || ' ' || COALESCE(OLD.first_name, ''))) END);
 END;
-CREATE TRIGGER bookings_search_update AFTER UPDATE OF search_text ON bookings
+CREATE TRIGGER bookings_search_update AFTER UPDATE OF search_text, username, first_name ON bookings
 BEGIN
     INSERT INTO bookings_search (bookings_search, rowid, search_text)
-    VALUES ('delete', OLD.id, OLD.search_text);
-    INSERT INTO bookings_search (rowid, search_text) VALUES (NEW.id, NEW.search_text);
-END;
--- Another program (the bot, a sqlite3 shell) writes names without the search
--- text: fill it here, so its bookings are found too. SQL's lower() folds only
--- ASCII, but the trigram index folds case itself; only accents stay unfolded
--- until paytrack rewrites the row.
-CREATE TRIGGER bookings_search_text_fill AFTER INSERT ON bookings
-WHEN NEW.search_text = '' AND (NEW.username IS NOT NULL OR NEW.first_name IS NOT NULL)
-BEGIN
-    UPDATE bookings
-       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
-     WHERE id = NEW.id;
-END;
-CREATE TRIGGER bookings_search_text_follow AFTER UPDATE OF username, first_name ON bookings
-WHEN NEW.search_text = OLD.search_text
- AND (NEW.username IS NOT OLD.username OR NEW.first_name IS NOT OLD.first_name)
-BEGIN
-    UPDATE bookings
-       SET search_text = lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, '')))
-     WHERE id = NEW.id;
+    VALUES ('delete', OLD.id, CASE WHEN OLD.search_text <> '' THEN OLD.search_text
+         ELSE lower(trim(COALESCE(OLD.username, '') || ' ' || COALESCE(OLD.first_name, ''))) END);
+    INSERT INTO bookings_search (rowid, search_text)
+    VALUES (NEW.id, CASE WHEN NEW.search_text <> '' THEN NEW.search_text
+         ELSE lower(trim(COALESCE(NEW.username, '') || ' ' || COALESCE(NEW.first_name, ''))) END);
 END;
 INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');
 
@@ -325,3 +321,57 @@ CREATE TABLE payment_providers (
     encoding   TEXT,
     updated_at TEXT NOT NULL
 );
+
+-- migration: 5
+
+-- Messages an admin controls (issue 14):
+--   status  'withdrawn': a confirmation still unsent when its booking left
+--                        `confirmed` (cancelled or reverted); kept, never sent;
+--           'cancelled': stopped by an admin (`outbox cancel`), kept with the reason;
+--   params:     JSON the text is rendered from at send time (NULL: `body` was
+--               frozen when queued, by an older paytrack, and is sent as it is);
+--   dedupe_key: a broadcast's --key plus the recipient, so a re-run queues nothing.
+-- `body` is the text as last rendered, and after delivery the exact text sent.
+-- SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+CREATE TABLE outbox_rebuilt (
+    id              INTEGER PRIMARY KEY,
+    booking_id      INTEGER NOT NULL REFERENCES bookings(id),
+    chat_id         INTEGER NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'confirmation',
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed',
+                                          'withdrawn', 'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_by      TEXT,
+    claimed_at      TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    params          TEXT,
+    dedupe_key      TEXT UNIQUE
+);
+INSERT INTO outbox_rebuilt (id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
+                       claimed_by, claimed_at, last_error, created_at, sent_at)
+    SELECT id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at,
+           claimed_by, claimed_at, last_error, created_at, sent_at
+      FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_rebuilt RENAME TO outbox;
+CREATE INDEX outbox_by_status  ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_by_booking ON outbox (booking_id, kind, status);
+
+-- Message templates per course and kind (confirmation, cancellation, reminder,
+-- broadcast). The course's own `message_template` column stays the
+-- confirmation template; this table holds the others.
+CREATE TABLE message_templates (
+    course_id  INTEGER NOT NULL REFERENCES courses(id),
+    kind       TEXT NOT NULL CHECK (kind IN ('cancellation', 'reminder', 'broadcast')),
+    body       TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (course_id, kind)
+) WITHOUT ROWID;
+
+-- A stream's group chat link, for the {chat_link} placeholder.
+ALTER TABLE streams ADD COLUMN chat_link TEXT;

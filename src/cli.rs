@@ -23,6 +23,8 @@ Exit codes:
   9    verification failed (stats verify, audit verify)
   10   needs attention (payments import found something new for a person;
        outbox drain gave up on a message)
+  11   outbox drain stopped: the channel cannot work (--exec command cannot
+       run, exit 126/127; bot token refused); no attempt was used up
   130  interrupted (Ctrl-C); the database is as it was
 
 Environment:
@@ -40,6 +42,10 @@ Examples (cron):
   paytrack booking set-status 42 confirmed
   paytrack stats streams --csv";
 
+/// The heading of the flags every command takes: `-h` lists a command's own
+/// options first, under "Options", and these after them.
+const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Payment status of course bookings, over one SQLite file.
 ///
 /// Statuses: confirmed (2, paid), pending (1), cancelled (-1).
@@ -47,30 +53,30 @@ Examples (cron):
 #[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
     /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db]. A named file must exist (see `init`).
-    #[arg(long, global = true, env = "PAYTRACK_DB", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// When to colour: auto colours a terminal (stdout and stderr each judged on their own) unless NO_COLOR is set or TERM=dumb.
-    #[arg(long, global = true, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     /// Language of tables and messages [default: from LC_ALL/LC_MESSAGES/LANG].
-    #[arg(long, global = true, env = "PAYTRACK_LANG", value_enum)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_LANG", value_enum)]
     pub lang: Option<Lang>,
 
     /// Time zone for showing and reading dates, e.g. Europe/Moscow [default: the system's, TZ].
-    #[arg(long, global = true, env = "PAYTRACK_TZ", value_name = "ZONE")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
 
     /// Who is making changes, for the audit log [env: PAYTRACK_ACTOR=] [default: the OS user].
     // The variable is read in `commands::actor`, not by clap: `audit tail
     // --actor` is a filter with the same name, and clap would fill that
     // filter from the variable too, hiding everyone else's entries.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "NAME")]
     pub actor: Option<String>,
 
     /// Show every column in full: no truncation, no wrapping.
-    #[arg(long, global = true, env = "PAYTRACK_WIDE")]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
     #[command(subcommand)]
@@ -191,13 +197,51 @@ pub enum BookingsCommand {
         after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
     )]
     SetStatus(SetStatusArgs),
+    /// Queue a payment reminder for each matching booking not reminded within --every (blocked students skipped).
+    #[command(
+        after_help = "The text is the course's reminder template (`courses template ID --kind reminder`);\n\
+a reminder still unsent is withdrawn when its booking is paid or cancelled.\n\n\
+Examples:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d"
+    )]
+    Remind(RemindArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemindArgs {
+    /// Only bookings in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "pending"
+    )]
+    pub status: Status,
+    /// Only bookings created longer ago than this (2d, 36h, 1w).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: String,
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Skip a booking that got a reminder queued within this long (3d, 12h).
+    #[arg(long, value_name = "AGE", default_value = "3d")]
+    pub every: String,
+    /// Show who would get a reminder; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Filters shared by `list`, `export` and bulk `set-status`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
     /// Status: confirmed, pending, cancelled or all (also 2, 1, -1, paid, canceled).
-    #[arg(long, value_parser = status_filter, allow_hyphen_values = true)]
+    #[arg(long, value_parser = StatusFilterParser, allow_hyphen_values = true, hide_possible_values = true)]
     pub status: Option<StatusFilter>,
     /// Course id.
     #[arg(long)]
@@ -217,7 +261,7 @@ pub struct FilterArgs {
     /// Created before (same forms as --since).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
-    /// Username or first name contains this text (any case, Cyrillic too).
+    /// Username or first name contains this text (any case, accents and ё/е ignored; @user finds the username).
     #[arg(long)]
     pub search: Option<String>,
     /// Money state from recorded payments.
@@ -230,6 +274,42 @@ pub struct FilterArgs {
 pub enum StatusFilter {
     All,
     Only(Status),
+}
+
+/// Parses `--status` as `status_filter` does, and offers the status names to
+/// shell completion (a plain function parser would complete file names).
+#[derive(Debug, Clone, Copy)]
+struct StatusFilterParser;
+
+impl clap::builder::TypedValueParser for StatusFilterParser {
+    type Value = StatusFilter;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StatusFilter, clap::Error> {
+        let text = value.to_string_lossy();
+        status_filter(&text).map_err(|message| {
+            let flag = arg.map_or_else(|| "--status".to_string(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{text}' for '{flag}': {message}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["confirmed", "pending", "cancelled", "all"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 fn status_filter(text: &str) -> Result<StatusFilter, String> {
@@ -374,7 +454,7 @@ pub struct SetStatusArgs {
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Do not queue the confirmation message.
+    /// Record the change without queueing any message (an unsent confirmation is withdrawn all the same).
     #[arg(long)]
     pub no_notify: bool,
     /// Confirmation message template file (placeholders: {first_name} {username} {course_name} {stream_name} {booking_id}).
@@ -398,6 +478,9 @@ pub struct SetStatusArgs {
     /// Bulk: do not ask for confirmation (needed when not on a terminal).
     #[arg(long, short)]
     pub yes: bool,
+    /// Bulk cancel by filter: cancel bookings that have received money too (they are skipped and listed otherwise).
+    #[arg(long)]
+    pub include_paid: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -528,7 +611,7 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
     let key = path[1..].join(" ");
     if let Some((_, about, after_help)) = RUSSIAN_HELP.iter().find(|(k, _, _)| *k == key) {
         cmd = cmd.about(*about).long_about(None).after_help(*after_help);
-    } else if let Some(english) = cmd.get_after_help().map(|h| h.to_string()) {
+    } else if let Some(english) = cmd.get_after_help().map(std::string::ToString::to_string) {
         cmd = cmd.after_help(
             english
                 .replace("Examples:", "Примеры:")
@@ -565,6 +648,8 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   9    проверка не прошла (stats verify, audit verify)
   10   нужно внимание (payments import нашёл новое для ручного разбора;
        outbox drain не смог доставить сообщение)
+  11   outbox drain остановлен: канал непригоден (команда --exec не запускается,
+       код 126/127; токен отвергнут); попытки не израсходованы
   130  прервано (Ctrl-C); база осталась как была
 
 Переменные окружения:
@@ -778,12 +863,50 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
 PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
 
 Код выхода: 0 — ничего не потеряно, 10 — сообщение не доставлено окончательно в этом запуске
-(см. `outbox list --status failed`), 1 — канал непригоден (например, токен отвергнут).
+(см. `outbox list --status failed`), 11 — канал непригоден: команда --exec не запускается (код 126
+или 127, например опечатка в имени) или токен отвергнут; drain останавливается на первом сообщении,
+не расходуя попыток. Ctrl-C даёт отправляемому сообщению завершиться и записаться.
 
 Примеры:
   paytrack outbox drain --telegram
   paytrack outbox drain --exec ./send-mail.sh --limit 100
   * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q",
+    ),
+    // Messages an admin controls (issue 14).
+    (
+        "outbox show",
+        "Одно сообщение так, как оно будет отправлено (по текущим шаблонам и каталогу), или как было отправлено.",
+        "Примеры:\n  paytrack outbox show 17\n  paytrack outbox show 17 --json",
+    ),
+    (
+        "outbox cancel",
+        "Остановить сообщения до отправки (статус cancelled; остаются в очереди и в журнале аудита).",
+        "Отменить можно только сообщения в очереди (pending) и недоставленные (failed).\n\nПримеры:\n  paytrack outbox cancel 17 18 --reason \"сообщили по телефону\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"исторический импорт\"",
+    ),
+    (
+        "outbox retry",
+        "Вернуть недоставленные (или отменённые) сообщения в очередь: к отправке сейчас, попытки с нуля.",
+        "Примеры:\n  paytrack outbox retry 17 18",
+    ),
+    (
+        "outbox queue",
+        "Поставить сообщение студенту брони вручную (например, об отмене, которое никто не отправил).",
+        "Примеры:\n  paytrack outbox queue 42 --kind cancelled",
+    ),
+    (
+        "bookings remind",
+        "Напоминание об оплате каждой подходящей брони, если его не было в пределах --every (заблокировавшие бота пропускаются).",
+        "Текст — шаблон курса вида reminder (`courses template ID --kind reminder`); неотправленное\nнапоминание отзывается, когда бронь оплачена или отменена.\n\nПримеры:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d",
+    ),
+    (
+        "streams broadcast",
+        "Поставить в очередь по сообщению каждому участнику потока (заблокировавшие бота пропускаются и считаются).",
+        "Файл с текстом — шаблон (подстановки как в `courses template`); без него берётся шаблон курса\nвида broadcast. В терминале число получателей показывается и подтверждается; иначе нужен --yes.\nС --key повторный запуск той же рассылки ничего нового не ставит.\n\nПримеры:\n  paytrack streams broadcast 8th_stream --text-file start.txt --dry-run\n  paytrack streams broadcast 8th_stream --text-file start.txt --key start-2024-12 --yes",
+    ),
+    (
+        "courses template",
+        "Показать или задать шаблон сообщения курса одного вида (confirmed, cancelled, reminder, broadcast).",
+        "Подстановки: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\nПодстановка одна в скобках, например ({stream}), исчезает вместе с ними, если пуста.\nНеизвестная подстановка или текст длиннее 4096 символов после подстановки отвергаются (код 3).\nСообщения в очереди собираются при отправке, поэтому исправление до них доходит.\n\nПримеры:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset",
     ),
 ];
 
@@ -806,10 +929,75 @@ and PAYTRACK_MESSAGE_ID, PAYTRACK_CHAT_ID in its environment; exit 0 means deliv
 --telegram: the token is read from PAYTRACK_TELEGRAM_TOKEN only (never a flag, never shown);\n\
 PAYTRACK_TELEGRAM_API overrides https://api.telegram.org.\n\n\
 Exit: 0 when nothing failed for good, 10 when a message failed for good in this run (see\n\
-`outbox list --status failed`), 1 when the channel is unusable (e.g. the token is refused).\n\n\
+`outbox list --status failed`), 11 when the channel cannot work: the --exec command cannot run\n\
+(exit 126 or 127, e.g. a typo in its name) or the token is refused; the drain stops at the\n\
+first message and uses up no attempt. Ctrl-C lets the message being sent finish and be recorded.\n\n\
 Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./send-mail.sh --limit 100\n  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q"
     )]
     Drain(OutboxDrainArgs),
+    /// One message as it will be sent (rendered now from the current templates and catalogue), or as it was sent.
+    #[command(
+        after_help = "Examples:\n  paytrack outbox show 17\n  paytrack outbox show 17 --json"
+    )]
+    Show(OutboxShowArgs),
+    /// Stop messages before they are sent (status cancelled; kept and audited).
+    #[command(after_help = "Only pending and failed messages can be cancelled.\n\n\
+Examples:\n  paytrack outbox cancel 17 18 --reason \"sent by hand\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"historical import\"")]
+    Cancel(OutboxCancelArgs),
+    /// Put failed (or cancelled) messages back in the queue, due now, with their attempts counted from zero.
+    #[command(after_help = "Examples:\n  paytrack outbox retry 17 18")]
+    Retry(OutboxRetryArgs),
+    /// Queue a message to a booking's student by hand (e.g. a cancellation notice nobody was sent).
+    #[command(after_help = "Examples:\n  paytrack outbox queue 42 --kind cancelled")]
+    Queue(OutboxQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxShowArgs {
+    /// Message id.
+    pub id: i64,
+    /// Print the message as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxCancelArgs {
+    /// Message ids.
+    #[arg(conflicts_with_all = ["booking", "kind", "status"])]
+    pub ids: Vec<i64>,
+    /// Every unsent message of this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages in this status: pending (the default) or failed.
+    #[arg(long, value_enum, default_value = "pending")]
+    pub status: crate::domain::message::MessageStatus,
+    /// Why; stored with each message and in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Needed to cancel by --kind without --booking (it may be many messages).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxRetryArgs {
+    /// Message ids (failed or cancelled messages).
+    #[arg(required = true)]
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxQueueArgs {
+    /// Booking id.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// What kind of message (its text is the course's template for the kind).
+    #[arg(long, value_enum)]
+    pub kind: crate::domain::message::MessageKind,
 }
 
 #[derive(Debug, Args)]
@@ -817,6 +1005,21 @@ pub struct OutboxListArgs {
     /// Only messages in this status.
     #[arg(long, value_enum)]
     pub status: Option<crate::domain::message::MessageStatus>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages about this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages to this student (Telegram user id).
+    #[arg(long, value_name = "USER_ID")]
+    pub user: Option<i64>,
+    /// Only messages about bookings of this stream ("" for bookings without one).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long, requires = "stream")]
+    pub course: Option<i64>,
     /// How many messages to show.
     #[arg(long, default_value_t = 50)]
     pub limit: u64,
@@ -1003,6 +1206,10 @@ pub struct PaymentsImportArgs {
     /// Do the whole import, report it, and roll it back.
     #[arg(long)]
     pub dry_run: bool,
+    /// Record the payments and confirmations without queueing any message
+    /// (e.g. a historical import of payments the students know about).
+    #[arg(long)]
+    pub no_notify: bool,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Exit 10 for every row that needs a person, also rows an earlier run already reported.
@@ -1089,6 +1296,47 @@ pub enum StreamsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Queue one message to each member of a stream (blocked students skipped and counted).
+    #[command(
+        after_help = "The text file is a template (placeholders as in `courses template`); without it the\n\
+course's broadcast template is used. On a terminal the count is shown and confirmed; elsewhere\n\
+--yes is needed. With --key, re-running the same broadcast queues nothing new.\n\n\
+Examples:\n  paytrack streams broadcast 8th_stream --text-file start.txt --dry-run\n  paytrack streams broadcast 8th_stream --text-file start.txt --key start-2024-12 --yes"
+    )]
+    Broadcast(BroadcastArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BroadcastArgs {
+    /// Stream code.
+    pub stream: String,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// The message (a template: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}).
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+    /// Members in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "confirmed"
+    )]
+    pub status: Status,
+    /// A name for this broadcast: a member who already got it is skipped.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Show who would get it; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Stream fields that `add` and `edit` set.
@@ -1128,6 +1376,27 @@ pub struct StreamEditArgs {
     pub course: Option<i64>,
     #[command(flatten)]
     pub fields: StreamFields,
+    /// The stream's group chat link for the {chat_link} placeholder (https:// or tg://); `none` clears it.
+    #[arg(long, value_name = "URL", value_parser = chat_link_setting)]
+    pub chat_link: Option<Setting<String>>,
+}
+
+/// A chat link: https:// or tg://, no spaces or control characters, at most 512 characters.
+fn chat_link_setting(text: &str) -> Result<Setting<String>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    let scheme_ok = text.starts_with("https://") || text.starts_with("tg://");
+    let clean = !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if scheme_ok && clean && text.len() > 8 && text.chars().count() <= 512 {
+        Ok(Setting::To(text.to_string()))
+    } else {
+        Err(
+            "a chat link is an https:// or tg:// URL without spaces, e.g. https://t.me/+AbCdEf"
+                .into(),
+        )
+    }
 }
 
 /// A value to set, or `none` to clear it.
@@ -1198,6 +1467,30 @@ pub enum CoursesCommand {
         after_help = "Examples:\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\"\n  paytrack courses edit 5 --default-template"
     )]
     Edit(CourseEditArgs),
+    /// Show or set a course's message template of one kind (confirmed, cancelled, reminder, broadcast).
+    #[command(
+        after_help = "Placeholders: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\n\
+A placeholder alone in parentheses, e.g. ({stream}), disappears with them when it is empty.\n\
+An unknown placeholder, or a text that could exceed Telegram's 4096 characters once filled\n\
+in, is refused (exit 3). Queued messages are rendered when sent, so a fix reaches them.\n\n\
+Examples:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset"
+    )]
+    Template(CourseTemplateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CourseTemplateArgs {
+    /// Course id.
+    pub id: i64,
+    /// Which message.
+    #[arg(long, value_enum)]
+    pub kind: crate::domain::message::MessageKind,
+    /// Set the template from this file (without it, the current template is printed).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Go back to the default text.
+    #[arg(long, conflicts_with = "file")]
+    pub reset: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,9 @@ pub mod exit {
     pub const DATABASE: u8 = 8;
     pub const VERIFY_FAILED: u8 = 9;
     pub const ATTENTION: u8 = 10;
+    /// The delivery channel cannot work (an `--exec` command that cannot run,
+    /// a refused bot token): the drain stopped and used up no attempt.
+    pub const CHANNEL_UNUSABLE: u8 = 11;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -38,6 +41,8 @@ pub enum PaytrackError {
     Database(String),
     #[error("{0}")]
     VerifyFailed(String),
+    #[error("{0}")]
+    ChannelUnusable(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -51,6 +56,7 @@ impl PaytrackError {
             PaytrackError::ExpectationFailed(_) => exit::EXPECTATION_FAILED,
             PaytrackError::Database(_) => exit::DATABASE,
             PaytrackError::VerifyFailed(_) => exit::VERIFY_FAILED,
+            PaytrackError::ChannelUnusable(_) => exit::CHANNEL_UNUSABLE,
             PaytrackError::Interrupted => exit::INTERRUPTED,
         }
     }

@@ -10,7 +10,7 @@ use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
@@ -159,14 +159,14 @@ fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Resu
         let mut line = format!(
             "{:>6}  {}  {}  {}",
             e.id,
-            super::bookings::show_time(out, &e.at),
+            views::show_time(out, &e.at),
             for_terminal(&e.actor),
             for_terminal(&e.action)
         );
         if let Some(b) = e.booking_id {
             line += &format!("  #{b}");
         }
-        let change = change_text(e);
+        let change = views::change_text(e);
         if !change.is_empty() {
             line += &format!("  {}", for_terminal(&change));
         }
@@ -176,16 +176,6 @@ fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Resu
         writeln!(w, "{line}")?;
     }
     Ok(())
-}
-
-/// `old → new`, as far as the entry has them.
-fn change_text(e: &AuditEntry) -> String {
-    match (&e.old_value, &e.new_value) {
-        (Some(old), Some(new)) => format!("{old} → {new}"),
-        (None, Some(new)) => new.clone(),
-        (Some(old), None) => format!("{old} →"),
-        (None, None) => String::new(),
-    }
 }
 
 /// Writes the entries `audit_tail` would return, one at a time, as CSV,
@@ -248,7 +238,7 @@ fn write_entries(
     match format {
         Format::Table => {
             if !entries.is_empty() {
-                writeln!(w, "{}", audit_table(out, entries))?;
+                writeln!(w, "{}", views::audit_table(out, entries))?;
             }
         }
         Format::Csv => {
@@ -267,36 +257,6 @@ fn write_entries(
         }
     }
     Ok(())
-}
-
-/// Audit entries as a table for people.
-pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table::Table {
-    let mut table = new_table(
-        out,
-        &[
-            out.tr("ID", "ID"),
-            out.tr("Time", "Время"),
-            out.tr("Actor", "Кто"),
-            out.tr("Action", "Действие"),
-            out.tr("Booking", "Бронь"),
-            out.tr("Change", "Изменение"),
-            out.tr("Reason", "Причина"),
-        ],
-    );
-    for e in entries {
-        let change = change_text(e);
-        table.add_row(vec![
-            number_cell(e.id),
-            comfy_table::Cell::new(super::bookings::show_time(out, &e.at)),
-            text_cell(out, Some(&e.actor), 16),
-            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&e.action)),
-            number_cell(e.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            text_cell(out, Some(&change), 28),
-            text_cell(out, e.reason.as_deref(), 30),
-        ]);
-    }
-    table.keep_whole(&[0, 1, 3, 4]);
-    table
 }
 
 fn verify(ctx: &Context, args: AuditVerifyArgs) -> Result<u8> {

@@ -9,10 +9,9 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
-use crate::domain::time::from_storage;
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, status_cell, text_cell, Table};
-use crate::output::{csv_writer, sanitize, Format, JsonRows, Output, TABLE_ROWS_MAX};
+use crate::output::views;
+use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -22,6 +21,7 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
+        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
     }
 }
 
@@ -151,7 +151,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
                 );
                 return Ok(exit::OK);
             }
-            let table = bookings_table(&out_cfg, &rows);
+            let table = views::bookings_table(&out_cfg, &rows);
             writeln!(stdout, "{table}")?;
             stdout.flush()?;
             // The total only when the counters know it: counting a --search or
@@ -219,53 +219,6 @@ fn stream_rows(
     Ok(exit::OK)
 }
 
-/// The bookings table (also used by bulk set-status previews).
-pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
-    let headers = [
-        out.tr("ID", "ID"),
-        out.tr("Created", "Создано"),
-        out.tr("Status", "Статус"),
-        out.tr("User", "Пользователь"),
-        out.tr("Name", "Имя"),
-        out.tr("Course", "Курс"),
-        out.tr("Stream", "Поток"),
-        out.tr("Referral", "Реферал"),
-        out.tr("Discount", "Скидка"),
-    ];
-    let mut table = new_table(out, &headers);
-    for b in rows {
-        let user = match &b.username {
-            Some(name) if !name.is_empty() => format!("@{name}"),
-            _ => b.user_id.to_string(),
-        };
-        table.add_row(vec![
-            number_cell(b.id),
-            comfy_table::Cell::new(show_time(out, &b.created_at)),
-            status_cell(out, b.status),
-            text_cell(out, Some(&user), 20),
-            text_cell(out, b.first_name.as_deref(), 20),
-            number_cell(b.course_id),
-            text_cell(out, b.course_stream.as_deref(), 16),
-            text_cell(out, b.referral_code.as_deref(), 12),
-            number_cell(
-                b.discount_percent
-                    .map(|d| format!("{d}%"))
-                    .unwrap_or_default(),
-            ),
-        ]);
-    }
-    // On a narrow terminal the names give way; id, time, status and numbers stay whole.
-    table.keep_whole(&[0, 1, 2, 5, 8]);
-    table
-}
-
-/// A stored time as people read it, in the display zone.
-pub fn show_time(out: &Output, stored: &str) -> String {
-    from_storage(stored)
-        .map(|t| out.zone.show(t))
-        .unwrap_or_else(|| sanitize::for_terminal(stored).into_owned())
-}
-
 fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
     let db = ctx.open_db()?;
     let booking = db
@@ -313,31 +266,27 @@ fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
             writeln!(
                 stdout,
                 "{}",
-                bookings_table(out, std::slice::from_ref(&booking))
+                views::bookings_table(out, std::slice::from_ref(&booking))
             )?;
             if !payments.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
-                writeln!(
-                    stdout,
-                    "{}",
-                    super::payments::payments_table(out, &payments)
-                )?;
+                writeln!(stdout, "{}", views::payments_table(out, &payments))?;
                 for (currency, net) in &received {
                     writeln!(
                         stdout,
-                        "{}: {net} {}",
+                        "{}: {}",
                         out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
-                        sanitize::for_terminal(currency)
+                        views::money(out, *net, Some(currency))
                     )?;
                 }
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;
-                writeln!(stdout, "{}", super::audit::audit_table(out, &audit))?;
+                writeln!(stdout, "{}", views::audit_table(out, &audit))?;
             }
             if !messages.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
-                writeln!(stdout, "{}", super::outbox::messages_table(out, &messages))?;
+                writeln!(stdout, "{}", views::messages_table(out, &messages))?;
             }
         }
     }
@@ -400,49 +349,46 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         }
     };
     let written = (|| -> Result<()> {
-        match args.format {
-            Format::Jsonl => {
-                let mut sink = sink;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |mut b| {
-                        if args.redact {
-                            b.username = None;
-                            b.first_name = None;
-                        }
-                        crate::output::json::to_writer(
-                            &mut sink,
-                            &BookingRecord {
-                                booking: &b,
-                                status: b.status.name(),
-                            },
-                        )?;
-                        sink.write_all(b"\n")?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                sink.flush()?;
-            }
-            _ => {
-                let mut w = csv_writer(sink);
-                w.write_record(CSV_COLUMNS)?;
-                db.for_each_booking(
-                    &filter,
-                    crate::domain::booking::Sort::Oldest,
-                    None,
-                    None,
-                    |b| {
-                        w.write_record(csv_row(&out, &b, args.redact))?;
-                        counted(&mut rows);
-                        Ok(())
-                    },
-                )?;
-                w.flush()?;
-            }
+        if args.format == Format::Jsonl {
+            let mut sink = sink;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |mut b| {
+                    if args.redact {
+                        b.username = None;
+                        b.first_name = None;
+                    }
+                    crate::output::json::to_writer(
+                        &mut sink,
+                        &BookingRecord {
+                            booking: &b,
+                            status: b.status.name(),
+                        },
+                    )?;
+                    sink.write_all(b"\n")?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            sink.flush()?;
+        } else {
+            let mut w = csv_writer(sink);
+            w.write_record(CSV_COLUMNS)?;
+            db.for_each_booking(
+                &filter,
+                crate::domain::booking::Sort::Oldest,
+                None,
+                None,
+                |b| {
+                    w.write_record(csv_row(&out, &b, args.redact))?;
+                    counted(&mut rows);
+                    Ok(())
+                },
+            )?;
+            w.flush()?;
         }
         Ok(())
     })();
@@ -462,9 +408,9 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     if let Some(path) = &args.output {
         ctx.out.note(&format!(
-            "{rows} {} {}",
-            ctx.out.tr("bookings written to", "бронирований записано в"),
-            path.display()
+            "{}: {}",
+            path.display(),
+            ctx.out.bookings_count(rows)
         ));
     }
     Ok(exit::OK)

@@ -12,33 +12,43 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::cli::{
-    CourseAddArgs, CourseEditArgs, CoursesCommand, OutputArgs, StreamFields, StreamsCommand,
+    CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, OutputArgs, StreamFields,
+    StreamsCommand,
 };
 use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
 use crate::db::stats::StatsFilter;
 use crate::db::{Db, WriteTx};
 use crate::domain::audit::{action, NewAuditEntry};
-use crate::domain::message::unknown_placeholders;
+use crate::domain::message::{unknown_placeholders, MessageKind};
 use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::services::catalogue::resolve_stream;
+use crate::services::messages::{check_course_template, recheck_course_templates};
 
 pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
     match cmd {
         StreamsCommand::List { course, output } => list_streams(ctx, course, output),
         StreamsCommand::Add(args) => {
-            save_stream(ctx, &args.code, Some(args.course), &args.fields, true)
+            save_stream(ctx, &args.code, Some(args.course), &args.fields, true, None)
         }
-        StreamsCommand::Edit(args) => {
-            save_stream(ctx, &args.code, args.course, &args.fields, false)
-        }
+        StreamsCommand::Edit(args) => save_stream(
+            ctx,
+            &args.code,
+            args.course,
+            &args.fields,
+            false,
+            args.chat_link.map(crate::cli::Setting::into_option),
+        ),
         StreamsCommand::Members {
             stream,
             course,
             output,
         } => members(ctx, &stream, course, output),
+        StreamsCommand::Broadcast(args) => super::messaging::broadcast(ctx, args),
     }
 }
 
@@ -47,6 +57,7 @@ pub fn run_courses(ctx: &Context, cmd: CoursesCommand) -> Result<u8> {
         CoursesCommand::List { output } => list_courses(ctx, output),
         CoursesCommand::Add(args) => add_course(ctx, args),
         CoursesCommand::Edit(args) => edit_course(ctx, args),
+        CoursesCommand::Template(args) => course_template(ctx, args),
     }
 }
 
@@ -57,29 +68,6 @@ fn name_text(name: &str) -> Result<String> {
         return Err(bad_input("--name cannot be empty"));
     }
     Ok(name.to_string())
-}
-
-/// The course that has a stream with this code: `--course` when given, else
-/// the only course using the code.
-fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
-    if let Some(course) = course {
-        return db.stream(course, code)?.ok_or_else(|| {
-            PaytrackError::NotFound(format!("stream {code} of course {course} not found")).into()
-        });
-    }
-    let mut found = db.streams_by_code(code)?;
-    match found.len() {
-        0 => Err(PaytrackError::NotFound(format!("stream {code} not found")).into()),
-        1 => Ok(found.remove(0)),
-        _ => Err(bad_input(format!(
-            "stream {code} exists in courses {}: name one with --course",
-            found
-                .iter()
-                .map(|s| s.course_id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 /// A stream as the audit log records it (price in the machine form).
@@ -154,6 +142,7 @@ fn save_stream(
     course: Option<i64>,
     fields: &StreamFields,
     adding: bool,
+    chat_link: Option<Option<String>>,
 ) -> Result<u8> {
     let code = code.trim();
     if code.is_empty() {
@@ -161,9 +150,9 @@ fn save_stream(
     }
     let changes = StreamChanges {
         name: fields.name.as_deref().map(name_text).transpose()?,
-        price_minor: fields.price.map(|p| p.into_option()),
+        price_minor: fields.price.map(crate::cli::Setting::into_option),
         currency: fields.currency.clone(),
-        capacity: fields.capacity.map(|c| c.into_option()),
+        capacity: fields.capacity.map(crate::cli::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
     let course_id = match (adding, course) {
@@ -196,10 +185,27 @@ fn save_stream(
         if after.price_minor.is_some() && after.currency.is_none() {
             return Err(bad_input("a price needs a currency: add --currency, e.g. --currency RUB"));
         }
+        let link_before = tx.stream_chat_link(course_id, code)?;
+        let link_change = chat_link.clone().filter(|l| *l != link_before);
+        if let Some(link) = &link_change {
+            tx.set_stream_chat_link(course_id, code, link.as_deref(), ctx.now)?;
+            append_edit(
+                tx,
+                ctx,
+                action::STREAM_EDITED,
+                Some(json!({ "chat_link": link_before })),
+                json!({ "chat_link": link }),
+                json!({ "course_id": course_id, "code": code }),
+            )?;
+        }
+        if link_change.is_some() {
+            recheck_course_templates(tx, course_id)?;
+        }
         if before.as_ref() == Some(&after) {
-            return Ok(None);
+            return Ok(link_change.map(|_| after));
         }
         tx.upsert_stream(course_id, code, &changes, ctx.now)?;
+        recheck_course_templates(tx, course_id)?;
         let action = if adding {
             action::STREAM_ADDED
         } else {
@@ -231,25 +237,92 @@ fn save_stream(
     Ok(exit::OK)
 }
 
-/// Reads a template file: UTF-8, not empty; unknown placeholders are warned about.
-fn read_template(ctx: &Context, path: &Path) -> Result<String> {
+/// Reads a template file: UTF-8, not empty, no unknown placeholder (a typo
+/// would reach every student); its length is checked when it is saved.
+fn read_template(path: &Path) -> Result<String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read template {shown}: {e}")))?;
     if text.trim().is_empty() {
         return Err(bad_input(format!("template {shown} is empty")));
     }
-    for key in unknown_placeholders(&text) {
-        ctx.out.warn(&format!(
-            "{shown}: {{{}}} {}",
-            crate::output::sanitize::for_terminal(key),
-            ctx.out.tr(
-                "is not a placeholder and will be sent as written",
-                "не подстановка и будет отправлено как написано"
-            )
-        ));
+    if let Some(key) = unknown_placeholders(&text).first() {
+        return Err(bad_input(format!(
+            "template {shown}: {{{}}} is not a placeholder (known: {{first_name}} {{course}} {{stream}} {{booking_id}} {{amount_due}} {{chat_link}}); nothing changed",
+            crate::output::sanitize::for_terminal(key)
+        )));
     }
     Ok(text)
+}
+
+/// `courses template ID --kind K [--file F | --reset]`: print or set one template.
+fn course_template(ctx: &Context, args: CourseTemplateArgs) -> Result<u8> {
+    let kind = args.kind;
+    let text = args.file.as_deref().map(read_template).transpose()?;
+    let mut db = ctx.open_db()?;
+    if text.is_none() && !args.reset {
+        let course = db
+            .course(args.id)?
+            .ok_or_else(|| PaytrackError::NotFound(format!("course {} not found", args.id)))?;
+        let current = match kind {
+            MessageKind::Confirmation => course.message_template,
+            _ => db.read(|db| db.kind_template(args.id, kind.name()))?,
+        };
+        let mut stdout = crate::output::stdout();
+        match current {
+            Some(t) => write!(stdout, "{t}")?,
+            None => {
+                ctx.out
+                    .note(ctx.out.tr("(the default text)", "(текст по умолчанию)"));
+                write!(stdout, "{}", kind.default_template())?;
+            }
+        }
+        if !matches!(stdout.buffer().last(), Some(b'\n') | None) {
+            writeln!(stdout)?;
+        }
+        stdout.flush()?;
+        return Ok(exit::OK);
+    }
+    db.write(|tx| {
+        let course = tx
+            .course(args.id)?
+            .ok_or_else(|| PaytrackError::NotFound(format!("course {} not found", args.id)))?;
+        if let Some(text) = &text {
+            check_course_template(tx, args.id, &course.name, text)?;
+        }
+        let before = match kind {
+            MessageKind::Confirmation => course.message_template.clone(),
+            _ => tx.kind_template(args.id, kind.name())?,
+        };
+        match kind {
+            MessageKind::Confirmation => {
+                tx.upsert_course(args.id, None, Some(text.as_deref()), ctx.now)?;
+            }
+            _ => tx.set_kind_template(args.id, kind.name(), text.as_deref(), ctx.now)?,
+        }
+        append_edit(
+            tx,
+            ctx,
+            action::COURSE_EDITED,
+            Some(json!({ "template": kind.name(), "text": before })),
+            json!({ "template": kind.name(), "text": text }),
+            json!({ "course_id": args.id, "kind": kind.name() }),
+        )
+    })?;
+    ctx.out.note(&format!(
+        "{} {} {}",
+        ctx.out.tr("course", "курс"),
+        args.id,
+        if text.is_some() {
+            ctx.out.tr("template saved", "шаблон сохранён")
+        } else {
+            ctx.out.tr(
+                "template reset to the default",
+                "шаблон сброшен на текст по умолчанию",
+            )
+        }
+    ));
+    Ok(exit::OK)
 }
 
 fn course_record(c: &Course) -> Value {
@@ -258,18 +331,14 @@ fn course_record(c: &Course) -> Value {
 
 fn add_course(ctx: &Context, args: CourseAddArgs) -> Result<u8> {
     let name = name_text(&args.name)?;
-    let template = args
-        .template
-        .as_deref()
-        .map(|p| read_template(ctx, p))
-        .transpose()?;
+    let template = args.template.as_deref().map(read_template).transpose()?;
     save_course(ctx, args.id, Some(name), template.map(Some), true)
 }
 
 fn edit_course(ctx: &Context, args: CourseEditArgs) -> Result<u8> {
     let name = args.name.as_deref().map(name_text).transpose()?;
     let template = match (&args.template, args.default_template) {
-        (Some(path), _) => Some(Some(read_template(ctx, path)?)),
+        (Some(path), _) => Some(Some(read_template(path)?)),
         (None, true) => Some(None),
         (None, false) => None,
     };
@@ -311,12 +380,16 @@ fn save_course(
         if before.as_ref() == Some(&after) {
             return Ok(false);
         }
+        if let Some(template) = &after.message_template {
+            check_course_template(tx, id, &after.name, template)?;
+        }
         tx.upsert_course(
             id,
             Some(&after.name),
             Some(after.message_template.as_deref()),
             ctx.now,
         )?;
+        recheck_course_templates(tx, id)?;
         let action = if adding {
             action::COURSE_ADDED
         } else {
@@ -672,7 +745,7 @@ fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::T
             comfy_table::Cell::new(
                 r.confirmed_at
                     .as_deref()
-                    .map(|t| super::bookings::show_time(out, t))
+                    .map(|t| views::show_time(out, t))
                     .unwrap_or_default(),
             ),
             comfy_table::Cell::new(if r.blocked { out.tr("yes", "да") } else { "" }),

@@ -167,13 +167,13 @@ fn stream_code(prefix: &str, k: u64, streams: u64) -> String {
 
 pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     let mut db = ctx.create_db()?;
-    let existing = db.count_bookings(&Default::default())?;
+    let existing = db.count_bookings(&crate::domain::booking::BookingFilter::default())?;
     if existing > 0 {
         ctx.out.note(&format!(
-            "{} {} {existing} {}; {}",
+            "{} {} {}; {}",
             db.path().display(),
             ctx.out.tr("already has", "уже содержит"),
-            ctx.out.tr("bookings", "бронирований"),
+            ctx.out.bookings_count(existing),
             ctx.out.tr(
                 "left as it is (use a new --db for a fresh demo)",
                 "оставлена как есть (для нового демо укажите другой --db)"
@@ -255,7 +255,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
                     id: first_id + i as i64,
                     user_id,
                     username,
-                    first_name: Some(rng.pick(FIRST_NAMES).to_string()),
+                    first_name: Some((*rng.pick(FIRST_NAMES)).to_string()),
                     course_id: spec.id,
                     course_stream,
                     status,

@@ -92,7 +92,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     if !more {
                         break;
                     }
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, csv::Position::line);
                     let booking = parse_row(&record, &index, line, &name)?;
                     if let Some(first) = seen.insert(booking.id, line) {
                         return Err(bad_input(format!(
@@ -129,7 +129,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                         }
                     }
                     if counts.rows % 8192 == 0 {
-                        bar.set_position(record.position().map_or(0, |p| p.byte()));
+                        bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
                     }
                 }
@@ -400,7 +400,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::Utf8 { pos, .. } => format!(
             "line {}: not valid UTF-8 (save the file as UTF-8)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -408,7 +408,7 @@ pub fn describe_csv_error(err: &csv::Error) -> String {
             len,
         } => format!(
             "line {}: {len} fields where the header has {expected_len} (an unbalanced quote?)",
-            pos.as_ref().map_or(0, |p| p.line())
+            pos.as_ref().map_or(0, csv::Position::line)
         ),
         _ => err.to_string(),
     }

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod demo;
 pub mod docs;
 pub mod import;
+pub mod messaging;
 pub mod outbox;
 pub mod payments;
 pub mod set_status;

@@ -3,18 +3,22 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{Cell, Color};
 
 use super::Context;
-use crate::cli::{OutboxCommand, OutboxDrainArgs, OutboxListArgs};
-use crate::db::outbox::{OutboxCounts, OutboxMessage};
-use crate::domain::message::MessageStatus;
+use crate::cli::{
+    OutboxCancelArgs, OutboxCommand, OutboxDrainArgs, OutboxListArgs, OutboxQueueArgs,
+    OutboxRetryArgs, OutboxShowArgs,
+};
+use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
+use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::table::{new_table, number_cell, text_cell};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::services::catalogue::resolve_stream;
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
 use crate::services::delivery_telegram::{token_is_plausible, TelegramChannel, DEFAULT_API};
+use crate::services::messages::{self, MessageParams};
 
 /// Where the bot token comes from: the environment only, never a flag (a flag
 /// shows in `ps` and in shell history).
@@ -25,6 +29,10 @@ pub fn run(ctx: &Context, cmd: OutboxCommand) -> Result<u8> {
     match cmd {
         OutboxCommand::List(args) => list(ctx, args),
         OutboxCommand::Drain(args) => drain(ctx, args),
+        OutboxCommand::Show(args) => show(ctx, args),
+        OutboxCommand::Cancel(args) => cancel(ctx, args),
+        OutboxCommand::Retry(args) => retry(ctx, args),
+        OutboxCommand::Queue(args) => queue(ctx, args),
     }
 }
 
@@ -48,13 +56,45 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let limit = (!args.all).then_some(args.limit);
-    let (messages, counts) =
-        db.read(|db| Ok((db.recent_messages(args.status, limit)?, db.outbox_counts()?)))?;
+    let stream = match &args.stream {
+        Some(code) if code.is_empty() => Some((
+            args.course
+                .ok_or_else(|| bad_input("--stream \"\" (no stream) needs --course"))?,
+            String::new(),
+        )),
+        Some(code) => {
+            let s = resolve_stream(&db, code, args.course)?;
+            Some((s.course_id, s.code))
+        }
+        None => None,
+    };
+    let filter = MessageFilter {
+        status: args.status,
+        kind: args.kind,
+        booking_id: args.booking,
+        chat_id: args.user,
+        stream,
+    };
+    let (messages, counts) = db.read(|db| {
+        let mut messages = db.recent_messages(&filter, limit)?;
+        // Unsent messages are shown as they would go out now (renamed course,
+        // fixed template), not as they read when queued.
+        for m in messages
+            .iter_mut()
+            .filter(|m| m.status != MessageStatus::Sent.name())
+        {
+            if let Some(kind) = MessageKind::from_name(&m.kind) {
+                let facts = db.message_facts(m.booking_id, kind)?;
+                m.body = messages::current_text(facts.as_ref(), m).unwrap_or_else(|e| e);
+            }
+        }
+        Ok((messages, db.outbox_counts()?))
+    })?;
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {
             if !messages.is_empty() {
-                writeln!(stdout, "{}", messages_table(&out, &messages))?;
+                writeln!(stdout, "{}", views::messages_table(&out, &messages))?;
             }
             stdout.flush()?;
             out.note(&footer(&out, messages.len(), args.status, &counts));
@@ -101,79 +141,25 @@ fn footer(
     status: Option<MessageStatus>,
     counts: &OutboxCounts,
 ) -> String {
-    let of = match status {
-        None => counts.pending + counts.sending + counts.sent + counts.failed,
-        Some(MessageStatus::Pending) => counts.pending,
-        Some(MessageStatus::Sending) => counts.sending,
-        Some(MessageStatus::Sent) => counts.sent,
-        Some(MessageStatus::Failed) => counts.failed,
-    };
+    let of = status.map_or(counts.total(), |s| counts.of(s));
     let c = counts;
+    // Withdrawn and cancelled are named only when there are some, to keep the usual line short.
+    let mut stopped = String::new();
+    if c.withdrawn > 0 {
+        stopped += &format!(", {} {}", out.tr("withdrawn", "отозвано"), c.withdrawn);
+    }
+    if c.cancelled > 0 {
+        stopped += &format!(", {} {}", out.tr("cancelled", "отменено"), c.cancelled);
+    }
     match out.lang {
         crate::output::Lang::En => format!(
-            "shown {shown} of {of} (pending {}, sending {}, sent {}, failed {})",
+            "shown {shown} of {of} (pending {}, sending {}, sent {}, failed {}{stopped})",
             c.pending, c.sending, c.sent, c.failed
         ),
         crate::output::Lang::Ru => format!(
-            "показано {shown} из {of} (в очереди {}, отправляется {}, отправлено {}, не доставлено {})",
+            "показано {shown} из {of} (в очереди {}, отправляется {}, отправлено {}, не доставлено {}{stopped})",
             c.pending, c.sending, c.sent, c.failed
         ),
-    }
-}
-
-/// Messages as a table for people. Bodies and errors carry stranger-typed
-/// names (and, for errors, whatever a command or server printed): sanitised.
-pub(crate) fn messages_table(
-    out: &Output,
-    messages: &[OutboxMessage],
-) -> crate::output::table::Table {
-    let mut table = new_table(
-        out,
-        &[
-            out.tr("ID", "ID"),
-            out.tr("Booking", "Бронь"),
-            out.tr("Chat", "Чат"),
-            out.tr("Status", "Статус"),
-            out.tr("Tries", "Попыток"),
-            out.tr("Next / sent", "Следующая / отправлено"),
-            out.tr("Last error", "Последняя ошибка"),
-            out.tr("Message", "Сообщение"),
-        ],
-    );
-    table.keep_whole(&[0, 1, 2, 3, 4, 5]);
-    for m in messages {
-        let when = match (&m.sent_at, m.status.as_str()) {
-            (Some(sent), _) => super::bookings::show_time(out, sent),
-            (None, "pending") => super::bookings::show_time(out, &m.next_attempt_at),
-            _ => String::new(),
-        };
-        table.add_row(vec![
-            number_cell(m.id),
-            number_cell(m.booking_id),
-            number_cell(m.chat_id),
-            status_cell(out, &m.status),
-            number_cell(m.attempts),
-            Cell::new(when),
-            text_cell(out, m.last_error.as_deref(), 40),
-            text_cell(out, Some(&m.body), 48),
-        ]);
-    }
-    table
-}
-
-fn status_cell(out: &Output, status: &str) -> Cell {
-    let (label, color) = match status {
-        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
-        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
-        "sent" => (out.tr("sent", "отправлено"), Color::Green),
-        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
-        other => (other, Color::Reset),
-    };
-    let cell = Cell::new(label);
-    if out.color {
-        cell.fg(color)
-    } else {
-        cell
     }
 }
 
@@ -189,7 +175,10 @@ fn drain(ctx: &Context, args: OutboxDrainArgs) -> Result<u8> {
     let report = delivery::drain(&mut db, channel.as_mut(), &options, &clock, &ctx.actor)?;
     print_report(&ctx.out, &report, args.quiet);
     if let Some(error) = report.broken {
-        return Err(anyhow::anyhow!(error));
+        return Err(PaytrackError::ChannelUnusable(format!(
+            "{error}; the drain stopped, no attempt was used up"
+        ))
+        .into());
     }
     if report.interrupted {
         return Err(PaytrackError::Interrupted.into());
@@ -295,4 +284,200 @@ fn print_report(out: &Output, report: &DrainReport, quiet: bool) {
         ),
     };
     out.note(&summary);
+}
+
+/// `outbox show ID`: the message as it will be sent (rendered now), or as it was.
+fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let (message, facts) = db.read(|db| {
+        let message = db
+            .message(args.id)?
+            .ok_or_else(|| PaytrackError::NotFound(format!("message {} not found", args.id)))?;
+        let facts = match MessageKind::from_name(&message.kind) {
+            Some(kind) => db.message_facts(message.booking_id, kind)?,
+            None => None,
+        };
+        Ok((message, facts))
+    })?;
+    let text = messages::current_text(facts.as_ref(), &message);
+    let mut stdout = crate::output::stdout();
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            #[serde(flatten)]
+            message: &'a OutboxMessage,
+            /// The text it is (or was) sent with.
+            text: Option<&'a str>,
+            /// Why it cannot be sent as it is.
+            problem: Option<&'a str>,
+        }
+        serde_json::to_writer(
+            &mut stdout,
+            &Shown {
+                message: &message,
+                text: text.as_deref().ok(),
+                problem: text.as_ref().err().map(String::as_str),
+            },
+        )?;
+        writeln!(stdout)?;
+    } else {
+        let out = &ctx.out;
+        let clean = |t: &str| crate::output::sanitize::for_terminal(t).into_owned();
+        writeln!(stdout, "{}: {}", out.tr("message", "сообщение"), message.id)?;
+        writeln!(
+            stdout,
+            "{}: {}",
+            out.tr("booking", "бронь"),
+            message.booking_id
+        )?;
+        writeln!(stdout, "{}: {}", out.tr("chat", "чат"), message.chat_id)?;
+        writeln!(
+            stdout,
+            "{}: {}",
+            out.tr("kind", "вид"),
+            clean(&message.kind)
+        )?;
+        writeln!(stdout, "{}: {}", out.tr("status", "статус"), message.status)?;
+        writeln!(
+            stdout,
+            "{}: {}",
+            out.tr("attempts", "попыток"),
+            message.attempts
+        )?;
+        if let Some(sent) = &message.sent_at {
+            writeln!(
+                stdout,
+                "{}: {}",
+                out.tr("sent at", "отправлено"),
+                views::show_time(out, sent)
+            )?;
+        }
+        if let Some(error) = &message.last_error {
+            writeln!(
+                stdout,
+                "{}: {}",
+                out.tr("last error", "последняя ошибка"),
+                clean(error)
+            )?;
+        }
+        writeln!(stdout)?;
+        match &text {
+            Ok(text) => writeln!(stdout, "{}", clean(text))?,
+            Err(problem) => writeln!(
+                stdout,
+                "{}: {}",
+                out.tr("cannot be sent", "не может быть отправлено"),
+                problem
+            )?,
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// `outbox cancel`: by ids, or every pending (or failed) message a filter selects.
+fn cancel(ctx: &Context, args: OutboxCancelArgs) -> Result<u8> {
+    let by_filter = args.ids.is_empty();
+    if by_filter && args.booking.is_none() && args.kind.is_none() {
+        return Err(bad_input(
+            "name message ids, --booking ID, or --kind K (with --yes)",
+        ));
+    }
+    if by_filter && args.booking.is_none() && !args.yes {
+        return Err(bad_input(
+            "cancelling by --kind may stop many messages: add --yes (see them first with `outbox list --kind K --status pending`)",
+        ));
+    }
+    if !matches!(args.status, MessageStatus::Pending | MessageStatus::Failed) {
+        return Err(bad_input(
+            "--status: only pending and failed messages can be cancelled",
+        ));
+    }
+    let reason = args
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let filter = MessageFilter {
+        status: Some(args.status),
+        kind: args.kind,
+        booking_id: args.booking,
+        ..Default::default()
+    };
+    let (cancelled, _) = super::write_unless(
+        ctx,
+        |tx| {
+            let ids = if by_filter {
+                tx.message_ids(&filter)?
+            } else {
+                args.ids.clone()
+            };
+            messages::cancel_messages(tx, &ids, reason, &ctx.actor, ctx.now)?;
+            Ok(ids.len())
+        },
+        |_| true,
+    )?;
+    ctx.out.note(&format!(
+        "{} {cancelled} {}",
+        ctx.out.tr("cancelled", "отменено"),
+        ctx.out.tr("message(s)", "сообщений")
+    ));
+    Ok(exit::OK)
+}
+
+/// `outbox retry ID…`: failed (or cancelled) messages back to the queue.
+fn retry(ctx: &Context, args: OutboxRetryArgs) -> Result<u8> {
+    super::write_unless(
+        ctx,
+        |tx| messages::retry_messages(tx, &args.ids, &ctx.actor, ctx.now),
+        |()| true,
+    )?;
+    ctx.out.note(&format!(
+        "{} {}",
+        args.ids.len(),
+        ctx.out
+            .tr("message(s) back in the queue", "сообщений снова в очереди")
+    ));
+    Ok(exit::OK)
+}
+
+/// `outbox queue BOOKING --kind K`: a message an admin asks for.
+fn queue(ctx: &Context, args: OutboxQueueArgs) -> Result<u8> {
+    if args.kind == MessageKind::Broadcast {
+        return Err(bad_input(
+            "a broadcast has its own text: use `streams broadcast STREAM --text-file F`",
+        ));
+    }
+    let (id, _) = super::write_unless(
+        ctx,
+        |tx| {
+            tx.booking(args.booking)?.ok_or_else(|| {
+                PaytrackError::NotFound(format!("booking {} not found", args.booking))
+            })?;
+            let id = messages::queue_message(
+                tx,
+                args.booking,
+                args.kind,
+                &MessageParams::default(),
+                None,
+                ctx.now,
+            )?;
+            tx.append_audit(
+                &ctx.actor,
+                ctx.now,
+                crate::domain::audit::NewAuditEntry {
+                    action: crate::domain::audit::action::MESSAGES_QUEUED,
+                    booking_id: Some(args.booking),
+                    details: serde_json::json!({ "kind": args.kind.name(), "message_id": id, "source": "outbox queue" }),
+                    ..Default::default()
+                },
+            )?;
+            Ok(id)
+        },
+        |_| true,
+    )?;
+    let mut stdout = crate::output::stdout();
+    writeln!(stdout, "{}", id.unwrap_or_default())?;
+    stdout.flush()?;
+    Ok(exit::OK)
 }

@@ -21,6 +21,7 @@ use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
+use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Lang, Output};
 use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{
@@ -329,18 +330,21 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                 }
             }
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now)?;
+            if args.no_notify {
+                reconciler = reconciler.without_messages();
+            }
             let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
             while reader
                 .read_record(&mut record)
                 .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
             {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, csv::Position::line);
                 let payment = parse_row(&record, &index, default_provider, line, &name)?;
                 reconciler.apply(IncomingPayment { line, payment })?;
                 rows += 1;
                 if rows % 4096 == 0 {
-                    bar.set_position(record.position().map_or(0, |p| p.byte()));
+                    bar.set_position(record.position().map_or(0, csv::Position::byte));
                     crate::interrupt::check()?;
                 }
             }
@@ -958,7 +962,7 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
             text_cell(out, Some(&p.provider), 16),
             text_cell(out, Some(&p.external_id), 24),
             number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            money_cell(p.amount_minor, &p.currency),
+            views::money_cell(out, p.amount_minor, &p.currency),
             comfy_table::Cell::new(attention_name(row)),
             // Our own sentence, never cut; the file's text in it is sanitised.
             comfy_table::Cell::new(crate::output::sanitize::for_terminal(&explain(
@@ -968,15 +972,6 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
     }
     table.keep_whole(&[0, 3, 4, 5]);
     table
-}
-
-/// An amount with its currency, right-aligned.
-fn money_cell(amount_minor: i64, currency: &str) -> comfy_table::Cell {
-    number_cell(format!(
-        "{} {}",
-        format_amount(amount_minor),
-        crate::output::sanitize::for_terminal(currency)
-    ))
 }
 
 fn totals_table(out: &Output, report: &ReconcileReport) -> Table {
@@ -1054,7 +1049,7 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
                 out.note(out.tr("no payments match", "подходящих платежей нет"));
                 return Ok(exit::OK);
             }
-            writeln!(stdout, "{}", payments_table(&out, &rows))?;
+            writeln!(stdout, "{}", views::payments_table(&out, &rows))?;
             if limit.is_some_and(|n| rows.len() as u64 == n) {
                 out.note(out.tr(
                     "more may match: raise --limit or use --all",
@@ -1098,46 +1093,6 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     }
     stdout.flush()?;
     Ok(exit::OK)
-}
-
-pub(crate) fn payments_table(out: &Output, rows: &[Payment]) -> Table {
-    let mut table = new_table(
-        out,
-        &[
-            // The id `payments assign/resolve` take.
-            "Id",
-            out.tr("Paid at", "Оплачено"),
-            out.tr("Provider", "Провайдер"),
-            out.tr("Payment", "Платёж"),
-            out.tr("Booking", "Бронь"),
-            out.tr("Amount", "Сумма"),
-            out.tr("Outcome", "Итог"),
-            out.tr("Description", "Назначение"),
-        ],
-    );
-    for p in rows {
-        let outcome = match &p.resolved_at {
-            Some(_) => format!("{} ({})", p.outcome, out.tr("resolved", "разобран")),
-            None => p.outcome.clone(),
-        };
-        table.add_row(vec![
-            number_cell(p.id),
-            comfy_table::Cell::new(
-                p.paid_at
-                    .as_deref()
-                    .map(|t| super::bookings::show_time(out, t))
-                    .unwrap_or_default(),
-            ),
-            text_cell(out, Some(&p.provider), 16),
-            text_cell(out, Some(&p.external_id), 24),
-            number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
-            money_cell(p.amount_minor, &p.currency),
-            comfy_table::Cell::new(outcome),
-            text_cell(out, p.description.as_deref(), 30),
-        ]);
-    }
-    table.keep_whole(&[0, 1, 4, 5, 6]);
-    table
 }
 
 #[cfg(test)]

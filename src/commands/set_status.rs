@@ -15,6 +15,7 @@ use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::parse_age;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::views;
 use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
@@ -38,6 +39,17 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
                 .map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display())))
         })
         .transpose()?;
+    // A typo would reach the student: refused before anything changes.
+    if let Some(key) = template.as_deref().and_then(|t| {
+        crate::domain::message::unknown_placeholders(t)
+            .first()
+            .copied()
+    }) {
+        return Err(bad_input(format!(
+            "--template: {{{}}} is not a placeholder; nothing changed",
+            crate::output::sanitize::for_terminal(key)
+        )));
+    }
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
         Ok(StatusChange {
             booking_id: id,
@@ -116,16 +128,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
     } else {
         ""
     };
-    if !outcome.changed {
-        out.note(&format!(
-            "{prefix}{} {} {} {}; {}",
-            out.tr("booking", "бронь"),
-            outcome.booking_id,
-            out.tr("is already", "уже"),
-            out.status_label(outcome.from),
-            out.tr("nothing to do", "делать нечего")
-        ));
-    } else {
+    if outcome.changed {
         let verb = if args.dry_run {
             out.tr("would change", "будет изменена")
         } else {
@@ -148,6 +151,15 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             );
         }
         out.note(&line);
+    } else {
+        out.note(&format!(
+            "{prefix}{} {} {} {}; {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is already", "уже"),
+            out.status_label(outcome.from),
+            out.tr("nothing to do", "делать нечего")
+        ));
     }
     if args.json {
         let mut stdout = crate::output::stdout();
@@ -179,6 +191,8 @@ struct BulkSummary {
     unchanged: u64,
     /// Bookings that moved to another status since they were selected (filter bulk only).
     skipped: u64,
+    /// Bookings a filter cancel left alone because they have received money.
+    spared_paid: Vec<i64>,
     refused: Vec<Refusal>,
 }
 
@@ -191,13 +205,35 @@ struct Refusal {
 fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Result<u8> {
     let total = changes.len();
     // A refused change leaves the whole batch unapplied: fix the list and re-run.
+    // A stale-booking cleanup must not cancel a student who paid part of the
+    // price (issue 14): such bookings are skipped, in the transaction, unless asked.
+    let spare_paid = changes.first().map(|c| c.to) == Some(Status::Cancelled)
+        && !args.include_paid
+        && args.ids_from.is_none()
+        && args.id.is_none();
     let (summary, applied) = super::write_unless(
         ctx,
-        |tx| apply_all(tx, ctx, &changes),
+        |tx| apply_all(tx, ctx, &changes, spare_paid),
         |s| !args.dry_run && s.refused.is_empty(),
     )?;
     let applied = applied && summary.changed > 0;
     let out = &ctx.out;
+    if !summary.spared_paid.is_empty() {
+        out.warn(&format!(
+            "{} {}: {}",
+            summary.spared_paid.len(),
+            out.tr(
+                "booking(s) with money received were not cancelled (--include-paid cancels them too)",
+                "бронирований с поступившими деньгами не отменены (--include-paid отменит и их)"
+            ),
+            summary
+                .spared_paid
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for refusal in &summary.refused {
         eprintln!(
             "paytrack: {}: {}",
@@ -221,8 +257,8 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
         out.tr("nothing to change", "менять нечего")
     };
     out.note(&format!(
-        "{head}: {total} {}, {} {}, {} {}, {} {}, {} {}",
-        out.tr("bookings", "бронирований"),
+        "{head}: {}, {} {}, {} {}, {} {}, {} {}",
+        out.bookings_count(total as u64),
         summary.changed,
         out.tr("changed", "изменено"),
         summary.unchanged,
@@ -255,11 +291,16 @@ fn apply_all(
     tx: &crate::db::WriteTx,
     ctx: &Context,
     changes: &[StatusChange],
+    spare_paid: bool,
 ) -> Result<BulkSummary> {
     let mut summary = BulkSummary::default();
     for (i, change) in changes.iter().enumerate() {
         if i % 1024 == 0 {
             crate::interrupt::check()?;
+        }
+        if spare_paid && tx.has_received_money(change.booking_id)? {
+            summary.spared_paid.push(change.booking_id);
+            continue;
         }
         match change_status(tx, change, &ctx.actor, ctx.now) {
             Ok(o) if o.changed => summary.changed += 1,
@@ -268,7 +309,7 @@ fn apply_all(
                 Some(PaytrackError::ExpectationFailed(_))
                     if change.source == "bulk" && change.expect.is_some() =>
                 {
-                    summary.skipped += 1
+                    summary.skipped += 1;
                 }
                 Some(
                     PaytrackError::NotFound(msg)
@@ -346,11 +387,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     if ids.is_empty() || args.dry_run || args.yes {
         if args.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
-            writeln!(
-                stdout,
-                "{}",
-                super::bookings::bookings_table(&ctx.out, &rows)
-            )?;
+            writeln!(stdout, "{}", views::bookings_table(&ctx.out, &rows))?;
             stdout.flush()?;
         }
         return Ok(ids);
@@ -361,12 +398,11 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
             ids.len()
         )));
     }
-    eprintln!("{}", super::bookings::bookings_table(&ctx.out, &rows));
+    eprintln!("{}", views::bookings_table(&ctx.out, &rows));
     eprint!(
-        "{} {} {} → {}? [y/N] ",
+        "{} {} → {}? [y/N] ",
         ctx.out.tr("Change", "Изменить"),
-        ids.len(),
-        ctx.out.tr("bookings", "бронирований"),
+        ctx.out.bookings_count(ids.len() as u64),
         ctx.out
             .status_label(args.target.or(args.to).expect("checked by the caller"))
     );

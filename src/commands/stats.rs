@@ -19,7 +19,7 @@ use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::{csv_writer, views, write_json, Format, Output};
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
     match cmd {
@@ -232,11 +232,11 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
             number_cell(r.pending),
             number_cell(r.cancelled),
             number_cell(format!("{:.0}%", r.conversion * 100.0)),
-            number_cell(match (&r.revenue, &r.currency) {
-                (Some(v), Some(c)) => format!("{v} {}", crate::output::sanitize::for_terminal(c)),
-                (Some(v), None) => v.clone(),
-                _ => String::new(),
-            }),
+            number_cell(
+                r.revenue_minor
+                    .map(|m| views::money(out, m, r.currency.as_deref()))
+                    .unwrap_or_default(),
+            ),
             number_cell(r.seats_left.map(|s| s.to_string()).unwrap_or_default()),
             comfy_table::Cell::new(bar(out, r.confirmed, r.pending, r.cancelled, 16)),
         ]);
@@ -248,11 +248,7 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
     };
     let revenue = revenue
         .iter()
-        .map(|(cur, v)| {
-            format!("{} {}", v, crate::output::sanitize::for_terminal(cur))
-                .trim()
-                .to_string()
-        })
+        .map(|(cur, v)| views::money(out, *v, Some(cur)))
         .collect::<Vec<_>>()
         .join(", ");
     table.add_row(vec![

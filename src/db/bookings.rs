@@ -176,6 +176,11 @@ fn uses_search_index(folded: &str) -> bool {
     folded.chars().count() >= 3
 }
 
+/// The text a booking is searched by, as the index holds it (schema.sql,
+/// migration 3): paytrack's fold, or the names as another program wrote them.
+const SEARCHED_TEXT: &str = "CASE WHEN b.search_text <> '' THEN b.search_text \
+     ELSE lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) END";
+
 /// Folded text as one FTS5 phrase: in double quotes, inner quotes doubled, so
 /// nothing in it is read as FTS query syntax.
 fn search_phrase(folded: &str) -> String {
@@ -192,7 +197,7 @@ fn push_search(c: &mut Conditions, folded: &str) {
         );
     } else {
         c.push(
-            "instr(b.search_text, ?) > 0",
+            &format!("instr({SEARCHED_TEXT}, ?) > 0"),
             vec![Box::new(folded.to_string())],
         );
     }
@@ -409,7 +414,7 @@ pub(super) fn refold_search_text(conn: &rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
-fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
+pub(super) fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
         .query_row([id], booking_from_row)

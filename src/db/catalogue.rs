@@ -116,6 +116,102 @@ impl WriteTx<'_> {
         Ok(before)
     }
 
+    /// A stream's group chat link (`{chat_link}`).
+    pub fn stream_chat_link(&self, course_id: i64, code: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT chat_link FROM streams WHERE course_id = ?1 AND code = ?2")?
+            .query_row(params![course_id, code], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    pub fn set_stream_chat_link(
+        &self,
+        course_id: i64,
+        code: &str,
+        link: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE streams SET chat_link = ?3, updated_at = ?4 WHERE course_id = ?1 AND code = ?2",
+            )?
+            .execute(params![course_id, code, link, to_storage(now)])?;
+        Ok(())
+    }
+
+    /// The longest stream name (or code) and chat link of a course, to check
+    /// templates against Telegram's limit.
+    pub fn longest_stream_texts(&self, course_id: i64) -> Result<(String, String)> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT COALESCE(name, code), COALESCE(chat_link, '') FROM streams WHERE course_id = ?1",
+        )?;
+        let mut name = String::new();
+        let mut link = String::new();
+        let rows = stmt.query_map([course_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (n, l) = row?;
+            if n.chars().count() > name.chars().count() {
+                name = n;
+            }
+            if l.chars().count() > link.chars().count() {
+                link = l;
+            }
+        }
+        Ok((name, link))
+    }
+
+    /// A course's template of a kind other than confirmation (the course row holds that one).
+    pub fn kind_template(&self, course_id: i64, kind: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
+            )?
+            .query_row(params![course_id, kind], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// A course's templates of kinds other than confirmation: (kind, text).
+    pub fn kind_templates(&self, course_id: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, body FROM message_templates WHERE course_id = ?1 ORDER BY kind",
+        )?;
+        let rows = stmt
+            .query_map([course_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Sets (or with None removes) a course's template of a kind other than confirmation.
+    pub fn set_kind_template(
+        &self,
+        course_id: i64,
+        kind: &str,
+        body: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        match body {
+            Some(body) => self
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO message_templates (course_id, kind, body, updated_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (course_id, kind) DO UPDATE SET body = excluded.body,
+                                                                 updated_at = excluded.updated_at",
+                )?
+                .execute(params![course_id, kind, body, to_storage(now)])?,
+            None => self
+                .conn()
+                .prepare_cached("DELETE FROM message_templates WHERE course_id = ?1 AND kind = ?2")?
+                .execute(params![course_id, kind])?,
+        };
+        Ok(())
+    }
+
     /// Inserts or edits a stream; returns the previous state.
     pub fn upsert_stream(
         &self,
@@ -174,7 +270,7 @@ impl WriteTx<'_> {
     }
 }
 
-fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
+pub(super) fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
     Ok(conn
         .prepare_cached("SELECT id, name, message_template FROM courses WHERE id = ?1")?
         .query_row([id], |r| {
@@ -187,7 +283,7 @@ fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> 
         .optional()?)
 }
 
-fn stream_by_code(
+pub(super) fn stream_by_code(
     conn: &rusqlite::Connection,
     course_id: i64,
     code: &str,
@@ -247,6 +343,17 @@ impl Db {
 
     pub fn stream(&self, course_id: i64, code: &str) -> Result<Option<Stream>> {
         stream_by_code(self.conn(), course_id, code)
+    }
+
+    /// A course's template of a kind other than confirmation.
+    pub fn kind_template(&self, course_id: i64, kind: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
+            )?
+            .query_row(params![course_id, kind], |r| r.get(0))
+            .optional()?)
     }
 
     /// Streams with this code in any course (a code is usually unique; `--course` disambiguates).

@@ -352,7 +352,7 @@ fn has_no_write_permission(path: &Path) -> bool {
 fn sqlite_code(err: &anyhow::Error) -> Option<rusqlite::ErrorCode> {
     err.chain()
         .find_map(|c| c.downcast_ref::<rusqlite::Error>())
-        .and_then(|e| e.sqlite_error_code())
+        .and_then(rusqlite::Error::sqlite_error_code)
 }
 
 /// SQLite's extended result code somewhere in an error's chain, if any.
@@ -368,7 +368,7 @@ fn extended_code(err: &anyhow::Error) -> Option<i32> {
 /// into one line that names the file and says nothing was changed: the
 /// transaction rolled back. Other errors (bad input, refusals) pass through.
 fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
-    use rusqlite::ErrorCode::*;
+    use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
     let shown = path.display();
     let what = match sqlite_code(&err) {
         Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
@@ -378,7 +378,7 @@ fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
         }
         Some(SystemIoFailure) => format!("a disk I/O error ({err:#})"),
         Some(ReadOnly) => "the database is read-only".to_string(),
-        Some(DatabaseCorrupt) | Some(NotADatabase) => "the database is corrupt".to_string(),
+        Some(DatabaseCorrupt | NotADatabase) => "the database is corrupt".to_string(),
         _ => return err,
     };
     PaytrackError::Database(format!(
@@ -395,12 +395,14 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     {
         return err;
     }
-    use rusqlite::ErrorCode::*;
+    use rusqlite::ErrorCode::{
+        DatabaseBusy, DatabaseCorrupt, DatabaseLocked, NotADatabase, ReadOnly,
+    };
     let what = match sqlite_code(&err) {
         Some(NotADatabase) => "is not a SQLite database".to_string(),
         Some(DatabaseCorrupt) => "is corrupt".to_string(),
         Some(ReadOnly) => "is read-only".to_string(),
-        Some(DatabaseBusy) | Some(DatabaseLocked) => return err,
+        Some(DatabaseBusy | DatabaseLocked) => return err,
         _ => format!("cannot be used: {err:#}"),
     };
     PaytrackError::Database(format!("{} {what}", path.display())).into()
@@ -411,7 +413,11 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
 /// Lives here so that nothing outside `db` needs to know SQLite's error codes.
 pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     use crate::error::exit;
-    use rusqlite::ErrorCode::*;
+    use rusqlite::ErrorCode::{
+        CannotOpen, ConstraintViolation, DatabaseBusy, DatabaseCorrupt, DatabaseLocked, DiskFull,
+        FileLockingProtocolFailed, NotADatabase, PermissionDenied, ReadOnly, SystemIoFailure,
+        TooBig,
+    };
     let err = cause.downcast_ref::<rusqlite::Error>()?;
     match err.sqlite_error_code()? {
         DatabaseBusy | DatabaseLocked => Some(exit::BUSY),

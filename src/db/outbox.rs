@@ -13,7 +13,9 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{Db, WriteTx};
-use crate::domain::message::MessageStatus;
+use crate::domain::booking::Booking;
+use crate::domain::message::{MessageKind, MessageStatus};
+use crate::domain::money::Money;
 use crate::domain::time::to_storage;
 
 /// One queued message.
@@ -32,6 +34,23 @@ pub struct OutboxMessage {
     pub sent_at: Option<String>,
     pub claimed_by: Option<String>,
     pub claimed_at: Option<String>,
+    /// JSON the text is rendered from at send time; None for a text frozen when queued.
+    pub params: Option<String>,
+    pub dedupe_key: Option<String>,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage<'a> {
+    pub booking_id: i64,
+    pub chat_id: i64,
+    pub kind: &'a str,
+    /// The text as rendered now (a preview until it is sent).
+    pub body: &'a str,
+    /// What the text is rendered from at send time (JSON).
+    pub params: &'a str,
+    /// Unique across the outbox: a second message with the same key is not queued.
+    pub dedupe_key: Option<&'a str>,
 }
 
 /// A message a drain has claimed and now sends.
@@ -44,6 +63,9 @@ pub struct ClaimedMessage {
     pub body: String,
     /// The number of this attempt (1 for the first).
     pub attempts: i64,
+    /// What the text is rendered from; None for a text frozen when queued.
+    #[serde(skip)]
+    pub params: Option<String>,
     /// The recipient is in `blocked_users`: do not send.
     #[serde(skip)]
     pub recipient_blocked: bool,
@@ -56,10 +78,56 @@ pub struct OutboxCounts {
     pub sending: u64,
     pub sent: u64,
     pub failed: u64,
+    pub withdrawn: u64,
+    pub cancelled: u64,
+}
+
+impl OutboxCounts {
+    pub fn of(&self, status: MessageStatus) -> u64 {
+        match status {
+            MessageStatus::Pending => self.pending,
+            MessageStatus::Sending => self.sending,
+            MessageStatus::Sent => self.sent,
+            MessageStatus::Failed => self.failed,
+            MessageStatus::Withdrawn => self.withdrawn,
+            MessageStatus::Cancelled => self.cancelled,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        MessageStatus::ALL.iter().map(|&s| self.of(s)).sum()
+    }
+}
+
+/// Which messages `outbox list` and `outbox cancel` select; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<MessageStatus>,
+    pub kind: Option<MessageKind>,
+    pub booking_id: Option<i64>,
+    /// The recipient (Telegram user id).
+    pub chat_id: Option<i64>,
+    /// (course, stream code) of the message's booking.
+    pub stream: Option<(i64, String)>,
+}
+
+/// What rendering a booking's message needs, read in one place.
+#[derive(Debug, Clone)]
+pub struct MessageFacts {
+    pub booking: Booking,
+    pub course_name: Option<String>,
+    pub stream_name: Option<String>,
+    pub chat_link: Option<String>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// Received so far in the stream's currency.
+    pub received_minor: i64,
+    /// The course's template for the kind asked for, if it has one.
+    pub template: Option<String>,
 }
 
 const COLUMNS: &str = "id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at, \
-     last_error, created_at, sent_at, claimed_by, claimed_at";
+     last_error, created_at, sent_at, claimed_by, claimed_at, params, dedupe_key";
 
 fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
     Ok(OutboxMessage {
@@ -76,28 +144,261 @@ fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
         sent_at: r.get(10)?,
         claimed_by: r.get(11)?,
         claimed_at: r.get(12)?,
+        params: r.get(13)?,
+        dedupe_key: r.get(14)?,
     })
 }
 
+/// See `MessageFacts`; shared by reads and writes (rendering at send time).
+fn message_facts(
+    conn: &rusqlite::Connection,
+    booking_id: i64,
+    kind: MessageKind,
+) -> Result<Option<MessageFacts>> {
+    let Some(booking) = super::bookings::booking_by_id(conn, booking_id)? else {
+        return Ok(None);
+    };
+    let course = super::catalogue::course_by_id(conn, booking.course_id)?;
+    let stream = match &booking.course_stream {
+        Some(code) => super::catalogue::stream_by_code(conn, booking.course_id, code)?,
+        None => None,
+    };
+    let chat_link: Option<String> = match &booking.course_stream {
+        Some(code) => conn
+            .prepare_cached("SELECT chat_link FROM streams WHERE course_id = ?1 AND code = ?2")?
+            .query_row(params![booking.course_id, code], |r| r.get(0))
+            .optional()?
+            .flatten(),
+        None => None,
+    };
+    let template = match kind {
+        MessageKind::Confirmation => course.as_ref().and_then(|c| c.message_template.clone()),
+        _ => conn
+            .prepare_cached(
+                "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
+            )?
+            .query_row(params![booking.course_id, kind.name()], |r| r.get(0))
+            .optional()?,
+    };
+    let currency = stream.as_ref().and_then(|s| s.currency.clone());
+    // Added up in Rust with `Money` (checked), as `received_total` does: SQL's
+    // SUM fails on leaving i64, and a drain must not die on odd payment data.
+    let amounts = conn
+        .prepare_cached(&format!(
+            "SELECT amount_minor FROM payments
+              WHERE booking_id = ?1 AND (?2 IS NULL OR currency = ?2)
+                AND outcome IN {}",
+            super::payments::RECEIVED_OUTCOMES
+        ))?
+        .query_map(params![booking.id, currency], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let received_minor = Money::sum(amounts).map_or(i64::MAX, Money::clamped_i64);
+    Ok(Some(MessageFacts {
+        course_name: course.map(|c| c.name),
+        stream_name: stream.as_ref().and_then(|s| s.name.clone()),
+        price_minor: stream.as_ref().and_then(|s| s.price_minor),
+        currency,
+        chat_link,
+        received_minor,
+        template,
+        booking,
+    }))
+}
+
+/// The WHERE clause and arguments of a `MessageFilter` (over `outbox o`
+/// joined with `bookings b`); values are always parameters.
+fn filter_sql(f: &MessageFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn rusqlite::ToSql>| {
+        args.push(value);
+        clauses.push(clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(s) = f.status {
+        push("o.status = ?", Box::new(s.name()));
+    }
+    if let Some(k) = f.kind {
+        push("o.kind = ?", Box::new(k.name()));
+    }
+    if let Some(b) = f.booking_id {
+        push("o.booking_id = ?", Box::new(b));
+    }
+    if let Some(c) = f.chat_id {
+        push("o.chat_id = ?", Box::new(c));
+    }
+    if let Some((course, code)) = &f.stream {
+        push("b.course_id = ?", Box::new(*course));
+        if code.is_empty() {
+            clauses.push("b.course_stream IS NULL".to_string());
+        } else {
+            push("b.course_stream = ?", Box::new(code.clone()));
+        }
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (clause, args)
+}
+
+/// `COLUMNS` qualified with the `o` alias.
+fn qualified_columns() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("o.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl WriteTx<'_> {
-    /// Queues a message; returns its id.
-    pub fn enqueue_message(
-        &self,
-        booking_id: i64,
-        chat_id: i64,
-        kind: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
+    /// Queues a message; returns its id, or None when its `dedupe_key` is already queued.
+    pub fn enqueue_message(&self, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<i64>> {
         let now = self.stamp(now);
         let now = &*now;
+        let inserted = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO outbox (booking_id, chat_id, kind, body, params, dedupe_key, status,
+                                     next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)
+                 ON CONFLICT (dedupe_key) DO NOTHING",
+            )?
+            .execute(params![
+                m.booking_id,
+                m.chat_id,
+                m.kind,
+                m.body,
+                m.params,
+                m.dedupe_key,
+                now
+            ])?;
+        Ok((inserted == 1).then(|| self.conn().last_insert_rowid()))
+    }
+
+    /// Moves the unsent (`pending`) messages of `kind` for a booking to
+    /// `status` (withdrawn or cancelled), with `reason` as their last error;
+    /// returns their ids. A message a drain is sending now is left alone.
+    pub fn stop_pending_for_booking(
+        &self,
+        booking_id: i64,
+        kind: MessageKind,
+        status: MessageStatus,
+        reason: &str,
+    ) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare_cached(
+            "UPDATE outbox SET status = ?3, last_error = ?4
+              WHERE booking_id = ?1 AND kind = ?2 AND status = 'pending'
+          RETURNING id",
+        )?;
+        let mut ids = stmt
+            .query_map(
+                params![booking_id, kind.name(), status.name(), reason],
+                |r| r.get::<_, i64>(0),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Cancels one message if it is pending or failed; returns its status before.
+    pub fn cancel_message(&self, id: i64, reason: &str) -> Result<Option<String>> {
+        let before: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT status FROM outbox WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        if matches!(before.as_deref(), Some("pending" | "failed")) {
+            self.conn()
+                .prepare_cached(
+                    "UPDATE outbox SET status = 'cancelled', last_error = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id, reason])?;
+        }
+        Ok(before)
+    }
+
+    /// Puts a failed (or cancelled, withdrawn) message back in the queue,
+    /// due now, with its attempts counted from zero again.
+    pub fn requeue_message(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
         self.conn()
             .prepare_cached(
-                "INSERT INTO outbox (booking_id, chat_id, kind, body, status, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2,
+                        claimed_by = NULL, claimed_at = NULL
+                  WHERE id = ?1",
             )?
-            .execute(params![booking_id, chat_id, kind, body, now])?;
-        Ok(self.conn().last_insert_rowid())
+            .execute(params![id, to_storage(now)])?;
+        Ok(())
+    }
+
+    /// Stores the text a claimed message is sent with (rendered at send time).
+    pub fn set_message_body(&self, id: i64, body: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE outbox SET body = ?2 WHERE id = ?1")?
+            .execute(params![id, body])?;
+        Ok(())
+    }
+
+    /// When the last message of `kind` for a booking was queued (withdrawn
+    /// and cancelled ones do not count), and whether one is still unsent.
+    pub fn last_message_of_kind(
+        &self,
+        booking_id: i64,
+        kind: MessageKind,
+    ) -> Result<(Option<String>, bool)> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT MAX(created_at), COALESCE(MAX(status IN ('pending', 'sending')), 0)
+                   FROM outbox
+                  WHERE booking_id = ?1 AND kind = ?2 AND status NOT IN ('withdrawn', 'cancelled')",
+            )?
+            .query_row(params![booking_id, kind.name()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
+
+    /// Whether the student blocked the bot.
+    pub fn user_blocked(&self, user_id: i64) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)")?
+            .query_row(params![user_id], |r| r.get(0))?)
+    }
+
+    /// Whether a message of `kind` to this booking's student was delivered.
+    pub fn message_was_sent(&self, booking_id: i64, kind: MessageKind) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM outbox
+                                 WHERE booking_id = ?1 AND kind = ?2 AND status = 'sent')",
+            )?
+            .query_row(params![booking_id, kind.name()], |r| r.get(0))?)
+    }
+
+    pub fn message(&self, id: i64) -> Result<Option<OutboxMessage>> {
+        message_by_id(self.conn(), id)
+    }
+
+    pub fn message_facts(
+        &self,
+        booking_id: i64,
+        kind: MessageKind,
+    ) -> Result<Option<MessageFacts>> {
+        message_facts(self.conn(), booking_id, kind)
+    }
+
+    /// The ids of the messages a filter selects, oldest first.
+    pub fn message_ids(&self, filter: &MessageFilter) -> Result<Vec<i64>> {
+        let (clause, args) = filter_sql(filter);
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT o.id FROM outbox o JOIN bookings b ON b.id = o.booking_id{clause} ORDER BY o.id"
+        ))?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
     }
 
     /// Claims one message for `claimer`: first a `sending` one whose claim is
@@ -138,7 +439,7 @@ impl WriteTx<'_> {
                 "UPDATE outbox
                     SET status = 'sending', claimed_by = ?2, claimed_at = ?3, attempts = attempts + 1
                   WHERE id = ?1
-              RETURNING id, booking_id, chat_id, kind, body, attempts",
+              RETURNING id, booking_id, chat_id, kind, body, attempts, params",
             )?
             .query_row(params![id, claimer, to_storage(now)], |r| {
                 Ok(ClaimedMessage {
@@ -148,6 +449,7 @@ impl WriteTx<'_> {
                     kind: r.get(3)?,
                     body: r.get(4)?,
                     attempts: r.get(5)?,
+                    params: r.get(6)?,
                     recipient_blocked: false,
                 })
             })?;
@@ -225,6 +527,13 @@ impl WriteTx<'_> {
     }
 }
 
+fn message_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<OutboxMessage>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?
+        .query_row([id], message_from_row)
+        .optional()?)
+}
+
 impl Db {
     /// Messages, optionally of one status, oldest first.
     pub fn outbox_messages(
@@ -241,20 +550,38 @@ impl Db {
         Ok(rows)
     }
 
-    /// The newest messages (of one status, if given), newest first; all of them without a limit.
+    /// The newest messages a filter selects, newest first; all of them without a limit.
     pub fn recent_messages(
         &self,
-        status: Option<MessageStatus>,
+        filter: &MessageFilter,
         limit: Option<u64>,
     ) -> Result<Vec<OutboxMessage>> {
-        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let (clause, mut args) = filter_sql(filter);
+        args.push(Box::new(
+            limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+        ));
         let mut stmt = self.conn().prepare(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+            "SELECT {} FROM outbox o JOIN bookings b ON b.id = o.booking_id{clause}
+              ORDER BY o.id DESC LIMIT ?{}",
+            qualified_columns(),
+            args.len()
         ))?;
         let rows = stmt
-            .query_map(params![status.map(|s| s.name()), limit], message_from_row)?
+            .query_map(rusqlite::params_from_iter(args.iter()), message_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    pub fn message(&self, id: i64) -> Result<Option<OutboxMessage>> {
+        message_by_id(self.conn(), id)
+    }
+
+    pub fn message_facts(
+        &self,
+        booking_id: i64,
+        kind: MessageKind,
+    ) -> Result<Option<MessageFacts>> {
+        message_facts(self.conn(), booking_id, kind)
     }
 
     /// How many messages are in each status.
@@ -273,6 +600,8 @@ impl Db {
                 "sending" => counts.sending = n,
                 "sent" => counts.sent = n,
                 "failed" => counts.failed = n,
+                "withdrawn" => counts.withdrawn = n,
+                "cancelled" => counts.cancelled = n,
                 _ => {}
             }
         }

@@ -260,6 +260,28 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Whether a booking has kept money, in any currency: the net of what it
+    /// received (refunds subtracted) is above zero (see `RECEIVED_OUTCOMES`).
+    pub fn has_received_money(&self, booking_id: i64) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT currency, amount_minor FROM payments
+              WHERE booking_id = ?1 AND outcome IN {RECEIVED_OUTCOMES} ORDER BY currency"
+        ))?;
+        let rows = stmt
+            .query_map(params![booking_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut by_currency = std::collections::BTreeMap::<String, Vec<i64>>::new();
+        for (currency, amount) in rows {
+            by_currency.entry(currency).or_default().push(amount);
+        }
+        // A sum too large to add up is certainly money received.
+        Ok(by_currency
+            .into_values()
+            .any(|amounts| Money::sum(amounts).map_or(true, Money::is_positive)))
+    }
+
     /// The stored payment (provider, external_id) names (its first version,
     /// never a conflict), with whether it still waits for a person.
     pub fn stored_payment(

@@ -187,6 +187,10 @@ pub mod action {
     pub const STREAM_EDITED: &str = "catalogue.stream_edited";
     pub const MESSAGE_SENT: &str = "message.sent";
     pub const MESSAGE_FAILED: &str = "message.failed";
+    pub const MESSAGE_WITHDRAWN: &str = "message.withdrawn";
+    pub const MESSAGE_CANCELLED: &str = "message.cancelled";
+    pub const MESSAGE_RETRIED: &str = "message.retried";
+    pub const MESSAGES_QUEUED: &str = "messages.queued";
     pub const USER_BLOCKED: &str = "user.blocked";
     pub const STATS_REBUILT: &str = "stats.rebuilt";
     pub const DEMO_GENERATED: &str = "demo.generated";

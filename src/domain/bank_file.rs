@@ -54,12 +54,11 @@ pub fn decode(
                 )
             });
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok((text.to_string(), UTF_8)),
-        Err(_) => {
-            let (text, _, _) = WINDOWS_1251.decode(bytes);
-            Ok((text.into_owned(), WINDOWS_1251))
-        }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        Ok((text.to_string(), UTF_8))
+    } else {
+        let (text, _, _) = WINDOWS_1251.decode(bytes);
+        Ok((text.into_owned(), WINDOWS_1251))
     }
 }
 

@@ -160,9 +160,9 @@ struct Rule {
 
 /// The transition table itself, for `from != to`.
 fn rule(from: Status, to: Status) -> Rule {
-    use Status::*;
+    use Status::{Cancelled, Confirmed, Pending};
     match (from, to) {
-        (Pending, Confirmed) | (Pending, Cancelled) | (Cancelled, Pending) => Rule {
+        (Pending, Confirmed | Cancelled) | (Cancelled, Pending) => Rule {
             allowed: true,
             needs_reason: false,
         },

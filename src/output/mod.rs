@@ -4,8 +4,10 @@
 
 pub mod json;
 pub mod progress;
+pub mod prompt;
 pub mod sanitize;
 pub mod table;
+pub mod views;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -117,6 +119,9 @@ pub struct Output {
     pub stderr_is_terminal: bool,
     /// Progress bars may be drawn: stderr is a terminal that understands cursor movement.
     pub progress: bool,
+    /// No notes or warnings on stderr (library callers such as the property
+    /// tests, which feed the parsers thousands of odd headers).
+    pub quiet: bool,
 }
 
 impl Output {
@@ -157,6 +162,7 @@ impl Output {
             to_terminal: stdout_tty,
             stderr_is_terminal: stderr_tty,
             progress: stderr_tty && !dumb,
+            quiet: false,
         }
     }
 
@@ -165,6 +171,26 @@ impl Output {
         match self.lang {
             Lang::En => en,
             Lang::Ru => ru,
+        }
+    }
+
+    /// A noun agreeing with a count: English `[one, other]`, Russian
+    /// `[one, few, many]` (1 бронирование, 2 бронирования, 5 бронирований;
+    /// 11–14 take "many", 21 takes "one").
+    pub fn plural<'a>(&self, n: u64, en: [&'a str; 2], ru: [&'a str; 3]) -> &'a str {
+        match self.lang {
+            Lang::En => {
+                if n == 1 {
+                    en[0]
+                } else {
+                    en[1]
+                }
+            }
+            Lang::Ru => match (n % 10, n % 100) {
+                (1, m) if m != 11 => ru[0],
+                (2..=4, m) if !(12..=14).contains(&m) => ru[1],
+                _ => ru[2],
+            },
         }
     }
 
@@ -183,6 +209,9 @@ impl Output {
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = "paytrack:";
         if self.color_stderr {
             talk(format_args!("{} {message}", prefix.dimmed()));
@@ -194,6 +223,9 @@ impl Output {
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         use owo_colors::OwoColorize;
+        if self.quiet {
+            return;
+        }
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
             talk(format_args!(
@@ -203,6 +235,16 @@ impl Output {
         } else {
             talk(format_args!("paytrack: {prefix} {message}"));
         }
+    }
+
+    /// `N bookings` in the run's language.
+    pub fn bookings_count(&self, n: u64) -> String {
+        let noun = self.plural(
+            n,
+            ["booking", "bookings"],
+            ["бронирование", "бронирования", "бронирований"],
+        );
+        format!("{n} {noun}")
     }
 
     /// A CSV text cell: formula-protected unless `--raw`, and on a terminal
@@ -330,6 +372,38 @@ pub fn pick_format(format: Option<Format>, csv: bool, json: bool, default: Forma
         Format::Json
     } else {
         format.unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_agree_in_both_languages() {
+        let mut out = Output::new(
+            ColorChoice::Never,
+            Lang::En,
+            DisplayZone::parse("UTC").unwrap(),
+            false,
+        );
+        assert_eq!(out.bookings_count(1), "1 booking");
+        assert_eq!(out.bookings_count(0), "0 bookings");
+        out.lang = Lang::Ru;
+        let cases = [
+            (1, "1 бронирование"),
+            (2, "2 бронирования"),
+            (5, "5 бронирований"),
+            (11, "11 бронирований"),
+            (12, "12 бронирований"),
+            (21, "21 бронирование"),
+            (22, "22 бронирования"),
+            (111, "111 бронирований"),
+            (104, "104 бронирования"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(out.bookings_count(n), text);
+        }
     }
 }
 

@@ -230,6 +230,7 @@ mod tests {
             to_terminal: false,
             stderr_is_terminal: false,
             progress: false,
+            quiet: true,
         }
     }
 

@@ -30,7 +30,8 @@ use serde_json::json;
 use crate::db::outbox::ClaimedMessage;
 use crate::db::{Db, WriteTx};
 use crate::domain::audit::{action, NewAuditEntry};
-use crate::domain::message::retry_delay;
+use crate::domain::message::{retry_delay, MessageKind, MAX_RATE_LIMIT_WAIT};
+use crate::services::messages::{render_message, MessageParams};
 
 /// What happened when a channel tried to send one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,9 +184,16 @@ pub fn drain(
             break;
         }
         let now = clock.now();
-        let claimed =
-            db.write(|tx| tx.claim_next_message(&claimer, now, due_by, abandoned_before))?;
-        let Some(message) = claimed else {
+        let claimed = db.write(|tx| {
+            let Some(mut message) =
+                tx.claim_next_message(&claimer, now, due_by, abandoned_before)?
+            else {
+                return Ok(None);
+            };
+            let problem = render_for_sending(tx, &mut message)?;
+            Ok(Some((message, problem)))
+        })?;
+        let Some((message, problem)) = claimed else {
             break;
         };
         claimed_count += 1;
@@ -193,6 +201,8 @@ pub fn drain(
             SendOutcome::Rejected {
                 error: "not sent: the student blocked the bot earlier".to_string(),
             }
+        } else if let Some(error) = problem {
+            SendOutcome::Rejected { error }
         } else {
             channel.send(&message)
         };
@@ -228,6 +238,30 @@ pub fn drain(
         }
     }
     Ok(report)
+}
+
+/// Renders a claimed message's text from the current templates and catalogue
+/// and stores it on the row (the exact text sent), inside the claim's
+/// transaction. A message frozen when queued (no params) keeps its text.
+/// Returns why the text cannot be sent, if it cannot (never cut silently).
+fn render_for_sending(tx: &WriteTx, message: &mut ClaimedMessage) -> Result<Option<String>> {
+    let (Some(params), Some(kind)) = (&message.params, MessageKind::from_name(&message.kind))
+    else {
+        return Ok(None);
+    };
+    let Some(facts) = tx.message_facts(message.booking_id, kind)? else {
+        return Ok(None);
+    };
+    match render_message(&facts, kind, &MessageParams::from_json(params)) {
+        Ok(text) => {
+            if text != message.body {
+                tx.set_message_body(message.id, &text)?;
+                message.body = text;
+            }
+            Ok(None)
+        }
+        Err(problem) => Ok(Some(problem)),
+    }
 }
 
 /// What `record` needs to know about the claim it closes.
@@ -324,8 +358,9 @@ fn record(
             }
         }
         SendOutcome::RateLimited { error, wait } => {
-            // At least a second later, so this run never sees it due again.
-            let at = r.now + later((*wait).max(Duration::from_secs(1)));
+            // At least a second later, so this run never sees it due again; at
+            // most the clamp, whatever a channel says (no overflow either).
+            let at = r.now + later((*wait).clamp(Duration::from_secs(1), MAX_RATE_LIMIT_WAIT));
             retry(m.attempts - 1, at, error, report)
         }
         SendOutcome::Rejected { error } => fail_for_good(error, json!({}), report),

@@ -2,8 +2,9 @@
 //!
 //! CMD runs through `sh -c` once per message, with the message as one line of
 //! JSON on stdin (`id, booking_id, chat_id, kind, body, attempts`) and in
-//! `PAYTRACK_MESSAGE_ID` / `PAYTRACK_CHAT_ID`. Exit 0 means delivered; any
-//! other exit is retried later. The command runs in its own process group, so
+//! `PAYTRACK_MESSAGE_ID` / `PAYTRACK_CHAT_ID`. Exit 0 means delivered; 126
+//! and 127 mean the command cannot run (the drain stops); any other exit is
+//! retried later. The command runs in its own process group, so
 //! a hung one is killed with everything it started when the time-out expires.
 
 use std::io::{Read, Write};
@@ -93,16 +94,15 @@ impl Channel for ExecChannel {
                     }
                 }
             }
-            let interrupted = crate::interrupt::requested();
-            if interrupted || started.elapsed() >= self.timeout {
+            // Ctrl-C does not cut a send short: killing the command half-way
+            // could deliver the message and lose the record of it. The drain
+            // stops after this message instead (issue 14).
+            if started.elapsed() >= self.timeout {
                 kill_group(child.id());
                 let _ = child.wait();
-                let error = if interrupted {
-                    "interrupted while the command ran".to_string()
-                } else {
-                    format!("command timed out after {}", show_duration(self.timeout))
+                return SendOutcome::Retry {
+                    error: format!("command timed out after {}", show_duration(self.timeout)),
                 };
-                return SendOutcome::Retry { error };
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(10));
@@ -125,6 +125,14 @@ impl Channel for ExecChannel {
         } else {
             format!("{how}: {tail}")
         };
+        // `sh` exits 127 for a command not found and 126 for one it cannot
+        // execute: a typo in --exec, not a message that failed. Every other
+        // message would fail the same way, so the drain stops at once.
+        if matches!(status.code(), Some(126 | 127)) {
+            return SendOutcome::Broken {
+                error: format!("the --exec command cannot run ({error})"),
+            };
+        }
         SendOutcome::Retry { error }
     }
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::outbox::ClaimedMessage;
+use crate::domain::message::MAX_RATE_LIMIT_WAIT;
 use crate::services::delivery::{Channel, SendOutcome};
 
 /// The public Bot API; `PAYTRACK_TELEGRAM_API` overrides it (tests, a local Bot API server).
@@ -43,7 +44,19 @@ struct ApiAnswer {
 
 #[derive(Debug, Default, Deserialize)]
 struct ApiParameters {
-    retry_after: Option<u64>,
+    /// Seconds; read as any JSON number (a hostile or broken server may send
+    /// a float, a negative or a huge value), then clamped by `rate_limit_wait`.
+    retry_after: Option<serde_json::Number>,
+}
+
+/// The wait a 429 asks for, within [1 s, MAX_RATE_LIMIT_WAIT].
+fn rate_limit_wait(retry_after: Option<&serde_json::Number>) -> Duration {
+    let Some(secs) = retry_after.and_then(serde_json::Number::as_f64) else {
+        return DEFAULT_RETRY_AFTER;
+    };
+    let max = MAX_RATE_LIMIT_WAIT.as_secs_f64();
+    // NaN cannot come from JSON; clamp also catches infinities.
+    Duration::from_secs_f64(secs.clamp(1.0, max))
 }
 
 impl TelegramChannel {
@@ -100,10 +113,7 @@ impl TelegramChannel {
             200..=299 if answer.ok => SendOutcome::Delivered,
             429 => SendOutcome::RateLimited {
                 error,
-                wait: answer
-                    .parameters
-                    .and_then(|p| p.retry_after)
-                    .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs),
+                wait: rate_limit_wait(answer.parameters.as_ref().and_then(|p| p.retry_after.as_ref())),
             },
             403 if description.to_lowercase().contains("blocked") => SendOutcome::Blocked { error },
             401 | 404 => SendOutcome::Broken {
@@ -162,6 +172,22 @@ mod tests {
         let clean = scrub_token(text, token);
         assert!(!clean.contains("AbC-d_e"), "{clean}");
         assert_eq!(clean.matches("<token>").count(), 3);
+    }
+
+    #[test]
+    fn rate_limit_waits_are_clamped() {
+        let n = |text: &str| serde_json::from_str::<serde_json::Number>(text).unwrap();
+        assert_eq!(rate_limit_wait(Some(&n("7"))), Duration::from_secs(7));
+        assert_eq!(rate_limit_wait(None), DEFAULT_RETRY_AFTER);
+        for huge in ["18446744073709551615", "1e300", "99999999999"] {
+            assert_eq!(
+                rate_limit_wait(Some(&n(huge))),
+                MAX_RATE_LIMIT_WAIT,
+                "{huge}"
+            );
+        }
+        assert_eq!(rate_limit_wait(Some(&n("-5"))), Duration::from_secs(1));
+        assert_eq!(rate_limit_wait(Some(&n("0.2"))), Duration::from_secs(1));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod delivery;
 pub mod delivery_exec;
 pub mod delivery_telegram;
+pub mod messages;
 pub mod payment_review;
 pub mod reconcile;
 pub mod status_change;

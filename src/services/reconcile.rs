@@ -170,6 +170,8 @@ pub struct Reconciler<'t> {
     /// anything reads the payments table again and at the end.
     unwritten: Vec<(NewPayment, PaymentOutcome)>,
     report: ReconcileReport,
+    /// Queue confirmation messages (false: `payments import --no-notify`).
+    notify: bool,
 }
 
 impl<'t> Reconciler<'t> {
@@ -185,6 +187,7 @@ impl<'t> Reconciler<'t> {
             paid_bookings: tx.booking_ids_with_payments()?,
             unwritten: Vec::new(),
             report: ReconcileReport::default(),
+            notify: true,
         })
     }
 
@@ -205,6 +208,13 @@ impl<'t> Reconciler<'t> {
         if let Some(id) = payment.booking_id {
             self.paid_bookings.insert(id);
         }
+    }
+
+    /// Confirms without queueing messages (`--no-notify`).
+    #[must_use]
+    pub fn without_messages(mut self) -> Reconciler<'t> {
+        self.notify = false;
+        self
     }
 
     /// Matches, decides and stores one payment.
@@ -286,7 +296,7 @@ impl<'t> Reconciler<'t> {
                 reason: None,
                 // Read under this same lock, so it holds; a second guard all the same.
                 expect: Some(Status::Pending),
-                notify: true,
+                notify: self.notify,
                 payment: Some(payment.clone()),
                 payment_outcome: decision.outcome,
                 template: None,
@@ -503,13 +513,12 @@ impl<'t> Reconciler<'t> {
         let terms = match booking.course_stream.as_deref().filter(|s| !s.is_empty()) {
             Some(code) => {
                 let key = (booking.course_id, code.to_string());
-                match self.streams.get(&key) {
-                    Some(terms) => terms.clone(),
-                    None => {
-                        let terms = stream_terms(self.tx, booking.course_id, code)?;
-                        self.streams.insert(key, terms.clone());
-                        terms
-                    }
+                if let Some(terms) = self.streams.get(&key) {
+                    terms.clone()
+                } else {
+                    let terms = stream_terms(self.tx, booking.course_id, code)?;
+                    self.streams.insert(key, terms.clone());
+                    terms
                 }
             }
             None => StreamTerms::default(),

@@ -4,7 +4,7 @@
 //! `change_status` inside a write transaction. It re-reads the booking under
 //! the lock, checks `--expect`, asks the state machine, updates the row, and
 //! in the same transaction writes the audit entry, the payment (if any) and
-//! the confirmation message. The stream counters follow through triggers.
+//! the message to the student (or withdraws one that no longer holds). The stream counters follow through triggers.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -15,11 +15,12 @@ use crate::db::payments::NewPayment;
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
-use crate::domain::message::{render, MessageVars, DEFAULT_CONFIRMATION};
+use crate::domain::message::MessageKind;
 use crate::domain::money::format_amount;
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::{check_transition, Status, Transition};
 use crate::error::PaytrackError;
+use crate::services::messages::{self, MessageParams};
 
 /// A requested status change.
 #[derive(Debug, Clone)]
@@ -30,7 +31,9 @@ pub struct StatusChange {
     pub reason: Option<String>,
     /// Refuse unless the booking currently has this status (optimistic concurrency).
     pub expect: Option<Status>,
-    /// Queue the confirmation message when the booking becomes confirmed.
+    /// Queue the message the change calls for: a confirmation, or a
+    /// cancellation when a sent confirmation is taken back. (An unsent
+    /// confirmation is withdrawn whatever this says.)
     pub notify: bool,
     /// A payment recorded with the change, in the same transaction; the audit
     /// entry carries its reference.
@@ -134,10 +137,69 @@ pub fn change_status_of(
         }
     }
 
-    if change.to == Status::Confirmed && change.notify {
-        let body = confirmation_text(tx, booking, change.template.as_deref())?;
-        outcome.message_id =
-            Some(tx.enqueue_message(booking.id, booking.user_id, "confirmation", &body, now)?);
+    // A student must never hear "paid" about a booking that is no longer
+    // confirmed: its unsent confirmation goes with the confirmation (issue 14).
+    let mut withdrawn = Vec::new();
+    if from == Status::Confirmed {
+        withdrawn = messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Confirmation,
+            "the booking is no longer confirmed",
+            actor,
+            now,
+        )?;
+    }
+    // Nor "cancelled" about a booking restored before the notice went out.
+    if from == Status::Cancelled {
+        withdrawn.extend(messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Cancellation,
+            "the booking is no longer cancelled",
+            actor,
+            now,
+        )?);
+    }
+    // Nor "please pay" about a booking that is paid or cancelled.
+    if from == Status::Pending {
+        withdrawn.extend(messages::withdraw_messages(
+            tx,
+            booking.id,
+            MessageKind::Reminder,
+            "the booking is no longer pending",
+            actor,
+            now,
+        )?);
+    }
+    if change.notify {
+        outcome.message_id = match change.to {
+            Status::Confirmed => messages::queue_message(
+                tx,
+                booking.id,
+                MessageKind::Confirmation,
+                &MessageParams {
+                    template: change.template.clone(),
+                },
+                None,
+                now,
+            )?,
+            // Told only if they had been told they were confirmed.
+            Status::Cancelled
+                if from == Status::Confirmed
+                    && tx.message_was_sent(booking.id, MessageKind::Confirmation)? =>
+            {
+                messages::queue_message(
+                    tx,
+                    booking.id,
+                    MessageKind::Cancellation,
+                    &MessageParams::default(),
+                    None,
+                    now,
+                )?
+            }
+            _ => None,
+        };
     }
 
     let mut details = json!({
@@ -153,6 +215,9 @@ pub fn change_status_of(
     if let Some(id) = outcome.message_id {
         details["message_id"] = json!(id);
     }
+    if !withdrawn.is_empty() {
+        details["withdrawn_message_ids"] = json!(withdrawn);
+    }
     outcome.audit_id = Some(tx.append_audit(
         actor,
         now,
@@ -166,36 +231,4 @@ pub fn change_status_of(
         },
     )?);
     Ok(outcome)
-}
-
-/// The confirmation text for a booking: the given template, else the
-/// course's, else the default; names from the catalogue, falling back to codes.
-fn confirmation_text(tx: &WriteTx, booking: &Booking, template: Option<&str>) -> Result<String> {
-    let course = tx.course(booking.course_id)?;
-    let stream = match &booking.course_stream {
-        Some(code) => tx.stream(booking.course_id, code)?,
-        None => None,
-    };
-    let course_name = course
-        .as_ref()
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| format!("#{}", booking.course_id));
-    let stream_name = stream
-        .and_then(|s| s.name)
-        .or_else(|| booking.course_stream.clone())
-        .unwrap_or_default();
-    let template = template
-        .map(str::to_string)
-        .or_else(|| course.and_then(|c| c.message_template))
-        .unwrap_or_else(|| DEFAULT_CONFIRMATION.to_string());
-    Ok(render(
-        &template,
-        &MessageVars {
-            first_name: booking.first_name.as_deref().unwrap_or(""),
-            username: booking.username.as_deref().unwrap_or(""),
-            course_name: &course_name,
-            stream_name: &stream_name,
-            booking_id: booking.id,
-        },
-    ))
 }

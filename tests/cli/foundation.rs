@@ -385,7 +385,7 @@ fn older_schema_is_migrated_and_newer_is_refused() {
         .execute_batch("CREATE TABLE unrelated (x);")
         .unwrap();
     env.ok(&["bookings", "list"]);
-    let latest = paytrack::db::latest_version() as i64;
+    let latest = i64::from(paytrack::db::latest_version());
     assert_eq!(env.count("PRAGMA user_version"), latest);
 
     // A database at every earlier version, built from schema.sql's own sections.

@@ -24,6 +24,7 @@ pub mod code {
     pub const DATABASE: i32 = 8;
     pub const VERIFY: i32 = 9;
     pub const ATTENTION: i32 = 10;
+    pub const CHANNEL: i32 = 11;
 }
 
 /// A temp dir holding one database file for one test.

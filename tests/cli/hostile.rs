@@ -29,7 +29,7 @@ struct Case {
 fn case(name: &'static str, args: &[&str], expect: Expect) -> Case {
     Case {
         name,
-        args: args.iter().map(|a| a.to_string()).collect(),
+        args: args.iter().map(|a| (*a).to_string()).collect(),
         expect,
     }
 }

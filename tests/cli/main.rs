@@ -6,6 +6,7 @@ mod harness;
 mod bounded;
 mod foundation;
 mod hostile;
+mod messages;
 mod native;
 mod outbox;
 mod payments;

@@ -57,7 +57,7 @@ fn every_command_has_a_description_and_examples() {
         );
         let after = cmd
             .get_after_help()
-            .map(|h| h.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default();
         assert!(
             after.contains(examples),
@@ -653,6 +653,15 @@ fn the_cron_scripts_work_as_documented() {
     let env = Env::with_sample();
     let pending = "SELECT count(*) FROM bookings WHERE confirmed = 1";
     assert_eq!(env.count(pending), 119);
+
+    // Reminders: one per pending booking, and not again within --every.
+    let reminders = "SELECT count(*) FROM outbox WHERE kind = 'reminder'";
+    for _ in 0..2 {
+        let out = cron_script(&env, "payment-reminders.sh", &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).is_empty(), "cron output goes to stderr");
+        assert_eq!(env.count(reminders), 119);
+    }
 
     let out = cron_script(&env, "cancel-stale-bookings.sh", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -159,7 +159,7 @@ fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
         .map(Result::unwrap)
         .filter(|id| pending_before.contains(id))
         .collect();
-    paid_in_full.sort();
+    paid_in_full.sort_unstable();
     paid_in_full.dedup();
     assert_eq!(confirmed_now, paid_in_full);
     let by_payment = confirmed_now.len() as i64;

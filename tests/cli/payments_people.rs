@@ -642,7 +642,7 @@ fn refunds_net_out_in_listings_and_a_full_refund_only_offers_cancelling() {
     assert_eq!(amounts, [3_000_000, -3_000_000]);
     assert_eq!(show["received"]["RUB"], "0.00");
     let table = env.ok(&["bookings", "show", "13"]);
-    assert!(table.contains("-30000.00"), "{table}");
+    assert!(table.contains("-30,000.00 RUB"), "{table}");
     assert!(
         table.contains("Received, net of refunds: 0.00 RUB"),
         "{table}"

@@ -19,7 +19,10 @@ use paytrack::output::{ColorChoice, Lang, Output};
 use proptest::prelude::*;
 
 fn quiet_output() -> Output {
-    Output::new(ColorChoice::Never, Lang::En, DisplayZone::Local, false)
+    Output {
+        quiet: true,
+        ..Output::new(ColorChoice::Never, Lang::En, DisplayZone::Local, false)
+    }
 }
 
 /// Runs the importer's parsing (header, then every row) over raw bytes;

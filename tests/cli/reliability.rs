@@ -352,7 +352,7 @@ fn concurrent_status_changes_and_payments_lose_nothing() {
     let conn = env.sql();
     for &id in &pool {
         let mut stmt = conn
-            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 ORDER BY id")
+            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 AND action = 'booking.status_changed' ORDER BY id")
             .unwrap();
         let trail: Vec<(String, String)> = stmt
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -503,7 +503,7 @@ fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
         .collect::<Result<_, _>>()
         .unwrap();
     let k = pending.len() as i64;
-    let list: String = pending.iter().map(|id| format!("{id}\n")).collect();
+    let list: String = pending.iter().map(|id| id.to_string() + "\n").collect();
     let ids_file = base.write("pending.txt", list);
     let fresh = || {
         let env = Env::empty();

@@ -854,7 +854,7 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<Strin
                     return;
                 }
             }
-            Err(_) => panic!("no line with {needle:?} in time; saw {seen:#?}"),
+            Err(err) => panic!("no line with {needle:?} in time ({err}); saw {seen:#?}"),
         }
     }
 }

@@ -1,0 +1,230 @@
+//! `bookings remind` and `streams broadcast`: messages an admin sends to
+//! many students at once, previewed (`--dry-run`) and confirmed before they
+//! are queued.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{BroadcastArgs, RemindArgs};
+use crate::domain::booking::{Booking, BookingFilter, Sort};
+use crate::domain::message::MessageKind;
+use crate::domain::time::parse_age;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::views;
+use crate::services::catalogue::resolve_stream;
+use crate::services::messages::{
+    check_course_template, queue_broadcast, queue_reminders, QueueReport,
+};
+
+/// `now` less an age such as `2d` (for `--older-than`, `--every`).
+fn before_now(ctx: &Context, flag: &str, age: &str) -> Result<DateTime<Utc>> {
+    let duration = parse_age(age.trim())
+        .ok_or_else(|| {
+            bad_input(format!(
+                "{flag}: '{age}' is not an age such as 2d, 36h or 1w"
+            ))
+        })?
+        .map_err(bad_input)?;
+    ctx.now
+        .checked_sub_signed(duration)
+        .ok_or_else(|| bad_input(format!("{flag} is too large")))
+}
+
+/// `bookings remind`.
+pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
+    // "Please pay" to a paid or cancelled booking is the message nobody asked for.
+    if args.status != crate::domain::Status::Pending {
+        return Err(bad_input(
+            "--status: payment reminders are for pending bookings only",
+        ));
+    }
+    let until = before_now(ctx, "--older-than", &args.older_than)?;
+    let not_since = before_now(ctx, "--every", &args.every)?;
+    let db = ctx.open_db()?;
+    let course = match &args.stream {
+        Some(code) => Some(resolve_stream(&db, code, args.course)?.course_id),
+        None => args.course,
+    };
+    let filter = BookingFilter {
+        status: Some(args.status),
+        course,
+        stream: args.stream.clone(),
+        until: Some(until),
+        ..Default::default()
+    };
+    let bookings = db.list_bookings(&filter, Sort::Oldest, None, None)?;
+    drop(db);
+    let (report, _) = super::write_unless(
+        ctx,
+        |tx| queue_reminders(tx, &bookings, not_since, &ctx.actor, ctx.now),
+        |_| !args.dry_run,
+    )?;
+    finish(
+        ctx,
+        MessageKind::Reminder,
+        &bookings,
+        &report,
+        args.dry_run,
+        args.json,
+    )
+}
+
+/// `streams broadcast`.
+pub fn broadcast(ctx: &Context, args: BroadcastArgs) -> Result<u8> {
+    if args.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        return Err(bad_input("--key cannot be empty"));
+    }
+    let text = match &args.text_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let mut db = ctx.open_db()?;
+    let stream = resolve_stream(&db, &args.stream, args.course)?;
+    let course = db
+        .course(stream.course_id)?
+        .ok_or_else(|| PaytrackError::NotFound(format!("course {} not found", stream.course_id)))?;
+    if text.is_none()
+        && db
+            .kind_template(course.id, MessageKind::Broadcast.name())?
+            .is_none()
+    {
+        return Err(bad_input(format!(
+            "no text: give --text-file FILE, or set the course's broadcast template (`courses template {} --kind broadcast --file FILE`)",
+            course.id
+        )));
+    }
+    let filter = BookingFilter {
+        status: Some(args.status),
+        course: Some(stream.course_id),
+        stream: Some(stream.code.clone()),
+        ..Default::default()
+    };
+    let bookings = db.list_bookings(&filter, Sort::Oldest, None, None)?;
+    // The text is checked like a saved template (placeholders, 4096), before anyone is asked.
+    db.write(|tx| match &text {
+        Some(t) => check_course_template(tx, course.id, &course.name, t),
+        None => Ok(()),
+    })?;
+    drop(db);
+    if bookings.is_empty() {
+        ctx.out.note(ctx.out.tr(
+            "no members; nothing to send",
+            "участников нет; отправлять некому",
+        ));
+        return Ok(exit::OK);
+    }
+    if !args.dry_run && !args.yes {
+        let question = format!(
+            "{} {} {}?",
+            ctx.out
+                .tr("Queue a message to", "Поставить в очередь сообщение для"),
+            bookings.len(),
+            ctx.out.tr("member(s)", "участников")
+        );
+        let what = format!("{} members would get this message", bookings.len());
+        if !crate::output::prompt::confirm(&ctx.out, &question, &what)? {
+            return Err(bad_input("cancelled; nothing queued"));
+        }
+    }
+    let (report, _) = super::write_unless(
+        ctx,
+        |tx| {
+            queue_broadcast(
+                tx,
+                &bookings,
+                text.as_deref(),
+                args.key.as_deref(),
+                &ctx.actor,
+                ctx.now,
+            )
+        },
+        |_| !args.dry_run,
+    )?;
+    finish(
+        ctx,
+        MessageKind::Broadcast,
+        &bookings,
+        &report,
+        args.dry_run,
+        args.json,
+    )
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    dry_run: bool,
+    kind: &'static str,
+    queued: usize,
+    message_ids: Vec<i64>,
+    skipped_blocked: &'a [i64],
+    skipped_already: &'a [i64],
+}
+
+/// The preview (dry run) or the summary, and the JSON.
+fn finish(
+    ctx: &Context,
+    kind: MessageKind,
+    bookings: &[Booking],
+    report: &QueueReport,
+    dry_run: bool,
+    json: bool,
+) -> Result<u8> {
+    let out = &ctx.out;
+    let mut stdout = crate::output::stdout();
+    if dry_run && !json && !report.queued.is_empty() {
+        let chosen: Vec<Booking> = bookings
+            .iter()
+            .filter(|b| report.queued.iter().any(|q| q.0 == b.id))
+            .cloned()
+            .collect();
+        writeln!(stdout, "{}", views::bookings_table(out, &chosen))?;
+    }
+    if json {
+        serde_json::to_writer(
+            &mut stdout,
+            &Summary {
+                dry_run,
+                kind: kind.name(),
+                queued: report.queued.len(),
+                message_ids: if dry_run {
+                    Vec::new()
+                } else {
+                    report.queued.iter().map(|q| q.1).collect()
+                },
+                skipped_blocked: &report.blocked,
+                skipped_already: &report.already,
+            },
+        )?;
+        writeln!(stdout)?;
+    }
+    stdout.flush()?;
+    let verb = if dry_run {
+        out.tr(
+            "dry run: would queue",
+            "пробный запуск: будет поставлено в очередь",
+        )
+    } else {
+        out.tr("queued", "поставлено в очередь")
+    };
+    let already = match kind {
+        MessageKind::Broadcast => out.tr("already got this broadcast", "уже получили эту рассылку"),
+        _ => out.tr("reminded recently", "недавно получали напоминание"),
+    };
+    out.note(&format!(
+        "{verb} {} {} ({} {}, {} {})",
+        report.queued.len(),
+        out.tr("message(s)", "сообщений"),
+        report.blocked.len(),
+        out.tr("skipped: blocked the bot", "пропущено: заблокировали бота"),
+        report.already.len(),
+        already,
+    ));
+    Ok(exit::OK)
+}

@@ -1,0 +1,273 @@
+//! How paytrack's domain objects look to people: the tables of bookings,
+//! payments, audit entries and messages, and the cells they share (times in
+//! the display zone, money, statuses). Commands hand rows here; no command
+//! builds another command's table.
+
+use comfy_table::{Cell, Color};
+
+use super::table::{new_table, number_cell, status_cell, text_cell, Table};
+use super::{sanitize, Lang, Output};
+use crate::db::outbox::OutboxMessage;
+use crate::db::payments::Payment;
+use crate::domain::audit::AuditEntry;
+use crate::domain::booking::Booking;
+use crate::domain::money::Money;
+use crate::domain::time::from_storage;
+
+/// A stored time as people read it, in the display zone.
+pub fn show_time(out: &Output, stored: &str) -> String {
+    from_storage(stored).map_or_else(
+        || sanitize::for_terminal(stored).into_owned(),
+        |t| out.zone.show(t),
+    )
+}
+
+/// The bookings table (also used by bulk set-status previews).
+pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
+    let headers = [
+        out.tr("ID", "ID"),
+        out.tr("Created", "Создано"),
+        out.tr("Status", "Статус"),
+        out.tr("User", "Пользователь"),
+        out.tr("Name", "Имя"),
+        out.tr("Course", "Курс"),
+        out.tr("Stream", "Поток"),
+        out.tr("Referral", "Реферал"),
+        out.tr("Discount", "Скидка"),
+    ];
+    let mut table = new_table(out, &headers);
+    for b in rows {
+        let user = match &b.username {
+            Some(name) if !name.is_empty() => format!("@{name}"),
+            _ => b.user_id.to_string(),
+        };
+        table.add_row(vec![
+            number_cell(b.id),
+            comfy_table::Cell::new(show_time(out, &b.created_at)),
+            status_cell(out, b.status),
+            text_cell(out, Some(&user), 20),
+            text_cell(out, b.first_name.as_deref(), 20),
+            number_cell(b.course_id),
+            text_cell(out, b.course_stream.as_deref(), 16),
+            text_cell(out, b.referral_code.as_deref(), 12),
+            number_cell(
+                b.discount_percent
+                    .map(|d| format!("{d}%"))
+                    .unwrap_or_default(),
+            ),
+        ]);
+    }
+    // On a narrow terminal the names give way; id, time, status and numbers stay whole.
+    table.keep_whole(&[0, 1, 2, 5, 8]);
+    table
+}
+
+pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
+    let mut table = new_table(
+        out,
+        &[
+            // The id `payments assign/resolve` take.
+            "Id",
+            out.tr("Paid at", "Оплачено"),
+            out.tr("Provider", "Провайдер"),
+            out.tr("Payment", "Платёж"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Amount", "Сумма"),
+            out.tr("Outcome", "Итог"),
+            out.tr("Description", "Назначение"),
+        ],
+    );
+    for p in rows {
+        let outcome = match &p.resolved_at {
+            Some(_) => format!("{} ({})", p.outcome, out.tr("resolved", "разобран")),
+            None => p.outcome.clone(),
+        };
+        table.add_row(vec![
+            number_cell(p.id),
+            comfy_table::Cell::new(
+                p.paid_at
+                    .as_deref()
+                    .map(|t| show_time(out, t))
+                    .unwrap_or_default(),
+            ),
+            text_cell(out, Some(&p.provider), 16),
+            text_cell(out, Some(&p.external_id), 24),
+            number_cell(p.booking_id.map(|b| b.to_string()).unwrap_or_default()),
+            money_cell(out, p.amount_minor, &p.currency),
+            comfy_table::Cell::new(outcome),
+            text_cell(out, p.description.as_deref(), 30),
+        ]);
+    }
+    table.keep_whole(&[0, 1, 4, 5, 6]);
+    table
+}
+
+/// Audit entries as a table for people.
+pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("ID", "ID"),
+            out.tr("Time", "Время"),
+            out.tr("Actor", "Кто"),
+            out.tr("Action", "Действие"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Change", "Изменение"),
+            out.tr("Reason", "Причина"),
+        ],
+    );
+    for e in entries {
+        let change = change_text(e);
+        table.add_row(vec![
+            number_cell(e.id),
+            comfy_table::Cell::new(show_time(out, &e.at)),
+            text_cell(out, Some(&e.actor), 16),
+            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&e.action)),
+            number_cell(e.booking_id.map(|b| b.to_string()).unwrap_or_default()),
+            text_cell(out, Some(&change), 28),
+            text_cell(out, e.reason.as_deref(), 30),
+        ]);
+    }
+    table.keep_whole(&[0, 1, 3, 4]);
+    table
+}
+
+/// Messages as a table for people. Bodies and errors carry stranger-typed
+/// names (and, for errors, whatever a command or server printed): sanitised.
+pub fn messages_table(out: &Output, messages: &[OutboxMessage]) -> crate::output::table::Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("ID", "ID"),
+            out.tr("Booking", "Бронь"),
+            out.tr("Chat", "Чат"),
+            out.tr("Status", "Статус"),
+            out.tr("Tries", "Попыток"),
+            out.tr("Next / sent", "Следующая / отправлено"),
+            out.tr("Last error", "Последняя ошибка"),
+            out.tr("Message", "Сообщение"),
+        ],
+    );
+    table.keep_whole(&[0, 1, 2, 3, 4, 5]);
+    for m in messages {
+        let when = match (&m.sent_at, m.status.as_str()) {
+            (Some(sent), _) => show_time(out, sent),
+            (None, "pending") => show_time(out, &m.next_attempt_at),
+            _ => String::new(),
+        };
+        table.add_row(vec![
+            number_cell(m.id),
+            number_cell(m.booking_id),
+            number_cell(m.chat_id),
+            message_status_cell(out, &m.status),
+            number_cell(m.attempts),
+            Cell::new(when),
+            text_cell(out, m.last_error.as_deref(), 40),
+            text_cell(out, Some(&m.body), 48),
+        ]);
+    }
+    table
+}
+
+/// An amount with its currency, right-aligned.
+pub fn money_cell(out: &Output, amount_minor: i64, currency: &str) -> Cell {
+    number_cell(money(out, Money::from_minor(amount_minor), Some(currency)))
+}
+
+/// Money as people read it: digits grouped, the language's decimal mark, and
+/// the currency after (`360,238,500.00 RUB`; in Russian `360 238 500,00 ₽`).
+/// CSV and JSON keep the plain machine form (`360238500.00`).
+pub fn money(out: &Output, amount: Money, currency: Option<&str>) -> String {
+    let plain = amount.to_string();
+    let (sign, digits) = match plain.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", plain.as_str()),
+    };
+    let (whole, cents) = digits.split_once('.').unwrap_or((digits, "00"));
+    let (group, point) = match out.lang {
+        Lang::En => (',', '.'),
+        // A no-break space, so a wrapped cell never splits a number.
+        Lang::Ru => ('\u{a0}', ','),
+    };
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(group);
+        }
+        grouped.push(digit);
+    }
+    let currency = match (currency, out.lang) {
+        (Some("RUB"), Lang::Ru) => Some("₽".into()),
+        (Some(c), _) if !c.is_empty() => Some(sanitize::for_terminal(c)),
+        _ => None,
+    };
+    match currency {
+        Some(c) => format!("{sign}{grouped}{point}{cents} {c}"),
+        None => format!("{sign}{grouped}{point}{cents}"),
+    }
+}
+
+/// `old → new`, as far as the entry has them.
+pub fn change_text(e: &AuditEntry) -> String {
+    match (&e.old_value, &e.new_value) {
+        (Some(old), Some(new)) => format!("{old} → {new}"),
+        (None, Some(new)) => new.clone(),
+        (Some(old), None) => format!("{old} →"),
+        (None, None) => String::new(),
+    }
+}
+
+pub fn message_status_cell(out: &Output, status: &str) -> Cell {
+    let (label, color) = match status {
+        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
+        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
+        "sent" => (out.tr("sent", "отправлено"), Color::Green),
+        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
+        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
+        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
+        other => (other, Color::Reset),
+    };
+    let cell = Cell::new(label);
+    if out.color {
+        cell.fg(color)
+    } else {
+        cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{ColorChoice, Lang};
+
+    fn out(lang: Lang) -> Output {
+        Output::new(
+            ColorChoice::Never,
+            lang,
+            crate::domain::time::DisplayZone::parse("UTC").unwrap(),
+            false,
+        )
+    }
+
+    #[test]
+    fn money_is_grouped_in_each_language() {
+        let big = Money::from_minor(36_023_850_000);
+        assert_eq!(
+            money(&out(Lang::En), big, Some("RUB")),
+            "360,238,500.00 RUB"
+        );
+        assert_eq!(
+            money(&out(Lang::Ru), big, Some("RUB")),
+            "360\u{a0}238\u{a0}500,00 ₽"
+        );
+        assert_eq!(
+            money(&out(Lang::En), Money::from_minor(-99_950), Some("USD")),
+            "-999.50 USD"
+        );
+        assert_eq!(money(&out(Lang::En), Money::from_minor(5), None), "0.05");
+        assert_eq!(
+            money(&out(Lang::Ru), Money::from_minor(100_000), Some("EUR")),
+            "1\u{a0}000,00 EUR"
+        );
+    }
+}
