@@ -375,3 +375,36 @@ CREATE TABLE message_templates (
 
 -- A stream's group chat link, for the {chat_link} placeholder.
 ALTER TABLE streams ADD COLUMN chat_link TEXT;
+
+-- migration: 6
+
+-- Personal data that can be erased without breaking the audit chain (issue 20).
+-- Entries written from now on are format 2: their personal fields (free-text
+-- reasons, names before and after an edit) live in audit_personal with a
+-- random salt, and the entry's hash covers only SHA-256(field, salt, value).
+-- Erasure sets value and salt to NULL and keeps the digest, so `audit verify`
+-- still passes. Existing entries are format 1 and hash exactly as before.
+-- See src/domain/audit.rs.
+ALTER TABLE audit_log ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE audit_personal (
+    entry_id INTEGER NOT NULL REFERENCES audit_log(id),
+    field    TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    value    TEXT,
+    salt     TEXT,
+    PRIMARY KEY (entry_id, field)
+) WITHOUT ROWID;
+-- The only change allowed is erasing: value and salt to NULL, nothing else.
+CREATE TRIGGER audit_personal_erase_only BEFORE UPDATE ON audit_personal
+WHEN NEW.entry_id IS NOT OLD.entry_id OR NEW.field IS NOT OLD.field
+  OR NEW.digest IS NOT OLD.digest OR NEW.value IS NOT NULL OR NEW.salt IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'audit_personal only allows erasing a value');
+END;
+CREATE TRIGGER audit_personal_no_delete BEFORE DELETE ON audit_personal
+BEGIN
+    SELECT RAISE(ABORT, 'audit_personal is append-only (erase sets value and salt to NULL)');
+END;
+-- When a booking's personal fields were replaced by a pseudonym (`users
+-- erase`, `retention apply`); NULL while they are as typed.
+ALTER TABLE bookings ADD COLUMN erased_at TEXT;

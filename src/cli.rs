@@ -138,6 +138,21 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
+    // --- issue 20 (personal data): `users erase`, `retention apply`.
+    // The `users` group is shared with issue 13 (`users show/block`): the
+    // lead merges the two `UsersCommand` enums.
+    /// Students (Telegram users): erase one person's data on request.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+    )]
+    Users(UsersCommand),
+    /// Keep personal data no longer than needed: pseudonymise old bookings, clear old messages.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y"
+    )]
+    Retention(RetentionCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -180,6 +195,8 @@ pub enum BookingsCommand {
         id: i64,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        privacy: RedactArgs,
     },
     /// Stream matching bookings as CSV or JSONL, in the columns `import` reads.
     #[command(
@@ -387,6 +404,8 @@ pub struct ListArgs {
     pub cursor: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +424,10 @@ pub struct ExportArgs {
     /// CSV cells exactly as stored (no formula protection); use when the file goes to a machine.
     #[arg(long)]
     pub raw: bool,
+    /// Encrypt the output for this age recipient (a public key `age1…`; repeat for several).
+    /// Decrypt with `age -d -i key.txt FILE`.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -588,6 +611,8 @@ pub struct AuditTailArgs {
     pub follow: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 /// The command line with its help in `lang`.
@@ -906,7 +931,28 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
     (
         "courses template",
         "Показать или задать шаблон сообщения курса одного вида (confirmed, cancelled, reminder, broadcast).",
-        "Подстановки: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\nПодстановка одна в скобках, например ({stream}), исчезает вместе с ними, если пуста.\nНеизвестная подстановка или текст длиннее 4096 символов после подстановки отвергаются (код 3).\nСообщения в очереди собираются при отправке, поэтому исправление до них доходит.\n\nПримеры:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset",
+        "Подстановки: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}.\nПодстановка одна в скобках, например ({stream}), исчезает вместе с ними, если пуста.\nНеизвестная подстановка или текст длиннее 4096 символов после подстановки отвергаются (код 3).\nСообщения в очереди собираются при отправке, поэтому исправление до них доходит.\n\nПримеры:\n  paytrack courses template 5 --kind reminder\n  paytrack courses template 5 --kind reminder --file reminder.txt\n  paytrack courses template 5 --kind cancelled --reset"
+    ),
+    // --- issue 20 (personal data)
+    (
+        "users",
+        "Студенты (пользователи Telegram): удалить данные человека по его просьбе.",
+        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
+    ),
+    (
+        "users erase",
+        "Стереть то, что указывает на человека: имена, текст поиска, назначения платежей, тексты сообщений, значения в журнале. Id, статусы, суммы и даты остаются.\n\nИмена заменяются постоянным псевдонимом (erased-<хеш>), тексты сообщений стираются, неотправленные сообщения ему не уходят, личные значения его записей журнала стираются (цепочка по-прежнему проверяется). Одна запись журнала: id пользователя и причина. Всё или ничего.",
+        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
+    ),
+    (
+        "retention",
+        "Хранить личные данные не дольше нужного: старые брони под псевдоним, старые тексты сообщений стереть.",
+        "Примеры:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y",
+    ),
+    (
+        "retention apply",
+        "Старые брони под псевдоним, тексты старых сообщений стереть.\n\nВозраст: число и y (годы), m (месяцы) или d (дни) от текущего момента. Брони старше --bookings-older-than (по дате создания) стираются так же, как `users erase` для одного человека; у отправленных и недоставленных сообщений старше --messages-older-than стирается текст.",
+        "Примеры:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: каждую ночь в 03:45\n  45 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y",
     ),
 ];
 
@@ -1028,6 +1074,11 @@ pub struct OutboxListArgs {
     pub all: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
+    /// Show message bodies whole (by default a listing shows their first 40 characters).
+    #[arg(long, conflicts_with = "redact")]
+    pub full_body: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1258,6 +1309,8 @@ pub struct PaymentsListArgs {
     pub all: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1295,6 +1348,8 @@ pub enum StreamsCommand {
         course: Option<i64>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        privacy: RedactArgs,
     },
     /// Queue one message to each member of a stream (blocked students skipped and counted).
     #[command(
@@ -1518,4 +1573,72 @@ pub struct CourseEditArgs {
     /// Go back to the default confirmation message.
     #[arg(long, conflicts_with = "template")]
     pub default_template: bool,
+}
+
+// --- issue 20 (personal data) ---------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Erase what identifies a person: names, search text, payment descriptions,
+    /// message bodies, audit values. Ids, statuses, amounts and dates stay.
+    #[command(
+        after_help = "The person's names become a stable pseudonym (erased-<hash>), message bodies\nare emptied, undelivered messages to them are cancelled, and the personal values of\ntheir audit entries are erased (the chain still verifies). One audit entry\nrecords the user id and the reason. All or nothing.\n\nExamples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+    )]
+    Erase(UsersEraseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersEraseArgs {
+    /// Telegram user id.
+    #[arg(value_name = "USER_ID")]
+    pub user_id: i64,
+    /// Why (e.g. the request's date and channel); kept in the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// Count what would be erased; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also VACUUM the database file afterwards (rewrites it whole; slow on big files).
+    #[arg(long)]
+    pub vacuum: bool,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Pseudonymise bookings and clear message bodies older than the given ages.
+    #[command(
+        after_help = "Ages: a number and y (years), m (months) or d (days), counted back from now.\nBookings older than --bookings-older-than (by creation date) are erased as\n`users erase` does for one person; messages older than --messages-older-than\nthat will not be sent any more (sent, failed, withdrawn, cancelled) lose their body. Ids, statuses, amounts and dates stay.\n\nExamples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  # crontab: every night at 03:45\n  45 3 * * * paytrack --db /srv/paytrack/school.db retention apply --bookings-older-than 3y --messages-older-than 1y"
+    )]
+    Apply(RetentionApplyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).multiple(true)))]
+pub struct RetentionApplyArgs {
+    /// Pseudonymise bookings created longer ago than this (e.g. 3y).
+    #[arg(long, value_name = "AGE", group = "rule")]
+    pub bookings_older_than: Option<String>,
+    /// Clear the bodies of messages older than this that will not be sent any more (e.g. 1y).
+    #[arg(long, value_name = "AGE", group = "rule")]
+    pub messages_older_than: Option<String>,
+    /// Count what would be touched; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--redact` for listings (issue 20).
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct RedactArgs {
+    /// Leave out what identifies students: names, payment descriptions, message bodies, reasons.
+    #[arg(long)]
+    pub redact: bool,
 }

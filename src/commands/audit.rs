@@ -10,6 +10,7 @@ use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
 use crate::error::{exit, PaytrackError};
+use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 
@@ -70,6 +71,7 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         };
         let (mut entries, last_id) =
             db.read(|db| Ok((db.audit_tail(&filter, Some(fetch))?, db.audit_last_id()?)))?;
+        redact_all(&mut entries, args.privacy.redact);
         let too_long = entries.len() as u64 > table_max;
         if too_long && !args.follow {
             // Too long for a table: the same entries as one line each (the
@@ -84,7 +86,8 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
                 )
             ));
             db.read(|db| {
-                db.audit_tail_each(&filter, limit, |e| {
+                db.audit_tail_each(&filter, limit, |mut e| {
+                    redact_all(std::slice::from_mut(&mut e), args.privacy.redact);
                     write_lines(&mut stdout, &out, std::slice::from_ref(&e))
                 })
             })?;
@@ -105,13 +108,29 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         // Files for programs are streamed, whatever -n asks for.
         db.read(|db| {
             let last_id = db.audit_last_id()?;
-            stream_entries(db, &mut stdout, &out, format, &filter, limit)?;
+            stream_entries(
+                db,
+                &mut stdout,
+                &out,
+                format,
+                &filter,
+                limit,
+                args.privacy.redact,
+            )?;
             Ok(last_id)
         })?
     };
     stdout.flush()?;
     if args.follow {
-        follow(&mut db, &out, format, &filter, last_id, &mut stdout)?;
+        follow(
+            &mut db,
+            &out,
+            format,
+            &filter,
+            last_id,
+            args.privacy.redact,
+            &mut stdout,
+        )?;
     }
     Ok(exit::OK)
 }
@@ -128,6 +147,7 @@ fn follow(
     format: Format,
     filter: &AuditFilter,
     mut last_id: i64,
+    redact: bool,
     stdout: &mut impl Write,
 ) -> Result<()> {
     loop {
@@ -138,7 +158,8 @@ fn follow(
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let (entries, newest) = db.audit_since(filter, last_id)?;
+        let (mut entries, newest) = db.audit_since(filter, last_id)?;
+        redact_all(&mut entries, redact);
         last_id = last_id.max(newest);
         if entries.is_empty() {
             continue;
@@ -187,19 +208,23 @@ fn stream_entries(
     format: Format,
     filter: &AuditFilter,
     limit: Option<u64>,
+    redact: bool,
 ) -> Result<()> {
+    // What identifies a person is left out before any format sees it (issue 20).
+    let redacted = |mut e: AuditEntry| {
+        redact_all(std::slice::from_mut(&mut e), redact);
+        e
+    };
     if format == Format::Csv {
         let mut csv = csv_writer(&mut *w);
         csv.write_record(CSV_COLUMNS)?;
-        db.audit_tail_each(
-            filter,
-            limit,
-            |e| Ok(csv.write_record(csv_record(out, &e))?),
-        )?;
+        db.audit_tail_each(filter, limit, |e| {
+            Ok(csv.write_record(csv_record(out, &redacted(e)))?)
+        })?;
         csv.flush()?;
     } else {
         let mut rows = JsonRows::new(format == Format::Jsonl);
-        db.audit_tail_each(filter, limit, |e| Ok(rows.push(&mut *w, &e)?))?;
+        db.audit_tail_each(filter, limit, |e| Ok(rows.push(&mut *w, &redacted(e))?))?;
         rows.finish(&mut *w)?;
     }
     Ok(())

@@ -10,6 +10,8 @@ use super::Context;
 use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
+use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 use crate::services::catalogue::check_filter_names;
@@ -17,7 +19,11 @@ use crate::services::catalogue::check_filter_names;
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
         BookingsCommand::List(args) => list(ctx, args),
-        BookingsCommand::Show { id, output } => show(ctx, id, output),
+        BookingsCommand::Show {
+            id,
+            output,
+            privacy,
+        } => show(ctx, id, output, privacy.redact),
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
@@ -141,6 +147,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     if let Some(n) = limit {
         rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
+    redact_all(&mut rows, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {
@@ -197,14 +204,16 @@ fn stream_rows(
             let mut w = csv_writer(&mut stdout);
             w.write_record(CSV_COLUMNS)?;
             db.for_each_booking(filter, args.sort, cursor, limit, |b| {
-                w.write_record(csv_row(out, &b, false))?;
+                w.write_record(csv_row(out, &b, args.privacy.redact))?;
                 Ok(())
             })?;
             w.flush()?;
         }
         _ => {
             let mut rows = JsonRows::new(format == Format::Jsonl);
-            db.for_each_booking(filter, args.sort, cursor, limit, |b| {
+            db.for_each_booking(filter, args.sort, cursor, limit, |mut b| {
+                // What identifies a student is left out before any format sees it (issue 20).
+                redact_all(std::slice::from_mut(&mut b), args.privacy.redact);
                 let record = BookingRecord {
                     booking: &b,
                     status: b.status.name(),
@@ -219,14 +228,18 @@ fn stream_rows(
     Ok(exit::OK)
 }
 
-fn show(ctx: &Context, id: i64, output: OutputArgs) -> Result<u8> {
+fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
-    let booking = db
+    let mut booking = db
         .booking(id)?
         .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
-    let payments = db.payments_for_booking(id)?;
-    let audit = db.audit_for_booking(id)?;
-    let messages = db.outbox_messages(None, Some(id))?;
+    let mut payments = db.payments_for_booking(id)?;
+    let mut audit = db.audit_for_booking(id)?;
+    let mut messages = db.outbox_messages(None, Some(id))?;
+    redact_all(std::slice::from_mut(&mut booking), redact);
+    redact_all(&mut payments, redact);
+    redact_all(&mut audit, redact);
+    redact_all(&mut messages, redact);
     // What the booking kept per currency, refunds subtracted (issue 15).
     let received = crate::domain::payment::net_received(
         payments
@@ -313,8 +326,25 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
             path.join("bookings.csv").display()
         )));
     }
+    let recipients = Recipients::parse(&args.encrypt_to)?;
+    if recipients.is_some() {
+        if args.output.is_none() && ctx.out.to_terminal {
+            return Err(bad_input(
+                "encrypted output is binary: write it to a file (-o FILE) or a pipe",
+            ));
+        }
+        out.to_terminal = false;
+    }
     let db = ctx.open_db()?;
     check_filter_names(&db, &filter)?;
+    if let Some(path) = &args.output {
+        if recipients.is_none() && !args.redact && others_can_read_dir_of(path) {
+            ctx.out.warn(&format!(
+                "{} holds students' names and other users can read its directory; consider --encrypt-to RECIPIENT or --redact",
+                path.display()
+            ));
+        }
+    }
     // A file is written beside its final name and renamed at the end, so an
     // interrupted or failed export never leaves half a file under that name.
     let partial = args.output.as_ref().map(|path| {
@@ -322,14 +352,17 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         name.push(".partial");
         path.with_file_name(name)
     });
-    let sink: Box<dyn Write> = match (&partial, &args.output) {
+    let sink = match (&partial, &args.output) {
         // A path the user typed that cannot be written (a missing directory,
         // no permission) is bad input, named as typed, not as the .partial.
-        (Some(path), Some(output)) => Box::new(std::io::BufWriter::new(
-            File::create(path)
-                .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
-        )),
-        _ => Box::new(crate::output::stdout()),
+        (Some(path), Some(output)) => encrypt::sink(
+            std::io::BufWriter::new(
+                File::create(path)
+                    .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
+            ),
+            recipients.as_ref(),
+        )?,
+        _ => encrypt::sink(crate::output::stdout(), recipients.as_ref())?,
     };
     // Progress only for a file: on stdout the data itself is the output.
     let bar = if partial.is_some() && ctx.out.progress {
@@ -373,7 +406,7 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                     Ok(())
                 },
             )?;
-            sink.flush()?;
+            sink.finish()?;
         } else {
             let mut w = csv_writer(sink);
             w.write_record(CSV_COLUMNS)?;
@@ -388,7 +421,10 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
                     Ok(())
                 },
             )?;
-            w.flush()?;
+            // Finishing writes an encrypted file's last chunk and tag.
+            w.into_inner()
+                .map_err(csv::IntoInnerError::into_error)?
+                .finish()?;
         }
         Ok(())
     })();

@@ -47,7 +47,8 @@ pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
             stream,
             course,
             output,
-        } => members(ctx, &stream, course, output),
+            privacy,
+        } => members(ctx, &stream, course, output, privacy.redact),
         StreamsCommand::Broadcast(args) => super::messaging::broadcast(ctx, args),
     }
 }
@@ -684,11 +685,18 @@ const MEMBER_COLUMNS: [&str; 6] = [
 ];
 
 /// `streams members`: the confirmed students of one stream.
-fn members(ctx: &Context, code: &str, course: Option<i64>, output: OutputArgs) -> Result<u8> {
+fn members(
+    ctx: &Context,
+    code: &str,
+    course: Option<i64>,
+    output: OutputArgs,
+    redact: bool,
+) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let stream = resolve_stream(&db, code, course)?;
-    let rows = db.read(|db| db.stream_members(stream.course_id, &stream.code))?;
+    let mut rows = db.read(|db| db.stream_members(stream.course_id, &stream.code))?;
+    crate::output::redact::redact_all(&mut rows, redact);
     let blocked = rows.iter().filter(|r| r.blocked).count();
     let summary = format!(
         "{} {}, {blocked} {}",

@@ -6,10 +6,12 @@ pub mod bookings;
 pub mod catalogue;
 pub mod demo;
 pub mod docs;
+pub mod erase;
 pub mod import;
 pub mod messaging;
 pub mod outbox;
 pub mod payments;
+pub mod retention;
 pub mod set_status;
 pub mod stats;
 
@@ -92,6 +94,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
+        Command::Users(cmd) => erase::run_users(&ctx, cmd),
+        Command::Retention(cmd) => retention::run(&ctx, cmd),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
     }

@@ -12,8 +12,8 @@ use crate::cli::{
 use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::{redact, views};
 use crate::services::catalogue::resolve_stream;
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
@@ -75,7 +75,7 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
         chat_id: args.user,
         stream,
     };
-    let (messages, counts) = db.read(|db| {
+    let (mut messages, counts) = db.read(|db| {
         let mut messages = db.recent_messages(&filter, limit)?;
         // Unsent messages are shown as they would go out now (renamed course,
         // fixed template), not as they read when queued.
@@ -90,6 +90,9 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
         }
         Ok((messages, db.outbox_counts()?))
     })?;
+    // A listing shows the start of a body, enough to tell messages apart.
+    redact::preview_bodies(&mut messages, args.full_body);
+    redact::redact_all(&mut messages, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {

@@ -1041,7 +1041,8 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
-    let rows = db.list_payments(&filter, limit)?;
+    let mut rows = db.list_payments(&filter, limit)?;
+    crate::output::redact::redact_all(&mut rows, args.privacy.redact);
     let mut stdout = crate::output::stdout();
     match format {
         Format::Table => {

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Db, WriteTx};
-use crate::domain::audit::{AuditEntry, ChainReport, ChainWalk, NewAuditEntry, GENESIS_HASH};
+use crate::domain::audit::{
+    AuditEntry, ChainReport, ChainWalk, NewAuditEntry, PersonalField, FORMAT_CLEAR, GENESIS_HASH,
+};
 use crate::domain::time::to_storage;
 
 /// Which entries `audit tail` shows.
@@ -21,7 +23,7 @@ pub struct AuditFilter {
 }
 
 const COLUMNS: &str =
-    "id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash";
+    "id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format";
 
 fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -36,7 +38,30 @@ fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
         details: row.get(8)?,
         prev_hash: row.get(9)?,
         hash: row.get(10)?,
+        format: row.get(11)?,
+        personal: Vec::new(),
     })
+}
+
+/// Fills in the personal fields of a format-2 entry from `audit_personal`.
+fn load_personal(conn: &rusqlite::Connection, entry: &mut AuditEntry) -> rusqlite::Result<()> {
+    if entry.format == FORMAT_CLEAR {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT field, digest, value, salt FROM audit_personal WHERE entry_id = ?1 ORDER BY field",
+    )?;
+    entry.personal = stmt
+        .query_map([entry.id], |r| {
+            Ok(PersonalField {
+                field: r.get(0)?,
+                digest: r.get(1)?,
+                value: r.get(2)?,
+                salt: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(())
 }
 
 impl WriteTx<'_> {
@@ -58,48 +83,45 @@ impl WriteTx<'_> {
             Some((id, hash)) => (id + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
-        let mut entry = AuditEntry {
-            id,
-            at: self.stamp(now).to_string(),
-            actor: actor.to_string(),
-            action: new.action.to_string(),
-            booking_id: new.booking_id,
-            old_value: new.old_value,
-            new_value: new.new_value,
-            reason: new.reason,
-            details: if new.details.is_null() {
-                "{}".to_string()
-            } else {
-                new.details.to_string()
-            },
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = entry.compute_hash();
-        conn.prepare_cached(&format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        ))?
-        .execute(params![
-            entry.id,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.booking_id,
-            entry.old_value,
-            entry.new_value,
-            entry.reason,
-            entry.details,
-            entry.prev_hash,
-            entry.hash
-        ])?;
+        let entry = AuditEntry::seal(new, id, self.stamp(now).to_string(), actor, prev_hash)?;
+        insert_entry(conn, &entry)?;
         // Only once the row is in: a failed insert leaves the head to be re-read.
         self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));
         Ok(id)
     }
 }
 
+/// Inserts a sealed entry and its personal fields (batch writers use this too).
+pub(crate) fn insert_entry(conn: &rusqlite::Connection, entry: &AuditEntry) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))?
+    .execute(params![
+        entry.id,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.booking_id,
+        entry.old_value,
+        entry.new_value,
+        entry.reason,
+        entry.details,
+        entry.prev_hash,
+        entry.hash,
+        entry.format,
+    ])?;
+    let mut personal = conn.prepare_cached(
+        "INSERT INTO audit_personal (entry_id, field, digest, value, salt) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for p in &entry.personal {
+        personal.execute(params![entry.id, p.field, p.digest, p.value, p.salt])?;
+    }
+    Ok(())
+}
+
 impl Db {
-    /// The last `limit` entries matching `filter`, oldest first (like tail(1)).
+    /// The last `limit` entries matching `filter`, oldest first (like tail(1)),
+    /// as people read them (`AuditEntry::revealed`): not for hashing.
     pub fn audit_tail(&self, filter: &AuditFilter, limit: Option<u64>) -> Result<Vec<AuditEntry>> {
         let (mut sql, mut args) = audit_where(filter);
         sql += " ORDER BY id DESC";
@@ -112,7 +134,13 @@ impl Db {
             .query_map(rusqlite::params_from_iter(args.iter()), entry_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         rows.reverse();
-        Ok(rows)
+        // Shown to people: personal values in place, "(erased)" where erased.
+        rows.into_iter()
+            .map(|mut e| {
+                load_personal(self.conn(), &mut e)?;
+                Ok(e.revealed())
+            })
+            .collect()
     }
 
     /// The same entries as `audit_tail`, oldest first, handed to `visit` one
@@ -148,7 +176,10 @@ impl Db {
         let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            visit(entry_from_row(row)?)?;
+            // Shown to people: personal values in place, "(erased)" where erased.
+            let mut entry = entry_from_row(row)?;
+            load_personal(self.conn(), &mut entry)?;
+            visit(entry.revealed())?;
             seen = seen.wrapping_add(1);
             if seen % 4096 == 0 {
                 crate::interrupt::check()?;
@@ -224,18 +255,46 @@ impl Db {
         anchor: Option<&str>,
         mut on_progress: impl FnMut(u64),
     ) -> Result<ChainReport> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
+        // One pass over a join, personal fields of an entry in field order
+        // (the plan is a scan of audit_log and a primary-key search of
+        // audit_personal: no sort, so rows still stream).
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {COLUMNS}, p.field, p.digest, p.value, p.salt
+               FROM audit_log LEFT JOIN audit_personal AS p ON p.entry_id = audit_log.id
+              ORDER BY audit_log.id, p.field"
+        ))?;
         let mut rows = stmt.query([])?;
         let mut walk = ChainWalk::new(anchor);
-        while let Some(row) = rows.next()? {
-            if !walk.check(&entry_from_row(row)?) {
-                break;
+        let mut pending: Option<AuditEntry> = None;
+        loop {
+            let row = rows.next()?;
+            let id: Option<i64> = row.map(|r| r.get(0)).transpose()?;
+            if let Some(entry) = pending.take_if(|e| Some(e.id) != id) {
+                if !walk.check(&entry) {
+                    break;
+                }
+                if walk.checked() % 10_000 == 0 {
+                    on_progress(walk.checked());
+                    crate::interrupt::check()?;
+                }
             }
-            if walk.checked() % 10_000 == 0 {
-                on_progress(walk.checked());
-                crate::interrupt::check()?;
+            let Some(row) = row else { break };
+            let entry = match &mut pending {
+                Some(entry) => entry,
+                None => pending.insert(entry_from_row(row)?),
+            };
+            // A personal row under a format-1 entry is not part of it (and
+            // cannot hide anything: that entry's hash covers all its fields).
+            if let (Some(field), true) = (
+                row.get::<_, Option<String>>(12)?,
+                entry.format != FORMAT_CLEAR,
+            ) {
+                entry.personal.push(PersonalField {
+                    field,
+                    digest: row.get(13)?,
+                    value: row.get(14)?,
+                    salt: row.get(15)?,
+                });
             }
         }
         Ok(walk.finish())

@@ -583,6 +583,19 @@ impl WriteTx<'_> {
                 Ok(Upsert::Inserted)
             }
             Some(old) => {
+                // An erased booking keeps its pseudonym: the old system's
+                // export still carries the names it replaced (issue 20).
+                let erased_names;
+                let b = if booking_is_erased(self.conn(), b.id)? {
+                    erased_names = Booking {
+                        username: old.username.clone(),
+                        first_name: old.first_name.clone(),
+                        ..b.clone()
+                    };
+                    &erased_names
+                } else {
+                    b
+                };
                 let same = old.user_id == b.user_id
                     && old.username == b.username
                     && old.first_name == b.first_name
@@ -622,4 +635,11 @@ impl WriteTx<'_> {
             }
         }
     }
+}
+
+/// Whether `users erase` or `retention apply` pseudonymised the booking.
+fn booking_is_erased(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
 }

@@ -11,6 +11,7 @@ pub mod bookings;
 pub mod catalogue;
 pub mod outbox;
 pub mod payments;
+pub mod privacy;
 pub mod stats;
 
 use std::cell::RefCell;

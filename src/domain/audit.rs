@@ -3,6 +3,23 @@
 //! Each entry stores `hash = SHA-256(prev_hash, content)`, where `prev_hash` is
 //! the previous entry's hash (64 zeros for the first). Changing, removing or
 //! inserting an entry out of band breaks the chain at that point.
+//!
+//! Personal data and erasure (issue 20). An entry has a format version, and
+//! the version is part of what is hashed:
+//! - format 1 (every entry written before the `audit_personal` migration)
+//!   hashes all its fields in clear, exactly as before, so existing chains
+//!   keep verifying unchanged;
+//! - format 2 keeps personal fields (the free-text `reason`, and `old_value`/
+//!   `new_value` when the writer marks them as naming a person) out of the
+//!   entry: each goes to `audit_personal` with a random 128-bit salt, and the
+//!   chain hashes only `SHA-256(field, salt, value)`, the field's digest.
+//!   Erasing a person deletes the value and the salt; the digest stays, so the
+//!   entry's hash still verifies, while the salt makes the digest useless for
+//!   guessing the erased value. Changing a digest, adding or dropping a
+//!   personal field, or flipping the format breaks the entry's hash.
+//!
+//! Format-1 entries cannot be erased without breaking the chain; `users
+//! erase` reports how many of a person's entries are of that kind.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -27,6 +44,73 @@ pub struct AuditEntry {
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+    /// How the entry is hashed: `FORMAT_CLEAR` or `FORMAT_PERSONAL_DIGESTS`.
+    pub format: u8,
+    /// Personal fields kept outside the entry (format 2), in field order.
+    #[serde(skip)]
+    pub personal: Vec<PersonalField>,
+}
+
+/// Entries written before personal fields moved out: everything in clear.
+pub const FORMAT_CLEAR: u8 = 1;
+/// Personal fields stored apart, hashed as salted digests.
+pub const FORMAT_PERSONAL_DIGESTS: u8 = 2;
+
+/// What an erased personal value is shown as.
+pub const ERASED: &str = "(erased)";
+
+/// Names of the entry columns a personal field can stand for.
+pub mod field {
+    pub const OLD_VALUE: &str = "old_value";
+    pub const NEW_VALUE: &str = "new_value";
+    pub const REASON: &str = "reason";
+}
+
+/// One personal field of a format-2 entry (a row of `audit_personal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalField {
+    /// One of the `field` names.
+    pub field: String,
+    /// `personal_digest(field, salt, value)`, hex; part of the entry's hash.
+    pub digest: String,
+    /// The value and its salt (hex); both `None` once erased.
+    pub value: Option<String>,
+    pub salt: Option<String>,
+}
+
+impl PersonalField {
+    /// Seals `value` with a fresh random salt.
+    pub fn seal(field: &str, value: String) -> anyhow::Result<PersonalField> {
+        let mut salt = [0u8; 16];
+        getrandom::getrandom(&mut salt)
+            .map_err(|e| anyhow::anyhow!("no random numbers for an audit salt: {e}"))?;
+        let salt = hex::encode(salt);
+        Ok(PersonalField {
+            field: field.to_string(),
+            digest: personal_digest(field, &salt, &value),
+            value: Some(value),
+            salt: Some(salt),
+        })
+    }
+
+    /// Value and salt both present and matching the digest, or both erased.
+    pub fn is_consistent(&self) -> bool {
+        match (&self.value, &self.salt) {
+            (Some(value), Some(salt)) => personal_digest(&self.field, salt, value) == self.digest,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The digest of a personal value: field name, salt and value, length-prefixed.
+pub fn personal_digest(field: &str, salt: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    for part in ["paytrack.audit.personal", field, salt, value] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// What a writer supplies; id, time and hashes are filled in by the log.
@@ -40,10 +124,99 @@ pub struct NewAuditEntry {
     pub details: serde_json::Value,
 }
 
+/// Actions whose `old_value`/`new_value` can name a person (a name before and
+/// after an edit): those are stored apart as salted digests, so that they can
+/// be erased. `reason` is always stored so: it is free text typed by people.
+/// A new action that records names (a booking edit) belongs in this list;
+/// no action of the first round puts a name in those columns.
+pub const ACTIONS_WITH_PERSONAL_VALUES: &[&str] = &[];
+
+fn values_are_personal(action: &str) -> bool {
+    ACTIONS_WITH_PERSONAL_VALUES.contains(&action)
+}
+
 impl AuditEntry {
+    /// Builds the entry to append after `prev_hash` (format 2): personal
+    /// fields moved apart with fresh salts, and the hash computed. The one
+    /// way to make a new entry, for single appends and batches alike.
+    pub fn seal(
+        new: NewAuditEntry,
+        id: i64,
+        at: String,
+        actor: &str,
+        prev_hash: String,
+    ) -> anyhow::Result<AuditEntry> {
+        let mut personal = Vec::new();
+        let mut take = |name: &str, value: Option<String>| -> anyhow::Result<()> {
+            if let Some(value) = value {
+                personal.push(PersonalField::seal(name, value)?);
+            }
+            Ok(())
+        };
+        let (old_value, new_value) = if values_are_personal(new.action) {
+            take(field::OLD_VALUE, new.old_value)?;
+            take(field::NEW_VALUE, new.new_value)?;
+            (None, None)
+        } else {
+            (new.old_value, new.new_value)
+        };
+        take(field::REASON, new.reason)?;
+        personal.sort_by(|a, b| a.field.cmp(&b.field));
+        let mut entry = AuditEntry {
+            id,
+            at,
+            actor: actor.to_string(),
+            action: new.action.to_string(),
+            booking_id: new.booking_id,
+            old_value,
+            new_value,
+            reason: None,
+            details: if new.details.is_null() {
+                "{}".to_string()
+            } else {
+                new.details.to_string()
+            },
+            prev_hash,
+            hash: String::new(),
+            format: FORMAT_PERSONAL_DIGESTS,
+            personal,
+        };
+        entry.hash = entry.compute_hash();
+        Ok(entry)
+    }
+
+    /// The entry as people read it: personal values back in their columns,
+    /// `(erased)` where a value was erased.
+    #[must_use]
+    pub fn revealed(mut self) -> AuditEntry {
+        for p in &self.personal {
+            let shown = Some(p.value.clone().unwrap_or_else(|| ERASED.to_string()));
+            match p.field.as_str() {
+                field::OLD_VALUE => self.old_value = shown,
+                field::NEW_VALUE => self.new_value = shown,
+                field::REASON => self.reason = shown,
+                _ => {}
+            }
+        }
+        self
+    }
+
+    /// True when the entry matches its own hash and every personal value
+    /// still present matches its digest.
+    pub fn is_intact(&self) -> bool {
+        self.compute_hash() == self.hash && self.personal.iter().all(PersonalField::is_consistent)
+    }
+
     /// The hash this entry should have, given its content and `prev_hash`.
+    /// The only hashing function of the log (see the module doc for formats).
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
+        let tag = (self.format != FORMAT_CLEAR).then(|| format!("paytrack.audit.v{}", self.format));
+        if let Some(tag) = &tag {
+            // Format 1 has no tag, so its hashes are exactly the old ones;
+            // any other format starts with one, so relabelling changes the hash.
+            hash_field(&mut h, Some(tag));
+        }
         // Length-prefixed fields, so that moving text between fields changes the hash.
         let id = self.id.to_string();
         let booking = self.booking_id.map(|b| b.to_string());
@@ -60,16 +233,27 @@ impl AuditEntry {
             Some(&self.details),
         ];
         for field in fields {
-            match field {
-                None => h.update(b"N"),
-                Some(text) => {
-                    h.update(b"S");
-                    h.update((text.len() as u64).to_le_bytes());
-                    h.update(text.as_bytes());
-                }
+            hash_field(&mut h, field);
+        }
+        if tag.is_some() {
+            hash_field(&mut h, Some(&self.personal.len().to_string()));
+            for p in &self.personal {
+                hash_field(&mut h, Some(&p.field));
+                hash_field(&mut h, Some(&p.digest));
             }
         }
         hex::encode(h.finalize())
+    }
+}
+
+fn hash_field(h: &mut Sha256, field: Option<&str>) {
+    match field {
+        None => h.update(b"N"),
+        Some(text) => {
+            h.update(b"S");
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
     }
 }
 
@@ -139,7 +323,7 @@ impl ChainWalk {
         report.checked += 1;
         let previous_id = (report.checked > 1).then_some(report.head_id);
         let expected_id = report.head_id + 1;
-        let content_intact = entry.compute_hash() == entry.hash;
+        let content_intact = entry.is_intact();
         let linked = entry.prev_hash == report.head_hash;
         let broken = if entry.id > expected_id && !linked {
             Some(ChainBreak::Removed {
@@ -198,6 +382,8 @@ pub mod action {
     pub const PAYMENT_ASSIGNED: &str = "payment.assigned";
     pub const PAYMENT_RESOLVED: &str = "payment.resolved";
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
+    pub const USER_ERASED: &str = "user.erased";
+    pub const RETENTION_APPLIED: &str = "retention.applied";
 }
 
 #[cfg(test)]
@@ -217,6 +403,8 @@ mod tests {
             details: "{}".into(),
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
+            format: FORMAT_CLEAR,
+            personal: Vec::new(),
         }
     }
 
@@ -304,5 +492,85 @@ mod tests {
         e.actor = "admi".into();
         e.action = format!("n{}", e.action);
         assert_ne!(e.compute_hash(), base, "moving text between fields");
+    }
+
+    fn sealed_chain(n: i64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|id| {
+                let new = NewAuditEntry {
+                    action: action::STATUS_CHANGED,
+                    booking_id: Some(7),
+                    reason: Some(format!("Иван Петров asked, #{id}")),
+                    ..Default::default()
+                };
+                let e = AuditEntry::seal(
+                    new,
+                    id,
+                    "2024-12-01T00:00:00Z".into(),
+                    "admin",
+                    prev.clone(),
+                )
+                .unwrap();
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn old_entries_hash_exactly_as_before() {
+        // The hash the first round's code gave `entry()` (recomputed independently).
+        let mut e = entry();
+        e.hash = e.compute_hash();
+        assert_eq!(
+            e.hash,
+            "e73fc45075beae622f68204fdd4f79926efd669402bcce1f9aea579bfde70dc9"
+        );
+        let mut relabelled = e.clone();
+        relabelled.format = FORMAT_PERSONAL_DIGESTS;
+        assert_ne!(relabelled.compute_hash(), e.hash, "the format is hashed");
+        assert_eq!(walk(&chain(3), None).broken, None);
+    }
+
+    #[test]
+    fn personal_fields_leave_the_entry_and_survive_erasure() {
+        let mut e = sealed_chain(3);
+        assert_eq!(e[1].reason, None, "the reason is not in the entry");
+        assert_eq!(e[1].personal.len(), 1);
+        assert!(e[1].clone().revealed().reason.unwrap().contains("Иван"));
+        assert_eq!(walk(&e, None).broken, None);
+        // Erased: value and salt gone, the chain still verifies.
+        e[1].personal[0].value = None;
+        e[1].personal[0].salt = None;
+        assert_eq!(walk(&e, None).broken, None);
+        assert_eq!(e[1].clone().revealed().reason.as_deref(), Some(ERASED));
+
+        // A changed digest, a changed value, a half-erased field, a dropped field.
+        let mut t = e.clone();
+        t[1].personal[0].digest = "0".repeat(64);
+        assert_eq!(walk(&t, None).broken, Some(ChainBreak::Altered { id: 2 }));
+        let mut t = sealed_chain(3);
+        t[1].personal[0].value = Some("someone else".into());
+        assert_eq!(walk(&t, None).broken, Some(ChainBreak::Altered { id: 2 }));
+        let mut t = sealed_chain(3);
+        t[1].personal[0].salt = None;
+        assert_eq!(walk(&t, None).broken, Some(ChainBreak::Altered { id: 2 }));
+        let mut t = sealed_chain(3);
+        t[1].personal.clear();
+        assert_eq!(walk(&t, None).broken, Some(ChainBreak::Altered { id: 2 }));
+        // Downgraded to format 1 with the reason put back in clear.
+        let mut t = sealed_chain(3);
+        t[1].reason = t[1].personal[0].value.clone();
+        t[1].personal.clear();
+        t[1].format = FORMAT_CLEAR;
+        assert_eq!(walk(&t, None).broken, Some(ChainBreak::Altered { id: 2 }));
+    }
+
+    #[test]
+    fn salts_are_random() {
+        let a = PersonalField::seal(field::REASON, "x".into()).unwrap();
+        let b = PersonalField::seal(field::REASON, "x".into()).unwrap();
+        assert_ne!(a.digest, b.digest);
     }
 }

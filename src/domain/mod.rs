@@ -7,6 +7,7 @@ pub mod booking;
 pub mod message;
 pub mod money;
 pub mod payment;
+pub mod privacy;
 pub mod status;
 pub mod time;
 

@@ -82,6 +82,23 @@ impl DisplayZone {
         }
     }
 
+    /// The zone's name for a column header: `UTC`, `Europe/Moscow`, or for the
+    /// system's zone its name when the system knows it (else `local`).
+    pub fn label(&self) -> String {
+        let named = match self {
+            DisplayZone::Named(tz) => tz.iana_name().map(str::to_string),
+            DisplayZone::Local => jiff::tz::TimeZone::try_system()
+                .ok()
+                .and_then(|tz| tz.iana_name().map(str::to_string)),
+        };
+        match named.as_deref() {
+            Some("Etc/UTC" | "UTC" | "Etc/Universal" | "Zulu") => "UTC".to_string(),
+            Some(name) => name.to_string(),
+            None if matches!(self, DisplayZone::Named(_)) => "UTC".to_string(),
+            None => "local".to_string(),
+        }
+    }
+
     /// Formats an instant for people: `2024-03-01 10:06` in this zone.
     pub fn show(&self, t: DateTime<Utc>) -> String {
         const FORMAT: &str = "%Y-%m-%d %H:%M";

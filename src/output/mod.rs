@@ -2,9 +2,11 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod encrypt;
 pub mod json;
 pub mod progress;
 pub mod prompt;
+pub mod redact;
 pub mod sanitize;
 pub mod table;
 pub mod views;
@@ -235,6 +237,12 @@ impl Output {
         } else {
             talk(format_args!("paytrack: {prefix} {message}"));
         }
+    }
+
+    /// A header for a column of times, with the zone they are shown in:
+    /// `Created (Europe/Moscow)`.
+    pub fn time_header(&self, en: &str, ru: &str) -> String {
+        format!("{} ({})", self.tr(en, ru), self.zone.label())
     }
 
     /// `N bookings` in the run's language.

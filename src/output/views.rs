@@ -26,7 +26,7 @@ pub fn show_time(out: &Output, stored: &str) -> String {
 pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
     let headers = [
         out.tr("ID", "ID"),
-        out.tr("Created", "Создано"),
+        &out.time_header("Created", "Создано"),
         out.tr("Status", "Статус"),
         out.tr("User", "Пользователь"),
         out.tr("Name", "Имя"),
@@ -68,7 +68,7 @@ pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
         &[
             // The id `payments assign/resolve` take.
             "Id",
-            out.tr("Paid at", "Оплачено"),
+            &out.time_header("Paid at", "Оплачено"),
             out.tr("Provider", "Провайдер"),
             out.tr("Payment", "Платёж"),
             out.tr("Booking", "Бронь"),
@@ -108,7 +108,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
         out,
         &[
             out.tr("ID", "ID"),
-            out.tr("Time", "Время"),
+            &out.time_header("Time", "Время"),
             out.tr("Actor", "Кто"),
             out.tr("Action", "Действие"),
             out.tr("Booking", "Бронь"),
@@ -143,7 +143,7 @@ pub fn messages_table(out: &Output, messages: &[OutboxMessage]) -> crate::output
             out.tr("Chat", "Чат"),
             out.tr("Status", "Статус"),
             out.tr("Tries", "Попыток"),
-            out.tr("Next / sent", "Следующая / отправлено"),
+            &out.time_header("Next / sent", "Следующая / отправлено"),
             out.tr("Last error", "Последняя ошибка"),
             out.tr("Message", "Сообщение"),
         ],

@@ -11,6 +11,7 @@ mod native;
 mod outbox;
 mod payments;
 mod payments_people;
+mod privacy;
 mod properties;
 mod reliability;
 mod search;

@@ -443,7 +443,7 @@ fn resolving_takes_rows_off_the_attention_list_and_keeps_their_outcome() {
     assert_eq!(row[11], "tester");
     assert_eq!(row[12], "returned to the payer");
     assert_eq!(
-        env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'payment.resolved' AND reason = 'returned to the payer'"),
+        env.count("SELECT COUNT(*) FROM audit_log a JOIN audit_personal p ON p.entry_id = a.id AND p.field = 'reason' WHERE a.action = 'payment.resolved' AND p.value = 'returned to the payer'"),
         2
     );
     // Again: left as it was, no second audit entry.

@@ -31,7 +31,7 @@ fn allowed_transitions_change_status_and_audit() {
         env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'"),
         3
     );
-    assert_eq!(env.count("SELECT COUNT(*) FROM audit_log WHERE booking_id = 2 AND reason = 'refund' AND actor = 'tester'"), 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM audit_log a JOIN audit_personal p ON p.entry_id = a.id AND p.field = 'reason' WHERE a.booking_id = 2 AND p.value = 'refund' AND a.actor = 'tester'"), 1);
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn bulk_by_filter_needs_yes_when_not_interactive() {
         ),
         0
     );
-    let cancelled = env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed' AND reason = 'unpaid'");
+    let cancelled = env.count("SELECT COUNT(*) FROM audit_log a JOIN audit_personal p ON p.entry_id = a.id AND p.field = 'reason' WHERE a.action = 'booking.status_changed' AND p.value = 'unpaid'");
     assert!(cancelled > 0);
 }
 

@@ -679,9 +679,9 @@ fn a_rewrite_with_recomputed_hashes_is_caught_at_the_next_entry() {
 }
 
 /// Reads an entry through paytrack's own type, to recompute hashes as an attacker would.
-fn paytrack_entry(conn: &rusqlite::Connection, id: i64) -> paytrack::domain::audit::AuditEntry {
-    conn.query_row(
-        "SELECT id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash
+pub fn paytrack_entry(conn: &rusqlite::Connection, id: i64) -> paytrack::domain::audit::AuditEntry {
+    let mut entry = conn.query_row(
+        "SELECT id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format
            FROM audit_log WHERE id = ?1",
         [id],
         |r| {
@@ -697,10 +697,27 @@ fn paytrack_entry(conn: &rusqlite::Connection, id: i64) -> paytrack::domain::aud
                 details: r.get(8)?,
                 prev_hash: r.get(9)?,
                 hash: r.get(10)?,
+                format: r.get(11)?,
+                personal: Vec::new(),
             })
         },
     )
-    .unwrap()
+    .unwrap();
+    entry.personal = conn
+        .prepare("SELECT field, digest, value, salt FROM audit_personal WHERE entry_id = ?1 ORDER BY field")
+        .unwrap()
+        .query_map([id], |r| {
+            Ok(paytrack::domain::audit::PersonalField {
+                field: r.get(0)?,
+                digest: r.get(1)?,
+                value: r.get(2)?,
+                salt: r.get(3)?,
+            })
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    entry
 }
 
 /// The `head: ID HASH` line of a successful `audit verify`.

@@ -1,0 +1,141 @@
+//! `users erase`: answer "delete my data" for one Telegram user (issue 20).
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::{UsersCommand, UsersEraseArgs};
+use crate::db::privacy::{ErasureCounts, ErasureScope};
+use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::privacy::pseudonym;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::Output;
+
+pub fn run_users(ctx: &Context, cmd: UsersCommand) -> Result<u8> {
+    match cmd {
+        UsersCommand::Erase(args) => erase(ctx, args),
+    }
+}
+
+fn erase(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(bad_input(
+            "--reason is empty: say why (e.g. the request's date), it goes to the audit log",
+        ));
+    }
+    let user_id = args.user_id;
+    let mut db = ctx.open_db()?;
+    if !db.user_is_known(user_id)? {
+        return Err(PaytrackError::NotFound(format!(
+            "no bookings or blocked-user row for user {user_id}; nothing changed"
+        ))
+        .into());
+    }
+    // The same work as the real run, rolled back: the counts are exact.
+    let (preview, _) =
+        super::write_unless(ctx, |tx| erase_in(tx, ctx, user_id, reason), |_| false)?;
+    if args.dry_run {
+        report(ctx, &args, &preview, true)?;
+        return Ok(exit::OK);
+    }
+    if !args.yes {
+        confirm(&ctx.out, user_id, &preview)?;
+    }
+    db.enable_secure_delete()?;
+    let counts = db.write(|tx| erase_in(tx, ctx, user_id, reason))?;
+    // Old page images with the names are still in the WAL until it is
+    // checkpointed; a VACUUM also drops free pages from the file.
+    let flushed = if args.vacuum {
+        db.vacuum()?
+    } else {
+        db.checkpoint_truncate()?
+    };
+    if !flushed {
+        ctx.out.warn(
+            "another process is reading the database, so old copies of the erased text may stay in its WAL file until the next checkpoint; run `paytrack users erase` again later to flush it",
+        );
+    }
+    report(ctx, &args, &counts, false)?;
+    Ok(exit::OK)
+}
+
+/// The erasure and its one audit entry (user id and reason, no erased value).
+fn erase_in(
+    tx: &crate::db::WriteTx,
+    ctx: &Context,
+    user_id: i64,
+    reason: &str,
+) -> Result<ErasureCounts> {
+    let counts = tx.erase_personal(ErasureScope::User(user_id), ctx.now)?;
+    tx.append_audit(
+        &ctx.actor,
+        ctx.now,
+        NewAuditEntry {
+            action: action::USER_ERASED,
+            reason: Some(reason.to_string()),
+            details: json!({
+                "user_id": user_id,
+                "pseudonym": pseudonym(user_id),
+                "counts": counts,
+            }),
+            ..Default::default()
+        },
+    )?;
+    Ok(counts)
+}
+
+fn confirm(out: &Output, user_id: i64, preview: &ErasureCounts) -> Result<()> {
+    let question = format!(
+        "Erase user {user_id} ({} bookings, {} payments, {} messages, {} audit values)? This cannot be undone.",
+        preview.bookings, preview.payments, preview.messages, preview.audit_values
+    );
+    let what = format!("erasing user {user_id} cannot be undone");
+    if crate::output::prompt::confirm(out, &question, &what)? {
+        Ok(())
+    } else {
+        Err(PaytrackError::BadInput("cancelled; nothing changed".into()).into())
+    }
+}
+
+fn report(
+    ctx: &Context,
+    args: &UsersEraseArgs,
+    counts: &ErasureCounts,
+    dry_run: bool,
+) -> Result<()> {
+    if args.json {
+        let mut stdout = crate::output::stdout();
+        serde_json::to_writer(
+            &mut stdout,
+            &json!({
+                "user_id": args.user_id,
+                "pseudonym": pseudonym(args.user_id),
+                "dry_run": dry_run,
+                "counts": counts,
+            }),
+        )?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    }
+    let verb = if dry_run { "would erase" } else { "erased" };
+    ctx.out.note(&format!(
+        "{verb} user {} as {}: {} bookings, {} payments, {} messages, {} blocked-user rows, {} audit values",
+        args.user_id,
+        pseudonym(args.user_id),
+        counts.bookings,
+        counts.payments,
+        counts.messages,
+        counts.blocked_users,
+        counts.audit_values
+    ));
+    if counts.audit_entries_in_clear > 0 {
+        ctx.out.warn(&format!(
+            "{} audit entries about this user were written before personal fields moved out of the chain (format 1); their reasons stay readable, as changing them would break `audit verify`",
+            counts.audit_entries_in_clear
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Erasing personal data (issue 20): pseudonymising bookings, payments,
+//! message bodies and blocked-user rows, erasing audit values, and clearing
+//! old message bodies. Ids, statuses, amounts and dates are never touched,
+//! so the accounts and the statistics stay as they were.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Db, WriteTx};
+use crate::domain::audit::FORMAT_CLEAR;
+use crate::domain::privacy::pseudonym;
+use crate::domain::time::to_storage;
+
+/// Whose data to erase.
+#[derive(Debug, Clone, Copy)]
+pub enum ErasureScope {
+    /// Every booking of one Telegram user, and their blocked-user row.
+    User(i64),
+    /// Bookings created before the instant that were not erased yet.
+    BookingsCreatedBefore(DateTime<Utc>),
+}
+
+/// What an erasure changed, row by row (a dry run counts the same).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureCounts {
+    pub bookings: u64,
+    pub payments: u64,
+    pub messages: u64,
+    pub blocked_users: u64,
+    /// Personal values of audit entries erased (value and salt deleted).
+    pub audit_values: u64,
+    /// Audit entries about these bookings written before personal fields
+    /// moved out (format 1) that still hold a reason in clear: they cannot be
+    /// changed without breaking the chain.
+    pub audit_entries_in_clear: u64,
+}
+
+/// The message an undelivered message to an erased person is failed with.
+const RECIPIENT_ERASED: &str = "recipient erased";
+
+impl WriteTx<'_> {
+    /// Replaces what identifies the people in `scope` with their pseudonym
+    /// and erases their audit values; keeps ids, statuses, amounts, dates.
+    pub fn erase_personal(&self, scope: ErasureScope, now: DateTime<Utc>) -> Result<ErasureCounts> {
+        let conn = self.conn();
+        // Temp tables live in memory (temp_store) and only for this connection.
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS erase_bookings (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL);
+             CREATE TEMP TABLE IF NOT EXISTS erase_users (user_id INTEGER PRIMARY KEY, pseudonym TEXT NOT NULL);
+             DELETE FROM temp.erase_bookings;
+             DELETE FROM temp.erase_users;",
+        )?;
+        match scope {
+            ErasureScope::User(user_id) => {
+                conn.execute(
+                    "INSERT INTO temp.erase_bookings (id, user_id) SELECT id, user_id FROM bookings WHERE user_id = ?1",
+                    [user_id],
+                )?;
+                conn.execute(
+                    "INSERT INTO temp.erase_users (user_id, pseudonym) VALUES (?1, ?2)",
+                    params![user_id, pseudonym(user_id)],
+                )?;
+            }
+            ErasureScope::BookingsCreatedBefore(cutoff) => {
+                conn.execute(
+                    "INSERT INTO temp.erase_bookings (id, user_id)
+                     SELECT id, user_id FROM bookings WHERE created_at < ?1 AND erased_at IS NULL",
+                    [to_storage(cutoff)],
+                )?;
+                let users: Vec<i64> = conn
+                    .prepare("SELECT DISTINCT user_id FROM temp.erase_bookings")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut insert = conn
+                    .prepare("INSERT INTO temp.erase_users (user_id, pseudonym) VALUES (?1, ?2)")?;
+                for user_id in users {
+                    insert.execute(params![user_id, pseudonym(user_id)])?;
+                }
+            }
+        }
+        let mut counts = ErasureCounts {
+            // search_text changes too, so the FTS triggers take the name out of the index.
+            bookings: conn.execute(
+                "UPDATE bookings AS b
+                    SET username = u.pseudonym, first_name = NULL, search_text = u.pseudonym,
+                        erased_at = COALESCE(b.erased_at, ?1)
+                   FROM temp.erase_users AS u
+                  WHERE u.user_id = b.user_id
+                    AND b.id IN (SELECT id FROM temp.erase_bookings)
+                    AND (b.username IS NOT u.pseudonym OR b.first_name IS NOT NULL
+                         OR b.search_text IS NOT u.pseudonym OR b.erased_at IS NULL)",
+                [to_storage(now)],
+            )? as u64,
+            payments: conn.execute(
+                "UPDATE payments AS p
+                    SET description = CASE WHEN p.description IS NULL THEN NULL ELSE u.pseudonym END,
+                        resolution_note = CASE WHEN p.resolution_note IS NULL THEN NULL ELSE u.pseudonym END
+                   FROM temp.erase_bookings AS e JOIN temp.erase_users AS u ON u.user_id = e.user_id
+                  WHERE e.id IN (p.booking_id, p.reference_id)
+                    AND (p.description IS NOT u.pseudonym AND p.description IS NOT NULL
+                         OR p.resolution_note IS NOT u.pseudonym AND p.resolution_note IS NOT NULL)",
+                [],
+            )? as u64,
+            // A message not yet sent to a person who asked to be forgotten is
+            // not sent: it is cancelled (as `outbox cancel` would), with its
+            // body gone like the others. `params` may hold a one-off template.
+            messages: conn.execute(
+                "UPDATE outbox
+                    SET body = '', params = NULL,
+                        last_error = CASE WHEN status = 'pending' THEN ?1 ELSE last_error END,
+                        status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
+                  WHERE booking_id IN (SELECT id FROM temp.erase_bookings)
+                    AND (body <> '' OR params IS NOT NULL OR status = 'pending')",
+                [RECIPIENT_ERASED],
+            )? as u64,
+            blocked_users: 0,
+            audit_values: conn.execute(
+                "UPDATE audit_personal SET value = NULL, salt = NULL
+                  WHERE value IS NOT NULL
+                    AND entry_id IN (SELECT id FROM audit_log
+                                      WHERE booking_id IN (SELECT id FROM temp.erase_bookings))",
+                [],
+            )? as u64,
+            audit_entries_in_clear: conn.query_row(
+                "SELECT COUNT(*) FROM audit_log
+                  WHERE booking_id IN (SELECT id FROM temp.erase_bookings)
+                    AND format = ?1 AND reason IS NOT NULL",
+                [FORMAT_CLEAR],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
+        };
+        if let ErasureScope::User(_) = scope {
+            counts.blocked_users = conn.execute(
+                "UPDATE blocked_users AS b SET reason = u.pseudonym
+                   FROM temp.erase_users AS u
+                  WHERE u.user_id = b.user_id AND b.reason IS NOT u.pseudonym",
+                [],
+            )? as u64;
+        }
+        if counts.bookings > 0 {
+            // FTS5 only marks deleted text; merging the segments drops it
+            // from the index's pages (and secure_delete zeroes the freed ones).
+            conn.execute(
+                "INSERT INTO bookings_search (bookings_search) VALUES ('optimize')",
+                [],
+            )?;
+        }
+        conn.execute_batch("DELETE FROM temp.erase_bookings; DELETE FROM temp.erase_users;")?;
+        Ok(counts)
+    }
+
+    /// Empties the bodies of messages created before `cutoff` that will not be
+    /// sent any more (sent, failed, withdrawn, cancelled).
+    pub fn clear_message_bodies_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        Ok(self.conn().execute(
+            "UPDATE outbox SET body = '', params = NULL
+              WHERE created_at < ?1 AND status IN ('sent', 'failed', 'withdrawn', 'cancelled')
+                AND (body <> '' OR params IS NOT NULL)",
+            [to_storage(cutoff)],
+        )? as u64)
+    }
+}
+
+impl Db {
+    /// Whether anything is known about a Telegram user (bookings or a block).
+    pub fn user_is_known(&self, user_id: i64) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)",
+            [user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Makes SQLite overwrite deleted content with zeros for this connection,
+    /// so erased text does not linger in free pages of the file.
+    pub fn enable_secure_delete(&self) -> Result<()> {
+        self.conn()
+            .query_row("PRAGMA secure_delete = ON", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Copies the WAL into the database file and truncates it, so that the
+    /// old page images (with erased text) leave the WAL too. False when a
+    /// reader kept part of it busy (run again later).
+    pub fn checkpoint_truncate(&self) -> Result<bool> {
+        let busy: i64 = self
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
+    }
+
+    /// `VACUUM`: rewrites the file without free pages, then checkpoints.
+    pub fn vacuum(&self) -> Result<bool> {
+        self.conn().execute_batch("VACUUM")?;
+        self.checkpoint_truncate()
+    }
+}

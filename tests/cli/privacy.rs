@@ -1,0 +1,581 @@
+//! Personal data (issue 20): `users erase`, `retention apply`, audit entries
+//! that survive erasure, encrypted exports.
+
+use crate::harness::{code, Env};
+
+/// The person who asks to be forgotten, and the words that identify them.
+const USER: &str = "777000777";
+const NAMES: [&str; 4] = ["zelda_kowalski", "Зельда", "Kowalski", "Ковальски"];
+/// Someone else, who must stay as they are.
+const OTHER_NAME: &str = "bystander_bob";
+
+/// Bookings of user 777000777 (ids 1, 2; booking 1 from 2021) and of a
+/// bystander (3, 4); payments naming Zelda; a sent confirmation that greets
+/// her; a status change whose reason names her; a blocked-user row.
+fn env_with_person() -> Env {
+    let env = Env::new();
+    let bookings = env.write(
+        "bookings.csv",
+        format!(
+            "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n\
+             1,{USER},zelda_kowalski,Зельда,1,8th_stream,1,2021-05-01 10:00:00+03\n\
+             2,{USER},zelda_kowalski,Зельда,1,8th_stream,1,2024-12-01 10:00:00+03\n\
+             3,555,{OTHER_NAME},Боб,1,8th_stream,1,2021-05-02 10:00:00+03\n\
+             4,555,{OTHER_NAME},Боб,1,8th_stream,1,2024-12-02 10:00:00+03\n"
+        ),
+    );
+    env.ok(&["bookings", "import", &bookings]);
+    let payments = env.write(
+        "payments.csv",
+        "external_id,provider,booking_id,amount,currency,paid_at,description\n\
+         p1,bank,2,15000.00,RUB,2024-12-02T12:00:00+03:00,Оплата от Зельда Ковальски по брони 2\n\
+         p2,bank,4,30000.00,RUB,2024-12-02T13:00:00+03:00,Оплата от Боб bystander_bob\n",
+    );
+    let out = env.run(&["payments", "import", &payments]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 10)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    env.ok(&[
+        "booking",
+        "set-status",
+        "2",
+        "cancelled",
+        "--reason",
+        "Zelda Kowalski asked to cancel",
+    ]);
+    env.ok(&["booking", "set-status", "3", "confirmed"]);
+    env.ok(&["outbox", "drain", "--exec", "cat > /dev/null"]);
+    env.sql()
+        .execute(
+            "INSERT INTO blocked_users (user_id, blocked_at, reason) VALUES (?1, '2024-12-03T00:00:00Z', 'blocked by zelda_kowalski')",
+            [USER],
+        )
+        .unwrap();
+    // Everything the test later proves gone is really there to begin with.
+    assert!(file_contains_names(&env).is_some());
+    assert!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND body LIKE '%Зельда%'")
+            >= 1
+    );
+    env
+}
+
+/// The first identifying word found in the database file or its WAL.
+fn file_contains_names(env: &Env) -> Option<String> {
+    let mut bytes = std::fs::read(&env.db).unwrap();
+    let wal = env.db.with_extension("db-wal");
+    if let Ok(more) = std::fs::read(wal) {
+        bytes.extend(more);
+    }
+    NAMES
+        .iter()
+        .find(|name| {
+            let needle = name.as_bytes();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .map(|n| (*n).to_string())
+}
+
+/// What the accounts look like: statuses, ids, amounts, dates, stats.
+fn accounts(env: &Env) -> String {
+    let conn = env.sql();
+    let rows = |sql: &str| -> String {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            Ok((0..n)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    let mut all = rows("SELECT id, user_id, course_id, course_stream, confirmed, created_at, updated_at, confirmed_at FROM bookings ORDER BY id");
+    all += &rows("SELECT id, provider, external_id, booking_id, amount_minor, currency, paid_at, outcome FROM payments ORDER BY id");
+    all += &rows("SELECT SUM(amount_minor) FROM payments");
+    all += &rows("SELECT id, booking_id, chat_id, status, created_at, sent_at FROM outbox WHERE status = 'sent' ORDER BY id");
+    all += &env.ok(&["stats", "streams", "--json"]);
+    all
+}
+
+#[test]
+fn erasing_a_person_leaves_no_name_in_the_file_and_keeps_accounts_and_proof() {
+    let env = env_with_person();
+    let accounts_before = accounts(&env);
+    let args = [
+        "users",
+        "erase",
+        USER,
+        "--reason",
+        "request of 2024-12-09 by e-mail",
+        "--json",
+    ];
+
+    // A dry run counts exactly what the real run then does, and changes nothing.
+    let messages = env.count("SELECT COUNT(*) FROM outbox WHERE booking_id IN (1, 2)");
+    let before = env.snapshot();
+    let preview: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--dry-run"]].concat())).unwrap();
+    assert_eq!(env.snapshot(), before);
+    // Not on a terminal and no --yes: refused, nothing changed.
+    env.fails(&args, code::BAD_INPUT);
+    assert_eq!(env.snapshot(), before);
+
+    let done: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--yes"]].concat())).unwrap();
+    assert_eq!(preview["counts"], done["counts"]);
+    let counts = &done["counts"];
+    assert_eq!(counts["bookings"], 2);
+    assert_eq!(counts["payments"], 1);
+    assert_eq!(counts["messages"], messages);
+    assert_eq!(counts["blocked_users"], 1);
+    assert_eq!(counts["audit_values"], 1, "the reason naming her");
+    let pseudonym = done["pseudonym"].as_str().unwrap().to_string();
+    assert!(pseudonym.starts_with("erased-"));
+
+    // No name anywhere in the file (WAL included); the bystander is untouched.
+    assert_eq!(file_contains_names(&env), None);
+    assert!(std::fs::read(&env.db)
+        .unwrap()
+        .windows(OTHER_NAME.len())
+        .any(|w| w == OTHER_NAME.as_bytes()));
+    // Accounts, stats and payment sums as before; the chain verifies.
+    assert_eq!(accounts(&env), accounts_before);
+    env.ok(&["audit", "verify"]);
+    // Found under the pseudonym, no longer under the name.
+    assert!(!env
+        .ok(&["bookings", "list", "--search", "zelda"])
+        .contains("zelda"));
+    assert!(env
+        .ok(&["bookings", "list", "--search", &pseudonym])
+        .contains(&pseudonym));
+    // The audit shows the erased value as such, and one erasure entry that
+    // names the user and the reason.
+    let show = env.ok(&["booking", "show", "2"]);
+    assert!(show.contains("(erased)"), "{show}");
+    assert!(show.contains(&pseudonym), "{show}");
+    let tail_table = env.ok(&["audit", "tail", "--booking", "2", "--wide"]);
+    assert!(tail_table.contains("(erased)"), "{tail_table}");
+    let tail = env.ok(&["audit", "tail", "--format", "jsonl"]);
+    let last: serde_json::Value = serde_json::from_str(tail.lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "user.erased");
+    assert_eq!(last["reason"], "request of 2024-12-09 by e-mail");
+    assert!(last["details"].as_str().unwrap().contains(USER));
+
+    // Erasing again finds nothing more to do, and still verifies.
+    let again: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--yes"]].concat())).unwrap();
+    assert_eq!(again["counts"]["bookings"], 0);
+    assert_eq!(again["counts"]["audit_values"], 0);
+    env.ok(&["audit", "verify"]);
+
+    // The old system's export, imported again, does not bring the names back.
+    env.ok(&[
+        "bookings",
+        "import",
+        env.path("bookings.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE user_id = 777000777 AND username = 'zelda_kowalski'"),
+        0
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE user_id = 777000777 AND first_name IS NULL"),
+        2
+    );
+}
+
+#[test]
+fn tampering_with_an_erased_entry_is_caught() {
+    let env = env_with_person();
+    env.ok(&["users", "erase", USER, "--reason", "request", "--yes"]);
+    env.ok(&["audit", "verify"]);
+    let erased_entry =
+        env.count("SELECT entry_id FROM audit_personal WHERE value IS NULL AND field = 'reason'");
+    let cases = [
+        // A new digest (say, of a value the attacker wants to plant).
+        format!(
+            "UPDATE audit_personal SET digest = '{}' WHERE entry_id = {erased_entry}",
+            "ab".repeat(32)
+        ),
+        // The erased value put back (or replaced) without its salt.
+        format!("UPDATE audit_personal SET value = 'Someone Else' WHERE entry_id = {erased_entry}"),
+        // The personal field dropped altogether.
+        format!("DELETE FROM audit_personal WHERE entry_id = {erased_entry}"),
+        // Downgraded to format 1 with the reason in clear.
+        format!(
+            "UPDATE audit_log SET format = 1, reason = 'Someone Else' WHERE id = {erased_entry}"
+        ),
+    ];
+    for sql in cases {
+        let env2 = Env::empty();
+        std::fs::copy(&env.db, &env2.db).unwrap();
+        env2.sql()
+            .execute_batch(&format!(
+                "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_personal_erase_only;
+                 DROP TRIGGER audit_personal_no_delete; {sql}"
+            ))
+            .unwrap();
+        let err = env2.fails(&["audit", "verify"], code::VERIFY);
+        assert!(
+            err.contains(&format!(
+                "audit entry {erased_entry} does not match its hash"
+            )),
+            "{sql}: {err}"
+        );
+    }
+    // Without dropping the guards, only erasing is allowed.
+    let conn = env.sql();
+    assert!(conn
+        .execute(
+            "UPDATE audit_personal SET value = 'x', salt = 'y' WHERE entry_id = ?1",
+            [erased_entry]
+        )
+        .is_err());
+    assert!(conn
+        .execute(
+            "DELETE FROM audit_personal WHERE entry_id = ?1",
+            [erased_entry]
+        )
+        .is_err());
+}
+
+#[test]
+fn erase_refuses_unknown_users_and_empty_reasons_changing_nothing() {
+    let env = env_with_person();
+    let before = env.snapshot();
+    env.fails(
+        &["users", "erase", "424242", "--reason", "x", "--yes"],
+        code::NOT_FOUND,
+    );
+    env.fails(
+        &["users", "erase", USER, "--reason", "  ", "--yes"],
+        code::BAD_INPUT,
+    );
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn retention_dry_run_counts_what_apply_touches() {
+    let env = env_with_person();
+    let args = [
+        "retention",
+        "apply",
+        "--bookings-older-than",
+        "3y",
+        "--messages-older-than",
+        "1d",
+        "--json",
+    ];
+    let before = env.snapshot();
+    let preview: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&args[..], &["--dry-run"]].concat())).unwrap();
+    assert_eq!(env.snapshot(), before);
+    let done: serde_json::Value = serde_json::from_str(&env.ok(&args)).unwrap();
+    assert_eq!(preview["counts"], done["counts"]);
+    // Bookings 1 and 3 are from 2021; the messages were sent "now" (2024-12-10).
+    assert_eq!(done["counts"]["erased"]["bookings"], 2);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE erased_at IS NOT NULL AND first_name IS NULL AND username LIKE 'erased-%'"),
+        2
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE id IN (2, 4) AND erased_at IS NULL"),
+        2
+    );
+    env.ok(&["audit", "verify"]);
+    // A second run finds nothing left to do.
+    let again: serde_json::Value = serde_json::from_str(&env.ok(&args)).unwrap();
+    assert_eq!(again["counts"]["erased"]["bookings"], 0);
+    assert_eq!(again["counts"]["message_bodies"], 0);
+
+    // Messages older than a day: those sent "now" stay until the clock moves on.
+    let later = env
+        .cmd()
+        .env("PAYTRACK_NOW", "2025-12-31T00:00:00Z")
+        .args([
+            "retention",
+            "apply",
+            "--messages-older-than",
+            "1y",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(later.status.success());
+    let later: serde_json::Value = serde_json::from_slice(&later.stdout).unwrap();
+    assert!(
+        later["counts"]["message_bodies"].as_u64().unwrap() >= 1,
+        "{later}"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND body <> ''"),
+        0
+    );
+
+    env.fails(
+        &["retention", "apply", "--bookings-older-than", "3 years"],
+        code::BAD_INPUT,
+    );
+    env.fails(&["retention", "apply"], code::USAGE);
+}
+
+#[test]
+fn an_encrypted_export_decrypts_to_exactly_the_plain_export() {
+    use std::io::Read;
+    let env = env_with_person();
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    for format in ["csv", "jsonl"] {
+        let plain = env.path(&format!("plain.{format}"));
+        let sealed = env.path(&format!("sealed.{format}.age"));
+        env.ok(&[
+            "bookings",
+            "export",
+            "--format",
+            format,
+            "-o",
+            plain.to_str().unwrap(),
+        ]);
+        env.ok(&[
+            "bookings",
+            "export",
+            "--format",
+            format,
+            "--encrypt-to",
+            &recipient,
+            "-o",
+            sealed.to_str().unwrap(),
+        ]);
+        let plain = std::fs::read(plain).unwrap();
+        let sealed = std::fs::read(sealed).unwrap();
+        assert!(plain.windows(6).any(|w| w == "zelda_".as_bytes()));
+        assert!(!sealed.windows(6).any(|w| w == "zelda_".as_bytes()));
+        let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap();
+        let mut opened = Vec::new();
+        reader.read_to_end(&mut opened).unwrap();
+        assert_eq!(opened, plain, "{format}");
+        // Another key cannot open it.
+        let stranger = age::x25519::Identity::generate();
+        assert!(age::Decryptor::new(&sealed[..])
+            .unwrap()
+            .decrypt(std::iter::once(&stranger as &dyn age::Identity))
+            .is_err());
+    }
+    // Encrypted to stdout (a pipe here) works too.
+    let piped = env.run(&["bookings", "export", "--encrypt-to", &recipient]);
+    assert!(piped.status.success());
+    assert!(piped.stdout.starts_with(b"age-encryption.org/v1"));
+    let mut opened = Vec::new();
+    age::Decryptor::new(&piped.stdout[..])
+        .unwrap()
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut opened)
+        .unwrap();
+    assert_eq!(opened, std::fs::read(env.path("plain.csv")).unwrap());
+    // A bad recipient is bad input, and no file appears.
+    let target = env.path("never.csv");
+    let err = env.fails(
+        &[
+            "bookings",
+            "export",
+            "--encrypt-to",
+            "age1nope",
+            "-o",
+            target.to_str().unwrap(),
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(err.contains("not an age recipient"), "{err}");
+    assert!(!target.exists());
+}
+
+#[test]
+fn a_plain_export_of_names_where_others_can_read_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = env_with_person();
+    let shared = env.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let private = env.path("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stderr = |args: &[&str]| String::from_utf8(env.run(args).stderr).unwrap();
+    let file = shared.join("b.csv");
+    let file = file.to_str().unwrap();
+    assert!(stderr(&["bookings", "export", "-o", file]).contains("warning:"));
+    assert!(!stderr(&["bookings", "export", "--redact", "-o", file]).contains("warning:"));
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    assert!(
+        !stderr(&["bookings", "export", "--encrypt-to", &recipient, "-o", file])
+            .contains("warning:")
+    );
+    let file = private.join("b.csv");
+    assert!(!stderr(&["bookings", "export", "-o", file.to_str().unwrap()]).contains("warning:"));
+}
+
+#[test]
+fn redact_leaves_names_out_of_every_listing_in_every_format() {
+    let env = env_with_person();
+    let views: [&[&str]; 6] = [
+        &["bookings", "list"],
+        &["booking", "show", "2"],
+        &["audit", "tail"],
+        &["payments", "list"],
+        &["outbox", "list"],
+        &["streams", "members", "8th_stream"],
+    ];
+    let names_in = |text: &str| {
+        NAMES
+            .iter()
+            .chain(&[OTHER_NAME, "Zelda"])
+            .find(|n| text.contains(*n))
+            .map(|n| (*n).to_string())
+    };
+    for view in views {
+        for format in [&["--csv"][..], &["--json"], &["--format", "table"]] {
+            let plain = env.ok(&[view, format].concat());
+            let redacted = env.ok(&[view, format, &["--redact"]].concat());
+            // The plain views do show names (so the redacted check means something)...
+            assert!(names_in(&plain).is_some(), "{view:?} {format:?}: {plain}");
+            // ...and the redacted ones never.
+            assert_eq!(names_in(&redacted), None, "{view:?} {format:?}: {redacted}");
+        }
+    }
+    let show = env.ok(&["booking", "show", "2", "--redact", "--json"]);
+    assert!(show.contains("(redacted)"), "{show}");
+}
+
+#[test]
+fn outbox_list_shows_the_start_of_a_body_unless_asked() {
+    let env = env_with_person();
+    let bodies = |args: &[&str]| -> Vec<String> {
+        let json: serde_json::Value =
+            serde_json::from_str(&env.ok(&[&["outbox", "list", "--json"], args].concat())).unwrap();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let stored: String = env
+        .sql()
+        .query_row("SELECT body FROM outbox ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(stored.chars().count() > 41);
+    let short = bodies(&[]);
+    assert!(short.iter().all(|b| b.chars().count() <= 41), "{short:?}");
+    assert!(short.iter().any(|b| b.ends_with('…')), "{short:?}");
+    assert!(bodies(&["--full-body"]).contains(&stored));
+    assert!(bodies(&["--redact"]).iter().all(|b| b == "(redacted)"));
+    env.fails(&["outbox", "list", "--redact", "--full-body"], code::USAGE);
+}
+
+#[test]
+fn a_database_from_before_this_change_keeps_verifying_and_chains_new_entries_on() {
+    use paytrack::domain::audit::{AuditEntry, FORMAT_CLEAR, GENESIS_HASH};
+    let env = Env::empty();
+    {
+        let conn = env.sql();
+        // Every migration before the one that moves personal fields out.
+        for (version, sql) in paytrack::db::migrations() {
+            if sql.contains("CREATE TABLE audit_personal") {
+                break;
+            }
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;"
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO courses (id, name, created_at, updated_at) VALUES (1, 'C', 'x', 'x');
+             INSERT INTO bookings (id, user_id, username, first_name, course_id, confirmed, created_at, updated_at, search_text)
+                  VALUES (5, 1, 'old_name', 'Старое', 1, 1, '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z', 'old_name старое');",
+        )
+        .unwrap();
+        // Entries as the previous version wrote them (no format column yet).
+        let mut prev = GENESIS_HASH.to_string();
+        for id in 1..=3 {
+            let mut e = AuditEntry {
+                id,
+                at: format!("2024-01-0{id}T00:00:00.000000Z"),
+                actor: "admin".into(),
+                action: "booking.status_changed".into(),
+                booking_id: Some(5),
+                old_value: Some("pending".into()),
+                new_value: Some("pending".into()),
+                reason: Some(format!("old_name called, #{id}")),
+                details: "{}".into(),
+                prev_hash: prev.clone(),
+                hash: String::new(),
+                format: FORMAT_CLEAR,
+                personal: Vec::new(),
+            };
+            e.hash = e.compute_hash();
+            conn.execute(
+                "INSERT INTO audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                rusqlite::params![e.id, e.at, e.actor, e.action, e.booking_id, e.old_value,
+                                  e.new_value, e.reason, e.details, e.prev_hash, e.hash],
+            )
+            .unwrap();
+            prev = e.hash;
+        }
+    }
+    let verified = env.ok(&["audit", "verify"]);
+    assert!(verified.contains("head: 3 "), "{verified}");
+    env.ok(&[
+        "booking",
+        "set-status",
+        "5",
+        "confirmed",
+        "--reason",
+        "old_name paid",
+    ]);
+    assert_eq!(env.count("SELECT format FROM audit_log WHERE id = 4"), 2);
+    env.ok(&["audit", "verify"]);
+    let out = env.run(&["users", "erase", "1", "--reason", "request", "--yes"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 audit entries"), "{stderr}");
+    env.ok(&["audit", "verify"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM audit_personal WHERE entry_id = 4 AND value IS NULL"),
+        1
+    );
+}
+
+#[test]
+fn an_erasure_that_fails_part_way_changes_nothing() {
+    let env = env_with_person();
+    // The last table erasure touches refuses the change (a stand-in for a
+    // full disk or a crash): the bookings already renamed must roll back.
+    env.sql()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON blocked_users BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let before = env.snapshot();
+    let out = env.run(&["users", "erase", USER, "--reason", "request", "--yes"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("paytrack: error:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE username = 'zelda_kowalski'"),
+        2
+    );
+}
