@@ -408,3 +408,30 @@ END;
 -- When a booking's personal fields were replaced by a pseudonym (`users
 -- erase`, `retention apply`); NULL while they are as typed.
 ALTER TABLE bookings ADD COLUMN erased_at TEXT;
+
+-- migration: 7
+
+-- What each booking looked like in the last `bookings import` that carried
+-- it: the file's status and the file's other columns (a JSON object). A
+-- re-import compares the file with this, not with the booking, so "the file
+-- has nothing new" (paytrack's own change since then stands) is told apart
+-- from "the file disagrees" (a change made in the old system).
+CREATE TABLE import_state (
+    booking_id  INTEGER PRIMARY KEY,
+    status      INTEGER NOT NULL CHECK (status IN (2, 1, -1)),
+    fields      TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+
+-- The operation an audit entry belongs to: every entry written by one write
+-- transaction (one command) carries the same id, which `paytrack undo` takes.
+-- NULL for entries written before this migration.
+ALTER TABLE audit_log ADD COLUMN operation_id TEXT;
+CREATE INDEX audit_by_operation ON audit_log (operation_id) WHERE operation_id IS NOT NULL;
+
+-- Idempotency keys of `bookings add --key`: a retried add finds its booking here.
+CREATE TABLE booking_keys (
+    key        TEXT PRIMARY KEY,
+    booking_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);

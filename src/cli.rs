@@ -16,13 +16,14 @@ Exit codes:
   2    usage error (bad flag or value)
   3    bad input (a file or value that cannot be used; nothing was changed)
   4    not found (no such booking, course or stream)
-  5    transition refused by the status rules
-  6    --expect failed: the booking's status was not the expected one
+  5    refused by the rules (a status transition; a full stream)
+  6    --expect (--expect-stream) failed, or undo found a booking changed since
   7    database busy after waiting for other writers
-  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full)
-  9    verification failed (stats verify, audit verify)
+  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,
+       another application's database)
+  9    verification failed (stats verify, audit verify, check, backup)
   10   needs attention (payments import found something new for a person;
-       outbox drain gave up on a message)
+       bookings import found conflicts; outbox drain gave up on a message)
   11   outbox drain stopped: the channel cannot work (--exec command cannot
        run, exit 126/127; bot token refused); no attempt was used up
   130  interrupted (Ctrl-C); the database is as it was
@@ -75,7 +76,7 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_name = "NAME")]
     pub actor: Option<String>,
 
-    /// Show every column in full: no truncation, no wrapping.
+    /// Show every column in full: no truncation (up to 4096 columns a cell), no wrapping.
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, env = "PAYTRACK_WIDE")]
     pub wide: bool,
 
@@ -89,10 +90,16 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init"
     )]
-    Init,
+    Init {
+        /// Add paytrack's tables to another application's SQLite file (refused
+        /// otherwise). Its own tables are left as they are; a file with a table
+        /// of the same name as one of paytrack's, or its own schema version, is refused.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
-        after_help = "Examples:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
+        after_help = "Only a new or empty database (or one holding only demo rows) is filled;\na database with real bookings is refused (exit 3).\n\nExamples:\n  paytrack --db demo.db demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
     )]
     Demo(DemoArgs),
     /// Find, show, export, import and change bookings (`booking` is the same command).
@@ -138,21 +145,41 @@ pub enum Command {
         after_help = "Examples:\n  paytrack courses list\n  paytrack courses edit 5 --name \"Вайб кодинг 2.0\""
     )]
     Courses(CoursesCommand),
-    // --- issue 20 (personal data): `users erase`, `retention apply`.
-    // The `users` group is shared with issue 13 (`users show/block`): the
-    // lead merges the two `UsersCommand` enums.
-    /// Students (Telegram users): erase one person's data on request.
+    /// Students (Telegram users): one person's whole story; block and unblock; erase their data on request.
     #[command(
         subcommand,
-        after_help = "Examples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+        after_help = "Examples:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"asked not to be messaged\"\n  paytrack users unblock 123456789 --reason \"unblocked the bot\"\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run"
     )]
     Users(UsersCommand),
+    /// Take back one operation (one write command): its status changes, edits and added bookings.
+    #[command(
+        after_help = "Every write command ends with `operation OP; undo with paytrack undo OP` on stderr;\n\
+`audit tail` shows operation ids too. The undo is all or nothing, recorded as forced changes\n\
+with the reason \"undo of OP\". It refuses (exit 6, listing them) when a booking was changed\n\
+again since. Undoing a confirmation withdraws its message if it was not sent yet. Payments\n\
+stay recorded, rows an import inserted stay, catalogue edits stay.\n\n\
+Examples:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01"
+    )]
+    Undo(UndoArgs),
+    // --- issue 20 (personal data): `retention apply` (`users erase` is in `users`).
     /// Keep personal data no longer than needed: pseudonymise old bookings, clear old messages.
     #[command(
         subcommand,
         after_help = "Examples:\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y --dry-run\n  paytrack retention apply --bookings-older-than 3y --messages-older-than 1y"
     )]
     Retention(RetentionCommand),
+    /// Check everything: file integrity, foreign keys, stream counters, the
+    /// audit chain, the search index, the outbox. Exit 9 with one line per finding; fit for cron.
+    #[command(
+        after_help = "Examples:\n  paytrack check\n  paytrack check --quick   # SQLite's quick_check instead of the full integrity_check\n\nExit codes: 0 nothing found; 9 findings (one line each on stdout); 8 the file cannot be opened."
+    )]
+    Check(CheckArgs),
+    /// Copy the database to FILE while others keep working (SQLite's online
+    /// backup), then run `check` on the copy. The copy is private (0600).
+    #[command(
+        after_help = "Examples:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # replace an earlier backup\n\nRestore: see README, \"Backup and restore\"."
+    )]
+    Backup(BackupArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE"
@@ -166,6 +193,60 @@ pub enum Command {
         after_help = "Examples:\n  paytrack man > ~/.local/share/man/man1/paytrack.1\n  paytrack man | man -l -"
     )]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Every booking of the person with status, payments, messages, blocked state and last audit entries.
+    #[command(
+        after_help = "Examples:\n  paytrack users show 123456789\n  paytrack users show @olga --json"
+    )]
+    Show {
+        /// Telegram user id or @username.
+        user: UserRef,
+        /// How many audit entries to show.
+        #[arg(long, default_value_t = 20)]
+        history: u64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stop messaging a student (their queued messages fail instead of going out); audited.
+    #[command(
+        after_help = "Example:\n  paytrack users block 123456789 --reason \"asked not to be messaged\""
+    )]
+    Block {
+        /// Telegram user id.
+        user_id: i64,
+        /// Why; stored in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Message a student again: their queued messages, and those held by the block, go out again.
+    #[command(
+        after_help = "Example:\n  paytrack users unblock 123456789 --reason \"unblocked the bot\""
+    )]
+    Unblock {
+        /// Telegram user id.
+        user_id: i64,
+        /// Why; stored in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Erase what identifies a person: names, search text, payment descriptions,
+    /// message bodies, audit values. Ids, statuses, amounts and dates stay.
+    #[command(
+        after_help = "The person's names become a stable pseudonym (erased-<hash>), message bodies\nare emptied, undelivered messages to them are cancelled, and the personal values of\ntheir audit entries are erased (the chain still verifies). One audit entry\nrecords the user id and the reason. All or nothing.\n\nExamples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
+    )]
+    Erase(UsersEraseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Operation id, or a unique prefix of it (at least 4 hex digits).
+    pub operation: String,
+    /// Show what would be undone; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -205,7 +286,11 @@ pub enum BookingsCommand {
     Export(ExportArgs),
     /// Load the old system's export (PostgreSQL `\\copy bookings TO ... CSV HEADER`), all rows or none.
     #[command(
-        after_help = "Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run"
+        after_help = "A re-import is a safe sync: where the file has nothing new since the last import,\n\
+paytrack's changes (payments, admins) stand; where the file changed a status the rules refuse\n\
+(confirmed → pending, cancelled → confirmed, confirmed → cancelled without --reason), it is not\n\
+applied but reported as a conflict (exit 10; --report FILE lists them as CSV).\n\n\
+Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run\n  paytrack bookings import legacy-bookings.csv --report conflicts.csv || alert\n  paytrack bookings import legacy-bookings.csv --force --reason \"the old system is right\""
     )]
     Import(ImportArgs),
     /// Change the payment status of one booking, a list of ids, or every booking matching a filter.
@@ -214,6 +299,27 @@ pub enum BookingsCommand {
         after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
     )]
     SetStatus(SetStatusArgs),
+    /// Add a booking (for the bot, other programs and admins); prints its id.
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "The course and stream must be in the catalogue (exit 4 names the closest match;\n\
+--create-stream adds a missing stream). A stream with no seats left is refused (exit 5)\n\
+unless --force --reason. --key makes a retry safe: the same key again prints the same\n\
+booking, exit 0, and writes nothing.\n\n\
+--json - reads one JSON object per line from stdin and adds them all in one transaction\n\
+(a bad line is named and nothing is added); fields: user_id, username, first_name, course,\n\
+stream, referral, discount, status, created_at, key. It prints one JSON line per booking.\n\n\
+Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -"
+    )]
+    Add(AddArgs),
+    /// Fix a booking by hand: move it to another stream or course, change discount, referral or names.
+    #[command(
+        after_help = "A transfer keeps the booking's status, payments and history; the stream counters move\n\
+in the same transaction. A full target stream is refused (exit 5) unless --force --reason.\n\
+An empty value clears a text field (--referral \"\"); --discount none clears the discount.\n\n\
+Examples:\n  paytrack bookings edit 42 --stream 9th_stream\n  paytrack bookings edit 42 --stream 9th_stream --expect-stream 8th_stream --dry-run\n  paytrack bookings edit 42 --discount 10 --referral FRIEND10\n  paytrack bookings edit --ids-from group.txt --stream 9th_stream"
+    )]
+    Edit(EditArgs),
     /// Queue a payment reminder for each matching booking not reminded within --every (blocked students skipped).
     #[command(
         after_help = "The text is the course's reminder template (`courses template ID --kind reminder`);\n\
@@ -335,7 +441,7 @@ fn status_filter(text: &str) -> Result<StatusFilter, String> {
     }
     text.parse::<Status>()
         .map(StatusFilter::Only)
-        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{text}'"))
+        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'", crate::output::sanitize::shown(text)))
 }
 
 /// A booking id: a positive 64-bit integer.
@@ -344,7 +450,8 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
         Ok(id) if id > 0 => Ok(id),
         Ok(_) => Err("a booking id is a positive number".into()),
         Err(_) => Err(format!(
-            "'{text}' is not a booking id (a positive 64-bit number)"
+            "'{}' is not a booking id (a positive 64-bit number)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -428,6 +535,9 @@ pub struct ExportArgs {
     /// Decrypt with `age -d -i key.txt FILE`.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
+    /// Replace the --output file if it exists (only a regular file that is not a database).
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -437,6 +547,128 @@ pub struct ImportArgs {
     /// Check the file and report what would change, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The file was written by `bookings export --raw`: take every cell exactly
+    /// as it is (without it, the formula protection of a plain export is undone).
+    #[arg(long)]
+    pub raw: bool,
+    /// The zone times without a UTC offset were written in (e.g. Europe/Moscow);
+    /// without it such times are refused.
+    #[arg(long, value_name = "ZONE")]
+    pub assume_tz: Option<String>,
+    /// Write the conflicts (statuses the rules refuse) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Take the file's statuses even where the rules refuse them (recorded as forced; needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Telegram user id of the student.
+    #[arg(long)]
+    pub user_id: Option<i64>,
+    /// Telegram username (with or without @).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name as Telegram shows it.
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Course id (must be in the catalogue).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Stream code, e.g. 8th_stream (must be in the catalogue, or --create-stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Referral code.
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Discount in percent, 0 to 100.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+    pub discount: Option<i64>,
+    /// Status of the new booking.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Status::Pending)]
+    pub status: Status,
+    /// When the student booked: 2024-12-01, RFC 3339, now [default: now].
+    #[arg(long, value_name = "WHEN")]
+    pub created_at: Option<String>,
+    /// Idempotency key: adding with a key seen before returns that booking and writes nothing.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Add the stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Add to a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// With --status confirmed: do not queue the confirmation message.
+    #[arg(long)]
+    pub no_notify: bool,
+    /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
+    pub json: Option<String>,
+    /// Check everything and show what would be added, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Booking id (or --ids-from).
+    #[arg(value_parser = booking_id, required_unless_present = "ids_from")]
+    pub id: Option<i64>,
+    /// Apply to the ids in this file, one per line (`-` for stdin): one transaction, all or nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub ids_from: Option<PathBuf>,
+    /// Move to this stream ("" for no stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Move to this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Discount in percent (0 to 100), or none.
+    #[arg(long, value_parser = discount_setting)]
+    pub discount: Option<Setting<i64>>,
+    /// Referral code ("" clears it).
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Telegram username, with or without @ ("" clears it).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name ("" clears it).
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Refuse (exit 6) unless the booking is in this stream now ("" for none).
+    #[arg(long, value_name = "STREAM")]
+    pub expect_stream: Option<String>,
+    /// Add the target stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Move into a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why; stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Show before → after; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if (0..=100).contains(&n) => Ok(Setting::To(n)),
+        _ => Err(format!("'{text}' is not a discount (0 to 100, or none)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -538,6 +770,26 @@ pub struct StatsDailyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run SQLite's quick_check (no index/table cross-checks) instead of integrity_check.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file; an existing regular file only with --force).
+    pub file: PathBuf,
+    /// Replace FILE if it exists (never a directory, link, device or the database itself).
+    #[arg(long)]
+    pub force: bool,
+    /// Encrypt the copy for this age recipient (a public key `age1…`; repeat for several):
+    /// the plain copy exists only as a private temp file while it is checked.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StatsStreamsArgs {
     /// Only this course.
     #[arg(long)]
@@ -582,13 +834,16 @@ fn sha256_hex(text: &str) -> Result<String, String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(format!("'{text}' is not a SHA-256 hash (64 hex digits)"))
+        Err(format!(
+            "'{}' is not a SHA-256 hash (64 hex digits)",
+            crate::output::sanitize::shown(text)
+        ))
     }
 }
 
 #[derive(Debug, Args)]
 pub struct AuditTailArgs {
-    /// How many entries [default: 20; every matching entry with --since or --until].
+    /// How many entries [default: 20; every matching entry with --since, --until or --operation].
     #[arg(short = 'n', long = "lines")]
     pub lines: Option<u64>,
     /// Only entries about this booking.
@@ -606,6 +861,9 @@ pub struct AuditTailArgs {
     /// Only entries before.
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// Only entries of this operation (the id a write command prints; see `paytrack undo`).
+    #[arg(long, value_name = "OP")]
+    pub operation: Option<String>,
     /// Keep printing new entries as they are written, until Ctrl-C.
     #[arg(short, long)]
     pub follow: bool,
@@ -657,6 +915,16 @@ fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
 /// the examples are the same as in English; only the words around them change.
 const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
+        "check",
+        "Проверить всё: целостность файла, внешние ключи, счётчики потоков, цепочку аудита, поисковый индекс, очередь сообщений. Код 9 и по строке на каждую находку; подходит для cron.",
+        "Примеры:\n  paytrack check\n  paytrack check --quick   # quick_check SQLite вместо полного integrity_check\n\nКоды выхода: 0 ничего не найдено; 9 находки (по строке на stdout); 8 файл не открыть.",
+    ),
+    (
+        "backup",
+        "Скопировать базу в FILE, пока другие работают (онлайн-копия SQLite), и проверить копию, как `check`. Копия доступна только владельцу (0600).",
+        "Примеры:\n  paytrack backup /srv/backups/paytrack-$(date +%F).db\n  paytrack backup copy.db --force   # заменить прежнюю копию\n\nВосстановление: README, «Backup and restore».",
+    ),
+    (
         "",
         "Статусы оплаты бронирований курсов, в одном файле SQLite.\n\nСтатусы: confirmed (2, Подтверждено), pending (1, В ожидании), cancelled (-1, Отменено).",
         "\
@@ -666,13 +934,14 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
   2    ошибка в командной строке (флаг или значение)
   3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
   4    не найдено (нет такого бронирования, курса или потока)
-  5    переход запрещён правилами статусов
-  6    --expect: у бронирования другой статус
+  5    запрещено правилами (переход статуса; поток заполнен)
+  6    --expect (--expect-stream) не совпал, или undo: бронь изменена после операции
   7    база занята другими писателями дольше времени ожидания
-  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон)
-  9    проверка не прошла (stats verify, audit verify)
+  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,
+       база другого приложения)
+  9    проверка не прошла (stats verify, audit verify, check, backup)
   10   нужно внимание (payments import нашёл новое для ручного разбора;
-       outbox drain не смог доставить сообщение)
+       bookings import нашёл конфликты; outbox drain не смог доставить сообщение)
   11   outbox drain остановлен: канал непригоден (команда --exec не запускается,
        код 126/127; токен отвергнут); попытки не израсходованы
   130  прервано (Ctrl-C); база осталась как была
@@ -700,7 +969,7 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "demo",
         "Заполнить базу правдоподобными демо-бронированиями, чтобы сразу попробовать paytrack.",
-        "Примеры:\n  paytrack demo\n  paytrack --db /tmp/big.db demo --bookings 1000000   # для замеров",
+        "Заполняется только новая или пустая база (или база только с демо-данными);\nбаза с настоящими бронированиями — отказ (код 3).\n\nПримеры:\n  paytrack --db demo.db demo\n  paytrack --db /tmp/big.db demo --bookings 1000000   # для замеров",
     ),
     (
         "bookings",
@@ -725,7 +994,60 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
     (
         "bookings import",
         "Загрузить выгрузку старой системы (PostgreSQL `\\copy bookings TO ... CSV HEADER`): все строки или ни одной.",
-        "Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить",
+        "Повторный импорт безопасен: где в файле нет нового со времени прошлого импорта, остаются\n\
+изменения paytrack (платежи, админы); где файл изменил статус так, как правила запрещают\n\
+(confirmed → pending, cancelled → confirmed, confirmed → cancelled без --reason), изменение\n\
+не применяется, а выводится как конфликт (код 10; --report FILE — список в CSV).\n\n\
+Примеры:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run   # только проверить\n  paytrack bookings import legacy-bookings.csv --report conflicts.csv || alert",
+    ),
+    (
+        "bookings add",
+        "Добавить бронирование (для бота, других программ и админов); печатает его номер.",
+        "Курс и поток должны быть в каталоге (код 4 называет ближайшее совпадение;\n\
+--create-stream добавляет недостающий поток). В заполненный поток — отказ (код 5),\n\
+если нет --force --reason. С --key повтор безопасен: тот же ключ снова печатает ту же\n\
+бронь, код 0, ничего не пишется.\n\n\
+--json - читает по одному JSON-объекту на строку из stdin и добавляет все в одной транзакции\n\
+(плохая строка называется по номеру, не добавляется ничего); поля: user_id, username,\n\
+first_name, course, stream, referral, discount, status, created_at, key.\n\n\
+Примеры:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -",
+    ),
+    (
+        "bookings edit",
+        "Исправить бронирование вручную: перевести в другой поток или курс, сменить скидку, реферала, имена.",
+        "Перевод сохраняет статус, платежи и историю; счётчики потоков меняются в той же транзакции.\n\
+В заполненный поток — отказ (код 5), если нет --force --reason. Пустое значение очищает\n\
+текстовое поле (--referral \"\"); --discount none убирает скидку.\n\n\
+Примеры:\n  paytrack bookings edit 42 --stream 9th_stream\n  paytrack bookings edit 42 --stream 9th_stream --expect-stream 8th_stream --dry-run\n  paytrack bookings edit --ids-from group.txt --stream 9th_stream",
+    ),
+    (
+        "undo",
+        "Отменить одну операцию (одну команду записи): её смены статуса, правки и добавленные брони.",
+        "Каждая команда записи заканчивается строкой `operation OP; undo with paytrack undo OP` в stderr.\n\
+Отмена — всё или ничего, записывается как принудительные изменения с причиной \"undo of OP\".\n\
+Если бронь изменили после операции — отказ (код 6) со списком. Отмена подтверждения отзывает\n\
+ещё не отправленное сообщение. Платежи, вставленные импортом строки и каталог остаются.\n\n\
+Примеры:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01",
+    ),
+    (
+        "users",
+        "Студенты (пользователи Telegram): вся история человека; блокировка и разблокировка; удаление данных по просьбе.",
+        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json\n  paytrack users block 123456789 --reason \"просил не писать\"\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run",
+    ),
+    (
+        "users show",
+        "Все брони человека со статусами, платежи, сообщения, блокировка и последние записи журнала.",
+        "Примеры:\n  paytrack users show 123456789\n  paytrack users show @olga --json",
+    ),
+    (
+        "users block",
+        "Не писать студенту (его сообщения в очереди не уходят); записывается в журнал.",
+        "Пример:\n  paytrack users block 123456789 --reason \"просил не писать\"",
+    ),
+    (
+        "users unblock",
+        "Снова писать студенту: его сообщения в очереди и задержанные блокировкой уходят снова.",
+        "Пример:\n  paytrack users unblock 123456789 --reason \"разблокировал бота\"",
     ),
     (
         "bookings set-status",
@@ -935,11 +1257,6 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
     ),
     // --- issue 20 (personal data)
     (
-        "users",
-        "Студенты (пользователи Telegram): удалить данные человека по его просьбе.",
-        "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
-    ),
-    (
         "users erase",
         "Стереть то, что указывает на человека: имена, текст поиска, назначения платежей, тексты сообщений, значения в журнале. Id, статусы, суммы и даты остаются.\n\nИмена заменяются постоянным псевдонимом (erased-<хеш>), тексты сообщений стираются, неотправленные сообщения ему не уходят, личные значения его записей журнала стираются (цепочка по-прежнему проверяется). Одна запись журнала: id пользователя и причина. Всё или ничего.",
         "Примеры:\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"просьба от 2025-03-01\" --yes",
@@ -1122,7 +1439,10 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         .and_then(|n| n.checked_mul(unit_ms))
         .filter(|&ms| (1..=3_600_000).contains(&ms))
         .ok_or_else(|| {
-            format!("'{text}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)")
+            format!(
+                "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+                crate::output::sanitize::shown(text)
+            )
         })?;
     Ok(std::time::Duration::from_millis(ms))
 }
@@ -1487,7 +1807,8 @@ fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
     match text.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Setting::To(n)),
         _ => Err(format!(
-            "'{text}' is not a capacity (a whole number of seats, or none)"
+            "'{}' is not a capacity (a whole number of seats, or none)",
+            crate::output::sanitize::shown(text)
         )),
     }
 }
@@ -1499,7 +1820,8 @@ fn currency_code(text: &str) -> Result<String, String> {
         Ok(text.to_ascii_uppercase())
     } else {
         Err(format!(
-            "'{text}' is not a currency code (three letters, e.g. RUB)"
+            "'{}' is not a currency code (three letters, e.g. RUB)",
+            crate::output::sanitize::shown(text)
         ))
     }
 }
@@ -1576,16 +1898,6 @@ pub struct CourseEditArgs {
 }
 
 // --- issue 20 (personal data) ---------------------------------------------
-
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Erase what identifies a person: names, search text, payment descriptions,
-    /// message bodies, audit values. Ids, statuses, amounts and dates stay.
-    #[command(
-        after_help = "The person's names become a stable pseudonym (erased-<hash>), message bodies\nare emptied, undelivered messages to them are cancelled, and the personal values of\ntheir audit entries are erased (the chain still verifies). One audit entry\nrecords the user id and the reason. All or nothing.\n\nExamples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
-    )]
-    Erase(UsersEraseArgs),
-}
 
 #[derive(Debug, Args)]
 pub struct UsersEraseArgs {

@@ -23,8 +23,23 @@ fn main() -> ExitCode {
         .color(help_color)
         .try_get_matches_from(&args)
         .and_then(|matches| Cli::from_arg_matches(&matches));
-    // `exit` prints help on stdout (exit 0) or the usage error on stderr (exit 2).
-    let cli = parsed.unwrap_or_else(|err| err.exit());
+    let cli = match parsed {
+        Ok(cli) => cli,
+        // Help and --version go to stdout as clap writes them.
+        Err(err) if !err.use_stderr() => err.exit(),
+        // A usage error quotes the value typed, which may hold escape
+        // sequences or be megabytes long: each line is made safe and short.
+        Err(err) => {
+            let text = err.render().to_string();
+            for line in text.lines() {
+                talk(format_args!(
+                    "{}",
+                    paytrack::output::sanitize::message_line(line)
+                ));
+            }
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     match paytrack::run(cli) {
         Ok(code) => ExitCode::from(code),
         // `paytrack ... | head`: the reader is done, and so are we.
@@ -32,8 +47,18 @@ fn main() -> ExitCode {
         Err(err) => {
             // One line: the error and its causes, outermost first.
             let text = format!("{err:#}").replace('\n', " ");
-            talk(format_args!("paytrack: error: {text}"));
-            ExitCode::from(exit_code(&err))
+            // Values are quoted through `sanitize::shown` where the error is
+            // made; this is the net for anything a cause quotes (a driver, a
+            // server), so that no error line can drive the terminal.
+            let text = paytrack::output::sanitize::message_line(&text);
+            let code = exit_code(&err);
+            if code == exit::INTERRUPTED {
+                // Ctrl-C stopped a statement: SQLite's wording adds nothing.
+                talk(format_args!("paytrack: error: interrupted"));
+            } else {
+                talk(format_args!("paytrack: error: {text}"));
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -8,11 +8,12 @@ use anyhow::Result;
 use super::Context;
 use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
-use crate::domain::audit::{AuditEntry, ChainBreak, ChainReport};
+use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::error::{exit, PaytrackError};
 use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
+use crate::services::check::describe_break;
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {
@@ -21,7 +22,7 @@ pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     }
 }
 
-const CSV_COLUMNS: [&str; 11] = [
+const CSV_COLUMNS: [&str; 12] = [
     "id",
     "at",
     "actor",
@@ -33,6 +34,7 @@ const CSV_COLUMNS: [&str; 11] = [
     "details",
     "prev_hash",
     "hash",
+    "operation_id",
 ];
 
 /// Entries `audit tail` shows without `-n` or a period.
@@ -46,6 +48,10 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         since: ctx.parse_optional_when("--since", args.since.as_deref())?,
         until: ctx.parse_optional_when("--until", args.until.as_deref())?,
         after_id: None,
+        operation: args
+            .operation
+            .as_deref()
+            .map(|op| op.trim().to_ascii_lowercase()),
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     if args.follow && format == Format::Json {
@@ -56,7 +62,9 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
     // A period (--since/--until) is asked for whole: an accountant's export must not stop at 20.
     let limit = match args.lines {
         Some(n) => Some(n),
-        None if filter.since.is_some() || filter.until.is_some() => None,
+        None if filter.since.is_some() || filter.until.is_some() || filter.operation.is_some() => {
+            None
+        }
         None => Some(DEFAULT_LINES),
     };
     let mut db = ctx.open_db()?;
@@ -231,7 +239,7 @@ fn stream_entries(
 }
 
 /// One entry as a CSV record (text cells formula-protected).
-fn csv_record(out: &Output, e: &AuditEntry) -> [String; 11] {
+fn csv_record(out: &Output, e: &AuditEntry) -> [String; 12] {
     let opt = |v: &Option<String>| {
         v.as_deref()
             .map(|t| out.csv_text(t).into_owned())
@@ -249,6 +257,7 @@ fn csv_record(out: &Output, e: &AuditEntry) -> [String; 11] {
         out.csv_text(&e.details).into_owned(),
         e.prev_hash.clone(),
         e.hash.clone(),
+        e.operation_id.clone().unwrap_or_default(),
     ]
 }
 
@@ -321,34 +330,4 @@ fn write_report(w: &mut impl Write, report: &ChainReport) -> Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// One line naming the first broken entry.
-fn describe_break(broken: &ChainBreak, checked: u64) -> String {
-    let what = match broken {
-        ChainBreak::Altered { id } => format!(
-            "audit entry {id} does not match its hash: it was changed, or inserted out of band"
-        ),
-        ChainBreak::Removed { first, last } if first == last => {
-            format!("audit entry {first} was removed")
-        }
-        ChainBreak::Removed { first, last } => {
-            format!("audit entries {first} to {last} were removed")
-        }
-        ChainBreak::Inserted { id } => format!(
-            "audit entry {id} was inserted out of band: its id does not follow the entry before it"
-        ),
-        ChainBreak::Relinked {
-            id,
-            previous_id: Some(previous),
-        } => format!(
-            "audit entry {id} does not chain to entry {previous}: entry {previous} was rewritten \
-             (and re-hashed), or entry {id} was replaced"
-        ),
-        ChainBreak::Relinked {
-            id,
-            previous_id: None,
-        } => format!("audit entry {id} does not start the chain: it was replaced"),
-    };
-    format!("{what} ({checked} entries read)")
 }

@@ -1,9 +1,8 @@
 //! `bookings list | show | export` (and dispatch of `import`, `set-status`).
 
-use std::fs::File;
 use std::io::Write;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
@@ -11,6 +10,7 @@ use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, 
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
+use crate::output::file::{Guard, OutputFile};
 use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
@@ -27,6 +27,8 @@ pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Export(args) => export(ctx, args),
         BookingsCommand::Import(args) => super::import::run(ctx, args),
         BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
+        BookingsCommand::Add(args) => super::add::run(ctx, args),
+        BookingsCommand::Edit(args) => super::edit::run(ctx, args),
         BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
     }
 }
@@ -319,13 +321,6 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     // A file keeps the text as stored (export → import round-trips); only
     // CSV read on a terminal is escaped.
     out.to_terminal = ctx.out.to_terminal && args.output.is_none();
-    if let Some(path) = args.output.as_ref().filter(|p| p.is_dir()) {
-        return Err(bad_input(format!(
-            "{} is a directory; name the file to write, e.g. {}",
-            path.display(),
-            path.join("bookings.csv").display()
-        )));
-    }
     let recipients = Recipients::parse(&args.encrypt_to)?;
     if recipients.is_some() {
         if args.output.is_none() && ctx.out.to_terminal {
@@ -337,35 +332,43 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     }
     let db = ctx.open_db()?;
     check_filter_names(&db, &filter)?;
+    // The named file is judged before anything is read, and written beside
+    // its final name and renamed at the end (see `output::file`), so a failed
+    // or interrupted export never leaves half a file under that name.
+    let mut target = match &args.output {
+        Some(path) => Some(OutputFile::create(
+            path,
+            Guard {
+                database: Some(ctx.db_path.clone()),
+                force: args.force,
+                replaces_databases: false,
+            },
+        )?),
+        None => None,
+    };
     if let Some(path) = &args.output {
         if recipients.is_none() && !args.redact && others_can_read_dir_of(path) {
             ctx.out.warn(&format!(
                 "{} holds students' names and other users can read its directory; consider --encrypt-to RECIPIENT or --redact",
-                path.display()
+                crate::output::sanitize::shown_path(path)
             ));
         }
     }
-    // A file is written beside its final name and renamed at the end, so an
-    // interrupted or failed export never leaves half a file under that name.
-    let partial = args.output.as_ref().map(|path| {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".partial");
-        path.with_file_name(name)
-    });
-    let sink = match (&partial, &args.output) {
-        // A path the user typed that cannot be written (a missing directory,
-        // no permission) is bad input, named as typed, not as the .partial.
-        (Some(path), Some(output)) => encrypt::sink(
+    let to_file = target.is_some();
+    let sink = match target.as_mut() {
+        // The encrypting writer owns its output: a second handle on the temp file.
+        Some(file) => encrypt::sink(
             std::io::BufWriter::new(
-                File::create(path)
-                    .map_err(|e| bad_input(format!("cannot write {}: {e}", output.display())))?,
+                file.file()
+                    .try_clone()
+                    .map_err(|e| anyhow::anyhow!("opening the export file: {e}"))?,
             ),
             recipients.as_ref(),
         )?,
-        _ => encrypt::sink(crate::output::stdout(), recipients.as_ref())?,
+        None => encrypt::sink(crate::output::stdout(), recipients.as_ref())?,
     };
     // Progress only for a file: on stdout the data itself is the output.
-    let bar = if partial.is_some() && ctx.out.progress {
+    let bar = if to_file && ctx.out.progress {
         crate::output::progress::count(
             &ctx.out,
             db.count_bookings(&filter)?,
@@ -429,23 +432,15 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         Ok(())
     })();
     bar.finish_and_clear();
-    if let (Some(partial), Some(path)) = (&partial, &args.output) {
-        if let Err(err) = written {
-            let _ = std::fs::remove_file(partial);
-            return Err(err);
-        }
-        if let Err(err) = std::fs::rename(partial, path) {
-            let _ = std::fs::remove_file(partial);
-            return Err(err)
-                .with_context(|| format!("renaming {} to {}", partial.display(), path.display()));
-        }
-    } else {
-        written?;
+    written?;
+    crate::interrupt::check()?;
+    if let Some(file) = target {
+        file.finish()?;
     }
     if let Some(path) = &args.output {
         ctx.out.note(&format!(
             "{}: {}",
-            path.display(),
+            crate::output::sanitize::shown_path(path),
             ctx.out.bookings_count(rows)
         ));
     }

@@ -171,12 +171,14 @@ fn save_stream(
         match (&before, adding) {
             (Some(_), true) => {
                 return Err(bad_input(format!(
-                    "stream {code} of course {course_id} already exists; change it with `paytrack streams edit`"
+                    "stream {} of course {course_id} already exists; change it with `paytrack streams edit`",
+                    crate::output::sanitize::shown(code)
                 )))
             }
             (None, false) => {
                 return Err(PaytrackError::NotFound(format!(
-                    "stream {code} of course {course_id} not found"
+                    "stream {} of course {course_id} not found",
+                    crate::output::sanitize::shown(code)
                 ))
                 .into())
             }
@@ -241,7 +243,7 @@ fn save_stream(
 /// Reads a template file: UTF-8, not empty, no unknown placeholder (a typo
 /// would reach every student); its length is checked when it is saved.
 fn read_template(path: &Path) -> Result<String> {
-    let shown = path.display();
+    let shown = crate::output::sanitize::shown_path(path);
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read template {shown}: {e}")))?;
     if text.trim().is_empty() {

@@ -12,7 +12,7 @@ use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::domain::time::to_storage;
 use crate::domain::Status;
-use crate::error::exit;
+use crate::error::{bad_input, exit};
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same data.
 /// The crash and concurrency tests use it too, to pick kill moments and ids.
@@ -168,10 +168,19 @@ fn stream_code(prefix: &str, k: u64, streams: u64) -> String {
 pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     let mut db = ctx.create_db()?;
     let existing = db.count_bookings(&crate::domain::booking::BookingFilter::default())?;
+    // Demo rows mixed into real ones would be counted, confirmed and messaged as real.
+    if existing > 0 && !db.holds_only_demo_bookings()? {
+        return Err(bad_input(format!(
+            "{} holds {existing} bookings, not all made by demo (imported, added or written by another \
+             program); \
+             demo only fills a new or empty database: name a new file, e.g. --db demo.db",
+            db.path().display()
+        )));
+    }
     if existing > 0 {
         ctx.out.note(&format!(
             "{} {} {}; {}",
-            db.path().display(),
+            crate::output::sanitize::shown_path(db.path()),
             ctx.out.tr("already has", "уже содержит"),
             ctx.out.bookings_count(existing),
             ctx.out.tr(
@@ -294,7 +303,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
         "{} {n} {} {}",
         ctx.out.tr("generated", "создано"),
         ctx.out.tr("demo bookings in", "демо-бронирований в"),
-        db.path().display()
+        crate::output::sanitize::shown_path(db.path())
     ));
     Ok(exit::OK)
 }

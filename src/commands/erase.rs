@@ -6,20 +6,15 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::{UsersCommand, UsersEraseArgs};
+use crate::cli::UsersEraseArgs;
 use crate::db::privacy::{ErasureCounts, ErasureScope};
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::privacy::pseudonym;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::Output;
 
-pub fn run_users(ctx: &Context, cmd: UsersCommand) -> Result<u8> {
-    match cmd {
-        UsersCommand::Erase(args) => erase(ctx, args),
-    }
-}
-
-fn erase(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
+/// `users erase USER_ID` (the `users` group is dispatched in `commands::run`).
+pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
     let reason = args.reason.trim();
     if reason.is_empty() {
         return Err(bad_input(

@@ -1,5 +1,7 @@
 //! `bookings import`: the old system's PostgreSQL export (or our own export),
-//! in one transaction — every row or none — and idempotent.
+//! in one transaction — every row or none — and repeatable: the rules of a
+//! re-import (what the file may change, what is a conflict) are in
+//! `services::sync`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -9,13 +11,14 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::ImportArgs;
-use crate::db::bookings::Upsert;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
-use crate::domain::time::{parse_legacy_timestamp, to_storage};
-use crate::domain::{check_transition, Status, Transition};
+use crate::domain::time::{parse_booking_timestamp, to_storage};
+use crate::domain::Status;
 use crate::error::{bad_input, exit};
+use crate::output::file::Guard;
 use crate::output::sanitize::from_csv;
+use crate::services::sync::{Conflict, SyncCounts, SyncOptions, SyncRun};
 
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
@@ -30,26 +33,23 @@ const OPTIONAL: [&str; 5] = [
 /// Columns our own export adds; derived, so ignored on the way in.
 const DERIVED: [&str; 3] = ["updated_at", "status", "confirmed_at"];
 
-/// Counts reported after an import.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct ImportCounts {
-    pub rows: u64,
-    pub inserted: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub status_changes: u64,
-}
-
 /// Opens a file argument (`-` is stdin) as a byte reader, with a size for progress.
 pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)> {
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e}",
+            crate::output::sanitize::shown_path(path)
+        ))
+    })?;
     let meta = file.metadata()?;
     if meta.is_dir() {
-        return Err(bad_input(format!("{} is a directory", path.display())));
+        return Err(bad_input(format!(
+            "{} is a directory",
+            crate::output::sanitize::shown_path(path)
+        )));
     }
     Ok((
         Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
@@ -58,14 +58,39 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
 }
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
+    // The report is judged before anything is written: a bad target changes nothing.
+    let report_guard = Guard {
+        database: Some(ctx.db_path.clone()),
+        force: false,
+        replaces_databases: false,
+    };
+    if let Some(report) = &args.report {
+        // Here --force means "take the file's statuses", never "replace the report".
+        if std::fs::symlink_metadata(report).is_ok_and(|m| m.file_type().is_file()) {
+            return Err(bad_input(format!(
+                "{} exists; name a new report file (nothing was written)",
+                crate::output::sanitize::shown_path(report)
+            )));
+        }
+        crate::output::file::check_target(report, &report_guard)?;
+    }
     let (input, size) = open_input(&args.file)?;
-    let name = args.file.display().to_string();
+    let name = crate::output::sanitize::shown_path(&args.file);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
         .with_context(|| format!("{name}: reading the header"))?
         .clone();
-    let index = column_index(&headers, &name, &ctx.out)?;
+    let mut index = column_index(&headers, &name, &ctx.out)?;
+    if args.raw {
+        index.read_cells_as_they_are();
+    }
+    if let Some(zone) = &args.assume_tz {
+        index.assume_zone(
+            crate::domain::time::DisplayZone::parse(zone)
+                .map_err(|e| bad_input(format!("--assume-tz: {e}")))?,
+        );
+    }
     let bar = crate::output::progress::bytes(
         &ctx.out,
         size,
@@ -74,16 +99,21 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
 
     let now = ctx.now;
     let actor = ctx.actor.clone();
+    let options = SyncOptions {
+        file: name.clone(),
+        force: args.force,
+        reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
+    };
     let result = super::write_unless(
         ctx,
         |tx| {
-            let mut counts = ImportCounts::default();
             let mut seen: HashMap<i64, u64> = HashMap::new();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
             // Into an empty table (the first import of the old system's export),
             // the indexes are built once after the rows instead of row by row.
-            tx.load_bookings_with_deferred_indexes(|tx| {
+            let counts = tx.load_bookings_with_deferred_indexes(|tx| {
+                let mut run = SyncRun::default();
                 let mut record = csv::StringRecord::new();
                 loop {
                     let more = reader
@@ -108,45 +138,29 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                             tx.ensure_stream(booking.course_id, code, now)?;
                         }
                     }
-                    counts.rows += 1;
-                    match tx.upsert_booking(&booking, now)? {
-                        Upsert::Inserted => counts.inserted += 1,
-                        Upsert::Unchanged => counts.unchanged += 1,
-                        Upsert::Updated { old_status } => {
-                            counts.updated += 1;
-                            if let Some(from) = old_status {
-                                counts.status_changes += 1;
-                                record_imported_status(
-                                    tx,
-                                    &actor,
-                                    now,
-                                    &name,
-                                    booking.id,
-                                    from,
-                                    booking.status,
-                                )?;
-                            }
-                        }
-                    }
-                    if counts.rows % 8192 == 0 {
+                    run.row(tx, &booking, line, &options, &actor, now)?;
+                    if run.counts.rows % 8192 == 0 {
                         bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
                     }
                 }
-                Ok(())
+                run.finish(tx, now)
             })?;
-            if counts.inserted + counts.updated > 0 {
+            if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
                 tx.append_audit(
-                &actor,
-                now,
-                NewAuditEntry {
-                    action: action::BOOKINGS_IMPORTED,
-                    details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
-                        "updated": counts.updated, "unchanged": counts.unchanged,
-                        "status_changes": counts.status_changes, "dry_run": args.dry_run }),
-                    ..Default::default()
-                },
-            )?;
+                    &actor,
+                    now,
+                    NewAuditEntry {
+                        action: action::BOOKINGS_IMPORTED,
+                        reason: options.reason.clone(),
+                        details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
+                            "updated": counts.updated, "unchanged": counts.unchanged,
+                            "status_changes": counts.status_changes, "forced": counts.forced,
+                            "kept": counts.kept, "conflicts": counts.conflicts.len(),
+                            "dry_run": args.dry_run }),
+                        ..Default::default()
+                    },
+                )?;
             }
             Ok(counts)
         },
@@ -156,14 +170,33 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     bar.finish_and_clear();
     let (counts, committed) = result?;
     let dry_run = !committed;
+    if let Some(report) = &args.report {
+        write_report(&ctx.out, report, report_guard, &counts.conflicts)?;
+    }
+    summarise(ctx, &name, &counts, dry_run, args.report.is_some());
+    Ok(if counts.conflicts.is_empty() {
+        exit::OK
+    } else {
+        exit::ATTENTION
+    })
+}
+
+/// Conflicts shown on stderr before pointing at the report.
+const CONFLICTS_SHOWN: usize = 20;
+
+/// The summary and the conflicts, on stderr.
+fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, reported: bool) {
     let out = &ctx.out;
     let verb = if dry_run {
-        out.tr("would import", "будет импортировано")
+        out.tr(
+            "dry run, nothing written: would import",
+            "пробный запуск, ничего не записано: будет импортировано",
+        )
     } else {
         out.tr("imported", "импортировано")
     };
-    out.note(&format!(
-        "{name}: {verb} {} {}: {} {}, {} {}, {} {}",
+    let mut line = format!(
+        "{name}: {verb} {} {}: {} {}, {} {}, {} {}, {} {}",
         counts.rows,
         out.tr("rows", "строк"),
         counts.inserted,
@@ -172,43 +205,92 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         out.tr("updated", "обновлено"),
         counts.unchanged,
         out.tr("unchanged", "без изменений"),
-    ));
-    if counts.rows > 0 && counts.inserted + counts.updated == 0 {
-        out.note(out.tr(
-            "nothing changed: the file was already imported",
-            "ничего не изменилось: файл уже импортирован",
+        counts.conflicts.len(),
+        out.tr("conflicts", "конфликтов"),
+    );
+    if counts.kept > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.kept,
+            out.tr(
+                "changed in paytrack since the last import kept their status",
+                "изменённых в paytrack после прошлого импорта сохранили статус"
+            )
+        );
+    }
+    if counts.forced > 0 {
+        line += &format!("; {} {}", counts.forced, out.tr("forced", "принудительно"));
+    }
+    out.note(&line);
+    for c in counts.conflicts.iter().take(CONFLICTS_SHOWN) {
+        out.warn(&format!(
+            "{name}: {} {}: {} {}: paytrack {}, {} {}: {}",
+            out.tr("line", "строка"),
+            c.line,
+            out.tr("booking", "бронь"),
+            c.booking_id,
+            c.paytrack_status,
+            out.tr("file", "файл"),
+            c.file_status,
+            c.why
         ));
     }
-    Ok(exit::OK)
+    if counts.conflicts.len() > CONFLICTS_SHOWN {
+        out.warn(&format!(
+            "… {} {}",
+            counts.conflicts.len() - CONFLICTS_SHOWN,
+            out.tr("more conflicts", "конфликтов ещё")
+        ));
+    }
+    if !counts.conflicts.is_empty() {
+        let hint = if reported {
+            out.tr(
+                "conflicting statuses were not applied (see the report); settle each with `booking set-status`, or re-import with --force --reason",
+                "конфликтующие статусы не применены (см. отчёт); решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+            )
+        } else {
+            out.tr(
+                "conflicting statuses were not applied; --report FILE lists them all; settle each with `booking set-status`, or re-import with --force --reason",
+                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+            )
+        };
+        out.note(hint);
+    } else if counts.rows > 0 && counts.inserted + counts.updated == 0 {
+        out.note(out.tr(
+            "nothing changed: the file has nothing new",
+            "ничего не изменилось: в файле нет нового",
+        ));
+    }
 }
 
-/// Status changes made by an import are each audited. They go through the
-/// state machine as forced changes: the file is the old system's truth.
-fn record_imported_status(
-    tx: &crate::db::WriteTx,
-    actor: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    file: &str,
-    booking_id: i64,
-    from: Status,
-    to: Status,
+/// The conflicts as CSV: line, booking_id, paytrack_status, file_status, why.
+fn write_report(
+    out: &crate::output::Output,
+    path: &std::path::Path,
+    guard: Guard,
+    conflicts: &[Conflict],
 ) -> Result<()> {
-    let reason = format!("imported from {file}");
-    let transition =
-        check_transition(from, to, true, Some(&reason)).map_err(|e| anyhow::anyhow!(e))?;
-    tx.append_audit(
-        actor,
-        now,
-        NewAuditEntry {
-            action: action::STATUS_CHANGED,
-            booking_id: Some(booking_id),
-            old_value: Some(from.name().into()),
-            new_value: Some(to.name().into()),
-            reason: Some(reason),
-            details: json!({ "source": "bookings import", "forced": transition == Transition::Forced }),
-        },
-    )?;
-    Ok(())
+    crate::output::file::write_with(path, guard, |sink| {
+        let mut w = crate::output::csv_writer(sink);
+        w.write_record([
+            "line",
+            "booking_id",
+            "paytrack_status",
+            "file_status",
+            "why",
+        ])?;
+        for c in conflicts {
+            w.write_record([
+                c.line.to_string(),
+                c.booking_id.to_string(),
+                c.paytrack_status.name().to_string(),
+                c.file_status.name().to_string(),
+                out.csv_text(&c.why).into_owned(),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    })
 }
 
 /// Where each known column is in this file, and whose file it is.
@@ -219,6 +301,23 @@ pub struct ColumnIndex {
     /// files (the old system's) are read exactly as they are: a name typed as
     /// `'=x` stays `'=x`.
     our_export: bool,
+    /// `--assume-tz`: the zone times without an offset were written in.
+    assume_zone: Option<crate::domain::time::DisplayZone>,
+}
+
+impl ColumnIndex {
+    /// `import --raw`: the file came from `export --raw`, so no cell carries
+    /// protection and none is undone. Whether a leading `'` was added by our
+    /// protection or typed by a student cannot be told from the file itself
+    /// (issue 17: `'=HYPERLINK(1)` came back as `=HYPERLINK(1)`).
+    pub fn read_cells_as_they_are(&mut self) {
+        self.our_export = false;
+    }
+
+    /// `import --assume-tz ZONE`: times without an offset were written in `zone`.
+    pub fn assume_zone(&mut self, zone: crate::domain::time::DisplayZone) {
+        self.assume_zone = Some(zone);
+    }
 }
 
 /// The columns a CSV reader knows: needed, read when present, and silently ignored.
@@ -263,7 +362,7 @@ pub fn find_columns(
                 .any(|c| c.eq_ignore_ascii_case(header)) => {}
             None => out.warn(&format!(
                 "{name}: ignoring unknown column '{}'",
-                crate::output::sanitize::for_terminal(header)
+                crate::output::sanitize::shown(header)
             )),
         }
     }
@@ -303,6 +402,7 @@ pub fn column_index(
     Ok(ColumnIndex {
         columns,
         our_export,
+        assume_zone: None,
     })
 }
 
@@ -326,9 +426,15 @@ pub fn parse_row(
     let required =
         |column: &'static str| cell(column).ok_or_else(|| fail(column, "is empty".into()));
     let int = |column: &'static str, text: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| fail(column, format!("'{}' is not a whole number", shorten(text))))
+        text.trim().parse::<i64>().map_err(|_| {
+            fail(
+                column,
+                format!(
+                    "'{}' is not a whole number",
+                    crate::output::sanitize::shown(text)
+                ),
+            )
+        })
     };
     let text = |column: &str| {
         cell(column).map(|v| {
@@ -345,29 +451,36 @@ pub fn parse_row(
         return Err(fail("id", format!("{id} is not a positive id")));
     }
     let status_text = required("confirmed")?;
-    let status = Status::from_code(int("confirmed", status_text)?)
-        .ok_or_else(|| fail("confirmed", format!("'{status_text}' is not 2, 1 or -1")))?;
-    let created = required("created_at")?;
-    let created_at = parse_legacy_timestamp(created).ok_or_else(|| {
+    let status = Status::from_code(int("confirmed", status_text)?).ok_or_else(|| {
         fail(
-            "created_at",
-            format!("'{}' is not a timestamp", shorten(created)),
+            "confirmed",
+            format!(
+                "'{}' is not 2, 1 or -1",
+                crate::output::sanitize::shown(status_text)
+            ),
         )
     })?;
+    let created = required("created_at")?;
+    let created_at =
+        parse_booking_timestamp(created, index.assume_zone.as_ref()).map_err(|why| {
+            fail(
+                "created_at",
+                format!("'{}' {why}", crate::output::sanitize::shown(created)),
+            )
+        })?;
     let discount_percent = cell("discount_percent")
         .map(|d| {
-            let d = d.trim().split('.').next().unwrap_or(d);
-            int("discount_percent", d)
+            parse_discount(d).ok_or_else(|| {
+                fail(
+                    "discount_percent",
+                    format!(
+                        "'{}' is not a whole percentage from 0 to 100",
+                        crate::output::sanitize::shown(d)
+                    ),
+                )
+            })
         })
         .transpose()?;
-    if let Some(d) = discount_percent {
-        if !(0..=100).contains(&d) {
-            return Err(fail(
-                "discount_percent",
-                format!("{d} is not between 0 and 100"),
-            ));
-        }
-    }
     Ok(Booking {
         id,
         user_id: int("user_id", required("user_id")?)?,
@@ -384,15 +497,20 @@ pub fn parse_row(
     })
 }
 
-/// A cell quoted in an error message: short, and safe for the terminal.
-pub fn shorten(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    let cut = if cut.len() < text.len() {
-        format!("{cut}…")
-    } else {
-        cut
-    };
-    crate::output::sanitize::for_terminal(&cut).into_owned()
+/// A discount as the old system wrote it: a whole number from 0 to 100,
+/// possibly as a numeric with zero decimals (`15.00`). Signs, fractions
+/// (`99.99`) and anything out of range are refused rather than rounded.
+fn parse_discount(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
+        return None;
+    }
+    whole.parse::<i64>().ok().filter(|d| (0..=100).contains(d))
 }
 
 /// csv's errors, phrased with the line number first.

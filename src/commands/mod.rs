@@ -1,11 +1,15 @@
 //! One module per command group. Each `run` decides what to do and how to
 //! show it; the rules live in `domain`/`services`, the SQL in `db`.
 
+pub mod add;
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod docs;
+pub mod edit;
 pub mod erase;
 pub mod import;
 pub mod messaging;
@@ -14,13 +18,15 @@ pub mod payments;
 pub mod retention;
 pub mod set_status;
 pub mod stats;
+pub mod undo;
+pub mod users;
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, UsersCommand};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit};
@@ -84,8 +90,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         actor: actor(cli.actor),
         out,
     };
-    match cli.command {
-        Command::Init => init(&ctx),
+    let result = match cli.command {
+        Command::Init { adopt } => init(&ctx, adopt),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => bookings::run(&ctx, cmd),
         Command::Stats(cmd) => stats::run(&ctx, cmd),
@@ -94,11 +100,36 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
-        Command::Users(cmd) => erase::run_users(&ctx, cmd),
+        // One `users` group, two issues: the story and blocking (13), erasure (20).
+        Command::Users(UsersCommand::Show {
+            user,
+            history,
+            output,
+        }) => users::show(&ctx, &user, history, &output),
+        Command::Users(UsersCommand::Block { user_id, reason }) => {
+            users::set_blocked(&ctx, user_id, true, &reason)
+        }
+        Command::Users(UsersCommand::Unblock { user_id, reason }) => {
+            users::set_blocked(&ctx, user_id, false, &reason)
+        }
+        Command::Users(UsersCommand::Erase(args)) => erase::run(&ctx, args),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
+        Command::Undo(args) => undo::run(&ctx, args),
+    };
+    // Said even when the command then failed (e.g. exit 10 after committing):
+    // what was committed can be undone.
+    for op in crate::db::take_committed_operations() {
+        ctx.out.note(&format!(
+            "{} {op}; {} paytrack undo {op}",
+            ctx.out.tr("operation", "операция"),
+            ctx.out.tr("undo with", "отменить:")
+        ));
     }
+    result
 }
 
 /// Marker error that rolls a transaction back while carrying its result out.
@@ -137,14 +168,76 @@ pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
     }
 }
 
-fn init(ctx: &Context) -> Result<u8> {
+/// Reads booking ids, one per line; blank lines and `#` comments are skipped.
+pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
+    use std::io::BufRead as _;
+    let (input, _) = import::open_input(path)?;
+    let reader = std::io::BufReader::new(input);
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
+        let text = line.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let id = crate::cli::booking_id(text).map_err(|e| {
+            bad_input(format!(
+                "{}: line {}: {e}",
+                crate::output::sanitize::shown_path(path),
+                n + 1
+            ))
+        })?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no booking ids in the file",
+            crate::output::sanitize::shown_path(path)
+        )));
+    }
+    Ok(ids)
+}
+
+fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     let existed = ctx.db_path.exists();
-    let db = ctx.create_db()?;
+    let mode = if adopt {
+        OpenMode::Adopt
+    } else {
+        OpenMode::CreateIfMissing
+    };
+    let db = Db::open(&ctx.db_path, mode)?;
     let version = db.schema_version()?;
-    let path = ctx.db_path.display();
+    let path = crate::output::sanitize::shown_path(&ctx.db_path);
     let out = &ctx.out;
     let schema = out.tr("schema version", "версия схемы");
-    if existed {
+    if let Some(theirs) = db.adopted_beside() {
+        let theirs: Vec<String> = theirs
+            .iter()
+            .map(|t| crate::output::sanitize::shown(t))
+            .collect();
+        out.note(&format!(
+            "{path}: {} ({schema} {version}, {}); {}: {}",
+            out.tr(
+                "added paytrack's tables, indexes and triggers",
+                "добавлены таблицы, индексы и триггеры paytrack"
+            ),
+            out.tr("journal mode WAL", "журнал WAL"),
+            out.tr(
+                "its own tables were left as they were",
+                "свои таблицы файла не тронуты"
+            ),
+            theirs.join(", ")
+        ));
+    } else if existed {
         let up_to_date = out.tr("is up to date", "актуальна");
         out.note(&format!("{path} {up_to_date} ({schema} {version})"));
     } else {

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::import::{describe_csv_error, find_columns, open_input, shorten, Columns};
+use super::import::{describe_csv_error, find_columns, open_input, Columns};
 use super::Context;
 use crate::cli::{
     PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
@@ -237,7 +237,7 @@ const OPTIONAL: [&str; 5] = [
 
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
-    let name = args.file.display().to_string();
+    let name = crate::output::sanitize::shown_path(&args.file);
     let default_provider = args
         .provider
         .as_deref()
@@ -377,7 +377,7 @@ fn mapped_headers(
     if let Some(header) = missing.first() {
         return Err(bad_input(format!(
             "{name}: no column '{}' in the header (named by --map or remembered for this provider)",
-            shorten(header)
+            crate::output::sanitize::shown(header)
         )));
     }
     Ok(renamed
@@ -540,7 +540,7 @@ fn parse_row(
                     "paid_at",
                     format!(
                         "'{}' is not a time such as 2024-03-01T12:06:00+03:00 or 01.03.2024 12:06",
-                        shorten(text)
+                        crate::output::sanitize::shown(text)
                     ),
                 )
             })

@@ -35,8 +35,12 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
         .template
         .as_ref()
         .map(|p| {
-            std::fs::read_to_string(p)
-                .map_err(|e| bad_input(format!("cannot read template {}: {e}", p.display())))
+            std::fs::read_to_string(p).map_err(|e| {
+                bad_input(format!(
+                    "cannot read template {}: {e}",
+                    crate::output::sanitize::shown_path(p)
+                ))
+            })
         })
         .transpose()?;
     // A typo would reach the student: refused before anything changes.
@@ -58,7 +62,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             reason: args.reason.clone(),
             expect: args.expect,
             notify: !args.no_notify,
-            payment: payment(&args)?,
+            payment: payment(&args, id)?,
             payment_outcome: PaymentOutcome::Recorded,
             template: template.clone(),
             source,
@@ -67,7 +71,8 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     match (args.id, &args.ids_from, bulk_filter) {
         (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
         (None, Some(file), false) => {
-            let ids = read_ids(file)?;
+            let ids = super::read_ids(file)?;
+            one_booking_per_payment(&args, ids.len())?;
             let changes = ids.into_iter().map(|id| change_for(id, "bulk")).collect::<Result<Vec<_>>>()?;
             bulk(ctx, &args, changes)
         }
@@ -77,6 +82,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
                 ctx.out.note(ctx.out.tr("no bookings match; nothing to do", "подходящих бронирований нет; делать нечего"));
                 return Ok(exit::OK);
             }
+            one_booking_per_payment(&args, ids.len())?;
             let mut changes = Vec::with_capacity(ids.len());
             for id in ids {
                 let mut change = change_for(id, "bulk")?;
@@ -91,7 +97,21 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     }
 }
 
-fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
+/// A payment reference names one payment of one booking: with a list or a
+/// filter it is accepted only when that selects exactly one booking (issue 17:
+/// it was stored with no booking, or as "already recorded" for the second).
+fn one_booking_per_payment(args: &SetStatusArgs, bookings: usize) -> Result<()> {
+    if args.payment_ref.is_some() && bookings != 1 {
+        return Err(bad_input(format!(
+            "--payment-ref records one payment for one booking, but {bookings} bookings were selected; \
+             confirm them without --payment-ref, or import the payments with `payments import`"
+        )));
+    }
+    Ok(())
+}
+
+/// The payment `--payment-ref` records for booking `booking_id`.
+fn payment(args: &SetStatusArgs, booking_id: i64) -> Result<Option<NewPayment>> {
     let Some(reference) = &args.payment_ref else {
         return Ok(None);
     };
@@ -108,7 +128,7 @@ fn payment(args: &SetStatusArgs) -> Result<Option<NewPayment>> {
     Ok(Some(NewPayment {
         provider: args.provider.clone(),
         external_id: reference.clone(),
-        booking_id: args.id,
+        booking_id: Some(booking_id),
         amount_minor,
         currency: args.currency.clone().unwrap_or_default().to_uppercase(),
         paid_at: None,
@@ -326,34 +346,6 @@ fn apply_all(
     Ok(summary)
 }
 
-/// Reads booking ids, one per line; blank lines and `#` comments are skipped.
-fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
-    let (input, _) = super::import::open_input(path)?;
-    let reader = std::io::BufReader::new(input);
-    let mut ids = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line =
-            line.map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        let text = line.split('#').next().unwrap_or("").trim();
-        if text.is_empty() {
-            continue;
-        }
-        let id = crate::cli::booking_id(text)
-            .map_err(|e| bad_input(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        if seen.insert(id) {
-            ids.push(id);
-        }
-    }
-    if ids.is_empty() {
-        return Err(bad_input(format!(
-            "{}: no booking ids in the file",
-            path.display()
-        )));
-    }
-    Ok(ids)
-}
-
 /// The bookings a filter bulk change selects; shows them and asks on a terminal.
 fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     let until = match &args.older_than {
@@ -361,7 +353,8 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
             let duration = parse_age(age.trim())
                 .ok_or_else(|| {
                     bad_input(format!(
-                        "--older-than: '{age}' is not an age such as 7d, 24h or 2w"
+                        "--older-than: '{}' is not an age such as 7d, 24h or 2w",
+                        crate::output::sanitize::shown(age)
                     ))
                 })?
                 .map_err(bad_input)?;

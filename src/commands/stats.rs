@@ -11,15 +11,14 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::{StatsCommand, StatsDailyArgs, StatsStreamsArgs};
-use crate::db::stats::{
-    compare_counters, CounterDifference, DailyActivity, StatsFilter, StatusCount,
-};
+use crate::db::stats::{compare_counters, DailyActivity, StatsFilter, StatusCount};
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{csv_writer, views, write_json, Format, Output};
+use crate::services::check::describe_difference;
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
     match cmd {
@@ -288,21 +287,6 @@ pub fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: us
 /// How many bookings a set of counts covers.
 fn bookings_in(counts: &[StatusCount]) -> i64 {
     counts.iter().map(|c| c.bookings).sum()
-}
-
-/// One difference as a line for people and logs.
-fn describe_difference(d: &CounterDifference) -> String {
-    let stream = if d.course_stream.is_empty() {
-        "(no stream)".to_string()
-    } else {
-        crate::output::sanitize::for_terminal(&d.course_stream).into_owned()
-    };
-    let status = Status::from_code(d.status_code)
-        .map_or_else(|| d.status_code.to_string(), |s| s.name().to_string());
-    format!(
-        "course {} stream {stream} {status}: stored {} bookings (pct_sum {}), recounted {} (pct_sum {})",
-        d.course_id, d.stored.0, d.stored.1, d.recounted.0, d.recounted.1
-    )
 }
 
 /// `stats verify`: recounts from the bookings in one snapshot and compares.

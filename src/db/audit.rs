@@ -20,10 +20,12 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only entries with a greater id (for `--follow`).
     pub after_id: Option<i64>,
+    /// Only entries of this operation (`paytrack undo OP`).
+    pub operation: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format";
+const COLUMNS: &str = "id, at, actor, action, booking_id, old_value, new_value, reason, details, \
+     prev_hash, hash, format, operation_id";
 
 fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -40,7 +42,21 @@ fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
         hash: row.get(10)?,
         format: row.get(11)?,
         personal: Vec::new(),
+        operation_id: row.get(12)?,
     })
+}
+
+/// One entry by id, as people read it (personal values revealed).
+pub(super) fn entry_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<AuditEntry>> {
+    let entry = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE id = ?1"))?
+        .query_row([id], entry_from_row)
+        .optional()?;
+    let Some(mut entry) = entry else {
+        return Ok(None);
+    };
+    load_personal(conn, &mut entry)?;
+    Ok(Some(entry.revealed()))
 }
 
 /// Fills in the personal fields of a format-2 entry from `audit_personal`.
@@ -83,7 +99,11 @@ impl WriteTx<'_> {
             Some((id, hash)) => (id + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
-        let entry = AuditEntry::seal(new, id, self.stamp(now).to_string(), actor, prev_hash)?;
+        let mut entry = AuditEntry::seal(new, id, self.stamp(now).to_string(), actor, prev_hash)?;
+        // Every entry of this transaction carries its operation (`paytrack undo`).
+        entry.operation_id = Some(self.operation_id().to_string());
+        entry.hash = entry.compute_hash();
+        self.mark_audited();
         insert_entry(conn, &entry)?;
         // Only once the row is in: a failed insert leaves the head to be re-read.
         self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));
@@ -94,7 +114,7 @@ impl WriteTx<'_> {
 /// Inserts a sealed entry and its personal fields (batch writers use this too).
 pub(crate) fn insert_entry(conn: &rusqlite::Connection, entry: &AuditEntry) -> Result<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?
     .execute(params![
         entry.id,
@@ -109,6 +129,7 @@ pub(crate) fn insert_entry(conn: &rusqlite::Connection, entry: &AuditEntry) -> R
         entry.prev_hash,
         entry.hash,
         entry.format,
+        entry.operation_id,
     ])?;
     let mut personal = conn.prepare_cached(
         "INSERT INTO audit_personal (entry_id, field, digest, value, salt) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -213,6 +234,10 @@ fn audit_where(filter: &AuditFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) 
         args.push(Box::new(to_storage(t)));
         sql += &format!(" AND at < ?{}", args.len());
     }
+    if let Some(op) = &filter.operation {
+        args.push(Box::new(op.clone()));
+        sql += &format!(" AND operation_id = ?{}", args.len());
+    }
     if let Some(after) = filter.after_id {
         args.push(Box::new(after));
         sql += &format!(" AND id > ?{}", args.len());
@@ -279,22 +304,40 @@ impl Db {
                 }
             }
             let Some(row) = row else { break };
-            let entry = match &mut pending {
-                Some(entry) => entry,
-                None => pending.insert(entry_from_row(row)?),
-            };
-            // A personal row under a format-1 entry is not part of it (and
-            // cannot hide anything: that entry's hash covers all its fields).
-            if let (Some(field), true) = (
-                row.get::<_, Option<String>>(12)?,
-                entry.format != FORMAT_CLEAR,
-            ) {
-                entry.personal.push(PersonalField {
-                    field,
-                    digest: row.get(13)?,
-                    value: row.get(14)?,
-                    salt: row.get(15)?,
-                });
+            // A column of the wrong type is tampering, not a driver failure
+            // (issue 17: `audit verify` exited 1 with rusqlite's message).
+            let read = (|| -> rusqlite::Result<()> {
+                let entry = match &mut pending {
+                    Some(entry) => entry,
+                    None => pending.insert(entry_from_row(row)?),
+                };
+                // A personal row under a format-1 entry is not part of it (and
+                // cannot hide anything: that entry's hash covers all its fields).
+                if let (Some(field), true) = (
+                    row.get::<_, Option<String>>(13)?,
+                    entry.format != FORMAT_CLEAR,
+                ) {
+                    entry.personal.push(PersonalField {
+                        field,
+                        digest: row.get(14)?,
+                        value: row.get(15)?,
+                        salt: row.get(16)?,
+                    });
+                }
+                Ok(())
+            })();
+            match read {
+                Ok(()) => {}
+                Err(
+                    rusqlite::Error::InvalidColumnType(..)
+                    | rusqlite::Error::FromSqlConversionFailure(..)
+                    | rusqlite::Error::IntegralValueOutOfRange(..)
+                    | rusqlite::Error::Utf8Error(..),
+                ) => {
+                    walk.unreadable(id);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(walk.finish())

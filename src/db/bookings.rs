@@ -1,5 +1,5 @@
 //! The bookings table: filtered listing with keyset pagination, streaming
-//! export, import upserts and status updates.
+//! export, inserts and status updates.
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -435,17 +435,6 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// What an import did with one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upsert {
-    Inserted,
-    /// Updated; carries the previous status when the status changed.
-    Updated {
-        old_status: Option<Status>,
-    },
-    Unchanged,
-}
-
 impl WriteTx<'_> {
     pub fn booking(&self, id: i64) -> Result<Option<Booking>> {
         booking_by_id(self.conn(), id)
@@ -571,74 +560,10 @@ impl WriteTx<'_> {
                 r.get(0)
             })?)
     }
-
-    /// Inserts a booking, or updates it to match `b` if it exists and differs.
-    /// `updated_at` and `confirmed_at` of `b` are ignored: they are set from `now`.
-    pub fn upsert_booking(&self, b: &Booking, now: DateTime<Utc>) -> Result<Upsert> {
-        let existing = booking_by_id(self.conn(), b.id)?;
-        let now = to_storage(now);
-        match existing {
-            None => {
-                self.insert_booking(b, &now)?;
-                Ok(Upsert::Inserted)
-            }
-            Some(old) => {
-                // An erased booking keeps its pseudonym: the old system's
-                // export still carries the names it replaced (issue 20).
-                let erased_names;
-                let b = if booking_is_erased(self.conn(), b.id)? {
-                    erased_names = Booking {
-                        username: old.username.clone(),
-                        first_name: old.first_name.clone(),
-                        ..b.clone()
-                    };
-                    &erased_names
-                } else {
-                    b
-                };
-                let same = old.user_id == b.user_id
-                    && old.username == b.username
-                    && old.first_name == b.first_name
-                    && old.course_id == b.course_id
-                    && old.course_stream == b.course_stream
-                    && old.status == b.status
-                    && old.created_at == b.created_at
-                    && old.referral_code == b.referral_code
-                    && old.discount_percent == b.discount_percent;
-                if same {
-                    return Ok(Upsert::Unchanged);
-                }
-                self.conn()
-                    .prepare_cached(
-                        "UPDATE bookings SET user_id = ?2, username = ?3, first_name = ?4, course_id = ?5,
-                             course_stream = ?6, confirmed = ?7, created_at = ?8, referral_code = ?9,
-                             discount_percent = ?10, updated_at = ?11, search_text = ?12,
-                             confirmed_at = CASE WHEN ?7 = 2 AND confirmed <> 2 THEN ?11 ELSE confirmed_at END
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        b.id,
-                        b.user_id,
-                        b.username,
-                        b.first_name,
-                        b.course_id,
-                        b.course_stream,
-                        b.status.code(),
-                        b.created_at,
-                        b.referral_code,
-                        b.discount_percent,
-                        now,
-                        search_text(b.username.as_deref(), b.first_name.as_deref())
-                    ])?;
-                let old_status = (old.status != b.status).then_some(old.status);
-                Ok(Upsert::Updated { old_status })
-            }
-        }
-    }
 }
 
 /// Whether `users erase` or `retention apply` pseudonymised the booking.
-fn booking_is_erased(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+pub(super) fn booking_is_erased(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?)

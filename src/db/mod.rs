@@ -7,12 +7,17 @@
 //! rusqlite's, so a PostgreSQL backend can implement the same surface.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod catalogue;
+pub mod check;
+pub mod operations;
 pub mod outbox;
 pub mod payments;
 pub mod privacy;
 pub mod stats;
+pub mod sync;
+pub mod users;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -26,12 +31,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
+use crate::output::sanitize::{shown, shown_path};
 
 /// The schema, as numbered migrations (see the header of schema.sql).
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many SQLite VM steps pass between two looks at the Ctrl-C flag.
+const INTERRUPT_POLL_STEPS: i32 = 10_000;
 
 /// Whether opening may create the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +49,20 @@ pub enum OpenMode {
     Existing,
     /// Create the file, and its parent directories, if missing.
     CreateIfMissing,
+    /// As `CreateIfMissing`, and accept another application's database, adding
+    /// paytrack's tables beside its own (`init --adopt`).
+    Adopt,
+}
+
+/// Whose database a file is.
+enum Ownership {
+    /// No tables and schema version 0: a new file, ours to initialise.
+    Empty,
+    Paytrack,
+    Foreign {
+        tables: Vec<String>,
+        user_version: u32,
+    },
 }
 
 /// An open paytrack database.
@@ -48,6 +71,8 @@ pub struct Db {
     path: PathBuf,
     /// Opened read-only: the file has no write permission (or the OS refused writes).
     read_only: bool,
+    /// `init --adopt` took another application's file: its tables.
+    adopted: Option<Vec<String>>,
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
@@ -58,6 +83,40 @@ pub struct WriteTx<'a> {
     /// (issue 19: a 100k-row payments import re-read the same audit head,
     /// courses and streams, and formatted the same `now`, for every row).
     cache: RefCell<TxCache>,
+    /// The operation id every audit entry of this transaction carries
+    /// (`paytrack undo OP`). Made here, not by commands, so none can forget it.
+    operation_id: String,
+    /// Whether an audit entry was written (then the operation is reported).
+    audited: std::cell::Cell<bool>,
+}
+
+/// Operations committed by this process that wrote audit entries, in order;
+/// `commands::run` reports them when the command finishes.
+static COMMITTED_OPERATIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the ids of the operations committed so far (see `WriteTx::operation_id`).
+pub fn take_committed_operations() -> Vec<String> {
+    COMMITTED_OPERATIONS
+        .lock()
+        .map(|mut ops| std::mem::take(&mut *ops))
+        .unwrap_or_default()
+}
+
+/// A new operation id: 16 hex digits from the wall clock (not PAYTRACK_NOW,
+/// which tests fix), the process id and a counter, hashed. Unique enough for
+/// one school's database; `undo` refuses an ambiguous prefix anyway.
+fn new_operation_id() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    hex::encode(&h.finalize()[..8])
 }
 
 /// Facts a write transaction keeps instead of re-reading or recomputing them.
@@ -75,9 +134,10 @@ struct TxCache {
 
 impl Db {
     /// Opens (or creates) the database at `path`, applies pending migrations and
-    /// refuses a database written by a newer paytrack.
+    /// refuses a database written by a newer paytrack, or one that belongs to
+    /// another application (unless `mode` is `Adopt`).
     pub fn open(path: &Path, mode: OpenMode) -> Result<Db> {
-        let shown = path.display();
+        let shown = shown_path(path);
         if path.is_dir() {
             return Err(PaytrackError::Database(format!(
                 "{shown} is a directory, not a database file"
@@ -92,18 +152,27 @@ impl Db {
                 ))
                     .into())
                 }
-                OpenMode::CreateIfMissing => create_private_file(path)?,
+                OpenMode::CreateIfMissing | OpenMode::Adopt => create_private_file(path)?,
             }
+        }
+        // A device, FIFO or socket is never opened: SQLite would take an
+        // unreadable size for an empty database and write a schema onto it
+        // (as root, onto a disk).
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(PaytrackError::Database(format!(
+                "{shown} is not a regular file (a device, FIFO or socket); name a database file"
+            ))
+            .into());
         }
         // A file without write permission is opened read-only on purpose: root
         // could write to it anyway, and `chmod a-w` is how an admin says "hands off".
-        let access = if has_no_write_permission(path) {
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-        };
+        let frozen = has_no_write_permission(path);
+        if !frozen {
+            restore_side_file_modes(path);
+        }
+        let (uri, access) = open_uri(path, frozen)?;
         let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
+        let conn = Connection::open_with_flags(&uri, flags)
             .map_err(|e| PaytrackError::Database(format!("cannot open {shown}: {e}")))?;
         // SQLite also falls back to read-only by itself when the OS refuses writes.
         let read_only = conn
@@ -113,10 +182,110 @@ impl Db {
             conn,
             path: path.to_path_buf(),
             read_only,
+            adopted: None,
         };
+        db.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Nothing is written before we know the file is ours: switching the
+        // journal mode or migrating another application's file would change it.
+        let owner = db.ownership().map_err(|e| describe_open_error(path, e))?;
+        if let Ownership::Foreign {
+            tables,
+            user_version,
+        } = owner
+        {
+            db.refuse_or_adopt(mode, tables, user_version)?;
+        }
         db.configure().map_err(|e| describe_open_error(path, e))?;
         db.migrate().map_err(|e| describe_open_error(path, e))?;
         Ok(db)
+    }
+
+    /// Whose file this is: empty (ours to initialise), paytrack's, or another
+    /// application's (objects in it that are not paytrack's, or a schema
+    /// version without paytrack's tables).
+    fn ownership(&self) -> Result<Ownership> {
+        // Reading the schema version first turns "not a database" into an error here.
+        let user_version: u32 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )?;
+        let tables: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if tables.is_empty() && user_version == 0 {
+            return Ok(Ownership::Empty);
+        }
+        let ours = ["bookings", "audit_log", "outbox"]
+            .iter()
+            .all(|t| tables.iter().any(|name| name == t));
+        if ours && user_version > 0 {
+            Ok(Ownership::Paytrack)
+        } else {
+            Ok(Ownership::Foreign {
+                tables,
+                user_version,
+            })
+        }
+    }
+
+    /// Another application's database: refused, or with `init --adopt`
+    /// accepted when paytrack's objects fit beside its own.
+    fn refuse_or_adopt(
+        &mut self,
+        mode: OpenMode,
+        tables: Vec<String>,
+        user_version: u32,
+    ) -> Result<()> {
+        let shown = shown_path(&self.path);
+        let theirs = list_names(&tables);
+        if mode != OpenMode::Adopt {
+            return Err(PaytrackError::Database(format!(
+                "{shown} is not a paytrack database (it holds other tables: {theirs}); nothing was changed. \
+                 `paytrack init --adopt` would add paytrack's tables beside them"
+            ))
+            .into());
+        }
+        let clashes: Vec<String> = paytrack_object_names()?
+            .into_iter()
+            .filter(|name| self.has_object(name).unwrap_or(true))
+            .collect();
+        if !clashes.is_empty() {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: it has its own {} that paytrack would create; nothing was changed",
+                list_names(&clashes)
+            ))
+            .into());
+        }
+        if user_version != 0 {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: its schema version ({user_version}) belongs to another application; nothing was changed"
+            ))
+            .into());
+        }
+        if self.read_only {
+            return Err(PaytrackError::Database(format!(
+                "cannot adopt {shown}: it is read-only; nothing was changed"
+            ))
+            .into());
+        }
+        self.adopted = Some(tables);
+        Ok(())
+    }
+
+    fn has_object(&self, name: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE)",
+            [name],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// After `init --adopt` on another application's file: its own tables,
+    /// which were left as they were.
+    pub fn adopted_beside(&self) -> Option<&[String]> {
+        self.adopted.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -124,11 +293,6 @@ impl Db {
     }
 
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Reading the schema version first turns "not a database" into an error here.
-        let _: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         // A read-only file may not switch modes; reads still work and writes fail
         // with a clear "read-only" error later, so the answer is not checked.
         let _mode: String = self
@@ -140,7 +304,22 @@ impl Db {
              PRAGMA temp_store = MEMORY;",
         )?;
         self.conn.set_prepared_statement_cache_capacity(64);
+        // Ctrl-C reaches long statements too (a recount, a date-range scan,
+        // `check`'s integrity_check): SQLite asks every few thousand VM steps
+        // and the statement fails with SQLITE_INTERRUPT, which rolls back a
+        // write and maps to exit 130 (`exit_code_for`).
+        self.watch_interrupts(true);
         Ok(())
+    }
+
+    /// Lets Ctrl-C stop this connection's statements (`true`), or not.
+    fn watch_interrupts(&self, on: bool) {
+        if on {
+            self.conn
+                .progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
+        } else {
+            self.conn.progress_handler(0, None::<fn() -> bool>);
+        }
     }
 
     /// The version this database is at (`PRAGMA user_version`).
@@ -156,7 +335,7 @@ impl Db {
         if current > latest {
             return Err(PaytrackError::Database(format!(
                 "{} has schema version {current}, newer than this paytrack supports ({latest}); upgrade paytrack",
-                self.path.display()
+                crate::output::sanitize::shown_path(&self.path)
             ))
             .into());
         }
@@ -190,7 +369,7 @@ impl Db {
         if self.read_only {
             return Err(PaytrackError::Database(format!(
                 "{} is read-only (the file has no write permission); nothing was changed",
-                self.path.display()
+                crate::output::sanitize::shown_path(&self.path)
             ))
             .into());
         }
@@ -206,20 +385,40 @@ impl Db {
         work: impl FnOnce(&WriteTx) -> Result<T>,
         honour_interrupt: bool,
     ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting a write transaction")?;
-        let write = WriteTx {
-            tx,
-            cache: RefCell::default(),
-        };
-        let value = work(&write)?;
-        if honour_interrupt {
-            crate::interrupt::check()?;
+        // A write that must land after Ctrl-C (a send that already happened)
+        // must not be stopped inside SQLite either.
+        if !honour_interrupt {
+            self.watch_interrupts(false);
         }
-        write.tx.commit().context("committing")?;
-        Ok(value)
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("starting a write transaction")?;
+            let write = WriteTx {
+                tx,
+                cache: RefCell::default(),
+                operation_id: new_operation_id(),
+                audited: std::cell::Cell::new(false),
+            };
+            let value = work(&write)?;
+            if honour_interrupt {
+                crate::interrupt::check()?;
+            }
+            let (operation_id, audited) = (write.operation_id.clone(), write.audited.get());
+            write.tx.commit().context("committing")?;
+            // Delivery results (honour_interrupt false) are not a person's command to undo.
+            if audited && honour_interrupt {
+                if let Ok(mut ops) = COMMITTED_OPERATIONS.lock() {
+                    ops.push(operation_id);
+                }
+            }
+            Ok(value)
+        })();
+        if !honour_interrupt {
+            self.watch_interrupts(true);
+        }
+        result
     }
 
     /// Lets large sorts (index builds after a bulk load) spill to SQLite's
@@ -246,7 +445,8 @@ impl Db {
         value
     }
 
-    /// `PRAGMA integrity_check`, for tests and `stats verify`.
+    /// `PRAGMA integrity_check`'s first line, for tests (`paytrack check`
+    /// lists every problem through `integrity_problems`).
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
             .conn
@@ -292,6 +492,15 @@ impl WriteTx<'_> {
             }
         }
     }
+
+    /// The id of this transaction's operation, carried by its audit entries.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    pub(crate) fn mark_audited(&self) {
+        self.audited.set(true);
+    }
 }
 
 /// The highest migration number in schema.sql.
@@ -331,17 +540,129 @@ pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
 /// SQLite gives the -wal and -shm files the same permissions as the database.
 fn create_private_file(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating directory {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "creating directory {}",
+                crate::output::sanitize::shown_path(parent)
+            )
+        })?;
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .with_context(|| format!("creating database {}", path.display()))?;
+    options.open(path).with_context(|| {
+        format!(
+            "creating database {}",
+            crate::output::sanitize::shown_path(path)
+        )
+    })?;
     Ok(())
+}
+
+/// The names of every table, index and trigger paytrack's schema creates
+/// (from the schema itself, applied to a scratch in-memory database).
+fn paytrack_object_names() -> Result<Vec<String>> {
+    let scratch = Connection::open_in_memory()?;
+    for (_, sql) in migrations() {
+        scratch.execute_batch(sql)?;
+    }
+    let mut stmt = scratch
+        .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
+}
+
+/// A short, safe list of names for a message: the first few, then a count.
+fn list_names(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| shown(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
+}
+
+/// The name SQLite opens, built by us: `--db` is a path, never a URI, so a
+/// name like `file:u.db?mode=memory` is a file of that name. The absolute
+/// path is percent-encoded into a `file:` URI whose parameters we choose:
+/// `mode=rw` (the file exists by now), or for a file without write
+/// permission `mode=ro`, plus `immutable=1` when no write-ahead log is
+/// pending, so that reading it creates no `-wal`/`-shm` files (which would
+/// get the frozen file's 0400 mode and block writes after it is unfrozen).
+fn open_uri(path: &Path, frozen: bool) -> Result<(String, OpenFlags)> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", shown_path(path)))?;
+    let mut uri = String::from("file://");
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = absolute.to_string_lossy().replace('\\', "/").into_bytes();
+    for byte in bytes {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(byte as char);
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    if !frozen {
+        uri.push_str("?mode=rw");
+        return Ok((uri, OpenFlags::SQLITE_OPEN_READ_WRITE));
+    }
+    uri.push_str("?mode=ro");
+    if !pending_wal(path) {
+        // Nobody can be writing a file without write permission (root aside),
+        // so its contents cannot change under us.
+        uri.push_str("&immutable=1");
+    }
+    Ok((uri, OpenFlags::SQLITE_OPEN_READ_ONLY))
+}
+
+/// The path of a side file: `x.db` → `x.db-wal`.
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// True when a non-empty `-wal` file exists: committed data may live there,
+/// and an immutable open would not see it.
+fn pending_wal(path: &Path) -> bool {
+    std::fs::metadata(side_file(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Side files left without write permission by an older paytrack's read of
+/// a frozen database outlive the freeze and make every write fail; give them
+/// the database's own mode back (when they are ours to change).
+fn restore_side_file_modes(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(db) = std::fs::metadata(path) else {
+            return;
+        };
+        for suffix in ["-wal", "-shm"] {
+            let side = side_file(path, suffix);
+            let Ok(meta) = std::fs::symlink_metadata(&side) else {
+                continue;
+            };
+            let wanted = db.permissions().mode() & 0o777;
+            if meta.file_type().is_file()
+                && meta.uid() == db.uid()
+                && meta.permissions().mode() & 0o777 != wanted
+            {
+                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(wanted));
+            }
+        }
+    }
 }
 
 /// True when the file's permission bits allow nobody to write it.
@@ -370,7 +691,7 @@ fn extended_code(err: &anyhow::Error) -> Option<i32> {
 /// transaction rolled back. Other errors (bad input, refusals) pass through.
 fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
-    let shown = path.display();
+    let shown = crate::output::sanitize::shown_path(path);
     let what = match sqlite_code(&err) {
         Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
         // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).
@@ -406,7 +727,7 @@ fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
         Some(DatabaseBusy | DatabaseLocked) => return err,
         _ => format!("cannot be used: {err:#}"),
     };
-    PaytrackError::Database(format!("{} {what}", path.display())).into()
+    PaytrackError::Database(format!("{} {what}", shown_path(path))).into()
 }
 
 /// The exit code a storage error stands for, if it is one of ours: busy,
@@ -416,8 +737,8 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     use crate::error::exit;
     use rusqlite::ErrorCode::{
         CannotOpen, ConstraintViolation, DatabaseBusy, DatabaseCorrupt, DatabaseLocked, DiskFull,
-        FileLockingProtocolFailed, NotADatabase, PermissionDenied, ReadOnly, SystemIoFailure,
-        TooBig,
+        FileLockingProtocolFailed, NotADatabase, OperationInterrupted, PermissionDenied, ReadOnly,
+        SystemIoFailure, TooBig,
     };
     let err = cause.downcast_ref::<rusqlite::Error>()?;
     match err.sqlite_error_code()? {
@@ -432,6 +753,7 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         | FileLockingProtocolFailed
         | TooBig => Some(exit::DATABASE),
         ConstraintViolation => Some(exit::BAD_INPUT),
+        OperationInterrupted => Some(exit::INTERRUPTED),
         _ => None,
     }
 }

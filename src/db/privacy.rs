@@ -80,6 +80,14 @@ impl WriteTx<'_> {
                 }
             }
         }
+        // What the last import saw (issue 13) names the person too.
+        conn.execute(
+            "UPDATE import_state AS s
+                SET fields = json_set(fields, '$.username', u.pseudonym, '$.first_name', NULL)
+               FROM temp.erase_bookings AS e JOIN temp.erase_users AS u ON u.user_id = e.user_id
+              WHERE s.booking_id = e.id",
+            [],
+        )?;
         let mut counts = ErasureCounts {
             // search_text changes too, so the FTS triggers take the name out of the index.
             bookings: conn.execute(

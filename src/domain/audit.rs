@@ -49,6 +49,9 @@ pub struct AuditEntry {
     /// Personal fields kept outside the entry (format 2), in field order.
     #[serde(skip)]
     pub personal: Vec<PersonalField>,
+    /// The operation (one write command) this entry belongs to; None before
+    /// operations were recorded.
+    pub operation_id: Option<String>,
 }
 
 /// Entries written before personal fields moved out: everything in clear.
@@ -129,7 +132,7 @@ pub struct NewAuditEntry {
 /// be erased. `reason` is always stored so: it is free text typed by people.
 /// A new action that records names (a booking edit) belongs in this list;
 /// no action of the first round puts a name in those columns.
-pub const ACTIONS_WITH_PERSONAL_VALUES: &[&str] = &[];
+pub const ACTIONS_WITH_PERSONAL_VALUES: &[&str] = &[action::BOOKING_EDITED];
 
 fn values_are_personal(action: &str) -> bool {
     ACTIONS_WITH_PERSONAL_VALUES.contains(&action)
@@ -180,6 +183,7 @@ impl AuditEntry {
             hash: String::new(),
             format: FORMAT_PERSONAL_DIGESTS,
             personal,
+            operation_id: None,
         };
         entry.hash = entry.compute_hash();
         Ok(entry)
@@ -241,6 +245,13 @@ impl AuditEntry {
                 hash_field(&mut h, Some(&p.field));
                 hash_field(&mut h, Some(&p.digest));
             }
+        }
+        // Hashed only when present, so entries written before operation ids
+        // existed keep the hashes they were chained with.
+        if let Some(op) = &self.operation_id {
+            h.update(b"O");
+            h.update((op.len() as u64).to_le_bytes());
+            h.update(op.as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -354,6 +365,17 @@ impl ChainWalk {
         true
     }
 
+    /// The next entry cannot even be read as an entry (a column of the wrong
+    /// type, written past the triggers): it was altered. `id` is its id when
+    /// that much is readable.
+    pub fn unreadable(&mut self, id: Option<i64>) {
+        if self.report.broken.is_none() {
+            self.report.checked += 1;
+            let id = id.unwrap_or(self.report.head_id + 1);
+            self.report.broken = Some(ChainBreak::Altered { id });
+        }
+    }
+
     pub fn finish(self) -> ChainReport {
         self.report
     }
@@ -379,6 +401,12 @@ pub mod action {
     pub const STATS_REBUILT: &str = "stats.rebuilt";
     pub const DEMO_GENERATED: &str = "demo.generated";
     pub const DATABASE_CREATED: &str = "database.created";
+    /// Fields of a booking changed (import, `bookings edit`, undo): old and
+    /// new values of each changed field in the details.
+    pub const BOOKING_EDITED: &str = "booking.edited";
+    pub const BOOKING_ADDED: &str = "booking.added";
+    pub const USER_UNBLOCKED: &str = "user.unblocked";
+    pub const OPERATION_UNDONE: &str = "operation.undone";
     pub const PAYMENT_ASSIGNED: &str = "payment.assigned";
     pub const PAYMENT_RESOLVED: &str = "payment.resolved";
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
@@ -405,6 +433,7 @@ mod tests {
             hash: String::new(),
             format: FORMAT_CLEAR,
             personal: Vec::new(),
+            operation_id: None,
         }
     }
 
@@ -488,6 +517,13 @@ mod tests {
         let mut e = entry();
         e.reason = Some(String::new());
         assert_ne!(e.compute_hash(), base, "None and empty differ");
+        let mut e = entry();
+        e.operation_id = Some("7f3a".into());
+        assert_ne!(
+            e.compute_hash(),
+            base,
+            "the operation id is hashed when present"
+        );
         let mut e = entry();
         e.actor = "admi".into();
         e.action = format!("n{}", e.action);

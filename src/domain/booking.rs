@@ -25,6 +25,80 @@ pub struct Booking {
     pub confirmed_at: Option<String>,
 }
 
+/// The columns of a booking other than its status and times paytrack keeps:
+/// what an import brings, `bookings edit` changes and `undo` restores.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct BookingFields {
+    pub user_id: i64,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub course_id: i64,
+    pub course_stream: Option<String>,
+    pub created_at: String,
+    pub referral_code: Option<String>,
+    pub discount_percent: Option<i64>,
+}
+
+impl BookingFields {
+    pub fn of(b: &Booking) -> BookingFields {
+        BookingFields {
+            user_id: b.user_id,
+            username: b.username.clone(),
+            first_name: b.first_name.clone(),
+            course_id: b.course_id,
+            course_stream: b.course_stream.clone(),
+            created_at: b.created_at.clone(),
+            referral_code: b.referral_code.clone(),
+            discount_percent: b.discount_percent,
+        }
+    }
+
+    /// The fields as a JSON object, one key per field.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// The fields of `self` with the keys of `changes` set (unknown keys and
+    /// values of the wrong type are an error).
+    pub fn with(
+        &self,
+        changes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<BookingFields, String> {
+        let mut map = self.to_map();
+        for (key, value) in changes {
+            if !map.contains_key(key) {
+                return Err(format!("unknown booking field '{key}'"));
+            }
+            map.insert(key.clone(), value.clone());
+        }
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
+    }
+}
+
+/// The fields that differ between `old` and `new`: (old values, new values),
+/// as two JSON objects with the same keys, in field order.
+pub fn field_changes(
+    old: &BookingFields,
+    new: &BookingFields,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    serde_json::Map<String, serde_json::Value>,
+) {
+    let (old, new) = (old.to_map(), new.to_map());
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    for (key, value) in &new {
+        if old.get(key) != Some(value) {
+            before.insert(key.clone(), old.get(key).cloned().unwrap_or_default());
+            after.insert(key.clone(), value.clone());
+        }
+    }
+    (before, after)
+}
+
 fn serialize_status_code<S: serde::Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_i64(status.code())
 }
@@ -151,7 +225,7 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Cursor, String> {
-        let bad = || format!("invalid cursor '{text}'");
+        let bad = || format!("invalid cursor '{}'", crate::output::sanitize::shown(text));
         match text.rsplit_once('~') {
             Some((created, id)) => {
                 super::time::from_storage(created).ok_or_else(bad)?;

@@ -83,8 +83,12 @@ impl fmt::Display for Money {
 /// `27000`, `27 000,50` (space or no-break space as thousands separator, comma
 /// as decimal point, as Russian bank exports use). At most two decimals.
 pub fn parse_amount(text: &str) -> Result<i64, String> {
-    let bad =
-        || format!("invalid amount '{text}': expected a number such as 27000.00 or 27 000,50");
+    let bad = || {
+        format!(
+            "invalid amount '{}': expected a number such as 27000.00 or 27 000,50",
+            crate::output::sanitize::shown(text)
+        )
+    };
     let cleaned: String = text
         .trim()
         .chars()
@@ -106,7 +110,7 @@ pub fn parse_amount(text: &str) -> Result<i64, String> {
     let too_large = || {
         format!(
             "amount {} is above the maximum {}",
-            text.trim(),
+            crate::output::sanitize::shown(text.trim()),
             format_amount(MAX_AMOUNT_MINOR)
         )
     };

@@ -82,7 +82,10 @@ impl FromStr for Status {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // One list of names: the clap derive above.
         <Status as clap::ValueEnum>::from_str(&s.trim().to_lowercase(), true).map_err(|_| {
-            format!("unknown status '{s}' [possible values: confirmed, pending, cancelled]")
+            format!(
+                "unknown status '{}' [possible values: confirmed, pending, cancelled]",
+                crate::output::sanitize::shown(s)
+            )
         })
     }
 }

@@ -39,9 +39,14 @@ impl DisplayZone {
         match name {
             "" | "local" => Ok(DisplayZone::Local),
             "UTC" | "utc" | "Etc/UTC" | "Z" => Ok(DisplayZone::Named(jiff::tz::TimeZone::UTC)),
-            _ => jiff::tz::TimeZone::get(name).map(DisplayZone::Named).map_err(|_| {
-                format!("unknown time zone '{name}' (use an IANA name such as Europe/Moscow, or UTC)")
-            }),
+            _ => jiff::tz::TimeZone::get(name)
+                .map(DisplayZone::Named)
+                .map_err(|_| {
+                    format!(
+                        "unknown time zone '{}' (use an IANA name such as Europe/Moscow, or UTC)",
+                        crate::output::sanitize::shown(name)
+                    )
+                }),
         }
     }
 
@@ -56,7 +61,14 @@ impl DisplayZone {
     /// Local midnight of a calendar date in this zone, as UTC (the earlier
     /// instant when the clock goes back; the instant after a gap when it skips).
     fn midnight(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
-        let naive = date.and_hms_opt(0, 0, 0)?;
+        self.local_to_utc(date.and_hms_opt(0, 0, 0)?)
+    }
+
+    /// A wall-clock time in this zone, as UTC (the earlier instant when the
+    /// clock goes back; the instant after a gap when it skips).
+    pub fn local_to_utc(&self, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+        use chrono::Timelike;
+        let date = naive.date();
         match self {
             DisplayZone::Local => chrono::Local
                 .from_local_datetime(&naive)
@@ -68,7 +80,12 @@ impl DisplayZone {
                     i8::try_from(date.month()).ok()?,
                     i8::try_from(date.day()).ok()?,
                 )
-                .at(0, 0, 0, 0);
+                .at(
+                    i8::try_from(naive.hour()).ok()?,
+                    i8::try_from(naive.minute()).ok()?,
+                    i8::try_from(naive.second()).ok()?,
+                    i32::try_from(naive.nanosecond()).ok()?,
+                );
                 let instant = tz.to_ambiguous_timestamp(civil).earlier().ok()?;
                 DateTime::from_timestamp(instant.as_second(), instant.subsec_nanosecond() as u32)
             }
@@ -127,7 +144,7 @@ pub fn parse_instant(
 ) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
-        format!("invalid date '{text}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h")
+        format!("invalid date '{}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h", crate::output::sanitize::shown(text))
     };
     match t {
         "now" => return Ok(now),
@@ -158,7 +175,12 @@ pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let too_large = || format!("age '{text}' is too large");
+    let too_large = || {
+        format!(
+            "age '{}' is too large",
+            crate::output::sanitize::shown(text)
+        )
+    };
     let Ok(n) = digits.parse::<i64>() else {
         return Some(Err(too_large()));
     };
@@ -174,6 +196,89 @@ pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
             .filter(|d| d.num_days() <= 365 * 200)
             .ok_or_else(too_large),
     )
+}
+
+/// The years a booking's time may fall in: anything else is a typo or a
+/// broken export (issue 17: year 0000 and `-2024-03-01` were accepted).
+pub const BOOKING_YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
+/// Why a booking timestamp was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimestampError {
+    NotATimestamp,
+    /// A wall-clock time with no UTC offset, and no `--assume-tz` to place it.
+    NoOffset,
+    YearOutOfRange(i32),
+}
+
+impl std::fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimestampError::NotATimestamp => f.write_str("is not a timestamp such as 2024-03-01 10:06:00+03"),
+            TimestampError::NoOffset => f.write_str(
+                "has no UTC offset (such as +03); add one, or name the zone it was written in with --assume-tz",
+            ),
+            TimestampError::YearOutOfRange(year) => write!(
+                f,
+                "has the year {year}, outside {}–{}",
+                BOOKING_YEARS.start(),
+                BOOKING_YEARS.end()
+            ),
+        }
+    }
+}
+
+/// The bookings importer's timestamps: the forms `parse_legacy_timestamp`
+/// reads, but strict. A time without an offset is refused unless `assume`
+/// names the zone it was written in (it used to be taken as UTC silently),
+/// and the year as written must be in `BOOKING_YEARS`.
+pub fn parse_booking_timestamp(
+    text: &str,
+    assume: Option<&DisplayZone>,
+) -> Result<DateTime<Utc>, TimestampError> {
+    let t = text.trim();
+    // chrono's %Y takes a sign and any number of digits; a year is four.
+    if !t
+        .as_bytes()
+        .get(..4)
+        .is_some_and(|y| y.iter().all(u8::is_ascii_digit))
+        || t.as_bytes().get(4) != Some(&b'-')
+    {
+        return Err(TimestampError::NotATimestamp);
+    }
+    let check_year = |year: i32| {
+        if BOOKING_YEARS.contains(&year) {
+            Ok(())
+        } else {
+            Err(TimestampError::YearOutOfRange(year))
+        }
+    };
+    let with_offset = DateTime::parse_from_rfc3339(t).ok().or_else(|| {
+        ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
+            .iter()
+            .find_map(|format| DateTime::<FixedOffset>::parse_from_str(t, format).ok())
+    });
+    if let Some(ts) = with_offset {
+        check_year(ts.year())?;
+        return Ok(ts.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(t, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or(TimestampError::NotATimestamp)?;
+    check_year(naive.year())?;
+    let zone = assume.ok_or(TimestampError::NoOffset)?;
+    zone.local_to_utc(naive)
+        .ok_or(TimestampError::NotATimestamp)
 }
 
 /// Parses the old system's PostgreSQL timestamps (`2024-03-01 10:06:00.532084+03`,
@@ -214,6 +319,53 @@ mod tests {
     }
     fn utc() -> DisplayZone {
         DisplayZone::parse("UTC").unwrap()
+    }
+
+    #[test]
+    fn booking_timestamps_are_strict() {
+        let moscow = DisplayZone::parse("Europe/Moscow").unwrap();
+        let ok =
+            |t: &str, z: Option<&DisplayZone>| to_storage(parse_booking_timestamp(t, z).unwrap());
+        assert_eq!(
+            ok("2024-03-01 10:06:00.5+03", None),
+            "2024-03-01T07:06:00.500000Z"
+        );
+        assert_eq!(
+            ok("2024-03-01 10:06:00", Some(&moscow)),
+            "2024-03-01T07:06:00.000000Z"
+        );
+        assert_eq!(
+            ok("2024-03-01", Some(&utc())),
+            "2024-03-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            parse_booking_timestamp("2024-03-01 10:06:00", None),
+            Err(TimestampError::NoOffset)
+        );
+        for (text, year) in [
+            ("0000-03-01 10:00:00+03", 0),
+            ("2101-01-01T00:00:00Z", 2101),
+            ("1969-12-31 10:00:00+00", 1969),
+        ] {
+            assert_eq!(
+                parse_booking_timestamp(text, None),
+                Err(TimestampError::YearOutOfRange(year)),
+                "{text}"
+            );
+        }
+        for text in [
+            "-2024-03-01 10:00:00+03",
+            "+2024-03-01",
+            "12024-03-01",
+            "24-03-01",
+            "",
+        ] {
+            assert_eq!(
+                parse_booking_timestamp(text, Some(&utc())),
+                Err(TimestampError::NotATimestamp),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
 pub mod encrypt;
+pub mod file;
+pub mod findings;
 pub mod json;
 pub mod progress;
 pub mod prompt;
@@ -214,6 +216,7 @@ impl Output {
         if self.quiet {
             return;
         }
+        let message = sanitize::message_line(message);
         let prefix = "paytrack:";
         if self.color_stderr {
             talk(format_args!("{} {message}", prefix.dimmed()));
@@ -228,6 +231,7 @@ impl Output {
         if self.quiet {
             return;
         }
+        let message = sanitize::message_line(message);
         let prefix = self.tr("warning:", "предупреждение:");
         if self.color_stderr {
             talk(format_args!(

@@ -45,6 +45,44 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The most bytes of a value echoed in a message; longer values are cut.
+const SHOWN_MAX_BYTES: usize = 120;
+
+/// A value typed by someone else (a flag, a file's cell, a path), made fit to
+/// echo in a one-line message: cut to a short prefix with an ellipsis and its
+/// full length in bytes, then escaped as `for_terminal` does, so that neither
+/// an escape sequence nor a 10 MB value reaches the terminal. Every error that
+/// quotes input goes through here. Linear in the text's length.
+pub fn shown(text: &str) -> String {
+    capped(text, SHOWN_MAX_BYTES)
+}
+
+/// The most bytes of one line of talk on stderr (an error, a note).
+const LINE_MAX_BYTES: usize = 2000;
+
+/// A whole line of talk, made safe as a last line of defence: whatever a
+/// message quotes, escape sequences are shown as text and the line stays
+/// short. Values are capped one by one with `shown`; this catches the rest.
+pub fn message_line(text: &str) -> String {
+    capped(text, LINE_MAX_BYTES)
+}
+
+fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return for_terminal(text).into_owned();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", for_terminal(&text[..cut]), text.len())
+}
+
+/// A path, made fit to echo as `shown` does (a name that is not UTF-8 is shown lossily).
+pub fn shown_path(path: impl AsRef<std::path::Path>) -> String {
+    shown(&path.as_ref().to_string_lossy())
+}
+
 /// Whether a CSV cell needs the `'` prefix. Text that already starts with `'`
 /// before such a cell is prefixed too, so that `from_csv` can undo exactly
 /// what `for_csv` did and export → import round-trips every name.
@@ -87,6 +125,16 @@ mod tests {
         assert_eq!(for_terminal("a\rb\nc"), "a\\rb\\nc");
         assert_eq!(for_terminal("\u{202e}evil"), "\\u{202e}evil");
         assert_eq!(for_terminal("x\u{200b}y\u{9b}"), "x\\u{200b}y\\u{9b}");
+    }
+
+    #[test]
+    fn shown_values_are_short_and_clean() {
+        assert_eq!(shown("abc"), "abc");
+        assert_eq!(shown("\x1b]0;x\x07"), "\\e]0;x\\u{7}");
+        let long = "я".repeat(5_000_000);
+        let cut = shown(&long);
+        assert!(cut.len() < 300, "{}", cut.len());
+        assert!(cut.ends_with("… (10000000 bytes)"), "{cut}");
     }
 
     #[test]

@@ -78,15 +78,18 @@ impl fmt::Display for Table {
 /// columns: the narrow ones keep their full width, so short names stay whole
 /// and only the longest give way, each cut with `…` on its one line.
 fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
-    // Includes the header and measures in terminal columns (ANSI-aware).
+    let hidden = hide_empty_columns(table);
+    // Includes the header and measures in terminal columns (ANSI-aware); a
+    // hidden column takes nothing.
     let natural: Vec<usize> = table
         .column_max_content_widths()
         .into_iter()
-        .map(usize::from)
+        .zip(&hidden)
+        .map(|(w, &hidden)| if hidden { 0 } else { usize::from(w) })
         .collect();
-    // Each column has one space of padding on either side and a border to its
-    // left; the last border closes the row.
-    let overhead = natural.len() * 3 + 1;
+    // Each shown column has one space of padding on either side and a border
+    // to its left; the last border closes the row.
+    let overhead = hidden.iter().filter(|h| !**h).count() * 3 + 1;
     if natural.iter().sum::<usize>() + overhead <= width {
         return;
     }
@@ -125,6 +128,32 @@ fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
     }
 }
 
+/// On a terminal, a column with no value in any row (no referral codes, no
+/// discounts on this page) gives its width to the others.
+/// Returns which columns it hid.
+fn hide_empty_columns(table: &mut comfy_table::Table) -> Vec<bool> {
+    let columns = table.column_count();
+    let mut filled = vec![false; columns];
+    for row in table.row_iter() {
+        for (index, cell) in row.cell_iter().enumerate() {
+            if index < columns && !cell.content().trim().is_empty() {
+                filled[index] = true;
+            }
+        }
+    }
+    if table.row_iter().next().is_none() {
+        return vec![false; columns];
+    }
+    for (index, &filled) in filled.iter().enumerate() {
+        if !filled {
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(ColumnConstraint::Hidden);
+            }
+        }
+    }
+    filled.into_iter().map(|f| !f).collect()
+}
+
 /// A new table with headers, styled for this run.
 pub fn new_table(out: &Output, headers: &[&str]) -> Table {
     let mut inner = comfy_table::Table::new();
@@ -159,14 +188,32 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
     }
 }
 
-/// A cell of stranger-typed text: sanitised, truncated to `max` columns unless `--wide`.
+/// The widest cell even `--wide` shows in a table. comfy-table measures
+/// columns in `u16` and splits a longer line again and again, which made a
+/// 10 MB name take half a minute (issue 17); nobody reads a cell this wide,
+/// and `--csv`/`--json` carry every value whole.
+pub const WIDE_CELL_MAX_COLUMNS: usize = 4096;
+
+/// A cell of stranger-typed text: sanitised, and on a terminal truncated to
+/// `max` columns unless `--wide`. Piped tables (and `--wide`) are cut only at
+/// `WIDE_CELL_MAX_COLUMNS`, so a script reading the table gets whole names.
+/// Linear in the text's length.
 pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
-    let safe = sanitize::for_terminal(text.unwrap_or(""));
-    if out.wide {
-        Cell::new(safe)
+    let text = text.unwrap_or("");
+    let max = if out.wide || out.width.is_none() {
+        WIDE_CELL_MAX_COLUMNS
     } else {
-        Cell::new(truncate(&safe, max))
-    }
+        max
+    };
+    // Only the part that can be shown is sanitised and measured: every
+    // character takes at least one column once sanitised (zero-width ones
+    // aside), so no more than `max + 1` of them can fit.
+    let shown_end = text
+        .char_indices()
+        .nth(max + 1)
+        .map_or(text.len(), |(i, _)| i);
+    let safe = sanitize::for_terminal(&text[..shown_end]);
+    Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
 }
 
 /// A status badge: the label in the run's language, coloured by the cell's style.
@@ -195,7 +242,13 @@ pub fn display_width(text: &str) -> usize {
 
 /// Shortens `text` to at most `max` terminal columns, ending in `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
-    if display_width(text) <= max {
+    cut_to_width(text, max, false)
+}
+
+/// As `truncate`; `more` says the text was already cut before it got here,
+/// so it ends in `…` even when what is left fits.
+fn cut_to_width(text: &str, max: usize, more: bool) -> String {
+    if !more && display_width(text) <= max {
         return text.to_string();
     }
     let mut out = String::new();
@@ -232,6 +285,26 @@ mod tests {
             progress: false,
             quiet: true,
         }
+    }
+
+    #[test]
+    fn huge_cells_cost_what_is_shown() {
+        let huge = format!("\x1b[2J{}", "Ж".repeat(5_000_000));
+        // On a terminal the cell's own cap; piped or --wide, the linear-time cap.
+        // (The time it takes is measured in BENCHMARKS.md, not asserted here.)
+        for (width, wide, max) in [
+            (Some(80), false, 20),
+            (None, false, WIDE_CELL_MAX_COLUMNS),
+            (Some(80), true, WIDE_CELL_MAX_COLUMNS),
+        ] {
+            let cell = text_cell(&output(width, wide), Some(&huge), 20);
+            let text = cell.content();
+            assert!(display_width(&text) <= max, "{}", display_width(&text));
+            assert!(display_width(&text) >= max - 1, "{}", display_width(&text));
+            assert!(text.starts_with("\\e[2J") && text.ends_with('…'));
+        }
+        let short = text_cell(&output(None, false), Some("Ольга"), 20);
+        assert_eq!(short.content(), "Ольга");
     }
 
     #[test]

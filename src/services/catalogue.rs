@@ -54,7 +54,7 @@ pub fn check_names(db: &Db, course: Option<i64>, stream: Option<&str>) -> Result
             };
             return Err(PaytrackError::NotFound(format!(
                 "no stream '{}'{within}; {hint}",
-                for_terminal(&clip(stream))
+                crate::output::sanitize::shown(stream)
             ))
             .into());
         }
@@ -101,31 +101,22 @@ fn shorten(names: &[String]) -> String {
     text.join(", ")
 }
 
-/// Typed text cut for an error line.
-fn clip(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head}… ({} bytes)", text.len())
-    }
-}
-
 /// The course that has a stream with this code: `--course` when given, else
 /// the only course using the code.
 pub fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
+    let shown_code = crate::output::sanitize::shown(code);
     if let Some(course) = course {
         return db.stream(course, code)?.ok_or_else(|| {
-            PaytrackError::NotFound(format!("stream {code} of course {course} not found")).into()
+            PaytrackError::NotFound(format!("stream {shown_code} of course {course} not found"))
+                .into()
         });
     }
     let mut found = db.streams_by_code(code)?;
     match found.len() {
-        0 => Err(PaytrackError::NotFound(format!("stream {code} not found")).into()),
+        0 => Err(PaytrackError::NotFound(format!("stream {shown_code} not found")).into()),
         1 => Ok(found.remove(0)),
         _ => Err(bad_input(format!(
-            "stream {code} exists in courses {}: name one with --course",
+            "stream {shown_code} exists in courses {}: name one with --course",
             found
                 .iter()
                 .map(|s| s.course_id.to_string())

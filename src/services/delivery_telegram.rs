@@ -26,6 +26,9 @@ pub const DEFAULT_API: &str = "https://api.telegram.org";
 /// How long to wait after a 429 that names no `retry_after`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// How much of the Bot API's answer is kept in an error.
+const MAX_DESCRIPTION_CHARS: usize = 300;
+
 pub struct TelegramChannel {
     agent: ureq::Agent,
     /// The sendMessage URL; it holds the token, so it is never shown.
@@ -98,15 +101,11 @@ impl TelegramChannel {
         };
         let body = response.into_string().unwrap_or_default();
         let answer: ApiAnswer = serde_json::from_str(&body).unwrap_or_default();
-        let description = self.scrub(
-            answer
-                .description
-                .as_deref()
-                .unwrap_or_else(|| body.trim())
-                .chars()
-                .take(300)
-                .collect::<String>()
-                .as_str(),
+        // Scrubbed whole, then cut: cutting first could split the token so
+        // that the scrub no longer finds it and a part of it leaks (issue 17).
+        let description = clip(
+            &self.scrub(answer.description.as_deref().unwrap_or_else(|| body.trim())),
+            MAX_DESCRIPTION_CHARS,
         );
         let error = format!("Telegram answered {code}: {description}");
         match code {
@@ -141,6 +140,14 @@ impl Channel for TelegramChannel {
     }
 }
 
+/// The first `max` characters of an already scrubbed text.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Whether a token can go into a URL path as it is. Real tokens look like
 /// `123456:ABC-def_1`; anything else is refused before a request is made.
 pub fn token_is_plausible(token: &str) -> bool {
@@ -172,6 +179,19 @@ mod tests {
         let clean = scrub_token(text, token);
         assert!(!clean.contains("AbC-d_e"), "{clean}");
         assert_eq!(clean.matches("<token>").count(), 3);
+    }
+
+    #[test]
+    fn a_token_straddling_the_cut_never_survives() {
+        let token = "123456:AbCdEfGhIjKlMnOp";
+        for offset in 250..=310 {
+            let text = format!("{}/bot{token}/sendMessage", "x".repeat(offset));
+            let cut = clip(&scrub_token(&text, token), MAX_DESCRIPTION_CHARS);
+            for window in token.as_bytes().windows(4).skip(7) {
+                let window = std::str::from_utf8(window).unwrap();
+                assert!(!cut.contains(window), "offset {offset}: {cut}");
+            }
+        }
     }
 
     #[test]

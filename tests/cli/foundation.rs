@@ -382,11 +382,19 @@ fn older_schema_is_migrated_and_newer_is_refused() {
     let env = Env::empty();
     rusqlite::Connection::open(&env.db)
         .unwrap()
-        .execute_batch("CREATE TABLE unrelated (x);")
+        .execute_batch("PRAGMA page_size = 4096; VACUUM;")
         .unwrap();
     env.ok(&["bookings", "list"]);
     let latest = i64::from(paytrack::db::latest_version());
     assert_eq!(env.count("PRAGMA user_version"), latest);
+    // One with another application's tables is not ours (issue 17): refused, untouched.
+    let env = Env::empty();
+    rusqlite::Connection::open(&env.db)
+        .unwrap()
+        .execute_batch("CREATE TABLE unrelated (x);")
+        .unwrap();
+    env.fails(&["bookings", "list"], code::DATABASE);
+    assert_eq!(env.count("PRAGMA user_version"), 0);
 
     // A database at every earlier version, built from schema.sql's own sections.
     for stop in 1..latest as u32 {

@@ -209,3 +209,13 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+/// The audit log as people read it, for SQL in tests: personal fields
+/// (reasons, names in edits), stored apart since issue 20, back in their
+/// columns. Use as `FROM {AUDIT_REVEALED} WHERE …`.
+#[allow(dead_code)] // used by some test modules
+pub const AUDIT_REVEALED: &str = "(SELECT a.id, a.action, a.booking_id, a.details, a.operation_id,
+    COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'old_value'), a.old_value) AS old_value,
+    COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'new_value'), a.new_value) AS new_value,
+    COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'reason'), a.reason) AS reason
+  FROM audit_log a)";

@@ -68,12 +68,12 @@ fn cases(env: &Env) -> Vec<Case> {
     let huge = file("huge.csv", &huge_field_csv(10 * 1024 * 1024));
     let dupes = file(
         "dupes.csv",
-        format!("{header}9001,1,1,1,2024-03-01\n9002,1,1,1,2024-03-01\n9001,1,1,2,2024-03-01\n")
+        format!("{header}9001,1,1,1,2024-03-01 10:00:00+03\n9002,1,1,1,2024-03-01 10:00:00+03\n9001,1,1,2,2024-03-01 10:00:00+03\n")
             .as_bytes(),
     );
     let bad_status = file(
         "status.csv",
-        format!("{header}9001,1,1,3,2024-03-01\n").as_bytes(),
+        format!("{header}9001,1,1,3,2024-03-01 10:00:00+03\n").as_bytes(),
     );
     let bad_date = file(
         "date.csv",
@@ -81,11 +81,11 @@ fn cases(env: &Env) -> Vec<Case> {
     );
     let big_id = file(
         "bigid.csv",
-        format!("{header}99999999999999999999,1,1,1,2024-03-01\n").as_bytes(),
+        format!("{header}99999999999999999999,1,1,1,2024-03-01 10:00:00+03\n").as_bytes(),
     );
     let zero_id = file(
         "zeroid.csv",
-        format!("{header}0,1,1,1,2024-03-01\n").as_bytes(),
+        format!("{header}0,1,1,1,2024-03-01 10:00:00+03\n").as_bytes(),
     );
     let sql_row = file(
         "sqlrow.csv",
@@ -622,6 +622,284 @@ fn cases(env: &Env) -> Vec<Case> {
             Fails(code::NOT_FOUND),
         ));
     }
+    cases.extend(round_two_cases(env));
+    cases
+}
+
+/// Issue 17's classes: files paytrack must not replace, databases it does
+/// not own, values echoed in errors, strict import rows.
+fn round_two_cases(env: &Env) -> Vec<Case> {
+    let path = |name: &str| env.path(name).to_str().unwrap().to_string();
+    let db = env.db.to_str().unwrap().to_string();
+    let fifo = path("r2-fifo.csv");
+    let c_fifo = std::ffi::CString::new(fifo.as_str()).unwrap();
+    // SAFETY: a valid C string and mode.
+    unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o644) };
+    std::fs::write(env.path("r2-victim.txt"), "keep me").unwrap();
+    let link = path("r2-link.csv");
+    std::os::unix::fs::symlink(env.path("r2-victim.txt"), &link).unwrap();
+    let dir = path("r2-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let existing = path("r2-existing.csv");
+    std::fs::write(&existing, "old").unwrap();
+    let foreign = path("r2-foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY); INSERT INTO users VALUES (1);")
+        .unwrap();
+    let write = |name: &str, contents: String| env.write(name, contents);
+    let header = "id,user_id,course_id,confirmed,created_at,discount_percent\n";
+    let three_ids = write("r2-three.txt", "1\n7\n9\n".into());
+    let mut cases = vec![
+        case(
+            "export onto the database",
+            &["bookings", "export", "-o", &db],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export onto the database, forced",
+            &["bookings", "export", "-o", &db, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export into a FIFO",
+            &["bookings", "export", "-o", &fifo, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export through a symlink",
+            &["bookings", "export", "-o", &link, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export onto a device",
+            &["bookings", "export", "-o", "/dev/null", "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export onto a directory, forced",
+            &["bookings", "export", "-o", &dir, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export onto an existing file",
+            &["bookings", "export", "-o", &existing],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "export onto another database",
+            &["bookings", "export", "-o", &foreign, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "backup onto the database",
+            &["backup", &db, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "backup into a FIFO",
+            &["backup", &fifo, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "backup onto a directory",
+            &["backup", &dir, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "backup through a symlink",
+            &["backup", &link, "--force"],
+            Fails(code::BAD_INPUT),
+        ),
+        case(
+            "a foreign database (read)",
+            &["--db", &foreign, "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "a foreign database (write)",
+            &["--db", &foreign, "booking", "set-status", "1", "confirmed"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "a foreign database (init)",
+            &["--db", &foreign, "init"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "a foreign database (check)",
+            &["--db", &foreign, "check"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db is a FIFO",
+            &["--db", &fifo, "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db is a device",
+            &["--db", "/dev/null", "init"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--db as an SQLite URI",
+            &["--db", "file:r2.db?mode=memory", "bookings", "list"],
+            Fails(code::DATABASE),
+        ),
+        case(
+            "--payment-ref for three bookings",
+            &[
+                "bookings",
+                "set-status",
+                "--ids-from",
+                &three_ids,
+                "--to",
+                "confirmed",
+                "--payment-ref",
+                "P1",
+            ],
+            Fails(code::BAD_INPUT),
+        ),
+    ];
+    for (n, (label, row)) in [
+        ("import: year 0000", "9001,1,1,1,0000-03-01 10:00:00+03,"),
+        (
+            "import: negative year",
+            "9001,1,1,1,-2024-03-01 10:00:00+03,",
+        ),
+        ("import: year 2101", "9001,1,1,1,2101-03-01 10:00:00+03,"),
+        ("import: no offset", "9001,1,1,1,2024-03-01 10:00:00,"),
+        (
+            "import: discount -0.5",
+            "9001,1,1,1,2024-03-01 10:00:00+03,-0.5",
+        ),
+        (
+            "import: discount 99.99",
+            "9001,1,1,1,2024-03-01 10:00:00+03,99.99",
+        ),
+        (
+            "import: discount 101",
+            "9001,1,1,1,2024-03-01 10:00:00+03,101",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = write(&format!("r2-strict-{n}.csv"), format!("{header}{row}\n"));
+        cases.push(case(
+            label,
+            &["bookings", "import", &file],
+            Fails(code::BAD_INPUT),
+        ));
+    }
+    // Values that would drive a terminal, in every flag and file cell that is echoed.
+    for (n, value) in [
+        "\x1b[2J\x1b[H",
+        "\x1b]0;pwned\x07",
+        "x\x07\x07",
+        "bad\rpaytrack: ok",
+        "\u{202e}7d",
+        "\u{9b}31m",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ids = write(&format!("r2-ids-{n}.txt"), format!("1\n{value}\n"));
+        let amount = write(
+            &format!("r2-amount-{n}.csv"),
+            format!("external_id,provider,booking_id,amount\nx1,bank,1,{value}\n"),
+        );
+        let booking = write(
+            &format!("r2-booking-{n}.csv"),
+            format!("external_id,provider,booking_id,amount\nx1,bank,{value},100\n"),
+        );
+        let created = write(
+            &format!("r2-created-{n}.csv"),
+            format!("{header}9001,1,1,1,{value},\n"),
+        );
+        let missing = format!("{}/{value}", env.dir.path().display());
+        cases.extend([
+            case(
+                "echo: --tz",
+                &["--tz", value, "bookings", "list"],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: --since",
+                &["bookings", "list", "--since", value],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: stats --since",
+                &["stats", "streams", "--since", value],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: --cursor",
+                &["bookings", "list", "--cursor", value],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: --older-than",
+                &[
+                    "bookings",
+                    "set-status",
+                    "--status",
+                    "pending",
+                    "--older-than",
+                    value,
+                    "--to",
+                    "cancelled",
+                    "--reason",
+                    "x",
+                    "--yes",
+                ],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: streams members",
+                &["streams", "members", value],
+                Fails(code::NOT_FOUND),
+            ),
+            case(
+                "echo: --ids-from line",
+                &[
+                    "bookings",
+                    "set-status",
+                    "--ids-from",
+                    &ids,
+                    "--to",
+                    "confirmed",
+                ],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: payments amount",
+                &["payments", "import", &amount],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: payments booking id",
+                &["payments", "import", &booking],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: import created_at",
+                &["bookings", "import", &created],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: import path",
+                &["bookings", "import", &missing],
+                Fails(code::BAD_INPUT),
+            ),
+            case(
+                "echo: --db path",
+                &["--db", &missing, "bookings", "list"],
+                Fails(code::DATABASE),
+            ),
+        ]);
+    }
     cases
 }
 
@@ -639,7 +917,8 @@ fn hostile_input_is_refused_clearly_and_changes_nothing() {
     // Give the audit log something to protect.
     env.ok(&["booking", "set-status", "1", "confirmed"]);
     let cases = cases(&env);
-    assert!(cases.len() >= 40, "{} cases", cases.len());
+    assert!(cases.len() >= 150, "{} cases", cases.len());
+    eprintln!("{} hostile cases", cases.len());
     let before = env.snapshot();
     let bytes = db_bytes(&env);
     let mut failures = Vec::new();
@@ -666,6 +945,12 @@ fn hostile_input_is_refused_clearly_and_changes_nothing() {
                     Some(format!("exit {code:?}, expected a refusal"))
                 }
                 FindsNothing if code != Some(0) => Some(format!("exit {code:?}, expected 0")),
+                _ if stderr.trim_end_matches('\n').chars().any(|c| {
+                    (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c)
+                }) =>
+                {
+                    Some("a control character reached stderr".into())
+                }
                 FindsNothing if stdout.lines().count() > 1 => Some("found rows".into()),
                 _ => None,
             }
@@ -690,6 +975,11 @@ fn hostile_input_is_refused_clearly_and_changes_nothing() {
     );
     assert_eq!(env.snapshot(), before);
     assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 400);
+    assert_eq!(
+        std::fs::read_to_string(env.path("r2-victim.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(!env.path("file:r2.db?mode=memory").exists());
     assert!(
         !env.path("no-such-dir").exists(),
         "a failed export created its directory"

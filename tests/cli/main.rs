@@ -4,6 +4,7 @@
 mod harness;
 
 mod bounded;
+mod external_writer;
 mod foundation;
 mod hostile;
 mod messages;
@@ -13,7 +14,10 @@ mod payments;
 mod payments_people;
 mod privacy;
 mod properties;
+mod records;
 mod reliability;
+mod safety;
 mod search;
 mod set_status;
 mod stats_audit;
+mod sync;

@@ -749,3 +749,43 @@ fn csv_on_a_terminal_shows_control_characters_as_escapes() {
     let piped = env.ok(&["bookings", "list", "--csv"]);
     assert!(piped.contains("\u{1b}[2Jpwned"));
 }
+
+#[test]
+fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
+    let env = with_names();
+    // Piped: nothing is cut, however long.
+    let piped = env.ok(&[
+        "bookings",
+        "list",
+        "--user",
+        "@alexandra_konstantinovna_the_first",
+    ]);
+    assert!(
+        piped.contains("Александра Константиновна")
+            && piped.contains("@alexandra_konstantinovna_the_first"),
+        "{piped}"
+    );
+    assert!(!piped.contains('…'), "{piped}");
+    // On a terminal, a page without referral codes or discounts shows neither
+    // column, and the room goes to the names.
+    let line = format!("{} bookings list --user 1002 --color never", paytrack());
+    let Some(tty) = in_terminal(&env, &line, &[("COLUMNS", "100")]) else {
+        return no_terminal();
+    };
+    assert!(
+        !tty.contains("Referral") && !tty.contains("Discount"),
+        "{tty}"
+    );
+    assert!(tty.contains("李雷") && tty.contains("8th_stream"), "{tty}");
+    // With a value in them, they are back.
+    let tty = in_terminal(
+        &env,
+        &format!("{} bookings list --color never", paytrack()),
+        &[("COLUMNS", "160")],
+    )
+    .unwrap();
+    assert!(
+        tty.contains("Referral") && tty.contains("FRIEND10"),
+        "{tty}"
+    );
+}

@@ -148,7 +148,7 @@ fn message_bodies_are_sanitised_in_the_table() {
     let env = Env::new();
     let file = env.write(
         "b.csv",
-        "id,user_id,first_name,course_id,confirmed,created_at\n1,7,\"\u{1b}[2JEvil\u{202e}\",1,1,2024-12-01\n",
+        "id,user_id,first_name,course_id,confirmed,created_at\n1,7,\"\u{1b}[2JEvil\u{202e}\",1,1,2024-12-01T00:00:00Z\n",
     );
     env.ok(&["bookings", "import", &file]);
     env.ok(&["booking", "set-status", "1", "confirmed"]);

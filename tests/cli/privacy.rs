@@ -522,6 +522,7 @@ fn a_database_from_before_this_change_keeps_verifying_and_chains_new_entries_on(
                 hash: String::new(),
                 format: FORMAT_CLEAR,
                 personal: Vec::new(),
+                operation_id: None,
             };
             e.hash = e.compute_hash();
             conn.execute(
@@ -578,4 +579,56 @@ fn an_erasure_that_fails_part_way_changes_nothing() {
         env.count("SELECT COUNT(*) FROM bookings WHERE username = 'zelda_kowalski'"),
         2
     );
+}
+
+#[test]
+fn an_encrypted_backup_decrypts_to_a_database_that_checks_and_leaves_no_plain_copy() {
+    use std::io::Read;
+    let env = env_with_person();
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = dir.path().join("school.db.age");
+    env.ok(&[
+        "backup",
+        sealed.to_str().unwrap(),
+        "--encrypt-to",
+        &recipient,
+    ]);
+    // Only the encrypted file is left in the directory: no plain copy, no side files.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["school.db.age"]);
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(!bytes.starts_with(b"SQLite format 3"));
+    assert!(!bytes.windows(6).any(|w| w == "zelda_".as_bytes()));
+    let mut opened = Vec::new();
+    age::Decryptor::new(&bytes[..])
+        .unwrap()
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut opened)
+        .unwrap();
+    // The decrypted copy is the database: paytrack checks it and lists the same bookings.
+    let restored = Env::empty();
+    std::fs::write(&restored.db, &opened).unwrap();
+    restored.ok(&["check"]);
+    assert_eq!(
+        restored.ok(&["bookings", "list", "--all", "--csv"]),
+        env.ok(&["bookings", "list", "--all", "--csv"])
+    );
+    // A bad recipient is refused before anything is written.
+    let refused = dir.path().join("other.age");
+    env.fails(
+        &[
+            "backup",
+            refused.to_str().unwrap(),
+            "--encrypt-to",
+            "age1nope",
+        ],
+        code::BAD_INPUT,
+    );
+    assert!(!refused.exists());
 }

@@ -1,0 +1,232 @@
+//! `bookings add`: one booking from flags, or many from JSON Lines (`--json -`),
+//! all in one transaction; the rules are in `services::booking_add`.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::Context;
+use crate::cli::AddArgs;
+use crate::domain::booking::Booking;
+use crate::domain::Status;
+use crate::error::{bad_input, exit};
+use crate::services::booking_add::{add_booking, AddOutcome, AddRules, NewBooking};
+
+/// One line of `--json -`. Unknown fields are refused: a typo must not drop data.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBooking {
+    user_id: i64,
+    username: Option<String>,
+    first_name: Option<String>,
+    #[serde(alias = "course_id")]
+    course: i64,
+    #[serde(alias = "course_stream")]
+    stream: Option<String>,
+    #[serde(alias = "referral_code")]
+    referral: Option<String>,
+    #[serde(alias = "discount_percent")]
+    discount: Option<i64>,
+    /// A name, alias or code: "pending", "confirmed", 2, -1...
+    status: Option<serde_json::Value>,
+    created_at: Option<String>,
+    key: Option<String>,
+}
+
+/// A booking as `add` prints it: the columns, the status name, and whether it is new.
+#[derive(Serialize)]
+struct AddedRecord<'a> {
+    #[serde(flatten)]
+    booking: &'a Booking,
+    status: &'static str,
+    created: bool,
+}
+
+pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
+    let input = args.json.as_deref().filter(|f| !f.is_empty());
+    let bookings = match input {
+        Some(file) => {
+            if args.user_id.is_some() || args.course.is_some() || args.key.is_some() {
+                return Err(bad_input(
+                    "with --json FILE the bookings come from the file; drop --user-id, --course and --key",
+                ));
+            }
+            read_json_lines(ctx, file)?
+        }
+        None => vec![from_flags(ctx, &args)?],
+    };
+    let rules = AddRules {
+        create_stream: args.create_stream,
+        force: args.force,
+        reason: args.reason.clone(),
+        no_notify: args.no_notify,
+    };
+    let (outcomes, committed) = super::write_unless(
+        ctx,
+        |tx| {
+            let mut outcomes = Vec::with_capacity(bookings.len());
+            for (line, new) in &bookings {
+                let outcome =
+                    add_booking(tx, new, &rules, &ctx.actor, ctx.now).map_err(|e| match line {
+                        Some(n) => e.context(format!("{}: line {n}", input.unwrap_or("-"))),
+                        None => e,
+                    })?;
+                outcomes.push(outcome);
+            }
+            Ok(outcomes)
+        },
+        |outcomes: &Vec<AddOutcome>| !args.dry_run && outcomes.iter().any(|o| o.created),
+    )?;
+    report(ctx, &args, &outcomes, committed)?;
+    Ok(exit::OK)
+}
+
+/// Prints ids (or JSON) on stdout and a summary on stderr.
+fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: bool) -> Result<()> {
+    let mut stdout = crate::output::stdout();
+    for o in outcomes {
+        if args.json.is_some() {
+            crate::output::json::to_writer(
+                &mut stdout,
+                &AddedRecord {
+                    booking: &o.booking,
+                    status: o.booking.status.name(),
+                    created: o.created,
+                },
+            )?;
+            writeln!(stdout)?;
+        } else {
+            writeln!(stdout, "{}", o.booking.id)?;
+        }
+    }
+    stdout.flush()?;
+    let out = &ctx.out;
+    let created = outcomes.iter().filter(|o| o.created).count();
+    let existing = outcomes.len() - created;
+    let head = if args.dry_run {
+        out.tr(
+            "dry run, nothing written: would add",
+            "пробный запуск, ничего не записано: будет добавлено",
+        )
+    } else {
+        out.tr("added", "добавлено")
+    };
+    let mut line = format!("{head} {created} {}", out.tr("bookings", "бронирований"));
+    if existing > 0 {
+        line += &format!(
+            "; {existing} {}",
+            out.tr(
+                "already added with the same key (nothing written for them)",
+                "уже добавлены с тем же ключом (для них ничего не записано)"
+            )
+        );
+    }
+    if !committed && !args.dry_run && created == 0 {
+        line = out
+            .tr(
+                "nothing written: every key was seen before",
+                "ничего не записано: все ключи уже встречались",
+            )
+            .to_string();
+    }
+    out.note(&line);
+    Ok(())
+}
+
+/// The booking the flags describe.
+fn from_flags(ctx: &Context, args: &AddArgs) -> Result<(Option<usize>, NewBooking)> {
+    let user_id = args.user_id.ok_or_else(|| {
+        bad_input("--user-id is required (or --json - to read bookings from stdin)")
+    })?;
+    let course_id = args.course.ok_or_else(|| {
+        bad_input("--course is required (or --json - to read bookings from stdin)")
+    })?;
+    let created_at = match &args.created_at {
+        Some(text) => ctx.parse_when("--created-at", text)?,
+        None => ctx.now,
+    };
+    let new = NewBooking {
+        user_id,
+        username: args.username.clone(),
+        first_name: args.first_name.clone(),
+        course_id,
+        stream: args.stream.clone(),
+        referral_code: args.referral.clone(),
+        discount_percent: args.discount,
+        status: args.status,
+        created_at,
+        key: args.key.clone(),
+    };
+    Ok((None, checked(new).map_err(bad_input)?))
+}
+
+/// Reads one booking per line (blank lines skipped); a bad line names its number.
+fn read_json_lines(ctx: &Context, file: &str) -> Result<Vec<(Option<usize>, NewBooking)>> {
+    let (input, _) = super::import::open_input(std::path::Path::new(file))?;
+    let mut bookings = Vec::new();
+    for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| bad_input(format!("{file}: line {n}: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = parse_json_line(ctx, &line)
+            .map_err(|e| bad_input(format!("{file}: line {n}: {e}; nothing was added")))?;
+        bookings.push((Some(n), parsed));
+    }
+    if bookings.is_empty() {
+        return Err(bad_input(format!(
+            "{file}: no bookings (one JSON object per line)"
+        )));
+    }
+    Ok(bookings)
+}
+
+fn parse_json_line(ctx: &Context, line: &str) -> Result<NewBooking, String> {
+    let j: JsonBooking = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let status = match &j.status {
+        None => Status::Pending,
+        Some(serde_json::Value::String(s)) => s.parse()?,
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .and_then(Status::from_code)
+            .ok_or_else(|| format!("status {n} is not 2, 1 or -1"))?,
+        Some(other) => return Err(format!("status {other} is not a status")),
+    };
+    let created_at = match &j.created_at {
+        Some(text) => crate::domain::time::parse_instant(text, ctx.now, &ctx.out.zone)?,
+        None => ctx.now,
+    };
+    checked(NewBooking {
+        user_id: j.user_id,
+        username: j.username,
+        first_name: j.first_name,
+        course_id: j.course,
+        stream: j.stream,
+        referral_code: j.referral,
+        discount_percent: j.discount,
+        status,
+        created_at,
+        key: j.key,
+    })
+}
+
+/// The checks that need no database: ids, discount, and tidy optional text.
+fn checked(mut new: NewBooking) -> Result<NewBooking, String> {
+    if new.user_id <= 0 {
+        return Err(format!("user id {} is not a Telegram user id", new.user_id));
+    }
+    if let Some(d) = new.discount_percent {
+        if !(0..=100).contains(&d) {
+            return Err(format!("discount {d} is not between 0 and 100"));
+        }
+    }
+    let tidy = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    new.username = tidy(new.username).map(|u| u.trim_start_matches('@').to_string());
+    new.first_name = tidy(new.first_name);
+    new.stream = tidy(new.stream);
+    new.referral_code = tidy(new.referral_code);
+    new.key = tidy(new.key);
+    Ok(new)
+}

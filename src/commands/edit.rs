@@ -1,0 +1,179 @@
+//! `bookings edit`: an admin's fixes to one booking or a group (`--ids-from`):
+//! a transfer to another stream or course, discount, referral, names. One
+//! transaction; the write itself is `services::booking_fields::set_fields`.
+
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+
+use super::Context;
+use crate::cli::{EditArgs, Setting};
+use crate::domain::booking::BookingFields;
+use crate::error::{bad_input, exit, PaytrackError};
+use crate::services::booking_fields::{set_fields, EditOrigin, FieldChanges};
+use crate::services::placement::{check_placement, PlacementRules};
+
+pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
+    let changes = requested_changes(&args);
+    if changes.is_empty() {
+        return Err(bad_input(
+            "nothing to change: give --stream, --course, --discount, --referral, --username or --first-name",
+        ));
+    }
+    let ids = match (&args.id, &args.ids_from) {
+        (Some(id), None) => vec![*id],
+        (None, Some(file)) => super::read_ids(file)?,
+        _ => return Err(bad_input("name a booking id or --ids-from FILE")),
+    };
+    let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
+    let (edits, _) = super::write_unless(
+        ctx,
+        |tx| {
+            let mut edits = Vec::with_capacity(ids.len());
+            for (i, &id) in ids.iter().enumerate() {
+                if i % 1024 == 0 {
+                    crate::interrupt::check()?;
+                }
+                let booking = tx
+                    .booking(id)?
+                    .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
+                if let Some(expected) = &args.expect_stream {
+                    let now_in = booking.course_stream.as_deref().unwrap_or("");
+                    if now_in != expected {
+                        return Err(PaytrackError::ExpectationFailed(format!(
+                            "booking {id} is in stream '{}', expected '{}'; nothing changed",
+                            crate::output::sanitize::for_terminal(now_in),
+                            crate::output::sanitize::for_terminal(expected)
+                        ))
+                        .into());
+                    }
+                }
+                let current = BookingFields::of(&booking);
+                let target = current.with(&changes).map_err(bad_input)?;
+                let moves = target.course_id != current.course_id
+                    || target.course_stream != current.course_stream;
+                let mut extra = json!({});
+                if moves {
+                    let placement = check_placement(
+                        tx,
+                        target.course_id,
+                        target.course_stream.as_deref(),
+                        PlacementRules {
+                            create_stream: args.create_stream,
+                            over_capacity: args.force && reason.is_some(),
+                        },
+                        ctx.now,
+                    )
+                    .map_err(|e| e.context(format!("booking {id}")))?;
+                    extra = json!({
+                        "stream_created": placement.stream_created,
+                        "over_capacity": placement.over_capacity,
+                    });
+                }
+                let done = set_fields(
+                    tx,
+                    id,
+                    &target,
+                    &EditOrigin {
+                        source: "bookings edit",
+                        reason: reason.as_deref(),
+                        extra,
+                    },
+                    &ctx.actor,
+                    ctx.now,
+                )?;
+                edits.push((id, done));
+            }
+            Ok(edits)
+        },
+        |edits: &Vec<(i64, FieldChanges)>| {
+            !args.dry_run && edits.iter().any(|(_, c)| !c.is_empty())
+        },
+    )?;
+    show(ctx, &args, &edits);
+    Ok(exit::OK)
+}
+
+/// The fields the flags set, as the JSON keys of `BookingFields`.
+fn requested_changes(args: &EditArgs) -> Map<String, Value> {
+    let text = |v: &str| {
+        let v = v.trim();
+        if v.is_empty() {
+            Value::Null
+        } else {
+            Value::String(v.to_string())
+        }
+    };
+    let mut map = Map::new();
+    if let Some(s) = &args.stream {
+        map.insert("course_stream".into(), text(s));
+    }
+    if let Some(c) = args.course {
+        map.insert("course_id".into(), json!(c));
+    }
+    if let Some(d) = args.discount {
+        let value = match d {
+            Setting::Clear => Value::Null,
+            Setting::To(n) => json!(n),
+        };
+        map.insert("discount_percent".into(), value);
+    }
+    if let Some(r) = &args.referral {
+        map.insert("referral_code".into(), text(r));
+    }
+    if let Some(u) = &args.username {
+        map.insert("username".into(), text(u.trim().trim_start_matches('@')));
+    }
+    if let Some(f) = &args.first_name {
+        map.insert("first_name".into(), text(f));
+    }
+    map
+}
+
+/// Before → after of each booking, on stderr.
+fn show(ctx: &Context, args: &EditArgs, edits: &[(i64, FieldChanges)]) {
+    let out = &ctx.out;
+    let shown = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => "—".to_string(),
+        Some(Value::String(s)) => crate::output::sanitize::for_terminal(s).into_owned(),
+        Some(other) => other.to_string(),
+    };
+    for (id, change) in edits {
+        if change.is_empty() {
+            out.note(&format!(
+                "{} {id}: {}",
+                out.tr("booking", "бронь"),
+                out.tr("already so; nothing to change", "уже так; менять нечего")
+            ));
+            continue;
+        }
+        let fields: Vec<String> = change
+            .after
+            .keys()
+            .map(|k| {
+                format!(
+                    "{k} {} → {}",
+                    shown(change.before.get(k)),
+                    shown(change.after.get(k))
+                )
+            })
+            .collect();
+        out.note(&format!(
+            "{} {id}: {}",
+            out.tr("booking", "бронь"),
+            fields.join("; ")
+        ));
+    }
+    let changed = edits.iter().filter(|(_, c)| !c.is_empty()).count();
+    let head = if args.dry_run {
+        out.tr(
+            "dry run, nothing written: would change",
+            "пробный запуск, ничего не записано: будет изменено",
+        )
+    } else {
+        out.tr("changed", "изменено")
+    };
+    out.note(&format!(
+        "{head} {changed} {}",
+        out.tr("bookings", "бронирований")
+    ));
+}

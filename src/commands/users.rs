@@ -1,0 +1,233 @@
+//! `users show | block | unblock`: one person's whole story on one screen,
+//! and the admin's switch for messaging them.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::OutputArgs;
+use crate::db::outbox::OutboxMessage;
+use crate::db::payments::Payment;
+use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
+use crate::domain::booking::{Booking, UserRef};
+use crate::error::{exit, PaytrackError};
+use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
+use crate::output::Format;
+
+/// A booking with what the user paid and was sent for it.
+#[derive(Serialize)]
+struct UserBooking<'a> {
+    #[serde(flatten)]
+    booking: &'a Booking,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Blocked {
+    blocked_at: String,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UserStory<'a> {
+    user_id: i64,
+    blocked: Option<Blocked>,
+    bookings: Vec<UserBooking<'a>>,
+    payments: &'a [Payment],
+    messages: &'a [OutboxMessage],
+    audit: &'a [AuditEntry],
+}
+
+/// `users show USER_ID|@username`.
+pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) -> Result<u8> {
+    let mut db = ctx.open_db()?;
+    let (user_id, bookings, payments, messages, audit, blocked) = db.read(|db| {
+        let user_id = match user {
+            UserRef::Id(id) => *id,
+            UserRef::Username(name) => db.user_id_for_username(name)?.ok_or_else(|| {
+                PaytrackError::NotFound(format!(
+                    "no booking has the username @{}",
+                    crate::output::sanitize::for_terminal(name)
+                ))
+            })?,
+        };
+        let bookings = db.bookings_of_user(user_id)?;
+        let mut payments = Vec::new();
+        let mut messages = Vec::new();
+        for b in &bookings {
+            payments.extend(db.payments_for_booking(b.id)?);
+            messages.extend(db.outbox_messages(None, Some(b.id))?);
+        }
+        let audit = db.audit_for_user(user_id, history)?;
+        let blocked = db.blocked_user(user_id)?;
+        Ok((user_id, bookings, payments, messages, audit, blocked))
+    })?;
+    if bookings.is_empty() && blocked.is_none() && audit.is_empty() {
+        return Err(PaytrackError::NotFound(format!("no bookings for user {user_id}")).into());
+    }
+    let (format, out) = output.resolve(&ctx.out, Format::Table);
+    let mut stdout = crate::output::stdout();
+    match format {
+        Format::Table => {
+            let name = bookings
+                .iter()
+                .rev()
+                .find_map(|b| b.username.as_deref().map(|u| format!(" @{u}")))
+                .unwrap_or_default();
+            let state = match &blocked {
+                Some((at, reason)) => format!(
+                    "{} {} ({})",
+                    out.tr("blocked since", "заблокирован с"),
+                    crate::output::views::show_time(&out, at),
+                    reason.as_deref().unwrap_or("")
+                ),
+                None => out
+                    .tr("receives messages", "получает сообщения")
+                    .to_string(),
+            };
+            writeln!(
+                stdout,
+                "{} {user_id}{}: {}",
+                out.tr("User", "Пользователь"),
+                crate::output::sanitize::for_terminal(&name),
+                crate::output::sanitize::for_terminal(&state)
+            )?;
+            let sections = [
+                (
+                    out.tr("Bookings", "Бронирования"),
+                    (!bookings.is_empty()).then(|| bookings_table(&out, &bookings)),
+                ),
+                (
+                    out.tr("Payments", "Платежи"),
+                    (!payments.is_empty()).then(|| payments_table(&out, &payments)),
+                ),
+                (
+                    out.tr("Messages", "Сообщения"),
+                    (!messages.is_empty()).then(|| messages_table(&out, &messages)),
+                ),
+                (
+                    out.tr("History", "История"),
+                    (!audit.is_empty()).then(|| audit_table(&out, &audit)),
+                ),
+            ];
+            for (title, table) in sections {
+                if let Some(table) = table {
+                    writeln!(stdout, "\n{title}\n{table}")?;
+                }
+            }
+        }
+        Format::Csv => {
+            return Err(crate::error::bad_input(
+                "users show has several sections: use --json (or the table)",
+            ))
+        }
+        Format::Json | Format::Jsonl => {
+            let story = UserStory {
+                user_id,
+                blocked: blocked.map(|(blocked_at, reason)| Blocked { blocked_at, reason }),
+                bookings: bookings
+                    .iter()
+                    .map(|b| UserBooking {
+                        booking: b,
+                        status: b.status.name(),
+                    })
+                    .collect(),
+                payments: &payments,
+                messages: &messages,
+                audit: &audit,
+            };
+            if format == Format::Jsonl {
+                crate::output::json::to_writer(&mut stdout, &story)?;
+            } else {
+                crate::output::json::to_writer_pretty(&mut stdout, &story)?;
+            }
+            writeln!(stdout)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// `users block` / `users unblock`.
+pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Result<u8> {
+    if reason.trim().is_empty() {
+        return Err(crate::error::bad_input("--reason cannot be empty"));
+    }
+    let (changed, requeued) = super::write_unless(
+        ctx,
+        |tx| {
+            let (changed, requeued) = if block {
+                (tx.block_user(user_id, ctx.now, reason)?, 0)
+            } else {
+                let changed = tx.unblock_user(user_id)?;
+                let requeued = if changed {
+                    tx.requeue_blocked_messages(user_id, ctx.now)?
+                } else {
+                    0
+                };
+                (changed, requeued)
+            };
+            if changed {
+                tx.append_audit(
+                    &ctx.actor,
+                    ctx.now,
+                    NewAuditEntry {
+                        action: if block {
+                            action::USER_BLOCKED
+                        } else {
+                            action::USER_UNBLOCKED
+                        },
+                        new_value: Some(user_id.to_string()),
+                        reason: Some(reason.to_string()),
+                        details: json!({ "user_id": user_id, "source": "users", "requeued": requeued }),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            Ok((changed, requeued))
+        },
+        |&(changed, _)| changed,
+    )?
+    .0;
+    let out = &ctx.out;
+    let text = match (block, changed) {
+        (true, true) => format!(
+            "{} {user_id} {}",
+            out.tr("user", "пользователь"),
+            out.tr(
+                "blocked: no messages go to them",
+                "заблокирован: сообщения не отправляются"
+            )
+        ),
+        (true, false) => format!(
+            "{} {user_id} {}",
+            out.tr("user", "пользователь"),
+            out.tr(
+                "was already blocked; nothing changed",
+                "уже заблокирован; ничего не изменилось"
+            )
+        ),
+        (false, true) => format!(
+            "{} {user_id} {}; {requeued} {}",
+            out.tr("user", "пользователь"),
+            out.tr("unblocked", "разблокирован"),
+            out.tr(
+                "held messages queued again",
+                "задержанных сообщений снова в очереди"
+            )
+        ),
+        (false, false) => format!(
+            "{} {user_id} {}",
+            out.tr("user", "пользователь"),
+            out.tr(
+                "was not blocked; nothing changed",
+                "не был заблокирован; ничего не изменилось"
+            )
+        ),
+    };
+    out.note(&text);
+    Ok(exit::OK)
+}

@@ -1,0 +1,159 @@
+//! `paytrack check`: every consistency check paytrack knows, in one run, for
+//! cron and for the moment after a scare. Each check's problems are findings;
+//! a check that cannot run (the file is damaged) is a finding too, so one
+//! broken page never hides what the other checks would say.
+
+use anyhow::Result;
+
+use crate::db::stats::{compare_counters, CounterDifference};
+use crate::db::Db;
+use crate::domain::audit::ChainBreak;
+use crate::domain::Status;
+
+/// One problem found, and which check found it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub check: &'static str,
+    pub problem: String,
+}
+
+/// What `check` saw: the findings, and one line per check that passed.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub findings: Vec<Finding>,
+    pub passed: Vec<String>,
+}
+
+/// Runs every check on an open database. Each check reads in its own
+/// statement, not one shared transaction: on a damaged file a failed read
+/// can end the transaction, and the checks after it must still run.
+/// `quick`: SQLite's `quick_check` instead of the full `integrity_check`.
+pub fn run_checks(db: &Db, quick: bool) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    let integrity = if quick {
+        "quick_check"
+    } else {
+        "integrity_check"
+    };
+    record(&mut report, integrity, db.integrity_problems(quick), || {
+        "the file's structure is sound".to_string()
+    })?;
+    record(
+        &mut report,
+        "foreign_keys",
+        db.foreign_key_problems(),
+        || "every reference has its row".to_string(),
+    )?;
+    let stats = (|| {
+        let stored = db.stored_counters()?;
+        let recounted = db.recount()?;
+        Ok::<_, anyhow::Error>(compare_counters(&stored, &recounted))
+    })();
+    record(
+        &mut report,
+        "stats",
+        stats.map(|d| d.iter().map(describe_difference).collect()),
+        || "stream counters match a recount".to_string(),
+    )?;
+    let audit = db.audit_verify(None, |_| {}).map(|chain| {
+        let checked = chain.checked;
+        (chain.broken.map(|b| describe_break(&b, checked)), checked)
+    });
+    let checked = audit.as_ref().map_or(0, |a| a.1);
+    record(
+        &mut report,
+        "audit",
+        audit.map(|(broken, _)| broken.into_iter().collect()),
+        || format!("{checked} audit entries chain intact"),
+    )?;
+    match db.search_index_problems() {
+        Ok(None) => report
+            .passed
+            .push("search_index: not checked (read-only file)".to_string()),
+        outcome => record(
+            &mut report,
+            "search_index",
+            outcome.map(Option::unwrap_or_default),
+            || "the search index matches the bookings".to_string(),
+        )?,
+    }
+    record(&mut report, "outbox", db.outbox_problems(), || {
+        "every message is in a consistent state".to_string()
+    })?;
+    Ok(report)
+}
+
+/// Adds one check's outcome: its problems as findings, an error as a finding
+/// (an interrupt is passed on), or a line saying it passed.
+fn record(
+    report: &mut CheckReport,
+    check: &'static str,
+    outcome: Result<Vec<String>>,
+    passed: impl FnOnce() -> String,
+) -> Result<()> {
+    match outcome {
+        Ok(problems) if problems.is_empty() => report.passed.push(format!("{check}: {}", passed())),
+        Ok(problems) => report
+            .findings
+            .extend(problems.into_iter().map(|p| Finding {
+                check,
+                problem: shown_long(&p),
+            })),
+        Err(err) if crate::interrupt::requested() => return Err(err),
+        Err(err) => report.findings.push(Finding {
+            check,
+            problem: format!("could not run: {}", shown_long(&format!("{err:#}"))),
+        }),
+    }
+    Ok(())
+}
+
+/// A finding's text: escaped, and cut if a damaged file made it huge.
+fn shown_long(text: &str) -> String {
+    crate::output::sanitize::message_line(text)
+}
+
+/// One difference as a line for people and logs.
+pub fn describe_difference(d: &CounterDifference) -> String {
+    let stream = if d.course_stream.is_empty() {
+        "(no stream)".to_string()
+    } else {
+        crate::output::sanitize::for_terminal(&d.course_stream).into_owned()
+    };
+    let status = Status::from_code(d.status_code)
+        .map_or_else(|| d.status_code.to_string(), |s| s.name().to_string());
+    format!(
+        "course {} stream {stream} {status}: stored {} bookings (pct_sum {}), recounted {} (pct_sum {})",
+        d.course_id, d.stored.0, d.stored.1, d.recounted.0, d.recounted.1
+    )
+}
+
+/// One line naming the first broken entry.
+pub fn describe_break(broken: &ChainBreak, checked: u64) -> String {
+    let what = match broken {
+        ChainBreak::Altered { id } => format!(
+            "audit entry {id} does not match its hash: it was changed, or inserted out of band"
+        ),
+        ChainBreak::Removed { first, last } if first == last => {
+            format!("audit entry {first} was removed")
+        }
+        ChainBreak::Removed { first, last } => {
+            format!("audit entries {first} to {last} were removed")
+        }
+        ChainBreak::Inserted { id } => format!(
+            "audit entry {id} was inserted out of band: its id does not follow the entry before it"
+        ),
+        ChainBreak::Relinked {
+            id,
+            previous_id: Some(previous),
+        } => format!(
+            "audit entry {id} does not chain to entry {previous}: entry {previous} was rewritten \
+             (and re-hashed), or entry {id} was replaced"
+        ),
+        ChainBreak::Relinked {
+            id,
+            previous_id: None,
+        } => format!("audit entry {id} does not start the chain: it was replaced"),
+    };
+    format!("{what} ({checked} entries read)")
+}

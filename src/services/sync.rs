@@ -1,0 +1,384 @@
+//! `bookings import` as a repeatable sync with the old system.
+//!
+//! Each row of the file is compared with two things: the booking as paytrack
+//! has it now, and the booking as the last import saw it in the file
+//! (`import_state`). Where the file still says what it said last time, it has
+//! nothing new, and whatever paytrack did since (a payment, an admin's
+//! change) stands. Where the file changed, its status goes through the one
+//! state machine (`check_transition`) and `change_status`; a change the rules
+//! refuse is not applied and becomes a conflict for a person, unless the run
+//! is forced (`--force --reason`). Other fields follow the same three-way
+//! rule, field by field, through `booking_fields::set_fields`.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::sync::ImportState;
+use crate::db::WriteTx;
+use crate::domain::booking::{Booking, BookingFields};
+use crate::domain::payment::PaymentOutcome;
+use crate::domain::{check_transition, Status};
+use crate::services::booking_fields::{set_fields, EditOrigin, FieldChanges};
+use crate::services::status_change::{change_status, StatusChange};
+
+/// How a run treats the file.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The file's name, for audit entries.
+    pub file: String,
+    /// Take the file's statuses even where the rules refuse them (recorded as forced).
+    pub force: bool,
+    /// The admin's reason (required with `force`; also allows confirmed → cancelled).
+    pub reason: Option<String>,
+}
+
+/// A status the file asks for that the rules refuse: not applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub line: u64,
+    pub booking_id: i64,
+    pub paytrack_status: Status,
+    pub file_status: Status,
+    pub why: String,
+}
+
+/// What a run did, row by row.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncCounts {
+    pub rows: u64,
+    pub inserted: u64,
+    /// Bookings whose status or fields changed.
+    pub updated: u64,
+    pub unchanged: u64,
+    pub status_changes: u64,
+    /// Status changes outside the rules, taken because of --force.
+    pub forced: u64,
+    /// Bookings whose status paytrack changed since the last import, while
+    /// the file still says what it said then: paytrack's status stands.
+    pub kept: u64,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What happened to one row.
+enum StatusDecision {
+    Same,
+    /// The file has nothing new: paytrack's status stands.
+    Kept,
+    Apply,
+    Conflict(String),
+}
+
+/// New bookings written per batch: a multi-row INSERT per table instead of
+/// one statement per row (as `insert_bookings` explains, most of a first
+/// import's time was per-statement work).
+const INSERT_BATCH: usize = 256;
+
+/// One import run: its counts, and new rows waiting to be written together.
+#[derive(Debug, Default)]
+pub struct SyncRun {
+    pub counts: SyncCounts,
+    /// New bookings and their import state, not yet written. The file's ids
+    /// are unique (the importer refuses duplicates), so no later row can
+    /// need one of them before they are flushed.
+    new_rows: Vec<(Booking, ImportState)>,
+}
+
+impl SyncRun {
+    /// Applies one row of the file (already parsed) inside the import's transaction.
+    pub fn row(
+        &mut self,
+        tx: &WriteTx,
+        file: &Booking,
+        line: u64,
+        options: &SyncOptions,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sync_row(tx, file, line, options, self, actor, now)
+    }
+
+    /// Writes what is still waiting; call before the transaction ends.
+    pub fn finish(mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<SyncCounts> {
+        self.flush(tx, now)?;
+        Ok(self.counts)
+    }
+
+    fn flush(&mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<()> {
+        if self.new_rows.is_empty() {
+            return Ok(());
+        }
+        let bookings: Vec<Booking> = self.new_rows.iter().map(|(b, _)| b.clone()).collect();
+        tx.insert_bookings(&bookings, &crate::domain::time::to_storage(now))?;
+        let states: Vec<(i64, &ImportState)> =
+            self.new_rows.iter().map(|(b, s)| (b.id, s)).collect();
+        tx.record_new_import_states(&states, now)?;
+        self.new_rows.clear();
+        Ok(())
+    }
+}
+
+fn sync_row(
+    tx: &WriteTx,
+    file: &Booking,
+    line: u64,
+    options: &SyncOptions,
+    run: &mut SyncRun,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let counts = &mut run.counts;
+    counts.rows += 1;
+    let mut file_fields = BookingFields::of(file);
+    let Some(current) = tx.booking(file.id)? else {
+        let fields_json = serde_json::to_string(&file_fields)?;
+        counts.inserted += 1;
+        run.new_rows.push((
+            file.clone(),
+            ImportState {
+                status: file.status,
+                fields: fields_json,
+            },
+        ));
+        if run.new_rows.len() >= INSERT_BATCH {
+            run.flush(tx, now)?;
+        }
+        return Ok(());
+    };
+    // An erased person stays erased: the old system's export still carries
+    // the names the pseudonym replaced, and they are neither applied nor kept.
+    if tx.booking_is_erased(file.id)? {
+        file_fields.username.clone_from(&current.username);
+        file_fields.first_name.clone_from(&current.first_name);
+    }
+    let fields_json = serde_json::to_string(&file_fields)?;
+    let last = tx.import_state(file.id)?;
+    // An id no import brought, holding another person: a booking made in
+    // paytrack (`bookings add`) while the old system gave the same id to
+    // someone else. Overwriting it would lose a student; a person decides.
+    if last.is_none() && current.user_id != file.user_id {
+        counts.conflicts.push(Conflict {
+            line,
+            booking_id: file.id,
+            paytrack_status: current.status,
+            file_status: file.status,
+            why: format!(
+                "booking {} in paytrack is user {}'s, the file's is user {}: the same id was given twice",
+                file.id, current.user_id, file.user_id
+            ),
+        });
+        return Ok(());
+    }
+
+    // Fields, one by one: the file's value where the file changed it since
+    // the last import (or there was none), paytrack's where it did not. The
+    // common cases of a nightly re-import (the row is as paytrack has it, or
+    // as the file had it last time) skip the merge: it costs more than the rest.
+    let current_fields = BookingFields::of(&current);
+    let file_row_unchanged = last.as_ref().is_some_and(|s| s.fields == fields_json);
+    let edited = if file_fields == current_fields || file_row_unchanged {
+        FieldChanges::default()
+    } else {
+        let last_fields: Option<BookingFields> = last
+            .as_ref()
+            .and_then(|s| serde_json::from_str(&s.fields).ok());
+        let merged = merge_fields(&current_fields, &file_fields, last_fields.as_ref())?;
+        set_fields(
+            tx,
+            file.id,
+            &merged,
+            &EditOrigin {
+                source: "bookings import",
+                reason: options.reason.as_deref(),
+                extra: json!({ "file": options.file }),
+            },
+            actor,
+            now,
+        )?
+    };
+
+    // Imported before import states were kept (an upgraded database): what
+    // the file said then is the status before paytrack's own first change.
+    let inferred;
+    let last_seen = match &last {
+        None if current.status != file.status => {
+            inferred = tx
+                .status_before_first_local_change(file.id)?
+                .map(|status| ImportState {
+                    status,
+                    fields: String::new(),
+                });
+            inferred.as_ref()
+        }
+        _ => last.as_ref(),
+    };
+    let decision = decide_status(current.status, file.status, last_seen, options);
+    let conflicted = matches!(decision, StatusDecision::Conflict(_));
+    let mut status_changed = false;
+    let recorded_status = match decision {
+        StatusDecision::Same => file.status,
+        StatusDecision::Kept => {
+            counts.kept += 1;
+            file.status
+        }
+        StatusDecision::Apply => {
+            let reason = options
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("imported from {}", options.file));
+            let outcome = change_status(
+                tx,
+                &StatusChange {
+                    booking_id: file.id,
+                    to: file.status,
+                    force: options.force,
+                    reason: Some(reason),
+                    expect: Some(current.status),
+                    // An import mirrors the old system, which told the student itself.
+                    notify: false,
+                    payment: None,
+                    payment_outcome: PaymentOutcome::Recorded,
+                    template: None,
+                    source: "bookings import",
+                },
+                actor,
+                now,
+            )?;
+            status_changed = outcome.changed;
+            counts.status_changes += u64::from(outcome.changed);
+            counts.forced += u64::from(outcome.forced);
+            file.status
+        }
+        StatusDecision::Conflict(why) => {
+            counts.conflicts.push(Conflict {
+                line,
+                booking_id: file.id,
+                paytrack_status: current.status,
+                file_status: file.status,
+                why,
+            });
+            // Not recorded as seen: the next import reports it again until a
+            // person settles it (set-status, or a forced import).
+            last.as_ref().map_or(current.status, |s| s.status)
+        }
+    };
+    if status_changed || !edited.is_empty() {
+        counts.updated += 1;
+    } else if !conflicted {
+        counts.unchanged += 1;
+    }
+    let state = ImportState {
+        status: recorded_status,
+        fields: fields_json,
+    };
+    if last.as_ref() != Some(&state) {
+        tx.record_import_state(file.id, &state, now)?;
+    }
+    Ok(())
+}
+
+/// The status rule of a sync (see the module doc).
+fn decide_status(
+    current: Status,
+    file: Status,
+    last: Option<&ImportState>,
+    options: &SyncOptions,
+) -> StatusDecision {
+    if current == file {
+        return StatusDecision::Same;
+    }
+    let file_has_nothing_new = last.is_some_and(|s| s.status == file);
+    if file_has_nothing_new && !options.force {
+        return StatusDecision::Kept;
+    }
+    // The admin's reason counts; the file's name is not a reason to cancel a paid booking.
+    match check_transition(current, file, options.force, options.reason.as_deref()) {
+        Ok(_) => StatusDecision::Apply,
+        Err(err) => StatusDecision::Conflict(err.to_string()),
+    }
+}
+
+/// Three-way merge of the non-status fields.
+fn merge_fields(
+    current: &BookingFields,
+    file: &BookingFields,
+    last: Option<&BookingFields>,
+) -> Result<BookingFields> {
+    let current_map = current.to_map();
+    let file_map = file.to_map();
+    let last_map = last.map(BookingFields::to_map);
+    let mut take = serde_json::Map::new();
+    for (key, file_value) in &file_map {
+        let unchanged_in_file = last_map
+            .as_ref()
+            .is_some_and(|m| m.get(key) == Some(file_value));
+        if current_map.get(key) != Some(file_value) && !unchanged_in_file {
+            take.insert(key.clone(), file_value.clone());
+        }
+    }
+    current.with(&take).map_err(|e| anyhow::anyhow!(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    fn state(status: Status) -> ImportState {
+        ImportState {
+            status,
+            fields: "{}".into(),
+        }
+    }
+
+    fn options(force: bool, reason: Option<&str>) -> SyncOptions {
+        SyncOptions {
+            file: "f.csv".into(),
+            force,
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_file_with_nothing_new_leaves_paytracks_status() {
+        let d = decide_status(
+            Confirmed,
+            Pending,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Kept));
+    }
+
+    #[test]
+    fn a_file_that_disagrees_is_a_conflict_unless_forced() {
+        let d = decide_status(Confirmed, Pending, None, &options(false, None));
+        assert!(matches!(d, StatusDecision::Conflict(_)));
+        let d = decide_status(
+            Confirmed,
+            Cancelled,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Conflict(why) if why.contains("needs --reason")));
+        let d = decide_status(
+            Confirmed,
+            Pending,
+            Some(&state(Pending)),
+            &options(true, Some("r")),
+        );
+        assert!(matches!(d, StatusDecision::Apply));
+    }
+
+    #[test]
+    fn an_allowed_change_in_the_file_is_applied() {
+        let d = decide_status(
+            Pending,
+            Confirmed,
+            Some(&state(Pending)),
+            &options(false, None),
+        );
+        assert!(matches!(d, StatusDecision::Apply));
+    }
+}
