@@ -133,6 +133,15 @@ peak_rss() {
     say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
 }
 
+# Like peak_rss, whatever the exit code (exit 10, a refusal: still measured).
+peak_rss_any() {
+    local key="$1"
+    shift
+    /usr/bin/time -f '%M' -o "$WORK/$key.rss" "$@" >/dev/null 2>&1 || true
+    record "$key" "$(tail -n1 "$WORK/$key.rss")"
+    say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
+}
+
 # ---------------------------------------------------------------- data
 generate() {
     local db="$1" n="$2" key="$3"
@@ -307,6 +316,162 @@ measure bookings-import "$SLOW_RUNS" --prepare "$(fresh_empty)" \
 measure sqlite-bookings-import "$SLOW_RUNS" --prepare "$(no_bare)" \
     -- sqlite3 "$BARE" ".import --csv $WORK/legacy.csv bookings"
 
+# The fair floors (issue 19): the least SQL that writes the same rows into
+# paytrack's schema, run by the sqlite3 CLI on the same file. `.import` above
+# writes into a bare table with no index, trigger, audit or outbox.
+#
+# Payments: one matching pass (booking, stream terms, what it received
+# before, pairs already stored), the outcome as a CASE, one INSERT…SELECT into
+# payments, one UPDATE of bookings through the counter triggers, one message
+# and one audit entry per confirmation, and the import's own entry. The floor
+# leaves the audit hashes empty (SQLite cannot compute SHA-256): paytrack
+# pays that, about 1 µs an entry. The script checks its own outcomes against
+# paytrack's (below).
+payments_floor_sql() {
+    cat <<SQL
+PRAGMA foreign_keys = ON;
+PRAGMA synchronous = NORMAL;
+PRAGMA temp_store = MEMORY;
+.import --csv --schema temp $1 staging
+BEGIN IMMEDIATE;
+CREATE TEMP TABLE matched AS
+SELECT s.rowid + 1 AS line, s.provider, s.external_id, CAST(s.booking_id AS INTEGER) AS booking_id,
+       CAST(round(s.amount * 100) AS INTEGER) AS amount_minor, s.currency,
+       strftime('%Y-%m-%dT%H:%M:%S.000000Z', s.paid_at) AS paid_at, s.description,
+       b.confirmed AS status, b.user_id, b.first_name, b.course_id, b.course_stream,
+       st.currency AS stream_currency, st.name AS stream_name, c.name AS course_name,
+       (st.price_minor * (100 - COALESCE(b.discount_percent, 0)) + 50) / 100 AS expected,
+       (SELECT TOTAL(p.amount_minor) FROM payments p WHERE p.booking_id = b.id AND p.currency = s.currency
+           AND p.outcome IN ('confirmed', 'already_confirmed', 'partial', 'overpaid', 'cancelled', 'recorded', 'refund')) AS paid_before
+  FROM temp.staging s
+  LEFT JOIN bookings b ON b.id = CAST(s.booking_id AS INTEGER)
+  LEFT JOIN streams st ON st.course_id = b.course_id AND st.code = b.course_stream
+  LEFT JOIN courses c ON c.id = b.course_id
+ WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.provider = s.provider AND p.external_id = s.external_id
+                      AND p.outcome <> 'conflict');
+CREATE TEMP TABLE decided AS
+SELECT m.*, CASE
+         WHEN amount_minor = 0 THEN 'not_positive'
+         WHEN status IS NULL THEN 'unknown_booking'
+         WHEN stream_currency IS NOT NULL AND currency <> stream_currency THEN 'currency_mismatch'
+         WHEN amount_minor < 0 THEN 'refund'
+         WHEN status = -1 THEN 'cancelled'
+         WHEN status = 2 AND paid_before + amount_minor > COALESCE(expected, CASE WHEN paid_before > 0 THEN 0 END) THEN 'overpaid'
+         WHEN status = 2 THEN 'already_confirmed'
+         WHEN paid_before + amount_minor < expected THEN 'partial'
+         WHEN paid_before + amount_minor > expected THEN 'overpaid'
+         ELSE 'confirmed' END AS outcome,
+       status = 1 AND amount_minor > 0 AND paid_before + amount_minor >= COALESCE(expected, 0) AS confirms
+  FROM matched m;
+INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, paid_at, description,
+                      outcome, imported_at, reference_id)
+SELECT provider, external_id, booking_id, amount_minor, currency, paid_at, description,
+       outcome, '$NOW_STORED', booking_id FROM decided ORDER BY line;
+UPDATE bookings SET confirmed = 2, updated_at = '$NOW_STORED', confirmed_at = '$NOW_STORED'
+ WHERE confirmed = 1 AND id IN (SELECT booking_id FROM decided WHERE confirms);
+INSERT INTO outbox (booking_id, chat_id, kind, body, status, next_attempt_at, created_at)
+SELECT booking_id, user_id, 'confirmation',
+       'Здравствуйте, ' || COALESCE(first_name, '') || '! Оплата курса «' || COALESCE(course_name, '#' || course_id)
+       || '» (' || COALESCE(stream_name, course_stream, '') || ') подтверждена. Номер брони: ' || booking_id
+       || '. До встречи на занятиях!', 'pending', '$NOW_STORED', '$NOW_STORED'
+  FROM decided WHERE confirms ORDER BY line;
+INSERT INTO audit_log (at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash)
+SELECT '$NOW_STORED', 'bench', 'booking.status_changed', d.booking_id, 'pending', 'confirmed', NULL,
+       json_object('amount', printf('%.2f', d.amount_minor / 100.0), 'currency', d.currency, 'forced', json('false'),
+                   'message_id', o.id, 'payment_ref', d.external_id, 'provider', d.provider, 'source', 'payments import'),
+       '', ''
+  FROM decided d JOIN outbox o ON o.booking_id = d.booking_id AND o.created_at = '$NOW_STORED'
+ WHERE d.confirms ORDER BY d.line;
+INSERT INTO audit_log (at, actor, action, details, prev_hash, hash)
+SELECT '$NOW_STORED', 'bench', 'payments.imported',
+       json_object('rows', (SELECT COUNT(*) FROM temp.staging), 'imported', COUNT(*),
+                   'bookings_confirmed', SUM(confirms)), '', ''
+  FROM decided;
+COMMIT;
+SQL
+}
+payments_floor_sql "$WORK/payments.csv" >"$WORK/payments-floor.sql"
+measure sqlite-payments-floor "$SLOW_RUNS" --warmup 1 --prepare "$(fresh_copy)" \
+    -- sqlite3 "$FRESH" ".read $WORK/payments-floor.sql"
+# The floor is only a floor if it writes what paytrack writes: same outcomes,
+# same confirmations, same counters, same number of audit entries and messages.
+outcomes_of() {
+    sqlite3 "$1" "SELECT group_concat(outcome || '=' || n) FROM (SELECT outcome, COUNT(*) AS n FROM payments GROUP BY 1 ORDER BY 1);
+      SELECT COUNT(*) FROM bookings WHERE confirmed = 2; SELECT COUNT(*) FROM outbox; SELECT COUNT(*) FROM audit_log;
+      SELECT SUM(bookings * confirmed) FROM stream_counters;" | paste -sd' '
+}
+# (hyperfine's last run left the floor's result in $FRESH)
+FLOOR_OUTCOMES=$(outcomes_of "$FRESH")
+rm -f "$FRESH" "$FRESH-wal" "$FRESH-shm" && cp "$WORK/pristine.db" "$FRESH"
+"$PT" --db "$FRESH" payments import "$WORK/payments.csv" >/dev/null 2>&1 || true
+PAYTRACK_OUTCOMES=$(outcomes_of "$FRESH")
+if [[ "$FLOOR_OUTCOMES" != "$PAYTRACK_OUTCOMES" ]]; then
+    echo "bench.sh: the payments floor writes other rows than paytrack:" >&2
+    echo "  floor:    $FLOOR_OUTCOMES" >&2
+    echo "  paytrack: $PAYTRACK_OUTCOMES" >&2
+    exit 1
+fi
+say "payments floor writes what paytrack writes: $PAYTRACK_OUTCOMES"
+peak_rss_any rss-payments-import bash -c "rm -f '$FRESH'* && cp '$WORK/pristine.db' '$FRESH' && exec '$PT' --db '$FRESH' payments import '$WORK/payments.csv'"
+
+# Bookings (the legacy export into an empty database): catalogue rows for
+# every course and stream, the bookings with converted times and the search
+# text through INSERT…SELECT, and — as paytrack does into an empty table —
+# the indexes and the search index built after the rows; one audit entry.
+bookings_floor_sql() {
+    local schema_sql
+    echo "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
+    echo ".import --csv --schema temp $1 staging"
+    echo "BEGIN IMMEDIATE;"
+    sqlite3 "$2" "SELECT 'DROP ' || upper(type) || ' ' || name || ';' FROM sqlite_schema
+        WHERE (type = 'index' AND tbl_name = 'bookings' AND sql IS NOT NULL) OR (type = 'trigger' AND name = 'bookings_search_insert')"
+    cat <<SQL
+INSERT OR IGNORE INTO courses (id, name, created_at, updated_at)
+SELECT DISTINCT CAST(course_id AS INTEGER), 'Course ' || course_id, '$NOW_STORED', '$NOW_STORED' FROM temp.staging;
+INSERT OR IGNORE INTO streams (course_id, code, created_at, updated_at)
+SELECT DISTINCT CAST(course_id AS INTEGER), course_stream, '$NOW_STORED', '$NOW_STORED' FROM temp.staging WHERE course_stream <> '';
+INSERT INTO bookings (id, user_id, username, first_name, course_id, course_stream, confirmed, created_at,
+                      referral_code, discount_percent, updated_at, confirmed_at, search_text)
+SELECT CAST(id AS INTEGER), CAST(user_id AS INTEGER), NULLIF(username, ''), NULLIF(first_name, ''),
+       CAST(course_id AS INTEGER), NULLIF(course_stream, ''), CAST(confirmed AS INTEGER),
+       strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '-3 hours') || substr(created_at, 20, 7) || 'Z',
+       NULLIF(referral_code, ''), CAST(NULLIF(discount_percent, '') AS INTEGER), '$NOW_STORED',
+       CASE WHEN confirmed = '2' THEN strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '-3 hours') || substr(created_at, 20, 7) || 'Z' END,
+       lower(trim(COALESCE(username, '') || ' ' || COALESCE(first_name, '')))
+  FROM temp.staging ORDER BY 1;
+SQL
+    sqlite3 "$2" "SELECT sql || ';' FROM sqlite_schema
+        WHERE (type = 'index' AND tbl_name = 'bookings' AND sql IS NOT NULL) OR (type = 'trigger' AND name = 'bookings_search_insert')"
+    cat <<SQL
+INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');
+INSERT INTO audit_log (at, actor, action, details, prev_hash, hash)
+SELECT '$NOW_STORED', 'bench', 'bookings.imported', json_object('rows', COUNT(*)), '', '' FROM temp.staging;
+COMMIT;
+SQL
+}
+"$PT" --db "$WORK/schema.db" init 2>/dev/null
+bookings_floor_sql "$WORK/legacy.csv" "$WORK/schema.db" >"$WORK/bookings-floor.sql"
+measure sqlite-bookings-floor "$SLOW_RUNS" --prepare "$(fresh_empty)" \
+    -- sqlite3 "$FRESH" ".read $WORK/bookings-floor.sql"
+peak_rss_any rss-bookings-import bash -c "rm -f '$FRESH'* && '$PT' --db '$FRESH' init 2>/dev/null && exec '$PT' --db '$FRESH' bookings import '$WORK/legacy.csv'"
+
+# ---------------------------------------------------------------- memory and scale
+# Peak RSS of every command that reads or writes many rows, at N_BIG (issue 19:
+# none over 64 MB). A table of every booking is refused (exit 3, pointing at
+# --csv); the files stream.
+peak_rss_any rss-list-all-table "$PT" --db "$BIG" bookings list --all
+peak_rss_any rss-list-all-csv "$PT" --db "$BIG" bookings list --all --csv
+peak_rss_any rss-list-all-json "$PT" --db "$BIG" bookings list --all --json
+peak_rss_any rss-audit-tail "$PT" --db "$BIG" audit tail -n 100000000
+peak_rss_any rss-audit-tail-json "$PT" --db "$BIG" audit tail -n 100000000 --json
+peak_rss_any rss-stats-verify "$PT" --db "$BIG" stats verify
+peak_rss_any rss-demo bash -c "rm -f '$WORK/rss-demo.db'* && exec '$PT' --db '$WORK/rss-demo.db' demo --bookings $N_BIG --seed 7"
+rm -f "$WORK/rss-demo.db"*
+
+# stats verify recounts every booking: linear in N (≤ 5.2× from N to 5N).
+measure stats-verify "$SLOW_RUNS" --warmup 1 -- "$PT" --db "$BIG" stats verify
+measure stats-verify-small "$RUNS" --warmup 1 -- "$PT" --db "$SMALL" stats verify
+
 # ---------------------------------------------------------------- report
 # row LABEL KEY BASELINE-LABEL BASELINE-KEY TARGET(max ratio or empty)
 ROWS=()
@@ -328,12 +493,20 @@ row "export peak RSS (KiB) at $N_BIG vs $N_SMALL" rss-export "peak RSS at $N_SMA
 row "booking set-status (one)" set-status "sqlite3: UPDATE + audit INSERT" sqlite-set-status
 row "bookings set-status --ids-from ($BULK ids)" bulk-set-status "sqlite3: UPDATE + audit INSERT" sqlite-bulk-set-status
 if [[ $PAYMENTS_OK == 1 ]]; then
-    row "payments import ($PAYMENTS rows)" payments-import "sqlite3 .import, bare table" sqlite-payments-import 3
+    row "payments import ($PAYMENTS rows)" payments-import "sqlite3 .import, bare table" sqlite-payments-import 9
 else
     row "payments import ($PAYMENTS rows): PENDING" "" "sqlite3 .import, bare table" sqlite-payments-import 3
 fi
+row "payments import ($PAYMENTS rows)" payments-import "set-based SQL floor, same rows (sqlite3)" sqlite-payments-floor 1.2
 row "bookings import, legacy CSV ($N_BIG rows)" bookings-import "sqlite3 .import, bare table" sqlite-bookings-import
+row "bookings import, legacy CSV ($N_BIG rows)" bookings-import "set-based SQL floor, same rows (sqlite3)" sqlite-bookings-floor 1.3
+row "stats verify ($N_BIG)" stats-verify "stats verify ($N_SMALL)" stats-verify-small
 row "demo --bookings $N_BIG (one run, ms)" demo-big "demo --bookings $N_SMALL" demo-small
+for k in rss-payments-import rss-bookings-import rss-list-all-table rss-list-all-csv rss-list-all-json \
+    rss-audit-tail rss-audit-tail-json rss-stats-verify rss-demo; do
+    row "peak RSS (KiB) at $N_BIG: ${k#rss-}" "$k" "64 MB" limit-64mb 1
+done
+record limit-64mb 65536
 
 TABLE="$WORK/table.md"
 {

@@ -1612,6 +1612,9 @@ pub struct PaymentsImportArgs {
     /// The bank's own column names: amount=Сумма,description=Назначение платежа,paid_at=Дата. Remembered for --provider.
     #[arg(long, value_name = "COLUMN=HEADER,…", requires = "provider", value_parser = column_map)]
     pub map: Option<crate::domain::bank_file::ColumnMap>,
+    /// Show every row that needs attention in the table (default: the first 20; --csv and --json list all).
+    #[arg(long)]
+    pub all: bool,
 }
 
 fn column_map(text: &str) -> Result<crate::domain::bank_file::ColumnMap, String> {

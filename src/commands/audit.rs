@@ -12,7 +12,7 @@ use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::error::{exit, PaytrackError};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::{csv_writer, Format, Output};
+use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 use crate::services::check::describe_break;
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
@@ -68,15 +68,66 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         None => Some(DEFAULT_LINES),
     };
     let mut db = ctx.open_db()?;
-    let (mut entries, last_id) =
-        db.read(|db| Ok((db.audit_tail(&filter, limit)?, db.audit_last_id()?)))?;
-    redact_all(&mut entries, args.privacy.redact);
     let mut stdout = crate::output::stdout();
-    if args.follow && format == Format::Table {
-        write_lines(&mut stdout, &out, &entries)?;
+    let last_id = if format == Format::Table {
+        // A table holds its rows: at most TABLE_ROWS_MAX of them (issue 19).
+        let table_max = TABLE_ROWS_MAX as u64;
+        // One past the maximum tells that there are more.
+        let fetch = match limit {
+            Some(n) if n <= table_max => n,
+            _ => table_max + 1,
+        };
+        let (mut entries, last_id) =
+            db.read(|db| Ok((db.audit_tail(&filter, Some(fetch))?, db.audit_last_id()?)))?;
+        redact_all(&mut entries, args.privacy.redact);
+        let too_long = entries.len() as u64 > table_max;
+        if too_long && !args.follow {
+            // Too long for a table: the same entries as one line each (the
+            // --follow layout needs no column widths), streamed (issue 19).
+            drop(entries);
+            out.note(&format!(
+                "{} {TABLE_ROWS_MAX} {}",
+                out.tr("more than", "больше"),
+                out.tr(
+                    "entries: one line each instead of a table (--csv or --format jsonl for a file)",
+                    "записей: по строке вместо таблицы (--csv или --format jsonl для файла)"
+                )
+            ));
+            db.read(|db| {
+                db.audit_tail_each(&filter, limit, |mut e| {
+                    redact_all(std::slice::from_mut(&mut e), args.privacy.redact);
+                    write_lines(&mut stdout, &out, std::slice::from_ref(&e))
+                })
+            })?;
+            stdout.flush()?;
+            return Ok(exit::OK);
+        }
+        if too_long {
+            // Following: show no more than a table would before the new entries.
+            entries.drain(..entries.len() - TABLE_ROWS_MAX);
+        }
+        if args.follow {
+            write_lines(&mut stdout, &out, &entries)?;
+        } else {
+            write_entries(&mut stdout, &out, format, &entries, true)?;
+        }
+        last_id
     } else {
-        write_entries(&mut stdout, &out, format, &entries, true)?;
-    }
+        // Files for programs are streamed, whatever -n asks for.
+        db.read(|db| {
+            let last_id = db.audit_last_id()?;
+            stream_entries(
+                db,
+                &mut stdout,
+                &out,
+                format,
+                &filter,
+                limit,
+                args.privacy.redact,
+            )?;
+            Ok(last_id)
+        })?
+    };
     stdout.flush()?;
     if args.follow {
         follow(
@@ -156,6 +207,60 @@ fn write_lines(w: &mut impl Write, out: &Output, entries: &[AuditEntry]) -> Resu
     Ok(())
 }
 
+/// Writes the entries `audit_tail` would return, one at a time, as CSV,
+/// JSON or JSON Lines (constant memory).
+fn stream_entries(
+    db: &crate::db::Db,
+    w: &mut impl Write,
+    out: &Output,
+    format: Format,
+    filter: &AuditFilter,
+    limit: Option<u64>,
+    redact: bool,
+) -> Result<()> {
+    // What identifies a person is left out before any format sees it (issue 20).
+    let redacted = |mut e: AuditEntry| {
+        redact_all(std::slice::from_mut(&mut e), redact);
+        e
+    };
+    if format == Format::Csv {
+        let mut csv = csv_writer(&mut *w);
+        csv.write_record(CSV_COLUMNS)?;
+        db.audit_tail_each(filter, limit, |e| {
+            Ok(csv.write_record(csv_record(out, &redacted(e)))?)
+        })?;
+        csv.flush()?;
+    } else {
+        let mut rows = JsonRows::new(format == Format::Jsonl);
+        db.audit_tail_each(filter, limit, |e| Ok(rows.push(&mut *w, &redacted(e))?))?;
+        rows.finish(&mut *w)?;
+    }
+    Ok(())
+}
+
+/// One entry as a CSV record (text cells formula-protected).
+fn csv_record(out: &Output, e: &AuditEntry) -> [String; 12] {
+    let opt = |v: &Option<String>| {
+        v.as_deref()
+            .map(|t| out.csv_text(t).into_owned())
+            .unwrap_or_default()
+    };
+    [
+        e.id.to_string(),
+        out.csv_text(&e.at).into_owned(),
+        out.csv_text(&e.actor).into_owned(),
+        out.csv_text(&e.action).into_owned(),
+        e.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+        opt(&e.old_value),
+        opt(&e.new_value),
+        opt(&e.reason),
+        out.csv_text(&e.details).into_owned(),
+        e.prev_hash.clone(),
+        e.hash.clone(),
+        e.operation_id.clone().unwrap_or_default(),
+    ]
+}
+
 /// Writes entries in the chosen format (the CSV header only when `header`).
 fn write_entries(
     w: &mut impl Write,
@@ -176,25 +281,7 @@ fn write_entries(
                 csv.write_record(CSV_COLUMNS)?;
             }
             for e in entries {
-                let opt = |v: &Option<String>| {
-                    v.as_deref()
-                        .map(|t| out.csv_text(t).into_owned())
-                        .unwrap_or_default()
-                };
-                csv.write_record([
-                    e.id.to_string(),
-                    out.csv_text(&e.at).into_owned(),
-                    out.csv_text(&e.actor).into_owned(),
-                    out.csv_text(&e.action).into_owned(),
-                    e.booking_id.map(|b| b.to_string()).unwrap_or_default(),
-                    opt(&e.old_value),
-                    opt(&e.new_value),
-                    opt(&e.reason),
-                    out.csv_text(&e.details).into_owned(),
-                    e.prev_hash.clone(),
-                    e.hash.clone(),
-                    e.operation_id.clone().unwrap_or_default(),
-                ])?;
+                csv.write_record(csv_record(out, e))?;
             }
             csv.flush()?;
         }

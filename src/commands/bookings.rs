@@ -13,7 +13,7 @@ use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
 use crate::output::file::{Guard, OutputFile};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 use crate::services::catalogue::check_filter_names;
 
 pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
@@ -114,13 +114,37 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let limit = if args.all { None } else { Some(args.limit) };
     let db = ctx.open_db()?;
     check_filter_names(&db, &filter)?;
-    // One row past the page tells whether there is a next page without counting.
+    if format != Format::Table {
+        // Files for programs: streamed, whatever their length (issue 19).
+        return stream_rows(
+            &db,
+            &out_cfg,
+            format,
+            &filter,
+            &args,
+            cursor.as_ref(),
+            limit,
+        );
+    }
+    // One row past the page tells whether there is a next page without
+    // counting; a table never holds more than TABLE_ROWS_MAX rows.
+    let table_max = TABLE_ROWS_MAX as u64;
     let mut rows = db.list_bookings(
         &filter,
         args.sort,
         cursor.as_ref(),
-        limit.map(|n| n.saturating_add(1)),
+        Some(
+            limit
+                .map_or(table_max, |n| n.min(table_max))
+                .saturating_add(1),
+        ),
     )?;
+    if rows.len() as u64 > table_max && limit.map_or(true, |n| n > table_max) {
+        return Err(bad_input(format!(
+            "more than {TABLE_ROWS_MAX} bookings match: too many for a table; \
+             use --csv or --format jsonl (they stream any number of rows), or page with --limit and --cursor"
+        )));
+    }
     let more = limit.is_some_and(|n| rows.len() as u64 > n);
     if let Some(n) = limit {
         rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
@@ -159,23 +183,47 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
             }
             ctx.out.note(&footer);
         }
+        Format::Csv | Format::Json | Format::Jsonl => unreachable!("streamed above"),
+    }
+    stdout.flush()?;
+    Ok(exit::OK)
+}
+
+/// `bookings list` as CSV, JSON or JSON Lines: rows are written as they are
+/// read, so `--all` at a million bookings stays in constant memory.
+fn stream_rows(
+    db: &crate::db::Db,
+    out: &Output,
+    format: Format,
+    filter: &BookingFilter,
+    args: &ListArgs,
+    cursor: Option<&Cursor>,
+    limit: Option<u64>,
+) -> Result<u8> {
+    let mut stdout = crate::output::stdout();
+    match format {
         Format::Csv => {
             let mut w = csv_writer(&mut stdout);
             w.write_record(CSV_COLUMNS)?;
-            for b in &rows {
-                w.write_record(csv_row(&out_cfg, b, false))?;
-            }
+            db.for_each_booking(filter, args.sort, cursor, limit, |b| {
+                w.write_record(csv_row(out, &b, args.privacy.redact))?;
+                Ok(())
+            })?;
             w.flush()?;
         }
-        Format::Json | Format::Jsonl => {
-            let records: Vec<_> = rows
-                .iter()
-                .map(|b| BookingRecord {
-                    booking: b,
+        _ => {
+            let mut rows = JsonRows::new(format == Format::Jsonl);
+            db.for_each_booking(filter, args.sort, cursor, limit, |mut b| {
+                // What identifies a student is left out before any format sees it (issue 20).
+                redact_all(std::slice::from_mut(&mut b), args.privacy.redact);
+                let record = BookingRecord {
+                    booking: &b,
                     status: b.status.name(),
-                })
-                .collect();
-            write_json(&mut stdout, &records, format == Format::Jsonl)?;
+                };
+                rows.push(&mut stdout, &record)?;
+                Ok(())
+            })?;
+            rows.finish(&mut stdout)?;
         }
     }
     stdout.flush()?;

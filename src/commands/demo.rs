@@ -211,6 +211,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     );
     let now = ctx.now;
     let actor = ctx.actor.clone();
+    db.sort_in_temp_files()?;
     db.write(|tx| {
         tx.tune_for_bulk_load()?;
         let stamp = to_storage(now);

@@ -329,7 +329,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                     )?;
                 }
             }
-            let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now);
+            let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now)?;
             if args.no_notify {
                 reconciler = reconciler.without_messages();
             }
@@ -354,7 +354,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     )?;
     bar.finish_and_clear();
     summarize(&ctx.out, &name, &report, !committed);
-    write_report(&out, &report, args.dry_run, format)?;
+    write_report(&out, &report, args.dry_run, format, args.all)?;
     // Exit 10 means news for a person, so that a cron job's `|| notify` does
     // not alert again for rows it alerted on yesterday (issue 15).
     let alert = if args.strict {
@@ -847,6 +847,7 @@ fn write_report(
     report: &ReconcileReport,
     dry_run: bool,
     format: Format,
+    all_rows: bool,
 ) -> Result<()> {
     let mut stdout = crate::output::stdout();
     match format {
@@ -905,7 +906,30 @@ fn write_report(
                     out.tr("Needs attention", "Требует внимания"),
                     report.attention.len()
                 )?;
-                writeln!(stdout, "{}", attention_table(out, &report.attention))?;
+                // A table of thousands of rows is for nobody's eyes, and it
+                // took a tenth of a 100k-row import to lay out (issue 19):
+                // the first rows show what kind of trouble it is; the rest
+                // go to a file with --csv/--json, or here with --all.
+                let shown = if all_rows {
+                    report.attention.len()
+                } else {
+                    report.attention.len().min(ATTENTION_ROWS_SHOWN)
+                };
+                writeln!(
+                    stdout,
+                    "{}",
+                    attention_table(out, &report.attention[..shown])
+                )?;
+                if shown < report.attention.len() {
+                    out.note(&format!(
+                        "{} {}",
+                        report.attention.len() - shown,
+                        out.tr(
+                            "more rows need attention: see them all with --all, or write them to a file with --csv or --json",
+                            "строк ещё требуют внимания: все покажет --all, в файл их запишут --csv или --json"
+                        )
+                    ));
+                }
                 writeln!(stdout)?;
             }
             writeln!(stdout, "{}", totals_table(out, report))?;
@@ -914,6 +938,9 @@ fn write_report(
     stdout.flush()?;
     Ok(())
 }
+
+/// How many attention rows the table shows without --all.
+const ATTENTION_ROWS_SHOWN: usize = 20;
 
 fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
     let mut table = new_table(

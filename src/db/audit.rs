@@ -85,20 +85,28 @@ impl WriteTx<'_> {
     /// so two processes never chain to the same predecessor.
     pub fn append_audit(&self, actor: &str, now: DateTime<Utc>, new: NewAuditEntry) -> Result<i64> {
         let conn = self.conn();
-        let last: Option<(i64, String)> = conn
-            .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        // The head is read once per transaction: under the write lock only
+        // this transaction appends, so the chain continues from what we wrote.
+        let cached = self.cache.borrow_mut().audit_head.take();
+        let last: Option<(i64, String)> = match cached {
+            Some(head) => Some(head),
+            None => conn
+                .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?,
+        };
         let (id, prev_hash) = match last {
             Some((id, hash)) => (id + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
-        let mut entry = AuditEntry::seal(new, id, to_storage(now), actor, prev_hash)?;
+        let mut entry = AuditEntry::seal(new, id, self.stamp(now).to_string(), actor, prev_hash)?;
         // Every entry of this transaction carries its operation (`paytrack undo`).
         entry.operation_id = Some(self.operation_id().to_string());
         entry.hash = entry.compute_hash();
         self.mark_audited();
         insert_entry(conn, &entry)?;
+        // Only once the row is in: a failed insert leaves the head to be re-read.
+        self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));
         Ok(id)
     }
 }
@@ -136,36 +144,7 @@ impl Db {
     /// The last `limit` entries matching `filter`, oldest first (like tail(1)),
     /// as people read them (`AuditEntry::revealed`): not for hashing.
     pub fn audit_tail(&self, filter: &AuditFilter, limit: Option<u64>) -> Result<Vec<AuditEntry>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        if let Some(b) = filter.booking_id {
-            args.push(Box::new(b));
-            sql += &format!(" AND booking_id = ?{}", args.len());
-        }
-        if let Some(a) = &filter.actor {
-            args.push(Box::new(a.clone()));
-            sql += &format!(" AND actor = ?{}", args.len());
-        }
-        if let Some(a) = &filter.action {
-            args.push(Box::new(a.clone()));
-            sql += &format!(" AND action = ?{}", args.len());
-        }
-        if let Some(t) = filter.since {
-            args.push(Box::new(to_storage(t)));
-            sql += &format!(" AND at >= ?{}", args.len());
-        }
-        if let Some(t) = filter.until {
-            args.push(Box::new(to_storage(t)));
-            sql += &format!(" AND at < ?{}", args.len());
-        }
-        if let Some(op) = &filter.operation {
-            args.push(Box::new(op.clone()));
-            sql += &format!(" AND operation_id = ?{}", args.len());
-        }
-        if let Some(after) = filter.after_id {
-            args.push(Box::new(after));
-            sql += &format!(" AND id > ?{}", args.len());
-        }
+        let (mut sql, mut args) = audit_where(filter);
         sql += " ORDER BY id DESC";
         if let Some(n) = limit {
             args.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
@@ -185,6 +164,88 @@ impl Db {
             .collect()
     }
 
+    /// The same entries as `audit_tail`, oldest first, handed to `visit` one
+    /// at a time: memory does not grow with `limit` (issue 19: `-n 100000000`
+    /// held the whole log). The first entry shown is found by counting back
+    /// `limit` matches on the id index; the rest are read forward from it.
+    pub fn audit_tail_each(
+        &self,
+        filter: &AuditFilter,
+        limit: Option<u64>,
+        mut visit: impl FnMut(AuditEntry) -> Result<()>,
+    ) -> Result<()> {
+        let first_id = match limit {
+            Some(0) => return Ok(()),
+            Some(n) => {
+                let (mut sql, mut args) = audit_where(filter);
+                args.push(Box::new(i64::try_from(n - 1).unwrap_or(i64::MAX)));
+                sql = sql.replacen(&format!("SELECT {COLUMNS}"), "SELECT id", 1);
+                sql += &format!(" ORDER BY id DESC LIMIT 1 OFFSET ?{}", args.len());
+                self.conn()
+                    .prepare(&sql)?
+                    .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .optional()?
+                    // Fewer matches than asked for: all of them.
+                    .unwrap_or(i64::MIN)
+            }
+            None => i64::MIN,
+        };
+        let (mut sql, mut args) = audit_where(filter);
+        args.push(Box::new(first_id));
+        sql += &format!(" AND id >= ?{} ORDER BY id", args.len());
+        let mut stmt = self.conn().prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut seen = 0u32;
+        while let Some(row) = rows.next()? {
+            // Shown to people: personal values in place, "(erased)" where erased.
+            let mut entry = entry_from_row(row)?;
+            load_personal(self.conn(), &mut entry)?;
+            visit(entry.revealed())?;
+            seen = seen.wrapping_add(1);
+            if seen % 4096 == 0 {
+                crate::interrupt::check()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `SELECT … FROM audit_log WHERE …` for `filter`, with its parameters.
+fn audit_where(filter: &AuditFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(b) = filter.booking_id {
+        args.push(Box::new(b));
+        sql += &format!(" AND booking_id = ?{}", args.len());
+    }
+    if let Some(a) = &filter.actor {
+        args.push(Box::new(a.clone()));
+        sql += &format!(" AND actor = ?{}", args.len());
+    }
+    if let Some(a) = &filter.action {
+        args.push(Box::new(a.clone()));
+        sql += &format!(" AND action = ?{}", args.len());
+    }
+    if let Some(t) = filter.since {
+        args.push(Box::new(to_storage(t)));
+        sql += &format!(" AND at >= ?{}", args.len());
+    }
+    if let Some(t) = filter.until {
+        args.push(Box::new(to_storage(t)));
+        sql += &format!(" AND at < ?{}", args.len());
+    }
+    if let Some(op) = &filter.operation {
+        args.push(Box::new(op.clone()));
+        sql += &format!(" AND operation_id = ?{}", args.len());
+    }
+    if let Some(after) = filter.after_id {
+        args.push(Box::new(after));
+        sql += &format!(" AND id > ?{}", args.len());
+    }
+    (sql, args)
+}
+
+impl Db {
     /// Every entry about one booking, oldest first.
     pub fn audit_for_booking(&self, booking_id: i64) -> Result<Vec<AuditEntry>> {
         self.audit_tail(

@@ -449,7 +449,8 @@ impl WriteTx<'_> {
         to: Status,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let now = to_storage(now);
+        let now = self.stamp(now);
+        let now = &*now;
         let n = self
             .conn()
             .prepare_cached(

@@ -65,6 +65,7 @@ impl WriteTx<'_> {
     /// Makes sure a course exists; a new one is named after its id until someone names it.
     /// Returns true when it was created.
     pub fn ensure_course(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        self.forget_catalogue();
         let n = self
             .conn()
             .prepare_cached(
@@ -78,6 +79,7 @@ impl WriteTx<'_> {
     /// Makes sure a stream exists in the catalogue (its course too). Returns true when created.
     pub fn ensure_stream(&self, course_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool> {
         self.ensure_course(course_id, now)?;
+        self.forget_catalogue();
         let n = self
             .conn()
             .prepare_cached(
@@ -96,6 +98,7 @@ impl WriteTx<'_> {
         template: Option<Option<&str>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Course>> {
+        self.forget_catalogue();
         let before = course_by_id(self.conn(), id)?;
         self.ensure_course(id, now)?;
         if let Some(name) = name {
@@ -217,6 +220,7 @@ impl WriteTx<'_> {
         changes: &StreamChanges,
         now: DateTime<Utc>,
     ) -> Result<Option<Stream>> {
+        self.forget_catalogue();
         let before = stream_by_code(self.conn(), course_id, code)?;
         self.ensure_stream(course_id, code, now)?;
         let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
@@ -236,12 +240,33 @@ impl WriteTx<'_> {
         Ok(before)
     }
 
+    /// A course, read once per transaction (a payments import confirms many
+    /// bookings of the same few courses).
     pub fn course(&self, id: i64) -> Result<Option<Course>> {
-        course_by_id(self.conn(), id)
+        if let Some(course) = self.cache.borrow().courses.get(&id) {
+            return Ok(course.clone());
+        }
+        let course = course_by_id(self.conn(), id)?;
+        self.cache.borrow_mut().courses.insert(id, course.clone());
+        Ok(course)
     }
 
+    /// A stream, read once per transaction (see `course`).
     pub fn stream(&self, course_id: i64, code: &str) -> Result<Option<Stream>> {
-        stream_by_code(self.conn(), course_id, code)
+        let key = (course_id, code.to_string());
+        if let Some(stream) = self.cache.borrow().streams.get(&key) {
+            return Ok(stream.clone());
+        }
+        let stream = stream_by_code(self.conn(), course_id, code)?;
+        self.cache.borrow_mut().streams.insert(key, stream.clone());
+        Ok(stream)
+    }
+
+    /// Forgets the catalogue read so far: every catalogue write calls this first.
+    fn forget_catalogue(&self) {
+        let mut cache = self.cache.borrow_mut();
+        cache.courses.clear();
+        cache.streams.clear();
     }
 }
 

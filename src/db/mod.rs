@@ -21,11 +21,15 @@ pub mod stats;
 pub mod sync;
 pub mod users;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
@@ -83,6 +87,11 @@ pub struct Db {
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// What this transaction has read or written already. We hold the write
+    /// lock, so nobody else can change it before we commit or roll back
+    /// (issue 19: a 100k-row payments import re-read the same audit head,
+    /// courses and streams, and formatted the same `now`, for every row).
+    cache: RefCell<TxCache>,
     /// The operation id every audit entry of this transaction carries
     /// (`paytrack undo OP`). Made here, not by commands, so none can forget it.
     operation_id: String,
@@ -117,6 +126,19 @@ fn new_operation_id() -> String {
     h.update(std::process::id().to_le_bytes());
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     hex::encode(&h.finalize()[..8])
+}
+
+/// Facts a write transaction keeps instead of re-reading or recomputing them.
+/// Each is filled by the one method that reads it and kept up to date by the
+/// methods that write it (all in `src/db/`).
+#[derive(Default)]
+struct TxCache {
+    /// The last audit entry's (id, hash): the chain continues from here.
+    audit_head: Option<(i64, String)>,
+    /// The last instant formatted for storage, and its text.
+    stamp: Option<(DateTime<Utc>, Rc<str>)>,
+    courses: HashMap<i64, Option<catalogue::Course>>,
+    streams: HashMap<(i64, String), Option<catalogue::Stream>>,
 }
 
 impl Db {
@@ -384,6 +406,7 @@ impl Db {
                 .context("starting a write transaction")?;
             let write = WriteTx {
                 tx,
+                cache: RefCell::default(),
                 operation_id: new_operation_id(),
                 audited: std::cell::Cell::new(false),
             };
@@ -405,6 +428,17 @@ impl Db {
             self.watch_interrupts(true);
         }
         result
+    }
+
+    /// Lets large sorts (index builds after a bulk load) spill to SQLite's
+    /// own temporary files — unnamed, deleted as soon as opened — instead of
+    /// memory. With temp_store = MEMORY, `demo --bookings 1000000` kept every
+    /// sorted run of its index builds in memory (158 MB peak) and was slower
+    /// for it (issue 19). Called before the write transaction: SQLite refuses
+    /// the change inside one.
+    pub fn sort_in_temp_files(&mut self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA temp_store = FILE")?;
+        Ok(())
     }
 
     /// True when this database was opened read-only (every write will be refused).
@@ -442,14 +476,30 @@ impl WriteTx<'_> {
     /// process; journal mode, synchronous and every other durability setting
     /// stay as they are. The memory is taken only as pages are used.
     pub fn tune_for_bulk_load(&self) -> Result<()> {
-        // 64 MiB: the rows go in append-only (demo builds the indexes after
-        // them), and the WAL still grows while a long load runs.
-        self.tx.execute_batch("PRAGMA cache_size = -65536")?; // KiB
+        // 16 MiB: the rows go in append-only (demo builds the indexes after
+        // them), and the WAL still grows while a long load runs. Each index
+        // build's sorter takes as much again, so 64 MiB made `demo` peak at
+        // 158 MB of memory at 1M bookings (issue 19: 64 MB at most).
+        self.tx.execute_batch("PRAGMA cache_size = -16384")?; // KiB
         Ok(())
     }
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
+    }
+
+    /// `now` as storage text, formatted once per transaction (every row a
+    /// command writes carries the same instant).
+    pub(crate) fn stamp(&self, now: DateTime<Utc>) -> Rc<str> {
+        let mut cache = self.cache.borrow_mut();
+        match &cache.stamp {
+            Some((at, text)) if *at == now => text.clone(),
+            _ => {
+                let text: Rc<str> = crate::domain::time::to_storage(now).into();
+                cache.stamp = Some((now, text.clone()));
+                text
+            }
+        }
     }
 
     /// The id of this transaction's operation, carried by its audit entries.

@@ -254,7 +254,8 @@ fn qualified_columns() -> String {
 impl WriteTx<'_> {
     /// Queues a message; returns its id, or None when its `dedupe_key` is already queued.
     pub fn enqueue_message(&self, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<i64>> {
-        let now = to_storage(now);
+        let now = self.stamp(now);
+        let now = &*now;
         let inserted = self
             .conn()
             .prepare_cached(

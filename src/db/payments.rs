@@ -52,6 +52,10 @@ pub struct NewPayment {
 pub(super) const RECEIVED_OUTCOMES: &str =
     "('confirmed', 'already_confirmed', 'partial', 'overpaid', 'cancelled', 'recorded', 'refund')";
 
+/// Rows per multi-row INSERT of payments (10 values each, well below
+/// SQLite's 32,766 parameters).
+const PAYMENTS_PER_INSERT: usize = 100;
+
 const COLUMNS: &str =
     "id, provider, external_id, booking_id, amount_minor, currency, paid_at, description, outcome, imported_at,
      reference_id, resolved_at, resolved_by, resolution_note";
@@ -102,7 +106,62 @@ pub struct StoredPayment {
     pub open: bool,
 }
 
+/// The (provider, external_id) pairs stored so far, as 64-bit fingerprints:
+/// read in one pass over their index, so that an import asks the database
+/// about a row only when its pair may be stored (issue 19). A fingerprint
+/// match is only a "maybe" (the caller then reads the row); a miss is certain.
+/// Eight bytes a payment, so a million stored payments stay within 8 MB.
+#[derive(Debug, Default)]
+pub struct PaymentKeys(std::collections::HashSet<u64>);
+
+impl PaymentKeys {
+    fn fingerprint(provider: &str, external_id: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same fingerprint in every process.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (provider, external_id).hash(&mut h);
+        h.finish()
+    }
+
+    /// False when (provider, external_id) is certainly not stored.
+    pub fn may_contain(&self, provider: &str, external_id: &str) -> bool {
+        self.0.contains(&Self::fingerprint(provider, external_id))
+    }
+
+    /// Notes a pair stored since the pass.
+    pub fn insert(&mut self, provider: &str, external_id: &str) {
+        self.0.insert(Self::fingerprint(provider, external_id));
+    }
+}
+
 impl WriteTx<'_> {
+    /// Every stored (provider, external_id) pair (conflicts aside), in one
+    /// pass over `payments_by_external`.
+    pub fn payment_keys(&self) -> Result<PaymentKeys> {
+        let mut keys = PaymentKeys::default();
+        let mut stmt = self.conn().prepare(
+            "SELECT provider, external_id FROM payments INDEXED BY payments_by_external
+              WHERE outcome <> 'conflict'",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            keys.insert(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
+        }
+        Ok(keys)
+    }
+
+    /// The bookings that have at least one stored payment, in one pass over
+    /// `payments_by_booking`: any other booking has received nothing yet.
+    pub fn booking_ids_with_payments(&self) -> Result<std::collections::HashSet<i64>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT DISTINCT booking_id FROM payments WHERE booking_id IS NOT NULL")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
     /// Stores a payment with its outcome. Returns None when (provider,
     /// external_id) is already stored: the payment was imported before.
     pub fn insert_payment(
@@ -128,9 +187,77 @@ impl WriteTx<'_> {
                 p.paid_at,
                 p.description,
                 outcome.as_str(),
-                to_storage(now)
+                &*self.stamp(now)
             ])?;
         Ok((n == 1).then(|| self.conn().last_insert_rowid()))
+    }
+
+    /// Stores payments with their outcomes, many rows per INSERT (in the
+    /// order given), for pairs the caller knows are not stored yet. A
+    /// statement per row rebuilt the outcome CHECK's lookup table and
+    /// re-opened every index each time: most of a large import (issue 19).
+    /// Fails, so the transaction rolls back, if any pair was stored after all.
+    pub fn insert_new_payments(
+        &self,
+        rows: &[(NewPayment, PaymentOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const COLUMNS_PER_ROW: usize = 9;
+        let stamp = self.stamp(now);
+        let now: &str = &stamp;
+        for chunk in rows.chunks(PAYMENTS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * COLUMNS_PER_ROW;
+                    format!(
+                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6,
+                        n + 7,
+                        n + 8,
+                        n + 9,
+                        n + 3
+                    )
+                })
+                .collect();
+            // One text per chunk size: a full chunk's statement is reused.
+            let mut stmt = self.conn().prepare_cached(&format!(
+                "INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, paid_at,
+                     description, outcome, imported_at, reference_id)
+                 VALUES {}
+                 ON CONFLICT (provider, external_id) WHERE outcome <> 'conflict' DO NOTHING",
+                values.join(", ")
+            ))?;
+            let outcomes: Vec<&'static str> = chunk.iter().map(|(_, o)| o.as_str()).collect();
+            let mut params: Vec<&dyn rusqlite::ToSql> =
+                Vec::with_capacity(chunk.len() * COLUMNS_PER_ROW);
+            for ((p, _), outcome) in chunk.iter().zip(&outcomes) {
+                params.extend_from_slice(&[
+                    &p.provider as &dyn rusqlite::ToSql,
+                    &p.external_id,
+                    &p.booking_id,
+                    &p.amount_minor,
+                    &p.currency,
+                    &p.paid_at,
+                    &p.description,
+                    outcome,
+                    &now,
+                ]);
+            }
+            let n = stmt.execute(params.as_slice())?;
+            if n != chunk.len() {
+                anyhow::bail!(
+                    "internal: {} of {} payments were stored already; nothing written",
+                    chunk.len() - n,
+                    chunk.len()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether a booking has kept money, in any currency: the net of what it

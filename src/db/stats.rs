@@ -1,6 +1,8 @@
 //! Per (course, stream, status) counts: read from the trigger-kept counters,
 //! or recounted from the bookings (date filters, `stats verify`, `stats rebuild`).
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -76,11 +78,55 @@ fn stored_counters(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
     collect(&mut stmt, &[])
 }
 
+/// Every booking's counts, added up as the rows come: a covering index walk
+/// (no table lookups) and a map of a few hundred counters. GROUP BY sorted all
+/// the bookings into a temporary B-tree first, so `stats verify` took 5.55×
+/// as long at 5M bookings as at 1M (issue 19); this is linear.
 fn recount(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
-    let mut stmt = conn.prepare_cached(RECOUNT)?;
-    let none: Option<i64> = None;
-    let none_text: Option<String> = None;
-    collect(&mut stmt, &[&none, &none_text, &none_text, &none_text])
+    let mut stmt = conn.prepare_cached(
+        "SELECT course_id, COALESCE(course_stream, ''), confirmed, 100 - COALESCE(discount_percent, 0)
+           FROM bookings",
+    )?;
+    // stream → (course, status) → (bookings, pct_sum): looked up by &str,
+    // so a row allocates nothing once its stream has been seen.
+    type PerStream = HashMap<(i64, i64), (i64, i64)>;
+    let mut counts: HashMap<String, PerStream> = HashMap::new();
+    let mut rows = stmt.query([])?;
+    let mut seen = 0u32;
+    while let Some(row) = rows.next()? {
+        let course_id: i64 = row.get(0)?;
+        let stream = row.get_ref(1)?.as_str()?;
+        let status: i64 = row.get(2)?;
+        let pct: i64 = row.get(3)?;
+        let per_stream = match counts.get_mut(stream) {
+            Some(per_stream) => per_stream,
+            None => counts.entry(stream.to_string()).or_default(),
+        };
+        let entry = per_stream.entry((course_id, status)).or_default();
+        entry.0 += 1;
+        entry.1 += pct;
+        seen = seen.wrapping_add(1);
+        if seen % 65_536 == 0 {
+            crate::interrupt::check()?;
+        }
+    }
+    let mut out: Vec<StatusCount> =
+        counts
+            .into_iter()
+            .flat_map(|(course_stream, per_stream)| {
+                per_stream.into_iter().map(
+                    move |((course_id, status_code), (bookings, pct_sum))| StatusCount {
+                        course_id,
+                        course_stream: course_stream.clone(),
+                        status_code,
+                        bookings,
+                        pct_sum,
+                    },
+                )
+            })
+            .collect();
+    out.sort();
+    Ok(out)
 }
 
 impl Db {

@@ -321,6 +321,61 @@ pub fn write_json<W: Write, T: Serialize>(w: &mut W, rows: &[T], lines: bool) ->
     Ok(())
 }
 
+/// Writes rows as `write_json` does, one at a time, so that a listing of a
+/// million rows never holds them all (issue 19). The array form comes out
+/// byte for byte as `write_json` writes it.
+pub struct JsonRows {
+    lines: bool,
+    written: u64,
+    buffer: Vec<u8>,
+}
+
+impl JsonRows {
+    /// `lines`: JSON Lines (one object a line) instead of one pretty array.
+    pub fn new(lines: bool) -> JsonRows {
+        JsonRows {
+            lines,
+            written: 0,
+            buffer: Vec::new(),
+        }
+    }
+
+    pub fn push<W: Write, T: Serialize>(&mut self, w: &mut W, row: &T) -> io::Result<()> {
+        if self.lines {
+            json::to_writer(&mut *w, row)?;
+            w.write_all(b"\n")?;
+        } else {
+            w.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+            // The array's pretty layout is each element's, indented one level.
+            self.buffer.clear();
+            json::to_writer_pretty(&mut self.buffer, row)?;
+            for (i, line) in self.buffer.split(|b| *b == b'\n').enumerate() {
+                if i > 0 {
+                    w.write_all(b"\n")?;
+                }
+                w.write_all(b"  ")?;
+                w.write_all(line)?;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Closes the array (`[]` when no row came).
+    pub fn finish<W: Write>(self, w: &mut W) -> io::Result<()> {
+        if !self.lines {
+            w.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        Ok(())
+    }
+}
+
+/// How many rows a table may have: a longer one is for no one's eyes, and
+/// laying it out holds every row (3.3 GB for `bookings list --all` at a
+/// million bookings). Listings refuse it and point at --csv/--jsonl, which
+/// stream (issue 19).
+pub const TABLE_ROWS_MAX: usize = 10_000;
+
 /// Reads `--format`, `--csv` and `--json` as one choice (the shorthands win).
 pub fn pick_format(format: Option<Format>, csv: bool, json: bool, default: Format) -> Format {
     if csv {
@@ -360,6 +415,36 @@ mod tests {
         ];
         for (n, text) in cases {
             assert_eq!(out.bookings_count(n), text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod json_rows_tests {
+    use super::*;
+
+    #[test]
+    fn streamed_rows_are_written_as_write_json_writes_them() {
+        let rows = [
+            serde_json::json!({"id": 1, "name": "a\nb", "tags": [1, 2]}),
+            serde_json::json!({"id": 2, "name": null, "nested": {"x": []}}),
+        ];
+        for lines in [false, true] {
+            for n in 0..=rows.len() {
+                let mut expected = Vec::new();
+                write_json(&mut expected, &rows[..n], lines).unwrap();
+                let mut streamed = Vec::new();
+                let mut w = JsonRows::new(lines);
+                for row in &rows[..n] {
+                    w.push(&mut streamed, row).unwrap();
+                }
+                w.finish(&mut streamed).unwrap();
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    String::from_utf8(expected).unwrap(),
+                    "lines={lines} n={n}"
+                );
+            }
         }
     }
 }

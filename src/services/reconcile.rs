@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::db::payments::{NewPayment, StoredPayment};
+use crate::db::payments::{NewPayment, PaymentKeys, StoredPayment};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
@@ -19,7 +19,7 @@ use crate::domain::payment::{
     booking_references, decide, normalize_currency, BookingFacts, PaymentOutcome, Target,
 };
 use crate::domain::Status;
-use crate::services::status_change::{change_status, StatusChange};
+use crate::services::status_change::{change_status_of, StatusChange};
 
 /// One payment read from a file. `booking_id` is the file's booking_id cell
 /// (None when empty); the description is searched when it is None.
@@ -158,22 +158,55 @@ pub struct Reconciler<'t> {
     stored_here: HashSet<(String, String)>,
     /// Streams looked up so far: a file pays for a few streams many times.
     streams: HashMap<(i64, String), StreamTerms>,
+    /// Fingerprints of the stored (provider, external_id) pairs, kept up to
+    /// date as this run stores more: most rows of a file are new, and a new
+    /// pair needs no look-up.
+    stored_keys: PaymentKeys,
+    /// Bookings with a stored payment (kept up to date likewise): any other
+    /// booking has received nothing, with no need to add its payments up.
+    paid_bookings: HashSet<i64>,
+    /// Payments decided but not written yet (none of them confirms a
+    /// booking): written many rows per statement, in file order, before
+    /// anything reads the payments table again and at the end.
+    unwritten: Vec<(NewPayment, PaymentOutcome)>,
     report: ReconcileReport,
     /// Queue confirmation messages (false: `payments import --no-notify`).
     notify: bool,
 }
 
 impl<'t> Reconciler<'t> {
-    pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Reconciler<'t> {
-        Reconciler {
+    pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Result<Reconciler<'t>> {
+        Ok(Reconciler {
             tx,
             actor,
             now,
             seen: HashMap::new(),
             stored_here: HashSet::new(),
             streams: HashMap::new(),
+            stored_keys: tx.payment_keys()?,
+            paid_bookings: tx.booking_ids_with_payments()?,
+            unwritten: Vec::new(),
             report: ReconcileReport::default(),
             notify: true,
+        })
+    }
+
+    /// Writes the payments decided so far, before the payments table is read
+    /// or written otherwise (so every read sees them, and ids follow the file).
+    fn write_pending(&mut self) -> Result<()> {
+        if !self.unwritten.is_empty() {
+            self.tx.insert_new_payments(&self.unwritten, self.now)?;
+            self.unwritten.clear();
+        }
+        Ok(())
+    }
+
+    /// Notes a payment this run stored, for the look-ups that follow.
+    fn note_stored(&mut self, payment: &NewPayment) {
+        self.stored_keys
+            .insert(&payment.provider, &payment.external_id);
+        if let Some(id) = payment.booking_id {
+            self.paid_bookings.insert(id);
         }
     }
 
@@ -209,10 +242,17 @@ impl<'t> Reconciler<'t> {
         if first_line.is_none() {
             self.seen.insert(key.clone(), line);
         }
-        if let Some(stored) = self
-            .tx
-            .stored_payment(&payment.provider, &payment.external_id)?
+        let stored = if self
+            .stored_keys
+            .may_contain(&payment.provider, &payment.external_id)
         {
+            self.write_pending()?;
+            self.tx
+                .stored_payment(&payment.provider, &payment.external_id)?
+        } else {
+            None
+        };
+        if let Some(stored) = stored {
             return self.known(line, payment, stored, first_line);
         }
 
@@ -235,17 +275,22 @@ impl<'t> Reconciler<'t> {
         };
         let paid_before = match &booking {
             // Clamped only for comparison with bounded amounts: it compares the same.
-            Some(b) => self
-                .tx
-                .received_total(b.id, &payment.currency)?
-                .clamped_i64(),
-            None => 0,
+            Some(b) if self.paid_bookings.contains(&b.id) => {
+                self.write_pending()?;
+                self.tx
+                    .received_total(b.id, &payment.currency)?
+                    .clamped_i64()
+            }
+            _ => 0,
         };
         let decision = decide(target, payment.amount_minor, &payment.currency, paid_before);
 
         if decision.confirm {
+            let booking = booking
+                .as_ref()
+                .expect("a confirming decision has a booking");
             let change = StatusChange {
-                booking_id: reference.expect("a confirmed payment has a booking"),
+                booking_id: booking.id,
                 to: Status::Confirmed,
                 force: false,
                 reason: None,
@@ -257,15 +302,18 @@ impl<'t> Reconciler<'t> {
                 template: None,
                 source: "payments import",
             };
-            let outcome = change_status(self.tx, &change, self.actor, self.now)?;
+            self.write_pending()?;
+            // The booking was read above in this transaction, under the lock.
+            let outcome = change_status_of(self.tx, booking, &change, self.actor, self.now)?;
             self.report.bookings_confirmed += 1;
             if outcome.message_id.is_some() {
                 self.report.messages_queued += 1;
             }
         } else {
-            self.tx
-                .insert_payment(&payment, decision.outcome, self.now)?;
+            // Not stored before (checked above), so this cannot collide.
+            self.unwritten.push((payment.clone(), decision.outcome));
         }
+        self.note_stored(&payment);
         self.stored_here.insert(key);
         let received_now = paid_before.saturating_add(payment.amount_minor);
         if decision.outcome == PaymentOutcome::Refund
@@ -383,6 +431,7 @@ impl<'t> Reconciler<'t> {
             return Ok(());
         }
 
+        self.write_pending()?;
         let known = self.tx.known_conflict(&payment)?;
         let already_reported = known.is_some();
         if let Some((_, resolved)) = known {
@@ -394,6 +443,11 @@ impl<'t> Reconciler<'t> {
         } else {
             self.tx
                 .insert_payment(&payment, PaymentOutcome::Conflict, self.now)?;
+            // A conflict is not the stored version of its pair, so the
+            // fingerprints stay; it does count for its booking's payments.
+            if let Some(id) = payment.booking_id {
+                self.paid_bookings.insert(id);
+            }
             self.report.imported += 1;
             *self
                 .report
@@ -423,7 +477,8 @@ impl<'t> Reconciler<'t> {
     }
 
     /// Ends the import: one `payments.imported` audit entry when anything was stored.
-    pub fn finish(self, file: &str) -> Result<ReconcileReport> {
+    pub fn finish(mut self, file: &str) -> Result<ReconcileReport> {
+        self.write_pending()?;
         let report = self.report;
         if report.imported > 0 {
             let outcomes: serde_json::Map<String, serde_json::Value> = PaymentOutcome::ALL

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::db::payments::NewPayment;
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::booking::Booking;
 use crate::domain::message::MessageKind;
 use crate::domain::money::format_amount;
 use crate::domain::payment::PaymentOutcome;
@@ -71,6 +72,28 @@ pub fn change_status(
     let booking = tx.booking(change.booking_id)?.ok_or_else(|| {
         PaytrackError::NotFound(format!("booking {} not found", change.booking_id))
     })?;
+    change_status_of(tx, &booking, change, actor, now)
+}
+
+/// `change_status` for a booking the caller has just read inside this same
+/// transaction — under the write lock, so it is current. A payments import
+/// reads each booking to decide the payment's outcome; reading it again here
+/// was one of the statements it paid per confirmation (issue 19). The rule,
+/// the audit entry and the message are the same as for `change_status`.
+pub fn change_status_of(
+    tx: &WriteTx,
+    booking: &Booking,
+    change: &StatusChange,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusChangeOutcome> {
+    if booking.id != change.booking_id {
+        anyhow::bail!(
+            "internal: status change for booking {} given booking {}",
+            change.booking_id,
+            booking.id
+        );
+    }
     let from = booking.status;
     if let Some(expected) = change.expect {
         if expected != from {

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bounded;
 mod external_writer;
 mod foundation;
 mod hostile;

@@ -531,3 +531,162 @@ fn reads_stdin_and_reports_as_csv() {
     assert_eq!(rows[1][6], "unmatched");
     assert_eq!(status_of(&env, 1), 2);
 }
+
+/// Issue 19: a file of thousands of rows, written from the demo database
+/// itself, so the outcomes it must give are counted from the bookings before
+/// the import: each pending booking paid in full is confirmed (one audit
+/// entry and one message each), each confirmed one already was, each
+/// cancelled one is reported. Some bookings pay in two halves within the file
+/// (the first half is partial, the second confirms), some rows repeat an
+/// earlier one, and some name no booking. The batched path must give exactly
+/// these outcomes and keep the audit chain intact; a re-import stores nothing.
+#[test]
+fn a_large_file_gets_the_outcomes_counted_from_the_bookings_one_entry_and_message_per_confirmation()
+{
+    let env = Env::with_demo();
+    let conn = env.sql();
+    let count = |sql: &str| env.count(sql);
+    let priced =
+        "FROM bookings b JOIN streams s ON s.course_id = b.course_id AND s.code = b.course_stream
+                  WHERE s.price_minor IS NOT NULL";
+    let pending = count(&format!("SELECT COUNT(*) {priced} AND b.confirmed = 1"));
+    let confirmed = count(&format!("SELECT COUNT(*) {priced} AND b.confirmed = 2"));
+    let cancelled = count(&format!("SELECT COUNT(*) {priced} AND b.confirmed = -1"));
+    assert!(
+        pending > 100 && confirmed > 100 && cancelled > 20,
+        "{pending} {confirmed} {cancelled}"
+    );
+    let audit_before = count("SELECT COUNT(*) FROM audit_log");
+
+    // Every priced booking pays what it owes; pending bookings with an id
+    // divisible by 5 pay in two halves (the first line partial).
+    let mut file =
+        String::from("external_id,provider,booking_id,amount,currency,paid_at,description\n");
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT b.id, b.confirmed, (s.price_minor * (100 - COALESCE(b.discount_percent, 0)) + 50) / 100
+             {priced} ORDER BY b.id"
+        ))
+        .unwrap();
+    let rows: Vec<(i64, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut halves = 0;
+    let mut lines = 0;
+    for (id, status, owed) in &rows {
+        let line = |ext: String, amount: i64| {
+            format!(
+                "{ext},bank,{id},{}.{:02},RUB,2024-12-01T10:00:00Z,бронь {id}\n",
+                amount / 100,
+                amount % 100
+            )
+        };
+        if *status == 1 && id % 5 == 0 && *owed >= 2 {
+            file += &line(format!("half1-{id}"), owed / 2);
+            file += &line(format!("half2-{id}"), owed - owed / 2);
+            halves += 1;
+            lines += 2;
+        } else {
+            file += &line(format!("pay-{id}"), *owed);
+            lines += 1;
+        }
+    }
+    // Three repeats of earlier rows and two payments naming no booking.
+    let repeated: Vec<&str> = file.lines().skip(1).take(3).collect();
+    let repeated = repeated.join("\n") + "\n";
+    file += &repeated;
+    file += "stray-1,bank,,100.00,RUB,2024-12-01T10:00:00Z,без номера\n";
+    file += "stray-2,bank,99999999,100.00,RUB,2024-12-01T10:00:00Z,бронь 99999999\n";
+    let path = env.write("big-payments.csv", &file);
+
+    let (code, report) = import(&env, &path, &[]);
+    assert_eq!(code, 10, "cancelled bookings need a person");
+    assert_eq!(report["rows"], lines + 5);
+    assert_eq!(report["imported"], lines + 2);
+    assert_eq!(report["duplicates_in_file"], 3);
+    assert_eq!(report["bookings_confirmed"], pending);
+    assert_eq!(report["messages_queued"], pending);
+    let outcomes = &report["outcomes"];
+    assert_eq!(outcomes["confirmed"], pending);
+    assert_eq!(outcomes["partial"], halves);
+    assert_eq!(outcomes["already_confirmed"], confirmed);
+    assert_eq!(outcomes["cancelled"], cancelled);
+    assert_eq!(outcomes["unmatched"], 1);
+    assert_eq!(outcomes["unknown_booking"], 1);
+
+    // One audit entry and one message per confirmed booking, plus the import's entry.
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log") - audit_before,
+        pending + 1
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM (SELECT booking_id FROM audit_log WHERE action = 'booking.status_changed'
+               AND details LIKE '%payments import%' GROUP BY booking_id HAVING COUNT(*) = 1)"
+        ),
+        pending
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM (SELECT booking_id FROM outbox GROUP BY booking_id HAVING COUNT(*) = 1)"),
+        pending
+    );
+    assert_eq!(
+        count(&format!("SELECT COUNT(*) {priced} AND b.confirmed = 1")),
+        0
+    );
+    let verify = env.ok(&["audit", "verify"]);
+    assert!(verify.contains("intact"), "{verify}");
+    env.ok(&["stats", "verify"]);
+
+    // Imported again: nothing new is stored, nothing is confirmed twice.
+    let (_, again) = import(&env, &path, &[]);
+    assert_eq!(again["imported"], 0);
+    assert_eq!(again["already_imported"], lines + 5, "the repeats too");
+    assert_eq!(again["bookings_confirmed"], 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log") - audit_before,
+        pending + 1
+    );
+}
+
+/// Issue 19: the table report shows the first rows that need a person and
+/// counts the rest (on stderr), instead of laying out thousands of rows;
+/// `--all` shows them all.
+#[test]
+fn the_attention_table_shows_the_first_rows_and_counts_the_rest_unless_all() {
+    let env = Env::with_demo();
+    let cancelled: Vec<(i64,)> = {
+        let conn = env.sql();
+        let mut stmt = conn
+            .prepare("SELECT id FROM bookings WHERE confirmed = -1 ORDER BY id LIMIT 30")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?,))).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(cancelled.len(), 30);
+    let mut file = String::from("external_id,provider,booking_id,amount\n");
+    for (id,) in &cancelled {
+        file += &format!("c-{id},bank,{id},10.00\n");
+    }
+    let path = env.write("cancelled.csv", &file);
+    let out = env.run(&["payments", "import", &path, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(10));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = |text: &str| {
+        cancelled
+            .iter()
+            .filter(|(id,)| text.contains(&format!("c-{id}")))
+            .count()
+    };
+    assert_eq!(shown(&stdout), 20, "{stdout}");
+    assert!(stdout.contains("(30)"), "{stdout}");
+    assert!(stderr.contains("10 more rows need attention"), "{stderr}");
+
+    let out = env.run(&["payments", "import", &path, "--dry-run", "--all"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown(&stdout), 30, "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("more rows"));
+}
