@@ -139,7 +139,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
                 .saturating_add(1),
         ),
     )?;
-    if rows.len() as u64 > table_max && limit.map_or(true, |n| n > table_max) {
+    if rows.len() as u64 > table_max && limit.is_none_or(|n| n > table_max) {
         return Err(bad_input(format!(
             "more than {TABLE_ROWS_MAX} bookings match: too many for a table; \
              use --csv or --format jsonl (they stream any number of rows), or page with --limit and --cursor"
