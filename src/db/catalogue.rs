@@ -133,6 +133,7 @@ impl WriteTx<'_> {
         link: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.forget_catalogue();
         self.conn()
             .prepare_cached(
                 "UPDATE streams SET chat_link = ?3, updated_at = ?4 WHERE course_id = ?1 AND code = ?2",
@@ -194,6 +195,7 @@ impl WriteTx<'_> {
         body: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.forget_catalogue();
         match body {
             Some(body) => self
                 .conn()
@@ -267,6 +269,7 @@ impl WriteTx<'_> {
         let mut cache = self.cache.borrow_mut();
         cache.courses.clear();
         cache.streams.clear();
+        cache.message_catalogues.clear();
     }
 }
 

@@ -139,6 +139,15 @@ struct TxCache {
     stamp: Option<(DateTime<Utc>, Rc<str>)>,
     courses: HashMap<i64, Option<catalogue::Course>>,
     streams: HashMap<(i64, String), Option<catalogue::Stream>>,
+    /// What a message's text takes from the catalogue, per (course, stream, kind).
+    message_catalogues: HashMap<(i64, Option<String>, &'static str), outbox::MessageCatalogue>,
+    /// Per booking that had no payment before this transaction, the
+    /// (currency, amount) of each payment stored since that counts as
+    /// received; handed over (removed) when read (`WriteTx::ledger`).
+    received: HashMap<i64, Vec<(String, i64)>>,
+    /// Every booking with a stored payment, once someone asked
+    /// (`booking_ids_with_payments`): a booking outside it has an empty ledger.
+    paid_bookings: Option<std::collections::HashSet<i64>>,
 }
 
 impl Db {

@@ -158,15 +158,74 @@ fn message_facts(
     let Some(booking) = super::bookings::booking_by_id(conn, booking_id)? else {
         return Ok(None);
     };
-    let course = super::catalogue::course_by_id(conn, booking.course_id)?;
-    let stream = match &booking.course_stream {
-        Some(code) => super::catalogue::stream_by_code(conn, booking.course_id, code)?,
+    let catalogue = message_catalogue(
+        conn,
+        booking.course_id,
+        booking.course_stream.as_deref(),
+        kind,
+    )?;
+    let amounts = conn
+        .prepare_cached(&format!(
+            "SELECT amount_minor FROM payments
+              WHERE booking_id = ?1 AND (?2 IS NULL OR currency = ?2)
+                AND outcome IN {}",
+            super::payments::RECEIVED_OUTCOMES
+        ))?
+        .query_map(params![booking.id, catalogue.currency], |r| {
+            r.get::<_, i64>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(Some(catalogue.facts(booking, amounts)))
+}
+
+/// What a message's text takes from the catalogue: the same for every
+/// booking of a (course, stream), so a write transaction reads it once per
+/// (course, stream, kind) — a payments import queues thousands (issue 19).
+#[derive(Debug, Clone)]
+pub(super) struct MessageCatalogue {
+    course_name: Option<String>,
+    stream_name: Option<String>,
+    chat_link: Option<String>,
+    price_minor: Option<i64>,
+    currency: Option<String>,
+    template: Option<String>,
+}
+
+impl MessageCatalogue {
+    /// The facts for `booking`, given the amounts it received (in the
+    /// stream's currency, or all of them when the stream has none).
+    fn facts(self, booking: Booking, amounts: Vec<i64>) -> MessageFacts {
+        // Added up in Rust with `Money` (checked), as `received_total` does: SQL's
+        // SUM fails on leaving i64, and a drain must not die on odd payment data.
+        let received_minor = Money::sum(amounts).map_or(i64::MAX, Money::clamped_i64);
+        MessageFacts {
+            booking,
+            course_name: self.course_name,
+            stream_name: self.stream_name,
+            chat_link: self.chat_link,
+            price_minor: self.price_minor,
+            currency: self.currency,
+            received_minor,
+            template: self.template,
+        }
+    }
+}
+
+fn message_catalogue(
+    conn: &rusqlite::Connection,
+    course_id: i64,
+    stream_code: Option<&str>,
+    kind: MessageKind,
+) -> Result<MessageCatalogue> {
+    let course = super::catalogue::course_by_id(conn, course_id)?;
+    let stream = match stream_code {
+        Some(code) => super::catalogue::stream_by_code(conn, course_id, code)?,
         None => None,
     };
-    let chat_link: Option<String> = match &booking.course_stream {
+    let chat_link: Option<String> = match stream_code {
         Some(code) => conn
             .prepare_cached("SELECT chat_link FROM streams WHERE course_id = ?1 AND code = ?2")?
-            .query_row(params![booking.course_id, code], |r| r.get(0))
+            .query_row(params![course_id, code], |r| r.get(0))
             .optional()?
             .flatten(),
         None => None,
@@ -177,32 +236,17 @@ fn message_facts(
             .prepare_cached(
                 "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
             )?
-            .query_row(params![booking.course_id, kind.name()], |r| r.get(0))
+            .query_row(params![course_id, kind.name()], |r| r.get(0))
             .optional()?,
     };
-    let currency = stream.as_ref().and_then(|s| s.currency.clone());
-    // Added up in Rust with `Money` (checked), as `received_total` does: SQL's
-    // SUM fails on leaving i64, and a drain must not die on odd payment data.
-    let amounts = conn
-        .prepare_cached(&format!(
-            "SELECT amount_minor FROM payments
-              WHERE booking_id = ?1 AND (?2 IS NULL OR currency = ?2)
-                AND outcome IN {}",
-            super::payments::RECEIVED_OUTCOMES
-        ))?
-        .query_map(params![booking.id, currency], |r| r.get::<_, i64>(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    let received_minor = Money::sum(amounts).map_or(i64::MAX, Money::clamped_i64);
-    Ok(Some(MessageFacts {
+    Ok(MessageCatalogue {
         course_name: course.map(|c| c.name),
         stream_name: stream.as_ref().and_then(|s| s.name.clone()),
         price_minor: stream.as_ref().and_then(|s| s.price_minor),
-        currency,
+        currency: stream.and_then(|s| s.currency),
         chat_link,
-        received_minor,
         template,
-        booking,
-    }))
+    })
 }
 
 /// The WHERE clause and arguments of a `MessageFilter` (over `outbox o`
@@ -386,7 +430,40 @@ impl WriteTx<'_> {
         booking_id: i64,
         kind: MessageKind,
     ) -> Result<Option<MessageFacts>> {
-        message_facts(self.conn(), booking_id, kind)
+        match self.booking(booking_id)? {
+            Some(booking) => self.message_facts_of(booking, kind).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `message_facts` for a booking the caller read in this transaction:
+    /// the catalogue side comes from this transaction's cache (forgotten on
+    /// any catalogue write), the amounts received from its payments ledger.
+    pub fn message_facts_of(&self, booking: Booking, kind: MessageKind) -> Result<MessageFacts> {
+        let key = (
+            booking.course_id,
+            booking.course_stream.clone(),
+            kind.name(),
+        );
+        let cached = self.cache.borrow().message_catalogues.get(&key).cloned();
+        let catalogue = match cached {
+            Some(catalogue) => catalogue,
+            None => {
+                let catalogue = message_catalogue(
+                    self.conn(),
+                    booking.course_id,
+                    booking.course_stream.as_deref(),
+                    kind,
+                )?;
+                self.cache
+                    .borrow_mut()
+                    .message_catalogues
+                    .insert(key, catalogue.clone());
+                catalogue
+            }
+        };
+        let amounts = self.received_amounts(booking.id, catalogue.currency.as_deref())?;
+        Ok(catalogue.facts(booking, amounts))
     }
 
     /// The ids of the messages a filter selects, oldest first.

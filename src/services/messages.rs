@@ -130,9 +130,27 @@ pub fn queue_message(
     dedupe_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let facts = tx
-        .message_facts(booking_id, kind)?
+    let booking = tx
+        .booking(booking_id)?
         .ok_or_else(|| anyhow::anyhow!("booking {booking_id} not found"))?;
+    queue_message_for(tx, booking, kind, params, dedupe_key, now)
+}
+
+/// `queue_message` for a booking the caller read in this transaction (a
+/// status change has it in hand: reading it again was a statement per
+/// confirmation of a payments import, issue 19). Only the names, ids,
+/// course, stream and discount are used, which a status change leaves as
+/// they were.
+pub fn queue_message_for(
+    tx: &WriteTx,
+    booking: Booking,
+    kind: MessageKind,
+    params: &MessageParams,
+    dedupe_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let booking_id = booking.id;
+    let facts = tx.message_facts_of(booking, kind)?;
     let preview = render_message(&facts, kind, params).unwrap_or_else(|e| e);
     let params_json = serde_json::to_string(params)?;
     tx.enqueue_message(

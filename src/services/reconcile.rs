@@ -162,9 +162,10 @@ pub struct Reconciler<'t> {
     /// date as this run stores more: most rows of a file are new, and a new
     /// pair needs no look-up.
     stored_keys: PaymentKeys,
-    /// Bookings with a stored payment (kept up to date likewise): any other
-    /// booking has received nothing, with no need to add its payments up.
-    paid_bookings: HashSet<i64>,
+    /// Bookings of the payments in `unwritten`; with the transaction's
+    /// `may_have_payments` (which knows the stored ones), any other booking
+    /// has received nothing, with no need to add its payments up.
+    paid_unwritten: HashSet<i64>,
     /// Payments decided but not written yet (none of them confirms a
     /// booking): written many rows per statement, in file order, before
     /// anything reads the payments table again and at the end.
@@ -176,6 +177,7 @@ pub struct Reconciler<'t> {
 
 impl<'t> Reconciler<'t> {
     pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Result<Reconciler<'t>> {
+        tx.learn_paid_bookings()?;
         Ok(Reconciler {
             tx,
             actor,
@@ -184,7 +186,7 @@ impl<'t> Reconciler<'t> {
             stored_here: HashSet::new(),
             streams: HashMap::new(),
             stored_keys: tx.payment_keys()?,
-            paid_bookings: tx.booking_ids_with_payments()?,
+            paid_unwritten: HashSet::new(),
             unwritten: Vec::new(),
             report: ReconcileReport::default(),
             notify: true,
@@ -197,6 +199,7 @@ impl<'t> Reconciler<'t> {
         if !self.unwritten.is_empty() {
             self.tx.insert_new_payments(&self.unwritten, self.now)?;
             self.unwritten.clear();
+            self.paid_unwritten.clear();
         }
         Ok(())
     }
@@ -206,7 +209,7 @@ impl<'t> Reconciler<'t> {
         self.stored_keys
             .insert(&payment.provider, &payment.external_id);
         if let Some(id) = payment.booking_id {
-            self.paid_bookings.insert(id);
+            self.paid_unwritten.insert(id);
         }
     }
 
@@ -275,7 +278,7 @@ impl<'t> Reconciler<'t> {
         };
         let paid_before = match &booking {
             // Clamped only for comparison with bounded amounts: it compares the same.
-            Some(b) if self.paid_bookings.contains(&b.id) => {
+            Some(b) if self.paid_unwritten.contains(&b.id) || self.tx.may_have_payments(b.id) => {
                 self.write_pending()?;
                 self.tx
                     .received_total(b.id, &payment.currency)?
@@ -446,7 +449,7 @@ impl<'t> Reconciler<'t> {
             // A conflict is not the stored version of its pair, so the
             // fingerprints stay; it does count for its booking's payments.
             if let Some(id) = payment.booking_id {
-                self.paid_bookings.insert(id);
+                self.paid_unwritten.insert(id);
             }
             self.report.imported += 1;
             *self

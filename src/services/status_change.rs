@@ -174,9 +174,9 @@ pub fn change_status_of(
     }
     if change.notify {
         outcome.message_id = match change.to {
-            Status::Confirmed => messages::queue_message(
+            Status::Confirmed => messages::queue_message_for(
                 tx,
-                booking.id,
+                booking.clone(),
                 MessageKind::Confirmation,
                 &MessageParams {
                     template: change.template.clone(),
@@ -189,9 +189,9 @@ pub fn change_status_of(
                 if from == Status::Confirmed
                     && tx.message_was_sent(booking.id, MessageKind::Confirmation)? =>
             {
-                messages::queue_message(
+                messages::queue_message_for(
                     tx,
-                    booking.id,
+                    booking.clone(),
                     MessageKind::Cancellation,
                     &MessageParams::default(),
                     None,
