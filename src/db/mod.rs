@@ -148,6 +148,10 @@ struct TxCache {
     /// Every booking with a stored payment, once someone asked
     /// (`booking_ids_with_payments`): a booking outside it has an empty ledger.
     paid_bookings: Option<std::collections::HashSet<i64>>,
+    /// Every booking with a pending message (of any kind), once someone
+    /// asked (`learn_pending_messages`); may hold some with none left (then
+    /// a withdrawal just finds nothing), never misses one.
+    pending_messages: Option<std::collections::HashSet<i64>>,
 }
 
 impl Db {

@@ -23,6 +23,7 @@ impl WriteTx<'_> {
     /// (the drain's "blocked" errors), due now with fresh attempts. Messages
     /// withdrawn or failed for other reasons stay as they are.
     pub fn requeue_blocked_messages(&self, user_id: i64, now: DateTime<Utc>) -> Result<u64> {
+        self.forget_pending_messages();
         let n = self
             .conn()
             .prepare_cached(

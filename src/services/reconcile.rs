@@ -178,6 +178,7 @@ pub struct Reconciler<'t> {
 impl<'t> Reconciler<'t> {
     pub fn new(tx: &'t WriteTx<'t>, actor: &'t str, now: DateTime<Utc>) -> Result<Reconciler<'t>> {
         tx.learn_paid_bookings()?;
+        tx.learn_pending_messages()?;
         Ok(Reconciler {
             tx,
             actor,

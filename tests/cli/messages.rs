@@ -830,3 +830,81 @@ fn a_rename_that_would_push_a_template_over_the_limit_is_refused() {
     assert_eq!(env.snapshot(), before);
     env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
 }
+
+/// Issue 19: a payments import reads the catalogue once per stream, the
+/// pending messages once, and what a booking received from what it stored
+/// in the same run. The message must still say what is left to pay after
+/// every payment of the file (a partial one written in an earlier batch
+/// included), and a pending reminder must still be withdrawn.
+#[test]
+fn an_import_withdraws_reminders_and_its_messages_count_every_payment_of_the_file() {
+    let env = priced(3);
+    let out = run_at(
+        &env,
+        NOW,
+        &[],
+        &["bookings", "remind", "--every", "3d", "--older-than", "2d"],
+    );
+    assert_exit(&out, code::OK);
+    assert_eq!(
+        outbox_count(&env, "kind = 'reminder' AND status = 'pending'"),
+        3
+    );
+    let template = env.write("due.txt", "Left to pay: {amount_due}.");
+    env.ok(&[
+        "courses",
+        "template",
+        "1",
+        "--kind",
+        "confirmation",
+        "--file",
+        &template,
+    ]);
+    // Booking 1: a partial payment, then the rest; 2: in full; 3: unpaid.
+    let file = env.write(
+        "payments.csv",
+        "external_id,provider,booking_id,amount,currency\n\
+         a,yookassa,1,10000.00,RUB\n\
+         b,yookassa,2,30000.00,RUB\n\
+         c,yookassa,1,20000.00,RUB\n",
+    );
+    let out = env.run(&["payments", "import", &file]);
+    assert!(
+        matches!(out.status.code(), Some(code::OK | code::ATTENTION)),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 2"),
+        2
+    );
+    let bodies: Vec<(i64, String)> = env
+        .sql()
+        .prepare(
+            "SELECT booking_id, body FROM outbox WHERE kind = 'confirmation' ORDER BY booking_id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        bodies,
+        vec![
+            (1, "Left to pay: 0.00 RUB.".to_string()),
+            (2, "Left to pay: 0.00 RUB.".to_string())
+        ]
+    );
+    assert_eq!(
+        outbox_count(&env, "kind = 'reminder' AND status = 'withdrawn'"),
+        2
+    );
+    assert_eq!(
+        outbox_count(
+            &env,
+            "kind = 'reminder' AND status = 'pending' AND booking_id = 3"
+        ),
+        1
+    );
+    assert_eq!(audit_count(&env, "message.withdrawn"), 2);
+}
