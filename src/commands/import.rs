@@ -18,7 +18,7 @@ use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::output::file::Guard;
 use crate::output::sanitize::from_csv;
-use crate::services::sync::{Conflict, SyncCounts, SyncOptions, SyncRun};
+use crate::services::sync::{Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun};
 
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
@@ -104,10 +104,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         force: args.force,
         reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
     };
-    let result = super::write_unless(
-        ctx,
+    // Into an empty table the indexes are built after the rows: their sorts
+    // spill to SQLite's temporary files, not memory (128 MB at 1M rows, issue 19).
+    let mut db = ctx.open_db()?;
+    db.sort_in_temp_files()?;
+    let result = super::write_unless_on(
+        db,
         |tx| {
-            let mut seen: HashMap<i64, u64> = HashMap::new();
+            let mut seen = SeenIds::default();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
             // Into an empty table (the first import of the old system's export),

@@ -188,7 +188,17 @@ pub fn write_unless<T: std::fmt::Debug + Send + Sync + 'static>(
     work: impl FnOnce(&crate::db::WriteTx) -> Result<T>,
     keep: impl FnOnce(&T) -> bool,
 ) -> Result<(T, bool)> {
-    let mut db = ctx.open_db()?;
+    write_unless_on(ctx.open_db()?, work, keep)
+}
+
+/// `write_unless` on a database the caller opened (and tuned: `bookings
+/// import` sorts its index builds in temporary files, which must be set
+/// before the transaction).
+pub fn write_unless_on<T: std::fmt::Debug + Send + Sync + 'static>(
+    mut db: crate::db::Db,
+    work: impl FnOnce(&crate::db::WriteTx) -> Result<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> Result<(T, bool)> {
     let result = db.write(|tx| {
         let value = work(tx)?;
         if !keep(&value) {

@@ -600,3 +600,32 @@ fn an_erased_person_stays_erased_through_re_imports() {
     assert!(!remembered(&env).contains("user_18424") && !remembered(&env).contains("Ольга"));
     env.ok(&["audit", "verify"]);
 }
+
+/// Issue 19: the ids seen so far are kept as runs, not a map of every row.
+/// An id given twice is still refused with the line it first appeared on,
+/// in order or not, and nothing is written.
+#[test]
+fn an_id_given_twice_names_its_first_line_in_order_or_not() {
+    let env = Env::new();
+    let before = env.snapshot();
+    let header = "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n";
+    let row = |id: i64| format!("{id},{},u{id},N,1,s,1,2024-12-01 10:00:00+03\n", 100 + id);
+    for (name, ids, repeated, first_line, line) in [
+        ("in-order.csv", vec![1, 2, 3, 4, 2], 2, 3, 6),
+        ("gaps.csv", vec![10, 11, 20, 21, 22, 21], 21, 5, 7),
+        ("shuffled.csv", vec![30, 31, 5, 40, 6, 5], 5, 4, 7),
+    ] {
+        let text: String = std::iter::once(header.to_string())
+            .chain(ids.iter().map(|&id| row(id)))
+            .collect();
+        let file = env.write(name, text);
+        let err = env.fails(&["bookings", "import", &file], code::BAD_INPUT);
+        assert!(
+            err.contains(&format!(
+                "line {line}: booking id {repeated} already appears on line {first_line}"
+            )),
+            "{name}: {err}"
+        );
+        assert_eq!(env.snapshot(), before, "{name}");
+    }
+}
