@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
+use comfy_table::Cell;
 use serde::Serialize;
 use serde_json::json;
 
@@ -237,7 +238,7 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
                     .unwrap_or_default(),
             ),
             number_cell(r.seats_left.map(|s| s.to_string()).unwrap_or_default()),
-            comfy_table::Cell::new(bar(out, r.confirmed, r.pending, r.cancelled, 16)),
+            bar(out, r.confirmed, r.pending, r.cancelled, 16),
         ]);
     }
     let conversion = if total > 0 {
@@ -260,28 +261,21 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
         number_cell(format!("{conversion:.0}%")),
         number_cell(revenue),
         comfy_table::Cell::new(""),
-        comfy_table::Cell::new(bar(out, confirmed, pending, cancelled, 16)),
+        bar(out, confirmed, pending, cancelled, 16),
     ]);
     // On a narrow terminal the names and the bar give way; the numbers stay whole.
     table.keep_whole(&[2, 3, 4, 5, 6, 7, 8]);
     table
 }
 
-/// A stacked bar: █ confirmed, ▒ pending, ░ cancelled — readable without colour,
-/// coloured green/yellow/red when colour is on (comfy-table measures ANSI-aware).
-pub fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: usize) -> String {
-    use owo_colors::OwoColorize;
+/// A stacked bar of `width` cells in proportion to the counts (colours by `style::bar`).
+fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: usize) -> Cell {
     let total = (confirmed + pending + cancelled).max(1) as f64;
     let cells = |n: i64| ((n as f64 / total) * width as f64).round() as usize;
     let c = cells(confirmed);
     let p = cells(pending).min(width.saturating_sub(c));
     let x = cells(cancelled).min(width.saturating_sub(c + p));
-    let (c, p, x) = ("█".repeat(c), "▒".repeat(p), "░".repeat(x));
-    if out.color {
-        format!("{}{}{}", c.green(), p.yellow(), x.red())
-    } else {
-        format!("{c}{p}{x}")
-    }
+    crate::output::style::bar(out, c, p, x)
 }
 
 /// How many bookings a set of counts covers.

@@ -7,11 +7,11 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use comfy_table::{
-    presets, Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Row, Width,
+    presets, Cell, ColumnConstraint, ContentArrangement, Row, Width,
 };
 use unicode_width::UnicodeWidthChar;
 
-use super::{sanitize, Output};
+use super::{sanitize, style, Output};
 use crate::domain::Status;
 
 /// A comfy-table that fits the terminal it is printed on.
@@ -169,14 +169,7 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
     inner.set_content_arrangement(ContentArrangement::Disabled);
     let mut header: Row = headers
         .iter()
-        .map(|h| {
-            let cell = Cell::new(h);
-            if out.color {
-                cell.add_attribute(Attribute::Bold)
-            } else {
-                cell
-            }
-        })
+        .map(|h| style::header(out, h))
         .collect::<Vec<_>>()
         .into();
     header.max_height(1);
@@ -216,18 +209,9 @@ pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
     Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
 }
 
-/// A status badge: the label in the run's language, coloured by the cell's style.
+/// A status badge: the label in the run's language, coloured by `style`.
 pub fn status_cell(out: &Output, status: Status) -> Cell {
-    let cell = Cell::new(out.status_label(status));
-    if !out.color {
-        return cell;
-    }
-    let color = match status {
-        Status::Confirmed => Color::Green,
-        Status::Pending => Color::Yellow,
-        Status::Cancelled => Color::Red,
-    };
-    cell.fg(color).add_attribute(Attribute::Bold)
+    style::status(out, status)
 }
 
 /// A right-aligned number cell.

@@ -3,7 +3,7 @@
 //! the display zone, money, statuses). Commands hand rows here; no command
 //! builds another command's table.
 
-use comfy_table::{Cell, Color};
+use comfy_table::Cell;
 
 use super::table::{new_table, number_cell, status_cell, text_cell, Table};
 use super::{sanitize, Lang, Output};
@@ -218,21 +218,7 @@ pub fn change_text(e: &AuditEntry) -> String {
 }
 
 pub fn message_status_cell(out: &Output, status: &str) -> Cell {
-    let (label, color) = match status {
-        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
-        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
-        "sent" => (out.tr("sent", "отправлено"), Color::Green),
-        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
-        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
-        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
-        other => (other, Color::Reset),
-    };
-    let cell = Cell::new(label);
-    if out.color {
-        cell.fg(color)
-    } else {
-        cell
-    }
+    super::style::message_status(out, status)
 }
 
 #[cfg(test)]
