@@ -4,6 +4,9 @@
 //! builds another command's table.
 
 use comfy_table::Cell;
+use serde::Serialize;
+
+use super::pipeline::Record;
 
 use super::table::{new_table, number_cell, status_cell, text_cell, Table};
 use super::{sanitize, Lang, Output};
@@ -20,6 +23,69 @@ pub fn show_time(out: &Output, stored: &str) -> String {
         || sanitize::for_terminal(stored).into_owned(),
         |t| out.zone.show(t),
     )
+}
+
+/// The columns of bookings in CSV and JSON: the schema's names plus
+/// `status`. `bookings import` reads these columns, so export → import
+/// round-trips.
+pub const BOOKING_COLUMNS: [&str; 12] = [
+    "id",
+    "user_id",
+    "username",
+    "first_name",
+    "course_id",
+    "course_stream",
+    "confirmed",
+    "created_at",
+    "referral_code",
+    "discount_percent",
+    "updated_at",
+    "status",
+];
+
+/// A booking in JSON: the stored fields plus the status's name.
+#[derive(Serialize)]
+pub struct BookingJson<'a> {
+    #[serde(flatten)]
+    pub booking: &'a Booking,
+    pub status: &'static str,
+}
+
+/// A booking for machines. Redaction (issue 20) happens on the row before
+/// it gets here: a redacted booking has no names.
+impl Record for Booking {
+    const COLUMNS: &'static [&'static str] = &BOOKING_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            self.user_id.to_string(),
+            text(&self.username),
+            text(&self.first_name),
+            self.course_id.to_string(),
+            text(&self.course_stream),
+            self.status.code().to_string(),
+            self.created_at.clone(),
+            text(&self.referral_code),
+            self.discount_percent
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            self.updated_at.clone(),
+            self.status.name().to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        BookingJson {
+            booking: self,
+            status: self.status.name(),
+        }
+    }
 }
 
 /// The bookings table (also used by bulk set-status previews).
