@@ -168,6 +168,77 @@ pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     table
 }
 
+/// The columns of audit entries in CSV (and the JSON field names).
+pub const AUDIT_COLUMNS: [&str; 12] = [
+    "id",
+    "at",
+    "actor",
+    "action",
+    "booking_id",
+    "old_value",
+    "new_value",
+    "reason",
+    "details",
+    "prev_hash",
+    "hash",
+    "operation_id",
+];
+
+impl Record for AuditEntry {
+    const COLUMNS: &'static [&'static str] = &AUDIT_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            out.csv_text(&self.at).into_owned(),
+            out.csv_text(&self.actor).into_owned(),
+            out.csv_text(&self.action).into_owned(),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            opt(&self.old_value),
+            opt(&self.new_value),
+            opt(&self.reason),
+            out.csv_text(&self.details).into_owned(),
+            self.prev_hash.clone(),
+            self.hash.clone(),
+            self.operation_id.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
+}
+
+/// An audit entry as one line, for people following the log (`audit tail
+/// -f`, or a tail too long for a table): id, time, actor, action, booking,
+/// change, reason — every stored text sanitised.
+pub fn audit_line(out: &Output, e: &AuditEntry) -> String {
+    use sanitize::for_terminal;
+    let mut line = format!(
+        "{:>6}  {}  {}  {}",
+        e.id,
+        show_time(out, &e.at),
+        for_terminal(&e.actor),
+        for_terminal(&e.action)
+    );
+    if let Some(b) = e.booking_id {
+        line += &format!("  #{b}");
+    }
+    let change = change_text(e);
+    if !change.is_empty() {
+        line += &format!("  {}", for_terminal(&change));
+    }
+    if let Some(reason) = &e.reason {
+        line += &format!("  ({})", for_terminal(reason));
+    }
+    line
+}
+
 /// Audit entries as a table for people.
 pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table::Table {
     let mut table = new_table(
