@@ -14,7 +14,7 @@ use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Booking;
-use crate::domain::money::Money;
+use crate::domain::money::{format_amount, Money};
 use crate::domain::time::from_storage;
 
 /// A stored time as people read it, in the display zone.
@@ -128,6 +128,62 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
     table
 }
 
+/// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
+pub const PAYMENT_COLUMNS: [&str; 13] = [
+    "id",
+    "provider",
+    "external_id",
+    "booking_id",
+    "amount",
+    "currency",
+    "paid_at",
+    "description",
+    "outcome",
+    "imported_at",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
+];
+
+/// A stored payment for CSV and JSON: the amount in machine form.
+#[derive(Serialize)]
+pub struct PaymentJson<'a> {
+    #[serde(flatten)]
+    pub payment: &'a Payment,
+    pub amount: String,
+}
+
+impl Record for Payment {
+    const COLUMNS: &'static [&'static str] = &PAYMENT_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |v: &str| out.csv_text(v).into_owned();
+        vec![
+            self.id.to_string(),
+            text(&self.provider),
+            text(&self.external_id),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            format_amount(self.amount_minor),
+            text(&self.currency),
+            self.paid_at.clone().unwrap_or_default(),
+            self.description.as_deref().map(text).unwrap_or_default(),
+            self.outcome.clone(),
+            self.imported_at.clone(),
+            self.resolved_at.clone().unwrap_or_default(),
+            self.resolved_by.as_deref().map(text).unwrap_or_default(),
+            self.resolution_note.as_deref().map(text).unwrap_or_default(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        PaymentJson {
+            payment: self,
+            amount: format_amount(self.amount_minor),
+        }
+    }
+}
+
+/// Stored payments as a table for people.
 pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
@@ -267,6 +323,54 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
     }
     table.keep_whole(&[0, 1, 3, 4]);
     table
+}
+
+/// The columns of outbox messages in CSV (and the JSON field names).
+pub const MESSAGE_COLUMNS: [&str; 13] = [
+    "id",
+    "booking_id",
+    "chat_id",
+    "kind",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "last_error",
+    "created_at",
+    "claimed_by",
+    "claimed_at",
+    "body",
+];
+
+impl Record for OutboxMessage {
+    const COLUMNS: &'static [&'static str] = &MESSAGE_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            self.booking_id.to_string(),
+            self.chat_id.to_string(),
+            out.csv_text(&self.kind).into_owned(),
+            self.status.clone(),
+            self.attempts.to_string(),
+            self.next_attempt_at.clone(),
+            opt(&self.sent_at),
+            opt(&self.last_error),
+            self.created_at.clone(),
+            opt(&self.claimed_by),
+            opt(&self.claimed_at),
+            out.csv_text(&self.body).into_owned(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 /// Messages as a table for people. Bodies and errors carry stranger-typed
