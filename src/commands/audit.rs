@@ -10,9 +10,9 @@ use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::error::{exit, PaytrackError};
+use crate::output::pipeline::{self, RowWriter};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::pipeline::{self, RowWriter};
 use crate::output::{Format, TABLE_ROWS_MAX};
 use crate::services::check::describe_break;
 
@@ -87,12 +87,8 @@ fn tail(ctx: &Context, args: AuditTailArgs) -> Result<u8> {
         Some(n) if n <= table_max => n,
         _ => table_max + 1,
     };
-    let (mut entries, last_id) = db.read(|db| {
-        Ok((
-            db.audit_tail(&filter, Some(fetch))?,
-            db.audit_last_id()?,
-        ))
-    })?;
+    let (mut entries, last_id) =
+        db.read(|db| Ok((db.audit_tail(&filter, Some(fetch))?, db.audit_last_id()?)))?;
     redact_all(&mut entries, args.privacy.redact);
     let too_long = entries.len() > TABLE_ROWS_MAX;
     if too_long && !args.follow {

@@ -8,9 +8,9 @@ use crate::domain::booking::{BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
 use crate::output::file::{Guard, OutputFile};
+use crate::output::pipeline::{self, Record, RowWriter};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::pipeline::{self, Record, RowWriter};
 use crate::output::Format;
 use crate::services::catalogue::check_filter_names;
 
@@ -157,34 +157,41 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
         "audit": audit,
         "messages": messages,
     });
-    pipeline::print_document(out, format, &document, Some(&booking), |stdout| {
-        writeln!(
-            stdout,
-            "{}",
-            views::bookings_table(out, std::slice::from_ref(&booking))
-        )?;
-        if !payments.is_empty() {
-            writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
-            writeln!(stdout, "{}", views::payments_table(out, &payments))?;
-            for (currency, net) in &received {
-                writeln!(
-                    stdout,
-                    "{}: {}",
-                    out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
-                    views::money(out, *net, Some(currency))
-                )?;
+    pipeline::print_document(
+        out,
+        format,
+        "bookings show",
+        &document,
+        Some(&booking),
+        |stdout| {
+            writeln!(
+                stdout,
+                "{}",
+                views::bookings_table(out, std::slice::from_ref(&booking))
+            )?;
+            if !payments.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("Payments", "Платежи"))?;
+                writeln!(stdout, "{}", views::payments_table(out, &payments))?;
+                for (currency, net) in &received {
+                    writeln!(
+                        stdout,
+                        "{}: {}",
+                        out.tr("Received, net of refunds", "Получено за вычетом возвратов"),
+                        views::money(out, *net, Some(currency))
+                    )?;
+                }
             }
-        }
-        if !audit.is_empty() {
-            writeln!(stdout, "\n{}", out.tr("History", "История"))?;
-            writeln!(stdout, "{}", views::audit_table(out, &audit))?;
-        }
-        if !messages.is_empty() {
-            writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
-            writeln!(stdout, "{}", views::messages_table(out, &messages))?;
-        }
-        Ok(())
-    })?;
+            if !audit.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("History", "История"))?;
+                writeln!(stdout, "{}", views::audit_table(out, &audit))?;
+            }
+            if !messages.is_empty() {
+                writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
+                writeln!(stdout, "{}", views::messages_table(out, &messages))?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(exit::OK)
 }
 

@@ -20,8 +20,8 @@ use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, P
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
-use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::pipeline::{self, Record};
+use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::views;
 use crate::output::{csv_writer, write_json, Format, Lang, Output};
 use crate::services::payment_review::{self, Assignment, RefundRequest};

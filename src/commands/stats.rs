@@ -17,8 +17,9 @@ use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
+use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, views, write_json, Format, Output};
+use crate::output::{views, Format, Output};
 use crate::services::check::describe_difference;
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
@@ -150,43 +151,42 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     let db = ctx.open_db()?;
     crate::services::catalogue::check_names(&db, filter.course, filter.stream.as_deref())?;
     let rows = stream_stats(&db, &filter)?;
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(CSV_COLUMNS)?;
-            for r in &rows {
-                let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-                w.write_record([
-                    r.course_id.to_string(),
-                    out.csv_text(&r.course_name).into_owned(),
-                    out.csv_text(&r.course_stream).into_owned(),
-                    out.csv_text(&r.stream_name).into_owned(),
-                    r.total.to_string(),
-                    r.confirmed.to_string(),
-                    r.pending.to_string(),
-                    r.cancelled.to_string(),
-                    format!("{:.4}", r.conversion),
-                    r.revenue.clone().unwrap_or_default(),
-                    out.csv_text(r.currency.as_deref().unwrap_or(""))
-                        .into_owned(),
-                    opt(r.capacity),
-                    opt(r.seats_left),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => write_json(&mut stdout, &rows, format == Format::Jsonl)?,
-        Format::Table => {
-            if rows.is_empty() {
-                ctx.out.note(ctx.out.tr("no bookings", "бронирований нет"));
-                return Ok(exit::OK);
-            }
-            writeln!(stdout, "{}", stats_table(&out, &rows))?;
-        }
-    }
-    stdout.flush()?;
+    pipeline::print(
+        &out,
+        format,
+        &rows,
+        stats_table,
+        Some(ctx.out.tr("no bookings", "бронирований нет")),
+    )?;
     Ok(exit::OK)
+}
+
+impl Record for StreamStats {
+    const COLUMNS: &'static [&'static str] = &CSV_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+        vec![
+            self.course_id.to_string(),
+            out.csv_text(&self.course_name).into_owned(),
+            out.csv_text(&self.course_stream).into_owned(),
+            out.csv_text(&self.stream_name).into_owned(),
+            self.total.to_string(),
+            self.confirmed.to_string(),
+            self.pending.to_string(),
+            self.cancelled.to_string(),
+            format!("{:.4}", self.conversion),
+            self.revenue.clone().unwrap_or_default(),
+            out.csv_text(self.currency.as_deref().unwrap_or(""))
+                .into_owned(),
+            opt(self.capacity),
+            opt(self.seats_left),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Table {
@@ -387,26 +387,25 @@ fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
             })
         })
         .collect();
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(DAILY_COLUMNS)?;
-            for r in &rows {
-                w.write_record([
-                    r.day.clone(),
-                    r.new_bookings.to_string(),
-                    r.confirmations.to_string(),
-                    r.cancellations.to_string(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => write_json(&mut stdout, &rows, format == Format::Jsonl)?,
-        Format::Table => writeln!(stdout, "{}", daily_table(&ctx.out, &rows))?,
-    }
-    stdout.flush()?;
+    pipeline::print(&ctx.out, format, &rows, daily_table, None)?;
     Ok(exit::OK)
+}
+
+impl Record for DailyActivity {
+    const COLUMNS: &'static [&'static str] = &DAILY_COLUMNS;
+
+    fn csv_record(&self, _out: &Output) -> Vec<String> {
+        vec![
+            self.day.clone(),
+            self.new_bookings.to_string(),
+            self.confirmations.to_string(),
+            self.cancellations.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn daily_table(out: &Output, rows: &[DailyActivity]) -> crate::output::table::Table {

@@ -227,7 +227,10 @@ impl Output {
             return;
         }
         let message = sanitize::message_line(message);
-        talk(format_args!("paytrack: {} {message}", style::warn_prefix(self)));
+        talk(format_args!(
+            "paytrack: {} {message}",
+            style::warn_prefix(self)
+        ));
     }
 
     /// A header for a column of times, with the zone they are shown in:

@@ -46,7 +46,8 @@ pub struct RowWriter<'o, T, W: Write> {
 }
 
 enum Sink<W: Write> {
-    Csv(csv::Writer<W>),
+    // Boxed: the CSV writer's buffer state is ten times a JSON sink's.
+    Csv(Box<csv::Writer<W>>),
     Json(W, JsonRows),
 }
 
@@ -58,7 +59,7 @@ impl<'o, T: Record, W: Write> RowWriter<'o, T, W> {
             Format::Csv => {
                 let mut csv = csv_writer(w);
                 csv.write_record(T::COLUMNS)?;
-                Sink::Csv(csv)
+                Sink::Csv(Box::new(csv))
             }
             Format::Json => Sink::Json(w, JsonRows::new(false)),
             Format::Jsonl => Sink::Json(w, JsonRows::new(true)),
@@ -141,11 +142,12 @@ pub fn stream<T: Record>(
 
 /// Prints one document (`bookings show`, `users show`): a JSON object
 /// (pretty for `--json`, one line for `--jsonl`), `csv` as a one-row CSV
-/// where the document has one (else a clear refusal), or the people's
-/// view written by `table`.
+/// where the document has one (else a clear refusal naming `command`), or
+/// the people's view written by `table`.
 pub fn print_document<T: Record>(
     out: &Output,
     format: Format,
+    command: &str,
     json_value: &impl Serialize,
     csv: Option<&T>,
     table: impl FnOnce(&mut dyn Write) -> Result<()>,
@@ -163,9 +165,9 @@ pub fn print_document<T: Record>(
         }
         Format::Csv => {
             let Some(row) = csv else {
-                return Err(crate::error::bad_input(
-                    "this view has several sections: use --json (or the table)",
-                ));
+                return Err(crate::error::bad_input(format!(
+                    "{command} has several sections: use --json (or the table)"
+                )));
             };
             let mut writer = RowWriter::new(out, format, &mut stdout)?;
             writer.push(row)?;
@@ -181,7 +183,9 @@ pub fn print_document<T: Record>(
 /// [`TABLE_ROWS_MAX`].
 pub fn table_fetch(limit: Option<u64>) -> u64 {
     let table_max = TABLE_ROWS_MAX as u64;
-    limit.map_or(table_max, |n| n.min(table_max)).saturating_add(1)
+    limit
+        .map_or(table_max, |n| n.min(table_max))
+        .saturating_add(1)
 }
 
 /// Refuses a table of more than [`TABLE_ROWS_MAX`] rows: laying it out holds

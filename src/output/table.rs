@@ -6,9 +6,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use comfy_table::{
-    presets, Cell, ColumnConstraint, ContentArrangement, Row, Width,
-};
+use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Row, Width};
 use unicode_width::UnicodeWidthChar;
 
 use super::{sanitize, style, Output};

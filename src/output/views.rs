@@ -171,7 +171,10 @@ impl Record for Payment {
             self.imported_at.clone(),
             self.resolved_at.clone().unwrap_or_default(),
             self.resolved_by.as_deref().map(text).unwrap_or_default(),
-            self.resolution_note.as_deref().map(text).unwrap_or_default(),
+            self.resolution_note
+                .as_deref()
+                .map(text)
+                .unwrap_or_default(),
         ]
     }
 
