@@ -197,11 +197,7 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
 
 fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
-    if !matches!(args.format, Format::Csv | Format::Jsonl) {
-        return Err(bad_input(
-            "export writes csv or jsonl (use `bookings list --json` for a JSON array)",
-        ));
-    }
+    pipeline::check_export_format(args.format)?;
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
     // A file keeps the text as stored (export → import round-trips); only

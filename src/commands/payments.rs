@@ -23,7 +23,7 @@ use crate::error::{bad_input, exit};
 use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::views;
-use crate::output::{csv_writer, write_json, Format, Lang, Output};
+use crate::output::{Format, Lang, Output};
 use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
@@ -814,6 +814,31 @@ const ATTENTION_COLUMNS: [&str; 12] = [
     "already_reported",
 ];
 
+impl Record for AttentionRecord<'_> {
+    const COLUMNS: &'static [&'static str] = &ATTENTION_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        vec![
+            self.line.to_string(),
+            out.csv_text(self.provider).into_owned(),
+            out.csv_text(self.external_id).into_owned(),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            self.amount.clone(),
+            out.csv_text(self.currency).into_owned(),
+            self.outcome.to_string(),
+            self.expected.clone().unwrap_or_default(),
+            self.received.clone(),
+            self.booking_confirmed.to_string(),
+            out.csv_text(&self.detail).into_owned(),
+            self.already_reported.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
+}
+
 fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
     let p = &row.payment;
     AttentionRecord {
@@ -880,32 +905,6 @@ fn write_report(
             crate::output::json::to_writer_pretty(&mut stdout, &record)?;
             writeln!(stdout)?;
         }
-        Format::Jsonl => {
-            let rows: Vec<_> = report.attention.iter().map(attention_record).collect();
-            write_json(&mut stdout, &rows, true)?;
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(ATTENTION_COLUMNS)?;
-            for row in &report.attention {
-                let r = attention_record(row);
-                w.write_record([
-                    r.line.to_string(),
-                    out.csv_text(r.provider).into_owned(),
-                    out.csv_text(r.external_id).into_owned(),
-                    r.booking_id.map(|b| b.to_string()).unwrap_or_default(),
-                    r.amount,
-                    out.csv_text(r.currency).into_owned(),
-                    r.outcome.to_string(),
-                    r.expected.unwrap_or_default(),
-                    r.received,
-                    r.booking_confirmed.to_string(),
-                    out.csv_text(&r.detail).into_owned(),
-                    r.already_reported.to_string(),
-                ])?;
-            }
-            w.flush()?;
-        }
         Format::Table => {
             if !report.attention.is_empty() {
                 writeln!(
@@ -941,6 +940,12 @@ fn write_report(
                 writeln!(stdout)?;
             }
             writeln!(stdout, "{}", totals_table(out, report))?;
+        }
+        // CSV and JSON Lines: the rows that need attention, one record each.
+        Format::Csv | Format::Jsonl => {
+            stdout.flush()?;
+            let rows: Vec<_> = report.attention.iter().map(attention_record).collect();
+            pipeline::stream(out, format, |push| rows.iter().try_for_each(push))?;
         }
     }
     stdout.flush()?;

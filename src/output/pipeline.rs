@@ -212,3 +212,14 @@ pub fn check_followable(format: Format) -> Result<()> {
     }
     Ok(())
 }
+
+/// An export file is written row by row (and may be encrypted as it goes):
+/// CSV or JSON Lines, never one array that only the end closes.
+pub fn check_export_format(format: Format) -> Result<()> {
+    if !matches!(format, Format::Csv | Format::Jsonl) {
+        return Err(crate::error::bad_input(
+            "export writes csv or jsonl (use `bookings list --json` for a JSON array)",
+        ));
+    }
+    Ok(())
+}
