@@ -23,6 +23,8 @@ pub struct Table {
     fit_width: Option<u16>,
     /// Columns never cut (ids, times, statuses, numbers).
     whole: Vec<usize>,
+    /// Columns hidden, in this order, when the others would be cut to a letter.
+    optional: Vec<usize>,
 }
 
 impl Table {
@@ -40,6 +42,13 @@ impl Table {
     /// when the terminal is narrow, only the other columns give up width.
     pub fn keep_whole(&mut self, columns: &[usize]) -> &mut Self {
         self.whole.extend_from_slice(columns);
+        self
+    }
+
+    /// Columns that may be left out on a narrow terminal (in this order)
+    /// rather than cut the names to a letter: `--wide` or a pipe shows them.
+    pub fn optional(&mut self, columns: &[usize]) -> &mut Self {
+        self.optional.extend_from_slice(columns);
         self
     }
 }
@@ -64,7 +73,7 @@ impl fmt::Display for Table {
             // (a table for people is small; the copy costs what printing does).
             Some(width) => {
                 let mut fitted = self.inner.clone();
-                fit(&mut fitted, usize::from(width), &self.whole);
+                fit(&mut fitted, usize::from(width), &self.whole, &self.optional);
                 fitted.fmt(f)
             }
             None => self.inner.fmt(f),
@@ -72,50 +81,40 @@ impl fmt::Display for Table {
     }
 }
 
-/// Caps the widest cuttable columns until the table fits `width` terminal
-/// columns: the narrow ones keep their full width, so short names stay whole
-/// and only the longest give way, each cut with `…` on its one line.
-fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
-    let hidden = hide_empty_columns(table);
-    // Includes the header and measures in terminal columns (ANSI-aware); a
-    // hidden column takes nothing.
-    let natural: Vec<usize> = table
+/// Fits the table to `width` terminal columns: empty columns hide, then the
+/// widest cuttable columns are capped ([`column_caps`]); when that would cut
+/// names to a letter, the optional columns hide first, one at a time.
+fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize], optional: &[usize]) {
+    let mut hidden = hide_empty_columns(table);
+    // Includes the header and measures in terminal columns (ANSI-aware).
+    let measured: Vec<usize> = table
         .column_max_content_widths()
         .into_iter()
-        .zip(&hidden)
-        .map(|(w, &hidden)| if hidden { 0 } else { usize::from(w) })
+        .map(usize::from)
         .collect();
-    // Each shown column has one space of padding on either side and a border
-    // to its left; the last border closes the row.
-    let overhead = hidden.iter().filter(|h| !**h).count() * 3 + 1;
-    if natural.iter().sum::<usize>() + overhead <= width {
-        return;
-    }
     let header_widths: Vec<usize> = table.header().map_or_else(Vec::new, |h| {
         h.cell_iter().map(|c| display_width(&c.content())).collect()
     });
-    let header_width = |index: usize| header_widths.get(index).copied().unwrap_or(0);
-    let cuttable: Vec<usize> = (0..natural.len()).filter(|i| !whole.contains(i)).collect();
-    let kept: usize = (0..natural.len())
-        .filter(|i| whole.contains(i))
-        .map(|i| natural[i])
-        .sum();
-    let room = width.saturating_sub(overhead + kept);
-    // A cut column keeps its header readable and at least a letter and the `…`.
-    let floor = |index: usize| natural[index].min(header_width(index).max(2));
-    let used = |cap: usize| -> usize {
-        cuttable
-            .iter()
-            .map(|&i| natural[i].min(cap.max(floor(i))))
-            .sum()
-    };
-    let mut cap = cuttable.iter().map(|&i| natural[i]).max().unwrap_or(0);
-    while cap > 2 && used(cap) > room {
-        cap -= 1;
-    }
-    for &index in &cuttable {
-        let limit = cap.max(floor(index));
-        if natural[index] > limit {
+    let mut optional = optional.iter().copied();
+    loop {
+        let fitted = column_caps(&measured, &hidden, &header_widths, whole, width);
+        let caps = match fitted {
+            Fitted::Whole => return,
+            Fitted::Readable(caps) => caps,
+            // Names cut to a letter say nothing: the columns that may go
+            // (referral, discount) go first, one at a time.
+            Fitted::Tight(caps) => match optional.by_ref().find(|&i| !hidden[i]) {
+                Some(index) => {
+                    if let Some(column) = table.column_mut(index) {
+                        column.set_constraint(ColumnConstraint::Hidden);
+                        hidden[index] = true;
+                    }
+                    continue;
+                }
+                None => caps,
+            },
+        };
+        for (index, limit) in caps {
             if let Some(column) = table.column_mut(index) {
                 column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
                     // comfy-table's fixed widths include the padding.
@@ -123,6 +122,73 @@ fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
                 )));
             }
         }
+        return;
+    }
+}
+
+/// How a table fits its terminal: as it is, with cut columns whose headers
+/// stay readable, or only with headers cut too. The caps are `(column, width)`.
+enum Fitted {
+    Whole,
+    Readable(Vec<(usize, usize)>),
+    Tight(Vec<(usize, usize)>),
+}
+
+/// Caps the widest cuttable columns until the table fits `width` terminal
+/// columns: the narrow ones keep their full width, so short names stay whole
+/// and only the longest give way, each cut with `…` on its one line.
+fn column_caps(
+    measured: &[usize],
+    hidden: &[bool],
+    header_widths: &[usize],
+    whole: &[usize],
+    width: usize,
+) -> Fitted {
+    // A hidden column takes nothing.
+    let natural: Vec<usize> = measured
+        .iter()
+        .zip(hidden)
+        .map(|(&w, &hidden)| if hidden { 0 } else { w })
+        .collect();
+    // Each shown column has one space of padding on either side and a border
+    // to its left; the last border closes the row.
+    let overhead = hidden.iter().filter(|h| !**h).count() * 3 + 1;
+    if natural.iter().sum::<usize>() + overhead <= width {
+        return Fitted::Whole;
+    }
+    let header_width = |index: usize| header_widths.get(index).copied().unwrap_or(0);
+    let cuttable: Vec<usize> = (0..natural.len()).filter(|i| !whole.contains(i)).collect();
+    let kept: usize = (0..natural.len())
+        .filter(|i| whole.contains(i))
+        .map(|i| natural[i])
+        .sum();
+    let room = width.saturating_sub(overhead + kept);
+    // A cut column keeps its header readable and at least a letter and the
+    // `…` — unless even that is wider than the terminal: then headers are
+    // cut too, as a wrapped table is unreadable altogether.
+    let readable = |index: usize| natural[index].min(header_width(index).max(2));
+    let tight = |index: usize| natural[index].min(2);
+    let used = |cap: usize, floor: &dyn Fn(usize) -> usize| -> usize {
+        cuttable
+            .iter()
+            .map(|&i| natural[i].min(cap.max(floor(i))))
+            .sum()
+    };
+    let is_tight = used(2, &readable) > room;
+    let floor: &dyn Fn(usize) -> usize = if is_tight { &tight } else { &readable };
+    let mut cap = cuttable.iter().map(|&i| natural[i]).max().unwrap_or(0);
+    while cap > 2 && used(cap, floor) > room {
+        cap -= 1;
+    }
+    let caps = cuttable
+        .iter()
+        .map(|&index| (index, cap.max(floor(index))))
+        .filter(|&(index, limit)| natural[index] > limit)
+        .collect();
+    if is_tight {
+        Fitted::Tight(caps)
+    } else {
+        Fitted::Readable(caps)
     }
 }
 
@@ -176,6 +242,7 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
         inner,
         fit_width: out.width,
         whole: Vec::new(),
+        optional: Vec::new(),
     }
 }
 

@@ -125,6 +125,8 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
     }
     // On a narrow terminal the names give way; id, time, status and numbers stay whole.
     table.keep_whole(&[0, 1, 2, 5, 8]);
+    // Then Referral and Discount give their room to the names.
+    table.optional(&[7, 8]);
     table
 }
 

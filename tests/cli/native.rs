@@ -30,7 +30,7 @@ id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,refe
 5,1005,evil,\"\x1b[2Jpwned\",3,py_2,2,2024-12-05 08:00:00+00,,
 ";
 
-fn with_names() -> Env {
+pub(crate) fn with_names() -> Env {
     let env = Env::new();
     let file = env.write("names.csv", NAMES_CSV);
     env.ok(&["bookings", "import", &file]);
@@ -463,7 +463,7 @@ fn with_harness_env(env: &Env, program: &str) -> Command {
 /// Runs a shell command line in a pseudo-terminal (util-linux `script`), with
 /// the harness environment plus `vars`; returns the terminal's transcript.
 /// `None` when `script` is not installed.
-fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
+pub(crate) fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
     let script = ["/usr/bin/script", "/bin/script"]
         .into_iter()
         .find(|p| Path::new(p).exists())?;
@@ -478,7 +478,7 @@ fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
     Some(text(&out.stdout).replace('\r', ""))
 }
 
-fn paytrack() -> String {
+pub(crate) fn paytrack() -> String {
     assert_cmd::cargo::cargo_bin("paytrack")
         .to_str()
         .unwrap()
@@ -487,7 +487,7 @@ fn paytrack() -> String {
 
 /// Prints that `script` is missing, so a skipped terminal test is visible.
 /// Under CI (`CI=true`) a missing tool is a failure, not a skip.
-fn no_terminal() {
+pub(crate) fn no_terminal() {
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
         "util-linux `script` is not installed, and CI must run the terminal checks"
