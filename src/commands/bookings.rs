@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
+use crate::cli::{ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{Booking, BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
@@ -15,23 +15,6 @@ use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
 use crate::services::catalogue::check_filter_names;
-
-pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
-    match cmd {
-        BookingsCommand::List(args) => list(ctx, args),
-        BookingsCommand::Show {
-            id,
-            output,
-            privacy,
-        } => show(ctx, id, output, privacy.redact),
-        BookingsCommand::Export(args) => export(ctx, args),
-        BookingsCommand::Import(args) => super::import::run(ctx, args),
-        BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
-        BookingsCommand::Add(args) => super::add::run(ctx, args),
-        BookingsCommand::Edit(args) => super::edit::run(ctx, args),
-        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
-    }
-}
 
 /// Turns the filter flags into a domain filter (dates parsed in the display zone).
 pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
@@ -100,7 +83,7 @@ fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
     ]
 }
 
-fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
+pub fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     let (format, out_cfg) = args.output.resolve(&ctx.out, Format::Table);
     let cursor = match (&args.cursor, args.after) {
@@ -230,7 +213,7 @@ fn stream_rows(
     Ok(exit::OK)
 }
 
-fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
+pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
     let mut booking = db
         .booking(id)?
@@ -309,7 +292,7 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
     Ok(exit::OK)
 }
 
-fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     if !matches!(args.format, Format::Csv | Format::Jsonl) {
         return Err(bad_input(
