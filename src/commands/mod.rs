@@ -169,6 +169,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     result
 }
 
+/// The exit code for an error, the storage backend's own errors included.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    crate::error::exit_code(err, crate::db::exit_code_for)
+}
+
 /// Routes `bookings …` to the module that does each part; modules never
 /// call each other, so the routing lives here.
 fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
