@@ -80,7 +80,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     out.note(&line);
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -114,7 +114,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -151,7 +151,7 @@ fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
     ));
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
