@@ -647,14 +647,7 @@ fn only_operations_undo_can_reverse_get_the_undo_hint() {
     let talk = String::from_utf8_lossy(&changed.stderr);
     assert!(talk.contains("undo with paytrack undo"), "{talk}");
     // An erasure cannot be reversed: no hint that it can.
-    let erased = env.run(&[
-        "users",
-        "erase",
-        &USER.to_string(),
-        "--reason",
-        "request",
-        "--yes",
-    ]);
+    let erased = env.run(&["users", "erase", USER, "--reason", "request", "--yes"]);
     assert!(erased.status.success());
     let talk = String::from_utf8_lossy(&erased.stderr);
     assert!(!talk.contains("undo"), "{talk}");
