@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
+use crate::cli::{ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
 use crate::domain::booking::{BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
@@ -13,23 +13,6 @@ use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::Format;
 use crate::services::catalogue::check_filter_names;
-
-pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
-    match cmd {
-        BookingsCommand::List(args) => list(ctx, args),
-        BookingsCommand::Show {
-            id,
-            output,
-            privacy,
-        } => show(ctx, id, output, privacy.redact),
-        BookingsCommand::Export(args) => export(ctx, args),
-        BookingsCommand::Import(args) => super::import::run(ctx, args),
-        BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
-        BookingsCommand::Add(args) => super::add::run(ctx, args),
-        BookingsCommand::Edit(args) => super::edit::run(ctx, args),
-        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
-    }
-}
 
 /// Turns the filter flags into a domain filter (dates parsed in the display zone).
 pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
@@ -52,7 +35,7 @@ pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
 /// The columns of bookings in CSV and JSON (kept under this name for the tests and importers).
 pub use crate::output::views::BOOKING_COLUMNS as CSV_COLUMNS;
 
-fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
+pub fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     let (format, out_cfg) = args.output.resolve(&ctx.out, Format::Table);
     let cursor = match (&args.cursor, args.after) {
@@ -126,7 +109,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
+pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
     let mut booking = db
         .booking(id)?
@@ -195,7 +178,7 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
     Ok(exit::OK)
 }
 
-fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     pipeline::check_export_format(args.format)?;
     let mut out = ctx.out.clone();

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use super::Context;
 use crate::cli::{
     CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, OutputArgs, StreamFields,
-    StreamsCommand,
 };
 use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
 use crate::db::stats::StatsFilter;
@@ -29,30 +28,6 @@ use crate::output::views;
 use crate::output::{Format, Output};
 use crate::services::catalogue::resolve_stream;
 use crate::services::messages::{check_course_template, recheck_course_templates};
-
-pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
-    match cmd {
-        StreamsCommand::List { course, output } => list_streams(ctx, course, output),
-        StreamsCommand::Add(args) => {
-            save_stream(ctx, &args.code, Some(args.course), &args.fields, true, None)
-        }
-        StreamsCommand::Edit(args) => save_stream(
-            ctx,
-            &args.code,
-            args.course,
-            &args.fields,
-            false,
-            args.chat_link.map(crate::cli::Setting::into_option),
-        ),
-        StreamsCommand::Members {
-            stream,
-            course,
-            output,
-            privacy,
-        } => members(ctx, &stream, course, output, privacy.redact),
-        StreamsCommand::Broadcast(args) => super::messaging::broadcast(ctx, args),
-    }
-}
 
 pub fn run_courses(ctx: &Context, cmd: CoursesCommand) -> Result<u8> {
     match cmd {
@@ -138,7 +113,7 @@ fn append_edit(
 /// `streams add` (the stream must be new, its course must exist) and
 /// `streams edit` (the stream must exist). One audited transaction; an edit
 /// that changes nothing writes nothing.
-fn save_stream(
+pub fn save_stream(
     ctx: &Context,
     code: &str,
     course: Option<i64>,
@@ -468,7 +443,7 @@ const STREAM_COLUMNS: [&str; 9] = [
     "confirmed",
 ];
 
-fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
+pub fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let (courses, streams, counts) = db.read(|db| {
@@ -677,7 +652,7 @@ const MEMBER_COLUMNS: [&str; 6] = [
 ];
 
 /// `streams members`: the confirmed students of one stream.
-fn members(
+pub fn members(
     ctx: &Context,
     code: &str,
     course: Option<i64>,

@@ -262,7 +262,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
             /// Why it cannot be sent as it is.
             problem: Option<&'a str>,
         }
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &Shown {
                 message: &message,

@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::import::{describe_csv_error, find_columns, open_input, Columns};
 use super::Context;
 use crate::cli::{
     PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
@@ -20,6 +19,7 @@ use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, P
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
+use crate::input::{describe_csv_error, find_columns, open_input, Columns};
 use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::views;
@@ -81,7 +81,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     out.note(&line);
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -115,7 +115,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -152,7 +152,7 @@ fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
     ));
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }

@@ -790,3 +790,27 @@ fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
         "{tty}"
     );
 }
+
+/// JSON reaches stdout only through `output::json`, which escapes bidi and C1
+/// characters that serde_json leaves raw (a stranger's name could otherwise
+/// reorder or drive the admin's terminal when a script prints the JSON).
+#[test]
+fn every_command_writes_json_through_the_escaping_writer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for sub in ["commands", "services"] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("serde_json::to_writer") {
+                    offenders.push(format!("{}:{}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "raw serde_json writers: {offenders:#?}"
+    );
+}
