@@ -872,7 +872,7 @@ struct ReportRecord<'a> {
     new_attention: usize,
     /// Stored payments per outcome (every outcome, zeros included, so scripts need no defaults).
     outcomes: serde_json::Map<String, serde_json::Value>,
-    attention: Vec<AttentionRecord<'a>>,
+    attention: &'a [AttentionRecord<'a>],
 }
 
 fn write_report(
@@ -882,74 +882,57 @@ fn write_report(
     format: Format,
     all_rows: bool,
 ) -> Result<()> {
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Json => {
-            let record = ReportRecord {
-                dry_run,
-                rows: report.rows,
-                imported: report.imported,
-                already_imported: report.already_imported,
-                duplicates_in_file: report.duplicates_in_file,
-                bookings_confirmed: report.bookings_confirmed,
-                messages_queued: report.messages_queued,
-                needs_attention: report.attention.len(),
-                new_attention: report.new_attention(),
-                outcomes: PaymentOutcome::ALL
-                    .into_iter()
-                    .filter(|o| *o != PaymentOutcome::Recorded)
-                    .map(|o| (o.as_str().to_string(), report.count(o).into()))
-                    .collect(),
-                attention: report.attention.iter().map(attention_record).collect(),
+    let rows: Vec<AttentionRecord> = report.attention.iter().map(attention_record).collect();
+    let summary = ReportRecord {
+        dry_run,
+        rows: report.rows,
+        imported: report.imported,
+        already_imported: report.already_imported,
+        duplicates_in_file: report.duplicates_in_file,
+        bookings_confirmed: report.bookings_confirmed,
+        messages_queued: report.messages_queued,
+        needs_attention: report.attention.len(),
+        new_attention: report.new_attention(),
+        outcomes: PaymentOutcome::ALL
+            .into_iter()
+            .filter(|o| *o != PaymentOutcome::Recorded)
+            .map(|o| (o.as_str().to_string(), report.count(o).into()))
+            .collect(),
+        attention: &rows,
+    };
+    pipeline::print_report(out, format, &summary, &rows, |w| {
+        if !report.attention.is_empty() {
+            writeln!(
+                w,
+                "{} ({})",
+                out.tr("Needs attention", "Требует внимания"),
+                report.attention.len()
+            )?;
+            // A table of thousands of rows is for nobody's eyes, and it
+            // took a tenth of a 100k-row import to lay out (issue 19):
+            // the first rows show what kind of trouble it is; the rest
+            // go to a file with --csv/--json, or here with --all.
+            let shown = if all_rows {
+                report.attention.len()
+            } else {
+                report.attention.len().min(ATTENTION_ROWS_SHOWN)
             };
-            crate::output::json::to_writer_pretty(&mut stdout, &record)?;
-            writeln!(stdout)?;
-        }
-        Format::Table => {
-            if !report.attention.is_empty() {
-                writeln!(
-                    stdout,
-                    "{} ({})",
-                    out.tr("Needs attention", "Требует внимания"),
-                    report.attention.len()
-                )?;
-                // A table of thousands of rows is for nobody's eyes, and it
-                // took a tenth of a 100k-row import to lay out (issue 19):
-                // the first rows show what kind of trouble it is; the rest
-                // go to a file with --csv/--json, or here with --all.
-                let shown = if all_rows {
-                    report.attention.len()
-                } else {
-                    report.attention.len().min(ATTENTION_ROWS_SHOWN)
-                };
-                writeln!(
-                    stdout,
-                    "{}",
-                    attention_table(out, &report.attention[..shown])
-                )?;
-                if shown < report.attention.len() {
-                    out.note(&format!(
-                        "{} {}",
-                        report.attention.len() - shown,
-                        out.tr(
-                            "more rows need attention: see them all with --all, or write them to a file with --csv or --json",
-                            "строк ещё требуют внимания: все покажет --all, в файл их запишут --csv или --json"
-                        )
-                    ));
-                }
-                writeln!(stdout)?;
+            writeln!(w, "{}", attention_table(out, &report.attention[..shown]))?;
+            if shown < report.attention.len() {
+                out.note(&format!(
+                    "{} {}",
+                    report.attention.len() - shown,
+                    out.tr(
+                        "more rows need attention: see them all with --all, or write them to a file with --csv or --json",
+                        "строк ещё требуют внимания: все покажет --all, в файл их запишут --csv или --json"
+                    )
+                ));
             }
-            writeln!(stdout, "{}", totals_table(out, report))?;
+            writeln!(w)?;
         }
-        // CSV and JSON Lines: the rows that need attention, one record each.
-        Format::Csv | Format::Jsonl => {
-            stdout.flush()?;
-            let rows: Vec<_> = report.attention.iter().map(attention_record).collect();
-            pipeline::stream(out, format, |push| rows.iter().try_for_each(push))?;
-        }
-    }
-    stdout.flush()?;
-    Ok(())
+        writeln!(w, "{}", totals_table(out, report))?;
+        Ok(())
+    })
 }
 
 /// How many attention rows the table shows without --all.

@@ -178,6 +178,25 @@ pub fn print_document<T: Record>(
     Ok(())
 }
 
+/// Prints a report (`payments import`): for `--json` its summary document,
+/// which holds the detail rows; for CSV and JSON Lines the detail rows alone,
+/// one record each (a file of rows to work through); for people the view
+/// written by `table`.
+pub fn print_report<T: Record>(
+    out: &Output,
+    format: Format,
+    summary: &impl Serialize,
+    rows: &[T],
+    table: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match format {
+        Format::Csv | Format::Jsonl => stream(out, format, |push| rows.iter().try_for_each(push)),
+        Format::Json | Format::Table => {
+            print_document(out, format, "the report", summary, None::<&T>, table)
+        }
+    }
+}
+
 /// How many rows to read for a table page of at most `limit` rows: one past
 /// the page (to tell whether there is more), never past one more than
 /// [`TABLE_ROWS_MAX`].
