@@ -205,6 +205,8 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
             "",
         ],
     );
+    // The bar's colours are style's own escape codes (see `style::bar`).
+    table.styled_text(&[9]);
     let (mut total, mut confirmed, mut pending, mut cancelled) = (0, 0, 0, 0);
     let mut revenue: BTreeMap<String, Money> = BTreeMap::new();
     for r in rows {

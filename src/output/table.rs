@@ -25,12 +25,36 @@ pub struct Table {
     whole: Vec<usize>,
     /// Columns hidden, in this order, when the others would be cut to a letter.
     optional: Vec<usize>,
+    /// Columns whose text carries colour codes made by `style` (the stats bar).
+    styled: Vec<usize>,
 }
 
 impl Table {
     /// Adds a row; on a terminal it is capped at one line.
+    ///
+    /// The last line of defence for stored text: a cell that still holds a
+    /// control, bidi or zero-width character (a view that built it without
+    /// `text_cell`) is sanitised here, so no view can forget. Only the
+    /// columns `style` colours itself (`styled_text`) keep their escapes.
     pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
         let mut row = row.into();
+        let raw = |(index, cell): (usize, &Cell)| {
+            !self.styled.contains(&index) && cell.content().chars().any(sanitize::is_dangerous)
+        };
+        if row.cell_iter().enumerate().any(raw) {
+            let cells: Vec<Cell> = row
+                .cell_iter()
+                .enumerate()
+                .map(|(index, cell)| {
+                    if raw((index, cell)) {
+                        Cell::new(sanitize::for_terminal(&cell.content()))
+                    } else {
+                        cell.clone()
+                    }
+                })
+                .collect();
+            row = Row::from(cells);
+        }
         if self.fit_width.is_some() {
             row.max_height(1);
         }
@@ -42,6 +66,13 @@ impl Table {
     /// when the terminal is narrow, only the other columns give up width.
     pub fn keep_whole(&mut self, columns: &[usize]) -> &mut Self {
         self.whole.extend_from_slice(columns);
+        self
+    }
+
+    /// Columns whose cells `style` colours inside the text (the stats bar):
+    /// their escape codes are the program's own, not stored text.
+    pub fn styled_text(&mut self, columns: &[usize]) -> &mut Self {
+        self.styled.extend_from_slice(columns);
         self
     }
 
@@ -243,6 +274,7 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
         fit_width: out.width,
         whole: Vec::new(),
         optional: Vec::new(),
+        styled: Vec::new(),
     }
 }
 
@@ -384,6 +416,25 @@ mod tests {
             assert!(display_width(line) <= 40, "{line:?} is wider than 40");
         }
         assert!(text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn a_cell_built_without_text_cell_is_sanitised_anyway() {
+        let out = output(None, false);
+        let mut table = new_table(&out, &["Raw", "Bar"]);
+        table.styled_text(&[1]);
+        table.add_row(vec![
+            Cell::new("\x1b]0;pwned\x07\u{202e}x"),
+            Cell::new("\x1b[32m█\x1b[0m"),
+        ]);
+        let text = table.to_string();
+        assert!(text.contains("\\e]0;pwned\\u{7}\\u{202e}x"), "{text}");
+        assert!(
+            !text.contains('\u{7}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        // The program's own colour in a styled column stays colour.
+        assert!(text.contains("\x1b[32m█"), "{text:?}");
     }
 
     #[test]
