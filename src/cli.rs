@@ -393,7 +393,7 @@ pub struct FilterArgs {
     /// Referral code.
     #[arg(long)]
     pub referral: Option<String>,
-    /// Created at or after: 2024-12-01, RFC 3339, today, yesterday, 7d, 24h.
+    /// Created at or after: 2024-12-01 or 01.12.2024, RFC 3339, today, yesterday, 7d, 24h.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
     /// Created before (same forms as --since).

@@ -68,13 +68,18 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// The exit code for an error: the first typed cause in the chain decides.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
+/// `storage` classifies the storage backend's own errors (busy, unusable,
+/// bad data): the backend knows its codes, this module does not know the
+/// backend (`commands::exit_code` passes `db::exit_code_for`).
+pub fn exit_code(
+    err: &anyhow::Error,
+    storage: impl Fn(&(dyn std::error::Error + 'static)) -> Option<u8>,
+) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<PaytrackError>() {
             return e.exit_code();
         }
-        // The storage backend knows which of its errors mean busy, unusable or bad data.
-        if let Some(code) = crate::db::exit_code_for(cause) {
+        if let Some(code) = storage(cause) {
             return code;
         }
         if let Some(e) = cause.downcast_ref::<csv::Error>() {

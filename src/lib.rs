@@ -9,6 +9,7 @@ pub mod commands;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod input;
 pub mod interrupt;
 pub mod output;
 pub mod services;

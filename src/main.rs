@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 use paytrack::cli::Cli;
-use paytrack::error::{exit, exit_code, is_broken_pipe};
+use paytrack::commands::exit_code;
+use paytrack::error::{exit, is_broken_pipe};
 use paytrack::output::{talk, ColorChoice, Lang};
 
 fn main() -> ExitCode {

@@ -163,7 +163,7 @@ fn from_flags(ctx: &Context, args: &AddArgs) -> Result<(Option<usize>, NewBookin
 
 /// Reads one booking per line (blank lines skipped); a bad line names its number.
 fn read_json_lines(ctx: &Context, file: &str) -> Result<Vec<(Option<usize>, NewBooking)>> {
-    let (input, _) = super::import::open_input(std::path::Path::new(file))?;
+    let (input, _) = crate::input::open_input(std::path::Path::new(file))?;
     let mut bookings = Vec::new();
     for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
         let n = i + 1;

@@ -1,37 +1,18 @@
 //! `bookings list | show | export` (and dispatch of `import`, `set-status`).
 
-use std::io::Write;
-
 use anyhow::Result;
-use serde::Serialize;
 
 use super::Context;
-use crate::cli::{BookingsCommand, ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
-use crate::domain::booking::{Booking, BookingFilter, Cursor};
+use crate::cli::{ExportArgs, FilterArgs, ListArgs, OutputArgs, StatusFilter};
+use crate::domain::booking::{BookingFilter, Cursor};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::encrypt::{self, others_can_read_dir_of, Recipients};
 use crate::output::file::{Guard, OutputFile};
+use crate::output::pipeline::{self, Record, RowWriter};
 use crate::output::redact::redact_all;
 use crate::output::views;
-use crate::output::{csv_writer, Format, JsonRows, Output, TABLE_ROWS_MAX};
+use crate::output::Format;
 use crate::services::catalogue::check_filter_names;
-
-pub fn run(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
-    match cmd {
-        BookingsCommand::List(args) => list(ctx, args),
-        BookingsCommand::Show {
-            id,
-            output,
-            privacy,
-        } => show(ctx, id, output, privacy.redact),
-        BookingsCommand::Export(args) => export(ctx, args),
-        BookingsCommand::Import(args) => super::import::run(ctx, args),
-        BookingsCommand::SetStatus(args) => super::set_status::run(ctx, args),
-        BookingsCommand::Add(args) => super::add::run(ctx, args),
-        BookingsCommand::Edit(args) => super::edit::run(ctx, args),
-        BookingsCommand::Remind(args) => super::messaging::remind(ctx, args),
-    }
-}
 
 /// Turns the filter flags into a domain filter (dates parsed in the display zone).
 pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
@@ -51,56 +32,10 @@ pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
     })
 }
 
-/// The columns of CSV and JSON output: the schema's names plus `status`.
-/// `import` reads these columns, so export → import round-trips.
-pub const CSV_COLUMNS: [&str; 12] = [
-    "id",
-    "user_id",
-    "username",
-    "first_name",
-    "course_id",
-    "course_stream",
-    "confirmed",
-    "created_at",
-    "referral_code",
-    "discount_percent",
-    "updated_at",
-    "status",
-];
+/// The columns of bookings in CSV and JSON (kept under this name for the tests and importers).
+pub use crate::output::views::BOOKING_COLUMNS as CSV_COLUMNS;
 
-#[derive(Serialize)]
-struct BookingRecord<'a> {
-    #[serde(flatten)]
-    booking: &'a Booking,
-    status: &'static str,
-}
-
-fn csv_row(out: &Output, b: &Booking, redact: bool) -> [String; 12] {
-    let text = |v: &Option<String>| {
-        v.as_deref()
-            .map(|t| out.csv_text(t).into_owned())
-            .unwrap_or_default()
-    };
-    let names = |v: &Option<String>| if redact { String::new() } else { text(v) };
-    [
-        b.id.to_string(),
-        b.user_id.to_string(),
-        names(&b.username),
-        names(&b.first_name),
-        b.course_id.to_string(),
-        text(&b.course_stream),
-        b.status.code().to_string(),
-        b.created_at.clone(),
-        text(&b.referral_code),
-        b.discount_percent
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        b.updated_at.clone(),
-        b.status.name().to_string(),
-    ]
-}
-
-fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
+pub fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
     let (format, out_cfg) = args.output.resolve(&ctx.out, Format::Table);
     let cursor = match (&args.cursor, args.after) {
@@ -116,121 +51,65 @@ fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
     check_filter_names(&db, &filter)?;
     if format != Format::Table {
         // Files for programs: streamed, whatever their length (issue 19).
-        return stream_rows(
-            &db,
-            &out_cfg,
-            format,
-            &filter,
-            &args,
-            cursor.as_ref(),
-            limit,
-        );
+        pipeline::stream(&out_cfg, format, |push| {
+            db.for_each_booking(&filter, args.sort, cursor.as_ref(), limit, |mut b| {
+                // What identifies a student is left out before any format sees it (issue 20).
+                redact_all(std::slice::from_mut(&mut b), args.privacy.redact);
+                push(&b)
+            })
+        })?;
+        return Ok(exit::OK);
     }
     // One row past the page tells whether there is a next page without
     // counting; a table never holds more than TABLE_ROWS_MAX rows.
-    let table_max = TABLE_ROWS_MAX as u64;
     let mut rows = db.list_bookings(
         &filter,
         args.sort,
         cursor.as_ref(),
-        Some(
-            limit
-                .map_or(table_max, |n| n.min(table_max))
-                .saturating_add(1),
-        ),
+        Some(pipeline::table_fetch(limit)),
     )?;
-    if rows.len() as u64 > table_max && limit.is_none_or(|n| n > table_max) {
-        return Err(bad_input(format!(
-            "more than {TABLE_ROWS_MAX} bookings match: too many for a table; \
-             use --csv or --format jsonl (they stream any number of rows), or page with --limit and --cursor"
-        )));
-    }
+    pipeline::check_table_rows(rows.len(), limit, "bookings")?;
     let more = limit.is_some_and(|n| rows.len() as u64 > n);
     if let Some(n) = limit {
         rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
     redact_all(&mut rows, args.privacy.redact);
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Table => {
-            if rows.is_empty() {
-                ctx.out.note(
-                    ctx.out
-                        .tr("no bookings match", "подходящих бронирований нет"),
-                );
-                return Ok(exit::OK);
-            }
-            let table = views::bookings_table(&out_cfg, &rows);
-            writeln!(stdout, "{table}")?;
-            stdout.flush()?;
-            // The total only when the counters know it: counting a --search or
-            // --since filter scans every match, 100 times the cost of the page.
-            let mut footer = format!("{} {}", ctx.out.tr("shown", "показано"), rows.len());
-            if let Some(total) = db.count_bookings_from_counters(&filter)? {
-                footer += &format!(" {} {total}", ctx.out.tr("of", "из"));
-            }
-            if more {
-                let last = rows.last().expect("rows is not empty");
-                let next = Cursor {
-                    created_at: args.sort.by_created().then(|| last.created_at.clone()),
-                    id: last.id,
-                };
-                footer += &format!(
-                    "; {}: --cursor {}",
-                    ctx.out.tr("next page", "следующая страница"),
-                    next.encode()
-                );
-            }
-            ctx.out.note(&footer);
-        }
-        Format::Csv | Format::Json | Format::Jsonl => unreachable!("streamed above"),
+    pipeline::print(
+        &out_cfg,
+        format,
+        &rows,
+        views::bookings_table,
+        Some(
+            ctx.out
+                .tr("no bookings match", "подходящих бронирований нет"),
+        ),
+    )?;
+    if rows.is_empty() {
+        return Ok(exit::OK);
     }
-    stdout.flush()?;
+    // The total only when the counters know it: counting a --search or
+    // --since filter scans every match, 100 times the cost of the page.
+    let mut footer = format!("{} {}", ctx.out.tr("shown", "показано"), rows.len());
+    if let Some(total) = db.count_bookings_from_counters(&filter)? {
+        footer += &format!(" {} {total}", ctx.out.tr("of", "из"));
+    }
+    if more {
+        let last = rows.last().expect("rows is not empty");
+        let next = Cursor {
+            created_at: args.sort.by_created().then(|| last.created_at.clone()),
+            id: last.id,
+        };
+        footer += &format!(
+            "; {}: --cursor {}",
+            ctx.out.tr("next page", "следующая страница"),
+            next.encode()
+        );
+    }
+    ctx.out.note(&footer);
     Ok(exit::OK)
 }
 
-/// `bookings list` as CSV, JSON or JSON Lines: rows are written as they are
-/// read, so `--all` at a million bookings stays in constant memory.
-fn stream_rows(
-    db: &crate::db::Db,
-    out: &Output,
-    format: Format,
-    filter: &BookingFilter,
-    args: &ListArgs,
-    cursor: Option<&Cursor>,
-    limit: Option<u64>,
-) -> Result<u8> {
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(CSV_COLUMNS)?;
-            db.for_each_booking(filter, args.sort, cursor, limit, |b| {
-                w.write_record(csv_row(out, &b, args.privacy.redact))?;
-                Ok(())
-            })?;
-            w.flush()?;
-        }
-        _ => {
-            let mut rows = JsonRows::new(format == Format::Jsonl);
-            db.for_each_booking(filter, args.sort, cursor, limit, |mut b| {
-                // What identifies a student is left out before any format sees it (issue 20).
-                redact_all(std::slice::from_mut(&mut b), args.privacy.redact);
-                let record = BookingRecord {
-                    booking: &b,
-                    status: b.status.name(),
-                };
-                rows.push(&mut stdout, &record)?;
-                Ok(())
-            })?;
-            rows.finish(&mut stdout)?;
-        }
-    }
-    stdout.flush()?;
-    Ok(exit::OK)
-}
-
-fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
+pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
     let mut booking = db
         .booking(id)?
@@ -249,35 +128,25 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
             .map(|p| (p.outcome.as_str(), p.currency.as_str(), p.amount_minor)),
     );
     let (format, out) = output.resolve(&ctx.out, Format::Table);
-    let mut stdout = crate::output::stdout();
     let out = &out;
-    match format {
-        Format::Json | Format::Jsonl => {
-            let received: serde_json::Map<String, serde_json::Value> = received
-                .iter()
-                .map(|(currency, net)| (currency.clone(), net.to_string().into()))
-                .collect();
-            let record = serde_json::json!({
-                "booking": BookingRecord { booking: &booking, status: booking.status.name() },
-                "received": received,
-                "payments": payments,
-                "audit": audit,
-                "messages": messages,
-            });
-            if format == Format::Jsonl {
-                crate::output::json::to_writer(&mut stdout, &record)?;
-            } else {
-                crate::output::json::to_writer_pretty(&mut stdout, &record)?;
-            }
-            writeln!(stdout)?;
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(CSV_COLUMNS)?;
-            w.write_record(csv_row(out, &booking, false))?;
-            w.flush()?;
-        }
-        Format::Table => {
+    let received_json: serde_json::Map<String, serde_json::Value> = received
+        .iter()
+        .map(|(currency, net)| (currency.clone(), net.to_string().into()))
+        .collect();
+    let document = serde_json::json!({
+        "booking": booking.json(),
+        "received": received_json,
+        "payments": payments,
+        "audit": audit,
+        "messages": messages,
+    });
+    pipeline::print_document(
+        out,
+        format,
+        "bookings show",
+        &document,
+        Some(&booking),
+        |stdout| {
             writeln!(
                 stdout,
                 "{}",
@@ -303,19 +172,15 @@ fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> 
                 writeln!(stdout, "\n{}", out.tr("Messages", "Сообщения"))?;
                 writeln!(stdout, "{}", views::messages_table(out, &messages))?;
             }
-        }
-    }
-    stdout.flush()?;
+            Ok(())
+        },
+    )?;
     Ok(exit::OK)
 }
 
-fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     let filter = to_filter(ctx, &args.filter)?;
-    if !matches!(args.format, Format::Csv | Format::Jsonl) {
-        return Err(bad_input(
-            "export writes csv or jsonl (use `bookings list --json` for a JSON array)",
-        ));
-    }
+    pipeline::check_export_format(args.format)?;
     let mut out = ctx.out.clone();
     out.raw_csv = args.raw;
     // A file keeps the text as stored (export → import round-trips); only
@@ -385,50 +250,21 @@ fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
         }
     };
     let written = (|| -> Result<()> {
-        if args.format == Format::Jsonl {
-            let mut sink = sink;
-            db.for_each_booking(
-                &filter,
-                crate::domain::booking::Sort::Oldest,
-                None,
-                None,
-                |mut b| {
-                    if args.redact {
-                        b.username = None;
-                        b.first_name = None;
-                    }
-                    crate::output::json::to_writer(
-                        &mut sink,
-                        &BookingRecord {
-                            booking: &b,
-                            status: b.status.name(),
-                        },
-                    )?;
-                    sink.write_all(b"\n")?;
-                    counted(&mut rows);
-                    Ok(())
-                },
-            )?;
-            sink.finish()?;
-        } else {
-            let mut w = csv_writer(sink);
-            w.write_record(CSV_COLUMNS)?;
-            db.for_each_booking(
-                &filter,
-                crate::domain::booking::Sort::Oldest,
-                None,
-                None,
-                |b| {
-                    w.write_record(csv_row(&out, &b, args.redact))?;
-                    counted(&mut rows);
-                    Ok(())
-                },
-            )?;
-            // Finishing writes an encrypted file's last chunk and tag.
-            w.into_inner()
-                .map_err(csv::IntoInnerError::into_error)?
-                .finish()?;
-        }
+        let mut writer = RowWriter::new(&out, args.format, sink)?;
+        db.for_each_booking(
+            &filter,
+            crate::domain::booking::Sort::Oldest,
+            None,
+            None,
+            |mut b| {
+                redact_all(std::slice::from_mut(&mut b), args.redact);
+                writer.push(&b)?;
+                counted(&mut rows);
+                Ok(())
+            },
+        )?;
+        // Finishing writes an encrypted file's last chunk and tag.
+        writer.finish()?.finish()?;
         Ok(())
     })();
     bar.finish_and_clear();

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use super::Context;
 use crate::cli::{
     CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, OutputArgs, StreamFields,
-    StreamsCommand,
 };
 use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
 use crate::db::stats::StatsFilter;
@@ -23,35 +22,12 @@ use crate::domain::message::{unknown_placeholders, MessageKind};
 use crate::domain::money::format_amount;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
+use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::views;
-use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::{Format, Output};
 use crate::services::catalogue::resolve_stream;
 use crate::services::messages::{check_course_template, recheck_course_templates};
-
-pub fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
-    match cmd {
-        StreamsCommand::List { course, output } => list_streams(ctx, course, output),
-        StreamsCommand::Add(args) => {
-            save_stream(ctx, &args.code, Some(args.course), &args.fields, true, None)
-        }
-        StreamsCommand::Edit(args) => save_stream(
-            ctx,
-            &args.code,
-            args.course,
-            &args.fields,
-            false,
-            args.chat_link.map(crate::cli::Setting::into_option),
-        ),
-        StreamsCommand::Members {
-            stream,
-            course,
-            output,
-            privacy,
-        } => members(ctx, &stream, course, output, privacy.redact),
-        StreamsCommand::Broadcast(args) => super::messaging::broadcast(ctx, args),
-    }
-}
 
 pub fn run_courses(ctx: &Context, cmd: CoursesCommand) -> Result<u8> {
     match cmd {
@@ -137,7 +113,7 @@ fn append_edit(
 /// `streams add` (the stream must be new, its course must exist) and
 /// `streams edit` (the stream must exist). One audited transaction; an edit
 /// that changes nothing writes nothing.
-fn save_stream(
+pub fn save_stream(
     ctx: &Context,
     code: &str,
     course: Option<i64>,
@@ -467,7 +443,7 @@ const STREAM_COLUMNS: [&str; 9] = [
     "confirmed",
 ];
 
-fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
+pub fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
     let (courses, streams, counts) = db.read(|db| {
@@ -498,28 +474,37 @@ fn list_streams(ctx: &Context, course: Option<i64>, output: OutputArgs) -> Resul
             }
         })
         .collect();
-    print_rows(
+    pipeline::print(
         &out,
         format,
         &rows,
-        &STREAM_COLUMNS,
-        |r| {
-            let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
-            vec![
-                r.course_id.to_string(),
-                out.csv_text(&r.course_name).into_owned(),
-                out.csv_text(&r.code).into_owned(),
-                text(&r.name),
-                r.price.clone().unwrap_or_default(),
-                text(&r.currency),
-                r.capacity.map(|c| c.to_string()).unwrap_or_default(),
-                r.bookings.to_string(),
-                r.confirmed.to_string(),
-            ]
-        },
         streams_table,
-        out.tr("no streams", "потоков нет"),
-    )
+        Some(out.tr("no streams", "потоков нет")),
+    )?;
+    Ok(exit::OK)
+}
+
+impl Record for StreamRow {
+    const COLUMNS: &'static [&'static str] = &STREAM_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
+        vec![
+            self.course_id.to_string(),
+            out.csv_text(&self.course_name).into_owned(),
+            out.csv_text(&self.code).into_owned(),
+            text(&self.name),
+            self.price.clone().unwrap_or_default(),
+            text(&self.currency),
+            self.capacity.map(|c| c.to_string()).unwrap_or_default(),
+            self.bookings.to_string(),
+            self.confirmed.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn streams_table(out: &Output, rows: &[StreamRow]) -> crate::output::table::Table {
@@ -553,35 +538,6 @@ fn streams_table(out: &Output, rows: &[StreamRow]) -> crate::output::table::Tabl
     }
     table.keep_whole(&[3, 4, 5, 6]);
     table
-}
-
-/// Prints list rows as CSV (header `columns`, cells from `record`), JSON, or
-/// a table (`table`; `empty` as a note when there are no rows).
-fn print_rows<T: Serialize>(
-    out: &Output,
-    format: Format,
-    rows: &[T],
-    columns: &[&str],
-    record: impl Fn(&T) -> Vec<String>,
-    table: impl FnOnce(&Output, &[T]) -> crate::output::table::Table,
-    empty: &str,
-) -> Result<u8> {
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(columns)?;
-            for r in rows {
-                w.write_record(record(r))?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => write_json(&mut stdout, rows, format == Format::Jsonl)?,
-        Format::Table if rows.is_empty() => out.note(empty),
-        Format::Table => writeln!(stdout, "{}", table(out, rows))?,
-    }
-    stdout.flush()?;
-    Ok(exit::OK)
 }
 
 /// One row of `courses list`.
@@ -626,25 +582,34 @@ fn list_courses(ctx: &Context, output: OutputArgs) -> Result<u8> {
             }
         })
         .collect();
-    print_rows(
+    pipeline::print(
         &out,
         format,
         &rows,
-        &COURSE_COLUMNS,
-        |r| {
-            vec![
-                r.id.to_string(),
-                out.csv_text(&r.name).into_owned(),
-                out.csv_text(r.message_template.as_deref().unwrap_or(""))
-                    .into_owned(),
-                r.streams.to_string(),
-                r.bookings.to_string(),
-                r.confirmed.to_string(),
-            ]
-        },
         courses_table,
-        out.tr("no courses", "курсов нет"),
-    )
+        Some(out.tr("no courses", "курсов нет")),
+    )?;
+    Ok(exit::OK)
+}
+
+impl Record for CourseRow {
+    const COLUMNS: &'static [&'static str] = &COURSE_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            out.csv_text(&self.name).into_owned(),
+            out.csv_text(self.message_template.as_deref().unwrap_or(""))
+                .into_owned(),
+            self.streams.to_string(),
+            self.bookings.to_string(),
+            self.confirmed.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn courses_table(out: &Output, rows: &[CourseRow]) -> crate::output::table::Table {
@@ -687,7 +652,7 @@ const MEMBER_COLUMNS: [&str; 6] = [
 ];
 
 /// `streams members`: the confirmed students of one stream.
-fn members(
+pub fn members(
     ctx: &Context,
     code: &str,
     course: Option<i64>,
@@ -706,28 +671,37 @@ fn members(
         out.tr("confirmed students", "подтверждённых студентов"),
         out.tr("blocked the bot", "заблокировали бота"),
     );
-    print_rows(
+    pipeline::print(
         &out,
         format,
         &rows,
-        &MEMBER_COLUMNS,
-        |r| {
-            let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
-            vec![
-                r.user_id.to_string(),
-                text(&r.username),
-                text(&r.first_name),
-                r.booking_id.to_string(),
-                r.confirmed_at.clone().unwrap_or_default(),
-                r.blocked.to_string(),
-            ]
-        },
         |out, rows| {
             out.note(&summary);
             members_table(out, rows)
         },
-        &summary,
-    )
+        Some(&summary),
+    )?;
+    Ok(exit::OK)
+}
+
+impl Record for StreamMember {
+    const COLUMNS: &'static [&'static str] = &MEMBER_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |t: &Option<String>| out.csv_text(t.as_deref().unwrap_or("")).into_owned();
+        vec![
+            self.user_id.to_string(),
+            text(&self.username),
+            text(&self.first_name),
+            self.booking_id.to_string(),
+            self.confirmed_at.clone().unwrap_or_default(),
+            self.blocked.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn members_table(out: &Output, rows: &[StreamMember]) -> crate::output::table::Table {

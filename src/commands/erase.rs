@@ -103,7 +103,7 @@ fn report(
 ) -> Result<()> {
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &json!({
                 "user_id": args.user_id,

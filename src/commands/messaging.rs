@@ -187,7 +187,7 @@ fn finish(
         writeln!(stdout, "{}", views::bookings_table(out, &chosen))?;
     }
     if json {
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &Summary {
                 dry_run,

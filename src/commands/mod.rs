@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, UninstallArgs, UsersCommand};
+use crate::cli::{BookingsCommand, Cli, Command, StreamsCommand, UninstallArgs, UsersCommand};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit, PaytrackError};
@@ -130,12 +130,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Init { adopt } => init(&ctx, adopt),
         Command::Uninstall(args) => uninstall(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
-        Command::Bookings(cmd) => bookings::run(&ctx, cmd),
+        Command::Bookings(cmd) => run_bookings(&ctx, cmd),
         Command::Stats(cmd) => stats::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Outbox(cmd) => outbox::run(&ctx, cmd),
         Command::Payments(cmd) => payments::run(&ctx, cmd),
-        Command::Streams(cmd) => catalogue::run_streams(&ctx, cmd),
+        Command::Streams(cmd) => run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         // One `users` group, two issues: the story and blocking (13), erasure (20).
         Command::Users(UsersCommand::Show {
@@ -167,6 +167,55 @@ pub fn run(cli: Cli) -> Result<u8> {
         ));
     }
     result
+}
+
+/// The exit code for an error, the storage backend's own errors included.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    crate::error::exit_code(err, crate::db::exit_code_for)
+}
+
+/// Routes `bookings …` to the module that does each part; modules never
+/// call each other, so the routing lives here.
+fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
+    match cmd {
+        BookingsCommand::List(args) => bookings::list(ctx, args),
+        BookingsCommand::Show {
+            id,
+            output,
+            privacy,
+        } => bookings::show(ctx, id, output, privacy.redact),
+        BookingsCommand::Export(args) => bookings::export(ctx, args),
+        BookingsCommand::Import(args) => import::run(ctx, args),
+        BookingsCommand::SetStatus(args) => set_status::run(ctx, args),
+        BookingsCommand::Add(args) => add::run(ctx, args),
+        BookingsCommand::Edit(args) => edit::run(ctx, args),
+        BookingsCommand::Remind(args) => messaging::remind(ctx, args),
+    }
+}
+
+/// Routes `streams …`: the catalogue's own commands, and broadcast.
+fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
+    match cmd {
+        StreamsCommand::List { course, output } => catalogue::list_streams(ctx, course, output),
+        StreamsCommand::Add(args) => {
+            catalogue::save_stream(ctx, &args.code, Some(args.course), &args.fields, true, None)
+        }
+        StreamsCommand::Edit(args) => catalogue::save_stream(
+            ctx,
+            &args.code,
+            args.course,
+            &args.fields,
+            false,
+            args.chat_link.map(crate::cli::Setting::into_option),
+        ),
+        StreamsCommand::Members {
+            stream,
+            course,
+            output,
+            privacy,
+        } => catalogue::members(ctx, &stream, course, output, privacy.redact),
+        StreamsCommand::Broadcast(args) => messaging::broadcast(ctx, args),
+    }
 }
 
 /// Marker error that rolls a transaction back while carrying its result out.
@@ -218,7 +267,7 @@ pub fn write_unless_on<T: std::fmt::Debug + Send + Sync + 'static>(
 /// Reads booking ids, one per line; blank lines and `#` comments are skipped.
 pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     use std::io::BufRead as _;
-    let (input, _) = import::open_input(path)?;
+    let (input, _) = crate::input::open_input(path)?;
     let reader = std::io::BufReader::new(input);
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();

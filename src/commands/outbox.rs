@@ -12,8 +12,9 @@ use crate::cli::{
 use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
-use crate::output::{csv_writer, write_json, Format, Output};
+use crate::output::pipeline;
 use crate::output::{redact, views};
+use crate::output::{Format, Output};
 use crate::services::catalogue::resolve_stream;
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
@@ -35,22 +36,6 @@ pub fn run(ctx: &Context, cmd: OutboxCommand) -> Result<u8> {
         OutboxCommand::Queue(args) => queue(ctx, args),
     }
 }
-
-const CSV_COLUMNS: [&str; 13] = [
-    "id",
-    "booking_id",
-    "chat_id",
-    "kind",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "sent_at",
-    "last_error",
-    "created_at",
-    "claimed_by",
-    "claimed_at",
-    "body",
-];
 
 fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
@@ -93,47 +78,10 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     // A listing shows the start of a body, enough to tell messages apart.
     redact::preview_bodies(&mut messages, args.full_body);
     redact::redact_all(&mut messages, args.privacy.redact);
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Table => {
-            if !messages.is_empty() {
-                writeln!(stdout, "{}", views::messages_table(&out, &messages))?;
-            }
-            stdout.flush()?;
-            out.note(&footer(&out, messages.len(), args.status, &counts));
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(CSV_COLUMNS)?;
-            for m in &messages {
-                let opt = |v: &Option<String>| {
-                    v.as_deref()
-                        .map(|t| out.csv_text(t).into_owned())
-                        .unwrap_or_default()
-                };
-                w.write_record([
-                    m.id.to_string(),
-                    m.booking_id.to_string(),
-                    m.chat_id.to_string(),
-                    out.csv_text(&m.kind).into_owned(),
-                    m.status.clone(),
-                    m.attempts.to_string(),
-                    m.next_attempt_at.clone(),
-                    opt(&m.sent_at),
-                    opt(&m.last_error),
-                    m.created_at.clone(),
-                    opt(&m.claimed_by),
-                    opt(&m.claimed_at),
-                    out.csv_text(&m.body).into_owned(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => {
-            write_json(&mut stdout, &messages, format == Format::Jsonl)?;
-        }
+    pipeline::print(&out, format, &messages, views::messages_table, None)?;
+    if format == Format::Table {
+        out.note(&footer(&out, messages.len(), args.status, &counts));
     }
-    stdout.flush()?;
     Ok(exit::OK)
 }
 
@@ -314,7 +262,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
             /// Why it cannot be sent as it is.
             problem: Option<&'a str>,
         }
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &Shown {
                 message: &message,

@@ -7,22 +7,23 @@ use std::io::{BufRead, BufReader, Read, Write};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::import::{describe_csv_error, find_columns, open_input, Columns};
 use super::Context;
 use crate::cli::{
     PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
     PaymentsResolveArgs,
 };
-use crate::db::payments::{NewPayment, Payment, ProviderSettings};
+use crate::db::payments::{NewPayment, ProviderSettings};
 use crate::domain::bank_file::{decode, encoding_by_name, ColumnMap, PAYMENT_COLUMNS};
 use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
+use crate::input::{describe_csv_error, find_columns, open_input, Columns};
+use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::views;
-use crate::output::{csv_writer, write_json, Format, Lang, Output};
+use crate::output::{Format, Lang, Output};
 use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{
     Attention, AttentionRow, IncomingPayment, ReconcileReport, Reconciler,
@@ -80,7 +81,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     out.note(&line);
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -114,7 +115,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
     }
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -151,7 +152,7 @@ fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
     ));
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(&mut stdout, &done)?;
+        crate::output::json::to_writer(&mut stdout, &done)?;
         writeln!(stdout)?;
         stdout.flush()?;
     }
@@ -398,72 +399,79 @@ fn mapped_headers(
 fn providers(ctx: &Context, output: crate::cli::OutputArgs) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let rows = ctx.open_db()?.providers()?;
-    let mut stdout = crate::output::stdout();
-    let describe = |r: &ProviderSettings| ColumnMap::from_json(&r.column_map).describe();
-    match format {
-        Format::Table => {
-            if rows.is_empty() {
-                out.note(out.tr("no providers yet", "провайдеров пока нет"));
-                return Ok(exit::OK);
-            }
-            let mut table = new_table(
-                &out,
-                &[
-                    out.tr("Provider", "Провайдер"),
-                    out.tr("Payments", "Платежей"),
-                    out.tr("Column map", "Колонки"),
-                    out.tr("Encoding", "Кодировка"),
-                ],
-            );
-            for r in &rows {
-                table.add_row(vec![
-                    text_cell(&out, Some(&r.provider), 24),
-                    number_cell(r.payments),
-                    text_cell(&out, Some(&describe(r)), 60),
-                    text_cell(&out, Some(r.encoding.as_deref().unwrap_or("auto")), 16),
-                ]);
-            }
-            table.keep_whole(&[1]);
-            writeln!(stdout, "{table}")?;
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record([
-                "provider",
-                "payments",
-                "column_map",
-                "encoding",
-                "updated_at",
-            ])?;
-            for r in &rows {
-                w.write_record([
-                    out.csv_text(&r.provider).into_owned(),
-                    r.payments.to_string(),
-                    out.csv_text(&describe(r)).into_owned(),
-                    r.encoding.clone().unwrap_or_default(),
-                    r.updated_at.clone().unwrap_or_default(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => {
-            let records: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "provider": r.provider,
-                        "payments": r.payments,
-                        "column_map": ColumnMap::from_json(&r.column_map).0,
-                        "encoding": r.encoding,
-                        "updated_at": r.updated_at,
-                    })
-                })
-                .collect();
-            write_json(&mut stdout, &records, format == Format::Jsonl)?;
-        }
-    }
-    stdout.flush()?;
+    let rows: Vec<ProviderRow> = rows.iter().map(ProviderRow).collect();
+    pipeline::print(
+        &out,
+        format,
+        &rows,
+        providers_table,
+        Some(out.tr("no providers yet", "провайдеров пока нет")),
+    )?;
     Ok(exit::OK)
+}
+
+/// A bank's import settings as `payments providers` lists them.
+struct ProviderRow<'a>(&'a ProviderSettings);
+
+impl ProviderRow<'_> {
+    fn column_map(&self) -> String {
+        ColumnMap::from_json(&self.0.column_map).describe()
+    }
+}
+
+impl Record for ProviderRow<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "provider",
+        "payments",
+        "column_map",
+        "encoding",
+        "updated_at",
+    ];
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let r = self.0;
+        vec![
+            out.csv_text(&r.provider).into_owned(),
+            r.payments.to_string(),
+            out.csv_text(&self.column_map()).into_owned(),
+            r.encoding.clone().unwrap_or_default(),
+            r.updated_at.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        let r = self.0;
+        serde_json::json!({
+            "provider": r.provider,
+            "payments": r.payments,
+            "column_map": ColumnMap::from_json(&r.column_map).0,
+            "encoding": r.encoding,
+            "updated_at": r.updated_at,
+        })
+    }
+}
+
+fn providers_table(out: &Output, rows: &[ProviderRow]) -> Table {
+    let mut table = new_table(
+        out,
+        &[
+            out.tr("Provider", "Провайдер"),
+            out.tr("Payments", "Платежей"),
+            out.tr("Column map", "Колонки"),
+            out.tr("Encoding", "Кодировка"),
+        ],
+    );
+    for row in rows {
+        let r = row.0;
+        table.add_row(vec![
+            text_cell(out, Some(&r.provider), 24),
+            number_cell(r.payments),
+            text_cell(out, Some(&row.column_map()), 60),
+            text_cell(out, Some(r.encoding.as_deref().unwrap_or("auto")), 16),
+        ]);
+    }
+    table.keep_whole(&[1]);
+    table
 }
 
 /// Picks `;` or `,` by counting both in the header line (outside quotes):
@@ -806,6 +814,31 @@ const ATTENTION_COLUMNS: [&str; 12] = [
     "already_reported",
 ];
 
+impl Record for AttentionRecord<'_> {
+    const COLUMNS: &'static [&'static str] = &ATTENTION_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        vec![
+            self.line.to_string(),
+            out.csv_text(self.provider).into_owned(),
+            out.csv_text(self.external_id).into_owned(),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            self.amount.clone(),
+            out.csv_text(self.currency).into_owned(),
+            self.outcome.to_string(),
+            self.expected.clone().unwrap_or_default(),
+            self.received.clone(),
+            self.booking_confirmed.to_string(),
+            out.csv_text(&self.detail).into_owned(),
+            self.already_reported.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
+}
+
 fn attention_record(row: &AttentionRow) -> AttentionRecord<'_> {
     let p = &row.payment;
     AttentionRecord {
@@ -839,7 +872,7 @@ struct ReportRecord<'a> {
     new_attention: usize,
     /// Stored payments per outcome (every outcome, zeros included, so scripts need no defaults).
     outcomes: serde_json::Map<String, serde_json::Value>,
-    attention: Vec<AttentionRecord<'a>>,
+    attention: &'a [AttentionRecord<'a>],
 }
 
 fn write_report(
@@ -849,94 +882,57 @@ fn write_report(
     format: Format,
     all_rows: bool,
 ) -> Result<()> {
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Json => {
-            let record = ReportRecord {
-                dry_run,
-                rows: report.rows,
-                imported: report.imported,
-                already_imported: report.already_imported,
-                duplicates_in_file: report.duplicates_in_file,
-                bookings_confirmed: report.bookings_confirmed,
-                messages_queued: report.messages_queued,
-                needs_attention: report.attention.len(),
-                new_attention: report.new_attention(),
-                outcomes: PaymentOutcome::ALL
-                    .into_iter()
-                    .filter(|o| *o != PaymentOutcome::Recorded)
-                    .map(|o| (o.as_str().to_string(), report.count(o).into()))
-                    .collect(),
-                attention: report.attention.iter().map(attention_record).collect(),
+    let rows: Vec<AttentionRecord> = report.attention.iter().map(attention_record).collect();
+    let summary = ReportRecord {
+        dry_run,
+        rows: report.rows,
+        imported: report.imported,
+        already_imported: report.already_imported,
+        duplicates_in_file: report.duplicates_in_file,
+        bookings_confirmed: report.bookings_confirmed,
+        messages_queued: report.messages_queued,
+        needs_attention: report.attention.len(),
+        new_attention: report.new_attention(),
+        outcomes: PaymentOutcome::ALL
+            .into_iter()
+            .filter(|o| *o != PaymentOutcome::Recorded)
+            .map(|o| (o.as_str().to_string(), report.count(o).into()))
+            .collect(),
+        attention: &rows,
+    };
+    pipeline::print_report(out, format, &summary, &rows, |w| {
+        if !report.attention.is_empty() {
+            writeln!(
+                w,
+                "{} ({})",
+                out.tr("Needs attention", "Требует внимания"),
+                report.attention.len()
+            )?;
+            // A table of thousands of rows is for nobody's eyes, and it
+            // took a tenth of a 100k-row import to lay out (issue 19):
+            // the first rows show what kind of trouble it is; the rest
+            // go to a file with --csv/--json, or here with --all.
+            let shown = if all_rows {
+                report.attention.len()
+            } else {
+                report.attention.len().min(ATTENTION_ROWS_SHOWN)
             };
-            crate::output::json::to_writer_pretty(&mut stdout, &record)?;
-            writeln!(stdout)?;
-        }
-        Format::Jsonl => {
-            let rows: Vec<_> = report.attention.iter().map(attention_record).collect();
-            write_json(&mut stdout, &rows, true)?;
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(ATTENTION_COLUMNS)?;
-            for row in &report.attention {
-                let r = attention_record(row);
-                w.write_record([
-                    r.line.to_string(),
-                    out.csv_text(r.provider).into_owned(),
-                    out.csv_text(r.external_id).into_owned(),
-                    r.booking_id.map(|b| b.to_string()).unwrap_or_default(),
-                    r.amount,
-                    out.csv_text(r.currency).into_owned(),
-                    r.outcome.to_string(),
-                    r.expected.unwrap_or_default(),
-                    r.received,
-                    r.booking_confirmed.to_string(),
-                    out.csv_text(&r.detail).into_owned(),
-                    r.already_reported.to_string(),
-                ])?;
+            writeln!(w, "{}", attention_table(out, &report.attention[..shown]))?;
+            if shown < report.attention.len() {
+                out.note(&format!(
+                    "{} {}",
+                    report.attention.len() - shown,
+                    out.tr(
+                        "more rows need attention: see them all with --all, or write them to a file with --csv or --json",
+                        "строк ещё требуют внимания: все покажет --all, в файл их запишут --csv или --json"
+                    )
+                ));
             }
-            w.flush()?;
+            writeln!(w)?;
         }
-        Format::Table => {
-            if !report.attention.is_empty() {
-                writeln!(
-                    stdout,
-                    "{} ({})",
-                    out.tr("Needs attention", "Требует внимания"),
-                    report.attention.len()
-                )?;
-                // A table of thousands of rows is for nobody's eyes, and it
-                // took a tenth of a 100k-row import to lay out (issue 19):
-                // the first rows show what kind of trouble it is; the rest
-                // go to a file with --csv/--json, or here with --all.
-                let shown = if all_rows {
-                    report.attention.len()
-                } else {
-                    report.attention.len().min(ATTENTION_ROWS_SHOWN)
-                };
-                writeln!(
-                    stdout,
-                    "{}",
-                    attention_table(out, &report.attention[..shown])
-                )?;
-                if shown < report.attention.len() {
-                    out.note(&format!(
-                        "{} {}",
-                        report.attention.len() - shown,
-                        out.tr(
-                            "more rows need attention: see them all with --all, or write them to a file with --csv or --json",
-                            "строк ещё требуют внимания: все покажет --all, в файл их запишут --csv или --json"
-                        )
-                    ));
-                }
-                writeln!(stdout)?;
-            }
-            writeln!(stdout, "{}", totals_table(out, report))?;
-        }
-    }
-    stdout.flush()?;
-    Ok(())
+        writeln!(w, "{}", totals_table(out, report))?;
+        Ok(())
+    })
 }
 
 /// How many attention rows the table shows without --all.
@@ -1000,31 +996,6 @@ fn totals_table(out: &Output, report: &ReconcileReport) -> Table {
     table
 }
 
-/// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
-const LIST_COLUMNS: [&str; 13] = [
-    "id",
-    "provider",
-    "external_id",
-    "booking_id",
-    "amount",
-    "currency",
-    "paid_at",
-    "description",
-    "outcome",
-    "imported_at",
-    "resolved_at",
-    "resolved_by",
-    "resolution_note",
-];
-
-/// A stored payment for CSV and JSON: the amount in machine form.
-#[derive(Serialize)]
-struct PaymentRecord<'a> {
-    #[serde(flatten)]
-    payment: &'a Payment,
-    amount: String,
-}
-
 fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     let filter = PaymentFilter {
         booking: args.booking,
@@ -1043,56 +1014,19 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     let db = ctx.open_db()?;
     let mut rows = db.list_payments(&filter, limit)?;
     crate::output::redact::redact_all(&mut rows, args.privacy.redact);
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Table => {
-            if rows.is_empty() {
-                out.note(out.tr("no payments match", "подходящих платежей нет"));
-                return Ok(exit::OK);
-            }
-            writeln!(stdout, "{}", views::payments_table(&out, &rows))?;
-            if limit.is_some_and(|n| rows.len() as u64 == n) {
-                out.note(out.tr(
-                    "more may match: raise --limit or use --all",
-                    "могут быть ещё: увеличьте --limit или укажите --all",
-                ));
-            }
-        }
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(LIST_COLUMNS)?;
-            for p in &rows {
-                let text = |v: &str| out.csv_text(v).into_owned();
-                w.write_record([
-                    p.id.to_string(),
-                    text(&p.provider),
-                    text(&p.external_id),
-                    p.booking_id.map(|b| b.to_string()).unwrap_or_default(),
-                    format_amount(p.amount_minor),
-                    text(&p.currency),
-                    p.paid_at.clone().unwrap_or_default(),
-                    p.description.as_deref().map(text).unwrap_or_default(),
-                    p.outcome.clone(),
-                    p.imported_at.clone(),
-                    p.resolved_at.clone().unwrap_or_default(),
-                    p.resolved_by.as_deref().map(text).unwrap_or_default(),
-                    p.resolution_note.as_deref().map(text).unwrap_or_default(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => {
-            let records: Vec<_> = rows
-                .iter()
-                .map(|p| PaymentRecord {
-                    payment: p,
-                    amount: format_amount(p.amount_minor),
-                })
-                .collect();
-            write_json(&mut stdout, &records, format == Format::Jsonl)?;
-        }
+    pipeline::print(
+        &out,
+        format,
+        &rows,
+        views::payments_table,
+        Some(out.tr("no payments match", "подходящих платежей нет")),
+    )?;
+    if format == Format::Table && limit.is_some_and(|n| rows.len() as u64 == n) {
+        out.note(out.tr(
+            "more may match: raise --limit or use --all",
+            "могут быть ещё: увеличьте --limit или укажите --all",
+        ));
     }
-    stdout.flush()?;
     Ok(exit::OK)
 }
 

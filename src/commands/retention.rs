@@ -90,7 +90,7 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
     };
     if args.json {
         let mut stdout = crate::output::stdout();
-        serde_json::to_writer(
+        crate::output::json::to_writer(
             &mut stdout,
             &json!({ "dry_run": args.dry_run, "counts": counts }),
         )?;

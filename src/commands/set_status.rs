@@ -1,9 +1,9 @@
 //! `booking set-status`: one booking, a list of ids, or every booking matching
 //! a filter — each change through `services::status_change`, all in one transaction.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
@@ -385,30 +385,19 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
         }
         return Ok(ids);
     }
-    if !std::io::stdin().is_terminal() || !ctx.out.stderr_is_terminal {
-        return Err(bad_input(format!(
-            "{} bookings match; add --yes to change them when not on a terminal (or --dry-run to preview)",
-            ids.len()
-        )));
+    // The rows are shown only where someone can answer the question below.
+    if std::io::stdin().is_terminal() && ctx.out.stderr_is_terminal {
+        eprintln!("{}", views::bookings_table(&ctx.out, &rows));
     }
-    eprintln!("{}", views::bookings_table(&ctx.out, &rows));
-    eprint!(
-        "{} {} → {}? [y/N] ",
+    let question = format!(
+        "{} {} → {}?",
         ctx.out.tr("Change", "Изменить"),
         ctx.out.bookings_count(ids.len() as u64),
         ctx.out
             .status_label(args.target.or(args.to).expect("checked by the caller"))
     );
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the answer")?;
-    if matches!(
-        answer.trim().to_lowercase().as_str(),
-        "y" | "yes" | "д" | "да"
-    ) {
+    let what = format!("{} bookings match", ids.len());
+    if crate::output::prompt::confirm(&ctx.out, &question, &what)? {
         Ok(ids)
     } else {
         Err(PaytrackError::BadInput("cancelled; nothing changed".into()).into())

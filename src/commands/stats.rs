@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
+use comfy_table::Cell;
 use serde::Serialize;
 use serde_json::json;
 
@@ -16,8 +17,9 @@ use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
+use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell};
-use crate::output::{csv_writer, views, write_json, Format, Output};
+use crate::output::{views, Format, Output};
 use crate::services::check::describe_difference;
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
@@ -149,43 +151,42 @@ fn streams(ctx: &Context, args: StatsStreamsArgs) -> Result<u8> {
     let db = ctx.open_db()?;
     crate::services::catalogue::check_names(&db, filter.course, filter.stream.as_deref())?;
     let rows = stream_stats(&db, &filter)?;
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(CSV_COLUMNS)?;
-            for r in &rows {
-                let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-                w.write_record([
-                    r.course_id.to_string(),
-                    out.csv_text(&r.course_name).into_owned(),
-                    out.csv_text(&r.course_stream).into_owned(),
-                    out.csv_text(&r.stream_name).into_owned(),
-                    r.total.to_string(),
-                    r.confirmed.to_string(),
-                    r.pending.to_string(),
-                    r.cancelled.to_string(),
-                    format!("{:.4}", r.conversion),
-                    r.revenue.clone().unwrap_or_default(),
-                    out.csv_text(r.currency.as_deref().unwrap_or(""))
-                        .into_owned(),
-                    opt(r.capacity),
-                    opt(r.seats_left),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => write_json(&mut stdout, &rows, format == Format::Jsonl)?,
-        Format::Table => {
-            if rows.is_empty() {
-                ctx.out.note(ctx.out.tr("no bookings", "бронирований нет"));
-                return Ok(exit::OK);
-            }
-            writeln!(stdout, "{}", stats_table(&out, &rows))?;
-        }
-    }
-    stdout.flush()?;
+    pipeline::print(
+        &out,
+        format,
+        &rows,
+        stats_table,
+        Some(ctx.out.tr("no bookings", "бронирований нет")),
+    )?;
     Ok(exit::OK)
+}
+
+impl Record for StreamStats {
+    const COLUMNS: &'static [&'static str] = &CSV_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+        vec![
+            self.course_id.to_string(),
+            out.csv_text(&self.course_name).into_owned(),
+            out.csv_text(&self.course_stream).into_owned(),
+            out.csv_text(&self.stream_name).into_owned(),
+            self.total.to_string(),
+            self.confirmed.to_string(),
+            self.pending.to_string(),
+            self.cancelled.to_string(),
+            format!("{:.4}", self.conversion),
+            self.revenue.clone().unwrap_or_default(),
+            out.csv_text(self.currency.as_deref().unwrap_or(""))
+                .into_owned(),
+            opt(self.capacity),
+            opt(self.seats_left),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Table {
@@ -204,6 +205,8 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
             "",
         ],
     );
+    // The bar's colours are style's own escape codes (see `style::bar`).
+    table.styled_text(&[9]);
     let (mut total, mut confirmed, mut pending, mut cancelled) = (0, 0, 0, 0);
     let mut revenue: BTreeMap<String, Money> = BTreeMap::new();
     for r in rows {
@@ -237,7 +240,7 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
                     .unwrap_or_default(),
             ),
             number_cell(r.seats_left.map(|s| s.to_string()).unwrap_or_default()),
-            comfy_table::Cell::new(bar(out, r.confirmed, r.pending, r.cancelled, 16)),
+            bar(out, r.confirmed, r.pending, r.cancelled, 16),
         ]);
     }
     let conversion = if total > 0 {
@@ -260,28 +263,21 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
         number_cell(format!("{conversion:.0}%")),
         number_cell(revenue),
         comfy_table::Cell::new(""),
-        comfy_table::Cell::new(bar(out, confirmed, pending, cancelled, 16)),
+        bar(out, confirmed, pending, cancelled, 16),
     ]);
     // On a narrow terminal the names and the bar give way; the numbers stay whole.
     table.keep_whole(&[2, 3, 4, 5, 6, 7, 8]);
     table
 }
 
-/// A stacked bar: █ confirmed, ▒ pending, ░ cancelled — readable without colour,
-/// coloured green/yellow/red when colour is on (comfy-table measures ANSI-aware).
-pub fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: usize) -> String {
-    use owo_colors::OwoColorize;
+/// A stacked bar of `width` cells in proportion to the counts (colours by `style::bar`).
+fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: usize) -> Cell {
     let total = (confirmed + pending + cancelled).max(1) as f64;
     let cells = |n: i64| ((n as f64 / total) * width as f64).round() as usize;
     let c = cells(confirmed);
     let p = cells(pending).min(width.saturating_sub(c));
     let x = cells(cancelled).min(width.saturating_sub(c + p));
-    let (c, p, x) = ("█".repeat(c), "▒".repeat(p), "░".repeat(x));
-    if out.color {
-        format!("{}{}{}", c.green(), p.yellow(), x.red())
-    } else {
-        format!("{c}{p}{x}")
-    }
+    crate::output::style::bar(out, c, p, x)
 }
 
 /// How many bookings a set of counts covers.
@@ -393,26 +389,25 @@ fn daily(ctx: &Context, args: StatsDailyArgs) -> Result<u8> {
             })
         })
         .collect();
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Csv => {
-            let mut w = csv_writer(&mut stdout);
-            w.write_record(DAILY_COLUMNS)?;
-            for r in &rows {
-                w.write_record([
-                    r.day.clone(),
-                    r.new_bookings.to_string(),
-                    r.confirmations.to_string(),
-                    r.cancellations.to_string(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Format::Json | Format::Jsonl => write_json(&mut stdout, &rows, format == Format::Jsonl)?,
-        Format::Table => writeln!(stdout, "{}", daily_table(&ctx.out, &rows))?,
-    }
-    stdout.flush()?;
+    pipeline::print(&ctx.out, format, &rows, daily_table, None)?;
     Ok(exit::OK)
+}
+
+impl Record for DailyActivity {
+    const COLUMNS: &'static [&'static str] = &DAILY_COLUMNS;
+
+    fn csv_record(&self, _out: &Output) -> Vec<String> {
+        vec![
+            self.day.clone(),
+            self.new_bookings.to_string(),
+            self.confirmations.to_string(),
+            self.cancellations.to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 fn daily_table(out: &Output, rows: &[DailyActivity]) -> crate::output::table::Table {

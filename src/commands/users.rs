@@ -1,8 +1,6 @@
 //! `users show | block | unblock`: one person's whole story on one screen,
 //! and the admin's switch for messaging them.
 
-use std::io::Write;
-
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
@@ -14,16 +12,10 @@ use crate::db::payments::Payment;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::{Booking, UserRef};
 use crate::error::{exit, PaytrackError};
+use crate::output::pipeline;
+use crate::output::views::BookingJson;
 use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
 use crate::output::Format;
-
-/// A booking with what the user paid and was sent for it.
-#[derive(Serialize)]
-struct UserBooking<'a> {
-    #[serde(flatten)]
-    booking: &'a Booking,
-    status: &'static str,
-}
 
 #[derive(Serialize)]
 struct Blocked {
@@ -35,7 +27,7 @@ struct Blocked {
 struct UserStory<'a> {
     user_id: i64,
     blocked: Option<Blocked>,
-    bookings: Vec<UserBooking<'a>>,
+    bookings: Vec<BookingJson<'a>>,
     payments: &'a [Payment],
     messages: &'a [OutboxMessage],
     audit: &'a [AuditEntry],
@@ -69,9 +61,29 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
         return Err(PaytrackError::NotFound(format!("no bookings for user {user_id}")).into());
     }
     let (format, out) = output.resolve(&ctx.out, Format::Table);
-    let mut stdout = crate::output::stdout();
-    match format {
-        Format::Table => {
+    let story = UserStory {
+        user_id,
+        blocked: blocked
+            .clone()
+            .map(|(blocked_at, reason)| Blocked { blocked_at, reason }),
+        bookings: bookings
+            .iter()
+            .map(|booking| BookingJson {
+                booking,
+                status: booking.status.name(),
+            })
+            .collect(),
+        payments: &payments,
+        messages: &messages,
+        audit: &audit,
+    };
+    pipeline::print_document(
+        &out,
+        format,
+        "users show",
+        &story,
+        None::<&Booking>,
+        |stdout| {
             let name = bookings
                 .iter()
                 .rev()
@@ -118,36 +130,9 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
                     writeln!(stdout, "\n{title}\n{table}")?;
                 }
             }
-        }
-        Format::Csv => {
-            return Err(crate::error::bad_input(
-                "users show has several sections: use --json (or the table)",
-            ))
-        }
-        Format::Json | Format::Jsonl => {
-            let story = UserStory {
-                user_id,
-                blocked: blocked.map(|(blocked_at, reason)| Blocked { blocked_at, reason }),
-                bookings: bookings
-                    .iter()
-                    .map(|b| UserBooking {
-                        booking: b,
-                        status: b.status.name(),
-                    })
-                    .collect(),
-                payments: &payments,
-                messages: &messages,
-                audit: &audit,
-            };
-            if format == Format::Jsonl {
-                crate::output::json::to_writer(&mut stdout, &story)?;
-            } else {
-                crate::output::json::to_writer_pretty(&mut stdout, &story)?;
-            }
-            writeln!(stdout)?;
-        }
-    }
-    stdout.flush()?;
+            Ok(())
+        },
+    )?;
     Ok(exit::OK)
 }
 

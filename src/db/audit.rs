@@ -103,7 +103,9 @@ impl WriteTx<'_> {
         // Every entry of this transaction carries its operation (`paytrack undo`).
         entry.operation_id = Some(self.operation_id().to_string());
         entry.hash = entry.compute_hash();
-        self.mark_audited();
+        if crate::domain::audit::action::is_undoable(&entry.action) {
+            self.mark_undoable();
+        }
         insert_entry(conn, &entry)?;
         // Only once the row is in: a failed insert leaves the head to be re-read.
         self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));

@@ -95,11 +95,12 @@ pub struct WriteTx<'a> {
     /// The operation id every audit entry of this transaction carries
     /// (`paytrack undo OP`). Made here, not by commands, so none can forget it.
     operation_id: String,
-    /// Whether an audit entry was written (then the operation is reported).
-    audited: std::cell::Cell<bool>,
+    /// Whether an entry `paytrack undo` can reverse was written (then the
+    /// operation is reported with its undo hint).
+    undoable: std::cell::Cell<bool>,
 }
 
-/// Operations committed by this process that wrote audit entries, in order;
+/// Operations committed by this process that `undo` can reverse, in order;
 /// `commands::run` reports them when the command finishes.
 static COMMITTED_OPERATIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
@@ -421,16 +422,16 @@ impl Db {
                 tx,
                 cache: RefCell::default(),
                 operation_id: new_operation_id(),
-                audited: std::cell::Cell::new(false),
+                undoable: std::cell::Cell::new(false),
             };
             let value = work(&write)?;
             if honour_interrupt {
                 crate::interrupt::check()?;
             }
-            let (operation_id, audited) = (write.operation_id.clone(), write.audited.get());
+            let (operation_id, undoable) = (write.operation_id.clone(), write.undoable.get());
             write.tx.commit().context("committing")?;
             // Delivery results (honour_interrupt false) are not a person's command to undo.
-            if audited && honour_interrupt {
+            if undoable && honour_interrupt {
                 if let Ok(mut ops) = COMMITTED_OPERATIONS.lock() {
                     ops.push(operation_id);
                 }
@@ -520,8 +521,8 @@ impl WriteTx<'_> {
         &self.operation_id
     }
 
-    pub(crate) fn mark_audited(&self) {
-        self.audited.set(true);
+    pub(crate) fn mark_undoable(&self) {
+        self.undoable.set(true);
     }
 }
 

@@ -412,6 +412,12 @@ pub mod action {
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
     pub const USER_ERASED: &str = "user.erased";
     pub const RETENTION_APPLIED: &str = "retention.applied";
+
+    /// The actions `paytrack undo` reverses (`services::undo`); an operation
+    /// with none of them gets no "undo with" hint.
+    pub fn is_undoable(action: &str) -> bool {
+        matches!(action, STATUS_CHANGED | BOOKING_EDITED | BOOKING_ADDED)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Payments reconciliation rules, free of I/O: finding the booking a payment
 //! names, and deciding what a payment means for that booking (its outcome).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::time::parse_legacy_timestamp;
@@ -243,8 +243,7 @@ pub fn parse_paid_at(text: &str) -> Option<DateTime<Utc>> {
             return Some(naive.and_utc());
         }
     }
-    NaiveDate::parse_from_str(t, "%d.%m.%Y")
-        .ok()
+    crate::domain::time::parse_calendar_date(t)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|n| n.and_utc())
 }

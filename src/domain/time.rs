@@ -144,7 +144,7 @@ pub fn parse_instant(
 ) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
-        format!("invalid date '{}': use 2024-12-01, 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h", crate::output::sanitize::shown(text))
+        format!("invalid date '{}': use 2024-12-01 (or 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h", crate::output::sanitize::shown(text))
     };
     match t {
         "now" => return Ok(now),
@@ -159,13 +159,33 @@ pub fn parse_instant(
     if let Some(age) = parse_age(t) {
         return now.checked_sub_signed(age?).ok_or_else(bad);
     }
-    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    if let Some(date) = parse_calendar_date(t) {
         return zone.midnight(date).ok_or_else(bad);
     }
     if let Ok(ts) = DateTime::parse_from_rfc3339(t) {
         return Ok(ts.with_timezone(&Utc));
     }
     Err(bad())
+}
+
+/// A calendar date as people here write it: ISO `2024-12-01` or the Russian
+/// `01.12.2024`. The one date reader for flags (`--since`) and bank files.
+pub fn parse_calendar_date(text: &str) -> Option<NaiveDate> {
+    let t = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Some(date);
+    }
+    // Exactly DD.MM.YYYY: chrono alone would read `1.3.24` as the year 24.
+    let b = t.as_bytes();
+    let shaped = b.len() == 10
+        && b[2] == b'.'
+        && b[5] == b'.'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+    shaped
+        .then(|| NaiveDate::parse_from_str(t, "%d.%m.%Y").ok())
+        .flatten()
 }
 
 /// Parses an age such as `7d`; `None` when the text is not shaped like one.

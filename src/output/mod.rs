@@ -6,10 +6,12 @@ pub mod encrypt;
 pub mod file;
 pub mod findings;
 pub mod json;
+pub mod pipeline;
 pub mod progress;
 pub mod prompt;
 pub mod redact;
 pub mod sanitize;
+pub mod style;
 pub mod table;
 pub mod views;
 
@@ -212,35 +214,23 @@ impl Output {
 
     /// A note for the person at the terminal, on stderr.
     pub fn note(&self, message: &str) {
-        use owo_colors::OwoColorize;
         if self.quiet {
             return;
         }
         let message = sanitize::message_line(message);
-        let prefix = "paytrack:";
-        if self.color_stderr {
-            talk(format_args!("{} {message}", prefix.dimmed()));
-        } else {
-            talk(format_args!("{prefix} {message}"));
-        }
+        talk(format_args!("{} {message}", style::note_prefix(self)));
     }
 
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
-        use owo_colors::OwoColorize;
         if self.quiet {
             return;
         }
         let message = sanitize::message_line(message);
-        let prefix = self.tr("warning:", "предупреждение:");
-        if self.color_stderr {
-            talk(format_args!(
-                "paytrack: {} {message}",
-                prefix.yellow().bold()
-            ));
-        } else {
-            talk(format_args!("paytrack: {prefix} {message}"));
-        }
+        talk(format_args!(
+            "paytrack: {} {message}",
+            style::warn_prefix(self)
+        ));
     }
 
     /// A header for a column of times, with the zone they are shown in:

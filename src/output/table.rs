@@ -6,12 +6,10 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use comfy_table::{
-    presets, Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Row, Width,
-};
+use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Row, Width};
 use unicode_width::UnicodeWidthChar;
 
-use super::{sanitize, Output};
+use super::{sanitize, style, Output};
 use crate::domain::Status;
 
 /// A comfy-table that fits the terminal it is printed on.
@@ -25,12 +23,38 @@ pub struct Table {
     fit_width: Option<u16>,
     /// Columns never cut (ids, times, statuses, numbers).
     whole: Vec<usize>,
+    /// Columns hidden, in this order, when the others would be cut to a letter.
+    optional: Vec<usize>,
+    /// Columns whose text carries colour codes made by `style` (the stats bar).
+    styled: Vec<usize>,
 }
 
 impl Table {
     /// Adds a row; on a terminal it is capped at one line.
+    ///
+    /// The last line of defence for stored text: a cell that still holds a
+    /// control, bidi or zero-width character (a view that built it without
+    /// `text_cell`) is sanitised here, so no view can forget. Only the
+    /// columns `style` colours itself (`styled_text`) keep their escapes.
     pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
         let mut row = row.into();
+        let raw = |(index, cell): (usize, &Cell)| {
+            !self.styled.contains(&index) && cell.content().chars().any(sanitize::is_dangerous)
+        };
+        if row.cell_iter().enumerate().any(raw) {
+            let cells: Vec<Cell> = row
+                .cell_iter()
+                .enumerate()
+                .map(|(index, cell)| {
+                    if raw((index, cell)) {
+                        Cell::new(sanitize::for_terminal(&cell.content()))
+                    } else {
+                        cell.clone()
+                    }
+                })
+                .collect();
+            row = Row::from(cells);
+        }
         if self.fit_width.is_some() {
             row.max_height(1);
         }
@@ -42,6 +66,20 @@ impl Table {
     /// when the terminal is narrow, only the other columns give up width.
     pub fn keep_whole(&mut self, columns: &[usize]) -> &mut Self {
         self.whole.extend_from_slice(columns);
+        self
+    }
+
+    /// Columns whose cells `style` colours inside the text (the stats bar):
+    /// their escape codes are the program's own, not stored text.
+    pub fn styled_text(&mut self, columns: &[usize]) -> &mut Self {
+        self.styled.extend_from_slice(columns);
+        self
+    }
+
+    /// Columns that may be left out on a narrow terminal (in this order)
+    /// rather than cut the names to a letter: `--wide` or a pipe shows them.
+    pub fn optional(&mut self, columns: &[usize]) -> &mut Self {
+        self.optional.extend_from_slice(columns);
         self
     }
 }
@@ -66,7 +104,7 @@ impl fmt::Display for Table {
             // (a table for people is small; the copy costs what printing does).
             Some(width) => {
                 let mut fitted = self.inner.clone();
-                fit(&mut fitted, usize::from(width), &self.whole);
+                fit(&mut fitted, usize::from(width), &self.whole, &self.optional);
                 fitted.fmt(f)
             }
             None => self.inner.fmt(f),
@@ -74,50 +112,40 @@ impl fmt::Display for Table {
     }
 }
 
-/// Caps the widest cuttable columns until the table fits `width` terminal
-/// columns: the narrow ones keep their full width, so short names stay whole
-/// and only the longest give way, each cut with `…` on its one line.
-fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
-    let hidden = hide_empty_columns(table);
-    // Includes the header and measures in terminal columns (ANSI-aware); a
-    // hidden column takes nothing.
-    let natural: Vec<usize> = table
+/// Fits the table to `width` terminal columns: empty columns hide, then the
+/// widest cuttable columns are capped ([`column_caps`]); when that would cut
+/// names to a letter, the optional columns hide first, one at a time.
+fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize], optional: &[usize]) {
+    let mut hidden = hide_empty_columns(table);
+    // Includes the header and measures in terminal columns (ANSI-aware).
+    let measured: Vec<usize> = table
         .column_max_content_widths()
         .into_iter()
-        .zip(&hidden)
-        .map(|(w, &hidden)| if hidden { 0 } else { usize::from(w) })
+        .map(usize::from)
         .collect();
-    // Each shown column has one space of padding on either side and a border
-    // to its left; the last border closes the row.
-    let overhead = hidden.iter().filter(|h| !**h).count() * 3 + 1;
-    if natural.iter().sum::<usize>() + overhead <= width {
-        return;
-    }
     let header_widths: Vec<usize> = table.header().map_or_else(Vec::new, |h| {
         h.cell_iter().map(|c| display_width(&c.content())).collect()
     });
-    let header_width = |index: usize| header_widths.get(index).copied().unwrap_or(0);
-    let cuttable: Vec<usize> = (0..natural.len()).filter(|i| !whole.contains(i)).collect();
-    let kept: usize = (0..natural.len())
-        .filter(|i| whole.contains(i))
-        .map(|i| natural[i])
-        .sum();
-    let room = width.saturating_sub(overhead + kept);
-    // A cut column keeps its header readable and at least a letter and the `…`.
-    let floor = |index: usize| natural[index].min(header_width(index).max(2));
-    let used = |cap: usize| -> usize {
-        cuttable
-            .iter()
-            .map(|&i| natural[i].min(cap.max(floor(i))))
-            .sum()
-    };
-    let mut cap = cuttable.iter().map(|&i| natural[i]).max().unwrap_or(0);
-    while cap > 2 && used(cap) > room {
-        cap -= 1;
-    }
-    for &index in &cuttable {
-        let limit = cap.max(floor(index));
-        if natural[index] > limit {
+    let mut optional = optional.iter().copied();
+    loop {
+        let fitted = column_caps(&measured, &hidden, &header_widths, whole, width);
+        let caps = match fitted {
+            Fitted::Whole => return,
+            Fitted::Readable(caps) => caps,
+            // Names cut to a letter say nothing: the columns that may go
+            // (referral, discount) go first, one at a time.
+            Fitted::Tight(caps) => match optional.by_ref().find(|&i| !hidden[i]) {
+                Some(index) => {
+                    if let Some(column) = table.column_mut(index) {
+                        column.set_constraint(ColumnConstraint::Hidden);
+                        hidden[index] = true;
+                    }
+                    continue;
+                }
+                None => caps,
+            },
+        };
+        for (index, limit) in caps {
             if let Some(column) = table.column_mut(index) {
                 column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
                     // comfy-table's fixed widths include the padding.
@@ -125,6 +153,73 @@ fn fit(table: &mut comfy_table::Table, width: usize, whole: &[usize]) {
                 )));
             }
         }
+        return;
+    }
+}
+
+/// How a table fits its terminal: as it is, with cut columns whose headers
+/// stay readable, or only with headers cut too. The caps are `(column, width)`.
+enum Fitted {
+    Whole,
+    Readable(Vec<(usize, usize)>),
+    Tight(Vec<(usize, usize)>),
+}
+
+/// Caps the widest cuttable columns until the table fits `width` terminal
+/// columns: the narrow ones keep their full width, so short names stay whole
+/// and only the longest give way, each cut with `…` on its one line.
+fn column_caps(
+    measured: &[usize],
+    hidden: &[bool],
+    header_widths: &[usize],
+    whole: &[usize],
+    width: usize,
+) -> Fitted {
+    // A hidden column takes nothing.
+    let natural: Vec<usize> = measured
+        .iter()
+        .zip(hidden)
+        .map(|(&w, &hidden)| if hidden { 0 } else { w })
+        .collect();
+    // Each shown column has one space of padding on either side and a border
+    // to its left; the last border closes the row.
+    let overhead = hidden.iter().filter(|h| !**h).count() * 3 + 1;
+    if natural.iter().sum::<usize>() + overhead <= width {
+        return Fitted::Whole;
+    }
+    let header_width = |index: usize| header_widths.get(index).copied().unwrap_or(0);
+    let cuttable: Vec<usize> = (0..natural.len()).filter(|i| !whole.contains(i)).collect();
+    let kept: usize = (0..natural.len())
+        .filter(|i| whole.contains(i))
+        .map(|i| natural[i])
+        .sum();
+    let room = width.saturating_sub(overhead + kept);
+    // A cut column keeps its header readable and at least a letter and the
+    // `…` — unless even that is wider than the terminal: then headers are
+    // cut too, as a wrapped table is unreadable altogether.
+    let readable = |index: usize| natural[index].min(header_width(index).max(2));
+    let tight = |index: usize| natural[index].min(2);
+    let used = |cap: usize, floor: &dyn Fn(usize) -> usize| -> usize {
+        cuttable
+            .iter()
+            .map(|&i| natural[i].min(cap.max(floor(i))))
+            .sum()
+    };
+    let is_tight = used(2, &readable) > room;
+    let floor: &dyn Fn(usize) -> usize = if is_tight { &tight } else { &readable };
+    let mut cap = cuttable.iter().map(|&i| natural[i]).max().unwrap_or(0);
+    while cap > 2 && used(cap, floor) > room {
+        cap -= 1;
+    }
+    let caps = cuttable
+        .iter()
+        .map(|&index| (index, cap.max(floor(index))))
+        .filter(|&(index, limit)| natural[index] > limit)
+        .collect();
+    if is_tight {
+        Fitted::Tight(caps)
+    } else {
+        Fitted::Readable(caps)
     }
 }
 
@@ -169,14 +264,7 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
     inner.set_content_arrangement(ContentArrangement::Disabled);
     let mut header: Row = headers
         .iter()
-        .map(|h| {
-            let cell = Cell::new(h);
-            if out.color {
-                cell.add_attribute(Attribute::Bold)
-            } else {
-                cell
-            }
-        })
+        .map(|h| style::header(out, h))
         .collect::<Vec<_>>()
         .into();
     header.max_height(1);
@@ -185,6 +273,8 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
         inner,
         fit_width: out.width,
         whole: Vec::new(),
+        optional: Vec::new(),
+        styled: Vec::new(),
     }
 }
 
@@ -216,18 +306,9 @@ pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
     Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
 }
 
-/// A status badge: the label in the run's language, coloured by the cell's style.
+/// A status badge: the label in the run's language, coloured by `style`.
 pub fn status_cell(out: &Output, status: Status) -> Cell {
-    let cell = Cell::new(out.status_label(status));
-    if !out.color {
-        return cell;
-    }
-    let color = match status {
-        Status::Confirmed => Color::Green,
-        Status::Pending => Color::Yellow,
-        Status::Cancelled => Color::Red,
-    };
-    cell.fg(color).add_attribute(Attribute::Bold)
+    style::status(out, status)
 }
 
 /// A right-aligned number cell.
@@ -335,6 +416,25 @@ mod tests {
             assert!(display_width(line) <= 40, "{line:?} is wider than 40");
         }
         assert!(text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn a_cell_built_without_text_cell_is_sanitised_anyway() {
+        let out = output(None, false);
+        let mut table = new_table(&out, &["Raw", "Bar"]);
+        table.styled_text(&[1]);
+        table.add_row(vec![
+            Cell::new("\x1b]0;pwned\x07\u{202e}x"),
+            Cell::new("\x1b[32m█\x1b[0m"),
+        ]);
+        let text = table.to_string();
+        assert!(text.contains("\\e]0;pwned\\u{7}\\u{202e}x"), "{text}");
+        assert!(
+            !text.contains('\u{7}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        // The program's own colour in a styled column stays colour.
+        assert!(text.contains("\x1b[32m█"), "{text:?}");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! the display zone, money, statuses). Commands hand rows here; no command
 //! builds another command's table.
 
-use comfy_table::{Cell, Color};
+use comfy_table::Cell;
+use serde::Serialize;
+
+use super::pipeline::Record;
 
 use super::table::{new_table, number_cell, status_cell, text_cell, Table};
 use super::{sanitize, Lang, Output};
@@ -11,7 +14,7 @@ use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Booking;
-use crate::domain::money::Money;
+use crate::domain::money::{format_amount, Money};
 use crate::domain::time::from_storage;
 
 /// A stored time as people read it, in the display zone.
@@ -20,6 +23,69 @@ pub fn show_time(out: &Output, stored: &str) -> String {
         || sanitize::for_terminal(stored).into_owned(),
         |t| out.zone.show(t),
     )
+}
+
+/// The columns of bookings in CSV and JSON: the schema's names plus
+/// `status`. `bookings import` reads these columns, so export → import
+/// round-trips.
+pub const BOOKING_COLUMNS: [&str; 12] = [
+    "id",
+    "user_id",
+    "username",
+    "first_name",
+    "course_id",
+    "course_stream",
+    "confirmed",
+    "created_at",
+    "referral_code",
+    "discount_percent",
+    "updated_at",
+    "status",
+];
+
+/// A booking in JSON: the stored fields plus the status's name.
+#[derive(Serialize)]
+pub struct BookingJson<'a> {
+    #[serde(flatten)]
+    pub booking: &'a Booking,
+    pub status: &'static str,
+}
+
+/// A booking for machines. Redaction (issue 20) happens on the row before
+/// it gets here: a redacted booking has no names.
+impl Record for Booking {
+    const COLUMNS: &'static [&'static str] = &BOOKING_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            self.user_id.to_string(),
+            text(&self.username),
+            text(&self.first_name),
+            self.course_id.to_string(),
+            text(&self.course_stream),
+            self.status.code().to_string(),
+            self.created_at.clone(),
+            text(&self.referral_code),
+            self.discount_percent
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            self.updated_at.clone(),
+            self.status.name().to_string(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        BookingJson {
+            booking: self,
+            status: self.status.name(),
+        }
+    }
 }
 
 /// The bookings table (also used by bulk set-status previews).
@@ -59,9 +125,70 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
     }
     // On a narrow terminal the names give way; id, time, status and numbers stay whole.
     table.keep_whole(&[0, 1, 2, 5, 8]);
+    // Then Referral and Discount give their room to the names.
+    table.optional(&[7, 8]);
     table
 }
 
+/// The columns of `payments list --csv`: the table's, amounts as `27000.00`.
+pub const PAYMENT_COLUMNS: [&str; 13] = [
+    "id",
+    "provider",
+    "external_id",
+    "booking_id",
+    "amount",
+    "currency",
+    "paid_at",
+    "description",
+    "outcome",
+    "imported_at",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
+];
+
+/// A stored payment for CSV and JSON: the amount in machine form.
+#[derive(Serialize)]
+pub struct PaymentJson<'a> {
+    #[serde(flatten)]
+    pub payment: &'a Payment,
+    pub amount: String,
+}
+
+impl Record for Payment {
+    const COLUMNS: &'static [&'static str] = &PAYMENT_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let text = |v: &str| out.csv_text(v).into_owned();
+        vec![
+            self.id.to_string(),
+            text(&self.provider),
+            text(&self.external_id),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            format_amount(self.amount_minor),
+            text(&self.currency),
+            self.paid_at.clone().unwrap_or_default(),
+            self.description.as_deref().map(text).unwrap_or_default(),
+            self.outcome.clone(),
+            self.imported_at.clone(),
+            self.resolved_at.clone().unwrap_or_default(),
+            self.resolved_by.as_deref().map(text).unwrap_or_default(),
+            self.resolution_note
+                .as_deref()
+                .map(text)
+                .unwrap_or_default(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        PaymentJson {
+            payment: self,
+            amount: format_amount(self.amount_minor),
+        }
+    }
+}
+
+/// Stored payments as a table for people.
 pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     let mut table = new_table(
         out,
@@ -102,6 +229,77 @@ pub fn payments_table(out: &Output, rows: &[Payment]) -> Table {
     table
 }
 
+/// The columns of audit entries in CSV (and the JSON field names).
+pub const AUDIT_COLUMNS: [&str; 12] = [
+    "id",
+    "at",
+    "actor",
+    "action",
+    "booking_id",
+    "old_value",
+    "new_value",
+    "reason",
+    "details",
+    "prev_hash",
+    "hash",
+    "operation_id",
+];
+
+impl Record for AuditEntry {
+    const COLUMNS: &'static [&'static str] = &AUDIT_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            out.csv_text(&self.at).into_owned(),
+            out.csv_text(&self.actor).into_owned(),
+            out.csv_text(&self.action).into_owned(),
+            self.booking_id.map(|b| b.to_string()).unwrap_or_default(),
+            opt(&self.old_value),
+            opt(&self.new_value),
+            opt(&self.reason),
+            out.csv_text(&self.details).into_owned(),
+            self.prev_hash.clone(),
+            self.hash.clone(),
+            self.operation_id.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
+}
+
+/// An audit entry as one line, for people following the log (`audit tail
+/// -f`, or a tail too long for a table): id, time, actor, action, booking,
+/// change, reason — every stored text sanitised.
+pub fn audit_line(out: &Output, e: &AuditEntry) -> String {
+    use sanitize::for_terminal;
+    let mut line = format!(
+        "{:>6}  {}  {}  {}",
+        e.id,
+        show_time(out, &e.at),
+        for_terminal(&e.actor),
+        for_terminal(&e.action)
+    );
+    if let Some(b) = e.booking_id {
+        line += &format!("  #{b}");
+    }
+    let change = change_text(e);
+    if !change.is_empty() {
+        line += &format!("  {}", for_terminal(&change));
+    }
+    if let Some(reason) = &e.reason {
+        line += &format!("  ({})", for_terminal(reason));
+    }
+    line
+}
+
 /// Audit entries as a table for people.
 pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table::Table {
     let mut table = new_table(
@@ -130,6 +328,54 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
     }
     table.keep_whole(&[0, 1, 3, 4]);
     table
+}
+
+/// The columns of outbox messages in CSV (and the JSON field names).
+pub const MESSAGE_COLUMNS: [&str; 13] = [
+    "id",
+    "booking_id",
+    "chat_id",
+    "kind",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "last_error",
+    "created_at",
+    "claimed_by",
+    "claimed_at",
+    "body",
+];
+
+impl Record for OutboxMessage {
+    const COLUMNS: &'static [&'static str] = &MESSAGE_COLUMNS;
+
+    fn csv_record(&self, out: &Output) -> Vec<String> {
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|t| out.csv_text(t).into_owned())
+                .unwrap_or_default()
+        };
+        vec![
+            self.id.to_string(),
+            self.booking_id.to_string(),
+            self.chat_id.to_string(),
+            out.csv_text(&self.kind).into_owned(),
+            self.status.clone(),
+            self.attempts.to_string(),
+            self.next_attempt_at.clone(),
+            opt(&self.sent_at),
+            opt(&self.last_error),
+            self.created_at.clone(),
+            opt(&self.claimed_by),
+            opt(&self.claimed_at),
+            out.csv_text(&self.body).into_owned(),
+        ]
+    }
+
+    fn json(&self) -> impl Serialize + '_ {
+        self
+    }
 }
 
 /// Messages as a table for people. Bodies and errors carry stranger-typed
@@ -218,21 +464,7 @@ pub fn change_text(e: &AuditEntry) -> String {
 }
 
 pub fn message_status_cell(out: &Output, status: &str) -> Cell {
-    let (label, color) = match status {
-        "pending" => (out.tr("pending", "в очереди"), Color::Yellow),
-        "sending" => (out.tr("sending", "отправляется"), Color::Cyan),
-        "sent" => (out.tr("sent", "отправлено"), Color::Green),
-        "failed" => (out.tr("failed", "не доставлено"), Color::Red),
-        "withdrawn" => (out.tr("withdrawn", "отозвано"), Color::DarkGrey),
-        "cancelled" => (out.tr("cancelled", "отменено"), Color::DarkGrey),
-        other => (other, Color::Reset),
-    };
-    let cell = Cell::new(label);
-    if out.color {
-        cell.fg(color)
-    } else {
-        cell
-    }
+    super::style::message_status(out, status)
 }
 
 #[cfg(test)]

@@ -507,4 +507,32 @@ fn bad_dates_are_bad_input() {
         "today",
     ]);
     env.ok(&["bookings", "list", "--since", "2024-03-01T10:00:00+03:00"]);
+    // The Russian way of writing a date means the same day wherever a date is taken.
+    let russian = env.ok(&[
+        "bookings",
+        "list",
+        "--since",
+        "10.03.2024",
+        "--until",
+        "11.03.2024",
+        "--csv",
+    ]);
+    let iso = env.ok(&[
+        "bookings",
+        "list",
+        "--since",
+        "2024-03-10",
+        "--until",
+        "2024-03-11",
+        "--csv",
+    ]);
+    assert_eq!(russian, iso);
+    assert!(csv_rows(&iso).len() > 1, "{iso}");
+    assert_eq!(
+        env.ok(&["stats", "streams", "--since", "01.03.2024", "--csv"]),
+        env.ok(&["stats", "streams", "--since", "2024-03-01", "--csv"])
+    );
+    for bad in ["31.02.2024", "1.3.24", "2024.03.01"] {
+        env.fails(&["bookings", "list", "--since", bad], code::BAD_INPUT);
+    }
 }

@@ -14,6 +14,7 @@ mod payments;
 mod payments_people;
 #[cfg(feature = "postgres")]
 mod pg_backend;
+mod pipeline;
 mod privacy;
 mod properties;
 mod records;

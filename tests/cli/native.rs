@@ -30,7 +30,7 @@ id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,refe
 5,1005,evil,\"\x1b[2Jpwned\",3,py_2,2,2024-12-05 08:00:00+00,,
 ";
 
-fn with_names() -> Env {
+pub(crate) fn with_names() -> Env {
     let env = Env::new();
     let file = env.write("names.csv", NAMES_CSV);
     env.ok(&["bookings", "import", &file]);
@@ -463,7 +463,7 @@ fn with_harness_env(env: &Env, program: &str) -> Command {
 /// Runs a shell command line in a pseudo-terminal (util-linux `script`), with
 /// the harness environment plus `vars`; returns the terminal's transcript.
 /// `None` when `script` is not installed.
-fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
+pub(crate) fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
     let script = ["/usr/bin/script", "/bin/script"]
         .into_iter()
         .find(|p| Path::new(p).exists())?;
@@ -478,7 +478,7 @@ fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
     Some(text(&out.stdout).replace('\r', ""))
 }
 
-fn paytrack() -> String {
+pub(crate) fn paytrack() -> String {
     assert_cmd::cargo::cargo_bin("paytrack")
         .to_str()
         .unwrap()
@@ -487,7 +487,7 @@ fn paytrack() -> String {
 
 /// Prints that `script` is missing, so a skipped terminal test is visible.
 /// Under CI (`CI=true`) a missing tool is a failure, not a skip.
-fn no_terminal() {
+pub(crate) fn no_terminal() {
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
         "util-linux `script` is not installed, and CI must run the terminal checks"
@@ -788,5 +788,29 @@ fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
     assert!(
         tty.contains("Referral") && tty.contains("FRIEND10"),
         "{tty}"
+    );
+}
+
+/// JSON reaches stdout only through `output::json`, which escapes bidi and C1
+/// characters that serde_json leaves raw (a stranger's name could otherwise
+/// reorder or drive the admin's terminal when a script prints the JSON).
+#[test]
+fn every_command_writes_json_through_the_escaping_writer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for sub in ["commands", "services"] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("serde_json::to_writer") {
+                    offenders.push(format!("{}:{}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "raw serde_json writers: {offenders:#?}"
     );
 }

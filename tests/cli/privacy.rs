@@ -632,3 +632,23 @@ fn an_encrypted_backup_decrypts_to_a_database_that_checks_and_leaves_no_plain_co
     );
     assert!(!refused.exists());
 }
+
+#[test]
+fn only_operations_undo_can_reverse_get_the_undo_hint() {
+    let env = env_with_person();
+    let changed = env.run(&[
+        "booking",
+        "set-status",
+        "4",
+        "cancelled",
+        "--reason",
+        "test",
+    ]);
+    let talk = String::from_utf8_lossy(&changed.stderr);
+    assert!(talk.contains("undo with paytrack undo"), "{talk}");
+    // An erasure cannot be reversed: no hint that it can.
+    let erased = env.run(&["users", "erase", USER, "--reason", "request", "--yes"]);
+    assert!(erased.status.success());
+    let talk = String::from_utf8_lossy(&erased.stderr);
+    assert!(!talk.contains("undo"), "{talk}");
+}

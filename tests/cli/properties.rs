@@ -7,13 +7,13 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use paytrack::commands::bookings::CSV_COLUMNS;
-use paytrack::commands::import::{column_index, parse_row};
 use paytrack::domain::booking::Booking;
 use paytrack::domain::money::{format_amount, parse_amount};
 use paytrack::domain::time::{
     from_storage, parse_age, parse_instant, parse_legacy_timestamp, to_storage, DisplayZone,
 };
 use paytrack::domain::Status;
+use paytrack::input::bookings_csv::{column_index, parse_row};
 use paytrack::output::sanitize::for_csv;
 use paytrack::output::{ColorChoice, Lang, Output};
 use proptest::prelude::*;
