@@ -9,25 +9,7 @@ use crate::domain::payment::PaymentOutcome;
 use crate::domain::Status;
 use crate::output::{ColorChoice, Format, Lang};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success (also: nothing to do, or stdout closed early by `| head`)
-  1    other error
-  2    usage error (bad flag or value)
-  3    bad input (a file or value that cannot be used; nothing was changed)
-  4    not found (no such booking, course or stream)
-  5    refused by the rules (a status transition; a full stream)
-  6    --expect (--expect-stream) failed, or undo found a booking changed since
-  7    database busy after waiting for other writers
-  8    database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,
-       another application's database)
-  9    verification failed (stats verify, audit verify, check, backup)
-  10   needs attention (payments import found something new for a person;
-       bookings import found conflicts; outbox drain gave up on a message)
-  11   outbox drain stopped: the channel cannot work (--exec command cannot
-       run, exit 126/127; bot token refused); no attempt was used up
-  130  interrupted (Ctrl-C); the database is as it was
-
+const ROOT_AFTER_HELP: &str = "\
 Environment:
   PAYTRACK_DB      database file or postgres:// URL (--db)
   PAYTRACK_ACTOR   who acts, for the audit log (--actor)
@@ -51,7 +33,7 @@ const GLOBAL_OPTIONS: &str = "Global options";
 ///
 /// Statuses: confirmed (2, paid), pending (1), cancelled (-1).
 #[derive(Debug, Parser)]
-#[command(name = "paytrack", version, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(name = "paytrack", version, after_help = ROOT_AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Database file [default: $XDG_DATA_HOME/paytrack/paytrack.db], or a postgres:// URL. A named file must exist (see `init`).
     // hide_env_values: a URL may hold a password, and help must never print it.
@@ -896,11 +878,17 @@ pub struct AuditTailArgs {
 /// with the headings translated.
 pub fn command(lang: Lang) -> clap::Command {
     use clap::CommandFactory;
-    let cmd = Cli::command();
-    match lang {
-        Lang::En => cmd,
-        Lang::Ru => translate(cmd, &[]),
-    }
+    let cmd = match lang {
+        Lang::En => Cli::command(),
+        Lang::Ru => translate(Cli::command(), &[]),
+    };
+    // The exit codes come from the error module's table, in the run's language.
+    let rest = cmd
+        .get_after_help()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let codes = crate::error::exit_code_help(lang == Lang::Ru);
+    cmd.after_help(format!("{codes}\n\n{rest}"))
 }
 
 fn translate(mut cmd: clap::Command, path: &[&str]) -> clap::Command {
@@ -943,24 +931,6 @@ const RUSSIAN_HELP: &[(&str, &str, &str)] = &[
         "",
         "Статусы оплаты бронирований курсов, в одном файле SQLite.\n\nСтатусы: confirmed (2, Подтверждено), pending (1, В ожидании), cancelled (-1, Отменено).",
         "\
-Коды выхода:
-  0    успех (и когда делать нечего, и когда stdout закрыт раньше, `| head`)
-  1    прочая ошибка
-  2    ошибка в командной строке (флаг или значение)
-  3    неверные данные (файл или значение нельзя использовать; ничего не изменено)
-  4    не найдено (нет такого бронирования, курса или потока)
-  5    запрещено правилами (переход статуса; поток заполнен)
-  6    --expect (--expect-stream) не совпал, или undo: бронь изменена после операции
-  7    база занята другими писателями дольше времени ожидания
-  8    база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,
-       база другого приложения)
-  9    проверка не прошла (stats verify, audit verify, check, backup)
-  10   нужно внимание (payments import нашёл новое для ручного разбора;
-       bookings import нашёл конфликты; outbox drain не смог доставить сообщение)
-  11   outbox drain остановлен: канал непригоден (команда --exec не запускается,
-       код 126/127; токен отвергнут); попытки не израсходованы
-  130  прервано (Ctrl-C); база осталась как была
-
 Переменные окружения:
   PAYTRACK_DB      файл базы или URL postgres:// (--db)
   PAYTRACK_ACTOR   кто действует, для журнала аудита (--actor)

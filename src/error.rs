@@ -26,6 +26,92 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// What each exit code means, in English and Russian: `--help` prints this
+/// table (generated, so it cannot drift from the codes above). A line break
+/// continues the description on an indented line.
+pub const EXIT_CODE_HELP: &[(u8, &str, &str)] = &[
+    (
+        exit::OK,
+        "success (also: nothing to do, or stdout closed early by `| head`)",
+        "успех (и когда делать нечего, и когда stdout закрыт раньше, `| head`)",
+    ),
+    (
+        exit::FAILURE,
+        "other error",
+        "прочая ошибка",
+    ),
+    (
+        exit::USAGE,
+        "usage error (bad flag or value)",
+        "ошибка в командной строке (флаг или значение)",
+    ),
+    (
+        exit::BAD_INPUT,
+        "bad input (a file or value that cannot be used; nothing was changed)",
+        "неверные данные (файл или значение нельзя использовать; ничего не изменено)",
+    ),
+    (
+        exit::NOT_FOUND,
+        "not found (no such booking, course or stream)",
+        "не найдено (нет такого бронирования, курса или потока)",
+    ),
+    (
+        exit::TRANSITION_REFUSED,
+        "refused by the rules (a status transition; a full stream)",
+        "запрещено правилами (переход статуса; поток заполнен)",
+    ),
+    (
+        exit::EXPECTATION_FAILED,
+        "--expect (--expect-stream) failed, or undo found a booking changed since",
+        "--expect (--expect-stream) не совпал, или undo: бронь изменена после операции",
+    ),
+    (
+        exit::BUSY,
+        "database busy after waiting for other writers",
+        "база занята другими писателями дольше времени ожидания",
+    ),
+    (
+        exit::DATABASE,
+        "database unusable (missing, not SQLite, corrupt, read-only, newer schema, disk full,\nanother application's database)",
+        "база непригодна (нет файла, не SQLite, повреждена, только чтение, новая схема, диск полон,\nбаза другого приложения)",
+    ),
+    (
+        exit::VERIFY_FAILED,
+        "verification failed (stats verify, audit verify, check, backup)",
+        "проверка не прошла (stats verify, audit verify, check, backup)",
+    ),
+    (
+        exit::ATTENTION,
+        "needs attention (payments import found something new for a person;\nbookings import found conflicts; outbox drain gave up on a message)",
+        "нужно внимание (payments import нашёл новое для ручного разбора;\nbookings import нашёл конфликты; outbox drain не смог доставить сообщение)",
+    ),
+    (
+        exit::CHANNEL_UNUSABLE,
+        "outbox drain stopped: the channel cannot work (--exec command cannot\nrun, exit 126/127; bot token refused); no attempt was used up",
+        "outbox drain остановлен: канал непригоден (команда --exec не запускается,\nкод 126/127; токен отвергнут); попытки не израсходованы",
+    ),
+    (
+        exit::INTERRUPTED,
+        "interrupted (Ctrl-C); the database is as it was",
+        "прервано (Ctrl-C); база осталась как была",
+    ),
+];
+
+/// The "Exit codes:" block of `paytrack --help` in English or Russian.
+pub fn exit_code_help(russian: bool) -> String {
+    let mut text = String::from(if russian {
+        "Коды выхода:"
+    } else {
+        "Exit codes:"
+    });
+    for (code, en, ru) in EXIT_CODE_HELP {
+        let description = if russian { ru } else { en };
+        let description = description.replace('\n', "\n       ");
+        text += &format!("\n  {code:<4} {description}");
+    }
+    text
+}
+
 /// A failure whose kind a script needs to see in the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum PaytrackError {
@@ -106,4 +192,39 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
                 .downcast_ref::<serde_json::Error>()
                 .is_some_and(|e| e.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exit_code_is_documented_once_in_both_languages() {
+        let codes: Vec<u8> = EXIT_CODE_HELP.iter().map(|(c, _, _)| *c).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted, "sorted, each once");
+        for code in [
+            exit::OK,
+            exit::FAILURE,
+            exit::USAGE,
+            exit::BAD_INPUT,
+            exit::NOT_FOUND,
+            exit::TRANSITION_REFUSED,
+            exit::EXPECTATION_FAILED,
+            exit::BUSY,
+            exit::DATABASE,
+            exit::VERIFY_FAILED,
+            exit::ATTENTION,
+            exit::CHANNEL_UNUSABLE,
+            exit::INTERRUPTED,
+        ] {
+            assert!(codes.contains(&code), "{code} undocumented");
+        }
+        assert!(EXIT_CODE_HELP
+            .iter()
+            .all(|(_, en, ru)| !en.is_empty() && !ru.is_empty()));
+        assert!(exit_code_help(false).contains("\n  130  interrupted"));
+    }
 }

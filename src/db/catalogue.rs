@@ -167,13 +167,7 @@ impl WriteTx<'_> {
 
     /// A course's template of a kind other than confirmation (the course row holds that one).
     pub fn kind_template(&self, course_id: i64, kind: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
-            )?
-            .query_row(params![course_id, kind], |r| r.get(0))
-            .optional()?)
+        kind_template_of(self.conn(), course_id, kind)
     }
 
     /// A course's templates of kinds other than confirmation: (kind, text).
@@ -300,6 +294,18 @@ pub(super) fn stream_by_code(
         .optional()?)
 }
 
+/// A course's template of a kind other than confirmation (for `Db` and `WriteTx` alike).
+fn kind_template_of(
+    conn: &rusqlite::Connection,
+    course_id: i64,
+    kind: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2")?
+        .query_row(params![course_id, kind], |r| r.get(0))
+        .optional()?)
+}
+
 fn stream_from_row(r: &rusqlite::Row) -> rusqlite::Result<Stream> {
     Ok(Stream {
         course_id: r.get(0)?,
@@ -350,13 +356,7 @@ impl Db {
 
     /// A course's template of a kind other than confirmation.
     pub fn kind_template(&self, course_id: i64, kind: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT body FROM message_templates WHERE course_id = ?1 AND kind = ?2",
-            )?
-            .query_row(params![course_id, kind], |r| r.get(0))
-            .optional()?)
+        kind_template_of(self.conn(), course_id, kind)
     }
 
     /// Streams with this code in any course (a code is usually unique; `--course` disambiguates).
