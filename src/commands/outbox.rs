@@ -66,7 +66,7 @@ fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
         // fixed template), not as they read when queued.
         for m in messages
             .iter_mut()
-            .filter(|m| m.status != MessageStatus::Sent.name())
+            .filter(|m| m.status != MessageStatus::Sent)
         {
             if let Some(kind) = MessageKind::from_name(&m.kind) {
                 let facts = db.message_facts(m.booking_id, kind)?;

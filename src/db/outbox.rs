@@ -26,7 +26,7 @@ pub struct OutboxMessage {
     pub chat_id: i64,
     pub kind: String,
     pub body: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub last_error: Option<String>,
@@ -136,7 +136,17 @@ fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
         chat_id: r.get(2)?,
         kind: r.get(3)?,
         body: r.get(4)?,
-        status: r.get(5)?,
+        // The CHECK list keeps other values out; a hand-edited file gets a clear error.
+        status: {
+            let name: String = r.get(5)?;
+            MessageStatus::from_name(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    5,
+                    rusqlite::types::Type::Text,
+                    format!("invalid message status '{name}'").into(),
+                )
+            })?
+        },
         attempts: r.get(6)?,
         next_attempt_at: r.get(7)?,
         last_error: r.get(8)?,

@@ -207,6 +207,12 @@ pub enum MessageStatus {
     Cancelled,
 }
 
+impl std::fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl MessageStatus {
     /// Every status, in the order of the schema's CHECK list.
     pub const ALL: [MessageStatus; 6] = [

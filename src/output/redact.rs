@@ -105,7 +105,7 @@ mod tests {
             chat_id: 1,
             kind: "confirmation".into(),
             body: body.into(),
-            status: "sent".into(),
+            status: crate::domain::message::MessageStatus::Sent,
             attempts: 1,
             next_attempt_at: String::new(),
             last_error: None,

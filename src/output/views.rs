@@ -14,6 +14,7 @@ use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Booking;
+use crate::domain::message::MessageStatus;
 use crate::domain::money::{format_amount, Money};
 use crate::domain::time::from_storage;
 
@@ -361,7 +362,7 @@ impl Record for OutboxMessage {
             self.booking_id.to_string(),
             self.chat_id.to_string(),
             out.csv_text(&self.kind).into_owned(),
-            self.status.clone(),
+            self.status.name().to_string(),
             self.attempts.to_string(),
             self.next_attempt_at.clone(),
             opt(&self.sent_at),
@@ -396,16 +397,16 @@ pub fn messages_table(out: &Output, messages: &[OutboxMessage]) -> crate::output
     );
     table.keep_whole(&[0, 1, 2, 3, 4, 5]);
     for m in messages {
-        let when = match (&m.sent_at, m.status.as_str()) {
+        let when = match (&m.sent_at, m.status) {
             (Some(sent), _) => show_time(out, sent),
-            (None, "pending") => show_time(out, &m.next_attempt_at),
+            (None, MessageStatus::Pending) => show_time(out, &m.next_attempt_at),
             _ => String::new(),
         };
         table.add_row(vec![
             number_cell(m.id),
             number_cell(m.booking_id),
             number_cell(m.chat_id),
-            message_status_cell(out, &m.status),
+            message_status_cell(out, m.status.name()),
             number_cell(m.attempts),
             Cell::new(when),
             text_cell(out, m.last_error.as_deref(), 40),

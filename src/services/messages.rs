@@ -219,7 +219,10 @@ pub fn cancel_messages(
         let message = tx
             .message(id)?
             .ok_or_else(|| PaytrackError::NotFound(format!("message {id} not found")))?;
-        if !matches!(message.status.as_str(), "pending" | "failed") {
+        if !matches!(
+            message.status,
+            MessageStatus::Pending | MessageStatus::Failed
+        ) {
             return Err(PaytrackError::TransitionRefused(format!(
                 "message {id} is {}; only pending and failed messages can be cancelled; nothing changed",
                 message.status
@@ -233,7 +236,7 @@ pub fn cancel_messages(
             NewAuditEntry {
                 action: action::MESSAGE_CANCELLED,
                 booking_id: Some(message.booking_id),
-                old_value: Some(message.status.clone()),
+                old_value: Some(message.status.name().to_string()),
                 new_value: Some(MessageStatus::Cancelled.name().to_string()),
                 reason: reason.map(str::to_string),
                 details: json!({ "message_id": id, "kind": message.kind, "chat_id": message.chat_id }),
@@ -252,7 +255,10 @@ pub fn retry_messages(tx: &WriteTx, ids: &[i64], actor: &str, now: DateTime<Utc>
             .ok_or_else(|| PaytrackError::NotFound(format!("message {id} not found")))?;
         // A cancelled message may have been stopped by mistake; a withdrawn
         // one is untrue (its booking changed) and stays withdrawn.
-        if !matches!(message.status.as_str(), "failed" | "cancelled") {
+        if !matches!(
+            message.status,
+            MessageStatus::Failed | MessageStatus::Cancelled
+        ) {
             return Err(PaytrackError::TransitionRefused(format!(
                 "message {id} is {}; only failed and cancelled messages can be retried; nothing changed",
                 message.status
@@ -266,7 +272,7 @@ pub fn retry_messages(tx: &WriteTx, ids: &[i64], actor: &str, now: DateTime<Utc>
             NewAuditEntry {
                 action: action::MESSAGE_RETRIED,
                 booking_id: Some(message.booking_id),
-                old_value: Some(message.status.clone()),
+                old_value: Some(message.status.name().to_string()),
                 new_value: Some(MessageStatus::Pending.name().to_string()),
                 details: json!({ "message_id": id, "kind": message.kind, "attempts_before": message.attempts }),
                 ..Default::default()
@@ -283,7 +289,7 @@ pub fn current_text(
     facts: Option<&MessageFacts>,
     message: &crate::db::outbox::OutboxMessage,
 ) -> std::result::Result<String, String> {
-    let frozen = message.status == MessageStatus::Sent.name() || message.params.is_none();
+    let frozen = message.status == MessageStatus::Sent || message.params.is_none();
     match (frozen, facts, MessageKind::from_name(&message.kind)) {
         (false, Some(facts), Some(kind)) => render_message(
             facts,

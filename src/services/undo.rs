@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::BookingFields;
+use crate::domain::message::MessageStatus;
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::Status;
 use crate::error::PaytrackError;
@@ -80,7 +81,9 @@ pub fn undo_operation(
                     .ok()
                     .and_then(|d| d["message_id"].as_i64());
                 let unsent_before = match message {
-                    Some(id) => tx.message(id)?.is_some_and(|m| m.status == "pending"),
+                    Some(id) => tx
+                        .message(id)?
+                        .is_some_and(|m| m.status == MessageStatus::Pending),
                     None => false,
                 };
                 let outcome = change_status(
@@ -91,7 +94,9 @@ pub fn undo_operation(
                 )?;
                 report.status_changes += u64::from(outcome.changed);
                 if let (Some(id), true) = (message, unsent_before) {
-                    let withdrawn = tx.message(id)?.is_some_and(|m| m.status == "withdrawn");
+                    let withdrawn = tx
+                        .message(id)?
+                        .is_some_and(|m| m.status == MessageStatus::Withdrawn);
                     report.withdrawn += u64::from(withdrawn);
                 }
             }
