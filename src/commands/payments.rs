@@ -185,22 +185,14 @@ fn offer_cancel(
         ));
         return Ok(());
     }
-    eprint!(
-        "{} {booking_id}? [y/N] ",
+    let question = format!(
+        "{} {booking_id}?",
         out.tr(
             "Fully refunded. Cancel confirmed booking",
             "Деньги возвращены полностью. Отменить подтверждённую бронь"
         )
     );
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the answer")?;
-    if !matches!(
-        answer.trim().to_lowercase().as_str(),
-        "y" | "yes" | "д" | "да"
-    ) {
+    if !crate::output::prompt::confirm(out, &question, "a refund")? {
         out.note(out.tr("booking left as it is", "бронь оставлена как есть"));
         return Ok(());
     }

@@ -255,11 +255,12 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
         ));
     }
     for refusal in &summary.refused {
-        eprintln!(
+        // Through `talk`: a closed stderr must not become a panic.
+        crate::output::talk(format_args!(
             "paytrack: {}: {}",
             out.tr("refused", "отказано"),
             refusal.reason
-        );
+        ));
     }
     let head = if applied {
         out.tr("applied", "применено")
@@ -387,7 +388,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     }
     // The rows are shown only where someone can answer the question below.
     if std::io::stdin().is_terminal() && ctx.out.stderr_is_terminal {
-        eprintln!("{}", views::bookings_table(&ctx.out, &rows));
+        crate::output::talk(format_args!("{}", views::bookings_table(&ctx.out, &rows)));
     }
     let question = format!(
         "{} {} → {}?",
