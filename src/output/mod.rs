@@ -239,6 +239,12 @@ impl Output {
         format!("{} ({})", self.tr(en, ru), self.zone.label())
     }
 
+    /// An optional CSV text cell (`csv_text`), empty when absent.
+    pub fn csv_opt(&self, text: Option<&str>) -> String {
+        text.map(|t| self.csv_text(t).into_owned())
+            .unwrap_or_default()
+    }
+
     /// `N bookings` in the run's language.
     pub fn bookings_count(&self, n: u64) -> String {
         let noun = self.plural(

@@ -58,11 +58,7 @@ impl Record for Booking {
     const COLUMNS: &'static [&'static str] = &BOOKING_COLUMNS;
 
     fn csv_record(&self, out: &Output) -> Vec<String> {
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(|t| out.csv_text(t).into_owned())
-                .unwrap_or_default()
-        };
+        let text = |v: &Option<String>| out.csv_opt(v.as_deref());
         vec![
             self.id.to_string(),
             self.user_id.to_string(),
@@ -250,11 +246,7 @@ impl Record for AuditEntry {
     const COLUMNS: &'static [&'static str] = &AUDIT_COLUMNS;
 
     fn csv_record(&self, out: &Output) -> Vec<String> {
-        let opt = |v: &Option<String>| {
-            v.as_deref()
-                .map(|t| out.csv_text(t).into_owned())
-                .unwrap_or_default()
-        };
+        let opt = |v: &Option<String>| out.csv_opt(v.as_deref());
         vec![
             self.id.to_string(),
             out.csv_text(&self.at).into_owned(),
@@ -352,11 +344,7 @@ impl Record for OutboxMessage {
     const COLUMNS: &'static [&'static str] = &MESSAGE_COLUMNS;
 
     fn csv_record(&self, out: &Output) -> Vec<String> {
-        let opt = |v: &Option<String>| {
-            v.as_deref()
-                .map(|t| out.csv_text(t).into_owned())
-                .unwrap_or_default()
-        };
+        let opt = |v: &Option<String>| out.csv_opt(v.as_deref());
         vec![
             self.id.to_string(),
             self.booking_id.to_string(),
