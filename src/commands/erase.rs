@@ -1,7 +1,5 @@
 //! `users erase`: answer "delete my data" for one Telegram user (issue 20).
 
-use std::io::Write;
-
 use anyhow::Result;
 use serde_json::json;
 
@@ -102,18 +100,12 @@ fn report(
     dry_run: bool,
 ) -> Result<()> {
     if args.json {
-        let mut stdout = crate::output::stdout();
-        crate::output::json::to_writer(
-            &mut stdout,
-            &json!({
-                "user_id": args.user_id,
-                "pseudonym": pseudonym(args.user_id),
-                "dry_run": dry_run,
-                "counts": counts,
-            }),
-        )?;
-        writeln!(stdout)?;
-        stdout.flush()?;
+        crate::output::json::print_line(&json!({
+            "user_id": args.user_id,
+            "pseudonym": pseudonym(args.user_id),
+            "dry_run": dry_run,
+            "counts": counts,
+        }))?;
     }
     let verb = if dry_run { "would erase" } else { "erased" };
     ctx.out.note(&format!(

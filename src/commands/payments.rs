@@ -2,7 +2,7 @@
 //! bookings, report what needs a person) and `payments list`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -80,10 +80,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     }
     out.note(&line);
     if args.json {
-        let mut stdout = crate::output::stdout();
-        crate::output::json::to_writer(&mut stdout, &done)?;
-        writeln!(stdout)?;
-        stdout.flush()?;
+        crate::output::json::print_line(&done)?;
     }
     Ok(exit::OK)
 }
@@ -114,10 +111,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
         }
     }
     if args.json {
-        let mut stdout = crate::output::stdout();
-        crate::output::json::to_writer(&mut stdout, &done)?;
-        writeln!(stdout)?;
-        stdout.flush()?;
+        crate::output::json::print_line(&done)?;
     }
     Ok(exit::OK)
 }
@@ -151,10 +145,7 @@ fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
         done.currency,
     ));
     if args.json {
-        let mut stdout = crate::output::stdout();
-        crate::output::json::to_writer(&mut stdout, &done)?;
-        writeln!(stdout)?;
-        stdout.flush()?;
+        crate::output::json::print_line(&done)?;
     }
     if done.fully_refunded_confirmed {
         offer_cancel(ctx, &mut db, done.booking_id, &args.reason)?;

@@ -2,8 +2,6 @@
 //! Meant for cron; `--dry-run` does the same work and rolls it back, so its
 //! counts are exactly what a real run touches.
 
-use std::io::Write;
-
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
@@ -89,13 +87,7 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
         counts
     };
     if args.json {
-        let mut stdout = crate::output::stdout();
-        crate::output::json::to_writer(
-            &mut stdout,
-            &json!({ "dry_run": args.dry_run, "counts": counts }),
-        )?;
-        writeln!(stdout)?;
-        stdout.flush()?;
+        crate::output::json::print_line(&json!({ "dry_run": args.dry_run, "counts": counts }))?;
     }
     let verb = if args.dry_run {
         "would pseudonymise"

@@ -74,6 +74,14 @@ pub fn to_writer<W: Write, T: ?Sized + Serialize>(w: W, value: &T) -> io::Result
     value.serialize(&mut ser).map_err(io::Error::from)
 }
 
+/// Prints `value` on stdout as one line of JSON (a command's `--json` summary).
+pub fn print_line<T: ?Sized + Serialize>(value: &T) -> io::Result<()> {
+    let mut stdout = super::stdout();
+    to_writer(&mut stdout, value)?;
+    stdout.write_all(b"\n")?;
+    stdout.flush()
+}
+
 /// Writes `value` as indented JSON.
 pub fn to_writer_pretty<W: Write, T: ?Sized + Serialize>(w: W, value: &T) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(w, Escaping(PrettyFormatter::new()));
