@@ -53,6 +53,10 @@ pub struct Context {
 impl Context {
     /// Opens the database; a named path must exist, the default one is created.
     pub fn open_db(&self) -> Result<Db> {
+        #[cfg(feature = "postgres")]
+        if self.postgres_url.is_some() {
+            return Db::from_postgres(postgres::connect(self)?);
+        }
         self.refuse_postgres()?;
         let mode = if self.db_named {
             OpenMode::Existing

@@ -9,7 +9,7 @@ use crate::db::pg::{self, PgDb};
 use crate::error::exit;
 
 /// Connects to the URL in `--db`, passing on what the password file check found.
-fn connect(ctx: &Context) -> Result<PgDb> {
+pub(super) fn connect(ctx: &Context) -> Result<PgDb> {
     let url = ctx.postgres_url.as_deref().unwrap_or_default();
     let info = pg::resolve(url)?;
     for warning in &info.warnings {

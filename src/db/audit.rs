@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension};
+
+use super::sql::Row;
 
 use super::{Db, WriteTx};
 use crate::domain::audit::{
@@ -47,7 +49,7 @@ fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
 }
 
 /// One entry by id, as people read it (personal values revealed).
-pub(super) fn entry_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<AuditEntry>> {
+pub(super) fn entry_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<AuditEntry>> {
     let entry = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE id = ?1"))?
         .query_row([id], entry_from_row)
@@ -60,7 +62,7 @@ pub(super) fn entry_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option
 }
 
 /// Fills in the personal fields of a format-2 entry from `audit_personal`.
-fn load_personal(conn: &rusqlite::Connection, entry: &mut AuditEntry) -> rusqlite::Result<()> {
+fn load_personal(conn: super::sql::Conn<'_>, entry: &mut AuditEntry) -> rusqlite::Result<()> {
     if entry.format == FORMAT_CLEAR {
         return Ok(());
     }
@@ -114,7 +116,7 @@ impl WriteTx<'_> {
 }
 
 /// Inserts a sealed entry and its personal fields (batch writers use this too).
-pub(crate) fn insert_entry(conn: &rusqlite::Connection, entry: &AuditEntry) -> Result<()> {
+pub(crate) fn insert_entry(conn: super::sql::Conn<'_>, entry: &AuditEntry) -> Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?
@@ -154,7 +156,7 @@ impl Db {
         }
         let mut stmt = self.conn().prepare(&sql)?;
         let mut rows: Vec<AuditEntry> = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), entry_from_row)?
+            .query_map(super::sql::params_from_iter(args.iter()), entry_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         rows.reverse();
         // Shown to people: personal values in place, "(erased)" where erased.
@@ -185,7 +187,7 @@ impl Db {
                 sql += &format!(" ORDER BY id DESC LIMIT 1 OFFSET ?{}", args.len());
                 self.conn()
                     .prepare(&sql)?
-                    .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .query_row(super::sql::params_from_iter(args.iter()), |r| r.get(0))
                     .optional()?
                     // Fewer matches than asked for: all of them.
                     .unwrap_or(i64::MIN)
@@ -196,11 +198,11 @@ impl Db {
         args.push(Box::new(first_id));
         sql += &format!(" AND id >= ?{} ORDER BY id", args.len());
         let mut stmt = self.conn().prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut rows = stmt.query(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
             // Shown to people: personal values in place, "(erased)" where erased.
-            let mut entry = entry_from_row(row)?;
+            let mut entry = entry_from_row(&row)?;
             load_personal(self.conn(), &mut entry)?;
             visit(entry.revealed())?;
             seen = seen.wrapping_add(1);
@@ -295,7 +297,7 @@ impl Db {
         let mut pending: Option<AuditEntry> = None;
         loop {
             let row = rows.next()?;
-            let id: Option<i64> = row.map(|r| r.get(0)).transpose()?;
+            let id: Option<i64> = row.as_ref().map(|r| r.get(0)).transpose()?;
             if let Some(entry) = pending.take_if(|e| Some(e.id) != id) {
                 if !walk.check(&entry) {
                     break;
@@ -311,7 +313,7 @@ impl Db {
             let read = (|| -> rusqlite::Result<()> {
                 let entry = match &mut pending {
                     Some(entry) => entry,
-                    None => pending.insert(entry_from_row(row)?),
+                    None => pending.insert(entry_from_row(&row)?),
                 };
                 // A personal row under a format-1 entry is not part of it (and
                 // cannot hide anything: that entry's hash covers all its fields).

@@ -22,7 +22,7 @@ impl Db {
         let mut target = Connection::open_with_flags(&dest, flags)
             .with_context(|| format!("opening the copy {}", shown_path(&dest)))?;
         {
-            let backup = rusqlite::backup::Backup::new(self.conn(), &mut target)
+            let backup = rusqlite::backup::Backup::new(self.sqlite_only("backup")?, &mut target)
                 .context("starting the backup")?;
             match backup.step(-1).context("copying the database")? {
                 rusqlite::backup::StepResult::Done => {}

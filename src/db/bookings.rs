@@ -3,7 +3,9 @@
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row, ToSql};
+use rusqlite::{params, OptionalExtension, ToSql};
+
+use super::sql::Row;
 
 use super::payments::RECEIVED_OUTCOMES;
 use super::{Db, WriteTx};
@@ -314,10 +316,10 @@ impl Db {
             .conn()
             .prepare_cached(&sql)
             .context("preparing the bookings query")?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut rows = stmt.query(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            visit(booking_from_row(row)?)?;
+            visit(booking_from_row(&row)?)?;
             seen = seen.wrapping_add(1);
             if seen % 4096 == 0 {
                 crate::interrupt::check()?;
@@ -336,7 +338,7 @@ impl Db {
         let sql = format!("SELECT COUNT(*) FROM bookings b{}", c.where_clause());
         let n: i64 =
             self.conn()
-                .query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| {
+                .query_row(&sql, super::sql::params_from_iter(c.args.iter()), |r| {
                     r.get(0)
                 })?;
         Ok(n as u64)
@@ -370,7 +372,7 @@ impl Db {
         );
         let n: i64 =
             self.conn()
-                .query_row(&sql, rusqlite::params_from_iter(c.args.iter()), |r| {
+                .query_row(&sql, super::sql::params_from_iter(c.args.iter()), |r| {
                     r.get(0)
                 })?;
         Ok(Some(n as u64))
@@ -386,7 +388,7 @@ impl Db {
         let (sql, args) = build_list(filter, sort, after, Some(50));
         let mut stmt = self.conn().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            .query_map(super::sql::params_from_iter(args.iter()), |r| {
                 r.get::<_, String>(3)
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -400,7 +402,7 @@ pub(super) const SEARCH_FOLD_MIGRATION: u32 = 3;
 
 /// Recomputes `search_text` with today's `fold` where it differs (the update
 /// trigger keeps the search index in step).
-pub(super) fn refold_search_text(conn: &rusqlite::Connection) -> Result<()> {
+pub(super) fn refold_search_text(conn: super::sql::Conn<'_>) -> Result<()> {
     let mut read = conn.prepare("SELECT id, username, first_name, search_text FROM bookings")?;
     let mut write = conn.prepare("UPDATE bookings SET search_text = ?2 WHERE id = ?1")?;
     let mut rows = read.query([])?;
@@ -414,7 +416,7 @@ pub(super) fn refold_search_text(conn: &rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn booking_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Booking>> {
+pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Booking>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
         .query_row([id], booking_from_row)
@@ -563,7 +565,7 @@ impl WriteTx<'_> {
 }
 
 /// Whether `users erase` or `retention apply` pseudonymised the booking.
-pub(super) fn booking_is_erased(conn: &rusqlite::Connection, id: i64) -> Result<bool> {
+pub(super) fn booking_is_erased(conn: super::sql::Conn<'_>, id: i64) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?)

@@ -267,7 +267,7 @@ impl WriteTx<'_> {
     }
 }
 
-pub(super) fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<Course>> {
+pub(super) fn course_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Course>> {
     Ok(conn
         .prepare_cached("SELECT id, name, message_template FROM courses WHERE id = ?1")?
         .query_row([id], |r| {
@@ -281,7 +281,7 @@ pub(super) fn course_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Optio
 }
 
 pub(super) fn stream_by_code(
-    conn: &rusqlite::Connection,
+    conn: super::sql::Conn<'_>,
     course_id: i64,
     code: &str,
 ) -> Result<Option<Stream>> {
@@ -296,7 +296,7 @@ pub(super) fn stream_by_code(
 
 /// A course's template of a kind other than confirmation (for `Db` and `WriteTx` alike).
 fn kind_template_of(
-    conn: &rusqlite::Connection,
+    conn: super::sql::Conn<'_>,
     course_id: i64,
     kind: &str,
 ) -> Result<Option<String>> {
@@ -306,7 +306,7 @@ fn kind_template_of(
         .optional()?)
 }
 
-fn stream_from_row(r: &rusqlite::Row) -> rusqlite::Result<Stream> {
+fn stream_from_row(r: &super::sql::Row) -> rusqlite::Result<Stream> {
     Ok(Stream {
         course_id: r.get(0)?,
         code: r.get(1)?,

@@ -17,6 +17,7 @@ pub mod payments;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod privacy;
+pub mod sql;
 pub mod stats;
 pub mod sync;
 pub mod users;
@@ -74,9 +75,17 @@ enum Ownership {
     },
 }
 
+/// The engine under a `Db`: an SQLite file or a PostgreSQL session (issue
+/// 18). Repository functions see it only as a `sql::Conn`.
+enum Backend {
+    Sqlite(Connection),
+    #[cfg(feature = "postgres")]
+    Pg(pg::session::Session),
+}
+
 /// An open paytrack database.
 pub struct Db {
-    conn: Connection,
+    backend: Backend,
     path: PathBuf,
     /// Opened read-only: the file has no write permission (or the OS refused writes).
     read_only: bool,
@@ -86,7 +95,7 @@ pub struct Db {
 
 /// A write transaction (`BEGIN IMMEDIATE`); repository write methods hang off it.
 pub struct WriteTx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: TxConn<'a>,
     /// What this transaction has read or written already. We hold the write
     /// lock, so nobody else can change it before we commit or roll back
     /// (issue 19: a 100k-row payments import re-read the same audit head,
@@ -98,6 +107,14 @@ pub struct WriteTx<'a> {
     /// Whether an entry `paytrack undo` can reverse was written (then the
     /// operation is reported with its undo hint).
     undoable: std::cell::Cell<bool>,
+}
+
+/// The connection a write transaction runs on.
+enum TxConn<'a> {
+    Sqlite(rusqlite::Transaction<'a>),
+    /// A session inside `BEGIN … COMMIT` (see `Db::write_transaction`).
+    #[cfg(feature = "postgres")]
+    Pg(&'a pg::session::Session),
 }
 
 /// Operations committed by this process that `undo` can reverse, in order;
@@ -202,12 +219,12 @@ impl Db {
             .is_readonly(rusqlite::DatabaseName::Main)
             .unwrap_or(false);
         let mut db = Db {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             read_only,
             adopted: None,
         };
-        db.conn.busy_timeout(BUSY_TIMEOUT)?;
+        db.lite().busy_timeout(BUSY_TIMEOUT)?;
         // Nothing is written before we know the file is ours: switching the
         // journal mode or migrating another application's file would change it.
         let owner = db.ownership().map_err(|e| describe_open_error(path, e))?;
@@ -223,15 +240,30 @@ impl Db {
         Ok(db)
     }
 
+    /// A repository over a PostgreSQL connection whose paytrack schema is
+    /// installed and current (issue 18). `path` holds the server as shown,
+    /// never its password.
+    #[cfg(feature = "postgres")]
+    pub fn from_postgres(connection: pg::PgDb) -> Result<Db> {
+        let shown = connection.info().to_string();
+        let session = connection.into_session()?;
+        Ok(Db {
+            backend: Backend::Pg(session),
+            path: PathBuf::from(shown),
+            read_only: false,
+            adopted: None,
+        })
+    }
+
     /// Whose file this is: empty (ours to initialise), paytrack's, or another
     /// application's (objects in it that are not paytrack's, or a schema
     /// version without paytrack's tables).
     fn ownership(&self) -> Result<Ownership> {
         // Reading the schema version first turns "not a database" into an error here.
         let user_version: u32 = self
-            .conn
+            .lite()
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite().prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         )?;
         let tables: Vec<String> = stmt
@@ -298,7 +330,7 @@ impl Db {
     }
 
     fn has_object(&self, name: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
+        Ok(self.lite().query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1 COLLATE NOCASE)",
             [name],
             |r| r.get(0),
@@ -319,14 +351,14 @@ impl Db {
         // A read-only file may not switch modes; reads still work and writes fail
         // with a clear "read-only" error later, so the answer is not checked.
         let _mode: String = self
-            .conn
+            .lite()
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn.execute_batch(
+        self.lite().execute_batch(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = NORMAL;
              PRAGMA temp_store = MEMORY;",
         )?;
-        self.conn.set_prepared_statement_cache_capacity(64);
+        self.lite().set_prepared_statement_cache_capacity(64);
         // Ctrl-C reaches long statements too (a recount, a date-range scan,
         // `check`'s integrity_check): SQLite asks every few thousand VM steps
         // and the statement fails with SQLITE_INTERRUPT, which rolls back a
@@ -337,19 +369,23 @@ impl Db {
 
     /// Lets Ctrl-C stop this connection's statements (`true`), or not.
     fn watch_interrupts(&self, on: bool) {
+        let Backend::Sqlite(conn) = &self.backend else {
+            return;
+        };
         if on {
-            self.conn
-                .progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
+            conn.progress_handler(INTERRUPT_POLL_STEPS, Some(crate::interrupt::requested));
         } else {
-            self.conn.progress_handler(0, None::<fn() -> bool>);
+            conn.progress_handler(0, None::<fn() -> bool>);
         }
     }
 
     /// The version this database is at (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(session) => pg::schema_version(session),
+        }
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -366,7 +402,7 @@ impl Db {
             return Ok(());
         }
         let tx = self
-            .conn
+            .lite_mut()
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the lock.
         let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -378,7 +414,8 @@ impl Db {
         }
         // Work a migration needs that SQL cannot do: the search fold is Rust's.
         if current < bookings::SEARCH_FOLD_MIGRATION && latest >= bookings::SEARCH_FOLD_MIGRATION {
-            bookings::refold_search_text(&tx).context("refolding the search text")?;
+            bookings::refold_search_text(sql::Conn::Sqlite(&tx))
+                .context("refolding the search text")?;
         }
         // PRAGMA takes no parameters; `latest` is our own number, not input.
         tx.execute_batch(&format!("PRAGMA user_version = {latest}"))?;
@@ -414,22 +451,36 @@ impl Db {
             self.watch_interrupts(false);
         }
         let result = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .context("starting a write transaction")?;
+            let tx = match &mut self.backend {
+                Backend::Sqlite(conn) => TxConn::Sqlite(
+                    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+                        .context("starting a write transaction")?,
+                ),
+                #[cfg(feature = "postgres")]
+                Backend::Pg(session) => TxConn::Pg(pg::begin_write(session)?),
+            };
             let write = WriteTx {
                 tx,
                 cache: RefCell::default(),
                 operation_id: new_operation_id(),
                 undoable: std::cell::Cell::new(false),
             };
-            let value = work(&write)?;
-            if honour_interrupt {
-                crate::interrupt::check()?;
-            }
+            let outcome = work(&write).and_then(|value| {
+                if honour_interrupt {
+                    crate::interrupt::check()?;
+                }
+                Ok(value)
+            });
             let (operation_id, undoable) = (write.operation_id.clone(), write.undoable.get());
-            write.tx.commit().context("committing")?;
+            let value = match write.tx {
+                TxConn::Sqlite(tx) => {
+                    let value = outcome?;
+                    tx.commit().context("committing")?;
+                    value
+                }
+                #[cfg(feature = "postgres")]
+                TxConn::Pg(session) => pg::finish_write(session, outcome)?,
+            };
             // Delivery results (honour_interrupt false) are not a person's command to undo.
             if undoable && honour_interrupt {
                 if let Ok(mut ops) = COMMITTED_OPERATIONS.lock() {
@@ -451,7 +502,9 @@ impl Db {
     /// for it (issue 19). Called before the write transaction: SQLite refuses
     /// the change inside one.
     pub fn sort_in_temp_files(&mut self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA temp_store = FILE")?;
+        if let Backend::Sqlite(conn) = &self.backend {
+            conn.execute_batch("PRAGMA temp_store = FILE")?;
+        }
         Ok(())
     }
 
@@ -462,9 +515,14 @@ impl Db {
 
     /// Runs `work` in one read transaction, so that it sees one snapshot.
     pub fn read<T>(&mut self, work: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN DEFERRED")?;
+        // PostgreSQL: one REPEATABLE READ snapshot, as SQLite's read transaction gives.
+        let (begin, end) = self.conn().pick(
+            ("BEGIN DEFERRED", "COMMIT"),
+            ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "COMMIT"),
+        );
+        self.conn().execute_batch(begin)?;
         let value = work(self);
-        self.conn.execute_batch("COMMIT")?;
+        self.conn().execute_batch(end)?;
         value
     }
 
@@ -472,12 +530,52 @@ impl Db {
     /// lists every problem through `integrity_problems`).
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
-            .conn
+            .sqlite_only("check")?
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
+    pub(crate) fn conn(&self) -> sql::Conn<'_> {
+        match &self.backend {
+            Backend::Sqlite(conn) => sql::Conn::Sqlite(conn),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(session) => sql::Conn::Pg(session),
+        }
+    }
+
+    /// True on PostgreSQL (for the few commands that differ there).
+    pub fn is_postgres(&self) -> bool {
+        self.conn().is_postgres()
+    }
+
+    /// The SQLite connection of a file opened by `open`, where only an SQLite
+    /// file gets here (opening, migrating, configuring).
+    fn lite(&self) -> &Connection {
+        match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => unreachable!("an SQLite-only step ran on PostgreSQL"),
+        }
+    }
+
+    fn lite_mut(&mut self) -> &mut Connection {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => unreachable!("an SQLite-only step ran on PostgreSQL"),
+        }
+    }
+
+    /// The SQLite connection for what only SQLite has (`what` names it in
+    /// the refusal on PostgreSQL, exit 8).
+    pub(crate) fn sqlite_only(&self, what: &str) -> Result<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => Err(PaytrackError::Database(format!(
+                "{what} works on an SQLite file only; on PostgreSQL use the server's own tools"
+            ))
+            .into()),
+        }
     }
 }
 
@@ -494,12 +592,18 @@ impl WriteTx<'_> {
         // them), and the WAL still grows while a long load runs. Each index
         // build's sorter takes as much again, so 64 MiB made `demo` peak at
         // 158 MB of memory at 1M bookings (issue 19: 64 MB at most).
-        self.tx.execute_batch("PRAGMA cache_size = -16384")?; // KiB
+        if let TxConn::Sqlite(tx) = &self.tx {
+            tx.execute_batch("PRAGMA cache_size = -16384")?; // KiB
+        }
         Ok(())
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.tx
+    pub(crate) fn conn(&self) -> sql::Conn<'_> {
+        match &self.tx {
+            TxConn::Sqlite(tx) => sql::Conn::Sqlite(tx),
+            #[cfg(feature = "postgres")]
+            TxConn::Pg(session) => sql::Conn::Pg(session),
+        }
     }
 
     /// `now` as storage text, formatted once per transaction (every row a

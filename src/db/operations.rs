@@ -39,7 +39,7 @@ impl WriteTx<'_> {
     }
 }
 
-fn operation_entries(conn: &rusqlite::Connection, operation_id: &str) -> Result<Vec<AuditEntry>> {
+fn operation_entries(conn: super::sql::Conn<'_>, operation_id: &str) -> Result<Vec<AuditEntry>> {
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM audit_log WHERE operation_id = ?1 ORDER BY id")?
         .query_map([operation_id], |r| r.get(0))?

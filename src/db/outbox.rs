@@ -129,7 +129,7 @@ pub struct MessageFacts {
 const COLUMNS: &str = "id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at, claimed_by, claimed_at, params, dedupe_key";
 
-fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
+fn message_from_row(r: &super::sql::Row) -> rusqlite::Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: r.get(0)?,
         booking_id: r.get(1)?,
@@ -161,7 +161,7 @@ fn message_from_row(r: &rusqlite::Row) -> rusqlite::Result<OutboxMessage> {
 
 /// See `MessageFacts`; shared by reads and writes (rendering at send time).
 fn message_facts(
-    conn: &rusqlite::Connection,
+    conn: super::sql::Conn<'_>,
     booking_id: i64,
     kind: MessageKind,
 ) -> Result<Option<MessageFacts>> {
@@ -222,7 +222,7 @@ impl MessageCatalogue {
 }
 
 fn message_catalogue(
-    conn: &rusqlite::Connection,
+    conn: super::sql::Conn<'_>,
     course_id: i64,
     stream_code: Option<&str>,
     kind: MessageKind,
@@ -332,7 +332,11 @@ impl WriteTx<'_> {
                 pending.insert(m.booking_id);
             }
         }
-        Ok((inserted == 1).then(|| self.conn().last_insert_rowid()))
+        Ok(if inserted == 1 {
+            Some(self.conn().last_insert_rowid()?)
+        } else {
+            None
+        })
     }
 
     /// Reads which bookings have an unsent message, in one pass over
@@ -521,7 +525,7 @@ impl WriteTx<'_> {
             "SELECT o.id FROM outbox o JOIN bookings b ON b.id = o.booking_id{clause} ORDER BY o.id"
         ))?;
         let ids = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+            .query_map(super::sql::params_from_iter(args.iter()), |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(ids)
     }
@@ -653,7 +657,7 @@ impl WriteTx<'_> {
     }
 }
 
-fn message_by_id(conn: &rusqlite::Connection, id: i64) -> Result<Option<OutboxMessage>> {
+fn message_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<OutboxMessage>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?
         .query_row([id], message_from_row)
@@ -693,7 +697,7 @@ impl Db {
             args.len()
         ))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), message_from_row)?
+            .query_map(super::sql::params_from_iter(args.iter()), message_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

@@ -80,7 +80,7 @@ fn open_attention_sql() -> String {
     )
 }
 
-fn payment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Payment> {
+fn payment_from_row(r: &super::sql::Row) -> rusqlite::Result<Payment> {
     Ok(Payment {
         id: r.get(0)?,
         provider: r.get(1)?,
@@ -280,7 +280,11 @@ impl WriteTx<'_> {
         if n == 1 {
             self.note_stored_payment(p, outcome, true);
         }
-        Ok((n == 1).then(|| self.conn().last_insert_rowid()))
+        Ok(if n == 1 {
+            Some(self.conn().last_insert_rowid()?)
+        } else {
+            None
+        })
     }
 
     /// Stores payments with their outcomes, many rows per INSERT (in the
@@ -554,7 +558,10 @@ impl Db {
         }
         let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(c.args.iter()), payment_from_row)?
+            .query_map(
+                super::sql::params_from_iter(c.args.iter()),
+                payment_from_row,
+            )?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -572,7 +579,7 @@ pub struct ProviderSettings {
     pub payments: i64,
 }
 
-fn provider_from_row(r: &rusqlite::Row) -> rusqlite::Result<ProviderSettings> {
+fn provider_from_row(r: &super::sql::Row) -> rusqlite::Result<ProviderSettings> {
     Ok(ProviderSettings {
         provider: r.get(0)?,
         column_map: r

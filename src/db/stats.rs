@@ -41,7 +41,7 @@ pub struct StatsFilter {
 }
 
 fn collect(
-    stmt: &mut rusqlite::Statement,
+    stmt: &mut super::sql::Statement,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<StatusCount>> {
     let rows = stmt
@@ -70,7 +70,7 @@ const RECOUNT: &str = "SELECT course_id, COALESCE(course_stream, ''), confirmed,
   GROUP BY course_id, COALESCE(course_stream, ''), confirmed
   ORDER BY 1, 2, 3";
 
-fn stored_counters(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
+fn stored_counters(conn: super::sql::Conn<'_>) -> Result<Vec<StatusCount>> {
     let mut stmt = conn.prepare_cached(
         "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
           WHERE bookings <> 0 OR pct_sum <> 0 ORDER BY 1, 2, 3",
@@ -82,7 +82,7 @@ fn stored_counters(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
 /// (no table lookups) and a map of a few hundred counters. GROUP BY sorted all
 /// the bookings into a temporary B-tree first, so `stats verify` took 5.55×
 /// as long at 5M bookings as at 1M (issue 19); this is linear.
-fn recount(conn: &rusqlite::Connection) -> Result<Vec<StatusCount>> {
+fn recount(conn: super::sql::Conn<'_>) -> Result<Vec<StatusCount>> {
     let mut stmt = conn.prepare_cached(
         "SELECT course_id, COALESCE(course_stream, ''), confirmed, 100 - COALESCE(discount_percent, 0)
            FROM bookings",

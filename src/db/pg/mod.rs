@@ -10,6 +10,7 @@
 pub mod adopt;
 pub mod conninfo;
 pub mod dialect;
+pub mod session;
 pub mod tls;
 
 use anyhow::{Context as _, Result};
@@ -34,6 +35,66 @@ const LOCK_TIMEOUT: &str = "10s";
 pub struct PgDb {
     client: Client,
     info: ConnInfo,
+}
+
+/// The paytrack schema version of a session's database (0 before `init`).
+pub(crate) fn schema_version(session: &session::Session) -> Result<u32> {
+    let mut client = session.client();
+    let installed: bool = client
+        .query_one(
+            "SELECT to_regclass('paytrack.schema_version') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    if !installed {
+        return Ok(0);
+    }
+    let version: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM paytrack.schema_version",
+            &[],
+        )?
+        .get(0);
+    Ok(u32::try_from(version).unwrap_or(0))
+}
+
+/// Starts a write: READ COMMITTED, paytrack's `lock_timeout` unless the
+/// session has its own, and the advisory lock every paytrack writer takes
+/// first, so writers serialise (and the audit hash chain stays linear).
+pub(crate) fn begin_write(session: &session::Session) -> Result<&session::Session> {
+    let mut client = session.client();
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .context("starting a write transaction")?;
+    let locked = client
+        .execute(
+            "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
+            &[&LOCK_TIMEOUT],
+        )
+        .and_then(|_| client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY]));
+    if let Err(e) = locked {
+        let _ = client.batch_execute("ROLLBACK");
+        return Err(lock_error(&e));
+    }
+    Ok(session)
+}
+
+/// Ends a write begun by `begin_write`: COMMIT when `outcome` is Ok, else ROLLBACK.
+pub(crate) fn finish_write<T>(session: &session::Session, outcome: Result<T>) -> Result<T> {
+    let mut client = session.client();
+    match outcome {
+        Ok(value) => {
+            client
+                .batch_execute("COMMIT")
+                .map_err(|e| lock_error(&e).context("committing"))?;
+            Ok(value)
+        }
+        Err(e) => {
+            // A failed statement already aborted the transaction; ROLLBACK ends it.
+            let _ = client.batch_execute("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// Resolves `url` with the process environment and `~/.pgpass`.
@@ -95,6 +156,33 @@ impl PgDb {
 
     pub fn info(&self) -> &ConnInfo {
         &self.info
+    }
+
+    /// The connection as a repository session, once paytrack's schema is
+    /// here and current; names resolve in `paytrack` first (its `bookings`
+    /// view over the bot's table), then `public`.
+    pub fn into_session(mut self) -> Result<session::Session> {
+        let version = self.schema_version()?;
+        let latest = latest_version();
+        if version == 0 {
+            return Err(PaytrackError::Database(format!(
+                "{}: paytrack is not installed here (run `paytrack init --adopt --db URL` first)",
+                self.info
+            ))
+            .into());
+        }
+        if version != latest {
+            return Err(PaytrackError::Database(format!(
+                "{}: the paytrack schema is at version {version}, this paytrack needs {latest} (run `paytrack init --db URL`{})",
+                self.info,
+                if version > latest { "; or upgrade paytrack" } else { "" }
+            ))
+            .into());
+        }
+        self.client
+            .batch_execute("SET search_path = paytrack, public")
+            .context("setting the search path")?;
+        Ok(session::Session::new(self.client))
     }
 
     /// The paytrack schema version here (0: `init` has not run).
