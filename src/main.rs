@@ -47,7 +47,16 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             // One line: the error and its causes, outermost first.
-            let text = format!("{err:#}").replace('\n', " ");
+            // A cause that only repeats the one before it (a driver error
+            // carried inside another driver's error type) is said once.
+            let mut causes: Vec<String> = Vec::new();
+            for cause in err.chain() {
+                let text = cause.to_string();
+                if causes.last() != Some(&text) {
+                    causes.push(text);
+                }
+            }
+            let text = causes.join(": ").replace('\n', " ");
             // Values are quoted through `sanitize::shown` where the error is
             // made; this is the net for anything a cause quotes (a driver, a
             // server), so that no error line can drive the terminal.

@@ -1,6 +1,6 @@
-//! The commands that already run on PostgreSQL (issue 18): `init`,
-//! `init --adopt` and `uninstall --yes`. Every other command reaches
-//! `Context::open_db` and refuses there with exit 8.
+//! What only PostgreSQL has (issue 18): `init`, `init --adopt` and
+//! `uninstall --yes`. Every other command opens the database through
+//! `Context::open_db` and runs on the shared repository.
 
 use anyhow::Result;
 
@@ -35,6 +35,15 @@ pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     }
     if let Some(warning) = db.case_folding_warning()? {
         out.warn(&warning);
+    }
+    if !adopt && db.create_bookings_table()? {
+        out.note(&format!(
+            "{shown}: {}",
+            out.tr(
+                "created public.bookings in the old system's shape (no bot table was here)",
+                "создана таблица public.bookings в формате старой системы (таблицы бота здесь не было)"
+            )
+        ));
     }
     if adopt {
         let adopted = db.adopt(&ctx.actor)?;

@@ -521,7 +521,8 @@ impl WriteTx<'_> {
                 .query_row("SELECT NOT EXISTS (SELECT 1 FROM bookings)", [], |r| {
                     r.get(0)
                 })?;
-        if !empty {
+        // On PostgreSQL the table is the bot's: its indexes are never dropped.
+        if !empty || self.conn().is_postgres() {
             return load(self);
         }
         // The search index is rebuilt in one pass too: its per-row trigger goes

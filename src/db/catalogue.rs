@@ -342,7 +342,7 @@ impl Db {
     pub fn streams(&self, course_id: Option<i64>) -> Result<Vec<Stream>> {
         let mut stmt = self.conn().prepare(
             "SELECT course_id, code, name, price_minor, currency, capacity FROM streams
-             WHERE ?1 IS NULL OR course_id = ?1 ORDER BY course_id, code",
+             WHERE CAST(?1 AS BIGINT) IS NULL OR course_id = ?1 ORDER BY course_id, code",
         )?;
         let rows = stmt
             .query_map([course_id], stream_from_row)?
@@ -431,9 +431,9 @@ impl Db {
     /// course: the catalogue's and those bookings use.
     pub fn known_stream_codes(&self, course_id: Option<i64>) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare(
-            "SELECT code FROM streams WHERE ?1 IS NULL OR course_id = ?1
+            "SELECT code FROM streams WHERE CAST(?1 AS BIGINT) IS NULL OR course_id = ?1
              UNION SELECT course_stream FROM stream_counters
-              WHERE bookings > 0 AND course_stream <> '' AND (?1 IS NULL OR course_id = ?1)
+              WHERE bookings > 0 AND course_stream <> '' AND (CAST(?1 AS BIGINT) IS NULL OR course_id = ?1)
              ORDER BY 1",
         )?;
         let rows = stmt

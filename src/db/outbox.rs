@@ -177,7 +177,7 @@ fn message_facts(
     let amounts = conn
         .prepare_cached(&format!(
             "SELECT amount_minor FROM payments
-              WHERE booking_id = ?1 AND (?2 IS NULL OR currency = ?2)
+              WHERE booking_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR currency = ?2)
                 AND outcome IN {}",
             super::payments::RECEIVED_OUTCOMES
         ))?
@@ -672,7 +672,7 @@ impl Db {
         booking_id: Option<i64>,
     ) -> Result<Vec<OutboxMessage>> {
         let mut stmt = self.conn().prepare(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR booking_id = ?2) ORDER BY id"
+            "SELECT {COLUMNS} FROM outbox WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR booking_id = ?2) ORDER BY id"
         ))?;
         let rows = stmt
             .query_map(params![status, booking_id], message_from_row)?

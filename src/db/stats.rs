@@ -70,6 +70,18 @@ const RECOUNT: &str = "SELECT course_id, COALESCE(course_stream, ''), confirmed,
   GROUP BY course_id, COALESCE(course_stream, ''), confirmed
   ORDER BY 1, 2, 3";
 
+/// `RECOUNT` on PostgreSQL: the bot's `created_at` is a timestamp there, so
+/// the bounds are typed as one (and a missing bound is no bound).
+const RECOUNT_PG: &str = "SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
+        SUM(100 - COALESCE(discount_percent, 0))
+   FROM bookings
+  WHERE (CAST(?1 AS BIGINT) IS NULL OR course_id = ?1)
+    AND (CAST(?2 AS TEXT) IS NULL OR COALESCE(course_stream, '') = ?2)
+    AND (CAST(?3 AS TIMESTAMPTZ) IS NULL OR created_at >= ?3)
+    AND (CAST(?4 AS TIMESTAMPTZ) IS NULL OR created_at < ?4)
+  GROUP BY course_id, COALESCE(course_stream, ''), confirmed
+  ORDER BY 1, 2, 3";
+
 fn stored_counters(conn: super::sql::Conn<'_>) -> Result<Vec<StatusCount>> {
     let mut stmt = conn.prepare_cached(
         "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
@@ -139,12 +151,15 @@ impl Db {
         if since.is_none() && until.is_none() {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
-                  WHERE bookings <> 0 AND (?1 IS NULL OR course_id = ?1) AND (?2 IS NULL OR course_stream = ?2)
+                  WHERE bookings <> 0 AND (CAST(?1 AS BIGINT) IS NULL OR course_id = ?1)
+                    AND (CAST(?2 AS TEXT) IS NULL OR course_stream = ?2)
                   ORDER BY 1, 2, 3",
             )?;
             return collect(&mut stmt, &[&filter.course, &filter.stream]);
         }
-        let mut stmt = self.conn().prepare_cached(RECOUNT)?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached(self.conn().pick(RECOUNT, RECOUNT_PG))?;
         collect(&mut stmt, &[&filter.course, &filter.stream, &since, &until])
     }
 

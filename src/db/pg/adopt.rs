@@ -36,55 +36,6 @@ const EXPECTED_COLUMNS: &[(&str, &[&str], bool)] = &[
     ),
 ];
 
-/// The counter trigger functions. They run as its
-/// owner (SECURITY DEFINER) with a fixed search_path, so the bot needs no
-/// privilege on `paytrack` and cannot redirect it. It is kept trivial: any
-/// error inside it would fail the bot's own write.
-const INSTALL_FUNCTIONS: &str = "
-CREATE OR REPLACE FUNCTION paytrack.count_booking_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
-BEGIN
-    IF TG_OP = 'UPDATE'
-       AND (OLD.course_id, OLD.course_stream, OLD.confirmed)
-           IS NOT DISTINCT FROM (NEW.course_id, NEW.course_stream, NEW.confirmed) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE paytrack.stream_counters
-           SET total = total - 1,
-               confirmed = confirmed - (OLD.confirmed IS NOT DISTINCT FROM 2)::int,
-               pending = pending - (OLD.confirmed IS NOT DISTINCT FROM 1)::int,
-               cancelled = cancelled - (OLD.confirmed IS NOT DISTINCT FROM -1)::int
-         WHERE course_id = coalesce(OLD.course_id, 0)
-           AND course_stream = coalesce(OLD.course_stream, '');
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO paytrack.stream_counters AS c
-               (course_id, course_stream, total, confirmed, pending, cancelled)
-        VALUES (coalesce(NEW.course_id, 0), coalesce(NEW.course_stream, ''), 1,
-                (NEW.confirmed IS NOT DISTINCT FROM 2)::int,
-                (NEW.confirmed IS NOT DISTINCT FROM 1)::int,
-                (NEW.confirmed IS NOT DISTINCT FROM -1)::int)
-        ON CONFLICT (course_id, course_stream) DO UPDATE
-           SET total = c.total + 1,
-               confirmed = c.confirmed + excluded.confirmed,
-               pending = c.pending + excluded.pending,
-               cancelled = c.cancelled + excluded.cancelled;
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION paytrack.count_bookings_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
-BEGIN
-    DELETE FROM paytrack.stream_counters;
-    RETURN NULL;
-END
-$fn$;
-
-";
-
 /// paytrack's triggers on the bot's table, by name. Created only when
 /// missing: replacing one needs the table's owner, creating one only TRIGGER.
 const TRIGGERS: &[(&str, &str)] = &[
@@ -107,11 +58,109 @@ const TRIGGERS: &[(&str, &str)] = &[
 /// does not recount (it could not lock the bot out with only TRIGGER).
 const BACKFILL_COUNTERS: &str = "
 DELETE FROM paytrack.stream_counters;
-INSERT INTO paytrack.stream_counters (course_id, course_stream, total, confirmed, pending, cancelled)
-SELECT coalesce(course_id, 0), coalesce(course_stream, ''), count(*),
-       count(*) FILTER (WHERE confirmed = 2), count(*) FILTER (WHERE confirmed = 1),
-       count(*) FILTER (WHERE confirmed = -1)
-  FROM public.bookings GROUP BY 1, 2;
+INSERT INTO paytrack.stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
+SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
+       sum(100 - coalesce(discount_percent, 0))
+  FROM public.bookings GROUP BY 1, 2, 3;
+";
+
+/// The bot's table as paytrack creates it on a database that has none yet
+/// (`init` on an empty database): the shape of the old system's table.
+const CREATE_BOT_TABLE: &str = "
+CREATE TABLE public.bookings (
+    id               serial PRIMARY KEY,
+    user_id          bigint NOT NULL,
+    username         text,
+    first_name       text,
+    course_id        integer NOT NULL,
+    course_stream    text,
+    confirmed        integer NOT NULL DEFAULT 1,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    referral_code    text,
+    discount_percent integer
+);
+CREATE INDEX bookings_by_status ON public.bookings (confirmed, id);
+CREATE INDEX bookings_by_stream ON public.bookings (course_id, course_stream, id);
+CREATE INDEX bookings_by_user   ON public.bookings (user_id, id);
+CREATE INDEX bookings_by_created ON public.bookings (created_at);
+";
+
+/// What the repository sees as `bookings` (search_path puts `paytrack`
+/// first): the bot's row joined with paytrack's per-booking state, in the
+/// columns of SQLite's table. `{referral}` and `{discount}` are the bot's
+/// columns or NULL where its table has none.
+const BOOKINGS_VIEW: &str = "
+CREATE OR REPLACE VIEW paytrack.bookings AS
+SELECT b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, b.confirmed,
+       b.created_at::timestamptz AS created_at, {referral} AS referral_code,
+       {discount} AS discount_percent,
+       coalesce(s.updated_at, to_char(b.created_at::timestamptz AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) AS updated_at,
+       s.confirmed_at, coalesce(s.search_text, '') AS search_text, s.erased_at
+  FROM public.bookings b LEFT JOIN paytrack.booking_state s ON s.booking_id = b.id;
+";
+
+/// Writes through the view: the bot's columns go to its table, paytrack's to
+/// `booking_state`. An UPDATE changes only the bot's columns paytrack changed
+/// (a name the bot rewrote meanwhile stays), and only while the status is
+/// still the one paytrack read (compare-and-set against the bot's own
+/// writes: otherwise the row counts as not updated). An INSERT with an
+/// explicit id moves the bot's id sequence past it, so the bot's next
+/// booking does not collide.
+const BOOKINGS_WRITE: &str = "
+CREATE OR REPLACE FUNCTION paytrack.bookings_write() RETURNS trigger
+LANGUAGE plpgsql SET search_path = paytrack, public, pg_catalog AS $fn$
+DECLARE
+    seq text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM public.bookings WHERE id = OLD.id;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        DELETE FROM paytrack.booking_state WHERE booking_id = OLD.id;
+        RETURN OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        IF NEW.id IS NULL THEN
+            INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream,
+                                         confirmed, created_at{bot_extra_columns})
+            VALUES (NEW.user_id, NEW.username, NEW.first_name, NEW.course_id, NEW.course_stream,
+                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, now()){new_extra_values})
+            RETURNING id INTO NEW.id;
+        ELSE
+            INSERT INTO public.bookings (id, user_id, username, first_name, course_id, course_stream,
+                                         confirmed, created_at{bot_extra_columns})
+            VALUES (NEW.id, NEW.user_id, NEW.username, NEW.first_name, NEW.course_id, NEW.course_stream,
+                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, now()){new_extra_values});
+            seq := pg_get_serial_sequence('public.bookings', 'id');
+            IF seq IS NOT NULL AND coalesce(pg_sequence_last_value(seq::regclass), 0) < NEW.id THEN
+                PERFORM setval(seq, NEW.id);
+            END IF;
+        END IF;
+    ELSE
+        UPDATE public.bookings SET
+            user_id = CASE WHEN NEW.user_id IS DISTINCT FROM OLD.user_id THEN NEW.user_id ELSE user_id END,
+            username = CASE WHEN NEW.username IS DISTINCT FROM OLD.username THEN NEW.username ELSE username END,
+            first_name = CASE WHEN NEW.first_name IS DISTINCT FROM OLD.first_name THEN NEW.first_name ELSE first_name END,
+            course_id = CASE WHEN NEW.course_id IS DISTINCT FROM OLD.course_id THEN NEW.course_id ELSE course_id END,
+            course_stream = CASE WHEN NEW.course_stream IS DISTINCT FROM OLD.course_stream THEN NEW.course_stream ELSE course_stream END,
+            confirmed = NEW.confirmed{bot_extra_updates}
+         WHERE id = OLD.id AND confirmed IS NOT DISTINCT FROM OLD.confirmed;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    INSERT INTO paytrack.booking_state (booking_id, updated_at, confirmed_at, search_text, erased_at)
+    VALUES (NEW.id, NEW.updated_at, NEW.confirmed_at, coalesce(NEW.search_text, ''), NEW.erased_at)
+    ON CONFLICT (booking_id) DO UPDATE
+       SET updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at,
+           search_text = excluded.search_text, erased_at = excluded.erased_at;
+    RETURN NEW;
+END
+$fn$;
+DROP TRIGGER IF EXISTS bookings_write ON paytrack.bookings;
+CREATE TRIGGER bookings_write INSTEAD OF INSERT OR UPDATE OR DELETE ON paytrack.bookings
+    FOR EACH ROW EXECUTE FUNCTION paytrack.bookings_write();
 ";
 
 /// What `init --adopt` found and did.
@@ -126,8 +175,7 @@ impl PgDb {
     pub fn adopt(&mut self, actor: &str) -> Result<Adopted> {
         self.write(|tx| {
             check_bookings_columns(tx)?;
-            tx.batch_execute(INSTALL_FUNCTIONS)
-                .map_err(|e| privilege_hint(&e, "installing the counter functions"))?;
+            install_view(tx)?;
             let existing: Vec<String> = tx
                 .query(
                     "SELECT tgname::text FROM pg_trigger
@@ -164,6 +212,29 @@ impl PgDb {
                 bookings: row.get(0),
                 streams: row.get(1),
             })
+        })
+    }
+
+    /// On a database without the bot's table (`init` on an empty
+    /// database): creates it in the old system's shape, with the view and the
+    /// counters, so the bot can be pointed at it. Returns false (and does
+    /// nothing) when `public.bookings` exists: that table is the bot's, and
+    /// only `init --adopt` takes it on.
+    pub fn create_bookings_table(&mut self) -> Result<bool> {
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_one("SELECT to_regclass('public.bookings') IS NOT NULL", &[])?
+                .get(0);
+            if exists {
+                return Ok(false);
+            }
+            tx.batch_execute(CREATE_BOT_TABLE)
+                .map_err(|e| privilege_hint(&e, "creating public.bookings"))?;
+            install_view(tx)?;
+            for (_, sql) in TRIGGERS {
+                tx.batch_execute(sql)?;
+            }
+            Ok(true)
         })
     }
 
@@ -206,6 +277,7 @@ impl PgDb {
                 tx.batch_execute(
                     "DROP FUNCTION IF EXISTS paytrack.count_booking_change() CASCADE;
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate() CASCADE;
+                     DROP VIEW IF EXISTS paytrack.bookings RESTRICT;
                      DO $drop$
                      DECLARE tables text;
                      BEGIN
@@ -216,6 +288,14 @@ impl PgDb {
                          IF tables IS NOT NULL THEN
                              EXECUTE 'DROP TABLE ' || tables || ' RESTRICT';
                          END IF;
+                         -- Then paytrack's functions, aggregates and collations.
+                         SELECT string_agg(format('%s %s', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END,
+                                                  p.oid::regprocedure), '; ') INTO tables
+                           FROM pg_proc p WHERE p.pronamespace = 'paytrack'::regnamespace;
+                         IF tables IS NOT NULL THEN
+                             EXECUTE 'DROP ' || replace(tables, '; ', ' RESTRICT; DROP ') || ' RESTRICT';
+                         END IF;
+                         DROP COLLATION IF EXISTS paytrack.nocase RESTRICT;
                      END
                      $drop$;
                      DROP SCHEMA paytrack RESTRICT;",
@@ -225,6 +305,52 @@ impl PgDb {
             Ok(schema)
         })
     }
+}
+
+/// Installs (or refreshes) the `paytrack.bookings` view and its write
+/// trigger over the bot's table, with NULL for the optional columns the
+/// bot's table lacks.
+fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let present: Vec<String> = tx
+        .query(
+            "SELECT column_name::text FROM information_schema.columns
+              WHERE table_schema = 'public' AND table_name = 'bookings'",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let has = |c: &str| present.iter().any(|p| p == c);
+    let mut extra_columns = String::new();
+    let mut extra_values = String::new();
+    let mut extra_updates = String::new();
+    for column in ["referral_code", "discount_percent"] {
+        if has(column) {
+            extra_columns += &format!(", {column}");
+            extra_values += &format!(", NEW.{column}");
+            extra_updates += &format!(
+                ",\n            {column} = CASE WHEN NEW.{column} IS DISTINCT FROM OLD.{column} THEN NEW.{column} ELSE {column} END"
+            );
+        }
+    }
+    let view = BOOKINGS_VIEW
+        .replace(
+            "{referral}",
+            if has("referral_code") { "b.referral_code" } else { "NULL::text" },
+        )
+        .replace(
+            "{discount}",
+            if has("discount_percent") { "b.discount_percent" } else { "NULL::integer" },
+        );
+    let write = BOOKINGS_WRITE
+        .replace("{bot_extra_columns}", &extra_columns)
+        .replace("{new_extra_values}", &extra_values)
+        .replace("{bot_extra_updates}", &extra_updates);
+    tx.batch_execute(&view)
+        .map_err(|e| privilege_hint(&e, "creating the view paytrack.bookings"))?;
+    tx.batch_execute(&write)
+        .map_err(|e| privilege_hint(&e, "creating the write trigger of paytrack.bookings"))?;
+    Ok(())
 }
 
 /// Refuses adoption when a column paytrack reads is missing or has a type it

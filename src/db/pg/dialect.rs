@@ -15,6 +15,8 @@ pub fn to_postgres(sql: &str) -> Cow<'_, str> {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut i = 0;
+    // SQLite numbers a bare `?` one past the largest number used so far.
+    let mut largest = 0usize;
     while i < bytes.len() {
         let rest = &sql[i..];
         let skip = match bytes[i] {
@@ -24,7 +26,15 @@ pub fn to_postgres(sql: &str) -> Cow<'_, str> {
             b'/' if rest.starts_with("/*") => rest.find("*/").map_or(rest.len(), |n| n + 2),
             b'$' => dollar_quoted_len(rest),
             b'?' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let digits = rest[1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len() - 1);
+                largest = largest.max(rest[1..=digits].parse().unwrap_or(0));
                 out.push('$');
+                i += 1;
+                continue;
+            }
+            b'?' => {
+                largest += 1;
+                out.push_str(&format!("${largest}"));
                 i += 1;
                 continue;
             }
@@ -92,9 +102,10 @@ mod tests {
     }
 
     #[test]
-    fn leaves_bare_question_marks_and_cyrillic_alone() {
+    fn numbers_bare_question_marks_as_sqlite_does_and_leaves_cyrillic_alone() {
         assert_eq!(to_postgres("SELECT 'Ольга?' , ?1"), "SELECT 'Ольга?' , $1");
-        assert_eq!(to_postgres("SELECT jsonb ? 'k'"), "SELECT jsonb ? 'k'");
+        assert_eq!(to_postgres("VALUES (?, ?), (?, ?)"), "VALUES ($1, $2), ($3, $4)");
+        assert_eq!(to_postgres("SELECT ?2, ?, ?1"), "SELECT $2, $3, $1");
         assert!(matches!(
             to_postgres("SELECT 1"),
             std::borrow::Cow::Borrowed(_)

@@ -179,8 +179,20 @@ impl PgDb {
             ))
             .into());
         }
+        let has_view: bool = self
+            .client
+            .query_one("SELECT to_regclass('paytrack.bookings') IS NOT NULL", &[])?
+            .get(0);
+        if !has_view {
+            return Err(PaytrackError::Database(format!(
+                "{}: paytrack has not adopted public.bookings here (run `paytrack init --adopt --db URL`)",
+                self.info
+            ))
+            .into());
+        }
+        // Times: a `timestamp without time zone` of the bot's is read as UTC.
         self.client
-            .batch_execute("SET search_path = paytrack, public")
+            .batch_execute("SET search_path = paytrack, public; SET TimeZone = 'UTC'")
             .context("setting the search path")?;
         Ok(session::Session::new(self.client))
     }
@@ -399,7 +411,10 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if cause.downcast_ref::<Busy>().is_some() {
         return Some(crate::error::exit::BUSY);
     }
-    let err = cause.downcast_ref::<postgres::Error>()?;
+    let err = match cause.downcast_ref::<session::PgError>() {
+        Some(wrapped) => &wrapped.0,
+        None => cause.downcast_ref::<postgres::Error>()?,
+    };
     Some(match err.code() {
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
         Some(c) if c.code().starts_with("23") => crate::error::exit::BAD_INPUT,

@@ -38,11 +38,9 @@ impl std::fmt::Display for PgError {
     }
 }
 
-impl StdError for PgError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&self.0)
-    }
-}
+/// No source: the text above already says what the server said (and the
+/// exit code is read from `PgError` itself, `pg::exit_code_for`).
+impl StdError for PgError {}
 
 pub(crate) fn wrap(err: postgres::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(PgError(err)))
@@ -75,7 +73,13 @@ impl Session {
             .client
             .borrow_mut()
             .prepare(&to_postgres(sql))
-            .map_err(wrap)?;
+            .map_err(|e| {
+                // For whoever ports the next statement: which one the server refused.
+                if std::env::var_os("PAYTRACK_DEBUG_SQL").is_some() {
+                    eprintln!("paytrack: PostgreSQL refused: {sql}");
+                }
+                wrap(e)
+            })?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
