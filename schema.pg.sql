@@ -48,6 +48,17 @@ CREATE TABLE paytrack.adoption (
 CREATE COLLATION paytrack.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE FUNCTION paytrack.instr(haystack text, needle text) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT strpos(haystack, needle)';
+-- json_extract(doc, '$.a.b') for paytrack's JSON text columns, as text.
+CREATE FUNCTION paytrack.json_extract(doc text, path text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.')$$;
+-- json_set(doc, '$.a', value, '$.b', value) with text values (NULL: JSON null).
+CREATE FUNCTION paytrack.json_set(doc text, path1 text, value1 text, path2 text, value2 text)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$SELECT jsonb_set(jsonb_set(doc::jsonb, string_to_array(substr(path1, 3), '.'),
+                                    coalesce(to_jsonb(value1), 'null'::jsonb)),
+                          string_to_array(substr(path2, 3), '.'),
+                          coalesce(to_jsonb(value2), 'null'::jsonb))::text$$;
 -- TOTAL(): SQLite's sum that is 0.0 over no rows and never overflows.
 CREATE AGGREGATE paytrack.total(double precision) (
     sfunc = float8pl, stype = double precision, initcond = '0'

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, ToSql};
 
-use super::sql::Row;
+use super::sql::{Dialect, Row};
 
 use super::payments::RECEIVED_OUTCOMES;
 use super::{Db, WriteTx};
@@ -129,7 +129,7 @@ fn payment_state_sql(state: PaymentState) -> String {
     }
 }
 
-fn filter_conditions(filter: &BookingFilter) -> Conditions {
+fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
     let mut c = Conditions::default();
     if let Some(status) = filter.status {
         c.push("b.confirmed = ?", vec![Box::new(status.code())]);
@@ -163,7 +163,7 @@ fn filter_conditions(filter: &BookingFilter) -> Conditions {
         c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
     }
     if let Some(text) = &filter.search {
-        push_search(&mut c, &fold(text));
+        push_search(&mut c, &fold(text), dialect);
     }
     if let Some(state) = filter.payment {
         c.push(&payment_state_sql(state), vec![]);
@@ -191,8 +191,10 @@ fn search_phrase(folded: &str) -> String {
 
 /// The `--search` condition on folded text, through the index where it can,
 /// so a search costs what its matches do, not what the table does.
-fn push_search(c: &mut Conditions, folded: &str) {
-    if uses_search_index(folded) {
+/// PostgreSQL has no FTS5: there the search is `instr` (a paytrack function
+/// over `strpos`) on every row.
+fn push_search(c: &mut Conditions, folded: &str, dialect: Dialect) {
+    if uses_search_index(folded) && dialect == Dialect::Sqlite {
         c.push(
             "b.id IN (SELECT rowid FROM bookings_search WHERE bookings_search MATCH ?)",
             vec![Box::new(search_phrase(folded))],
@@ -233,7 +235,7 @@ pub fn list_query(
     after: Option<&Cursor>,
     limit: Option<u64>,
 ) -> (String, usize) {
-    let (sql, args) = build_list(filter, sort, after, limit);
+    let (sql, args) = build_list(filter, sort, after, limit, Dialect::Sqlite);
     (sql, args.len())
 }
 
@@ -242,18 +244,21 @@ fn build_list(
     sort: Sort,
     after: Option<&Cursor>,
     limit: Option<u64>,
+    dialect: Dialect,
 ) -> (String, Vec<Box<dyn ToSql>>) {
     // A search listed in id order walks the trigram index's matches newest
     // first and stops at the page's end, common name or none; the other
     // filters are checked on each match's row.
     let folded = filter.search.as_deref().map(fold);
     let (mut c, from, id) = match folded {
-        Some(folded) if uses_search_index(&folded) && !sort.by_created() => {
+        Some(folded)
+            if uses_search_index(&folded) && !sort.by_created() && dialect == Dialect::Sqlite =>
+        {
             let others = BookingFilter {
                 search: None,
                 ..filter.clone()
             };
-            let mut c = filter_conditions(&others);
+            let mut c = filter_conditions(&others, dialect);
             c.push(
                 "s.bookings_search MATCH ?",
                 vec![Box::new(search_phrase(&folded))],
@@ -264,7 +269,7 @@ fn build_list(
                 "s.rowid",
             )
         }
-        _ => (filter_conditions(filter), "bookings b", "b.id"),
+        _ => (filter_conditions(filter, dialect), "bookings b", "b.id"),
     };
     if let Some(cursor) = after {
         cursor_condition(&mut c, sort, cursor, id);
@@ -311,7 +316,7 @@ impl Db {
         limit: Option<u64>,
         mut visit: impl FnMut(Booking) -> Result<()>,
     ) -> Result<()> {
-        let (sql, args) = build_list(filter, sort, after, limit);
+        let (sql, args) = build_list(filter, sort, after, limit, self.conn().dialect());
         let mut stmt = self
             .conn()
             .prepare_cached(&sql)
@@ -334,7 +339,7 @@ impl Db {
         if let Some(n) = self.count_bookings_from_counters(filter)? {
             return Ok(n);
         }
-        let c = filter_conditions(filter);
+        let c = filter_conditions(filter, self.conn().dialect());
         let sql = format!("SELECT COUNT(*) FROM bookings b{}", c.where_clause());
         let n: i64 =
             self.conn()
@@ -385,7 +390,7 @@ impl Db {
         sort: Sort,
         after: Option<&Cursor>,
     ) -> Result<Vec<String>> {
-        let (sql, args) = build_list(filter, sort, after, Some(50));
+        let (sql, args) = build_list(filter, sort, after, Some(50), self.conn().dialect());
         let mut stmt = self.conn().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = stmt
             .query_map(super::sql::params_from_iter(args.iter()), |r| {

@@ -445,7 +445,7 @@ impl WriteTx<'_> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT MAX(created_at), COALESCE(MAX(status IN ('pending', 'sending')), 0)
+                "SELECT MAX(created_at), COALESCE(MAX(CASE WHEN status IN ('pending', 'sending') THEN 1 ELSE 0 END), 0)
                    FROM outbox
                   WHERE booking_id = ?1 AND kind = ?2 AND status NOT IN ('withdrawn', 'cancelled')",
             )?

@@ -139,10 +139,11 @@ impl WriteTx<'_> {
     /// pass over `payments_by_external`.
     pub fn payment_keys(&self) -> Result<PaymentKeys> {
         let mut keys = PaymentKeys::default();
-        let mut stmt = self.conn().prepare(
+        let mut stmt = self.conn().prepare(self.conn().pick(
             "SELECT provider, external_id FROM payments INDEXED BY payments_by_external
               WHERE outcome <> 'conflict'",
-        )?;
+            "SELECT provider, external_id FROM payments WHERE outcome <> 'conflict'",
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             keys.insert(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
@@ -412,7 +413,7 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "SELECT id, resolved_at IS NOT NULL FROM payments
                   WHERE provider = ?1 AND external_id = ?2 AND outcome = 'conflict'
-                    AND amount_minor = ?3 AND paid_at IS ?4 AND reference_id IS ?5
+                    AND amount_minor = ?3 AND paid_at IS NOT DISTINCT FROM ?4 AND reference_id IS NOT DISTINCT FROM ?5
                   ORDER BY id LIMIT 1",
             )?
             .query_row(
@@ -499,7 +500,7 @@ impl WriteTx<'_> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT amount_minor FROM payments
               WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}
-                AND id IS NOT ?3"
+                AND id IS DISTINCT FROM ?3"
         ))?;
         let amounts = stmt
             .query_map(params![booking_id, currency, without_payment], |r| {

@@ -47,8 +47,8 @@ impl WriteTx<'_> {
         let conn = self.conn();
         // Temp tables live in memory (temp_store) and only for this connection.
         conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS erase_bookings (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL);
-             CREATE TEMP TABLE IF NOT EXISTS erase_users (user_id INTEGER PRIMARY KEY, pseudonym TEXT NOT NULL);
+            "CREATE TEMP TABLE IF NOT EXISTS erase_bookings (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL);
+             CREATE TEMP TABLE IF NOT EXISTS erase_users (user_id BIGINT PRIMARY KEY, pseudonym TEXT NOT NULL);
              DELETE FROM temp.erase_bookings;
              DELETE FROM temp.erase_users;",
         )?;
@@ -97,8 +97,8 @@ impl WriteTx<'_> {
                    FROM temp.erase_users AS u
                   WHERE u.user_id = b.user_id
                     AND b.id IN (SELECT id FROM temp.erase_bookings)
-                    AND (b.username IS NOT u.pseudonym OR b.first_name IS NOT NULL
-                         OR b.search_text IS NOT u.pseudonym OR b.erased_at IS NULL)",
+                    AND (b.username IS DISTINCT FROM u.pseudonym OR b.first_name IS NOT NULL
+                         OR b.search_text IS DISTINCT FROM u.pseudonym OR b.erased_at IS NULL)",
                 [to_storage(now)],
             )? as u64,
             payments: conn.execute(
@@ -143,7 +143,7 @@ impl WriteTx<'_> {
             counts.blocked_users = conn.execute(
                 "UPDATE blocked_users AS b SET reason = u.pseudonym
                    FROM temp.erase_users AS u
-                  WHERE u.user_id = b.user_id AND b.reason IS NOT u.pseudonym",
+                  WHERE u.user_id = b.user_id AND b.reason IS DISTINCT FROM u.pseudonym",
                 [],
             )? as u64;
         }

@@ -183,7 +183,7 @@ impl Db {
     ) -> Result<Vec<DailyActivity>> {
         let since = to_storage(since);
         let shift = format!("{utc_offset_seconds:+} seconds");
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare_cached(self.conn().pick(
             "SELECT day, SUM(created), SUM(confirmed), SUM(cancelled) FROM (
                  SELECT date(created_at, ?2) AS day, 1 AS created, 0 AS confirmed, 0 AS cancelled
                    FROM bookings WHERE created_at >= ?1
@@ -193,7 +193,18 @@ impl Db {
                         CASE WHEN new_value = 'cancelled' THEN 1 ELSE 0 END
                    FROM audit_log WHERE action = ?3 AND at >= ?1
              ) GROUP BY day ORDER BY day",
-        )?;
+            // The bot's created_at is a timestamp; the session's zone is UTC.
+            "SELECT day, SUM(created), SUM(confirmed), SUM(cancelled) FROM (
+                 SELECT CAST(created_at + CAST(CAST(?2 AS TEXT) AS INTERVAL) AS DATE) AS day,
+                        1 AS created, 0 AS confirmed, 0 AS cancelled
+                   FROM bookings WHERE created_at >= CAST(?1 AS TIMESTAMPTZ)
+                 UNION ALL
+                 SELECT CAST(CAST(at AS TIMESTAMPTZ) + CAST(CAST(?2 AS TEXT) AS INTERVAL) AS DATE), 0,
+                        CASE WHEN new_value = 'confirmed' THEN 1 ELSE 0 END,
+                        CASE WHEN new_value = 'cancelled' THEN 1 ELSE 0 END
+                   FROM audit_log WHERE action = ?3 AND CAST(at AS TIMESTAMPTZ) >= CAST(?1 AS TIMESTAMPTZ)
+             ) AS activity GROUP BY day ORDER BY day",
+        ))?;
         let rows = stmt
             .query_map(params![since, shift, action::STATUS_CHANGED], |r| {
                 Ok(DailyActivity {

@@ -182,7 +182,7 @@ impl Db {
     pub fn holds_only_demo_bookings(&self) -> Result<bool> {
         let (demo, other, bookings): (i64, i64, i64) = self.conn().query_row(
             "SELECT
-                (SELECT COALESCE(SUM(json_extract(details, '$.bookings')), 0)
+                (SELECT COALESCE(SUM(CAST(json_extract(details, '$.bookings') AS BIGINT)), 0)
                    FROM audit_log WHERE action = ?1),
                 (SELECT COUNT(*) FROM audit_log WHERE action IN (?2, ?3)),
                 (SELECT COUNT(*) FROM bookings)",

@@ -84,7 +84,7 @@ impl Db {
             .prepare(
                 "SELECT id FROM audit_log
                   WHERE booking_id IN (SELECT id FROM bookings WHERE user_id = ?1)
-                     OR (booking_id IS NULL AND json_extract(details, '$.user_id') = ?1)
+                     OR (booking_id IS NULL AND CAST(json_extract(details, '$.user_id') AS BIGINT) = ?1)
                   ORDER BY id DESC LIMIT ?2",
             )?
             .query_map(

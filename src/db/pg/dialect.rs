@@ -7,9 +7,11 @@
 
 use std::borrow::Cow;
 
-/// `sql` with every `?N` placeholder outside quotes and comments written `$N`.
+/// `sql` with every `?N` placeholder outside quotes and comments written
+/// `$N` (a bare `?` numbered as SQLite numbers it), and SQLite's `temp.`
+/// schema written `pg_temp.`.
 pub fn to_postgres(sql: &str) -> Cow<'_, str> {
-    if !sql.contains('?') {
+    if !sql.contains('?') && !sql.contains("temp.") {
         return Cow::Borrowed(sql);
     }
     let bytes = sql.as_bytes();
@@ -30,6 +32,14 @@ pub fn to_postgres(sql: &str) -> Cow<'_, str> {
                 largest = largest.max(rest[1..=digits].parse().unwrap_or(0));
                 out.push('$');
                 i += 1;
+                continue;
+            }
+            // SQLite's schema of temporary tables is PostgreSQL's pg_temp.
+            b't' if rest.starts_with("temp.")
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'.')) =>
+            {
+                out.push_str("pg_temp.");
+                i += "temp.".len();
                 continue;
             }
             b'?' => {
@@ -106,6 +116,10 @@ mod tests {
         assert_eq!(to_postgres("SELECT 'Ольга?' , ?1"), "SELECT 'Ольга?' , $1");
         assert_eq!(to_postgres("VALUES (?, ?), (?, ?)"), "VALUES ($1, $2), ($3, $4)");
         assert_eq!(to_postgres("SELECT ?2, ?, ?1"), "SELECT $2, $3, $1");
+        assert_eq!(
+            to_postgres("DELETE FROM temp.t; SELECT attempt.x, 'temp.y'"),
+            "DELETE FROM pg_temp.t; SELECT attempt.x, 'temp.y'"
+        );
         assert!(matches!(
             to_postgres("SELECT 1"),
             std::borrow::Cow::Borrowed(_)

@@ -192,10 +192,12 @@ impl ToSql for Param {
                     let i: i64 = s.parse().map_err(|_| format!("not a number: {s:?}"))?;
                     integer_to_sql(i, ty, out)
                 }
-                _ => {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
                     out.put_slice(s.as_bytes());
                     Ok(IsNull::No)
                 }
+                // Binary formats differ per type: write CAST(CAST(?N AS TEXT) AS type).
+                _ => Err(format!("cannot bind text to {ty}").into()),
             },
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
         }
