@@ -107,8 +107,8 @@ impl WriteTx<'_> {
                         resolution_note = CASE WHEN p.resolution_note IS NULL THEN NULL ELSE u.pseudonym END
                    FROM temp.erase_bookings AS e JOIN temp.erase_users AS u ON u.user_id = e.user_id
                   WHERE e.id IN (p.booking_id, p.reference_id)
-                    AND (p.description IS NOT u.pseudonym AND p.description IS NOT NULL
-                         OR p.resolution_note IS NOT u.pseudonym AND p.resolution_note IS NOT NULL)",
+                    AND (p.description IS DISTINCT FROM u.pseudonym AND p.description IS NOT NULL
+                         OR p.resolution_note IS DISTINCT FROM u.pseudonym AND p.resolution_note IS NOT NULL)",
                 [],
             )? as u64,
             // A message not yet sent to a person who asked to be forgotten is
@@ -147,7 +147,7 @@ impl WriteTx<'_> {
                 [],
             )? as u64;
         }
-        if counts.bookings > 0 {
+        if counts.bookings > 0 && !conn.is_postgres() {
             // FTS5 only marks deleted text; merging the segments drops it
             // from the index's pages (and secure_delete zeroes the freed ones).
             conn.execute(
@@ -184,7 +184,11 @@ impl Db {
 
     /// Makes SQLite overwrite deleted content with zeros for this connection,
     /// so erased text does not linger in free pages of the file.
+    /// (PostgreSQL has no such switch: see `vacuum`.)
     pub fn enable_secure_delete(&self) -> Result<()> {
+        if self.is_postgres() {
+            return Ok(());
+        }
         self.conn()
             .query_row("PRAGMA secure_delete = ON", [], |_| Ok(()))?;
         Ok(())
@@ -194,6 +198,9 @@ impl Db {
     /// old page images (with erased text) leave the WAL too. False when a
     /// reader kept part of it busy (run again later).
     pub fn checkpoint_truncate(&self) -> Result<bool> {
+        if self.is_postgres() {
+            return Ok(true);
+        }
         let busy: i64 = self
             .conn()
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
@@ -201,6 +208,9 @@ impl Db {
     }
 
     /// `VACUUM`: rewrites the file without free pages, then checkpoints.
+    /// On PostgreSQL, VACUUM of the tables this role owns: it frees the old
+    /// row versions that still hold erased text (the bot's table needs its
+    /// owner's VACUUM, which the server's autovacuum also does in time).
     pub fn vacuum(&self) -> Result<bool> {
         self.conn().execute_batch("VACUUM")?;
         self.checkpoint_truncate()
