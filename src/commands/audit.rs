@@ -1,7 +1,7 @@
 //! `audit tail` (with `--follow`) and `audit verify`.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -147,12 +147,9 @@ fn follow(
     mut print: impl FnMut(&[AuditEntry]) -> Result<()>,
 ) -> Result<()> {
     loop {
-        let deadline = Instant::now() + POLL_INTERVAL;
-        while Instant::now() < deadline {
-            if crate::interrupt::requested() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        db.wait_for_audit_entries(POLL_INTERVAL)?;
+        if crate::interrupt::requested() {
+            return Ok(());
         }
         let (mut entries, newest) = db.audit_since(filter, last_id)?;
         redact_all(&mut entries, redact);

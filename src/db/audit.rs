@@ -115,6 +115,24 @@ impl WriteTx<'_> {
     }
 }
 
+impl Db {
+    /// Waits until new audit entries may be there: on PostgreSQL until a
+    /// `NOTIFY paytrack_audit` (or `wait` passes), on SQLite `wait` (there is
+    /// no notification across processes). Returns early on Ctrl-C.
+    pub fn wait_for_audit_entries(&self, wait: std::time::Duration) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let super::sql::Conn::Pg(session) = self.conn() {
+            session.wait_for_audit_notification(wait)?;
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline && !crate::interrupt::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
 /// Inserts a sealed entry and its personal fields (batch writers use this too).
 pub(crate) fn insert_entry(conn: super::sql::Conn<'_>, entry: &AuditEntry) -> Result<()> {
     conn.prepare_cached(&format!(

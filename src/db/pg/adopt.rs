@@ -336,11 +336,19 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
     let view = BOOKINGS_VIEW
         .replace(
             "{referral}",
-            if has("referral_code") { "b.referral_code" } else { "NULL::text" },
+            if has("referral_code") {
+                "b.referral_code"
+            } else {
+                "NULL::text"
+            },
         )
         .replace(
             "{discount}",
-            if has("discount_percent") { "b.discount_percent" } else { "NULL::integer" },
+            if has("discount_percent") {
+                "b.discount_percent"
+            } else {
+                "NULL::integer"
+            },
         );
     let write = BOOKINGS_WRITE
         .replace("{bot_extra_columns}", &extra_columns)

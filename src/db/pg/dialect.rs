@@ -28,7 +28,9 @@ pub fn to_postgres(sql: &str) -> Cow<'_, str> {
             b'/' if rest.starts_with("/*") => rest.find("*/").map_or(rest.len(), |n| n + 2),
             b'$' => dollar_quoted_len(rest),
             b'?' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let digits = rest[1..].find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len() - 1);
+                let digits = rest[1..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len() - 1);
                 largest = largest.max(rest[1..=digits].parse().unwrap_or(0));
                 out.push('$');
                 i += 1;
@@ -36,7 +38,10 @@ pub fn to_postgres(sql: &str) -> Cow<'_, str> {
             }
             // SQLite's schema of temporary tables is PostgreSQL's pg_temp.
             b't' if rest.starts_with("temp.")
-                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'.')) =>
+                && (i == 0
+                    || !(bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] == b'.')) =>
             {
                 out.push_str("pg_temp.");
                 i += "temp.".len();
@@ -114,7 +119,10 @@ mod tests {
     #[test]
     fn numbers_bare_question_marks_as_sqlite_does_and_leaves_cyrillic_alone() {
         assert_eq!(to_postgres("SELECT 'Ольга?' , ?1"), "SELECT 'Ольга?' , $1");
-        assert_eq!(to_postgres("VALUES (?, ?), (?, ?)"), "VALUES ($1, $2), ($3, $4)");
+        assert_eq!(
+            to_postgres("VALUES (?, ?), (?, ?)"),
+            "VALUES ($1, $2), ($3, $4)"
+        );
         assert_eq!(to_postgres("SELECT ?2, ?, ?1"), "SELECT $2, $3, $1");
         assert_eq!(
             to_postgres("DELETE FROM temp.t; SELECT attempt.x, 'temp.y'"),

@@ -18,6 +18,7 @@ use std::error::Error as StdError;
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use rusqlite::types::Value;
 
@@ -50,6 +51,8 @@ pub(crate) fn wrap(err: postgres::Error) -> rusqlite::Error {
 pub struct Session {
     client: RefCell<Client>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
+    /// `LISTEN paytrack_audit` was sent (`wait_for_audit_notification`).
+    listening: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -57,6 +60,7 @@ impl Session {
         Session {
             client: RefCell::new(client),
             statements: RefCell::default(),
+            listening: std::cell::Cell::new(false),
         }
     }
 
@@ -84,6 +88,34 @@ impl Session {
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
         Ok(stmt)
+    }
+
+    /// Waits up to `wait` for a new audit entry (`NOTIFY paytrack_audit`,
+    /// sent by a trigger at commit); returns early on Ctrl-C. The first call
+    /// starts listening.
+    pub fn wait_for_audit_notification(&self, wait: std::time::Duration) -> rusqlite::Result<()> {
+        let mut client = self.client.borrow_mut();
+        if !self.listening.replace(true) {
+            client
+                .batch_execute("LISTEN paytrack_audit")
+                .map_err(wrap)?;
+        }
+        let deadline = std::time::Instant::now() + wait;
+        let mut notifications = client.notifications();
+        while std::time::Instant::now() < deadline && !crate::interrupt::requested() {
+            let slice = std::time::Duration::from_millis(50);
+            if notifications
+                .timeout_iter(slice)
+                .next()
+                .map_err(wrap)?
+                .is_some()
+            {
+                // Take the rest that arrived together; one read covers them all.
+                while notifications.iter().next().map_err(wrap)?.is_some() {}
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets prepared statements (after a migration changed the tables).
@@ -192,7 +224,12 @@ impl ToSql for Param {
                     let i: i64 = s.parse().map_err(|_| format!("not a number: {s:?}"))?;
                     integer_to_sql(i, ty, out)
                 }
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+                Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UNKNOWN
+                | Type::JSON => {
                     out.put_slice(s.as_bytes());
                     Ok(IsNull::No)
                 }
