@@ -97,6 +97,31 @@ pub(crate) fn finish_write<T>(session: &session::Session, outcome: Result<T>) ->
     }
 }
 
+/// Ctrl-C cancels the statement the server is running (libpq's cancel
+/// request, `CancelToken`): a watcher thread waits for the flag the signal
+/// handler sets. The statement fails with 57014, the transaction rolls back,
+/// and paytrack exits 130 (`exit_code_for`).
+fn watch_interrupts(client: &Client, info: &ConnInfo) {
+    let token = client.cancel_token();
+    let tls = if info.is_socket() {
+        None
+    } else {
+        tls::client_config(info, &conninfo::ProcessEnvironment).ok()
+    };
+    std::thread::spawn(move || {
+        while !crate::interrupt::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Best effort: the process is stopping either way.
+        let _ = match tls {
+            Some(config) => {
+                token.cancel_query(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+            }
+            None => token.cancel_query(postgres::NoTls),
+        };
+    });
+}
+
 /// Resolves `url` with the process environment and `~/.pgpass`.
 pub fn resolve(url: &str) -> Result<ConnInfo> {
     conninfo::resolve(url, &conninfo::ProcessEnvironment)
@@ -190,6 +215,7 @@ impl PgDb {
             ))
             .into());
         }
+        watch_interrupts(&self.client, &self.info);
         // Times: a `timestamp without time zone` of the bot's is read as UTC.
         self.client
             .batch_execute("SET search_path = paytrack, public; SET TimeZone = 'UTC'")
@@ -388,6 +414,12 @@ pub(crate) fn describe(err: &postgres::Error) -> String {
 
 /// A lock wait that ran out becomes exit 7 ("busy"); anything else, exit 8.
 pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
+    if err
+        .code()
+        .is_some_and(|c| *c == postgres::error::SqlState::QUERY_CANCELED)
+    {
+        return PaytrackError::Interrupted.into();
+    }
     let busy = err
         .code()
         .is_some_and(|c| *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE);
@@ -417,6 +449,7 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     };
     Some(match err.code() {
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
+        Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => crate::error::exit::INTERRUPTED,
         Some(c) if c.code().starts_with("23") => crate::error::exit::BAD_INPUT,
         _ => crate::error::exit::DATABASE,
     })
