@@ -72,15 +72,15 @@ impl Context {
         Db::open(&self.db_path, OpenMode::CreateIfMissing)
     }
 
-    /// The one place a PostgreSQL URL meets the SQLite-only repository: the
-    /// commands not yet ported refuse here, with exit 8 and one line.
+    /// `demo` (and anything else that creates a database it owns) works on an
+    /// SQLite file only: on PostgreSQL the bookings table is the bot's.
     fn refuse_postgres(&self) -> Result<()> {
         if self.postgres_url.is_none() {
             return Ok(());
         }
         if cfg!(feature = "postgres") {
             Err(PaytrackError::Database(format!(
-                "not yet supported on PostgreSQL: {} (see README \"Running against PostgreSQL\")",
+                "{} works on an SQLite file only: on PostgreSQL the bookings table is the bot's (see README \"Running against PostgreSQL\")",
                 self.command
             ))
             .into())

@@ -542,21 +542,28 @@ impl WriteTx<'_> {
         abandoned_before: DateTime<Utc>,
     ) -> Result<Option<ClaimedMessage>> {
         let conn = self.conn();
+        // PostgreSQL: writers already queue on paytrack's advisory lock, and
+        // the row lock (SKIP LOCKED) with the status re-checked by the UPDATE
+        // keeps two drains off one message even without it.
         let abandoned: Option<i64> = conn
-            .prepare_cached(
+            .prepare_cached(conn.pick(
                 "SELECT id FROM outbox WHERE status = 'sending' AND claimed_at <= ?1
                  ORDER BY id LIMIT 1",
-            )?
+                "SELECT id FROM outbox WHERE status = 'sending' AND claimed_at <= ?1
+                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            ))?
             .query_row(params![to_storage(abandoned_before)], |r| r.get(0))
             .optional()?;
         let id = match abandoned {
             Some(id) => Some(id),
             // The (status, next_attempt_at) index yields this row first.
             None => conn
-                .prepare_cached(
+                .prepare_cached(conn.pick(
                     "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
                      ORDER BY next_attempt_at, id LIMIT 1",
-                )?
+                    "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                ))?
                 .query_row(params![to_storage(due_by)], |r| r.get(0))
                 .optional()?,
         };
@@ -567,7 +574,7 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "UPDATE outbox
                     SET status = 'sending', claimed_by = ?2, claimed_at = ?3, attempts = attempts + 1
-                  WHERE id = ?1
+                  WHERE id = ?1 AND status IN ('pending', 'sending')
               RETURNING id, booking_id, chat_id, kind, body, attempts, params",
             )?
             .query_row(params![id, claimer, to_storage(now)], |r| {
