@@ -91,7 +91,7 @@ impl Db {
     /// failed message keeps the name of the drain that claimed it.)
     pub fn outbox_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare(&format!(
-            "SELECT id, CASE
+            "SELECT id, problem FROM (SELECT id, CASE
                  WHEN status = 'sent' AND sent_at IS NULL THEN 'is sent but has no sent time'
                  WHEN status <> 'sent' AND sent_at IS NOT NULL THEN 'has a sent time but is ' || status
                  WHEN status = 'sending' AND (claimed_by IS NULL OR claimed_at IS NULL) THEN 'is sending but nobody claimed it'
@@ -99,7 +99,7 @@ impl Db {
                  WHEN attempts < 0 THEN 'has a negative attempt count'
                  WHEN NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = outbox.booking_id) THEN 'belongs to a missing booking'
                END AS problem
-               FROM outbox WHERE problem IS NOT NULL ORDER BY id LIMIT {MAX_FINDINGS}"
+               FROM outbox) AS checked WHERE problem IS NOT NULL ORDER BY id LIMIT {MAX_FINDINGS}"
         ))?;
         let rows = stmt.query_map([], |r| {
             Ok(format!(
