@@ -119,10 +119,15 @@ pub fn change_status_of(
     if transition == Transition::NoOp {
         return Ok(outcome);
     }
-    // We hold the write lock and just read the status, so this cannot miss;
-    // the compare-and-set is a second guard should that ever change.
+    // On SQLite we hold the write lock and just read the status, so this
+    // cannot miss. On PostgreSQL the bot writes without paytrack's lock: the
+    // compare-and-set is what keeps its change from being overwritten.
     if !tx.update_status(booking.id, from, change.to, now)? {
-        anyhow::bail!("booking {} changed under us; nothing written", booking.id);
+        return Err(PaytrackError::ExpectationFailed(format!(
+            "booking {} changed under us (another program wrote it); nothing written, run the command again",
+            booking.id
+        ))
+        .into());
     }
     outcome.changed = true;
 
