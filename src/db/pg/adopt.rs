@@ -204,7 +204,8 @@ impl PgDb {
                 &[&actor],
             )?;
             let row = tx.query_one(
-                "SELECT coalesce(sum(total), 0)::bigint, count(*) FILTER (WHERE total <> 0)
+                "SELECT coalesce(sum(bookings), 0)::bigint,
+                        count(DISTINCT (course_id, course_stream)) FILTER (WHERE bookings <> 0)
                    FROM paytrack.stream_counters",
                 &[],
             )?;
@@ -258,8 +259,10 @@ impl PgDb {
                            JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid
                            JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'paytrack'
                            LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
+                           LEFT JOIN pg_class c ON c.oid = t.tgrelid
                           WHERE d.deptype = 'n'
-                            AND (t.oid IS NULL OR t.tgname NOT IN ('paytrack_count', 'paytrack_count_truncate'))",
+                            AND (t.oid IS NULL OR (t.tgname NOT IN ('paytrack_count', 'paytrack_count_truncate')
+                                                   AND c.relnamespace <> 'paytrack'::regnamespace))",
                         &[],
                     )?
                     .iter()

@@ -449,7 +449,9 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     };
     Some(match err.code() {
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
-        Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => crate::error::exit::INTERRUPTED,
+        Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => {
+            crate::error::exit::INTERRUPTED
+        }
         Some(c) if c.code().starts_with("23") => crate::error::exit::BAD_INPUT,
         _ => crate::error::exit::DATABASE,
     })

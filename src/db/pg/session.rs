@@ -17,8 +17,8 @@ use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
-use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 use postgres::Client;
 use rusqlite::types::Value;
 
