@@ -1,5 +1,13 @@
-//! The test harness: a temp directory with a database path, and the real
+//! The test harness: a temp directory with a database, and the real
 //! `paytrack` binary run with a scrubbed environment and a fixed clock.
+//!
+//! One switch picks the backend (issue 18): by default each test gets an
+//! SQLite file in its temp dir; with `PAYTRACK_TEST_BACKEND=postgres` (and
+//! `PAYTRACK_TEST_PG`, a server URL) each test gets its own PostgreSQL
+//! database instead, cloned from a template this test process initialises
+//! once, and dropped when the test ends. `env.db` is then that database's
+//! URL. Tests of SQLite-file behaviour start with `if harness::sqlite_only()
+//! { return; }`.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -27,25 +35,85 @@ pub mod code {
     pub const CHANNEL: i32 = 11;
 }
 
-/// A temp dir holding one database file for one test.
+/// Whether this run uses PostgreSQL (`PAYTRACK_TEST_BACKEND=postgres`)
+/// rather than SQLite (unset, empty or `sqlite`).
+pub fn is_postgres() -> bool {
+    match std::env::var("PAYTRACK_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("" | "sqlite") => false,
+        Ok("postgres") => true,
+        Ok(other) => panic!("PAYTRACK_TEST_BACKEND={other:?}: expected `sqlite` or `postgres`"),
+    }
+}
+
+/// True when the test must skip because it tests SQLite itself (the file,
+/// its bytes, `env.sql()`, backups, `check`, `demo`, …) and this run is on
+/// PostgreSQL. Use as `if harness::sqlite_only() { return; }`.
+pub fn sqlite_only() -> bool {
+    is_postgres()
+}
+
+/// Whether `db` names a PostgreSQL database rather than an SQLite file.
+fn is_url(db: &Path) -> bool {
+    let db = db.to_string_lossy();
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// A temp dir for one test's files, and its database: an SQLite file in the
+/// dir, or (PostgreSQL backend) the URL of a database of its own.
 pub struct Env {
     pub dir: TempDir,
     pub db: PathBuf,
+    /// The PostgreSQL database this Env created, dropped with it.
+    #[cfg(feature = "postgres")]
+    #[allow(dead_code)] // held for its Drop
+    pg: Option<pg::Database>,
 }
 
 impl Env {
-    /// A fresh directory; the database file does not exist yet.
+    /// A fresh directory; the database does not exist yet (SQLite), or is
+    /// an empty PostgreSQL database without paytrack's schema.
     pub fn empty() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
+        if is_postgres() {
+            return Env::on_postgres(dir, false);
+        }
         let db = dir.path().join("paytrack.db");
-        Env { dir, db }
+        Env {
+            dir,
+            db,
+            #[cfg(feature = "postgres")]
+            pg: None,
+        }
     }
 
     /// A fresh, initialised, empty database.
     pub fn new() -> Env {
+        if is_postgres() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            return Env::on_postgres(dir, true);
+        }
         let env = Env::empty();
         env.ok(&["init"]);
         env
+    }
+
+    #[cfg(feature = "postgres")]
+    fn on_postgres(dir: TempDir, initialised: bool) -> Env {
+        let database = if initialised {
+            pg::Database::from_template()
+        } else {
+            pg::Database::empty()
+        };
+        Env {
+            dir,
+            db: PathBuf::from(&database.url),
+            pg: Some(database),
+        }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn on_postgres(_dir: TempDir, _initialised: bool) -> Env {
+        panic!("PAYTRACK_TEST_BACKEND=postgres needs the `postgres` feature");
     }
 
     /// A database loaded with the old system's sample export (400 bookings).
@@ -59,8 +127,12 @@ impl Env {
         env
     }
 
-    /// A database with the demo data (3,000 bookings by default).
+    /// A database with the demo data (3,000 bookings by default). SQLite only.
     pub fn with_demo() -> Env {
+        assert!(
+            !is_postgres(),
+            "`demo` is SQLite-only: start the test with `if harness::sqlite_only() {{ return; }}`"
+        );
         let env = Env::empty();
         env.ok(&["demo"]);
         env
@@ -84,17 +156,7 @@ impl Env {
 
     /// The same as `cmd`, as a std Command (for spawning children).
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("paytrack"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("xdg"))
-            .env("TZ", "UTC")
-            .env("LANG", "C")
-            .env("PAYTRACK_NOW", NOW)
-            .env("PAYTRACK_ACTOR", "tester")
-            .env("PAYTRACK_DB", &self.db);
-        cmd
+        paytrack_cmd(self.dir.path(), &self.db)
     }
 
     /// Runs paytrack with `args` and returns its output, whatever the exit code.
@@ -137,17 +199,88 @@ impl Env {
     }
 
     /// A plain SQLite connection to the database, for recounts done by hand.
+    /// SQLite only: a test using it starts with `harness::sqlite_only()`.
     pub fn sql(&self) -> rusqlite::Connection {
+        assert!(
+            !is_url(&self.db),
+            "env.sql() is SQLite-only: start the test with `if harness::sqlite_only() {{ return; }}`"
+        );
         rusqlite::Connection::open(&self.db).expect("open db")
+    }
+
+    /// Runs SQL statements (no parameters, no results) on either backend,
+    /// for setup both backends share. On PostgreSQL, names resolve in
+    /// `paytrack` first, then `public`, as paytrack's own sessions do.
+    #[allow(dead_code)] // used by some test modules
+    pub fn exec(&self, sql: &str) {
+        if is_url(&self.db) {
+            #[cfg(feature = "postgres")]
+            return pg::with_client(&self.db, |c| {
+                c.batch_execute(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {}", pg::describe(&e)));
+            });
+        }
+        self.sql().execute_batch(sql).expect(sql);
+    }
+
+    /// The first value of a query's first row as text (None for NULL), on
+    /// either backend. Panics when there is no row.
+    #[allow(dead_code)] // used by some test modules
+    pub fn query_text(&self, query: &str) -> Option<String> {
+        self.query_rows(query)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{query}: no row"))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{query}: no column"))
+    }
+
+    /// Every row of a query, each value as text (None for NULL), on either
+    /// backend. Numbers come as their decimal text, so parse them.
+    #[allow(dead_code)] // used by some test modules
+    pub fn query_rows(&self, query: &str) -> Vec<Vec<Option<String>>> {
+        if is_url(&self.db) {
+            #[cfg(feature = "postgres")]
+            return pg::rows(&self.db, query);
+        }
+        let conn = self.sql();
+        let mut stmt = conn.prepare(query).expect(query);
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(v) | rusqlite::types::ValueRef::Blob(v) => {
+                            Some(String::from_utf8_lossy(v).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .expect(query)
+        .collect::<Result<_, _>>()
+        .expect(query)
     }
 
     /// One integer from a query.
     pub fn count(&self, query: &str) -> i64 {
+        if is_url(&self.db) {
+            #[cfg(feature = "postgres")]
+            return pg::count(&self.db, query);
+        }
         self.sql().query_row(query, [], |r| r.get(0)).expect(query)
     }
 
     /// A logical snapshot of every table (to prove a failed command changed nothing).
     pub fn snapshot(&self) -> String {
+        if is_url(&self.db) {
+            #[cfg(feature = "postgres")]
+            return pg::snapshot(&self.db);
+        }
         let conn = self.sql();
         let mut tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -193,6 +326,337 @@ impl Env {
     }
 }
 
+/// paytrack with a scrubbed environment, HOME in `home`, the database `db`
+/// and the fixed clock.
+fn paytrack_cmd(home: &Path, db: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("paytrack"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("xdg"))
+        .env("TZ", "UTC")
+        .env("LANG", "C")
+        .env("PAYTRACK_NOW", NOW)
+        .env("PAYTRACK_ACTOR", "tester")
+        .env("PAYTRACK_DB", db);
+    cmd
+}
+
+/// The PostgreSQL backend: a database per test on the server named by
+/// PAYTRACK_TEST_PG, cloned from a template this process initialises once.
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    /// Every database the harness creates starts with this; the pid of the
+    /// test process that owns it follows.
+    const PREFIX: &str = "ptcli_";
+
+    fn server() -> String {
+        match std::env::var("PAYTRACK_TEST_PG") {
+            Ok(url) if !url.is_empty() => url,
+            _ => panic!(
+                "PAYTRACK_TEST_BACKEND=postgres needs PAYTRACK_TEST_PG, the URL of a PostgreSQL \
+                 server where the tests may create databases as a superuser \
+                 (`.ci/pg-cluster start DIR` starts one and prints its URL)"
+            ),
+        }
+    }
+
+    /// `server` with its database replaced by `dbname` (query parameters kept).
+    fn url_for(server: &str, dbname: &str) -> String {
+        let (scheme, rest) = server
+            .split_once("://")
+            .expect("PAYTRACK_TEST_PG is a postgres:// URL");
+        let (rest, query) = rest
+            .split_once('?')
+            .map_or((rest, None), |(r, q)| (r, Some(q)));
+        let authority = rest.split('/').next().unwrap();
+        let query = query.map_or(String::new(), |q| format!("?{q}"));
+        format!("{scheme}://{authority}/{dbname}{query}")
+    }
+
+    /// An error with the server's message, detail and hint when there are some.
+    pub fn describe(e: &postgres::Error) -> String {
+        match e.as_db_error() {
+            Some(db) => {
+                let mut text = format!("{}: {}", db.severity(), db.message());
+                if let Some(detail) = db.detail() {
+                    text += &format!(" (detail: {detail})");
+                }
+                if let Some(hint) = db.hint() {
+                    text += &format!(" (hint: {hint})");
+                }
+                text
+            }
+            None => e.to_string(),
+        }
+    }
+
+    fn connect(url: &str) -> postgres::Client {
+        let config: postgres::Config = url
+            .parse()
+            .unwrap_or_else(|e| panic!("not a PostgreSQL URL: {url}: {e}"));
+        config
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {url}: {}", describe(&e)))
+    }
+
+    /// A client on the server's own database, for CREATE and DROP DATABASE.
+    fn admin() -> postgres::Client {
+        connect(&server())
+    }
+
+    /// Clients kept per database URL for the test's later queries (paytrack's
+    /// commands never need them gone: DROP … WITH (FORCE) ends them).
+    static CLIENTS: Mutex<Vec<(String, postgres::Client)>> = Mutex::new(Vec::new());
+
+    fn clients() -> std::sync::MutexGuard<'static, Vec<(String, postgres::Client)>> {
+        CLIENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` with a client on `db`, whose names resolve in `paytrack`
+    /// first, then `public`, as in paytrack's own sessions.
+    pub fn with_client<T>(db: &Path, f: impl FnOnce(&mut postgres::Client) -> T) -> T {
+        let url = db.to_str().expect("a UTF-8 URL").to_string();
+        // Taken out while in use, so a slow query holds up no other test.
+        let taken = {
+            let mut clients = clients();
+            clients
+                .iter()
+                .position(|(u, _)| *u == url)
+                .map(|i| clients.swap_remove(i).1)
+        };
+        let mut client = match taken {
+            Some(c) if !c.is_closed() => c,
+            _ => {
+                let mut c = connect(&url);
+                c.batch_execute("SET search_path = paytrack, public")
+                    .expect("set search_path");
+                c
+            }
+        };
+        let out = f(&mut client);
+        clients().push((url, client));
+        out
+    }
+
+    /// Closes the kept clients of `url` (its database is about to go).
+    fn forget_clients(url: &str) {
+        let gone: Vec<_> = {
+            let mut clients = clients();
+            let (gone, kept) = std::mem::take(&mut *clients)
+                .into_iter()
+                .partition(|(u, _)| u == url);
+            *clients = kept;
+            gone
+        };
+        drop(gone);
+    }
+
+    /// Every row of the last statement of `query`, each value in
+    /// PostgreSQL's text form (None for NULL).
+    pub fn rows(db: &Path, query: &str) -> Vec<Vec<Option<String>>> {
+        let messages = with_client(db, |c| c.simple_query(query))
+            .unwrap_or_else(|e| panic!("{query}: {}", describe(&e)));
+        let mut rows = Vec::new();
+        for message in messages {
+            match message {
+                postgres::SimpleQueryMessage::Row(row) => rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                // A later statement's rows replace an earlier one's.
+                postgres::SimpleQueryMessage::RowDescription(_) => rows.clear(),
+                _ => {}
+            }
+        }
+        rows
+    }
+
+    /// The first column of the first row as an integer, whatever its type.
+    pub fn count(db: &Path, query: &str) -> i64 {
+        let text = rows(db, query)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{query}: no row"))
+            .into_iter()
+            .next()
+            .flatten()
+            .unwrap_or_else(|| panic!("{query}: NULL"));
+        match text.as_str() {
+            "t" => 1,
+            "f" => 0,
+            _ => text.parse().unwrap_or_else(|_| {
+                let float: f64 = text
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{query}: {text:?} is not a number"));
+                assert!(float.fract() == 0.0, "{query}: {text} is not an integer");
+                #[allow(clippy::cast_possible_truncation)]
+                let n = float as i64;
+                n
+            }),
+        }
+    }
+
+    /// Every table of schema paytrack, then public.bookings, each row as
+    /// PostgreSQL's text of the row, ordered by the first column.
+    pub fn snapshot(db: &Path) -> String {
+        with_client(db, |c| {
+            let tables = c
+                .query(
+                    "SELECT t.table_schema::text, t.table_name::text, c.column_name::text
+                       FROM information_schema.tables t
+                       JOIN information_schema.columns c
+                         ON c.table_schema = t.table_schema AND c.table_name = t.table_name
+                        AND c.ordinal_position = 1
+                      WHERE (t.table_schema = 'paytrack' AND t.table_type = 'BASE TABLE')
+                         OR (t.table_schema = 'public' AND t.table_name = 'bookings')
+                      ORDER BY t.table_schema, t.table_name",
+                    &[],
+                )
+                .expect("list tables");
+            let mut out = String::new();
+            for table in tables {
+                let (schema, name, first): (String, String, String) =
+                    (table.get(0), table.get(1), table.get(2));
+                let rows = c
+                    .query(
+                        &format!(
+                            "SELECT t::text FROM \"{schema}\".\"{name}\" t ORDER BY t.\"{first}\", 1"
+                        ),
+                        &[],
+                    )
+                    .unwrap_or_else(|e| panic!("snapshot of {schema}.{name}: {}", describe(&e)));
+                out += &format!("== {schema}.{name}\n");
+                for row in rows {
+                    out += &row.get::<_, String>(0);
+                    out.push('\n');
+                }
+            }
+            out
+        })
+    }
+
+    /// One database of this test process's, dropped with it.
+    pub struct Database {
+        pub name: String,
+        pub url: String,
+    }
+
+    impl Database {
+        /// A new, empty database (a copy of template1).
+        pub fn empty() -> Database {
+            Database::create(None)
+        }
+
+        /// A copy of this process's template: what `paytrack init` makes.
+        pub fn from_template() -> Database {
+            Database::create(Some(template()))
+        }
+
+        fn create(template: Option<&str>) -> Database {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            let name = format!("{PREFIX}{}_{n}", std::process::id());
+            let sql = match template {
+                Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+                None => format!("CREATE DATABASE {name}"),
+            };
+            create_database(&mut admin(), &sql);
+            Database {
+                url: url_for(&server(), &name),
+                name,
+            }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            forget_clients(&self.url);
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            if let Err(e) = admin().batch_execute(&sql) {
+                eprintln!("note: {sql}: {}", describe(&e));
+            }
+        }
+    }
+
+    /// CREATE DATABASE, retried for a few seconds while the template is
+    /// still in use (a paytrack that just ran on it may not have left yet).
+    fn create_database(admin: &mut postgres::Client, sql: &str) {
+        let started = Instant::now();
+        loop {
+            match admin.batch_execute(sql) {
+                Ok(()) => return,
+                Err(e)
+                    if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE)
+                        && started.elapsed() < Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("{sql}: {}", describe(&e)),
+            }
+        }
+    }
+
+    /// This process's template database, made once: an empty database
+    /// that the real `paytrack init` initialised.
+    fn template() -> &'static str {
+        static TEMPLATE: OnceLock<String> = OnceLock::new();
+        TEMPLATE.get_or_init(|| {
+            let mut admin = admin();
+            drop_leftovers(&mut admin);
+            let name = format!("{PREFIX}tpl_{}", std::process::id());
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .unwrap();
+            create_database(&mut admin, &format!("CREATE DATABASE {name}"));
+            let home = tempfile::tempdir().expect("temp dir");
+            let url = url_for(&server(), &name);
+            let out = super::paytrack_cmd(home.path(), Path::new(&url))
+                .arg("init")
+                .output()
+                .expect("paytrack runs");
+            assert!(
+                out.status.success(),
+                "paytrack init of the template database {name} failed\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            name
+        })
+    }
+
+    /// Drops the databases of test processes that are gone (killed before
+    /// their Drop ran, and every process's template).
+    fn drop_leftovers(admin: &mut postgres::Client) {
+        let rows = admin
+            .query(
+                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
+                &[&PREFIX],
+            )
+            .expect("list databases");
+        for row in rows {
+            let name: String = row.get(0);
+            let rest = &name[PREFIX.len()..];
+            let pid = rest.strip_prefix("tpl_").unwrap_or(rest);
+            let pid = pid.split('_').next().unwrap_or_default();
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
 /// A file from tests/fixtures (copies of ../shared/samples).
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -212,10 +676,11 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
 
 /// The audit log as people read it, for SQL in tests: personal fields
 /// (reasons, names in edits), stored apart since issue 20, back in their
-/// columns. Use as `FROM {AUDIT_REVEALED} WHERE …`.
+/// columns. Use as `FROM {AUDIT_REVEALED} WHERE …` (it carries its alias,
+/// which PostgreSQL 15 requires of a subquery in FROM).
 #[allow(dead_code)] // used by some test modules
 pub const AUDIT_REVEALED: &str = "(SELECT a.id, a.action, a.booking_id, a.details, a.operation_id,
     COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'old_value'), a.old_value) AS old_value,
     COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'new_value'), a.new_value) AS new_value,
     COALESCE((SELECT value FROM audit_personal p WHERE p.entry_id = a.id AND p.field = 'reason'), a.reason) AS reason
-  FROM audit_log a)";
+  FROM audit_log a) AS audit_revealed";

@@ -1,5 +1,7 @@
 //! Integration tests: one binary (faster to build), one module per capability.
-//! Every test runs the real `paytrack` binary against a real SQLite file in a temp dir.
+//! Every test runs the real `paytrack` binary against a real SQLite file in a temp dir,
+//! or, with `PAYTRACK_TEST_BACKEND=postgres` (and `PAYTRACK_TEST_PG`), against a
+//! PostgreSQL database of its own (see harness.rs).
 
 mod harness;
 

@@ -509,6 +509,9 @@ fn postgres_urls_never_show_the_password_even_without_a_server() {
 
 #[test]
 fn sqlite_refuses_the_postgres_only_commands() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: SQLite's refusal
+    }
     let env = Env::new();
     let before = env.snapshot();
     let stderr = env.fails(&["uninstall", "--yes"], code::BAD_INPUT);

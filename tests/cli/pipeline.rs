@@ -117,13 +117,14 @@ fn hostile_env() -> Env {
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
-    env.sql()
-        .execute(
-            "INSERT INTO audit_log (at, actor, action, details, prev_hash, hash)
-             VALUES ('2024-12-10T12:00:00Z', ?1, ?2, '{}', '', '')",
-            [hostile("@actor"), hostile("=action")],
-        )
-        .unwrap();
+    // The next id given by hand: PostgreSQL's audit_log has no default for it.
+    env.exec(&format!(
+        "INSERT INTO audit_log (id, at, actor, action, details, prev_hash, hash)
+         SELECT COALESCE(MAX(id), 0) + 1, '2024-12-10T12:00:00Z', '{}', '{}', '{{}}', '', ''
+           FROM audit_log",
+        hostile("@actor").replace('\'', "''"),
+        hostile("=action").replace('\'', "''"),
+    ));
     env
 }
 

@@ -58,7 +58,25 @@ fn has_table(env: &Env, table: &str) -> bool {
 
 /// What must hold after anything at all happened to the file: SQLite's own
 /// check, counters equal to a plain-SQL recount, and an intact audit chain.
+/// On PostgreSQL (no file to check, the schema always there) the rest.
 fn assert_consistent(env: &Env, context: &str) {
+    if crate::harness::is_postgres() {
+        let rows = |sql: &str| -> Vec<String> {
+            env.query_rows(sql)
+                .into_iter()
+                .map(|r| format!("{r:?}"))
+                .collect()
+        };
+        assert_consistent_with(&rows, context);
+        let out = env.run(&["audit", "verify"]);
+        assert_eq!(
+            out.status.code(),
+            Some(code::OK),
+            "{context}: audit chain broken: {}",
+            stderr_of(&out)
+        );
+        return;
+    }
     let conn = env.sql();
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -67,25 +85,30 @@ fn assert_consistent(env: &Env, context: &str) {
     if !has_table(env, "bookings") {
         return; // killed before the schema was created: nothing to compare
     }
+    assert_consistent_with(&|sql| rows(&conn, sql), context);
+    drop(conn);
+    // The library's own verifier, read-only: `audit verify` would migrate a bare file.
+    let db = paytrack::db::Db::open(&env.db, paytrack::db::OpenMode::Existing).unwrap();
+    let broken = db.audit_verify(None, |_| {}).unwrap().broken;
+    assert_eq!(broken, None, "{context}: audit chain broken");
+}
+
+/// Counters equal to a recount, and one message per confirmation, by SQL
+/// both backends run (`rows` gives a query's rows as comparable text).
+fn assert_consistent_with(rows: &dyn Fn(&str) -> Vec<String>, context: &str) {
     let stored = rows(
-        &conn,
         "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
           WHERE bookings <> 0 OR pct_sum <> 0 ORDER BY 1, 2, 3",
     );
     let recount = rows(
-        &conn,
         "SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
                 SUM(100 - COALESCE(discount_percent, 0))
            FROM bookings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     );
     assert_eq!(stored, recount, "{context}: counters differ from a recount");
     // A message is queued with each confirmation and only then, in the same transaction.
-    let messages = rows(
-        &conn,
-        "SELECT booking_id, COUNT(*) FROM outbox GROUP BY 1 ORDER BY 1",
-    );
+    let messages = rows("SELECT booking_id, COUNT(*) FROM outbox GROUP BY 1 ORDER BY 1");
     let confirmations = rows(
-        &conn,
         "SELECT booking_id, COUNT(*) FROM audit_log
           WHERE action = 'booking.status_changed' AND new_value = 'confirmed'
           GROUP BY 1 ORDER BY 1",
@@ -94,11 +117,6 @@ fn assert_consistent(env: &Env, context: &str) {
         messages, confirmations,
         "{context}: outbox messages per booking differ from its confirmations"
     );
-    drop(conn);
-    // The library's own verifier, read-only: `audit verify` would migrate a bare file.
-    let db = paytrack::db::Db::open(&env.db, paytrack::db::OpenMode::Existing).unwrap();
-    let broken = db.audit_verify(None, |_| {}).unwrap().broken;
-    assert_eq!(broken, None, "{context}: audit chain broken");
 }
 
 /// Flushes the WAL into the main file, so that its bytes are the whole database.
@@ -215,6 +233,9 @@ fn run_worker_process(mut cmd: Command, worker: u64, ok_codes: &[i32]) -> serde_
 /// once, every confirmation queued one message, and the counters agree.
 #[test]
 fn concurrent_status_changes_and_payments_lose_nothing() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: reads through env.sql()
+    }
     let env = Env::with_sample();
     const WORKERS: u64 = 10;
     const PAYMENT_WORKERS: u64 = 4;
@@ -490,6 +511,9 @@ fn killed_import_is_all_or_nothing_and_rerun_completes() {
 
 #[test]
 fn killed_bulk_status_change_is_all_or_nothing_and_rerun_completes() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `demo`, copies the file
+    }
     // One demo database, copied for every round.
     let base = Env::empty();
     base.ok(&["demo", "--bookings", &scaled(3000, 10_000).to_string()]);
@@ -560,6 +584,9 @@ fn payments_effects(env: &Env) -> (i64, i64, i64, i64) {
 
 #[test]
 fn killed_payments_import_is_all_or_nothing_and_rerun_completes() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: copies the database file
+    }
     // Bookings 1..=n (a third pending, a third confirmed, a third cancelled,
     // no prices), copied for every round; one payment per booking, and a second
     // one for every tenth (overpaid once the first confirmed it).
@@ -612,6 +639,9 @@ fn killed_payments_import_is_all_or_nothing_and_rerun_completes() {
 
 #[test]
 fn killed_demo_is_all_or_nothing_and_rerun_completes() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `demo`
+    }
     let n = scaled(5000, 25_000) as i64;
     let n_text = n.to_string();
     let args = ["demo", "--bookings", n_text.as_str()];
@@ -654,6 +684,9 @@ fn run_with_file_limit(env: &Env, blocks: u64, args: &[&str]) -> Output {
 
 #[test]
 fn a_full_disk_fails_clearly_and_changes_nothing() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: a file size limit, the file's bytes
+    }
     let env = Env::with_sample();
     let file = env.write("more.csv", bookings_csv(1000, 5000));
     let db_size = db_bytes(&env).len() as u64;
@@ -674,6 +707,9 @@ fn a_full_disk_fails_clearly_and_changes_nothing() {
 
 #[test]
 fn a_read_only_database_refuses_writes_even_for_root() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the file's mode
+    }
     let env = Env::with_sample();
     let bytes = db_bytes(&env);
     let before = env.snapshot();
@@ -715,6 +751,9 @@ fn a_read_only_database_refuses_writes_even_for_root() {
 
 #[test]
 fn unusable_database_files_give_one_clear_line_and_are_left_alone() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: damaged database files
+    }
     let sample = Env::with_sample();
     let good = db_bytes(&sample);
     let mut newer = Env::empty();
@@ -848,6 +887,9 @@ fn is_dangerous(c: char) -> bool {
 
 #[test]
 fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: reads through env.sql()
+    }
     let env = hostile_env();
     // The database keeps the text exactly as typed.
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
@@ -939,6 +981,9 @@ fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
 #[cfg(unix)]
 #[test]
 fn database_files_are_private_to_the_owner() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the files' modes
+    }
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     // Hold a connection open so that the -wal and -shm files outlive paytrack.

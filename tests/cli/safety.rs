@@ -6,6 +6,16 @@ use std::path::Path;
 
 use crate::harness::{code, Env};
 
+/// What proves a command changed nothing: the database file's bytes (WAL
+/// folded in) on SQLite, a snapshot of every table on PostgreSQL.
+fn unchanged_proof(env: &Env) -> Vec<u8> {
+    if crate::harness::is_postgres() {
+        env.snapshot().into_bytes()
+    } else {
+        db_bytes(&env.db)
+    }
+}
+
 /// The bytes of the database after folding the WAL in.
 pub fn db_bytes(path: &Path) -> Vec<u8> {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -40,6 +50,9 @@ fn no_partials(dir: &Path) {
 
 #[test]
 fn export_onto_the_open_database_is_refused_and_the_database_survives() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the database file
+    }
     let env = Env::with_sample();
     let before = db_bytes(&env.db);
     let db = env.db.to_str().unwrap();
@@ -188,6 +201,9 @@ fn side_files(path: &Path) -> Vec<String> {
 
 #[test]
 fn a_foreign_database_is_refused_by_every_command_and_left_byte_identical() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: foreign SQLite files
+    }
     let env = Env::new();
     let sample = crate::harness::fixture("legacy-bookings.csv");
     let sample = sample.to_str().unwrap();
@@ -240,6 +256,9 @@ fn a_foreign_database_is_refused_by_every_command_and_left_byte_identical() {
 
 #[test]
 fn init_adopt_adds_paytracks_tables_beside_anothers_and_refuses_clashes() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: foreign SQLite files
+    }
     let env = Env::new();
     let path = foreign_db(&env, "users.db", "");
     let db = path.to_str().unwrap();
@@ -275,6 +294,9 @@ fn init_adopt_adds_paytracks_tables_beside_anothers_and_refuses_clashes() {
 
 #[test]
 fn db_names_that_look_like_uris_are_plain_files() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: database file names
+    }
     let env = Env::new();
     let name = "file:u.db?mode=memory";
     let out = env
@@ -305,6 +327,9 @@ fn db_names_that_look_like_uris_are_plain_files() {
 /// device would have too).
 #[test]
 fn db_paths_that_are_not_regular_files_are_refused() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: database file paths
+    }
     let env = Env::new();
     let fifo = env.path("p.db");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -332,6 +357,9 @@ fn db_paths_that_are_not_regular_files_are_refused() {
 
 #[test]
 fn reading_a_frozen_database_leaves_no_side_files_and_unfreezing_restores_writes() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the file's mode and side files
+    }
     use std::os::unix::fs::PermissionsExt;
     let env = Env::with_sample();
     db_bytes(&env.db); // fold the WAL in and close: no side files now
@@ -433,6 +461,9 @@ fn token_pieces_in(text: &str) -> Vec<String> {
 
 #[test]
 fn no_part_of_the_token_leaves_at_any_offset_around_the_cut() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: reads through env.sql()
+    }
     let env = Env::new();
     let mut csv = String::from("id,user_id,course_id,course_stream,confirmed,created_at\n");
     // The description is cut at 300 characters; "/bot" + token is 32 long.
@@ -606,7 +637,7 @@ fn assert_one_clean_line(what: &str, stderr: &[u8]) {
 #[test]
 fn every_echoed_value_is_escaped_and_capped() {
     let env = Env::with_sample();
-    let before = db_bytes(&env.db);
+    let before = unchanged_proof(&env);
     // Arguments are limited to 128 KiB each by the kernel; files are not.
     let mut failures = Vec::new();
     for (label, value) in hostile_values(100_000) {
@@ -736,13 +767,16 @@ fn every_echoed_value_is_escaped_and_capped() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(db_bytes(&env.db), before);
+    assert_eq!(unchanged_proof(&env), before);
 }
 
 // ---- 9. input strictness in the bookings importer ---------------------------
 
 #[test]
 fn the_importer_refuses_impossible_years_offsetless_times_and_odd_discounts() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the file's bytes, env.sql()
+    }
     let env = Env::with_sample();
     let before = db_bytes(&env.db);
     let header = "id,user_id,course_id,confirmed,created_at,discount_percent\n";
@@ -845,6 +879,9 @@ fn tamper(env: &Env, sql: &str) {
 
 #[test]
 fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `check`
+    }
     let env = Env::with_sample();
     // Messages in every state a drain leaves them in: sent, failed, pending.
     env.ok(&["booking", "set-status", "1", "confirmed"]);
@@ -910,6 +947,9 @@ fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
 
 #[test]
 fn check_finds_an_overwritten_page() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `check` of a damaged file
+    }
     let env = Env::with_sample();
     db_bytes(&env.db);
     let (root, page_size): (i64, i64) = env
@@ -947,6 +987,9 @@ fn check_finds_an_overwritten_page() {
 
 #[test]
 fn backup_makes_a_private_checked_copy_under_the_output_file_rules() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `backup`
+    }
     let env = Env::with_sample();
     env.ok(&["booking", "set-status", "1", "confirmed"]);
     let copy = env.path("copy.db");
@@ -990,6 +1033,9 @@ fn backup_makes_a_private_checked_copy_under_the_output_file_rules() {
 
 #[test]
 fn backups_taken_while_others_write_are_consistent() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `backup`, `demo`
+    }
     let env = Env::with_demo();
     let writer = {
         let db = env.db.clone();
@@ -1032,6 +1078,9 @@ fn backups_taken_while_others_write_are_consistent() {
 
 #[test]
 fn the_readme_restore_procedure_works() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `backup`, `check`
+    }
     // README, "Backup and restore": stop writers; check the backup; move the
     // damaged database aside with its -wal/-shm; copy the backup in; check.
     let env = Env::with_sample();
@@ -1082,6 +1131,9 @@ fn interrupted(env: &Env, args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn ctrl_c_stops_long_reads_and_writes_with_130_and_changes_nothing() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: `demo`, the file's bytes
+    }
     // Big enough that each command below runs for most of a second or more.
     let env = Env::empty();
     env.ok(&["demo", "--bookings", "200000"]);
@@ -1131,6 +1183,9 @@ fn ctrl_c_stops_long_reads_and_writes_with_130_and_changes_nothing() {
 
 #[test]
 fn a_ten_megabyte_name_is_listed_quickly_and_cut() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: writes through env.sql()
+    }
     let env = Env::with_sample();
     let huge = format!("\x1b]0;x\x07{}", "Ж".repeat(5_000_000));
     env.sql()
@@ -1168,6 +1223,9 @@ fn a_ten_megabyte_name_is_listed_quickly_and_cut() {
 /// (with a note) where that is impossible.
 #[test]
 fn freeze_read_unfreeze_as_a_non_root_user_leaves_the_database_writable() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: an SQLite file's mode
+    }
     use std::os::unix::fs::PermissionsExt;
     // As root, the scenario runs as `nobody`; as any other user, as that user.
     let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
@@ -1239,6 +1297,9 @@ fn freeze_read_unfreeze_as_a_non_root_user_leaves_the_database_writable() {
 /// "database disk image is malformed"; `check` now also checks the index.
 #[test]
 fn a_booking_written_by_another_program_is_stored_indexed_and_found() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: writes through env.sql(); `check`
+    }
     let env = Env::new();
     env.ok(&["courses", "add", "1", "--name", "Course"]);
     let conn = env.sql();
@@ -1269,6 +1330,9 @@ fn a_booking_written_by_another_program_is_stored_indexed_and_found() {
 /// stuck in `sending` until the lease runs out.
 #[test]
 fn ctrl_c_during_a_delivery_still_records_the_attempt() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: reads through env.sql()
+    }
     let env = Env::with_sample();
     env.ok(&["booking", "set-status", "1", "confirmed"]);
     let (code, stderr) = interrupted(
