@@ -216,7 +216,7 @@ impl Db {
         args.push(Box::new(first_id));
         sql += &format!(" AND id >= ?{} ORDER BY id", args.len());
         let mut stmt = self.conn().prepare(&sql)?;
-        let mut rows = stmt.query(super::sql::params_from_iter(args.iter()))?;
+        let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
             // Shown to people: personal values in place, "(erased)" where erased.

@@ -321,7 +321,7 @@ impl Db {
             .conn()
             .prepare_cached(&sql)
             .context("preparing the bookings query")?;
-        let mut rows = stmt.query(super::sql::params_from_iter(args.iter()))?;
+        let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
             visit(booking_from_row(&row)?)?;

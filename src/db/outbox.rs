@@ -695,7 +695,8 @@ impl Db {
     ) -> Result<Vec<OutboxMessage>> {
         let (clause, mut args) = filter_sql(filter);
         args.push(Box::new(
-            limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+            // No limit: i64::MAX (SQLite's -1 is an error on PostgreSQL).
+            limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX)),
         ));
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {} FROM outbox o JOIN bookings b ON b.id = o.booking_id{clause}

@@ -634,8 +634,8 @@ impl WriteTx<'_> {
                 "INSERT INTO payment_providers (provider, column_map, encoding, updated_at)
                  VALUES (?1, COALESCE(?2, '{}'), ?3, ?4)
                  ON CONFLICT (provider) DO UPDATE
-                    SET column_map = COALESCE(?2, column_map),
-                        encoding = COALESCE(?3, encoding),
+                    SET column_map = COALESCE(?2, payment_providers.column_map),
+                        encoding = COALESCE(?3, payment_providers.encoding),
                         updated_at = ?4",
             )?
             .execute(params![

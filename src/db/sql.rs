@@ -202,6 +202,23 @@ impl Statement<'_> {
         }
     }
 
+    /// As `query`, for results that may be large (listings, exports, the
+    /// audit tail): on PostgreSQL through a cursor, a batch at a time, so
+    /// memory stays bounded as it does on SQLite.
+    pub fn query_stream<P: Params>(&mut self, params: P) -> rusqlite::Result<Rows<'_>> {
+        match self {
+            Statement::Sqlite(s) => Ok(Rows::Sqlite(params.with_values(|v| s.query(v))?)),
+            #[cfg(feature = "postgres")]
+            Statement::Pg { session, sql, .. } => {
+                let cursor = params.with_values(|v| session.cursor(sql, v))?;
+                Ok(Rows::Cursor {
+                    cursor,
+                    current: None,
+                })
+            }
+        }
+    }
+
     pub fn query_map<T, P, F>(&mut self, params: P, f: F) -> rusqlite::Result<MappedRows<'_, F>>
     where
         P: Params,
@@ -222,6 +239,11 @@ pub(crate) enum Rows<'s> {
         rows: std::vec::IntoIter<Vec<Value>>,
         current: Option<Vec<Value>>,
     },
+    #[cfg(feature = "postgres")]
+    Cursor {
+        cursor: super::pg::session::Cursor<'s>,
+        current: Option<Vec<Value>>,
+    },
 }
 
 impl Rows<'_> {
@@ -232,6 +254,11 @@ impl Rows<'_> {
             #[cfg(feature = "postgres")]
             Rows::Values { rows, current } => {
                 *current = rows.next();
+                Ok(current.as_deref().map(Row::Values))
+            }
+            #[cfg(feature = "postgres")]
+            Rows::Cursor { cursor, current } => {
+                *current = cursor.next_row()?;
                 Ok(current.as_deref().map(Row::Values))
             }
         }

@@ -650,3 +650,26 @@ fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LC_CTYPE is C"), "{stderr}");
 }
+
+#[test]
+fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    grant_work(&pg);
+    pg.env.ok(&["init", "--adopt"]);
+    let header = "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at";
+    let file = pg.env.write(
+        "nul.csv",
+        format!("{header}\n10,10,ok,Ольга,1,3rd_stream,1,2024-03-01 10:00:00+00\n11,11,bad,A\0B,1,3rd_stream,1,2024-03-01 10:00:00+00\n"),
+    );
+    let stderr = pg
+        .env
+        .fails(&["bookings", "import", &file], code::BAD_INPUT);
+    assert!(stderr.contains("0x00"), "{stderr}");
+    let rows: i64 = pg
+        .as_root()
+        .query_one("SELECT count(*) FROM public.bookings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 4, "nothing of the file was stored");
+}

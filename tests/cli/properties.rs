@@ -264,6 +264,23 @@ fn stored_strings(env: &crate::harness::Env) -> Vec<String> {
 fn round_trip(rows: &[Booking]) -> Result<(), TestCaseError> {
     use crate::harness::Env;
     let source = Env::new();
+    // PostgreSQL text cannot hold U+0000 (refused there with exit 3; see
+    // `pg_backend::pg_a_nul_character_is_bad_input`): the property is the rest.
+    let rows: Vec<Booking> = if crate::harness::is_postgres() {
+        let strip = |s: &Option<String>| s.as_ref().map(|s| s.replace('\0', ""));
+        rows.iter()
+            .map(|b| Booking {
+                username: strip(&b.username),
+                first_name: strip(&b.first_name),
+                course_stream: strip(&b.course_stream),
+                referral_code: strip(&b.referral_code),
+                ..b.clone()
+            })
+            .collect()
+    } else {
+        rows.to_vec()
+    };
+    let rows = &rows[..];
     let file = source.write("legacy.csv", write_csv(rows, false));
     source.ok(&["bookings", "import", &file]);
     let expected = stored_strings(&source);

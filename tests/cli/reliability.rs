@@ -861,6 +861,13 @@ fn hostile_env() -> Env {
     w.write_record(&paytrack::commands::bookings::CSV_COLUMNS[..8])
         .unwrap();
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
+        // PostgreSQL text cannot hold U+0000 (paytrack refuses it there, exit 3;
+        // `pg_backend::pg_a_nul_character_is_bad_input`).
+        let name = &if crate::harness::is_postgres() {
+            name.replace('\0', "")
+        } else {
+            (*name).to_string()
+        };
         let id = (i + 1).to_string();
         w.write_record([
             &id,

@@ -62,6 +62,7 @@ pub(crate) fn schema_version(session: &session::Session) -> Result<u32> {
 /// session has its own, and the advisory lock every paytrack writer takes
 /// first, so writers serialise (and the audit hash chain stays linear).
 pub(crate) fn begin_write(session: &session::Session) -> Result<&session::Session> {
+    session.set_in_transaction(true);
     let mut client = session.client();
     client
         .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -74,6 +75,7 @@ pub(crate) fn begin_write(session: &session::Session) -> Result<&session::Sessio
         .and_then(|_| client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY]));
     if let Err(e) = locked {
         let _ = client.batch_execute("ROLLBACK");
+        session.set_in_transaction(false);
         return Err(lock_error(&e));
     }
     Ok(session)
@@ -81,6 +83,7 @@ pub(crate) fn begin_write(session: &session::Session) -> Result<&session::Sessio
 
 /// Ends a write begun by `begin_write`: COMMIT when `outcome` is Ok, else ROLLBACK.
 pub(crate) fn finish_write<T>(session: &session::Session, outcome: Result<T>) -> Result<T> {
+    session.set_in_transaction(false);
     let mut client = session.client();
     match outcome {
         Ok(value) => {
@@ -452,7 +455,11 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => {
             crate::error::exit::INTERRUPTED
         }
-        Some(c) if c.code().starts_with("23") => crate::error::exit::BAD_INPUT,
+        // Constraint violations, and data the server cannot store (22: a NUL
+        // character in text, a number out of range) are bad input.
+        Some(c) if c.code().starts_with("23") || c.code().starts_with("22") => {
+            crate::error::exit::BAD_INPUT
+        }
         _ => crate::error::exit::DATABASE,
     })
 }

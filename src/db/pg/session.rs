@@ -53,6 +53,58 @@ pub struct Session {
     statements: RefCell<HashMap<String, postgres::Statement>>,
     /// `LISTEN paytrack_audit` was sent (`wait_for_audit_notification`).
     listening: std::cell::Cell<bool>,
+    /// Inside BEGIN … COMMIT (a cursor then needs no transaction of its own).
+    in_transaction: std::cell::Cell<bool>,
+    /// Cursors open now (each gets its own name by depth).
+    open_cursors: std::cell::Cell<u32>,
+}
+
+/// How many rows a streamed query fetches at a time.
+const FETCH_ROWS: usize = 1024;
+
+/// A query read through a server-side cursor, `FETCH_ROWS` at a time, so a
+/// million-row listing or export holds one batch in memory, not the result.
+pub struct Cursor<'s> {
+    session: &'s Session,
+    name: String,
+    /// The cursor began its own read-only transaction (ended on drop).
+    own_transaction: bool,
+    batch: std::vec::IntoIter<Vec<Value>>,
+    done: bool,
+}
+
+impl Cursor<'_> {
+    /// The next row, fetching the next batch when this one is used up.
+    pub fn next_row(&mut self) -> rusqlite::Result<Option<Vec<Value>>> {
+        loop {
+            if let Some(row) = self.batch.next() {
+                return Ok(Some(row));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let rows =
+                self.session
+                    .query(&format!("FETCH {FETCH_ROWS} FROM {}", self.name), &[], None)?;
+            self.done = rows.len() < FETCH_ROWS;
+            self.batch = rows.into_iter();
+        }
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        // Errors here mean the transaction already failed; its own error is reported.
+        let mut client = self.session.client.borrow_mut();
+        let _ = client.batch_execute(&format!("CLOSE {}", self.name));
+        if self.own_transaction {
+            let _ = client.batch_execute("COMMIT");
+            self.session.in_transaction.set(false);
+        }
+        self.session
+            .open_cursors
+            .set(self.session.open_cursors.get().saturating_sub(1));
+    }
 }
 
 impl Session {
@@ -61,6 +113,8 @@ impl Session {
             client: RefCell::new(client),
             statements: RefCell::default(),
             listening: std::cell::Cell::new(false),
+            in_transaction: std::cell::Cell::new(false),
+            open_cursors: std::cell::Cell::new(0),
         }
     }
 
@@ -118,6 +172,44 @@ impl Session {
         Ok(())
     }
 
+    /// Marks the session as inside (or outside) a transaction begun or ended
+    /// without `execute_batch` (`pg::begin_write`, `pg::finish_write`).
+    pub fn set_in_transaction(&self, inside: bool) {
+        self.in_transaction.set(inside);
+    }
+
+    /// Opens a cursor over `sql`; rows come through `Cursor::next_row`.
+    pub fn cursor(
+        &self,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> rusqlite::Result<Cursor<'_>> {
+        let own_transaction = !self.in_transaction.get();
+        if own_transaction {
+            self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        }
+        let depth = self.open_cursors.get() + 1;
+        let name = format!("paytrack_rows_{depth}");
+        let declared = self.execute(
+            &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
+            params,
+        );
+        if let Err(e) = declared {
+            if own_transaction {
+                let _ = self.execute_batch("ROLLBACK");
+            }
+            return Err(e);
+        }
+        self.open_cursors.set(depth);
+        Ok(Cursor {
+            session: self,
+            name,
+            own_transaction,
+            batch: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
     /// Forgets prepared statements (after a migration changed the tables).
     pub fn forget_statements(&self) {
         self.statements.borrow_mut().clear();
@@ -136,6 +228,16 @@ impl Session {
     }
 
     pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        let head = sql
+            .trim_start()
+            .get(..8)
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if head.starts_with("BEGIN") {
+            self.in_transaction.set(true);
+        } else if head.starts_with("COMMIT") || head.starts_with("ROLLBACK") {
+            self.in_transaction.set(false);
+        }
         self.client
             .borrow_mut()
             .batch_execute(&to_postgres(sql))
