@@ -289,6 +289,70 @@ BEGIN
 END
 $fn$;
 
+-- The counters as `init --adopt` keeps them from now on: statement-level
+-- triggers over transition tables, one counter update per (course, stream,
+-- status) a statement touches. A row-level trigger updated the same few
+-- counter rows once per booking, and inside one transaction each update
+-- walks every version the transaction made before: a 1M-row insert never
+-- finished (13 min and counting). The row-level function above stays for
+-- databases adopted before (their trigger `paytrack_count` keeps calling it).
+CREATE FUNCTION paytrack.count_bookings_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
+BEGIN
+    INSERT INTO paytrack.stream_counters AS c (course_id, course_stream, confirmed, bookings, pct_sum)
+    SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
+           sum(100 - coalesce(discount_percent, 0))
+      FROM new_rows GROUP BY 1, 2, 3
+    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
+       SET bookings = c.bookings + excluded.bookings, pct_sum = c.pct_sum + excluded.pct_sum;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE FUNCTION paytrack.count_bookings_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
+BEGIN
+    UPDATE paytrack.stream_counters AS c
+       SET bookings = c.bookings - d.n, pct_sum = c.pct_sum - d.pct
+      FROM (SELECT coalesce(course_id, 0) AS course_id, coalesce(course_stream, '') AS course_stream,
+                   coalesce(confirmed, 0) AS confirmed, count(*) AS n,
+                   sum(100 - coalesce(discount_percent, 0)) AS pct
+              FROM old_rows GROUP BY 1, 2, 3) AS d
+     WHERE (c.course_id, c.course_stream, c.confirmed) = (d.course_id, d.course_stream, d.confirmed);
+    RETURN NULL;
+END
+$fn$;
+
+-- Only the rows whose counted columns changed move between counters.
+CREATE FUNCTION paytrack.count_bookings_updated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
+BEGIN
+    WITH changed AS (
+        SELECT o.course_id AS old_course, o.course_stream AS old_stream, o.confirmed AS old_status,
+               o.discount_percent AS old_discount, n.course_id AS new_course,
+               n.course_stream AS new_stream, n.confirmed AS new_status,
+               n.discount_percent AS new_discount
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+         WHERE (o.course_id, o.course_stream, o.confirmed, o.discount_percent)
+               IS DISTINCT FROM (n.course_id, n.course_stream, n.confirmed, n.discount_percent)
+    ), moved AS (
+        SELECT -1 AS sign, coalesce(old_course, 0) AS course_id, coalesce(old_stream, '') AS course_stream,
+               coalesce(old_status, 0) AS confirmed, 100 - coalesce(old_discount, 0) AS pct
+          FROM changed
+        UNION ALL
+        SELECT 1, coalesce(new_course, 0), coalesce(new_stream, ''), coalesce(new_status, 0),
+               100 - coalesce(new_discount, 0)
+          FROM changed
+    )
+    INSERT INTO paytrack.stream_counters AS c (course_id, course_stream, confirmed, bookings, pct_sum)
+    SELECT course_id, course_stream, confirmed, sum(sign), sum(sign * pct)
+      FROM moved GROUP BY 1, 2, 3
+    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
+       SET bookings = c.bookings + excluded.bookings, pct_sum = c.pct_sum + excluded.pct_sum;
+    RETURN NULL;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION paytrack.count_bookings_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN

@@ -38,11 +38,26 @@ const EXPECTED_COLUMNS: &[(&str, &[&str], bool)] = &[
 
 /// paytrack's triggers on the bot's table, by name. Created only when
 /// missing: replacing one needs the table's owner, creating one only TRIGGER.
+/// The counters move once per statement (transition tables; see
+/// schema.pg.sql migration 2 for why not once per row).
 const TRIGGERS: &[(&str, &str)] = &[
     (
-        "paytrack_count",
-        "CREATE TRIGGER paytrack_count AFTER INSERT OR UPDATE OR DELETE ON public.bookings
-             FOR EACH ROW EXECUTE FUNCTION paytrack.count_booking_change()",
+        "paytrack_count_insert",
+        "CREATE TRIGGER paytrack_count_insert AFTER INSERT ON public.bookings
+             REFERENCING NEW TABLE AS new_rows
+             FOR EACH STATEMENT EXECUTE FUNCTION paytrack.count_bookings_inserted()",
+    ),
+    (
+        "paytrack_count_update",
+        "CREATE TRIGGER paytrack_count_update AFTER UPDATE ON public.bookings
+             REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+             FOR EACH STATEMENT EXECUTE FUNCTION paytrack.count_bookings_updated()",
+    ),
+    (
+        "paytrack_count_delete",
+        "CREATE TRIGGER paytrack_count_delete AFTER DELETE ON public.bookings
+             REFERENCING OLD TABLE AS old_rows
+             FOR EACH STATEMENT EXECUTE FUNCTION paytrack.count_bookings_deleted()",
     ),
     (
         "paytrack_count_truncate",
@@ -185,16 +200,20 @@ impl PgDb {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            let mut row_trigger_created = false;
+            // A database adopted before keeps its row-level `paytrack_count`
+            // (it counts through the same rules); adding the statement-level
+            // ones beside it would count every change twice.
+            let row_level = existing.iter().any(|e| e == "paytrack_count");
+            let mut counting_trigger_created = false;
             for (name, sql) in TRIGGERS {
-                if !existing.iter().any(|e| e == name) {
+                if !existing.iter().any(|e| e == name) && !(row_level && *name != "paytrack_count_truncate") {
                     tx.batch_execute(sql).map_err(|e| {
                         privilege_hint(&e, "installing the counter triggers on public.bookings")
                     })?;
-                    row_trigger_created |= *name == "paytrack_count";
+                    counting_trigger_created |= *name == "paytrack_count_insert";
                 }
             }
-            if row_trigger_created {
+            if counting_trigger_created {
                 tx.batch_execute(BACKFILL_COUNTERS)
                     .context("counting the existing bookings")?;
             }
@@ -261,7 +280,8 @@ impl PgDb {
                            LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
                            LEFT JOIN pg_class c ON c.oid = t.tgrelid
                           WHERE d.deptype = 'n'
-                            AND (t.oid IS NULL OR (t.tgname NOT IN ('paytrack_count', 'paytrack_count_truncate')
+                            AND (t.oid IS NULL OR (t.tgname NOT IN ('paytrack_count', 'paytrack_count_insert', 'paytrack_count_update',
+                                                                   'paytrack_count_delete', 'paytrack_count_truncate')
                                                    AND c.relnamespace <> 'paytrack'::regnamespace))",
                         &[],
                     )?
@@ -279,6 +299,9 @@ impl PgDb {
                 // tables, refuse rather than drop someone else's view.
                 tx.batch_execute(
                     "DROP FUNCTION IF EXISTS paytrack.count_booking_change() CASCADE;
+                     DROP FUNCTION IF EXISTS paytrack.count_bookings_inserted() CASCADE;
+                     DROP FUNCTION IF EXISTS paytrack.count_bookings_updated() CASCADE;
+                     DROP FUNCTION IF EXISTS paytrack.count_bookings_deleted() CASCADE;
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate() CASCADE;
                      DROP VIEW IF EXISTS paytrack.bookings RESTRICT;
                      DO $drop$
