@@ -206,7 +206,9 @@ impl PgDb {
             let row_level = existing.iter().any(|e| e == "paytrack_count");
             let mut counting_trigger_created = false;
             for (name, sql) in TRIGGERS {
-                if !existing.iter().any(|e| e == name) && !(row_level && *name != "paytrack_count_truncate") {
+                let present = existing.iter().any(|e| e == name);
+                let counted_by_row_trigger = row_level && *name != "paytrack_count_truncate";
+                if !present && !counted_by_row_trigger {
                     tx.batch_execute(sql).map_err(|e| {
                         privilege_hint(&e, "installing the counter triggers on public.bookings")
                     })?;
