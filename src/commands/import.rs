@@ -79,6 +79,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             let counts = tx.load_bookings_with_deferred_indexes(|tx| {
                 let mut run = SyncRun::default();
                 let mut record = csv::StringRecord::new();
+                let mut read = 0u64;
                 loop {
                     let more = reader
                         .read_record(&mut record)
@@ -103,12 +104,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                         }
                     }
                     run.row(tx, &booking, line, &options, &actor, now)?;
-                    if run.counts.rows % 8192 == 0 {
+                    read += 1;
+                    if read % 8192 == 0 {
                         bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
                     }
                 }
-                run.finish(tx, now)
+                run.finish(tx, &options, &actor, now)
             })?;
             if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
                 tx.append_audit(

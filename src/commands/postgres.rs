@@ -36,6 +36,7 @@ pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
     if let Some(warning) = db.case_folding_warning()? {
         out.warn(&warning);
     }
+    db.refresh_view()?;
     if !adopt && db.create_bookings_table()? {
         out.note(&format!(
             "{shown}: {}",

@@ -421,6 +421,21 @@ pub(super) fn refold_search_text(conn: super::sql::Conn<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The bookings of `ids` (`list`: their placeholders) with their erasure marks.
+pub(super) fn bookings_by_ids(
+    conn: super::sql::Conn<'_>,
+    ids: &[i64],
+    list: &str,
+) -> Result<Vec<(Booking, bool)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS}, b.erased_at IS NOT NULL FROM bookings b WHERE b.id IN ({list})"
+    ))?;
+    let rows = stmt.query_map(super::sql::params_from_iter(ids.iter()), |r| {
+        Ok((booking_from_row(r)?, r.get(12)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Booking>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
@@ -444,6 +459,9 @@ fn insert_sql(rows: usize) -> String {
 
 impl WriteTx<'_> {
     pub fn booking(&self, id: i64) -> Result<Option<Booking>> {
+        if let Some(entry) = self.take_prefetched_booking(id) {
+            return Ok(entry.map(|(booking, _)| booking));
+        }
         booking_by_id(self.conn(), id)
     }
 
@@ -481,6 +499,10 @@ impl WriteTx<'_> {
     /// first; one statement per row did that for the same hot pages (table
     /// tail, counters, index tails) on every row, most of a bulk load's time.
     pub fn insert_bookings(&self, batch: &[Booking], now: &str) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let super::sql::Conn::Pg(session) = self.conn() {
+            return super::pg::bulk::insert_bookings(session, batch, now);
+        }
         for chunk in batch.chunks(INSERT_BATCH_ROWS) {
             let mut stmt = self.conn().prepare_cached(&insert_sql(chunk.len()))?;
             let mut index = 0;

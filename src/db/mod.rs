@@ -170,6 +170,9 @@ struct TxCache {
     /// asked (`learn_pending_messages`); may hold some with none left (then
     /// a withdrawal just finds nothing), never misses one.
     pending_messages: Option<std::collections::HashSet<i64>>,
+    /// What an import read ahead for its next rows (`prefetch_for_import`);
+    /// each entry is handed over (removed) when read.
+    prefetched: Option<sync::Prefetched>,
 }
 
 impl Db {

@@ -9,7 +9,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{Db, WriteTx};
 use crate::domain::audit::action;
-use crate::domain::booking::{search_text, BookingFields};
+use std::collections::HashMap;
+
+use crate::domain::booking::{search_text, Booking, BookingFields};
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 
@@ -21,9 +23,83 @@ pub struct ImportState {
     pub fields: String,
 }
 
+/// An import's read-ahead: per booking id asked for, the booking (None: no
+/// such booking) with its erasure mark, and its last import state.
+#[derive(Default)]
+pub(super) struct Prefetched {
+    pub(super) bookings: HashMap<i64, Option<(Booking, bool)>>,
+    pub(super) states: HashMap<i64, Option<ImportState>>,
+}
+
 impl WriteTx<'_> {
+    /// Reads ahead, in two queries, what applying the file rows of `ids`
+    /// asks for one id at a time (`booking`, `booking_is_erased`,
+    /// `import_state`). Only on PostgreSQL, where each of those is a round
+    /// trip; on SQLite they are cheaper than the bookkeeping.
+    pub fn prefetch_for_import(&self, ids: &[i64]) -> Result<()> {
+        if !self.conn().is_postgres() || ids.is_empty() {
+            return Ok(());
+        }
+        let mut prefetched = Prefetched::default();
+        for id in ids {
+            prefetched.bookings.insert(*id, None);
+            prefetched.states.insert(*id, None);
+        }
+        let list = (1..=ids.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (booking, erased) in super::bookings::bookings_by_ids(self.conn(), ids, &list)? {
+            prefetched
+                .bookings
+                .insert(booking.id, Some((booking, erased)));
+        }
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT booking_id, status, fields FROM import_state WHERE booking_id IN ({list})"
+        ))?;
+        let rows = stmt.query_map(super::sql::params_from_iter(ids.iter()), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, code, fields) = row?;
+            let state = Status::from_code(code).map(|status| ImportState { status, fields });
+            prefetched.states.insert(id, state);
+        }
+        self.cache.borrow_mut().prefetched = Some(prefetched);
+        Ok(())
+    }
+
+    /// Drops what `prefetch_for_import` read and nobody asked for.
+    pub fn forget_prefetched(&self) {
+        self.cache.borrow_mut().prefetched = None;
+    }
+
+    /// The prefetched booking `id` (Some(None): known not to exist), taken
+    /// out so a second read (after this transaction changed it) goes to the
+    /// database.
+    pub(super) fn take_prefetched_booking(&self, id: i64) -> Option<Option<(Booking, bool)>> {
+        let mut cache = self.cache.borrow_mut();
+        let prefetched = cache.prefetched.as_mut()?;
+        let entry = prefetched.bookings.get_mut(&id)?;
+        // The erasure mark is read right after; keep it, drop the booking.
+        Some(entry.as_mut().map(|(b, erased)| (b.clone(), *erased)))
+    }
+
     /// What the last import saw of this booking, if any import carried it.
     pub fn import_state(&self, booking_id: i64) -> Result<Option<ImportState>> {
+        if let Some(state) = self
+            .cache
+            .borrow_mut()
+            .prefetched
+            .as_mut()
+            .and_then(|p| p.states.remove(&booking_id))
+        {
+            return Ok(state);
+        }
         let row: Option<(i64, String)> = self
             .conn()
             .prepare_cached("SELECT status, fields FROM import_state WHERE booking_id = ?1")?
@@ -37,6 +113,15 @@ impl WriteTx<'_> {
     /// Whether `users erase` or `retention apply` pseudonymised the booking:
     /// an import then keeps the pseudonym instead of the file's names.
     pub fn booking_is_erased(&self, booking_id: i64) -> Result<bool> {
+        if let Some(entry) = self
+            .cache
+            .borrow_mut()
+            .prefetched
+            .as_mut()
+            .and_then(|p| p.bookings.remove(&booking_id))
+        {
+            return Ok(entry.is_some_and(|(_, erased)| erased));
+        }
         super::bookings::booking_is_erased(self.conn(), booking_id)
     }
 

@@ -83,7 +83,16 @@ pub struct SyncRun {
     /// are unique (the importer refuses duplicates), so no later row can
     /// need one of them before they are flushed.
     new_rows: Vec<(Booking, ImportState)>,
+    /// File rows (with their line) read but not applied yet: they are applied
+    /// a batch at a time after one read-ahead of what they need
+    /// (`WriteTx::prefetch_for_import`), in file order.
+    pending: Vec<(Booking, u64)>,
 }
+
+/// File rows applied per read-ahead. On PostgreSQL each row's three lookups
+/// (booking, erasure, last import) were three round trips: a re-import of
+/// 100k unchanged rows took 43.7 s.
+const READ_AHEAD: usize = 512;
 
 impl SyncRun {
     /// Applies one row of the file (already parsed) inside the import's transaction.
@@ -96,13 +105,41 @@ impl SyncRun {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sync_row(tx, file, line, options, self, actor, now)
+        self.pending.push((file.clone(), line));
+        if self.pending.len() >= READ_AHEAD {
+            self.apply_pending(tx, options, actor, now)?;
+        }
+        Ok(())
     }
 
-    /// Writes what is still waiting; call before the transaction ends.
-    pub fn finish(mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<SyncCounts> {
+    /// Applies and writes what is still waiting; call before the transaction ends.
+    pub fn finish(
+        mut self,
+        tx: &WriteTx,
+        options: &SyncOptions,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SyncCounts> {
+        self.apply_pending(tx, options, actor, now)?;
         self.flush(tx, now)?;
         Ok(self.counts)
+    }
+
+    fn apply_pending(
+        &mut self,
+        tx: &WriteTx,
+        options: &SyncOptions,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let ids: Vec<i64> = pending.iter().map(|(b, _)| b.id).collect();
+        tx.prefetch_for_import(&ids)?;
+        for (file, line) in &pending {
+            sync_row(tx, file, *line, options, self, actor, now)?;
+        }
+        tx.forget_prefetched();
+        Ok(())
     }
 
     fn flush(&mut self, tx: &WriteTx, now: DateTime<Utc>) -> Result<()> {

@@ -174,6 +174,32 @@ BEGIN
 END
 $fn$;
 DROP TRIGGER IF EXISTS bookings_write ON paytrack.bookings;
+
+-- New bookings staged by COPY (src/db/pg/bulk.rs), written set-based.
+CREATE OR REPLACE FUNCTION paytrack.insert_staged_bookings() RETURNS void
+LANGUAGE plpgsql SET search_path = paytrack, public, pg_catalog AS $fn$
+DECLARE
+    seq text;
+    top bigint;
+BEGIN
+    INSERT INTO public.bookings (id, user_id, username, first_name, course_id, course_stream,
+                                 confirmed, created_at{bot_extra_columns})
+    SELECT id, user_id, username, first_name, course_id, course_stream, confirmed, created_at{staged_extra_values}
+      FROM pg_temp.paytrack_staged_bookings ORDER BY id;
+    INSERT INTO paytrack.booking_state (booking_id, updated_at, confirmed_at, search_text)
+    SELECT id, updated_at, confirmed_at, search_text FROM pg_temp.paytrack_staged_bookings
+    ON CONFLICT (booking_id) DO UPDATE
+       SET updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at,
+           search_text = excluded.search_text, erased_at = NULL;
+    seq := pg_get_serial_sequence('public.bookings', 'id');
+    SELECT max(id) INTO top FROM pg_temp.paytrack_staged_bookings;
+    IF seq IS NOT NULL AND top IS NOT NULL
+       AND coalesce(pg_sequence_last_value(seq::regclass), 0) < top THEN
+        PERFORM setval(seq, top);
+    END IF;
+    DELETE FROM pg_temp.paytrack_staged_bookings;
+END
+$fn$;
 CREATE TRIGGER bookings_write INSTEAD OF INSERT OR UPDATE OR DELETE ON paytrack.bookings
     FOR EACH ROW EXECUTE FUNCTION paytrack.bookings_write();
 ";
@@ -234,6 +260,20 @@ impl PgDb {
                 bookings: row.get(0),
                 streams: row.get(1),
             })
+        })
+    }
+
+    /// Re-installs the view and its functions where they exist, so `init`
+    /// after an upgrade brings them up to this paytrack's version.
+    pub fn refresh_view(&mut self) -> Result<()> {
+        self.write(|tx| {
+            let installed: bool = tx
+                .query_one("SELECT to_regclass('paytrack.bookings') IS NOT NULL", &[])?
+                .get(0);
+            if installed {
+                install_view(tx)?;
+            }
+            Ok(())
         })
     }
 
@@ -352,10 +392,12 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
     let mut extra_columns = String::new();
     let mut extra_values = String::new();
     let mut extra_updates = String::new();
+    let mut staged_extra = String::new();
     for column in ["referral_code", "discount_percent"] {
         if has(column) {
             extra_columns += &format!(", {column}");
             extra_values += &format!(", NEW.{column}");
+            staged_extra += &format!(", {column}");
             extra_updates += &format!(
                 ",\n            {column} = CASE WHEN NEW.{column} IS DISTINCT FROM OLD.{column} THEN NEW.{column} ELSE {column} END"
             );
@@ -381,7 +423,8 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
     let write = BOOKINGS_WRITE
         .replace("{bot_extra_columns}", &extra_columns)
         .replace("{new_extra_values}", &extra_values)
-        .replace("{bot_extra_updates}", &extra_updates);
+        .replace("{bot_extra_updates}", &extra_updates)
+        .replace("{staged_extra_values}", &staged_extra);
     tx.batch_execute(&view)
         .map_err(|e| privilege_hint(&e, "creating the view paytrack.bookings"))?;
     tx.batch_execute(&write)

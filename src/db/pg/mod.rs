@@ -8,6 +8,7 @@
 //! here and in `schema.pg.sql`.
 
 pub mod adopt;
+pub mod bulk;
 pub mod conninfo;
 pub mod dialect;
 pub mod session;
