@@ -606,8 +606,8 @@ fn pg_sslmodes_verify_like_libpq() {
     run(url("127.0.0.1", "disable", None), code::OK);
 }
 
-/// A writer that cannot get paytrack's advisory lock within lock_timeout
-/// gives up with exit 7 and changes nothing.
+/// A writer that cannot get paytrack's advisory lock within lock_timeout,
+/// twice, gives up with exit 7 and changes nothing.
 #[test]
 fn pg_a_held_write_lock_times_out_with_exit_7() {
     let Some(server) = server() else { return };
@@ -628,6 +628,8 @@ fn pg_a_held_write_lock_times_out_with_exit_7() {
     let started = std::time::Instant::now();
     let stderr = env.fails(&["init"], code::BUSY);
     assert!(stderr.contains("lock_timeout"), "{stderr}");
+    // Two waits of lock_timeout: one retry before exit 7.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
     assert!(started.elapsed() < std::time::Duration::from_secs(8));
     tx.rollback().unwrap();
     assert!(!pg.has_paytrack_schema(), "a timed-out init left a schema");

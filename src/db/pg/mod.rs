@@ -73,13 +73,28 @@ pub(crate) fn begin_write(session: &session::Session) -> Result<&session::Sessio
             "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
             &[&LOCK_TIMEOUT],
         )
-        .and_then(|_| client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY]));
+        .and_then(|_| take_write_lock(&mut *client));
     if let Err(e) = locked {
         let _ = client.batch_execute("ROLLBACK");
         session.set_in_transaction(false);
         return Err(lock_error(&e));
     }
     Ok(session)
+}
+
+/// paytrack's advisory lock, waiting `lock_timeout` twice: a writer that
+/// held it that long once (a long import) gets one more wait before exit 7.
+fn take_write_lock(client: &mut impl postgres::GenericClient) -> Result<u64, postgres::Error> {
+    let lock = "SELECT pg_advisory_xact_lock($1)";
+    // A savepoint, so the first timeout leaves the transaction usable.
+    client.batch_execute("SAVEPOINT paytrack_lock")?;
+    match client.execute(lock, &[&WRITE_LOCK_KEY]) {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            client.batch_execute("ROLLBACK TO SAVEPOINT paytrack_lock")?;
+            client.execute(lock, &[&WRITE_LOCK_KEY])
+        }
+        other => other,
+    }
 }
 
 /// Ends a write begun by `begin_write`: COMMIT when `outcome` is Ok, else ROLLBACK.
@@ -262,8 +277,7 @@ impl PgDb {
             "SELECT set_config('lock_timeout', $1, true) WHERE current_setting('lock_timeout') = '0'",
             &[&LOCK_TIMEOUT],
         )?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK_KEY])
-            .map_err(|e| lock_error(&e))?;
+        take_write_lock(&mut tx).map_err(|e| lock_error(&e))?;
         let value = work(&mut tx)?;
         crate::interrupt::check()?;
         tx.commit().context("committing")?;
