@@ -84,6 +84,10 @@ ALTER TABLE paytrack.booking_state
     ADD COLUMN search_text text NOT NULL DEFAULT '',
     ADD COLUMN erased_at text;
 
+-- Whether the counter triggers are on the bot's table (`init --adopt
+-- --no-counters` declines them; `stats` then counts live).
+ALTER TABLE paytrack.adoption ADD COLUMN counters boolean NOT NULL DEFAULT true;
+
 CREATE TABLE paytrack.courses (
     id               bigint PRIMARY KEY,
     name             text NOT NULL,

@@ -81,6 +81,11 @@ pub enum Command {
         /// paytrack's counter triggers on it.
         #[arg(long)]
         adopt: bool,
+        /// With --adopt on a postgres:// URL: install no counter triggers on the
+        /// bot's table. `stats` then counts live with a GROUP BY over the
+        /// bookings (slower on a big table) and says so.
+        #[arg(long, requires = "adopt")]
+        no_counters: bool,
     },
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(

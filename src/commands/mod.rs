@@ -131,7 +131,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         command: command_path(&cli.command),
     };
     let result = match cli.command {
-        Command::Init { adopt } => init(&ctx, adopt),
+        Command::Init { adopt, no_counters } => init(&ctx, adopt, no_counters),
         Command::Uninstall(args) => uninstall(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => run_bookings(&ctx, cmd),
@@ -307,12 +307,17 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-fn init(ctx: &Context, adopt: bool) -> Result<u8> {
+fn init(ctx: &Context, adopt: bool, no_counters: bool) -> Result<u8> {
     if ctx.postgres_url.is_some() {
         #[cfg(feature = "postgres")]
-        return postgres::init(ctx, adopt);
+        return postgres::init(ctx, adopt, !no_counters);
         #[cfg(not(feature = "postgres"))]
         return ctx.refuse_postgres().map(|()| exit::OK);
+    }
+    if no_counters {
+        return Err(bad_input(
+            "--no-counters is for a postgres:// URL (an SQLite file's counters are paytrack's own)",
+        ));
     }
     let existed = ctx.db_path.exists();
     let mode = if adopt {

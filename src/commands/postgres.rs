@@ -20,7 +20,7 @@ pub(super) fn connect(ctx: &Context) -> Result<PgDb> {
 
 /// `init`: creates or updates the `paytrack` schema; with `--adopt`, checks
 /// the bot's table and installs the counters.
-pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
+pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
     let mut db = connect(ctx)?;
     let (before, after) = db.migrate()?;
     let out = &ctx.out;
@@ -47,7 +47,7 @@ pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
         ));
     }
     if adopt {
-        let adopted = db.adopt(&ctx.actor)?;
+        let adopted = db.adopt(&ctx.actor, counters)?;
         out.note(&format!(
             "{}: {} {}, {} {}",
             out.tr(
@@ -58,6 +58,12 @@ pub fn init(ctx: &Context, adopt: bool) -> Result<u8> {
             out.tr("bookings", "бронирований"),
             adopted.streams,
             out.tr("streams counted", "потоков посчитано"),
+        ));
+    }
+    if adopt && !counters {
+        out.warn(&out.tr(
+            "no counter triggers on public.bookings: `stats` counts live with a GROUP BY over the bookings",
+            "триггеров-счётчиков на public.bookings нет: `stats` считает по всем бронированиям",
         ));
     }
     Ok(exit::OK)

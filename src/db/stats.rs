@@ -142,13 +142,27 @@ fn recount(conn: super::sql::Conn<'_>) -> Result<Vec<StatusCount>> {
 }
 
 impl Db {
+    /// Whether stream counters are kept here: always on SQLite; on
+    /// PostgreSQL unless the admin adopted the bot's table without them
+    /// (`init --adopt --no-counters`).
+    pub fn counters_kept(&self) -> Result<bool> {
+        if !self.is_postgres() {
+            return Ok(true);
+        }
+        Ok(self.conn().query_row(
+            "SELECT COALESCE((SELECT counters FROM adoption), TRUE)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Counts per (course, stream, status). Without a date filter they come
     /// from the counters table (cost grows with streams, not bookings); with
     /// one, from the bookings through the covering `bookings_by_created` index.
     pub fn status_counts(&self, filter: &StatsFilter) -> Result<Vec<StatusCount>> {
         let since = filter.since.map(to_storage);
         let until = filter.until.map(to_storage);
-        if since.is_none() && until.is_none() {
+        if since.is_none() && until.is_none() && self.counters_kept()? {
             let mut stmt = self.conn().prepare_cached(
                 "SELECT course_id, course_stream, confirmed, bookings, pct_sum FROM stream_counters
                   WHERE bookings <> 0 AND (CAST(?1 AS BIGINT) IS NULL OR course_id = ?1)

@@ -683,3 +683,32 @@ fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
         .get(0);
     assert_eq!(rows, 4, "nothing of the file was stored");
 }
+
+#[test]
+fn pg_adopt_without_counters_counts_live_and_says_so() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    grant_work(&pg);
+    let out = pg.env.run(&["init", "--adopt", "--no-counters"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(pg.triggers().is_empty(), "no trigger on the bot's table");
+    pg.as_bot()
+        .batch_execute(
+            "INSERT INTO public.bookings (user_id, first_name, course_id, course_stream, confirmed)
+             VALUES (8, 'New', 1, '3rd_stream', 2)",
+        )
+        .unwrap();
+    let out = pg.env.run(&["stats", "streams", "--csv"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("counted live"), "{stderr}");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    // 3rd_stream: the two the bot made at first and its new one, two confirmed.
+    assert!(csv.contains(",3rd_stream,3rd_stream,3,2,1,0,"), "{csv}");
+    let verify = pg.env.run(&["stats", "verify"]);
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("nothing to verify"));
+    pg.env.fails(&["stats", "rebuild"], code::BAD_INPUT);
+    // SQLite has no such choice.
+    Env::new().fails(&["init", "--adopt", "--no-counters"], code::BAD_INPUT);
+}

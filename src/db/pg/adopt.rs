@@ -213,7 +213,8 @@ pub struct Adopted {
 
 impl PgDb {
     /// Checks the bot's table and installs the counters (one transaction).
-    pub fn adopt(&mut self, actor: &str) -> Result<Adopted> {
+    /// `counters`: install the counter triggers (else `stats` counts live).
+    pub fn adopt(&mut self, actor: &str, counters: bool) -> Result<Adopted> {
         self.write(|tx| {
             check_bookings_columns(tx)?;
             install_view(tx)?;
@@ -234,7 +235,7 @@ impl PgDb {
             for (name, sql) in TRIGGERS {
                 let present = existing.iter().any(|e| e == name);
                 let counted_by_row_trigger = row_level && *name != "paytrack_count_truncate";
-                if !present && !counted_by_row_trigger {
+                if !present && !counted_by_row_trigger && counters {
                     tx.batch_execute(sql).map_err(|e| {
                         privilege_hint(&e, "installing the counter triggers on public.bookings")
                     })?;
@@ -246,8 +247,12 @@ impl PgDb {
                     .context("counting the existing bookings")?;
             }
             tx.execute(
-                "INSERT INTO paytrack.adoption (adopted_at, adopted_by) VALUES (now(), $1)
-                 ON CONFLICT (singleton) DO UPDATE SET adopted_at = now(), adopted_by = excluded.adopted_by",
+                "INSERT INTO paytrack.adoption (adopted_at, adopted_by, counters)
+                 VALUES (now(), $1,
+                         EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.bookings'::regclass
+                                    AND tgname IN ('paytrack_count', 'paytrack_count_insert')))
+                 ON CONFLICT (singleton) DO UPDATE
+                    SET adopted_at = now(), adopted_by = excluded.adopted_by, counters = excluded.counters",
                 &[&actor],
             )?;
             let row = tx.query_one(
