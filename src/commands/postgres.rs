@@ -61,7 +61,7 @@ pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
         ));
     }
     if adopt && !counters {
-        out.warn(&out.tr(
+        out.warn(out.tr(
             "no counter triggers on public.bookings: `stats` counts live with a GROUP BY over the bookings",
             "триггеров-счётчиков на public.bookings нет: `stats` считает по всем бронированиям",
         ));
