@@ -46,8 +46,10 @@ pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
             )
         ));
     }
+    let mut adopted_indexes_left = Vec::new();
     if adopt {
         let adopted = db.adopt(&ctx.actor, counters)?;
+        adopted_indexes_left.clone_from(&adopted.indexes_left);
         out.note(&format!(
             "{}: {} {}, {} {}",
             out.tr(
@@ -58,6 +60,16 @@ pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
             out.tr("bookings", "бронирований"),
             adopted.streams,
             out.tr("streams counted", "потоков посчитано"),
+        ));
+    }
+    if adopt && !adopted_indexes_left.is_empty() {
+        out.warn(&format!(
+            "{}: {}",
+            out.tr(
+                "not the owner of public.bookings, so no index was created; for fast filters the owner can run",
+                "роль не владеет public.bookings, индексы не созданы; для быстрых фильтров владелец может выполнить"
+            ),
+            adopted_indexes_left.join("; ")
         ));
     }
     if adopt && !counters {

@@ -274,6 +274,11 @@ fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_no_password(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 bookings"));
+    // Not the table's owner: the indexes are named for the owner, not made.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no index was created"),
+        "{out:?}"
+    );
     assert_eq!(pg.bot_columns(), columns_before, "a bot column changed");
     assert_eq!(pg.triggers(), COUNTER_TRIGGERS);
     assert_eq!(pg.counters(), pg.recount());
@@ -711,4 +716,39 @@ fn pg_adopt_without_counters_counts_live_and_says_so() {
     pg.env.fails(&["stats", "rebuild"], code::BAD_INPUT);
     // SQLite has no such choice.
     Env::new().fails(&["init", "--adopt", "--no-counters"], code::BAD_INPUT);
+}
+
+#[test]
+fn pg_adopt_by_the_tables_owner_creates_the_filter_indexes() {
+    let Some(server) = server() else { return };
+    let pg = PgFixture::new(&server);
+    let mut env = Env::empty();
+    env.db = PathBuf::from(url_for(&server, "postgres", &pg.name));
+    let out = env.run(&["init", "--adopt"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no index"));
+    let indexes: i64 = pg
+        .as_root()
+        .query_one(
+            "SELECT count(*) FROM pg_indexes
+              WHERE schemaname = 'public' AND tablename = 'bookings' AND indexname LIKE 'paytrack\\_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 4);
+    // They are paytrack's: uninstall by the owner takes them away again.
+    env.ok(&["uninstall", "--yes"]);
+    let left: i64 = pg
+        .as_root()
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'paytrack\\_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    pg.as_bot()
+        .batch_execute("INSERT INTO public.bookings (user_id, course_id) VALUES (9, 1)")
+        .unwrap();
 }

@@ -204,11 +204,23 @@ CREATE TRIGGER bookings_write INSTEAD OF INSERT OR UPDATE OR DELETE ON paytrack.
     FOR EACH ROW EXECUTE FUNCTION paytrack.bookings_write();
 ";
 
+/// The indexes paytrack's filters walk on the bot's table (keyset pages by
+/// id within a status, stream or user; date ranges). Created only by the
+/// table's owner: without ownership, adoption names them for the owner.
+const BOT_INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS paytrack_bookings_by_status ON public.bookings (confirmed, id)",
+    "CREATE INDEX IF NOT EXISTS paytrack_bookings_by_stream ON public.bookings (course_id, course_stream, id)",
+    "CREATE INDEX IF NOT EXISTS paytrack_bookings_by_user ON public.bookings (user_id, id)",
+    "CREATE INDEX IF NOT EXISTS paytrack_bookings_by_created ON public.bookings (created_at)",
+];
+
 /// What `init --adopt` found and did.
 #[derive(Debug)]
 pub struct Adopted {
     pub bookings: i64,
     pub streams: i64,
+    /// The index statements this role could not run (not the table's owner).
+    pub indexes_left: Vec<&'static str>,
 }
 
 impl PgDb {
@@ -246,6 +258,7 @@ impl PgDb {
                 tx.batch_execute(BACKFILL_COUNTERS)
                     .context("counting the existing bookings")?;
             }
+            let indexes_left = create_bot_indexes(tx)?;
             tx.execute(
                 "INSERT INTO paytrack.adoption (adopted_at, adopted_by, counters)
                  VALUES (now(), $1,
@@ -264,6 +277,7 @@ impl PgDb {
             Ok(Adopted {
                 bookings: row.get(0),
                 streams: row.get(1),
+                indexes_left,
             })
         })
     }
@@ -374,10 +388,63 @@ impl PgDb {
                      DROP SCHEMA paytrack RESTRICT;",
                 )
                 .map_err(|e| privilege_hint(&e, "dropping the paytrack schema"))?;
+                drop_bot_indexes(tx)?;
             }
             Ok(schema)
         })
     }
+}
+
+/// Creates `BOT_INDEXES`, each in a savepoint; returns those refused for
+/// lack of ownership (any other error fails the adoption).
+fn create_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<Vec<&'static str>> {
+    let mut left = Vec::new();
+    for sql in BOT_INDEXES {
+        tx.batch_execute("SAVEPOINT paytrack_index")?;
+        match tx.batch_execute(sql) {
+            Ok(()) => tx.batch_execute("RELEASE SAVEPOINT paytrack_index")?,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT paytrack_index")?;
+                left.push(*sql);
+            }
+            Err(e) => return Err(privilege_hint(&e, "creating an index on public.bookings")),
+        }
+    }
+    Ok(left)
+}
+
+/// Drops the indexes `create_bot_indexes` made, where this role may (the
+/// table's owner); otherwise they stay: harmless to the bot, and named
+/// `paytrack_…` for its owner to drop.
+fn drop_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let names: Vec<String> = tx
+        .query(
+            "SELECT indexname::text FROM pg_indexes
+              WHERE schemaname = 'public' AND tablename = 'bookings'
+                AND indexname IN ('paytrack_bookings_by_status', 'paytrack_bookings_by_stream',
+                                  'paytrack_bookings_by_user', 'paytrack_bookings_by_created')",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in names {
+        tx.batch_execute("SAVEPOINT paytrack_index")?;
+        // The names are our own constants (matched above), not input.
+        match tx.batch_execute(&format!("DROP INDEX public.{name}")) {
+            Ok(()) => tx.batch_execute("RELEASE SAVEPOINT paytrack_index")?,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT paytrack_index")?;
+            }
+            Err(e) => {
+                return Err(privilege_hint(
+                    &e,
+                    "dropping paytrack's index on public.bookings",
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Installs (or refreshes) the `paytrack.bookings` view and its write
