@@ -16,6 +16,7 @@ mod payments;
 mod payments_people;
 #[cfg(feature = "postgres")]
 mod pg_backend;
+mod pg_reliability;
 mod pipeline;
 mod privacy;
 mod properties;
