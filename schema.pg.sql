@@ -65,16 +65,40 @@ CREATE AGGREGATE paytrack.total(double precision) (
 );
 
 -- The counters in SQLite's shape (per course, stream and status, with the
--- discount sum for revenue), replacing migration 1's per-stream columns.
+-- discount sum for revenue), replacing migration 1's per-stream columns, and
+-- kept as deltas: a trigger on the bot's table only ever INSERTs a row here,
+-- so the bot never waits for (or deadlocks with) a paytrack transaction that
+-- moved the same counters; updating shared counter rows did exactly that
+-- (a bot UPDATE during a bulk cancel died with 40P01). Every paytrack write
+-- folds the deltas back to one row per key before it commits
+-- (paytrack.fold_counters); `stream_counters` is the sum, as a view.
 DROP TABLE paytrack.stream_counters;
-CREATE TABLE paytrack.stream_counters (
+CREATE TABLE paytrack.stream_counter_deltas (
     course_id     bigint NOT NULL,
     course_stream text   NOT NULL,
     confirmed     bigint NOT NULL,
     bookings      bigint NOT NULL,
-    pct_sum       bigint NOT NULL,
-    PRIMARY KEY (course_id, course_stream, confirmed)
+    pct_sum       bigint NOT NULL
 );
+CREATE INDEX stream_counter_deltas_by_key
+    ON paytrack.stream_counter_deltas (course_id, course_stream, confirmed);
+CREATE VIEW paytrack.stream_counters AS
+SELECT course_id, course_stream, confirmed, sum(bookings)::bigint AS bookings,
+       sum(pct_sum)::bigint AS pct_sum
+  FROM paytrack.stream_counter_deltas GROUP BY course_id, course_stream, confirmed;
+
+-- One row per key again. Only paytrack's writers run it (under the advisory
+-- lock); the rows it deletes are committed ones no trigger ever touches again.
+CREATE FUNCTION paytrack.fold_counters() RETURNS void LANGUAGE sql AS $fn$
+    WITH gone AS (
+        DELETE FROM paytrack.stream_counter_deltas
+        RETURNING course_id, course_stream, confirmed, bookings, pct_sum
+    )
+    INSERT INTO paytrack.stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
+    SELECT course_id, course_stream, confirmed, sum(bookings), sum(pct_sum)
+      FROM gone GROUP BY 1, 2, 3
+    HAVING sum(bookings) <> 0 OR sum(pct_sum) <> 0;
+$fn$;
 
 -- paytrack's per-booking state: times as storage text like the rest, the
 -- search fold and the erasure mark.
@@ -261,11 +285,13 @@ CREATE TABLE paytrack.booking_keys (
     created_at text NOT NULL
 );
 
--- The counter trigger function in the new shape (the trigger `init --adopt`
--- put on public.bookings keeps pointing at it), and a recount where that
--- trigger exists. It runs as its owner (SECURITY DEFINER) with a fixed
--- search_path, so the bot needs no privilege on `paytrack`, and it is kept
--- trivial: any error inside it would fail the bot's own write.
+-- The counter trigger functions. They run as their owner (SECURITY DEFINER)
+-- with a fixed search_path, so the bot needs no privilege on `paytrack`, and
+-- they are kept trivial (one INSERT of deltas): any error inside one would
+-- fail the bot's own write. The row-level one serves databases adopted
+-- before (their trigger `paytrack_count` keeps calling it); `init --adopt`
+-- now installs the statement-level ones, one INSERT per statement over
+-- transition tables (a row-level trigger made a 1M-row insert take minutes).
 CREATE OR REPLACE FUNCTION paytrack.count_booking_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN
@@ -275,40 +301,26 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE paytrack.stream_counters
-           SET bookings = bookings - 1,
-               pct_sum = pct_sum - (100 - coalesce(OLD.discount_percent, 0))
-         WHERE course_id = coalesce(OLD.course_id, 0)
-           AND course_stream = coalesce(OLD.course_stream, '')
-           AND confirmed = coalesce(OLD.confirmed, 0);
+        INSERT INTO paytrack.stream_counter_deltas VALUES
+            (coalesce(OLD.course_id, 0), coalesce(OLD.course_stream, ''), coalesce(OLD.confirmed, 0),
+             -1, -(100 - coalesce(OLD.discount_percent, 0)));
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO paytrack.stream_counters AS c (course_id, course_stream, confirmed, bookings, pct_sum)
-        VALUES (coalesce(NEW.course_id, 0), coalesce(NEW.course_stream, ''), coalesce(NEW.confirmed, 0), 1,
-                100 - coalesce(NEW.discount_percent, 0))
-        ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
-           SET bookings = c.bookings + 1, pct_sum = c.pct_sum + excluded.pct_sum;
+        INSERT INTO paytrack.stream_counter_deltas VALUES
+            (coalesce(NEW.course_id, 0), coalesce(NEW.course_stream, ''), coalesce(NEW.confirmed, 0),
+             1, 100 - coalesce(NEW.discount_percent, 0));
     END IF;
     RETURN NULL;
 END
 $fn$;
 
--- The counters as `init --adopt` keeps them from now on: statement-level
--- triggers over transition tables, one counter update per (course, stream,
--- status) a statement touches. A row-level trigger updated the same few
--- counter rows once per booking, and inside one transaction each update
--- walks every version the transaction made before: a 1M-row insert never
--- finished (13 min and counting). The row-level function above stays for
--- databases adopted before (their trigger `paytrack_count` keeps calling it).
 CREATE FUNCTION paytrack.count_bookings_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN
-    INSERT INTO paytrack.stream_counters AS c (course_id, course_stream, confirmed, bookings, pct_sum)
+    INSERT INTO paytrack.stream_counter_deltas
     SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
            sum(100 - coalesce(discount_percent, 0))
-      FROM new_rows GROUP BY 1, 2, 3
-    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
-       SET bookings = c.bookings + excluded.bookings, pct_sum = c.pct_sum + excluded.pct_sum;
+      FROM new_rows GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $fn$;
@@ -316,13 +328,10 @@ $fn$;
 CREATE FUNCTION paytrack.count_bookings_deleted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN
-    UPDATE paytrack.stream_counters AS c
-       SET bookings = c.bookings - d.n, pct_sum = c.pct_sum - d.pct
-      FROM (SELECT coalesce(course_id, 0) AS course_id, coalesce(course_stream, '') AS course_stream,
-                   coalesce(confirmed, 0) AS confirmed, count(*) AS n,
-                   sum(100 - coalesce(discount_percent, 0)) AS pct
-              FROM old_rows GROUP BY 1, 2, 3) AS d
-     WHERE (c.course_id, c.course_stream, c.confirmed) = (d.course_id, d.course_stream, d.confirmed);
+    INSERT INTO paytrack.stream_counter_deltas
+    SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), -count(*),
+           -sum(100 - coalesce(discount_percent, 0))
+      FROM old_rows GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $fn$;
@@ -348,19 +357,18 @@ BEGIN
                100 - coalesce(new_discount, 0)
           FROM changed
     )
-    INSERT INTO paytrack.stream_counters AS c (course_id, course_stream, confirmed, bookings, pct_sum)
+    INSERT INTO paytrack.stream_counter_deltas
     SELECT course_id, course_stream, confirmed, sum(sign), sum(sign * pct)
-      FROM moved GROUP BY 1, 2, 3
-    ON CONFLICT (course_id, course_stream, confirmed) DO UPDATE
-       SET bookings = c.bookings + excluded.bookings, pct_sum = c.pct_sum + excluded.pct_sum;
+      FROM moved GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $fn$;
 
+-- TRUNCATE of the bot's table: no rows, no counts.
 CREATE OR REPLACE FUNCTION paytrack.count_bookings_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = paytrack, pg_catalog AS $fn$
 BEGIN
-    DELETE FROM paytrack.stream_counters;
+    DELETE FROM paytrack.stream_counter_deltas;
     RETURN NULL;
 END
 $fn$;
@@ -371,7 +379,7 @@ BEGIN
                 WHERE tgname = 'paytrack_count' AND tgrelid = to_regclass('public.bookings')) THEN
         -- The bot's writes wait until this commits, so none falls between.
         LOCK TABLE public.bookings IN SHARE ROW EXCLUSIVE MODE;
-        INSERT INTO paytrack.stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
+        INSERT INTO paytrack.stream_counter_deltas
         SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
                sum(100 - coalesce(discount_percent, 0))
           FROM public.bookings GROUP BY 1, 2, 3;

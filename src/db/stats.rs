@@ -301,13 +301,19 @@ impl WriteTx<'_> {
 
     /// Replaces the counters with a recount from the bookings.
     pub fn rebuild_counters(&self) -> Result<()> {
-        self.conn().execute_batch(
+        // On PostgreSQL the counters are the sum of their deltas (schema.pg.sql).
+        self.conn().execute_batch(self.conn().pick(
             "DELETE FROM stream_counters;
              INSERT INTO stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
              SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
                     SUM(100 - COALESCE(discount_percent, 0))
                FROM bookings GROUP BY 1, 2, 3;",
-        )?;
+            "DELETE FROM stream_counter_deltas;
+             INSERT INTO stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
+             SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
+                    SUM(100 - COALESCE(discount_percent, 0))
+               FROM bookings GROUP BY 1, 2, 3;",
+        ))?;
         Ok(())
     }
 }

@@ -872,9 +872,6 @@ fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
 /// compare-and-set (the bulk is then refused, exit 5) or run first, but the
 /// bot's status stands once both are done, and the counters agree.
 #[test]
-#[ignore = "bug: the bot's UPDATE fails with `deadlock detected` (40P01): the bulk holds the \
-            stream_counters rows from its earlier bookings while it waits for the bot's row, \
-            and the bot's counter trigger waits for those counter rows"]
 fn pg_rel_the_bots_status_change_during_a_bulk_change_never_fails() {
     let Some(server) = server() else { return };
     const N: i64 = 1_500;

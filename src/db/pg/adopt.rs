@@ -72,8 +72,8 @@ const TRIGGERS: &[(&str, &str)] = &[
 /// trigger. Once the triggers exist they keep the counts; a second adoption
 /// does not recount (it could not lock the bot out with only TRIGGER).
 const BACKFILL_COUNTERS: &str = "
-DELETE FROM paytrack.stream_counters;
-INSERT INTO paytrack.stream_counters (course_id, course_stream, confirmed, bookings, pct_sum)
+DELETE FROM paytrack.stream_counter_deltas;
+INSERT INTO paytrack.stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
 SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
        sum(100 - coalesce(discount_percent, 0))
   FROM public.bookings GROUP BY 1, 2, 3;
@@ -364,7 +364,7 @@ impl PgDb {
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_updated() CASCADE;
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_deleted() CASCADE;
                      DROP FUNCTION IF EXISTS paytrack.count_bookings_truncate() CASCADE;
-                     DROP VIEW IF EXISTS paytrack.bookings RESTRICT;
+                     DROP VIEW IF EXISTS paytrack.bookings, paytrack.stream_counters RESTRICT;
                      DO $drop$
                      DECLARE tables text;
                      BEGIN

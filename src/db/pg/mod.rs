@@ -103,6 +103,12 @@ pub(crate) fn finish_write<T>(session: &session::Session, outcome: Result<T>) ->
     let mut client = session.client();
     match outcome {
         Ok(value) => {
+            // The counters' deltas this write (and the bot since) added, folded
+            // back to one row per key (schema.pg.sql, migration 2).
+            if let Err(e) = client.batch_execute("SELECT paytrack.fold_counters()") {
+                let _ = client.batch_execute("ROLLBACK");
+                return Err(lock_error(&e).context("folding the stream counters"));
+            }
             client
                 .batch_execute("COMMIT")
                 .map_err(|e| lock_error(&e).context("committing"))?;
@@ -340,38 +346,6 @@ impl PgDb {
         }))
     }
 
-    /// Per-stream counts: from the counters when adopted, else a live GROUP BY
-    /// over the bot's table (the bool says which).
-    pub fn stream_counts(&mut self) -> Result<(Vec<StreamCount>, bool)> {
-        let adopted = self.is_adopted()?;
-        let sql = if adopted {
-            "SELECT course_id, course_stream, total, confirmed, pending, cancelled
-               FROM paytrack.stream_counters WHERE total <> 0
-              ORDER BY course_id, course_stream"
-        } else {
-            "SELECT coalesce(course_id, 0)::integer, coalesce(course_stream, ''),
-                    count(*), count(*) FILTER (WHERE confirmed = 2),
-                    count(*) FILTER (WHERE confirmed = 1), count(*) FILTER (WHERE confirmed = -1)
-               FROM public.bookings GROUP BY 1, 2 ORDER BY 1, 2"
-        };
-        let rows = self
-            .client
-            .query(sql, &[])
-            .context("reading stream counts")?;
-        let counts = rows
-            .iter()
-            .map(|r| StreamCount {
-                course_id: i64::from(r.get::<_, i32>(0)),
-                stream: r.get(1),
-                total: r.get(2),
-                confirmed: r.get(3),
-                pending: r.get(4),
-                cancelled: r.get(5),
-            })
-            .collect();
-        Ok((counts, adopted))
-    }
-
     /// True when `init --adopt` has installed the counters here.
     pub fn is_adopted(&mut self) -> Result<bool> {
         if self.schema_version()? == 0 {
@@ -382,17 +356,6 @@ impl PgDb {
             .query_one("SELECT EXISTS (SELECT 1 FROM paytrack.adoption)", &[])?
             .get(0))
     }
-}
-
-/// One stream's counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamCount {
-    pub course_id: i64,
-    pub stream: String,
-    pub total: i64,
-    pub confirmed: i64,
-    pub pending: i64,
-    pub cancelled: i64,
 }
 
 /// The highest migration number in schema.pg.sql.
@@ -469,6 +432,13 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
         Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => {
             crate::error::exit::INTERRUPTED
+        }
+        // Another transaction won: nothing was written; running again is the answer.
+        Some(c)
+            if *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            crate::error::exit::BUSY
         }
         // Constraint violations, and data the server cannot store (22: a NUL
         // character in text, a number out of range) are bad input.
