@@ -1,10 +1,13 @@
-//! The database: opening, pragmas, migrations and transactions.
+//! The database: opening, pragmas, migrations and transactions, over an
+//! SQLite file or a PostgreSQL database (issue 18).
 //!
 //! All SQL lives under `src/db/`. Commands get a `Db`, read through its
 //! methods, and write through `Db::write`, which hands them a `WriteTx` inside
-//! one `BEGIN IMMEDIATE` transaction: everything done with it lands, or none
-//! of it does. Nothing here prints. Signatures use domain types only, never
-//! rusqlite's, so a PostgreSQL backend can implement the same surface.
+//! one transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: READ COMMITTED
+//! after paytrack's advisory lock): everything done with it lands, or none of
+//! it does. Nothing here prints. Signatures use domain types only; the
+//! repository functions run their SQL through `sql::Conn`, the same calls on
+//! either engine, and `pg/` holds what only PostgreSQL needs.
 
 pub mod audit;
 pub mod backup;

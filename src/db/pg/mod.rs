@@ -40,7 +40,11 @@ pub struct PgDb {
 
 /// The paytrack schema version of a session's database (0 before `init`).
 pub(crate) fn schema_version(session: &session::Session) -> Result<u32> {
-    let mut client = session.client();
+    version_of(&mut session.client())
+}
+
+/// The paytrack schema version a client sees (0 before `init`).
+fn version_of(client: &mut Client) -> Result<u32> {
     let installed: bool = client
         .query_one(
             "SELECT to_regclass('paytrack.schema_version') IS NOT NULL",
@@ -250,24 +254,7 @@ impl PgDb {
 
     /// The paytrack schema version here (0: `init` has not run).
     pub fn schema_version(&mut self) -> Result<u32> {
-        let installed: bool = self
-            .client
-            .query_one(
-                "SELECT to_regclass('paytrack.schema_version') IS NOT NULL",
-                &[],
-            )?
-            .get(0);
-        if !installed {
-            return Ok(0);
-        }
-        let version: i32 = self
-            .client
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM paytrack.schema_version",
-                &[],
-            )?
-            .get(0);
-        Ok(version as u32)
+        version_of(&mut self.client)
     }
 
     /// Runs `work` in one READ COMMITTED transaction that first takes
