@@ -223,6 +223,65 @@ impl Env {
         self.sql().execute_batch(sql).expect(sql);
     }
 
+    /// Runs SQL statements like `exec`, but returns the database's error
+    /// (as text) rather than panicking: for writes that must be refused.
+    #[allow(dead_code)] // used by some test modules
+    pub fn try_exec(&self, sql: &str) -> Result<(), String> {
+        if is_url(&self.db) {
+            #[cfg(feature = "postgres")]
+            return pg::with_client(&self.db, |c| {
+                c.batch_execute(sql).map_err(|e| pg::describe(&e))
+            });
+        }
+        self.sql().execute_batch(sql).map_err(|e| e.to_string())
+    }
+
+    /// Lifts the append-only guards of the audit log and its personal
+    /// fields, as whoever holds the database can (the SQLite file's owner
+    /// drops the triggers; PostgreSQL's table owner disables them), so a
+    /// test can tamper with entries and see `audit verify` catch it.
+    #[allow(dead_code)] // used by some test modules
+    pub fn unguard_audit_log(&self) {
+        if is_url(&self.db) {
+            self.exec(
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+                 ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate;
+                 ALTER TABLE audit_personal DISABLE TRIGGER audit_personal_erase_only;
+                 ALTER TABLE audit_personal DISABLE TRIGGER audit_personal_no_truncate;",
+            );
+        } else {
+            self.exec(
+                "DROP TRIGGER IF EXISTS audit_log_no_update;
+                 DROP TRIGGER IF EXISTS audit_log_no_delete;
+                 DROP TRIGGER IF EXISTS audit_personal_erase_only;
+                 DROP TRIGGER IF EXISTS audit_personal_no_delete;",
+            );
+        }
+    }
+
+    /// The first column of every row of a query, as integers (booleans as
+    /// 1 and 0), on either backend. Panics on NULL.
+    #[allow(dead_code)] // used by some test modules
+    pub fn query_ints(&self, query: &str) -> Vec<i64> {
+        self.query_rows(query)
+            .into_iter()
+            .map(|row| {
+                let text = row
+                    .into_iter()
+                    .next()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("{query}: NULL"));
+                match text.as_str() {
+                    "t" => 1,
+                    "f" => 0,
+                    _ => text
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{query}: {text:?} is not an integer")),
+                }
+            })
+            .collect()
+    }
+
     /// The first value of a query's first row as text (None for NULL), on
     /// either backend. Panics when there is no row.
     #[allow(dead_code)] // used by some test modules
@@ -436,7 +495,9 @@ mod pg {
             Some(c) if !c.is_closed() => c,
             _ => {
                 let mut c = connect(&url);
-                c.batch_execute("SET search_path = paytrack, public")
+                // Times in UTC, as paytrack runs (TZ=UTC): a date literal
+                // compared with the bot's timestamptz means UTC midnight.
+                c.batch_execute("SET search_path = paytrack, public; SET TimeZone = 'UTC'")
                     .expect("set search_path");
                 c
             }
@@ -654,6 +715,18 @@ mod pg {
                     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
+    }
+}
+
+/// `value` as an SQL string literal (NULL for None), for SQL that both
+/// backends run through `exec` and `query_*`, which take no parameters.
+/// Quotes are doubled; nothing else needs escaping in either (PostgreSQL's
+/// standard_conforming_strings is on). Text with U+0000 fits neither.
+#[allow(dead_code)] // used by some test modules
+pub fn sql_literal(value: Option<&str>) -> String {
+    match value {
+        None => "NULL".to_string(),
+        Some(text) => format!("'{}'", text.replace('\'', "''")),
     }
 }
 
