@@ -372,18 +372,10 @@ fn outbox_retry_puts_a_failed_message_back() {
 
 #[test]
 fn outbox_list_filters_by_status_kind_booking_user_and_stream() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = env_with_pending(4);
     // Booking 4 moves to another stream.
     env.ok(&["streams", "add", "9th_stream", "--course", "1"]);
-    env.sql()
-        .execute(
-            "UPDATE bookings SET course_stream = '9th_stream' WHERE id = 4",
-            [],
-        )
-        .unwrap();
+    env.exec("UPDATE bookings SET course_stream = '9th_stream' WHERE id = 4");
     confirm(&env, 1..=4);
     env.ok(&["outbox", "cancel", "2"]);
     let ids = |args: &[&str]| -> Vec<String> {
@@ -424,14 +416,9 @@ fn texts(bot: &FakeBot) -> Vec<String> {
 
 #[test]
 fn a_rename_after_queueing_changes_the_text_sent_and_show_sees_it_first() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = env_with_pending(2);
     // Booking 2 has no stream: no empty «()».
-    env.sql()
-        .execute("UPDATE bookings SET course_stream = NULL WHERE id = 2", [])
-        .unwrap();
+    env.exec("UPDATE bookings SET course_stream = NULL WHERE id = 2");
     confirm(&env, 1..=2);
     assert!(field(&env, 1, "body").contains("«Course 1»"));
     env.ok(&["courses", "edit", "1", "--name", "Вайб кодинг"]);
@@ -850,9 +837,6 @@ fn a_rename_that_would_push_a_template_over_the_limit_is_refused() {
 /// included), and a pending reminder must still be withdrawn.
 #[test]
 fn an_import_withdraws_reminders_and_its_messages_count_every_payment_of_the_file() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = priced(3);
     let out = run_at(
         &env,
@@ -894,15 +878,17 @@ fn an_import_withdraws_reminders_and_its_messages_count_every_payment_of_the_fil
         2
     );
     let bodies: Vec<(i64, String)> = env
-        .sql()
-        .prepare(
+        .query_rows(
             "SELECT booking_id, body FROM outbox WHERE kind = 'confirmation' ORDER BY booking_id",
         )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].as_deref().unwrap().parse().unwrap(),
+                r[1].clone().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         bodies,
         vec![

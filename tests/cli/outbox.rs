@@ -283,19 +283,14 @@ fn two_drains_at_once_send_each_message_exactly_once() {
 
 #[test]
 fn a_dead_drains_claim_is_taken_over_after_the_lease_only() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = env_with_pending(2);
     confirm(&env, [1, 2]);
     // Message 1 was claimed an hour ago by a drain that died; message 2 just now by a live one.
-    env.sql()
-        .execute_batch(&format!(
-            "UPDATE outbox SET status = 'sending', claimed_by = 'dead', claimed_at = '2024-12-10T11:00:00.000000Z', attempts = 1 WHERE id = 1;
-             UPDATE outbox SET status = 'sending', claimed_by = 'alive', claimed_at = '{}', attempts = 1 WHERE id = 2;",
-            "2024-12-10T12:00:00.000000Z"
-        ))
-        .unwrap();
+    env.exec(&format!(
+        "UPDATE outbox SET status = 'sending', claimed_by = 'dead', claimed_at = '2024-12-10T11:00:00.000000Z', attempts = 1 WHERE id = 1;
+         UPDATE outbox SET status = 'sending', claimed_by = 'alive', claimed_at = '{}', attempts = 1 WHERE id = 2;",
+        "2024-12-10T12:00:00.000000Z"
+    ));
     let script = format!("echo $PAYTRACK_MESSAGE_ID >> {}", quoted(&env, "sent-ids"));
     let out = run_at(&env, NOW, &[], &["outbox", "drain", "--exec", &script]);
     assert_exit(&out, code::OK);
@@ -430,9 +425,6 @@ fn bot_script(chat: i64, n: usize) -> Reply {
 
 #[test]
 fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = env_with_pending(6);
     confirm(&env, 1..=5);
     let bot = FakeBot::start(bot_script);
@@ -507,12 +499,10 @@ fn telegram_delivery_handles_blocks_rate_limits_errors_and_time_outs() {
 
     // 4: a new confirmation for the blocked student fails without a request.
     confirm(&env, [6]);
-    env.sql()
-        .execute("UPDATE bookings SET user_id = 1002 WHERE id = 6", [])
-        .unwrap();
-    env.sql()
-        .execute("UPDATE outbox SET chat_id = 1002 WHERE booking_id = 6", [])
-        .unwrap();
+    env.exec(
+        "UPDATE bookings SET user_id = 1002 WHERE id = 6;
+         UPDATE outbox SET chat_id = 1002 WHERE booking_id = 6;",
+    );
     let requests_before = bot.requests.lock().unwrap().len();
     let fourth = run_at(&env, &at(7200), &vars, &drain);
     outputs += &text(&fourth);

@@ -43,7 +43,6 @@ fn set_price(env: &Env, stream: &str, price_minor: i64) {
 /// bookings and prices in the database (read before the import) and the rules
 /// in README: duplicates of an earlier row are skipped.
 fn recount(env: &Env) -> HashMap<String, &'static str> {
-    let conn = env.sql();
     let mut expected = HashMap::new();
     let mut paid: HashMap<i64, i64> = HashMap::new();
     let mut reader = csv::Reader::from_path(fixture("payments.csv")).unwrap();
@@ -59,15 +58,20 @@ fn recount(env: &Env) -> HashMap<String, &'static str> {
             booking_cell.parse().unwrap()
         };
         let amount = (amount.parse::<f64>().unwrap() * 100.0).round() as i64;
-        let facts: Option<(i64, Option<i64>)> = conn
-            .query_row(
+        let facts: Option<(i64, Option<i64>)> = env
+            .query_rows(&format!(
                 "SELECT b.confirmed, (s.price_minor * (100 - COALESCE(b.discount_percent, 0)) + 50) / 100
                    FROM bookings b LEFT JOIN streams s ON s.course_id = b.course_id AND s.code = b.course_stream
-                  WHERE b.id = ?1",
-                [booking],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok();
+                  WHERE b.id = {booking}"
+            ))
+            .into_iter()
+            .next()
+            .map(|r| {
+                (
+                    r[0].as_deref().unwrap().parse().unwrap(),
+                    r[1].as_deref().map(|p| p.parse().unwrap()),
+                )
+            });
         let total = paid.entry(booking).or_default();
         *total += amount;
         let outcome = match facts {
@@ -99,9 +103,6 @@ fn priced_sample() -> Env {
 
 #[test]
 fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = priced_sample();
     let expected = recount(&env);
     let pending_before: Vec<i64> = (1..=400).filter(|id| status_of(&env, *id) == 1).collect();
@@ -147,14 +148,9 @@ fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
         .filter(|id| status_of(&env, *id) == 2)
         .collect();
     // Confirmed by a payment: outcome confirmed, or overpaid on a booking that was pending.
-    let conn = env.sql();
-    let mut stmt = conn
-        .prepare("SELECT booking_id FROM payments WHERE outcome IN ('confirmed', 'overpaid')")
-        .unwrap();
-    let mut paid_in_full: Vec<i64> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    let mut paid_in_full: Vec<i64> = env
+        .query_ints("SELECT booking_id FROM payments WHERE outcome IN ('confirmed', 'overpaid')")
+        .into_iter()
         .filter(|id| pending_before.contains(id))
         .collect();
     paid_in_full.sort_unstable();
@@ -177,13 +173,10 @@ fn sample_outcomes_match_a_recount_and_confirm_through_the_state_machine() {
             )),
             1
         );
-        let details: String = env
-            .sql()
-            .query_row(
-                "SELECT details FROM audit_log WHERE booking_id = ?1 AND action = 'booking.status_changed'",
-                [id],
-                |r| r.get(0),
-            )
+        let details = env
+            .query_text(&format!(
+                "SELECT details FROM audit_log WHERE booking_id = {id} AND action = 'booking.status_changed'"
+            ))
             .unwrap();
         let details: serde_json::Value = serde_json::from_str(&details).unwrap();
         assert_eq!(details["source"], "payments import");

@@ -95,9 +95,6 @@ fn an_amount_beyond_the_maximum_is_refused_naming_the_line_and_nothing_is_writte
 
 #[test]
 fn sums_over_rows_stored_before_the_bound_never_overflow_or_wrap() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = Env::with_sample();
     set_price(&env, "3rd_stream", 3_000_000);
     let file = env.write(
@@ -106,22 +103,16 @@ fn sums_over_rows_stored_before_the_bound_never_overflow_or_wrap() {
     );
     import(&env, &file, &[]);
     // Rows as an older paytrack accepted them: i64::MAX twice on one booking.
-    let conn = env.sql();
     for ext in ["legacy1", "legacy2"] {
-        conn.execute(
+        env.exec(&format!(
             "INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, outcome, imported_at)
-             VALUES ('old', ?1, 13, 9223372036854775807, 'RUB', 'overpaid', '2024-01-01T00:00:00.000000Z')",
-            [ext],
-        )
-        .unwrap();
+             VALUES ('old', '{ext}', 13, 9223372036854775807, 'RUB', 'overpaid', '2024-01-01T00:00:00.000000Z')"
+        ));
     }
     // The price of a stream, as large as an i64 goes.
-    conn.execute(
+    env.exec(
         "UPDATE streams SET price_minor = 9223372036854775807, currency = 'RUB' WHERE course_id = 1 AND code = '4th_stream'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    );
     env.ok(&["booking", "set-status", "47", "confirmed", "--no-notify"]);
     assert_eq!(
         ids(
@@ -718,9 +709,6 @@ const SBER_MAP: &str =
 
 #[test]
 fn a_windows_1251_statement_with_cyrillic_headers_is_read_with_a_remembered_map() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = Env::with_sample();
     set_price(&env, "3rd_stream", 3_000_000);
     let first = env.write(
@@ -795,13 +783,10 @@ fn a_windows_1251_statement_with_cyrillic_headers_is_read_with_a_remembered_map(
     assert_eq!(status_of(&env, 1), 2);
     assert_eq!(status_of(&env, 7), 2);
     let stored = |ext: &str, column: &str| -> String {
-        env.sql()
-            .query_row(
-                &format!("SELECT {column} FROM payments WHERE external_id = ?1"),
-                [ext],
-                |r| r.get(0),
-            )
-            .unwrap()
+        env.query_text(&format!(
+            "SELECT {column} FROM payments WHERE external_id = '{ext}'"
+        ))
+        .unwrap()
     };
     assert_eq!(stored("101", "paid_at"), "2024-03-01T12:06:00.000000Z");
     assert_eq!(stored("102", "paid_at"), "2024-03-02T00:00:00.000000Z");

@@ -463,9 +463,6 @@ fn redact_leaves_names_out_of_every_listing_in_every_format() {
 
 #[test]
 fn outbox_list_shows_the_start_of_a_body_unless_asked() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = env_with_person();
     let bodies = |args: &[&str]| -> Vec<String> {
         let json: serde_json::Value =
@@ -476,11 +473,8 @@ fn outbox_list_shows_the_start_of_a_body_unless_asked() {
             .map(|m| m["body"].as_str().unwrap().to_string())
             .collect()
     };
-    let stored: String = env
-        .sql()
-        .query_row("SELECT body FROM outbox ORDER BY id LIMIT 1", [], |r| {
-            r.get(0)
-        })
+    let stored = env
+        .query_text("SELECT body FROM outbox ORDER BY id LIMIT 1")
         .unwrap();
     assert!(stored.chars().count() > 41);
     let short = bodies(&[]);

@@ -221,9 +221,6 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
 
 #[test]
 fn add_checks_the_catalogue_and_the_seats() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql(); `demo`
-    }
     let env = catalogue();
     let err = env.fails(
         &[
@@ -345,19 +342,16 @@ fn add_checks_the_catalogue_and_the_seats() {
             "friend of the teacher",
         ],
     );
-    let reason: String = env
-        .sql()
-        .query_row(
-            &format!("SELECT reason FROM {AUDIT_REVEALED} WHERE action = 'booking.added' AND booking_id = ?1"),
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(reason, "friend of the teacher");
+    let reason = env.query_text(&format!(
+        "SELECT reason FROM {AUDIT_REVEALED} WHERE action = 'booking.added' AND booking_id = {id}"
+    ));
+    assert_eq!(reason.as_deref(), Some("friend of the teacher"));
     env.ok(&["stats", "verify"]);
     env.ok(&["audit", "verify"]);
-    // Real bookings now: demo keeps away.
-    env.fails(&["demo"], code::BAD_INPUT);
+    // Real bookings now: demo keeps away (`demo` is SQLite's alone).
+    if !crate::harness::is_postgres() {
+        env.fails(&["demo"], code::BAD_INPUT);
+    }
 }
 
 fn legacy() -> String {
@@ -392,9 +386,6 @@ fn paid_booking(env: &Env) -> (i64, String) {
 
 #[test]
 fn edit_transfers_a_booking_keeping_status_payments_and_history() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = Env::with_sample();
     let (id, from) = paid_booking(&env);
     assert_eq!(from, "3rd_stream");
@@ -462,23 +453,17 @@ fn edit_transfers_a_booking_keeping_status_payments_and_history() {
         env.count("SELECT COUNT(*) FROM audit_log WHERE booking_id = 1"),
         history + 1
     );
-    let (old, new): (String, String) = env
-        .sql()
-        .query_row(
-            &format!(
-                "SELECT old_value, new_value FROM {AUDIT_REVEALED} WHERE action = 'booking.edited'"
-            ),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let edited = env.query_rows(&format!(
+        "SELECT old_value, new_value FROM {AUDIT_REVEALED} WHERE action = 'booking.edited'"
+    ));
+    assert_eq!(edited.len(), 1, "{edited:?}");
     assert_eq!(
-        old,
-        r#"{"course_stream":"3rd_stream","discount_percent":10}"#
+        edited[0][0].as_deref(),
+        Some(r#"{"course_stream":"3rd_stream","discount_percent":10}"#)
     );
     assert_eq!(
-        new,
-        r#"{"course_stream":"8th_stream","discount_percent":15}"#
+        edited[0][1].as_deref(),
+        Some(r#"{"course_stream":"8th_stream","discount_percent":15}"#)
     );
     env.ok(&["stats", "verify"]);
     assert_ne!(
@@ -929,21 +914,14 @@ fn blocking_holds_a_students_messages_and_unblocking_lets_them_go() {
 
 #[test]
 fn entries_without_an_operation_id_still_verify_in_a_mixed_chain() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
+    use crate::harness::sql_literal;
     use paytrack::domain::audit::AuditEntry;
     let env = Env::with_sample();
     // An entry as a paytrack from before operation ids wrote it: no id, and
     // a hash over the old fields only, chained to the current head.
-    let conn = env.sql();
-    let (last_id, last_hash): (i64, String) = conn
-        .query_row(
-            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let head = &env.query_rows("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")[0];
+    let last_id: i64 = head[0].as_deref().unwrap().parse().unwrap();
+    let last_hash = head[1].clone().unwrap();
     let mut old = AuditEntry {
         id: last_id + 1,
         at: "2024-12-01T00:00:00.000000Z".into(),
@@ -961,23 +939,30 @@ fn entries_without_an_operation_id_still_verify_in_a_mixed_chain() {
         operation_id: None,
     };
     old.hash = old.compute_hash();
-    conn.execute(
+    let text = |v: &Option<String>| sql_literal(v.as_deref());
+    env.exec(&format!(
         "INSERT INTO audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        rusqlite::params![old.id, old.at, old.actor, old.action, old.booking_id, old.old_value, old.new_value, old.reason, old.details, old.prev_hash, old.hash],
-    )
-    .unwrap();
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        old.id,
+        sql_literal(Some(&old.at)),
+        sql_literal(Some(&old.actor)),
+        sql_literal(Some(&old.action)),
+        old.booking_id.map_or("NULL".to_string(), |b| b.to_string()),
+        text(&old.old_value),
+        text(&old.new_value),
+        text(&old.reason),
+        sql_literal(Some(&old.details)),
+        sql_literal(Some(&old.prev_hash)),
+        sql_literal(Some(&old.hash)),
+    ));
     env.ok(&["booking", "set-status", "1", "confirmed"]);
     env.ok(&["audit", "verify"]);
     // The operation id is covered by the hash: changing it breaks the chain.
     let head = env.count("SELECT MAX(id) FROM audit_log");
-    conn.execute_batch("DROP TRIGGER audit_log_no_update")
-        .unwrap();
-    conn.execute(
-        &format!("UPDATE audit_log SET operation_id = 'ffff' WHERE id = {head}"),
-        [],
-    )
-    .unwrap();
+    env.unguard_audit_log();
+    env.exec(&format!(
+        "UPDATE audit_log SET operation_id = 'ffff' WHERE id = {head}"
+    ));
     let err = env.fails(&["audit", "verify"], code::VERIFY);
     assert!(err.contains(&head.to_string()), "{err}");
 }

@@ -163,13 +163,11 @@ fn command_with_env_of(template: &Command, program: &std::ffi::OsStr) -> Command
 // ---------------------------------------------------------------- concurrency
 
 /// A booking's status by name, read by plain SQL.
-fn status_name(conn: &rusqlite::Connection, id: i64) -> String {
-    conn.query_row(
+fn status_name(env: &Env, id: i64) -> String {
+    env.query_text(&format!(
         "SELECT CASE confirmed WHEN 2 THEN 'confirmed' WHEN 1 THEN 'pending' ELSE 'cancelled' END
-           FROM bookings WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )
+           FROM bookings WHERE id = {id}"
+    ))
     .unwrap()
 }
 
@@ -233,18 +231,13 @@ fn run_worker_process(mut cmd: Command, worker: u64, ok_codes: &[i32]) -> serde_
 /// once, every confirmation queued one message, and the counters agree.
 #[test]
 fn concurrent_status_changes_and_payments_lose_nothing() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = Env::with_sample();
     const WORKERS: u64 = 10;
     const PAYMENT_WORKERS: u64 = 4;
     let per_worker = scaled(12, 60);
     let pool: Vec<i64> = (1..=24).collect();
-    let original: HashMap<i64, String> = pool
-        .iter()
-        .map(|&id| (id, status_name(&env.sql(), id)))
-        .collect();
+    let original: HashMap<i64, String> =
+        pool.iter().map(|&id| (id, status_name(&env, id))).collect();
     // The same external_id under two providers is two payments; 100000 is no booking.
     let shared_rows: Vec<(&str, String, i64)> = vec![
         ("yookassa", "shared-1".into(), 3),
@@ -370,28 +363,25 @@ fn concurrent_status_changes_and_payments_lose_nothing() {
         tally.messages_queued, tally.payment_confirmations,
         "every confirmation by payment queued a message"
     );
-    let conn = env.sql();
     for &id in &pool {
-        let mut stmt = conn
-            .prepare("SELECT old_value, new_value FROM audit_log WHERE booking_id = ?1 AND action = 'booking.status_changed' ORDER BY id")
-            .unwrap();
-        let trail: Vec<(String, String)> = stmt
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let trail: Vec<(String, String)> = env
+            .query_rows(&format!(
+                "SELECT old_value, new_value FROM audit_log WHERE booking_id = {id} AND action = 'booking.status_changed' ORDER BY id"
+            ))
+            .into_iter()
+            .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+            .collect();
         let mut current = original[&id].clone();
         for (old, new) in &trail {
             assert_eq!(old, &current, "booking {id}: a lost update in {trail:?}");
             current = new.clone();
         }
-        let now = status_name(&conn, id);
+        let now = status_name(&env, id);
         assert_eq!(
             now, current,
             "booking {id}: final status is the trail's last value"
         );
     }
-    drop(conn);
     env.ok(&["stats", "verify"]);
     env.ok(&["audit", "verify"]);
     assert_consistent(&env, "after the concurrent run");
@@ -855,19 +845,28 @@ const HOSTILE_NAMES: &[&str] = &[
     "Ольга 🌸 李雷",
 ];
 
+/// HOSTILE_NAMES as this backend stores them: PostgreSQL text cannot hold
+/// U+0000 (paytrack refuses it there, exit 3;
+/// `pg_backend::pg_a_nul_character_is_bad_input`), so there they come without.
+fn hostile_names() -> Vec<String> {
+    HOSTILE_NAMES
+        .iter()
+        .map(|name| {
+            if crate::harness::is_postgres() {
+                name.replace('\0', "")
+            } else {
+                (*name).to_string()
+            }
+        })
+        .collect()
+}
+
 fn hostile_env() -> Env {
     let env = Env::new();
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&paytrack::commands::bookings::CSV_COLUMNS[..8])
         .unwrap();
-    for (i, name) in HOSTILE_NAMES.iter().enumerate() {
-        // PostgreSQL text cannot hold U+0000 (paytrack refuses it there, exit 3;
-        // `pg_backend::pg_a_nul_character_is_bad_input`).
-        let name = &if crate::harness::is_postgres() {
-            name.replace('\0', "")
-        } else {
-            (*name).to_string()
-        };
+    for (i, name) in hostile_names().iter().enumerate() {
         let id = (i + 1).to_string();
         w.write_record([
             &id,
@@ -894,21 +893,15 @@ fn is_dangerous(c: char) -> bool {
 
 #[test]
 fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = hostile_env();
+    let hostile = hostile_names();
     // The database keeps the text exactly as typed.
-    for (i, name) in HOSTILE_NAMES.iter().enumerate() {
-        let stored: String = env
-            .sql()
-            .query_row(
-                "SELECT first_name FROM bookings WHERE id = ?1",
-                [i as i64 + 1],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(&stored, name);
+    for (i, name) in hostile.iter().enumerate() {
+        let stored = env.query_text(&format!(
+            "SELECT first_name FROM bookings WHERE id = {}",
+            i + 1
+        ));
+        assert_eq!(stored.as_ref(), Some(name));
     }
     // Tables (and the bulk preview, and `show`) escape visibly.
     for args in [
@@ -943,7 +936,7 @@ fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
         .iter()
         .map(|b| b["first_name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, HOSTILE_NAMES);
+    assert_eq!(names, hostile);
     // CSV: formula starters get a leading ' by default, and --raw gives them as stored.
     for (args, raw) in [
         (
@@ -960,7 +953,7 @@ fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
         (&["bookings", "export", "--raw"], true),
     ] {
         let rows = csv_rows(&env.ok(args));
-        for (row, name) in rows[1..].iter().zip(HOSTILE_NAMES) {
+        for (row, name) in rows[1..].iter().zip(&hostile) {
             let cell = &row[3];
             if raw {
                 assert_eq!(cell, name, "{args:?}");

@@ -216,9 +216,6 @@ fn hostile_search_text_is_refused_nowhere_and_changes_nothing() {
 
 #[test]
 fn an_unknown_stream_or_course_is_not_found_with_the_closest_names() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = env_with_names();
     let before = env.snapshot();
     let err = env.fails(
@@ -243,12 +240,10 @@ fn an_unknown_stream_or_course_is_not_found_with_the_closest_names() {
     assert_eq!(env.snapshot(), before, "a refused filter changes nothing");
     // A stream that only bookings know (written by another program) is fine,
     // and so is `--stream ""` (bookings without a stream).
-    env.sql()
-        .execute_batch(
-            "INSERT INTO bookings (id, user_id, course_id, course_stream, confirmed, created_at, updated_at)
-             VALUES (20, 120, 1, 'bot_stream', 1, '2024-03-02T10:00:00Z', '2024-03-02T10:00:00Z');",
-        )
-        .unwrap();
+    env.exec(
+        "INSERT INTO bookings (id, user_id, course_id, course_stream, confirmed, created_at, updated_at)
+         VALUES (20, 120, 1, 'bot_stream', 1, '2024-03-02T10:00:00Z', '2024-03-02T10:00:00Z');",
+    );
     assert_eq!(ids(&env, &["--stream", "bot_stream"]), vec![20]);
     assert!(ids(&env, &["--stream", ""]).is_empty());
 }

@@ -63,9 +63,6 @@ fn refused_transitions_name_allowed_targets_and_change_nothing() {
 
 #[test]
 fn force_with_reason_is_recorded_as_forced() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = Env::with_sample();
     env.ok(&[
         "booking",
@@ -77,13 +74,8 @@ fn force_with_reason_is_recorded_as_forced() {
         "paid in cash",
     ]);
     assert_eq!(status_of(&env, 14), 2);
-    let details: String = env
-        .sql()
-        .query_row(
-            "SELECT details FROM audit_log WHERE booking_id = 14",
-            [],
-            |r| r.get(0),
-        )
+    let details = env
+        .query_text("SELECT details FROM audit_log WHERE booking_id = 14")
         .unwrap();
     assert!(details.contains("\"forced\":true"), "{details}");
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{code, csv_rows, fixture, Env};
+use crate::harness::{code, csv_rows, fixture, sql_literal, Env};
 
 /// Per (course, stream): total, confirmed, pending, cancelled, revenue.
 type StreamNumbers = BTreeMap<(i64, String), (i64, i64, i64, i64, String)>;
@@ -325,9 +325,6 @@ fn stats_daily_counts_new_bookings_confirmations_and_cancellations() {
 
 #[test]
 fn every_writing_command_leaves_its_entry_and_no_op_leaves_none() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql(); `demo`
-    }
     let env = Env::with_sample();
     assert_eq!(last_action(&env), "bookings.imported");
     let ids = env.write("ids.txt", "7\n9\n");
@@ -445,30 +442,30 @@ fn every_writing_command_leaves_its_entry_and_no_op_leaves_none() {
         0,
         "every entry names the actor"
     );
+    // JSON true is 1 in SQLite's json_extract, 'true' in PostgreSQL's.
     let forced = env.count(
-        "SELECT COUNT(*) FROM audit_log WHERE booking_id = 14 AND json_extract(details, '$.forced') = 1",
+        "SELECT COUNT(*) FROM audit_log WHERE booking_id = 14
+            AND CAST(json_extract(details, '$.forced') AS TEXT) IN ('1', 'true')",
     );
     assert_eq!(forced, 1);
-    let edit: (String, String) = env
-        .sql()
-        .query_row(
-            "SELECT old_value, new_value FROM audit_log WHERE action = 'catalogue.stream_edited'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let edit = env.query_rows(
+        "SELECT old_value, new_value FROM audit_log WHERE action = 'catalogue.stream_edited'",
+    );
     assert_eq!(
         edit,
-        (
-            "capacity=none price=100.00".into(),
-            "capacity=12 price=none".into()
-        )
+        [[
+            Some("capacity=none price=100.00".to_string()),
+            Some("capacity=12 price=none".to_string())
+        ]]
     );
     assert!(env.ok(&["audit", "verify"]).starts_with("ok: "));
 
-    let demo = Env::empty();
-    demo.ok(&["demo", "--bookings", "50"]);
-    assert_eq!(last_action(&demo), "demo.generated");
+    // `demo` is SQLite's alone.
+    if !crate::harness::is_postgres() {
+        let demo = Env::empty();
+        demo.ok(&["demo", "--bookings", "50"]);
+        assert_eq!(last_action(&demo), "demo.generated");
+    }
 }
 
 #[test]
@@ -569,19 +566,13 @@ fn catalogue_commands_refuse_bad_input_and_change_nothing() {
 
 #[test]
 fn streams_members_lists_confirmed_students_and_who_blocked_the_bot() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = Env::with_sample();
     let blocked_user = env.count(
         "SELECT user_id FROM bookings WHERE course_stream = '8th_stream' AND confirmed = 2 ORDER BY id LIMIT 1",
     );
-    env.sql()
-        .execute(
-            "INSERT INTO blocked_users (user_id, blocked_at, reason) VALUES (?1, '2024-12-01T00:00:00.000000Z', '403')",
-            [blocked_user],
-        )
-        .unwrap();
+    env.exec(&format!(
+        "INSERT INTO blocked_users (user_id, blocked_at, reason) VALUES ({blocked_user}, '2024-12-01T00:00:00.000000Z', '403')"
+    ));
     let rows = csv_rows(&env.ok(&["streams", "members", "8th_stream", "--csv"]));
     assert_eq!(
         rows[0],
@@ -614,13 +605,12 @@ fn streams_members_lists_confirmed_students_and_who_blocked_the_bot() {
     env.fails(&["streams", "members", "9th_stream"], code::NOT_FOUND);
 }
 
-/// Drops the append-only guards, as an attacker holding the file could, and runs `sql`.
+/// Lifts the append-only guards, as whoever holds the database could, and runs `sql`.
 fn tamper(env: &Env, sql: &str) {
-    env.sql()
-        .execute_batch(&format!(
-            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; {sql}"
-        ))
-        .unwrap();
+    env.unguard_audit_log();
+    if !sql.is_empty() {
+        env.exec(sql);
+    }
 }
 
 /// A sample database with a few audit entries (ids 1..=6).
@@ -641,24 +631,20 @@ fn audited_env() -> Env {
 
 #[test]
 fn the_guard_triggers_refuse_update_and_delete() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = audited_env();
-    let conn = env.sql();
-    assert!(conn
-        .execute("UPDATE audit_log SET reason = 'x' WHERE id = 2", [])
-        .is_err());
-    assert!(conn
-        .execute("DELETE FROM audit_log WHERE id = 2", [])
-        .is_err());
+    let before = env.snapshot();
+    for sql in [
+        "UPDATE audit_log SET reason = 'x' WHERE id = 2",
+        "DELETE FROM audit_log WHERE id = 2",
+    ] {
+        let err = env.try_exec(sql).expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(env.snapshot(), before);
 }
 
 #[test]
 fn audit_verify_names_the_entry_changed_removed_or_inserted() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: drops SQLite triggers
-    }
     let env = audited_env();
     let ok = env.ok(&["audit", "verify"]);
     assert!(ok.starts_with("ok: 6 audit entries checked"), "{ok}");
@@ -671,8 +657,8 @@ fn audit_verify_names_the_entry_changed_removed_or_inserted() {
         ),
         ("DELETE FROM audit_log WHERE id = 3", "audit entry 3 was removed"),
         (
-            "INSERT INTO audit_log (at, actor, action, booking_id, old_value, new_value, prev_hash, hash)
-             SELECT at, 'admin', 'booking.status_changed', 20, 'pending', 'confirmed', hash, hash
+            "INSERT INTO audit_log (id, at, actor, action, booking_id, old_value, new_value, prev_hash, hash)
+             SELECT id + 1, at, 'admin', 'booking.status_changed', 20, 'pending', 'confirmed', hash, hash
                FROM audit_log ORDER BY id DESC LIMIT 1",
             "audit entry 7 does not match its hash",
         ),
@@ -691,21 +677,19 @@ fn audit_verify_names_the_entry_changed_removed_or_inserted() {
 
 #[test]
 fn a_rewrite_with_recomputed_hashes_is_caught_at_the_next_entry() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = audited_env();
     // The attacker knows the algorithm: edits entry 3 and re-hashes it.
-    let conn = env.sql();
-    let mut entry = paytrack_entry(&conn, 3);
+    let mut entry = paytrack_entry(&env, 3);
     entry.new_value = Some("cancelled".into());
     entry.hash = entry.compute_hash();
-    tamper(&env, "");
-    conn.execute(
-        "UPDATE audit_log SET new_value = ?1, hash = ?2 WHERE id = 3",
-        rusqlite::params![entry.new_value, entry.hash],
-    )
-    .unwrap();
+    tamper(
+        &env,
+        &format!(
+            "UPDATE audit_log SET new_value = {}, hash = {} WHERE id = 3",
+            sql_literal(entry.new_value.as_deref()),
+            sql_literal(Some(&entry.hash))
+        ),
+    );
     let err = env.fails(&["audit", "verify"], code::VERIFY);
     assert!(
         err.contains("audit entry 4 does not chain to entry 3"),
@@ -714,47 +698,42 @@ fn a_rewrite_with_recomputed_hashes_is_caught_at_the_next_entry() {
 }
 
 /// Reads an entry through paytrack's own type, to recompute hashes as an attacker would.
-pub fn paytrack_entry(conn: &rusqlite::Connection, id: i64) -> paytrack::domain::audit::AuditEntry {
-    let mut entry = conn.query_row(
+pub fn paytrack_entry(env: &Env, id: i64) -> paytrack::domain::audit::AuditEntry {
+    let rows = env.query_rows(&format!(
         "SELECT id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format,
                 operation_id
-           FROM audit_log WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(paytrack::domain::audit::AuditEntry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                booking_id: r.get(4)?,
-                old_value: r.get(5)?,
-                new_value: r.get(6)?,
-                reason: r.get(7)?,
-                details: r.get(8)?,
-                prev_hash: r.get(9)?,
-                hash: r.get(10)?,
-                format: r.get(11)?,
-                personal: Vec::new(),
-                operation_id: r.get(12)?,
+           FROM audit_log WHERE id = {id}"
+    ));
+    let r = &rows[0];
+    let text = |i: usize| r[i].clone().unwrap();
+    let int = |i: usize| r[i].as_deref().map(|v| v.parse::<i64>().unwrap());
+    paytrack::domain::audit::AuditEntry {
+        id: int(0).unwrap(),
+        at: text(1),
+        actor: text(2),
+        action: text(3),
+        booking_id: int(4),
+        old_value: r[5].clone(),
+        new_value: r[6].clone(),
+        reason: r[7].clone(),
+        details: text(8),
+        prev_hash: text(9),
+        hash: text(10),
+        format: int(11).unwrap().try_into().unwrap(),
+        personal: env
+            .query_rows(&format!(
+                "SELECT field, digest, value, salt FROM audit_personal WHERE entry_id = {id} ORDER BY field"
+            ))
+            .into_iter()
+            .map(|p| paytrack::domain::audit::PersonalField {
+                field: p[0].clone().unwrap(),
+                digest: p[1].clone().unwrap(),
+                value: p[2].clone(),
+                salt: p[3].clone(),
             })
-        },
-    )
-    .unwrap();
-    entry.personal = conn
-        .prepare("SELECT field, digest, value, salt FROM audit_personal WHERE entry_id = ?1 ORDER BY field")
-        .unwrap()
-        .query_map([id], |r| {
-            Ok(paytrack::domain::audit::PersonalField {
-                field: r.get(0)?,
-                digest: r.get(1)?,
-                value: r.get(2)?,
-                salt: r.get(3)?,
-            })
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    entry
+            .collect(),
+        operation_id: r[12].clone(),
+    }
 }
 
 /// The `head: ID HASH` line of a successful `audit verify`.
@@ -769,9 +748,6 @@ fn head_hash(env: &Env) -> String {
 
 #[test]
 fn an_anchor_detects_truncation_of_the_tail() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: drops SQLite triggers
-    }
     let env = audited_env();
     let anchor = head_hash(&env);
     env.ok(&["booking", "set-status", "25", "confirmed"]);
@@ -791,9 +767,6 @@ fn an_anchor_detects_truncation_of_the_tail() {
 
 #[test]
 fn accounting_view_lists_every_status_change_of_a_period() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: reads through env.sql()
-    }
     let env = Env::with_sample();
     let at = |now: &str, args: &[&str]| {
         let out = env
@@ -814,12 +787,9 @@ fn accounting_view_lists_every_status_change_of_a_period() {
     );
     // More than a screenful in the period: --since must not stop at the default 20.
     let pending: Vec<String> = env
-        .sql()
-        .prepare("SELECT id FROM bookings WHERE confirmed = 1 ORDER BY id LIMIT 25")
-        .unwrap()
-        .query_map([], |r| r.get::<_, i64>(0))
-        .unwrap()
-        .map(|id| id.unwrap().to_string())
+        .query_ints("SELECT id FROM bookings WHERE confirmed = 1 ORDER BY id LIMIT 25")
+        .iter()
+        .map(i64::to_string)
         .collect();
     let ids = env.write("ids.txt", pending.join("\n"));
     at(
@@ -987,9 +957,6 @@ fn follow_in_csv_prints_the_header_once_and_honours_filters() {
 
 #[test]
 fn follow_escapes_a_hostile_action_written_into_the_log() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: writes through env.sql()
-    }
     let env = audited_env();
     let mut child = env.spawn(&["audit", "tail", "-f", "-n", "1"]);
     let rx = stdout_lines(&mut child);
@@ -999,14 +966,11 @@ fn follow_escapes_a_hostile_action_written_into_the_log() {
     wait_for_line(&rx, "#25", &mut seen);
     // A hand-edited file can hold anything: an action that would retitle and
     // clear the admin's terminal.
-    let conn = env.sql();
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, details, prev_hash, hash)
-         VALUES ('2024-12-10T12:00:00Z', 'mallory', ?1, '{}', '', '')",
-        ["x\u{1b}]0;owned\u{7}\u{1b}[2Jmarker"],
-    )
-    .unwrap();
-    drop(conn);
+    env.exec(&format!(
+        "INSERT INTO audit_log (id, at, actor, action, details, prev_hash, hash)
+         SELECT MAX(id) + 1, '2024-12-10T12:00:00Z', 'mallory', {}, '{{}}', '', '' FROM audit_log",
+        sql_literal(Some("x\u{1b}]0;owned\u{7}\u{1b}[2Jmarker"))
+    ));
     wait_for_line(&rx, "marker", &mut seen);
     assert_eq!(interrupt(child), Some(code::OK));
     for line in &seen {
