@@ -259,6 +259,29 @@ impl Env {
         }
     }
 
+    /// Makes every `op` (INSERT, UPDATE or DELETE) on `table` fail with
+    /// `message`, inside the writing command's transaction: a stand-in for
+    /// a full disk or a crash part-way through a write. A trigger on either
+    /// backend (PostgreSQL's needs a function; `table` must be a table).
+    #[allow(dead_code)] // used by some test modules
+    pub fn refuse_writes(&self, op: &str, table: &str, message: &str) {
+        let name = format!("refuse_{}_{table}", op.to_lowercase());
+        let message = message.replace('\'', "''");
+        if is_url(&self.db) {
+            self.exec(&format!(
+                "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS
+                     $fn$BEGIN RAISE EXCEPTION '{message}'; END$fn$;
+                 CREATE TRIGGER {name} BEFORE {op} ON {table}
+                     FOR EACH ROW EXECUTE FUNCTION {name}();"
+            ));
+        } else {
+            self.exec(&format!(
+                "CREATE TRIGGER {name} BEFORE {op} ON {table}
+                 BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+            ));
+        }
+    }
+
     /// The first column of every row of a query, as integers (booleans as
     /// 1 and 0), on either backend. Panics on NULL.
     #[allow(dead_code)] // used by some test modules

@@ -195,14 +195,9 @@ fn confirmation_queues_one_message_and_a_payment_atomically() {
 
 #[test]
 fn a_failure_after_the_update_leaves_no_partial_change() {
-    if crate::harness::sqlite_only() {
-        return; // SQLite-only: an SQLite trigger
-    }
     let env = Env::with_sample();
     // Inject a failure into the same transaction, after the status update.
-    env.sql()
-        .execute_batch("CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
-        .unwrap();
+    env.refuse_writes("INSERT", "outbox", "injected failure");
     let before = env.snapshot();
     let out = env.run(&["booking", "set-status", PENDING, "confirmed"]);
     assert_ne!(out.status.code(), Some(0));
