@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # paytrack's benchmark (issue #9): whole processes timed with hyperfine on the
 # same SQLite file, side by side with the sqlite3 CLI running the same SQL and
-# with the old dashboard's statistics query in a throwaway PostgreSQL 15.
+# with the old dashboard's statistics query in a throwaway PostgreSQL 15; then
+# (issue 18) paytrack on PostgreSQL against psql on the same server, paired.
 #
 #   examples/bench.sh                         # the full run: 10,000 and 1,000,000 bookings
 #   examples/bench.sh --markdown results.md   # also write the table (and the machine) as markdown
+#   examples/bench.sh --pg-only               # only the PostgreSQL backend section
 #   examples/bench.sh --smoke                 # tiny N, debug build, PostgreSQL optional (CI)
 #
 # Environment: BENCH_BIG (1000000), BENCH_SMALL (10000), BENCH_RUNS (15),
-# BENCH_KEEP=1 keeps the temp dir. Ratios are paytrack / baseline (lower is better).
+# BENCH_PG_ROUNDS (10), BENCH_KEEP=1 keeps the temp dir (and the databases).
+# PAYTRACK_BENCH_PG=postgres://... runs the PostgreSQL parts on that server
+# (in databases of their own, dropped at the end); without it a throwaway
+# cluster is started with .ci/pg-cluster (--smoke: PAYTRACK_TEST_PG first,
+# and PostgreSQL is skipped when there is none). Ratios are paytrack /
+# baseline (lower is better).
 set -euo pipefail
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 SMOKE=0
+PG_ONLY=0
 MARKDOWN=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --smoke) SMOKE=1 ;;
+        --pg-only) PG_ONLY=1 ;;
         --markdown) MARKDOWN="${2:?--markdown needs a file}"; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -35,10 +44,12 @@ unset PAYTRACK_DB PAYTRACK_NOW PAYTRACK_TZ PAYTRACK_LANG
 if [[ $SMOKE == 1 ]]; then
     N_BIG=${BENCH_BIG:-3000} N_SMALL=${BENCH_SMALL:-500} RUNS=${BENCH_RUNS:-3}
     WRITE_RUNS=2 SLOW_RUNS=1 WARMUP=1 DEEP=1000 BULK=200 PAYMENTS=1000
+    PG_ROUNDS=${BENCH_PG_ROUNDS:-2} PG_PER=1 PG_WRITE_PER=1 PG_SQL_SECONDS=1
     PROFILE=debug
 else
     N_BIG=${BENCH_BIG:-1000000} N_SMALL=${BENCH_SMALL:-10000} RUNS=${BENCH_RUNS:-15}
     WRITE_RUNS=5 SLOW_RUNS=3 WARMUP=3 DEEP=50000 BULK=10000 PAYMENTS=100000
+    PG_ROUNDS=${BENCH_PG_ROUNDS:-10} PG_PER=3 PG_WRITE_PER=2 PG_SQL_SECONDS=10
     PROFILE=release
 fi
 PGBIN=/usr/lib/postgresql/15/bin
@@ -53,7 +64,7 @@ install_missing() {
     command -v sqlite3 >/dev/null || packages+=(sqlite3)
     [[ -x /usr/bin/time ]] || packages+=(time)
     if [[ $SMOKE == 0 ]]; then
-        [[ -x $PGBIN/initdb ]] || packages+=(postgresql-15)
+        [[ -n ${PAYTRACK_BENCH_PG:-} || -x $PGBIN/initdb ]] || packages+=(postgresql-15)
         command -v psql >/dev/null || packages+=(postgresql-client-15)
     fi
     if [[ ${#packages[@]} -gt 0 ]]; then
@@ -76,18 +87,88 @@ else
     (cd "$ROOT" && cargo build --locked -q)
 fi
 PT="$ROOT/target/$PROFILE/paytrack"
+PT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')"
 
 WORK="$(mktemp -d /tmp/paytrack-bench.XXXXXX)"
-PGDIR=""
+PGDIR=""      # a throwaway cluster this script started (.ci/pg-cluster)
+PG_URL=""     # the server's URL (its maintenance database), empty: no PostgreSQL
+PG_DBS=()     # databases this script created on it
 cleanup() {
-    if [[ -n "$PGDIR" && -f "$PGDIR/data/postmaster.pid" ]]; then
-        pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    if [[ -n "$PG_URL" && ${BENCH_KEEP:-0} != 1 ]]; then
+        for db in "${PG_DBS[@]}"; do
+            "$PSQL_BIN" -X -q -d "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+        done
     fi
-    [[ -n "$PGDIR" ]] && rm -rf "$PGDIR"
+    if [[ -n "$PGDIR" ]]; then
+        "$ROOT/.ci/pg-cluster" stop "$PGDIR" >/dev/null 2>&1 || true
+        if [[ ${BENCH_KEEP:-0} == 1 ]]; then say "kept $PGDIR (stopped)"; else rm -rf "$PGDIR"; fi
+    fi
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 cd "$WORK"
+
+# ---------------------------------------------------------------- PostgreSQL server
+# PAYTRACK_BENCH_PG, else (--smoke) the test suite's PAYTRACK_TEST_PG, else a
+# throwaway cluster (.ci/pg-cluster: socket in a temp dir, fsync off). A smoke
+# run without PostgreSQL skips its parts; a full run needs them.
+# Debian's /usr/bin/psql is a Perl wrapper (pg_wrapper) that costs ~25 ms a
+# start: the baselines run the real binary.
+PSQL_BIN=$(command -v psql || true)
+[[ -x $PGBIN/psql ]] && PSQL_BIN=$PGBIN/psql
+PGBENCH_BIN=$(command -v pgbench || true)
+[[ -x $PGBIN/pgbench ]] && PGBENCH_BIN=$PGBIN/pgbench
+PG_ORIGIN=""
+if [[ -n ${PAYTRACK_BENCH_PG:-} ]]; then
+    PG_URL=$PAYTRACK_BENCH_PG PG_ORIGIN="PAYTRACK_BENCH_PG"
+elif [[ $SMOKE == 1 && -n ${PAYTRACK_TEST_PG:-} ]]; then
+    PG_URL=$PAYTRACK_TEST_PG PG_ORIGIN="PAYTRACK_TEST_PG"
+elif [[ -x $PGBIN/initdb && -n "$PSQL_BIN" ]]; then
+    PGDIR="$(mktemp -d /tmp/paytrack-bench-pg.XXXXXX)"
+    say "starting a throwaway PostgreSQL 15 in $PGDIR (.ci/pg-cluster)"
+    if PG_URL=$("$ROOT/.ci/pg-cluster" start "$PGDIR" 2>"$WORK/pg-cluster.log"); then
+        PG_ORIGIN="throwaway cluster (.ci/pg-cluster: fsync, synchronous_commit and full_page_writes off)"
+    else
+        PG_URL=""
+        cat "$WORK/pg-cluster.log" >&2
+        if [[ $SMOKE == 0 ]]; then echo "bench.sh: could not start PostgreSQL" >&2; exit 1; fi
+        say "could not start PostgreSQL: its parts are skipped (smoke run)"
+    fi
+fi
+if [[ -n "$PG_URL" && -z "$PSQL_BIN" ]]; then
+    if [[ $SMOKE == 0 ]]; then echo "bench.sh: psql not found" >&2; exit 1; fi
+    say "psql is not installed: PostgreSQL parts skipped (smoke run)"
+    PG_URL=""
+fi
+if [[ -n "$PG_URL" ]] && ! "$PSQL_BIN" -X -q -d "$PG_URL" -c 'SELECT 1' >/dev/null 2>"$WORK/pg-connect.log"; then
+    cat "$WORK/pg-connect.log" >&2
+    if [[ $SMOKE == 0 ]]; then echo "bench.sh: cannot connect to PostgreSQL ($PG_ORIGIN)" >&2; exit 1; fi
+    say "cannot connect to PostgreSQL ($PG_ORIGIN): its parts are skipped (smoke run)"
+    PG_URL=""
+fi
+if [[ -z "$PG_URL" && $SMOKE == 0 ]]; then
+    echo "bench.sh: PostgreSQL 15 not found in $PGBIN (or set PAYTRACK_BENCH_PG)" >&2
+    exit 1
+fi
+if [[ -z "$PG_URL" && -z "$PG_ORIGIN" && -z "$PGDIR" ]]; then
+    say "no PostgreSQL (PAYTRACK_TEST_PG unset, none installed): its parts are skipped (smoke run)"
+fi
+
+# The URL of database $1 on the same server (same host, port, user, options).
+pg_db_url() {
+    local base="${PG_URL%%\?*}" query=""
+    [[ "$PG_URL" == *\?* ]] && query="?${PG_URL#*\?}"
+    local rest="${base#*://}"
+    [[ "$rest" == */* ]] && base="${base%/*}"
+    printf '%s/%s%s' "$base" "$1" "$query"
+}
+# A fresh database named $1 (dropped again at exit unless BENCH_KEEP=1).
+pg_create_db() {
+    PGOPTIONS="-c client_min_messages=warning" "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$PG_URL" \
+        -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+    PG_DBS+=("$1")
+}
+PG_PREFIX="paytrack_bench_$$"
 SMALL="$WORK/small.db"
 BIG="$WORK/big.db"
 
@@ -142,6 +223,7 @@ peak_rss_any() {
     say "$(printf '%-28s %10s KiB' "$key" "$(value "$key")")"
 }
 
+if [[ $PG_ONLY == 0 ]]; then # the SQLite sections, up to "memory and scale"
 # ---------------------------------------------------------------- data
 generate() {
     local db="$1" n="$2" key="$3"
@@ -236,19 +318,14 @@ measure sqlite-export "$SLOW_RUNS" --warmup 1 -- sqlite3 -csv -header "$BIG" "$E
 peak_rss rss-export-small "$PT" --db "$SMALL" bookings export --format csv
 peak_rss rss-export "$PT" --db "$BIG" bookings export --format csv
 
-# ---------------------------------------------------------------- PostgreSQL
+# ---------------------------------------------------------------- PostgreSQL: the old query
+# The old dashboard's statistics query on the old system's bare table, loaded
+# from the same demo data (the legacy export), in a database of its own.
 PG_OK=0
-# PostgreSQL refuses to run as root: as root, run its tools as the postgres user (from /).
-pg_as() { if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-if [[ -x $PGBIN/initdb ]] && command -v psql >/dev/null; then
-    PGDIR="$(mktemp -d /tmp/paytrack-bench-pg.XXXXXX)"
-    [[ $(id -u) == 0 ]] && chown postgres: "$PGDIR"
-    PGPORT=54329 # only names the socket file inside $PGDIR: no TCP listener, no clash
-    say "starting a throwaway PostgreSQL 15 in $PGDIR"
-    pg_as "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PGDIR/initdb.log" 2>&1
-    pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
-        -o "-c listen_addresses='' -k $PGDIR -p $PGPORT" start >/dev/null
-    PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$PGDIR" -p "$PGPORT" -U postgres -d postgres)
+if [[ -n "$PG_URL" ]]; then
+    LEGACY_URL=$(pg_db_url "${PG_PREFIX}_legacy")
+    pg_create_db "${PG_PREFIX}_legacy"
+    PSQL=("$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$LEGACY_URL")
     "${PSQL[@]}" -c "CREATE TABLE bookings (
         id bigint PRIMARY KEY, user_id bigint NOT NULL, username text, first_name text,
         course_id integer NOT NULL, course_stream text, confirmed integer NOT NULL DEFAULT 1,
@@ -257,11 +334,8 @@ if [[ -x $PGBIN/initdb ]] && command -v psql >/dev/null; then
     "${PSQL[@]}" -c "VACUUM ANALYZE bookings"
     measure pg-old-stats "$RUNS" --warmup "$WARMUP" -- "${PSQL[@]}" -A -t -c "$OLD_STATS_SQL"
     PG_OK=1
-elif [[ $SMOKE == 1 ]]; then
-    say "PostgreSQL 15 is not installed: skipping the old-query baseline (smoke run)"
 else
-    echo "bench.sh: PostgreSQL 15 not found in $PGBIN" >&2
-    exit 1
+    say "no PostgreSQL: skipping the old-query baseline (smoke run)"
 fi
 
 # ---------------------------------------------------------------- writes
@@ -471,11 +545,201 @@ rm -f "$WORK/rss-demo.db"*
 # stats verify recounts every booking: linear in N (≤ 5.2× from N to 5N).
 measure stats-verify "$SLOW_RUNS" --warmup 1 -- "$PT" --db "$BIG" stats verify
 measure stats-verify-small "$RUNS" --warmup 1 -- "$PT" --db "$SMALL" stats verify
+fi # PG_ONLY == 0
+
+# ---------------------------------------------------------------- PostgreSQL backend (issue 18)
+# paytrack itself on PostgreSQL: `paytrack init` on an empty database (the
+# bot-shaped public.bookings, the paytrack schema, the view, the statement-level
+# counter triggers), N_BIG bookings loaded by SQL, then each command against
+# psql running its baseline on the same server, paired and interleaved.
+
+median() {
+    printf '%s\n' "$@" | sort -g |
+        awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# paired KEY_A KEY_B PER WARMUP CMD_A CMD_B [PREP_A PREP_B]
+# PG_ROUNDS rounds; each round is one hyperfine call timing PER runs of A and
+# PER runs of B (after WARMUP runs of each), A first in odd rounds and B first
+# in even ones, so both see the same minutes of a shared machine. Records
+# KEY_A and KEY_B (median over rounds of each round's median, ms), KEY_A/KEY_B
+# (median of the per-round ratios) and KEY_A/KEY_B-range (their min–max).
+paired() {
+    local ka="$1" kb="$2" per="$3" warm="$4" ca="$5" cb="$6" pa="${7:-}" pb="${8:-}"
+    local r csv m1 m2 args as=() bs=() rs=()
+    for ((r = 1; r <= PG_ROUNDS; r++)); do
+        csv="$WORK/$ka.r$r.csv"
+        args=(-N --style none --runs "$per" --warmup "$warm" --export-csv "$csv")
+        if ((r % 2)); then
+            [[ -n "$pa" ]] && args+=(--prepare "$pa" --prepare "$pb")
+            args+=("$ca" "$cb")
+        else
+            [[ -n "$pa" ]] && args+=(--prepare "$pb" --prepare "$pa")
+            args+=("$cb" "$ca")
+        fi
+        hyperfine "${args[@]}" >"$WORK/$ka.r$r.log" 2>&1 || {
+            cat "$WORK/$ka.r$r.log" >&2
+            return 1
+        }
+        # command,mean,stddev,median,user,system,min,max: the command may hold
+        # commas (quoted), so the median is counted from the end.
+        m1=$(awk -F, 'NR == 2 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
+        m2=$(awk -F, 'NR == 3 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
+        if ((r % 2)); then as+=("$m1") bs+=("$m2"); else as+=("$m2") bs+=("$m1"); fi
+        rs+=("$(awk -v a="${as[-1]}" -v b="${bs[-1]}" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    record "$ka" "$(median "${as[@]}")"
+    record "$kb" "$(median "${bs[@]}")"
+    record "$ka/$kb" "$(median "${rs[@]}")"
+    record "$ka/$kb-range" "$(printf '%s\n' "${rs[@]}" | sort -g |
+        awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')"
+    say "$(printf '%-28s %10s ms vs %s ms: %s (rounds %s)' "$ka" "$(value "$ka")" "$(value "$kb")" \
+        "$(value "$ka/$kb")" "$(value "$ka/$kb-range")")"
+}
+
+# sql_only KEY FILE: pgbench's mean latency (ms) of the script FILE on one
+# kept connection for PG_SQL_SECONDS: what the SQL itself costs, with no
+# process start and no connection set-up (nothing if pgbench is missing).
+sql_only() {
+    local key="$1" file="$2"
+    [[ -n "$PGBENCH_BIN" ]] || return 0
+    "$PGBENCH_BIN" -n -f "$file" -T "$PG_SQL_SECONDS" "$PT_URL" >"$WORK/$key.log" 2>&1 || {
+        cat "$WORK/$key.log" >&2
+        return 1
+    }
+    record "$key" "$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$WORK/$key.log")"
+    say "$(printf '%-28s %10s ms (pgbench, %s transactions)' "$key" "$(value "$key")" \
+        "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/$key.log")")"
+}
+
+# Peak RSS (KiB) and wall time (s) of one run.
+rss_and_wall() {
+    local key="$1"
+    shift
+    /usr/bin/time -f '%M %e' -o "$WORK/$key.rss" "$@" >/dev/null
+    record "$key" "$(tail -n1 "$WORK/$key.rss" | cut -d' ' -f1)"
+    record "$key-s" "$(tail -n1 "$WORK/$key.rss" | cut -d' ' -f2)"
+    say "$(printf '%-28s %10s KiB %8s s' "$key" "$(value "$key")" "$(value "$key-s")")"
+}
+
+PG_BACKEND=0
+if [[ -n "$PG_URL" ]]; then
+    PT_URL=$(pg_db_url "${PG_PREFIX}_pt")
+    pg_create_db "${PG_PREFIX}_pt"
+    PQ=("$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$PT_URL")
+    "$PT" --db "$PT_URL" init 2>/dev/null
+    PG_VERSION=$("${PQ[@]}" -A -t -c "SHOW server_version")
+    PG_SETTINGS=$("${PQ[@]}" -A -t -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+        WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'work_mem', 'jit')")
+
+    # The bot's rows, by SQL (paytrack's demo refuses PostgreSQL): 20 courses x
+    # 19 streams (380, as the SQLite demo's catalogue at 1M), ~55% confirmed,
+    # 30% pending, 15% cancelled, two years of created_at in id order, 10% with
+    # a referral code and a discount. One statement: the counter triggers run once.
+    say "loading $N_BIG bookings into public.bookings on PostgreSQL $PG_VERSION ($PG_ORIGIN)"
+    start=$(date +%s%N)
+    "${PQ[@]}" -o /dev/null -v n="$N_BIG" <<'SQL'
+SELECT setseed(0.7);
+INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream, confirmed,
+                             created_at, referral_code, discount_percent)
+SELECT 100000000 + (random() * :n / 3)::bigint,
+       CASE WHEN random() < 0.8 THEN 'user_' || (random() * :n)::int END,
+       (ARRAY['Kate', 'Анна', 'Иван', 'Мария', 'Alex', 'Ольга', 'Дмитрий', 'Sam', 'Екатерина', 'Всеволод'])[1 + (random() * 9.999)::int],
+       c, 'stream-' || (1 + (i * 7 % 19)),
+       CASE WHEN r < 0.55 THEN 2 WHEN r < 0.85 THEN 1 ELSE -1 END,
+       timestamptz '2024-12-01 00:00:00+00' + (i::double precision / :n) * interval '730 days',
+       CASE WHEN random() < 0.1 THEN 'REF' || (random() * 50)::int END,
+       CASE WHEN random() < 0.1 THEN (ARRAY[10, 15, 20])[1 + (random() * 2.999)::int] END
+  FROM (SELECT i, 1 + (i % 20) AS c, random() AS r FROM generate_series(1, :n) AS i) g;
+SQL
+    end=$(date +%s%N)
+    record pg-load "$(((end - start) / 1000000))"
+    say "$(printf '%-28s %10s ms' pg-load "$(value pg-load)")"
+    "${PQ[@]}" -c "VACUUM ANALYZE public.bookings" -c "VACUUM ANALYZE paytrack.stream_counters"
+
+    # The old dashboard's stream statistics (getCourseStreamStats: conditional
+    # aggregation grouped by course and stream) on the bot's table.
+    PG_OLD_STATS_SQL="SELECT course_id, course_stream, COUNT(*) AS total,
+    SUM(CASE WHEN confirmed = 2 THEN 1 ELSE 0 END) AS confirmed,
+    SUM(CASE WHEN confirmed = 1 THEN 1 ELSE 0 END) AS pending,
+    SUM(CASE WHEN confirmed = -1 THEN 1 ELSE 0 END) AS cancelled
+  FROM public.bookings GROUP BY course_id, course_stream ORDER BY course_id, course_stream"
+    # The counters must say what the GROUP BY says, or the comparison means nothing.
+    counters=$("$PT" --db "$PT_URL" stats streams --csv | awk -F, 'NR > 1 { print $1 "," $3 "," $5 "," $6 "," $7 "," $8 }' | sort)
+    grouped=$("${PQ[@]}" -A -t -F, -c "$PG_OLD_STATS_SQL" | sort)
+    if [[ "$counters" != "$grouped" ]]; then
+        echo "bench.sh: on PostgreSQL, stats streams disagrees with the GROUP BY:" >&2
+        diff <(echo "$counters") <(echo "$grouped") | head -n 20 >&2
+        exit 1
+    fi
+    say "stats streams on PostgreSQL = the old GROUP BY ($(echo "$counters" | wc -l) streams)"
+
+    # What `bookings list --status pending --limit 50` runs (through a cursor,
+    # one row more to know whether there is a next page): the same SELECT on
+    # paytrack's view of the bot's table, with search_path = paytrack, public.
+    PG_LIST_SQL="SELECT b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, b.confirmed, b.created_at, b.referral_code, b.discount_percent, b.updated_at, b.confirmed_at FROM paytrack.bookings b WHERE b.confirmed = 1 ORDER BY b.id DESC LIMIT 50"
+
+    # Two pending bookings in the middle: one for paytrack, one for psql.
+    mapfile -t pg_ids < <("${PQ[@]}" -A -t -c "SELECT id FROM public.bookings
+        WHERE confirmed = 1 AND id <= $((N_BIG / 2)) ORDER BY id DESC LIMIT 2")
+    PG_ID=${pg_ids[0]} PG_ID_SQL=${pg_ids[1]}
+    PG_NOW=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+    # The bare write: the status (through paytrack's view, which also keeps
+    # updated_at and confirmed_at, as paytrack's UPDATE does) and one audit
+    # entry, in one transaction. Not done: paytrack's rule check, lock, the
+    # booking read, the hash chain and the confirmation message it queues.
+    PG_ONE_SQL="BEGIN;
+  UPDATE paytrack.bookings SET confirmed = 2, updated_at = '$PG_NOW', confirmed_at = '$PG_NOW' WHERE id = $PG_ID_SQL AND confirmed = 1;
+  INSERT INTO paytrack.audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format)
+  SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', '', '', 2
+    FROM paytrack.audit_log;
+  COMMIT;"
+
+    say "PostgreSQL: $PG_ROUNDS rounds, paytrack and psql interleaved (medians in ms)"
+    paired pg-stats pg-old-stats-same "$PG_PER" 1 \
+        "$(cmdline "$PT" --db "$PT_URL" stats streams --csv)" \
+        "$(cmdline "${PQ[@]}" -A -t -c "$PG_OLD_STATS_SQL")"
+    # The floor of any psql baseline: its start, the connection, a trivial query.
+    paired pg-stats-again pg-psql-select-1 "$PG_PER" 1 \
+        "$(cmdline "$PT" --db "$PT_URL" stats streams --csv)" \
+        "$(cmdline "${PQ[@]}" -A -t -c "SELECT 1")"
+    paired pg-list pg-psql-list "$PG_PER" 1 \
+        "$(cmdline "$PT" --db "$PT_URL" bookings list --status pending --limit 50)" \
+        "$(cmdline "${PQ[@]}" -A -t -c "$PG_LIST_SQL")"
+    # Each timed run confirms a pending booking; the prepare step (not timed)
+    # puts it back to pending (paytrack: --force, as that is not a normal move).
+    paired pg-set-status pg-psql-set-status "$PG_WRITE_PER" 1 \
+        "$(cmdline "$PT" --db "$PT_URL" booking set-status "$PG_ID" confirmed)" \
+        "$(cmdline "${PQ[@]}" -c "$PG_ONE_SQL")" \
+        "$(cmdline "$PT" --db "$PT_URL" booking set-status "$PG_ID" pending --force --reason bench)" \
+        "$(cmdline "${PQ[@]}" -c "UPDATE public.bookings SET confirmed = 1 WHERE id = $PG_ID_SQL")"
+
+    # The baselines' SQL alone (pgbench, one connection): how much of each time
+    # above is process start and connection. The write flips the same booking
+    # between pending and confirmed so every transaction changes a row.
+    printf '%s;\n' "$PG_OLD_STATS_SQL" >"$WORK/pg-old-stats.sql"
+    printf '%s;\n' "$PG_LIST_SQL" >"$WORK/pg-list.sql"
+    printf '%s\n' "BEGIN;" \
+        "UPDATE paytrack.bookings SET confirmed = 3 - confirmed, updated_at = '$PG_NOW', confirmed_at = '$PG_NOW' WHERE id = $PG_ID_SQL AND confirmed IN (1, 2);" \
+        "INSERT INTO paytrack.audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format) SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', '', '', 2 FROM paytrack.audit_log;" \
+        "COMMIT;" >"$WORK/pg-set-status.sql"
+    sql_only pgbench-old-stats "$WORK/pg-old-stats.sql"
+    sql_only pgbench-list "$WORK/pg-list.sql"
+    sql_only pgbench-set-status "$WORK/pg-set-status.sql"
+
+    # Peak memory of the commands that stream every booking from PostgreSQL.
+    rss_and_wall rss-pg-export "$PT" --db "$PT_URL" bookings export --format csv
+    rss_and_wall rss-pg-list-all-csv "$PT" --db "$PT_URL" bookings list --all --csv
+    PG_BACKEND=1
+fi
+
 
 # ---------------------------------------------------------------- report
 # row LABEL KEY BASELINE-LABEL BASELINE-KEY TARGET(max ratio or empty)
 ROWS=()
 row() { ROWS+=("$1|$2|$3|$4|${5:-}"); }
+record limit-64mb 65536
+if [[ $PG_ONLY == 0 ]]; then
 row "start-up: paytrack --version" startup "sqlite3 :memory: 'select 1'" sqlite-startup 2
 row "list --status pending --limit 50 ($N_BIG)" list "sqlite3 CLI, same SQL" sqlite-list 1.5
 row "list, $deep rows deep (--cursor)" list-deep "sqlite3 CLI, same SQL" sqlite-list-deep 1.5
@@ -506,46 +770,98 @@ for k in rss-payments-import rss-bookings-import rss-list-all-table rss-list-all
     rss-audit-tail rss-audit-tail-json rss-stats-verify rss-demo; do
     row "peak RSS (KiB) at $N_BIG: ${k#rss-}" "$k" "64 MB" limit-64mb 1
 done
-record limit-64mb 65536
+fi
 
-TABLE="$WORK/table.md"
-{
+# table ROWS... (as row() makes them) as markdown on stdout. A PAIRED row's
+# ratio is the median of its rounds' ratios, with their range; any other's is
+# the ratio of the two medians.
+table() {
+    local r label key blabel bkey target a b ratio met range
     echo "| benchmark | paytrack | baseline | baseline | ratio | target | met |"
     echo "|---|---:|---|---:|---:|---:|:---:|"
-    for r in "${ROWS[@]}"; do
+    for r in "$@"; do
         IFS='|' read -r label key blabel bkey target <<<"$r"
         a=$( [[ -n "$key" ]] && value "$key" || true )
         b=$(value "$bkey")
         ratio="" met=""
         if [[ -n "$a" && -n "$b" ]]; then
-            ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+            ratio=$(value "$key/$bkey")
+            range=$(value "$key/$bkey-range")
+            [[ -z "$ratio" ]] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
             if [[ -n "$target" && -n "$ratio" ]]; then
                 met=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r <= t) ? "yes" : "NO" }')
             fi
+            [[ -n "$range" ]] && ratio="$ratio ($range)"
         fi
         [[ -z "$a" ]] && a="pending"
         [[ -n "$target" ]] && target="≤ $target"
         echo "| $label | $a | $blabel | $b | $ratio | $target | $met |"
     done
-} >"$TABLE"
+}
+show() { column -t -s '|' -o ' | ' <(sed -e '2d' -e 's/^| //' -e 's/ |$//' -e 's/ | /|/g' "$1"); }
 
-echo
-echo "paytrack benchmark: medians in ms (peak RSS in KiB); ratio = paytrack / baseline"
-column -t -s '|' -o ' | ' <(sed -e '2d' -e 's/^| //' -e 's/ |$//' -e 's/ | /|/g' "$TABLE")
+TABLE="$WORK/table.md"
+if [[ $PG_ONLY == 0 ]]; then
+    table "${ROWS[@]}" >"$TABLE"
+    echo
+    echo "paytrack benchmark: medians in ms (peak RSS in KiB); ratio = paytrack / baseline"
+    show "$TABLE"
+fi
+
+PG_TABLE="$WORK/pg-table.md"
+if [[ $PG_BACKEND == 1 ]]; then
+    ROWS=()
+    row "stats streams --csv (counters)" pg-stats "old GROUP BY (psql)" pg-old-stats-same 0.05
+    row "stats streams --csv (counters)" pg-stats-again "psql -c 'SELECT 1' (start, connect)" pg-psql-select-1
+    row "bookings list --status pending --limit 50" pg-list "psql, same SELECT on the view" pg-psql-list 1.5
+    row "booking set-status ID confirmed (one)" pg-set-status "psql: UPDATE + audit INSERT" pg-psql-set-status
+    if [[ -n "$(value pgbench-list)" ]]; then
+        row "stats streams --csv (counters)" pg-stats "old GROUP BY, SQL alone (pgbench)" pgbench-old-stats
+        row "bookings list --status pending --limit 50" pg-list "same SELECT, SQL alone (pgbench)" pgbench-list
+        row "booking set-status ID confirmed (one)" pg-set-status "UPDATE + audit INSERT, SQL alone (pgbench)" pgbench-set-status
+    fi
+    row "peak RSS (KiB): bookings export --format csv" rss-pg-export "64 MB" limit-64mb 1
+    row "peak RSS (KiB): bookings list --all --csv" rss-pg-list-all-csv "64 MB" limit-64mb 1
+    table "${ROWS[@]}" >"$PG_TABLE"
+    echo
+    echo "paytrack on PostgreSQL $PG_VERSION, $N_BIG bookings: medians in ms; ratio = median of $PG_ROUNDS paired rounds (their range)"
+    show "$PG_TABLE"
+    echo "load of $N_BIG bookings by one INSERT…SELECT (counter triggers included): $(value pg-load) ms;" \
+        "one run each: export $(value rss-pg-export-s) s, list --all --csv $(value rss-pg-list-all-csv-s) s"
+fi
 
 if [[ -n "$MARKDOWN" ]]; then
     {
         echo "## Results"
         echo
         echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "- command: \`examples/bench.sh$([[ $SMOKE == 1 ]] && echo ' --smoke')\` (N = $N_SMALL and $N_BIG, $RUNS runs per read benchmark, $WRITE_RUNS per write, $SLOW_RUNS per export/import)"
+        if [[ $PG_ONLY == 1 ]]; then
+            echo "- command: \`examples/bench.sh$([[ $SMOKE == 1 ]] && echo ' --smoke') --pg-only\` (N = $N_BIG; $PG_ROUNDS rounds of $PG_PER runs per read, $PG_WRITE_PER per write; pgbench ${PG_SQL_SECONDS} s per statement)"
+        else
+            echo "- command: \`examples/bench.sh$([[ $SMOKE == 1 ]] && echo ' --smoke')\` (N = $N_SMALL and $N_BIG, $RUNS runs per read benchmark, $WRITE_RUNS per write, $SLOW_RUNS per export/import; PostgreSQL: $PG_ROUNDS rounds of $PG_PER runs per read, $PG_WRITE_PER per write)"
+        fi
         echo "- machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(free -h | awk '/^Mem:/ { print $2 }') RAM"
         echo "- disk: $(df -h "$WORK" | awk 'NR == 2 { print $1 ", " $2 " (" $5 " used)" }')"
         echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
-        echo "- $(rustc --version), $(sqlite3 --version | cut -d' ' -f1) (sqlite3 CLI), $("$PT" --version)"
+        echo "- $(rustc --version), $(sqlite3 --version | cut -d' ' -f1) (sqlite3 CLI), $("$PT" --version) built at $PT_COMMIT"
+        if [[ $PG_BACKEND == 1 ]]; then
+            echo "- PostgreSQL $PG_VERSION: $PG_ORIGIN; $PG_SETTINGS"
+        fi
         echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo
-        cat "$TABLE"
+        if [[ $PG_ONLY == 0 ]]; then
+            echo
+            cat "$TABLE"
+        fi
+        if [[ $PG_BACKEND == 1 ]]; then
+            echo
+            echo "### paytrack on PostgreSQL ($N_BIG bookings)"
+            echo
+            echo "Medians in ms; ratio = median of $PG_ROUNDS paired rounds (min–max over rounds)."
+            echo "Load: $(value pg-load) ms for $N_BIG bookings in one INSERT…SELECT (counter triggers included)."
+            echo "One run each: \`bookings export --format csv\` $(value rss-pg-export-s) s, \`bookings list --all --csv\` $(value rss-pg-list-all-csv-s) s."
+            echo
+            cat "$PG_TABLE"
+        fi
     } >"$MARKDOWN"
     say "wrote $MARKDOWN"
 fi
