@@ -87,12 +87,20 @@ SELECT course_id, course_stream, confirmed, sum(bookings)::bigint AS bookings,
        sum(pct_sum)::bigint AS pct_sum
   FROM paytrack.stream_counter_deltas GROUP BY course_id, course_stream, confirmed;
 
--- One row per key again. Only paytrack's writers run it (under the advisory
--- lock); the rows it deletes are committed ones no trigger ever touches again.
+-- One row per key again, for the keys that have more than one (those a
+-- write or the bot touched since the last fold): an index-only look at the
+-- keys, then a rewrite of only those. Folding every key cost 5 ms a write
+-- with 1,140 counters. Only paytrack's writers run it (under the advisory
+-- lock); the rows it deletes are committed ones no trigger touches again.
 CREATE FUNCTION paytrack.fold_counters() RETURNS void LANGUAGE sql AS $fn$
-    WITH gone AS (
-        DELETE FROM paytrack.stream_counter_deltas
-        RETURNING course_id, course_stream, confirmed, bookings, pct_sum
+    WITH touched AS (
+        SELECT course_id, course_stream, confirmed FROM paytrack.stream_counter_deltas
+         GROUP BY 1, 2, 3 HAVING count(*) > 1
+    ), gone AS (
+        DELETE FROM paytrack.stream_counter_deltas AS d
+         USING touched AS t
+         WHERE (d.course_id, d.course_stream, d.confirmed) = (t.course_id, t.course_stream, t.confirmed)
+        RETURNING d.course_id, d.course_stream, d.confirmed, d.bookings, d.pct_sum
     )
     INSERT INTO paytrack.stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
     SELECT course_id, course_stream, confirmed, sum(bookings), sum(pct_sum)

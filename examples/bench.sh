@@ -655,7 +655,7 @@ SQL
     end=$(date +%s%N)
     record pg-load "$(((end - start) / 1000000))"
     say "$(printf '%-28s %10s ms' pg-load "$(value pg-load)")"
-    "${PQ[@]}" -c "VACUUM ANALYZE public.bookings" -c "VACUUM ANALYZE paytrack.stream_counters"
+    "${PQ[@]}" -c "VACUUM ANALYZE public.bookings" -c "VACUUM ANALYZE paytrack.stream_counter_deltas"
 
     # The old dashboard's stream statistics (getCourseStreamStats: conditional
     # aggregation grouped by course and stream) on the bot's table.
