@@ -374,6 +374,8 @@ impl Db {
     }
 
     /// Lets Ctrl-C stop this connection's statements (`true`), or not.
+    // Without the `postgres` feature SQLite is the only backend.
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     fn watch_interrupts(&self, on: bool) {
         let Backend::Sqlite(conn) = &self.backend else {
             return;
@@ -507,6 +509,7 @@ impl Db {
     /// sorted run of its index builds in memory (158 MB peak) and was slower
     /// for it (issue 19). Called before the write transaction: SQLite refuses
     /// the change inside one.
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     pub fn sort_in_temp_files(&mut self) -> Result<()> {
         if let Backend::Sqlite(conn) = &self.backend {
             conn.execute_batch("PRAGMA temp_store = FILE")?;
@@ -573,6 +576,10 @@ impl Db {
 
     /// The SQLite connection for what only SQLite has (`what` names it in
     /// the refusal on PostgreSQL, exit 8).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn sqlite_only(&self, what: &str) -> Result<&Connection> {
         match &self.backend {
             Backend::Sqlite(conn) => Ok(conn),
@@ -593,6 +600,7 @@ impl WriteTx<'_> {
     /// 1000000` take several times longer. It only sizes memory for this
     /// process; journal mode, synchronous and every other durability setting
     /// stay as they are. The memory is taken only as pages are used.
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     pub fn tune_for_bulk_load(&self) -> Result<()> {
         // 16 MiB: the rows go in append-only (demo builds the indexes after
         // them), and the WAL still grows while a long load runs. Each index

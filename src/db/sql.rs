@@ -88,6 +88,7 @@ impl<'a> Conn<'a> {
 
     /// The id of the row the last INSERT made (PostgreSQL: the last value
     /// a sequence gave this session, which is that id for paytrack's tables).
+    #[cfg_attr(not(feature = "postgres"), allow(clippy::unnecessary_wraps))]
     pub fn last_insert_rowid(self) -> rusqlite::Result<i64> {
         match self {
             Conn::Sqlite(c) => Ok(c.last_insert_rowid()),
