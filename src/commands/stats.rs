@@ -208,8 +208,6 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
             "",
         ],
     );
-    // The bar's colours are style's own escape codes (see `style::bar`).
-    table.styled_text(&[9]);
     let (mut total, mut confirmed, mut pending, mut cancelled) = (0, 0, 0, 0);
     let mut revenue: BTreeMap<String, Money> = BTreeMap::new();
     for r in rows {
@@ -243,7 +241,7 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
                     .unwrap_or_default(),
             ),
             number_cell(r.seats_left.map(|s| s.to_string()).unwrap_or_default()),
-            bar(out, r.confirmed, r.pending, r.cancelled, 16),
+            bar(r.confirmed, r.pending, r.cancelled, 16),
         ]);
     }
     let conversion = if total > 0 {
@@ -266,21 +264,21 @@ fn stats_table(out: &Output, rows: &[StreamStats]) -> crate::output::table::Tabl
         number_cell(format!("{conversion:.0}%")),
         number_cell(revenue),
         comfy_table::Cell::new(""),
-        bar(out, confirmed, pending, cancelled, 16),
+        bar(confirmed, pending, cancelled, 16),
     ]);
     // On a narrow terminal the names and the bar give way; the numbers stay whole.
     table.keep_whole(&[2, 3, 4, 5, 6, 7, 8]);
     table
 }
 
-/// A stacked bar of `width` cells in proportion to the counts (colours by `style::bar`).
-fn bar(out: &Output, confirmed: i64, pending: i64, cancelled: i64, width: usize) -> Cell {
+/// A stacked bar of `width` cells in proportion to the counts (`style::bar`).
+fn bar(confirmed: i64, pending: i64, cancelled: i64, width: usize) -> Cell {
     let total = (confirmed + pending + cancelled).max(1) as f64;
     let cells = |n: i64| ((n as f64 / total) * width as f64).round() as usize;
     let c = cells(confirmed);
     let p = cells(pending).min(width.saturating_sub(c));
     let x = cells(cancelled).min(width.saturating_sub(c + p));
-    crate::output::style::bar(out, c, p, x)
+    crate::output::style::bar(c, p, x)
 }
 
 /// How many bookings a set of counts covers.

@@ -25,8 +25,6 @@ pub struct Table {
     whole: Vec<usize>,
     /// Columns hidden, in this order, when the others would be cut to a letter.
     optional: Vec<usize>,
-    /// Columns whose text carries colour codes made by `style` (the stats bar).
-    styled: Vec<usize>,
 }
 
 impl Table {
@@ -34,19 +32,16 @@ impl Table {
     ///
     /// The last line of defence for stored text: a cell that still holds a
     /// control, bidi or zero-width character (a view that built it without
-    /// `text_cell`) is sanitised here, so no view can forget. Only the
-    /// columns `style` colours itself (`styled_text`) keep their escapes.
+    /// `text_cell`) is sanitised here, so no view can forget. No cell
+    /// carries escape codes: colour is comfy-table's own, per cell.
     pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
         let mut row = row.into();
-        let raw = |(index, cell): (usize, &Cell)| {
-            !self.styled.contains(&index) && cell.content().chars().any(sanitize::is_dangerous)
-        };
-        if row.cell_iter().enumerate().any(raw) {
+        let raw = |cell: &Cell| cell.content().chars().any(sanitize::is_dangerous);
+        if row.cell_iter().any(raw) {
             let cells: Vec<Cell> = row
                 .cell_iter()
-                .enumerate()
-                .map(|(index, cell)| {
-                    if raw((index, cell)) {
+                .map(|cell| {
+                    if raw(cell) {
                         Cell::new(sanitize::for_terminal(&cell.content()))
                     } else {
                         cell.clone()
@@ -66,13 +61,6 @@ impl Table {
     /// when the terminal is narrow, only the other columns give up width.
     pub fn keep_whole(&mut self, columns: &[usize]) -> &mut Self {
         self.whole.extend_from_slice(columns);
-        self
-    }
-
-    /// Columns whose cells `style` colours inside the text (the stats bar):
-    /// their escape codes are the program's own, not stored text.
-    pub fn styled_text(&mut self, columns: &[usize]) -> &mut Self {
-        self.styled.extend_from_slice(columns);
         self
     }
 
@@ -274,7 +262,6 @@ pub fn new_table(out: &Output, headers: &[&str]) -> Table {
         fit_width: out.width,
         whole: Vec::new(),
         optional: Vec::new(),
-        styled: Vec::new(),
     }
 }
 
@@ -422,7 +409,6 @@ mod tests {
     fn a_cell_built_without_text_cell_is_sanitised_anyway() {
         let out = output(None, false);
         let mut table = new_table(&out, &["Raw", "Bar"]);
-        table.styled_text(&[1]);
         table.add_row(vec![
             Cell::new("\x1b]0;pwned\x07\u{202e}x"),
             Cell::new("\x1b[32m█\x1b[0m"),
@@ -433,8 +419,8 @@ mod tests {
             !text.contains('\u{7}') && !text.contains('\u{202e}'),
             "{text:?}"
         );
-        // The program's own colour in a styled column stays colour.
-        assert!(text.contains("\x1b[32m█"), "{text:?}");
+        // Escape codes in any column are shown, never obeyed.
+        assert!(text.contains("\\e[32m█"), "{text:?}");
     }
 
     #[test]
