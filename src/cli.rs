@@ -68,6 +68,9 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum Command {
     /// Create a database (parent directories included); a no-op on an up-to-date one.
     #[command(
@@ -198,6 +201,9 @@ pub struct UninstallArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum UsersCommand {
     /// Every booking of the person with status, payments, messages, blocked state and last audit entries.
     #[command(
@@ -262,6 +268,9 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum BookingsCommand {
     /// List bookings, newest first.
     #[command(
@@ -362,7 +371,7 @@ pub struct RemindArgs {
     pub json: bool,
 }
 
-/// Filters shared by `list`, `export` and bulk `set-status`.
+// Filters shared by `list`, `export` and bulk `set-status`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct FilterArgs {
     /// Status: confirmed, pending, cancelled or all (also 2, 1, -1, paid, canceled).
@@ -458,7 +467,7 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
     }
 }
 
-/// `--format` with its `--csv` / `--json` shorthands, the same on every command.
+// `--format` with its `--csv` / `--json` shorthands, the same on every command.
 #[derive(Debug, Args, Clone, Default)]
 pub struct OutputArgs {
     /// Output format: table for people; csv, json, jsonl for scripts.
@@ -741,6 +750,9 @@ pub struct SetStatusArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum StatsCommand {
     /// Per course and stream: total, confirmed, pending, cancelled, conversion, revenue, seats.
     #[command(
@@ -810,6 +822,8 @@ pub struct StatsStreamsArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Not deferred: `audit tail --actor` (a filter) must replace the global
+// `--actor`, which clap only does when the filter exists as globals propagate.
 pub enum AuditCommand {
     /// The last entries, oldest first (like tail).
     #[command(
@@ -885,7 +899,12 @@ pub fn command(lang: Lang) -> clap::Command {
     use clap::CommandFactory;
     let cmd = match lang {
         Lang::En => Cli::command(),
-        Lang::Ru => translate(Cli::command(), &[]),
+        // Translation walks every subcommand, so they are built first.
+        Lang::Ru => {
+            let mut cmd = Cli::command();
+            cmd.build();
+            translate(cmd, &[])
+        }
     };
     // The exit codes come from the error module's table, in the run's language.
     let rest = cmd
@@ -1269,6 +1288,9 @@ PAYTRACK_TELEGRAM_API заменяет https://api.telegram.org.
 ];
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum OutboxCommand {
     /// Queued, sent and failed messages, newest first (counts per status on stderr).
     #[command(
@@ -1443,6 +1465,9 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum PaymentsCommand {
     /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
     ///
@@ -1629,6 +1654,9 @@ pub struct PaymentsListArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum StreamsCommand {
     /// Streams with their names, prices, capacities and booking counts.
     #[command(
@@ -1709,7 +1737,7 @@ pub struct BroadcastArgs {
     pub json: bool,
 }
 
-/// Stream fields that `add` and `edit` set.
+// Stream fields that `add` and `edit` set.
 #[derive(Debug, Args, Clone, Default)]
 pub struct StreamFields {
     /// Name people see, e.g. "9-й поток".
@@ -1822,6 +1850,9 @@ fn currency_code(text: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum CoursesCommand {
     /// Courses with their names, templates and booking counts.
     #[command(after_help = "Examples:\n  paytrack courses list\n  paytrack courses list --json")]
@@ -1917,6 +1948,9 @@ pub struct UsersEraseArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
 pub enum RetentionCommand {
     /// Pseudonymise bookings and clear message bodies older than the given ages.
     #[command(
@@ -1942,7 +1976,7 @@ pub struct RetentionApplyArgs {
     pub json: bool,
 }
 
-/// `--redact` for listings (issue 20).
+// `--redact` for listings (issue 20).
 #[derive(Debug, Args, Clone, Copy, Default)]
 pub struct RedactArgs {
     /// Leave out what identifies students: names, payment descriptions, message bodies, reasons.
