@@ -778,6 +778,21 @@ fn pg_rel_concurrent_status_changes_and_the_bot_lose_nothing() {
     assert_verifies(&env, "after the concurrent run");
 }
 
+/// Imports bookings 1..=n, pending, in course 1's `stream`.
+fn import_pending(env: &Env, n: i64, stream: &str) {
+    let mut csv = String::from(
+        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n",
+    );
+    for id in 1..=n {
+        csv += &format!(
+            "{id},{},user_{id},Имя{id},1,{stream},1,2024-12-01 10:00:00+03\n",
+            1000 + id
+        );
+    }
+    let file = env.write("bookings.csv", csv);
+    env.ok(&["bookings", "import", &file]);
+}
+
 /// Confirmations queue 40 messages; four drains at once (one of them with
 /// --limit) deliver each exactly once, on the first attempt.
 #[test]
@@ -786,17 +801,7 @@ fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
     const N: i64 = 40;
     let mut env = Env::empty();
     let db = PgDb::initialised(&server, &mut env);
-    let mut csv = String::from(
-        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n",
-    );
-    for id in 1..=N {
-        csv += &format!(
-            "{id},{},user_{id},Имя{id},1,8th_stream,1,2024-12-01 10:00:00+03\n",
-            1000 + id
-        );
-    }
-    let file = env.write("bookings.csv", csv);
-    env.ok(&["bookings", "import", &file]);
+    import_pending(&env, N, "8th_stream");
     let ids = env.write("ids.txt", id_lines(1..=N));
     env.ok(&[
         "bookings",
@@ -877,17 +882,7 @@ fn pg_rel_the_bots_status_change_during_a_bulk_change_never_fails() {
     const N: i64 = 1_500;
     let mut env = Env::empty();
     let db = PgDb::initialised(&server, &mut env);
-    let mut csv = String::from(
-        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n",
-    );
-    for id in 1..=N {
-        csv += &format!(
-            "{id},{},user_{id},Имя{id},1,s1,1,2024-12-01 10:00:00+03\n",
-            1000 + id
-        );
-    }
-    let file = env.write("bookings.csv", csv);
-    env.ok(&["bookings", "import", &file]);
+    import_pending(&env, N, "s1");
     // The bot's booking last in the list: the bulk reaches it last.
     let ids = env.write("ids.txt", id_lines(1..=N));
     let mut child = env.spawn(&[
