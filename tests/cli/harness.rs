@@ -449,7 +449,7 @@ mod pg {
     }
 
     /// `server` with its database replaced by `dbname` (query parameters kept).
-    fn url_for(server: &str, dbname: &str) -> String {
+    pub fn url_for(server: &str, dbname: &str) -> String {
         let (scheme, rest) = server
             .split_once("://")
             .expect("PAYTRACK_TEST_PG is a postgres:// URL");
@@ -751,6 +751,28 @@ pub fn sql_literal(value: Option<&str>) -> String {
         None => "NULL".to_string(),
         Some(text) => format!("'{}'", text.replace('\'', "''")),
     }
+}
+
+/// The test PostgreSQL server's URL (`PAYTRACK_TEST_PG`, set by `.ci/run`),
+/// or None with a note when there is none locally; under `CI=true` a missing
+/// server fails the test instead of skipping it.
+pub fn pg_server() -> Option<String> {
+    match std::env::var("PAYTRACK_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PAYTRACK_TEST_PG is unset under CI=true: .ci/run must start the test PostgreSQL"
+            );
+            eprintln!("note: PostgreSQL test skipped: PAYTRACK_TEST_PG is unset (.ci/run sets it)");
+            None
+        }
+    }
+}
+
+/// `server` with its database replaced by `dbname` (query parameters kept).
+pub fn database_url(server: &str, dbname: &str) -> String {
+    pg::url_for(server, dbname)
 }
 
 /// A file from tests/fixtures (copies of ../shared/samples).

@@ -45,23 +45,6 @@ const COUNTER_TRIGGERS: [&str; 4] = [
 /// Per stream: course, stream, total, then confirmed, pending, cancelled (None for none).
 type StreamCounts = (i32, String, i64, Option<i64>, Option<i64>, Option<i64>);
 
-/// The test server's URL, or None (with a note) when there is none locally.
-fn server() -> Option<String> {
-    match std::env::var("PAYTRACK_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "PAYTRACK_TEST_PG is unset under CI=true: .ci/run must start the test PostgreSQL"
-            );
-            eprintln!(
-                "note: PostgreSQL tests skipped: PAYTRACK_TEST_PG is unset (.ci/run sets it)"
-            );
-            None
-        }
-    }
-}
-
 /// A client to the test server as `user` on `dbname`.
 fn client(server: &str, user: &str, dbname: &str) -> postgres::Client {
     let info = paytrack::db::pg::conninfo::resolve(
@@ -245,7 +228,9 @@ fn assert_no_password(out: &std::process::Output) {
 
 #[test]
 fn pg_init_creates_the_paytrack_schema_once() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let out = pg.env.run(&["init"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -267,7 +252,9 @@ fn pg_init_creates_the_paytrack_schema_once() {
 
 #[test]
 fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let columns_before = pg.bot_columns();
     let out = pg.env.run(&["init", "--adopt"]);
@@ -330,7 +317,9 @@ fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
 
 #[test]
 fn pg_adopt_refuses_a_table_that_is_not_the_bots_and_changes_nothing() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     pg.as_bot()
         .batch_execute(
@@ -348,7 +337,9 @@ fn pg_adopt_refuses_a_table_that_is_not_the_bots_and_changes_nothing() {
 
 #[test]
 fn pg_uninstall_removes_paytrack_and_leaves_the_bot_alone() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     pg.env.ok(&["init", "--adopt"]);
     // Without --yes: refused, nothing removed.
@@ -400,7 +391,9 @@ fn grant_work(pg: &PgFixture) {
 
 #[test]
 fn pg_everyday_commands_agree_with_sqlite_on_the_same_file() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     grant_work(&pg);
     pg.as_bot()
@@ -451,7 +444,9 @@ fn pg_everyday_commands_agree_with_sqlite_on_the_same_file() {
 
 #[test]
 fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     grant_work(&pg);
     pg.env.ok(&["init", "--adopt"]);
@@ -480,7 +475,9 @@ fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
 
 #[test]
 fn pg_connection_errors_never_show_the_password() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let mut env = Env::empty();
     env.db = PathBuf::from(url_for(&server, &pg.admin, "no_such_database"));
@@ -537,7 +534,9 @@ fn sqlite_refuses_the_postgres_only_commands() {
 /// leaves the port and the CA in `<socket dir>/tls/`.
 #[test]
 fn pg_sslmodes_verify_like_libpq() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let info = paytrack::db::pg::conninfo::resolve(
         &server,
         &paytrack::db::pg::conninfo::ProcessEnvironment,
@@ -615,7 +614,9 @@ fn pg_sslmodes_verify_like_libpq() {
 /// twice, gives up with exit 7 and changes nothing.
 #[test]
 fn pg_a_held_write_lock_times_out_with_exit_7() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let mut holder = pg.as_root();
     let mut tx = holder.transaction().unwrap();
@@ -644,7 +645,9 @@ fn pg_a_held_write_lock_times_out_with_exit_7() {
 /// A database whose LC_CTYPE cannot fold Cyrillic case gets a warning at init.
 #[test]
 fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let out = pg.env.run(&["init"]);
     assert_eq!(out.status.code(), Some(0));
@@ -668,7 +671,9 @@ fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
 
 #[test]
 fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     grant_work(&pg);
     pg.env.ok(&["init", "--adopt"]);
@@ -691,7 +696,9 @@ fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
 
 #[test]
 fn pg_adopt_without_counters_counts_live_and_says_so() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     grant_work(&pg);
     let out = pg.env.run(&["init", "--adopt", "--no-counters"]);
@@ -722,7 +729,9 @@ fn pg_adopt_without_counters_counts_live_and_says_so() {
 
 #[test]
 fn pg_adopt_by_the_tables_owner_creates_the_filter_indexes() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let pg = PgFixture::new(&server);
     let mut env = Env::empty();
     env.db = PathBuf::from(url_for(&server, "postgres", &pg.name));

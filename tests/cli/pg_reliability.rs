@@ -19,36 +19,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{code, Env};
 
-/// The test server's URL, or None (with a note) when there is none locally.
-fn server() -> Option<String> {
-    match std::env::var("PAYTRACK_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "PAYTRACK_TEST_PG is unset under CI=true: .ci/run must start the test PostgreSQL"
-            );
-            eprintln!(
-                "note: PostgreSQL reliability tests skipped: PAYTRACK_TEST_PG is unset (.ci/run sets it)"
-            );
-            None
-        }
-    }
-}
-
-/// `server` with its database replaced by `dbname` (query parameters kept).
-fn url_for(server: &str, dbname: &str) -> String {
-    let (scheme, rest) = server
-        .split_once("://")
-        .expect("PAYTRACK_TEST_PG is a postgres:// URL");
-    let (rest, query) = rest
-        .split_once('?')
-        .map_or((rest, None), |(r, q)| (r, Some(q)));
-    let authority = rest.split('/').next().unwrap();
-    let query = query.map_or(String::new(), |q| format!("?{q}"));
-    format!("{scheme}://{authority}/{dbname}{query}")
-}
-
 /// A client as the server URL's user (a superuser: it plays the bot too).
 fn connect(url: &str) -> postgres::Client {
     url.parse::<postgres::Config>()
@@ -93,7 +63,7 @@ impl PgDb {
         }
         PgDb {
             server: server.to_string(),
-            url: url_for(server, &name),
+            url: crate::harness::database_url(server, &name),
             name,
         }
     }
@@ -340,7 +310,9 @@ fn audit_entries(db: &PgDb, action: &str) -> i64 {
 
 #[test]
 fn pg_rel_killed_import_commits_nothing_and_the_next_import_completes() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     const N: i64 = 10_000;
     let mut env = Env::empty();
     let base = PgDb::initialised(&server, &mut env);
@@ -392,7 +364,9 @@ fn pg_rel_killed_import_commits_nothing_and_the_next_import_completes() {
 
 #[test]
 fn pg_rel_killed_bulk_status_changes_commit_nothing_and_a_rerun_completes() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     // 800 pending bookings of 2,400.
     const N: i64 = 2_400;
     let mut env = Env::empty();
@@ -537,7 +511,9 @@ fn status_name(confirmed: i32) -> &'static str {
 /// ends in success, a refusal (5), a lost compare-and-set (6) or busy (7).
 #[test]
 fn pg_rel_concurrent_status_changes_and_the_bot_lose_nothing() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     let mut env = Env::empty();
     let db = PgDb::initialised(&server, &mut env);
     let mut csv = String::from(
@@ -797,7 +773,9 @@ fn import_pending(env: &Env, n: i64, stream: &str) {
 /// --limit) deliver each exactly once, on the first attempt.
 #[test]
 fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     const N: i64 = 40;
     let mut env = Env::empty();
     let db = PgDb::initialised(&server, &mut env);
@@ -878,7 +856,9 @@ fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
 /// bot's status stands once both are done, and the counters agree.
 #[test]
 fn pg_rel_the_bots_status_change_during_a_bulk_change_never_fails() {
-    let Some(server) = server() else { return };
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
     const N: i64 = 1_500;
     let mut env = Env::empty();
     let db = PgDb::initialised(&server, &mut env);
