@@ -313,6 +313,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
                     )?;
                 }
             }
+            tx.tune_for_bulk_load()?;
             let mut reconciler = Reconciler::new(tx, &ctx.actor, ctx.now)?;
             if args.no_notify {
                 reconciler = reconciler.without_messages();

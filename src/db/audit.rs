@@ -86,6 +86,19 @@ impl WriteTx<'_> {
     /// Appends an entry, chained to the last one. Runs under the write lock,
     /// so two processes never chain to the same predecessor.
     pub fn append_audit(&self, actor: &str, now: DateTime<Utc>, new: NewAuditEntry) -> Result<i64> {
+        let ids = self.append_audits(actor, now, vec![new])?;
+        Ok(ids[0])
+    }
+
+    /// Appends entries in order, each chained to the one before, many rows
+    /// per INSERT; returns their ids. The hashes are computed here, in
+    /// memory, under the write lock (about 1 µs an entry).
+    pub fn append_audits(
+        &self,
+        actor: &str,
+        now: DateTime<Utc>,
+        entries: Vec<NewAuditEntry>,
+    ) -> Result<Vec<i64>> {
         let conn = self.conn();
         // The head is read once per transaction: under the write lock only
         // this transaction appends, so the chain continues from what we wrote.
@@ -97,21 +110,31 @@ impl WriteTx<'_> {
                 .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?,
         };
-        let (id, prev_hash) = match last {
+        let (mut next_id, mut prev_hash) = match last {
             Some((id, hash)) => (id + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
-        let mut entry = AuditEntry::seal(new, id, self.stamp(now).to_string(), actor, prev_hash)?;
-        // Every entry of this transaction carries its operation (`paytrack undo`).
-        entry.operation_id = Some(self.operation_id().to_string());
-        entry.hash = entry.compute_hash();
-        if crate::domain::audit::action::is_undoable(&entry.action) {
-            self.mark_undoable();
+        let at = self.stamp(now);
+        let mut sealed = Vec::with_capacity(entries.len());
+        for new in entries {
+            let mut entry = AuditEntry::seal(new, next_id, at.to_string(), actor, prev_hash)?;
+            // Every entry of this transaction carries its operation (`paytrack undo`).
+            entry.operation_id = Some(self.operation_id().to_string());
+            entry.hash = entry.compute_hash();
+            if crate::domain::audit::action::is_undoable(&entry.action) {
+                self.mark_undoable();
+            }
+            prev_hash = entry.hash.clone();
+            next_id += 1;
+            sealed.push(entry);
         }
-        insert_entry(conn, &entry)?;
-        // Only once the row is in: a failed insert leaves the head to be re-read.
-        self.cache.borrow_mut().audit_head = Some((entry.id, entry.hash));
-        Ok(id)
+        insert_entries(conn, &sealed)?;
+        let ids = sealed.iter().map(|e| e.id).collect();
+        // Only once the rows are in: a failed insert leaves the head to be re-read.
+        if let Some(last) = sealed.pop() {
+            self.cache.borrow_mut().audit_head = Some((last.id, last.hash));
+        }
+        Ok(ids)
     }
 }
 
@@ -133,31 +156,43 @@ impl Db {
     }
 }
 
-/// Inserts a sealed entry and its personal fields (batch writers use this too).
-pub(crate) fn insert_entry(conn: super::sql::Conn<'_>, entry: &AuditEntry) -> Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?
-    .execute(params![
-        entry.id,
-        entry.at,
-        entry.actor,
-        entry.action,
-        entry.booking_id,
-        entry.old_value,
-        entry.new_value,
-        entry.reason,
-        entry.details,
-        entry.prev_hash,
-        entry.hash,
-        entry.format,
-        entry.operation_id,
-    ])?;
+/// Audit rows per INSERT (13 values each).
+const ENTRIES_PER_INSERT: usize = 64;
+
+/// Inserts sealed entries and their personal fields, many rows per statement.
+fn insert_entries(conn: super::sql::Conn<'_>, entries: &[AuditEntry]) -> Result<()> {
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+            super::sql::values_rows(13, chunk.len())
+        ))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 13);
+        for e in chunk {
+            params.extend_from_slice(&[
+                &e.id as &dyn rusqlite::ToSql,
+                &e.at,
+                &e.actor,
+                &e.action,
+                &e.booking_id,
+                &e.old_value,
+                &e.new_value,
+                &e.reason,
+                &e.details,
+                &e.prev_hash,
+                &e.hash,
+                &e.format,
+                &e.operation_id,
+            ]);
+        }
+        stmt.execute(params.as_slice())?;
+    }
     let mut personal = conn.prepare_cached(
         "INSERT INTO audit_personal (entry_id, field, digest, value, salt) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for p in &entry.personal {
-        personal.execute(params![entry.id, p.field, p.digest, p.value, p.salt])?;
+    for entry in entries {
+        for p in &entry.personal {
+            personal.execute(params![entry.id, p.field, p.digest, p.value, p.salt])?;
+        }
     }
     Ok(())
 }

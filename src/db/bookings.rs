@@ -447,13 +447,15 @@ pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Optio
 const INSERT_BATCH_ROWS: usize = 64;
 
 /// `INSERT INTO bookings ... VALUES (...), (...)` for `rows` rows.
+/// Bookings per status UPDATE (`update_statuses`).
+const STATUS_UPDATES_PER_STATEMENT: usize = 250;
+
 fn insert_sql(rows: usize) -> String {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     format!(
         "INSERT INTO bookings (id, user_id, username, first_name, course_id, course_stream,
              confirmed, created_at, referral_code, discount_percent, updated_at, confirmed_at, search_text)
          VALUES {}",
-        vec![row; rows].join(", ")
+        super::sql::values_rows(13, rows)
     )
 }
 
@@ -474,17 +476,36 @@ impl WriteTx<'_> {
         to: Status,
         now: DateTime<Utc>,
     ) -> Result<bool> {
+        Ok(self.update_statuses(&[id], from, to, now)? == 1)
+    }
+
+    /// `update_status` for many bookings, many per statement; returns how
+    /// many still had `from` and were changed. A statement that fires the
+    /// counter triggers journals every page it touches first, so one per
+    /// booking paid that for the same hot pages again and again (issue 19).
+    pub fn update_statuses(
+        &self,
+        ids: &[i64],
+        from: Status,
+        to: Status,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let now = self.stamp(now);
-        let now = &*now;
-        let n = self
-            .conn()
-            .prepare_cached(
-                "UPDATE bookings SET confirmed = ?3, updated_at = ?4,
-                        confirmed_at = CASE WHEN ?3 = 2 THEN ?4 ELSE confirmed_at END
-                  WHERE id = ?1 AND confirmed = ?2",
-            )?
-            .execute(params![id, from.code(), to.code(), now])?;
-        Ok(n == 1)
+        let now: &str = &now;
+        let (from, to) = (from.code(), to.code());
+        let mut changed = 0;
+        for chunk in ids.chunks(STATUS_UPDATES_PER_STATEMENT) {
+            let mut stmt = self.conn().prepare_cached(&format!(
+                "UPDATE bookings SET confirmed = ?, updated_at = ?,
+                        confirmed_at = CASE WHEN ? = 2 THEN ? ELSE confirmed_at END
+                  WHERE confirmed = ? AND id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            ))?;
+            let mut params: Vec<&dyn ToSql> = vec![&to, &now, &to, &now, &from];
+            params.extend(chunk.iter().map(|id| id as &dyn ToSql));
+            changed += stmt.execute(params.as_slice())?;
+        }
+        Ok(changed)
     }
 
     /// Inserts a new booking (the id must be free). `confirmed_at` defaults to

@@ -53,6 +53,9 @@ pub struct NewMessage<'a> {
     pub dedupe_key: Option<&'a str>,
 }
 
+/// Messages per INSERT (`enqueue_messages`, 8 values each).
+const MESSAGES_PER_INSERT: usize = 128;
+
 /// A message a drain has claimed and now sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClaimedMessage {
@@ -337,6 +340,53 @@ impl WriteTx<'_> {
         } else {
             None
         })
+    }
+
+    /// Queues messages without dedupe keys, at most one per booking, many
+    /// rows per INSERT; returns each booking's message id.
+    pub fn enqueue_messages(
+        &self,
+        messages: &[NewMessage<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<i64, i64>> {
+        let now = self.stamp(now);
+        let now: &str = &now;
+        let mut ids = std::collections::HashMap::with_capacity(messages.len());
+        for chunk in messages.chunks(MESSAGES_PER_INSERT) {
+            let mut stmt = self.conn().prepare_cached(&format!(
+                "INSERT INTO outbox (booking_id, chat_id, kind, body, params, status,
+                                     next_attempt_at, created_at)
+                 VALUES {}
+                 RETURNING booking_id, id",
+                super::sql::values_rows(8, chunk.len())
+            ))?;
+            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 8);
+            for m in chunk {
+                debug_assert!(m.dedupe_key.is_none());
+                params.extend_from_slice(&[
+                    &m.booking_id as &dyn rusqlite::ToSql,
+                    &m.chat_id,
+                    &m.kind,
+                    &m.body,
+                    &m.params,
+                    &"pending",
+                    &now,
+                    &now,
+                ]);
+            }
+            // RETURNING gives its rows in no promised order: keyed by booking.
+            let mut rows = stmt.query(params.as_slice())?;
+            while let Some(row) = rows.next()? {
+                let booking_id: i64 = row.get(0)?;
+                if ids.insert(booking_id, row.get(1)?).is_some() {
+                    anyhow::bail!("internal: two messages for booking {booking_id} in one batch");
+                }
+            }
+        }
+        if let Some(pending) = self.cache.borrow_mut().pending_messages.as_mut() {
+            pending.extend(messages.iter().map(|m| m.booking_id));
+        }
+        Ok(ids)
     }
 
     /// Reads which bookings have an unsent message, in one pass over

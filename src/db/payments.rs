@@ -10,6 +10,7 @@ use super::{Db, WriteTx};
 use crate::domain::money::Money;
 use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
+use crate::error::PaytrackError;
 
 /// A stored payment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,6 +43,17 @@ pub struct NewPayment {
     pub currency: String,
     pub paid_at: Option<String>,
     pub description: Option<String>,
+}
+
+/// A payment for `insert_new_payments`.
+pub struct PaymentRow<'a> {
+    pub payment: &'a NewPayment,
+    pub outcome: PaymentOutcome,
+    /// A booking that had no payment gets a ledger of this one: its status
+    /// changes with it, and the message that change queues reads what it
+    /// received next. Other rows start none: 70k ledgers nobody reads cost
+    /// 20 MB in a 100k-row import.
+    pub starts_ledger: bool,
 }
 
 /// Outcomes of money a booking actually received (whatever happens to it
@@ -293,45 +305,23 @@ impl WriteTx<'_> {
     /// statement per row rebuilt the outcome CHECK's lookup table and
     /// re-opened every index each time: most of a large import (issue 19).
     /// Fails, so the transaction rolls back, if any pair was stored after all.
-    pub fn insert_new_payments(
-        &self,
-        rows: &[(NewPayment, PaymentOutcome)],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        const COLUMNS_PER_ROW: usize = 9;
+    /// Returns the id of the last one stored (of the only one, for one row).
+    pub fn insert_new_payments(&self, rows: &[PaymentRow<'_>], now: DateTime<Utc>) -> Result<i64> {
         let stamp = self.stamp(now);
         let now: &str = &stamp;
         for chunk in rows.chunks(PAYMENTS_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = i * COLUMNS_PER_ROW;
-                    format!(
-                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5,
-                        n + 6,
-                        n + 7,
-                        n + 8,
-                        n + 9,
-                        n + 3
-                    )
-                })
-                .collect();
             // One text per chunk size: a full chunk's statement is reused.
             let mut stmt = self.conn().prepare_cached(&format!(
                 "INSERT INTO payments (provider, external_id, booking_id, amount_minor, currency, paid_at,
                      description, outcome, imported_at, reference_id)
                  VALUES {}
                  ON CONFLICT (provider, external_id) WHERE outcome <> 'conflict' DO NOTHING",
-                values.join(", ")
+                super::sql::values_rows(10, chunk.len())
             ))?;
-            let outcomes: Vec<&'static str> = chunk.iter().map(|(_, o)| o.as_str()).collect();
-            let mut params: Vec<&dyn rusqlite::ToSql> =
-                Vec::with_capacity(chunk.len() * COLUMNS_PER_ROW);
-            for ((p, _), outcome) in chunk.iter().zip(&outcomes) {
+            let outcomes: Vec<&'static str> = chunk.iter().map(|r| r.outcome.as_str()).collect();
+            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 10);
+            for (row, outcome) in chunk.iter().zip(&outcomes) {
+                let p = row.payment;
                 params.extend_from_slice(&[
                     &p.provider as &dyn rusqlite::ToSql,
                     &p.external_id,
@@ -342,21 +332,29 @@ impl WriteTx<'_> {
                     &p.description,
                     outcome,
                     &now,
+                    &p.booking_id,
                 ]);
             }
             let n = stmt.execute(params.as_slice())?;
             if n != chunk.len() {
-                anyhow::bail!(
-                    "internal: {} of {} payments were stored already; nothing written",
-                    chunk.len() - n,
-                    chunk.len()
-                );
+                return Err(PaytrackError::BadInput(match chunk {
+                    [one] => format!(
+                        "payment {} from {} is already recorded",
+                        one.payment.external_id, one.payment.provider
+                    ),
+                    _ => format!(
+                        "{} of {} payments are already recorded; nothing written",
+                        chunk.len() - n,
+                        chunk.len()
+                    ),
+                })
+                .into());
             }
-            for (p, outcome) in chunk {
-                self.note_stored_payment(p, *outcome, false);
+            for row in chunk {
+                self.note_stored_payment(row.payment, row.outcome, row.starts_ledger);
             }
         }
-        Ok(())
+        Ok(self.conn().last_insert_rowid()?)
     }
 
     /// Whether a booking has kept money, in any currency: the net of what it

@@ -421,3 +421,11 @@ pub(crate) fn owned_value(param: &dyn ToSql) -> rusqlite::Result<Value> {
         }
     })
 }
+
+/// The rows of a many-row `INSERT … VALUES`: `rows` groups of `columns`
+/// bare placeholders, bound in order. One statement for many rows opens the
+/// indexes and the statement journal once, instead of once per row.
+pub fn values_rows(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row.as_str(); rows].join(", ")
+}

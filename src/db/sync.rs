@@ -178,7 +178,7 @@ impl WriteTx<'_> {
         for chunk in states.chunks(64) {
             let sql = format!(
                 "INSERT INTO import_state (booking_id, status, fields, imported_at) VALUES {}",
-                vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+                super::sql::values_rows(4, chunk.len())
             );
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let mut index = 0;

@@ -149,56 +149,85 @@ pub fn queue_message_for(
     dedupe_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
+    let message = prepare_message(tx, booking, kind, params)?;
+    tx.enqueue_message(&message.to_new(dedupe_key), now)
+}
+
+/// A message rendered for its booking, not queued yet (a status-change
+/// batch queues many in one statement).
+#[derive(Debug)]
+pub struct PreparedMessage {
+    pub booking_id: i64,
+    chat_id: i64,
+    kind: MessageKind,
+    body: String,
+    params: String,
+}
+
+impl PreparedMessage {
+    pub fn to_new<'a>(&'a self, dedupe_key: Option<&'a str>) -> NewMessage<'a> {
+        NewMessage {
+            booking_id: self.booking_id,
+            chat_id: self.chat_id,
+            kind: self.kind.name(),
+            body: &self.body,
+            params: &self.params,
+            dedupe_key,
+        }
+    }
+}
+
+/// Renders the preview of a message of `kind` for a booking read in this
+/// transaction; a preview over the limit is queued all the same and
+/// refused at send.
+pub fn prepare_message(
+    tx: &WriteTx,
+    booking: Booking,
+    kind: MessageKind,
+    params: &MessageParams,
+) -> Result<PreparedMessage> {
     let booking_id = booking.id;
     let facts = tx.message_facts_of(booking, kind)?;
-    let preview = render_message(&facts, kind, params).unwrap_or_else(|e| e);
-    let params_json = serde_json::to_string(params)?;
-    tx.enqueue_message(
-        &NewMessage {
-            booking_id,
-            chat_id: facts.booking.user_id,
-            kind: kind.name(),
-            body: &preview,
-            params: &params_json,
-            dedupe_key,
-        },
-        now,
-    )
+    let body = render_message(&facts, kind, params).unwrap_or_else(|e| e);
+    Ok(PreparedMessage {
+        booking_id,
+        chat_id: facts.booking.user_id,
+        kind,
+        body,
+        params: serde_json::to_string(params)?,
+    })
 }
 
 /// Withdraws the unsent messages of `kind` for a booking whose status made
 /// them untrue (a confirmation of a booking no longer confirmed, a payment
-/// reminder for one no longer pending), with one `message.withdrawn` audit
-/// entry each; returns their ids.
+/// reminder for one no longer pending); returns the `message.withdrawn`
+/// audit entry of each, for the caller to append with its own.
 pub fn withdraw_messages(
     tx: &WriteTx,
     booking_id: i64,
     kind: MessageKind,
     why: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<i64>> {
+) -> Result<Vec<(i64, NewAuditEntry)>> {
     let ids = tx.stop_pending_for_booking(
         booking_id,
         kind,
         MessageStatus::Withdrawn,
         &format!("withdrawn: {why}"),
     )?;
-    for &id in &ids {
-        tx.append_audit(
-            actor,
-            now,
-            NewAuditEntry {
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let entry = NewAuditEntry {
                 action: action::MESSAGE_WITHDRAWN,
                 booking_id: Some(booking_id),
                 old_value: Some(MessageStatus::Pending.name().to_string()),
                 new_value: Some(MessageStatus::Withdrawn.name().to_string()),
                 details: json!({ "message_id": id, "kind": kind.name() }),
                 ..Default::default()
-            },
-        )?;
-    }
-    Ok(ids)
+            };
+            (id, entry)
+        })
+        .collect())
 }
 
 /// Cancels messages by id, all or none: an unknown id is NotFound, a message

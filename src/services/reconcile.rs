@@ -19,7 +19,7 @@ use crate::domain::payment::{
     booking_references, decide, normalize_currency, BookingFacts, PaymentOutcome, Target,
 };
 use crate::domain::Status;
-use crate::services::status_change::{change_status_of, StatusChange};
+use crate::services::status_change::{ChangeBatch, StatusChange};
 
 /// One payment read from a file. `booking_id` is the file's booking_id cell
 /// (None when empty); the description is searched when it is None.
@@ -147,6 +147,10 @@ pub fn booking_facts(tx: &WriteTx, booking: &Booking) -> Result<BookingFacts> {
     Ok(facts_from(booking, terms))
 }
 
+/// Rows decided before they are written (payments, and the confirmations
+/// with their messages and audit entries), at most.
+const BATCH_ROWS: usize = 512;
+
 /// Reconciles the payments of one file inside one write transaction.
 pub struct Reconciler<'t> {
     tx: &'t WriteTx<'t>,
@@ -166,10 +170,11 @@ pub struct Reconciler<'t> {
     /// `may_have_payments` (which knows the stored ones), any other booking
     /// has received nothing, with no need to add its payments up.
     paid_unwritten: HashSet<i64>,
-    /// Payments decided but not written yet (none of them confirms a
-    /// booking): written many rows per statement, in file order, before
-    /// anything reads the payments table again and at the end.
-    unwritten: Vec<(NewPayment, PaymentOutcome)>,
+    /// Payments and confirmations decided but not written yet: written many
+    /// rows per statement, in file order, before anything reads the payments
+    /// table or a booking it changes again, every `BATCH_ROWS` rows, and at
+    /// the end.
+    unwritten: ChangeBatch,
     report: ReconcileReport,
     /// Queue confirmation messages (false: `payments import --no-notify`).
     notify: bool,
@@ -188,7 +193,7 @@ impl<'t> Reconciler<'t> {
             streams: HashMap::new(),
             stored_keys: tx.payment_keys()?,
             paid_unwritten: HashSet::new(),
-            unwritten: Vec::new(),
+            unwritten: ChangeBatch::default(),
             report: ReconcileReport::default(),
             notify: true,
         })
@@ -198,8 +203,9 @@ impl<'t> Reconciler<'t> {
     /// or written otherwise (so every read sees them, and ids follow the file).
     fn write_pending(&mut self) -> Result<()> {
         if !self.unwritten.is_empty() {
-            self.tx.insert_new_payments(&self.unwritten, self.now)?;
-            self.unwritten.clear();
+            let outcomes = self.unwritten.write(self.tx, self.actor, self.now)?;
+            self.report.messages_queued +=
+                outcomes.iter().filter(|o| o.message_id.is_some()).count() as u64;
             self.paid_unwritten.clear();
         }
         Ok(())
@@ -261,7 +267,12 @@ impl<'t> Reconciler<'t> {
         }
 
         let booking = match reference {
-            Some(id) => self.tx.booking(id)?,
+            Some(id) => {
+                if self.unwritten.has_change_for(id) {
+                    self.write_pending()?;
+                }
+                self.tx.booking(id)?
+            }
             None => None,
         };
         let facts = booking.as_ref().map(|b| self.facts(b)).transpose()?;
@@ -306,16 +317,18 @@ impl<'t> Reconciler<'t> {
                 template: None,
                 source: "payments import",
             };
-            self.write_pending()?;
-            // The booking was read above in this transaction, under the lock.
-            let outcome = change_status_of(self.tx, booking, &change, self.actor, self.now)?;
-            self.report.bookings_confirmed += 1;
-            if outcome.message_id.is_some() {
-                self.report.messages_queued += 1;
+            // The booking was read above in this transaction, under the
+            // lock, and is not in the batch (else it was written first).
+            if self.unwritten.add_change(booking, change)?.is_none() {
+                self.report.bookings_confirmed += 1;
             }
         } else {
             // Not stored before (checked above), so this cannot collide.
-            self.unwritten.push((payment.clone(), decision.outcome));
+            self.unwritten
+                .add_payment(payment.clone(), decision.outcome);
+        }
+        if self.unwritten.len() >= BATCH_ROWS {
+            self.write_pending()?;
         }
         self.note_stored(&payment);
         self.stored_here.insert(key);
