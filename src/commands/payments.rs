@@ -13,7 +13,9 @@ use crate::cli::{
     PaymentsResolveArgs,
 };
 use crate::db::payments::{NewPayment, ProviderSettings};
-use crate::domain::bank_file::{decode, encoding_by_name, ColumnMap, PAYMENT_COLUMNS};
+use crate::domain::bank_file::{
+    decode, encoding_by_name, is_plain_utf8, ColumnMap, PAYMENT_COLUMNS,
+};
 use crate::domain::money::{format_amount, parse_amount};
 use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
@@ -245,23 +247,35 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     });
 
     let (mut input, size) = open_input(&args.file)?;
-    // Read whole to decode it: bank statements are small, and the encoding
-    // is only known once the bytes have been seen.
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
-    let (text, encoding) =
-        decode(&bytes, forced_encoding).map_err(|e| bad_input(format!("{name}: {e}")))?;
-    drop(bytes);
-    if encoding != encoding_rs::UTF_8 && forced_encoding.is_none() {
-        ctx.out.note(&format!(
-            "{name}: {} {}",
-            ctx.out.tr("read as", "прочитан как"),
-            encoding.name()
-        ));
+    // The encoding is only known once every byte has been seen. A file in
+    // plain UTF-8 (most) is checked in one pass, then read again as a
+    // stream; anything else (stdin, a BOM, Windows-1251, --encoding) is
+    // read whole and decoded.
+    let checked = forced_encoding.is_none() && size.is_some();
+    let plain_utf8 =
+        checked && is_plain_utf8(input.as_mut()).with_context(|| format!("reading {name}"))?;
+    if checked {
+        // From the start again.
+        input = open_input(&args.file)?.0;
     }
-    let input: Box<dyn Read> = Box::new(std::io::Cursor::new(text.into_bytes()));
+    let input: Box<dyn Read> = if plain_utf8 {
+        input
+    } else {
+        let mut bytes = Vec::new();
+        input
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {name}"))?;
+        let (text, encoding) =
+            decode(bytes, forced_encoding).map_err(|e| bad_input(format!("{name}: {e}")))?;
+        if encoding != encoding_rs::UTF_8 && forced_encoding.is_none() {
+            ctx.out.note(&format!(
+                "{name}: {} {}",
+                ctx.out.tr("read as", "прочитан как"),
+                encoding.name()
+            ));
+        }
+        Box::new(std::io::Cursor::new(text.into_bytes()))
+    };
     let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)

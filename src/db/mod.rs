@@ -27,6 +27,8 @@ pub mod users;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -165,14 +167,14 @@ struct TxCache {
     /// Per booking that had no payment before this transaction, the
     /// (currency, amount) of each payment stored since that counts as
     /// received; handed over (removed) when read (`WriteTx::ledger`).
-    received: HashMap<i64, Vec<(String, i64)>>,
+    received: FxHashMap<i64, Vec<(String, i64)>>,
     /// Every booking with a stored payment, once someone asked
     /// (`booking_ids_with_payments`): a booking outside it has an empty ledger.
-    paid_bookings: Option<std::collections::HashSet<i64>>,
+    paid_bookings: Option<FxHashSet<i64>>,
     /// Every booking with a pending message (of any kind), once someone
     /// asked (`learn_pending_messages`); may hold some with none left (then
     /// a withdrawal just finds nothing), never misses one.
-    pending_messages: Option<std::collections::HashSet<i64>>,
+    pending_messages: Option<FxHashSet<i64>>,
     /// What an import read ahead for its next rows (`prefetch_for_import`);
     /// each entry is handed over (removed) when read.
     prefetched: Option<sync::Prefetched>,

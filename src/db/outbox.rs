@@ -348,10 +348,10 @@ impl WriteTx<'_> {
         &self,
         messages: &[NewMessage<'_>],
         now: DateTime<Utc>,
-    ) -> Result<std::collections::HashMap<i64, i64>> {
+    ) -> Result<rustc_hash::FxHashMap<i64, i64>> {
         let now = self.stamp(now);
         let now: &str = &now;
-        let mut ids = std::collections::HashMap::with_capacity(messages.len());
+        let mut ids = rustc_hash::FxHashMap::default();
         for chunk in messages.chunks(MESSAGES_PER_INSERT) {
             let mut stmt = self.conn().prepare_cached(&format!(
                 "INSERT INTO outbox (booking_id, chat_id, kind, body, params, status,
@@ -399,7 +399,7 @@ impl WriteTx<'_> {
             .conn()
             .prepare("SELECT booking_id FROM outbox WHERE status = 'pending'")?;
         let mut rows = stmt.query([])?;
-        let mut pending = std::collections::HashSet::new();
+        let mut pending = rustc_hash::FxHashSet::default();
         while let Some(row) = rows.next()? {
             pending.insert(row.get::<_, i64>(0)?);
         }

@@ -124,7 +124,7 @@ pub struct StoredPayment {
 /// match is only a "maybe" (the caller then reads the row); a miss is certain.
 /// Eight bytes a payment, so a million stored payments stay within 8 MB.
 #[derive(Debug, Default)]
-pub struct PaymentKeys(std::collections::HashSet<u64>);
+pub struct PaymentKeys(rustc_hash::FxHashSet<u64>);
 
 impl PaymentKeys {
     fn fingerprint(provider: &str, external_id: &str) -> u64 {
@@ -172,7 +172,7 @@ impl WriteTx<'_> {
             .prepare("SELECT DISTINCT booking_id FROM payments WHERE booking_id IS NOT NULL")?;
         let ids = stmt
             .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<std::collections::HashSet<i64>>>()?;
+            .collect::<rusqlite::Result<rustc_hash::FxHashSet<i64>>>()?;
         self.cache.borrow_mut().paid_bookings = Some(ids);
         Ok(())
     }

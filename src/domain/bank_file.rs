@@ -25,13 +25,13 @@ pub const PAYMENT_COLUMNS: [&str; 7] = [
 /// banks' "1C" exports use. (Valid UTF-8 is a strong sign: Cyrillic
 /// Windows-1251 text is almost never valid UTF-8 by chance.)
 pub fn decode(
-    bytes: &[u8],
+    bytes: Vec<u8>,
     forced: Option<&'static Encoding>,
 ) -> Result<(String, &'static Encoding), String> {
     if let Some(encoding) = forced {
-        let without_bom = match Encoding::for_bom(bytes) {
+        let without_bom = match Encoding::for_bom(&bytes) {
             Some((bom_encoding, len)) if bom_encoding == encoding => &bytes[len..],
-            _ => bytes,
+            _ => &bytes[..],
         };
         return encoding
             .decode_without_bom_handling_and_without_replacement(without_bom)
@@ -43,7 +43,7 @@ pub fn decode(
                 )
             });
     }
-    if let Some((encoding, len)) = Encoding::for_bom(bytes) {
+    if let Some((encoding, len)) = Encoding::for_bom(&bytes) {
         return encoding
             .decode_without_bom_handling_and_without_replacement(&bytes[len..])
             .map(|text| (text.into_owned(), encoding))
@@ -54,11 +54,46 @@ pub fn decode(
                 )
             });
     }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        Ok((text.to_string(), UTF_8))
-    } else {
-        let (text, _, _) = WINDOWS_1251.decode(bytes);
-        Ok((text.into_owned(), WINDOWS_1251))
+    match String::from_utf8(bytes) {
+        // Most files: the bytes become the text, with no copy.
+        Ok(text) => Ok((text, UTF_8)),
+        Err(e) => {
+            let (text, _, _) = WINDOWS_1251.decode(e.as_bytes());
+            Ok((text.into_owned(), WINDOWS_1251))
+        }
+    }
+}
+
+/// Whether bytes read from `input` are UTF-8 with no BOM throughout: a file
+/// `decode` would read as it is. Read in pieces and not kept, so a large
+/// file can then be read again as a stream instead of held in memory.
+pub fn is_plain_utf8(mut input: impl std::io::Read) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    // Bytes of a character cut at the end of the last piece.
+    let mut carried = 0;
+    let mut first = true;
+    loop {
+        let n = match input.read(&mut buf[carried..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(carried == 0);
+        }
+        let filled = carried + n;
+        if std::mem::take(&mut first) && Encoding::for_bom(&buf[..filled]).is_some() {
+            return Ok(false);
+        }
+        match std::str::from_utf8(&buf[..filled]) {
+            Ok(_) => carried = 0,
+            // Cut short, not wrong: the rest comes with the next piece.
+            Err(e) if e.error_len().is_none() => {
+                buf.copy_within(e.valid_up_to()..filled, 0);
+                carried = filled - e.valid_up_to();
+            }
+            Err(_) => return Ok(false),
+        }
     }
 }
 
@@ -150,22 +185,48 @@ mod tests {
 
     #[test]
     fn detects_utf8_boms_and_windows_1251() {
-        let (text, enc) = decode("Сумма;Дата\n".as_bytes(), None).unwrap();
+        let (text, enc) = decode("Сумма;Дата\n".as_bytes().to_vec(), None).unwrap();
         assert_eq!((text.as_str(), enc), ("Сумма;Дата\n", UTF_8));
         let with_bom = [&[0xEF, 0xBB, 0xBF][..], "Сумма".as_bytes()].concat();
-        assert_eq!(decode(&with_bom, None).unwrap().0, "Сумма");
+        assert_eq!(decode(with_bom, None).unwrap().0, "Сумма");
         let (cp1251, _, _) = WINDOWS_1251.encode("Сумма;Назначение платежа");
-        let (text, enc) = decode(&cp1251, None).unwrap();
+        let (text, enc) = decode(cp1251.to_vec(), None).unwrap();
         assert_eq!(
             (text.as_str(), enc),
             ("Сумма;Назначение платежа", WINDOWS_1251)
         );
         // Forced: used as given, and refused when it cannot be right.
-        assert!(decode(&cp1251, Some(UTF_8)).is_err());
+        assert!(decode(cp1251.to_vec(), Some(UTF_8)).is_err());
         assert_eq!(
-            decode("abc".as_bytes(), Some(WINDOWS_1251)).unwrap().0,
+            decode(b"abc".to_vec(), Some(WINDOWS_1251)).unwrap().0,
             "abc"
         );
+    }
+
+    #[test]
+    fn tells_plain_utf8_in_pieces() {
+        // A reader that hands over one byte at a time cuts every character.
+        struct Trickle<'a>(&'a [u8]);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let text = "Сумма;Назначение\nоплата брони №7 🙂\n".repeat(3000);
+        assert!(is_plain_utf8(Trickle(text.as_bytes())).unwrap());
+        assert!(is_plain_utf8(text.as_bytes()).unwrap());
+        assert!(is_plain_utf8(&b""[..]).unwrap());
+        let (cp1251, _, _) = WINDOWS_1251.encode(&text);
+        assert!(!is_plain_utf8(&cp1251[..]).unwrap());
+        // Cut off in the middle of a character at the very end.
+        assert!(!is_plain_utf8(&text.as_bytes()[..text.len() - 2]).unwrap());
+        let with_bom = [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat();
+        assert!(!is_plain_utf8(&with_bom[..]).unwrap());
     }
 
     #[test]

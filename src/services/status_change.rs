@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use crate::db::payments::{NewPayment, PaymentRow};
 use crate::db::WriteTx;
@@ -109,7 +109,7 @@ pub fn change_status_of(
 #[derive(Default)]
 pub struct ChangeBatch {
     entries: Vec<Entry>,
-    changed: HashSet<i64>,
+    changed: FxHashSet<i64>,
 }
 
 struct Entry {
@@ -326,7 +326,7 @@ impl ChangeBatch {
         }
         let new_messages: Vec<_> = prepared.iter().map(|m| m.to_new(None)).collect();
         let message_ids = if new_messages.is_empty() {
-            std::collections::HashMap::default()
+            rustc_hash::FxHashMap::default()
         } else {
             tx.enqueue_messages(&new_messages, now)?
         };

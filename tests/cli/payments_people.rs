@@ -2,6 +2,8 @@
 //! (conflict, ambiguous, news-only exit 10), assign, resolve, refunds and
 //! bank files as they come (encodings, column maps, Russian dates).
 
+use std::fmt::Write as _;
+
 use crate::harness::{code, csv_rows, fixture, Env};
 
 /// Runs `payments import FILE --json ARGS…`; returns the exit code and the report.
@@ -858,6 +860,127 @@ fn utf8_with_a_bom_and_forced_encodings_are_read() {
         ],
         code::USAGE,
     );
+}
+
+/// A large file is read as a stream when it is plain UTF-8 (issue 19: a
+/// 100k-row file was held in memory twice). The encoding is still decided by
+/// every byte: a statement whose only Cyrillic comes after the first
+/// hundreds of kilobytes is Windows-1251 all the same, every row read once,
+/// from a file as from stdin.
+#[test]
+fn the_encoding_of_a_large_statement_is_decided_by_all_of_its_bytes() {
+    let env = Env::with_sample();
+    set_price(&env, "3rd_stream", 3_000_000);
+    let ascii: Vec<String> = (0..6000)
+        .map(|i| format!("t{i};01.03.2024;100,00;RUB;Transfer {i} without a booking;Payer {i}"))
+        .collect();
+    let text = format!(
+        "external_id;paid_at;amount;currency;description;payer\n{}\n{}\n",
+        ascii.join("\n"),
+        "101;01.03.2024 12:06;27 000,00;RUB;Оплата курса, бронь №1;Иванов И. И."
+    );
+    let bytes = encoding_rs::WINDOWS_1251.encode(&text).0.into_owned();
+    assert!(bytes.len() > 300_000, "{}", bytes.len());
+    assert!(std::str::from_utf8(&bytes[..bytes.len() - 60]).is_ok());
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let file = env.write("late-cyrillic.csv", &bytes);
+    let out = env.run(&["payments", "import", &file, "--provider", "sber", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("read as windows-1251"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows"], 6001, "{report}");
+    assert_eq!(report["outcomes"]["unmatched"], 6000, "{report}");
+    assert_eq!(report["outcomes"]["confirmed"], 1, "{report}");
+    assert_eq!(status_of(&env, 1), 2);
+    assert_eq!(
+        env.query_text("SELECT description FROM payments WHERE external_id = '101'")
+            .unwrap(),
+        "Оплата курса, бронь №1"
+    );
+
+    // The same rows in UTF-8, streamed from the file, and again from stdin:
+    // all already imported, none read twice or lost.
+    let file = env.write("late-cyrillic-utf8.csv", text.as_bytes());
+    let (_, report) = import(&env, &file, &["--provider", "sber"]);
+    assert_eq!(report["rows"], 6001, "{report}");
+    assert_eq!(report["already_imported"], 6001, "{report}");
+    let out = env
+        .cmd()
+        .args(["payments", "import", "-", "--provider", "sber", "--json"])
+        .write_stdin(text.as_bytes().to_vec())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["already_imported"], 6001, "{report}");
+}
+
+/// A payments import writes its confirmations in batches (issue 19); each
+/// must still be what one `booking set-status` writes: the status, the
+/// payment, one message and one audit entry naming that message, the hash
+/// chain intact, payment ids in file order. The file confirms more bookings
+/// than one batch holds, and pays some of them twice, later in the file,
+/// where the second payment must see the first (overpaid, not confirmed).
+#[test]
+fn batched_confirmations_write_what_one_change_writes() {
+    let env = Env::new();
+    let mut bookings = String::new();
+    for id in 1..=1500 {
+        let user = 7000 + id;
+        writeln!(
+            bookings,
+            "{id},{user},user_{id},Имя {id},1,9th_stream,1,2024-03-01 10:06:00+03,,"
+        )
+        .unwrap();
+    }
+    let file = env.write(
+        "bookings.csv",
+        format!("id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,referral_code,discount_percent\n{bookings}"),
+    );
+    env.ok(&["bookings", "import", &file]);
+    set_price(&env, "9th_stream", 1_000_000);
+    // Bookings 1..=1200 paid once; 1..=100 paid again at the end of the file.
+    let mut payments = String::from("external_id,provider,booking_id,amount,currency\n");
+    for id in 1..=1200 {
+        writeln!(payments, "p{id},bank,{id},10000.00,RUB").unwrap();
+    }
+    for id in 1..=100 {
+        writeln!(payments, "again{id},bank,{id},10.00,RUB").unwrap();
+    }
+    let file = env.write("payments.csv", payments);
+    let (_, report) = import(&env, &file, &[]);
+    assert_eq!(report["outcomes"]["confirmed"], 1200, "{report}");
+    assert_eq!(report["outcomes"]["overpaid"], 100, "{report}");
+    assert_eq!(report["messages_queued"], 1200, "{report}");
+
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 2"),
+        1200
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'confirmation'"),
+        1200
+    );
+    // One status entry per confirmed booking, naming its own message.
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM audit_log a JOIN outbox o ON o.booking_id = a.booking_id
+              WHERE a.action = 'booking.status_changed'
+                AND CAST(json_extract(a.details, '$.message_id') AS INTEGER) = o.id
+                AND json_extract(a.details, '$.payment_ref') = 'p' || a.booking_id"
+        ),
+        1200
+    );
+    // Payment ids follow the file.
+    let order =
+        env.query_ints("SELECT booking_id FROM payments WHERE external_id LIKE 'p%' ORDER BY id");
+    assert_eq!(order, (1..=1200).collect::<Vec<i64>>());
+    assert!(
+        env.count("SELECT MIN(id) FROM payments WHERE external_id LIKE 'again%'")
+            > env.count("SELECT MAX(id) FROM payments WHERE external_id LIKE 'p%'")
+    );
+    env.ok(&["audit", "verify"]);
+    // The counters moved with every status.
+    env.ok(&["stats", "verify"]);
 }
 
 // ---- Upgrading a database and the edges of assign/refund --------------------
