@@ -5,10 +5,28 @@
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
-/// Formats an instant the way the database stores it.
+/// Formats an instant the way the database stores it:
+/// `%Y-%m-%dT%H:%M:%S%.6fZ`, written out directly (chrono re-reads the format
+/// string on every call: 2% of a 100k-row payments import, issue 19).
 pub fn to_storage(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::Timelike as _;
+    let year = t.year();
+    // Years chrono writes with a sign, and leap seconds (second 60): its way.
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        return t.format(STORAGE_FORMAT).to_string();
+    }
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1000
+    )
 }
+
+const STORAGE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 /// Formats an instant for CSV and JSON: RFC 3339 UTC, seconds precision.
 pub fn to_rfc3339(t: DateTime<Utc>) -> String {
@@ -362,6 +380,38 @@ pub fn parse_legacy_timestamp(text: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The direct formatting writes exactly what chrono's format does, over
+    /// instants from the first year to the last with four digits, every
+    /// fraction width, and the edges of each field.
+    #[test]
+    fn storage_text_is_chronos_format() {
+        let mut instants = vec![
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 1, 12, 0, 0).unwrap(),
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 320_000_000_000) as i64 - 62_000_000_000;
+            let nanos = (x >> 20) as u32 % 1_000_000_000;
+            instants.push(DateTime::from_timestamp(secs, nanos).unwrap());
+        }
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        instants.push(leap);
+        for t in instants {
+            assert_eq!(to_storage(t), t.format(STORAGE_FORMAT).to_string(), "{t:?}");
+        }
+    }
 
     /// The name read from /etc/localtime is the one jiff gives for the
     /// system zone (on a machine where the link is there to read).
