@@ -423,8 +423,6 @@ mod tests {
         }
     }
 
-    use super::*;
-
     fn now() -> DateTime<Utc> {
         from_storage("2024-12-10T12:00:00Z").unwrap()
     }
