@@ -16,7 +16,9 @@ use crate::domain::time::parse_age;
 use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::views;
-use crate::services::status_change::{change_status, StatusChange, StatusChangeOutcome};
+use crate::services::status_change::{
+    change_status, ChangeBatch, StatusChange, StatusChangeOutcome,
+};
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     let to = args.target.or(args.to).ok_or_else(|| {
@@ -307,25 +309,57 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
     })
 }
 
-/// Applies every change in one transaction, collecting refusals instead of stopping at the first.
+/// Applies every change in one transaction, collecting refusals instead of
+/// stopping at the first. Each change is checked as it comes (so every
+/// refusal is listed) and written in batches of `BULK_BATCH` (issue 19).
 fn apply_all(
     tx: &crate::db::WriteTx,
     ctx: &Context,
     changes: &[StatusChange],
     spare_paid: bool,
 ) -> Result<BulkSummary> {
+    const BULK_BATCH: usize = 500;
     let mut summary = BulkSummary::default();
+    let mut batch = ChangeBatch::default();
+    let write = |batch: &mut ChangeBatch, summary: &mut BulkSummary| -> Result<()> {
+        match batch.write(tx, &ctx.actor, ctx.now) {
+            Ok(_) => Ok(()),
+            // On PostgreSQL the bot changed a booking between its read and
+            // this write: refused, so nothing of the bulk is kept.
+            Err(err) => match (batch.lost(), err.downcast_ref::<PaytrackError>()) {
+                (Some(booking_id), Some(PaytrackError::ExpectationFailed(msg))) => {
+                    summary.refused.push(Refusal {
+                        booking_id,
+                        reason: msg.clone(),
+                    });
+                    Ok(())
+                }
+                _ => Err(err),
+            },
+        }
+    };
     for (i, change) in changes.iter().enumerate() {
         if i % 1024 == 0 {
             crate::interrupt::check()?;
+        }
+        if batch.has_change_for(change.booking_id) {
+            write(&mut batch, &mut summary)?;
         }
         if spare_paid && tx.has_received_money(change.booking_id)? {
             summary.spared_paid.push(change.booking_id);
             continue;
         }
-        match change_status(tx, change, &ctx.actor, ctx.now) {
-            Ok(o) if o.changed => summary.changed += 1,
-            Ok(_) => summary.unchanged += 1,
+        let added = match tx.booking(change.booking_id)? {
+            Some(booking) => batch.add_change(&booking, change.clone()),
+            None => Err(PaytrackError::NotFound(format!(
+                "booking {} not found",
+                change.booking_id
+            ))
+            .into()),
+        };
+        match added {
+            Ok(None) => summary.changed += 1,
+            Ok(Some(_)) => summary.unchanged += 1,
             Err(err) => match err.downcast_ref::<PaytrackError>() {
                 Some(PaytrackError::ExpectationFailed(_))
                     if change.source == "bulk" && change.expect.is_some() =>
@@ -343,7 +377,11 @@ fn apply_all(
                 _ => return Err(err),
             },
         }
+        if batch.len() >= BULK_BATCH {
+            write(&mut batch, &mut summary)?;
+        }
     }
+    write(&mut batch, &mut summary)?;
     Ok(summary)
 }
 

@@ -476,36 +476,41 @@ impl WriteTx<'_> {
         to: Status,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        Ok(self.update_statuses(&[id], from, to, now)? == 1)
+        Ok(self.update_statuses(&[id], from, to, now)? == [id])
     }
 
-    /// `update_status` for many bookings, many per statement; returns how
-    /// many still had `from` and were changed. A statement that fires the
-    /// counter triggers journals every page it touches first, so one per
-    /// booking paid that for the same hot pages again and again (issue 19).
+    /// `update_status` for many bookings, many per statement; returns the
+    /// ids that still had `from` and were changed, in the order given. A
+    /// statement that fires the counter triggers journals every page it
+    /// touches first, so one per booking paid that for the same hot pages
+    /// again and again (issue 19).
     pub fn update_statuses(
         &self,
         ids: &[i64],
         from: Status,
         to: Status,
         now: DateTime<Utc>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<i64>> {
         let now = self.stamp(now);
         let now: &str = &now;
         let (from, to) = (from.code(), to.code());
-        let mut changed = 0;
+        let mut changed = rustc_hash::FxHashSet::default();
         for chunk in ids.chunks(STATUS_UPDATES_PER_STATEMENT) {
             let mut stmt = self.conn().prepare_cached(&format!(
                 "UPDATE bookings SET confirmed = ?, updated_at = ?,
                         confirmed_at = CASE WHEN ? = 2 THEN ? ELSE confirmed_at END
-                  WHERE confirmed = ? AND id IN ({})",
+                  WHERE confirmed = ? AND id IN ({})
+              RETURNING id",
                 vec!["?"; chunk.len()].join(", ")
             ))?;
             let mut params: Vec<&dyn ToSql> = vec![&to, &now, &to, &now, &from];
             params.extend(chunk.iter().map(|id| id as &dyn ToSql));
-            changed += stmt.execute(params.as_slice())?;
+            let mut rows = stmt.query(params.as_slice())?;
+            while let Some(row) = rows.next()? {
+                changed.insert(row.get::<_, i64>(0)?);
+            }
         }
-        Ok(changed)
+        Ok(ids.iter().copied().filter(|id| changed.contains(id)).collect())
     }
 
     /// Inserts a new booking (the id must be free). `confirmed_at` defaults to

@@ -110,6 +110,8 @@ pub fn change_status_of(
 pub struct ChangeBatch {
     entries: Vec<Entry>,
     changed: FxHashSet<i64>,
+    /// The booking whose compare-and-set the last `write` lost.
+    lost: Option<i64>,
 }
 
 struct Entry {
@@ -132,6 +134,12 @@ impl ChangeBatch {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The booking another program changed between its read and the last
+    /// `write` (on PostgreSQL, the bot), which then failed.
+    pub fn lost(&self) -> Option<i64> {
+        self.lost
     }
 
     /// Whether the batch changes this booking: its row is stale until written.
@@ -236,17 +244,14 @@ impl ChangeBatch {
         }
         for ((from, to), ids) in &groups {
             let changed = tx.update_statuses(ids, *from, *to, now)?;
-            if changed != ids.len() {
-                return Err(PaytrackError::ExpectationFailed(match ids.as_slice() {
-                    [one] => format!(
-                        "booking {one} changed under us (another program wrote it); nothing written, run the command again"
-                    ),
-                    _ => format!(
-                        "{} of {} bookings changed under us (another program wrote them); nothing written, run the command again",
-                        ids.len() - changed,
-                        ids.len()
-                    ),
-                })
+            if let Some(lost) = ids.iter().zip(&changed).find(|(a, b)| a != b).map_or_else(
+                || ids.get(changed.len()).copied(),
+                |(id, _)| Some(*id),
+            ) {
+                self.lost = Some(lost);
+                return Err(PaytrackError::ExpectationFailed(format!(
+                    "booking {lost} changed under us (another program wrote it); nothing written, run the command again"
+                ))
                 .into());
             }
         }
