@@ -10,7 +10,8 @@
 #   examples/bench.sh --smoke                 # tiny N, debug build, PostgreSQL optional (CI)
 #
 # Environment: BENCH_BIG (1000000), BENCH_SMALL (10000), BENCH_RUNS (15),
-# BENCH_PG_ROUNDS (10), BENCH_KEEP=1 keeps the temp dir (and the databases).
+# BENCH_PG_ROUNDS (10), BENCH_PAIRED_ROUNDS (10: the SQLite targets timed in
+# paired rounds), BENCH_KEEP=1 keeps the temp dir (and the databases).
 # PAYTRACK_BENCH_PG=postgres://... runs the PostgreSQL parts on that server
 # (in databases of their own, dropped at the end); without it a throwaway
 # cluster is started with .ci/pg-cluster (--smoke: PAYTRACK_TEST_PG first,
@@ -45,11 +46,13 @@ if [[ $SMOKE == 1 ]]; then
     N_BIG=${BENCH_BIG:-3000} N_SMALL=${BENCH_SMALL:-500} RUNS=${BENCH_RUNS:-3}
     WRITE_RUNS=2 SLOW_RUNS=1 WARMUP=1 DEEP=1000 BULK=200 PAYMENTS=1000
     PG_ROUNDS=${BENCH_PG_ROUNDS:-2} PG_PER=1 PG_WRITE_PER=1 PG_SQL_SECONDS=1
+    PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-2} PAIRED_PER=2
     PROFILE=debug
 else
     N_BIG=${BENCH_BIG:-1000000} N_SMALL=${BENCH_SMALL:-10000} RUNS=${BENCH_RUNS:-15}
     WRITE_RUNS=5 SLOW_RUNS=3 WARMUP=3 DEEP=50000 BULK=10000 PAYMENTS=100000
     PG_ROUNDS=${BENCH_PG_ROUNDS:-10} PG_PER=3 PG_WRITE_PER=2 PG_SQL_SECONDS=10
+    PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-10} PAIRED_PER=10
     PROFILE=release
 fi
 PGBIN=/usr/lib/postgresql/15/bin
@@ -205,6 +208,51 @@ measure() {
     say "$(printf '%-28s %10s ms' "$key" "$(value "$key")")"
 }
 
+median() {
+    printf '%s\n' "$@" | sort -g |
+        awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# paired KEY_A KEY_B PER WARMUP CMD_A CMD_B [PREP_A PREP_B]
+# ROUNDS rounds (default PG_ROUNDS); each round is one hyperfine call timing PER runs of A and
+# PER runs of B (after WARMUP runs of each), A first in odd rounds and B first
+# in even ones, so both see the same minutes of a shared machine. Records
+# KEY_A and KEY_B (median over rounds of each round's median, ms), KEY_A/KEY_B
+# (median of the per-round ratios) and KEY_A/KEY_B-range (their min–max).
+paired() {
+    local ka="$1" kb="$2" per="$3" warm="$4" ca="$5" cb="$6" pa="${7:-}" pb="${8:-}"
+    local r csv m1 m2 args as=() bs=() rs=()
+    for ((r = 1; r <= ${ROUNDS:-$PG_ROUNDS}; r++)); do
+        csv="$WORK/$ka.r$r.csv"
+        # PAIRED_FLAGS: -i for a command whose exit code is not 0 by design.
+        args=(-N --style none --runs "$per" --warmup "$warm" --export-csv "$csv" ${PAIRED_FLAGS:-})
+        if ((r % 2)); then
+            [[ -n "$pa" ]] && args+=(--prepare "$pa" --prepare "$pb")
+            args+=("$ca" "$cb")
+        else
+            [[ -n "$pa" ]] && args+=(--prepare "$pb" --prepare "$pa")
+            args+=("$cb" "$ca")
+        fi
+        hyperfine "${args[@]}" >"$WORK/$ka.r$r.log" 2>&1 || {
+            cat "$WORK/$ka.r$r.log" >&2
+            return 1
+        }
+        # command,mean,stddev,median,user,system,min,max: the command may hold
+        # commas (quoted), so the median is counted from the end.
+        m1=$(awk -F, 'NR == 2 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
+        m2=$(awk -F, 'NR == 3 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
+        if ((r % 2)); then as+=("$m1") bs+=("$m2"); else as+=("$m2") bs+=("$m1"); fi
+        rs+=("$(awk -v a="${as[-1]}" -v b="${bs[-1]}" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    record "$ka" "$(median "${as[@]}")"
+    record "$kb" "$(median "${bs[@]}")"
+    record "$ka/$kb" "$(median "${rs[@]}")"
+    record "$ka/$kb-range" "$(printf '%s\n' "${rs[@]}" | sort -g |
+        awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')"
+    say "$(printf '%-28s %10s ms vs %s ms: %s (rounds %s)' "$ka" "$(value "$ka")" "$(value "$kb")" \
+        "$(value "$ka/$kb")" "$(value "$ka/$kb-range")")"
+}
+
 # Peak resident memory of one run, in KiB.
 peak_rss() {
     local key="$1"
@@ -290,6 +338,10 @@ DEEP_SQL="SELECT $COLUMNS_SQL FROM bookings b WHERE b.confirmed = 1 AND b.id < $
 SEARCH_SQL="SELECT $COLUMNS_SQL FROM bookings b WHERE instr(b.search_text, 'kate') > 0 ORDER BY b.id DESC LIMIT 50"
 measure list "$RUNS" --warmup "$WARMUP" -- "$PT" --db "$BIG" bookings list --status pending --limit 50
 measure sqlite-list "$RUNS" --warmup "$WARMUP" -- sqlite3 -csv "$BIG" "$LIST_SQL"
+# The targets, also in paired rounds: both sides in the same minutes.
+ROUNDS=$PAIRED_ROUNDS paired list-paired sqlite-list-paired "$PAIRED_PER" "$WARMUP" \
+    "$(cmdline "$PT" --db "$BIG" bookings list --status pending --limit 50)" \
+    "$(cmdline sqlite3 -csv "$BIG" "$LIST_SQL")"
 measure list-deep "$RUNS" --warmup "$WARMUP" -- "$PT" --db "$BIG" bookings list --status pending --limit 50 --cursor "$DEEP_ID"
 measure sqlite-list-deep "$RUNS" --warmup "$WARMUP" -- sqlite3 -csv "$BIG" "$DEEP_SQL"
 measure list-search "$RUNS" --warmup "$WARMUP" -- "$PT" --db "$BIG" bookings list --search kate --limit 50
@@ -351,6 +403,11 @@ ONE_SQL="PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE;
 measure sqlite-set-status "$WRITE_RUNS" --warmup 1 \
     --prepare "$(cmdline sqlite3 "$BIG" "UPDATE bookings SET confirmed = 1 WHERE id = $ONE_ID_SQL")" \
     -- sqlite3 "$BIG" "$ONE_SQL"
+ROUNDS=$PAIRED_ROUNDS paired set-status-paired sqlite-set-status-paired "$WRITE_RUNS" 1 \
+    "$(cmdline "$PT" --db "$BIG" booking set-status "$ONE_ID" cancelled --reason bench)" \
+    "$(cmdline sqlite3 "$BIG" "$ONE_SQL")" \
+    "$(cmdline "$PT" --db "$BIG" booking set-status "$ONE_ID" pending)" \
+    "$(cmdline sqlite3 "$BIG" "UPDATE bookings SET confirmed = 1 WHERE id = $ONE_ID_SQL")"
 
 measure bulk-set-status "$WRITE_RUNS" --warmup 1 \
     --prepare "$(cmdline "$PT" --db "$BIG" bookings set-status --ids-from "$WORK/bulk-ids.txt" --to pending)" \
@@ -487,36 +544,12 @@ if [[ "$FLOOR_OUTCOMES" != "$PAYTRACK_OUTCOMES" ]]; then
 fi
 say "payments floor writes what paytrack writes: $PAYTRACK_OUTCOMES"
 # Paired (issue 19): on a shared machine the import and its floor, timed
-# minutes apart by hyperfine above, drift by more than the 1.2x target. Each
-# round times both back to back on fresh copies, in alternating order; the
-# row reports the medians over the rounds, and says the per-round ratios.
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-wall_ms() {
-    local start end
-    rm -f "$FRESH" "$FRESH-wal" "$FRESH-shm" && cp "$WORK/pristine.db" "$FRESH"
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || true # exit 10: rows for a person, as expected
-    end=$(date +%s%N)
-    echo $(( (end - start) / 1000000 ))
-}
-PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-$(( SMOKE == 1 ? 1 : 7 ))}
-: >"$WORK/payments-paired.txt"
-for ((round = 1; round <= PAIRED_ROUNDS; round++)); do
-    if (( round % 2 )); then
-        pt=$(wall_ms "$PT" --db "$FRESH" payments import "$WORK/payments.csv")
-        floor=$(wall_ms sqlite3 "$FRESH" ".read $WORK/payments-floor.sql")
-    else
-        floor=$(wall_ms sqlite3 "$FRESH" ".read $WORK/payments-floor.sql")
-        pt=$(wall_ms "$PT" --db "$FRESH" payments import "$WORK/payments.csv")
-    fi
-    echo "$pt $floor" >>"$WORK/payments-paired.txt"
-done
-record payments-import-paired "$(awk '{ print $1 }' "$WORK/payments-paired.txt" | median)"
-record sqlite-payments-floor-paired "$(awk '{ print $2 }' "$WORK/payments-paired.txt" | median)"
-PAIRED_RATIOS=$(awk '{ printf "%.2f\n", $1 / $2 }' "$WORK/payments-paired.txt" | sort -n)
-record payments-import-paired/sqlite-payments-floor-paired "$(echo "$PAIRED_RATIOS" | median)"
-record payments-import-paired/sqlite-payments-floor-paired-range "$(echo "$PAIRED_RATIOS" | head -n1)–$(echo "$PAIRED_RATIOS" | tail -n1)"
-say "payments import vs floor, $PAIRED_ROUNDS paired rounds: $(value payments-import-paired) vs $(value sqlite-payments-floor-paired) ms; per-round ratios $(echo "$PAIRED_RATIOS" | paste -sd' ')"
+# minutes apart by hyperfine above, drift by more than the 1.2x target; the
+# target row is the median of paired rounds on fresh copies.
+ROUNDS=$PAIRED_ROUNDS PAIRED_FLAGS=-i paired payments-import-paired sqlite-payments-floor-paired 1 0 \
+    "$(cmdline "$PT" --db "$FRESH" payments import "$WORK/payments.csv")" \
+    "$(cmdline sqlite3 "$FRESH" ".read $WORK/payments-floor.sql")" \
+    "$(fresh_copy)" "$(fresh_copy)"
 peak_rss_any rss-payments-import bash -c "rm -f '$FRESH'* && cp '$WORK/pristine.db' '$FRESH' && exec '$PT' --db '$FRESH' payments import '$WORK/payments.csv'"
 
 # Bookings (the legacy export into an empty database): catalogue rows for
@@ -583,50 +616,6 @@ fi # PG_ONLY == 0
 # bot-shaped public.bookings, the paytrack schema, the view, the statement-level
 # counter triggers), N_BIG bookings loaded by SQL, then each command against
 # psql running its baseline on the same server, paired and interleaved.
-
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# paired KEY_A KEY_B PER WARMUP CMD_A CMD_B [PREP_A PREP_B]
-# PG_ROUNDS rounds; each round is one hyperfine call timing PER runs of A and
-# PER runs of B (after WARMUP runs of each), A first in odd rounds and B first
-# in even ones, so both see the same minutes of a shared machine. Records
-# KEY_A and KEY_B (median over rounds of each round's median, ms), KEY_A/KEY_B
-# (median of the per-round ratios) and KEY_A/KEY_B-range (their min–max).
-paired() {
-    local ka="$1" kb="$2" per="$3" warm="$4" ca="$5" cb="$6" pa="${7:-}" pb="${8:-}"
-    local r csv m1 m2 args as=() bs=() rs=()
-    for ((r = 1; r <= PG_ROUNDS; r++)); do
-        csv="$WORK/$ka.r$r.csv"
-        args=(-N --style none --runs "$per" --warmup "$warm" --export-csv "$csv")
-        if ((r % 2)); then
-            [[ -n "$pa" ]] && args+=(--prepare "$pa" --prepare "$pb")
-            args+=("$ca" "$cb")
-        else
-            [[ -n "$pa" ]] && args+=(--prepare "$pb" --prepare "$pa")
-            args+=("$cb" "$ca")
-        fi
-        hyperfine "${args[@]}" >"$WORK/$ka.r$r.log" 2>&1 || {
-            cat "$WORK/$ka.r$r.log" >&2
-            return 1
-        }
-        # command,mean,stddev,median,user,system,min,max: the command may hold
-        # commas (quoted), so the median is counted from the end.
-        m1=$(awk -F, 'NR == 2 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
-        m2=$(awk -F, 'NR == 3 { printf "%.3f", $(NF - 4) * 1000 }' "$csv")
-        if ((r % 2)); then as+=("$m1") bs+=("$m2"); else as+=("$m2") bs+=("$m1"); fi
-        rs+=("$(awk -v a="${as[-1]}" -v b="${bs[-1]}" 'BEGIN { printf "%.4f", a / b }')")
-    done
-    record "$ka" "$(median "${as[@]}")"
-    record "$kb" "$(median "${bs[@]}")"
-    record "$ka/$kb" "$(median "${rs[@]}")"
-    record "$ka/$kb-range" "$(printf '%s\n' "${rs[@]}" | sort -g |
-        awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')"
-    say "$(printf '%-28s %10s ms vs %s ms: %s (rounds %s)' "$ka" "$(value "$ka")" "$(value "$kb")" \
-        "$(value "$ka/$kb")" "$(value "$ka/$kb-range")")"
-}
 
 # sql_only KEY FILE: pgbench's mean latency (ms) of the script FILE on one
 # kept connection for PG_SQL_SECONDS: what the SQL itself costs, with no
@@ -773,6 +762,7 @@ record limit-64mb 65536
 if [[ $PG_ONLY == 0 ]]; then
 row "start-up: paytrack --version" startup "sqlite3 :memory: 'select 1'" sqlite-startup 2
 row "list --status pending --limit 50 ($N_BIG)" list "sqlite3 CLI, same SQL" sqlite-list 1.5
+row "list --status pending --limit 50 ($N_BIG), median of $PAIRED_ROUNDS paired rounds" list-paired "sqlite3 CLI, same SQL" sqlite-list-paired 1.25
 row "list, $deep rows deep (--cursor)" list-deep "sqlite3 CLI, same SQL" sqlite-list-deep 1.5
 row "list --search kate" list-search "sqlite3 CLI, same SQL" sqlite-list-search
 row "list first page at $N_BIG vs $N_SMALL" list "paytrack at $N_SMALL" list-small
@@ -786,6 +776,7 @@ row "stats streams --csv --since 1 year" stats-since "sqlite3 CLI, same SQL" sql
 row "bookings export --format csv ($N_BIG)" export "sqlite3 -csv, same SELECT" sqlite-export
 row "export peak RSS (KiB) at $N_BIG vs $N_SMALL" rss-export "peak RSS at $N_SMALL" rss-export-small 1.5
 row "booking set-status (one)" set-status "sqlite3: UPDATE + audit INSERT" sqlite-set-status
+row "booking set-status (one), median of $PAIRED_ROUNDS paired rounds" set-status-paired "sqlite3: UPDATE + audit INSERT" sqlite-set-status-paired 1.1
 row "bookings set-status --ids-from ($BULK ids)" bulk-set-status "sqlite3: UPDATE + audit INSERT" sqlite-bulk-set-status
 if [[ $PAYMENTS_OK == 1 ]]; then
     row "payments import ($PAYMENTS rows)" payments-import "sqlite3 .import, bare table" sqlite-payments-import 9

@@ -319,6 +319,11 @@ fn apply_all(
     spare_paid: bool,
 ) -> Result<BulkSummary> {
     const BULK_BATCH: usize = 500;
+    if changes.len() > BULK_BATCH {
+        // One pass over the pending queue instead of a withdrawal UPDATE per
+        // booking with nothing to withdraw.
+        tx.learn_pending_messages()?;
+    }
     let mut summary = BulkSummary::default();
     let mut batch = ChangeBatch::default();
     let write = |batch: &mut ChangeBatch, summary: &mut BulkSummary| -> Result<()> {
