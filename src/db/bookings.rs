@@ -446,10 +446,13 @@ pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Optio
 /// Rows per multi-row INSERT (13 parameters each; SQLite allows 32,766).
 const INSERT_BATCH_ROWS: usize = 64;
 
-/// `INSERT INTO bookings ... VALUES (...), (...)` for `rows` rows.
 /// Bookings per status UPDATE (`update_statuses`).
 const STATUS_UPDATES_PER_STATEMENT: usize = 250;
 
+/// Bookings per read-ahead query (`bookings_ahead`).
+pub const BOOKINGS_AHEAD: usize = 256;
+
+/// `INSERT INTO bookings ... VALUES (...), (...)` for `rows` rows.
 fn insert_sql(rows: usize) -> String {
     format!(
         "INSERT INTO bookings (id, user_id, username, first_name, course_id, course_stream,
@@ -465,6 +468,33 @@ impl WriteTx<'_> {
             return Ok(entry.map(|(booking, _)| booking));
         }
         booking_by_id(self.conn(), id)
+    }
+
+    /// The bookings among `ids` (at most `BOOKINGS_AHEAD`) that exist, in
+    /// one query: an import reads its next rows' bookings ahead instead of
+    /// one statement each (on PostgreSQL, one round trip each).
+    pub fn bookings_ahead(&self, ids: &[i64]) -> Result<Vec<Booking>> {
+        let Some(&last) = ids.last() else {
+            return Ok(Vec::new());
+        };
+        anyhow::ensure!(
+            ids.len() <= BOOKINGS_AHEAD,
+            "internal: too many bookings ahead"
+        );
+        // Always BOOKINGS_AHEAD parameters (the last id repeated), so the
+        // statement is prepared once.
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM bookings b WHERE b.id IN ({})",
+            vec!["?"; BOOKINGS_AHEAD].join(", ")
+        ))?;
+        let padded = ids
+            .iter()
+            .chain(std::iter::repeat(&last))
+            .take(BOOKINGS_AHEAD);
+        let rows = stmt
+            .query_map(super::sql::params_from_iter(padded), booking_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     /// Sets a booking's status, as a compare-and-set on the status read before.
@@ -510,7 +540,11 @@ impl WriteTx<'_> {
                 changed.insert(row.get::<_, i64>(0)?);
             }
         }
-        Ok(ids.iter().copied().filter(|id| changed.contains(id)).collect())
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| changed.contains(id))
+            .collect())
     }
 
     /// Inserts a new booking (the id must be free). `confirmed_at` defaults to

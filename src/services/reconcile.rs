@@ -13,6 +13,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::db::bookings::BOOKINGS_AHEAD;
 use crate::db::payments::{NewPayment, PaymentKeys, StoredPayment};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
@@ -193,6 +194,11 @@ pub struct Reconciler<'t> {
     /// table or a booking it changes again, every `BATCH_ROWS` rows, and at
     /// the end.
     unwritten: ChangeBatch,
+    /// Rows read but not applied yet: (line, payment, booking candidates).
+    queued: Vec<(u64, NewPayment, Vec<i64>)>,
+    /// The bookings of `queued`, read ahead (None: no such booking); each
+    /// taken by the first row that names it.
+    ahead: FxHashMap<i64, Option<Booking>>,
     report: ReconcileReport,
     /// Queue confirmation messages (false: `payments import --no-notify`).
     notify: bool,
@@ -212,6 +218,8 @@ impl<'t> Reconciler<'t> {
             stored_keys: tx.payment_keys()?,
             paid_unwritten: FxHashSet::default(),
             unwritten: ChangeBatch::default(),
+            queued: Vec::with_capacity(BOOKINGS_AHEAD),
+            ahead: FxHashMap::default(),
             report: ReconcileReport::default(),
             notify: true,
         })
@@ -245,11 +253,10 @@ impl<'t> Reconciler<'t> {
         self
     }
 
-    /// Matches, decides and stores one payment.
+    /// Matches, decides and stores one payment (with the rows queued before
+    /// it, once `BOOKINGS_AHEAD` are: their bookings are read in one query).
     pub fn apply(&mut self, incoming: IncomingPayment) -> Result<()> {
         let IncomingPayment { line, mut payment } = incoming;
-        self.report.rows += 1;
-
         // The booking_id column wins; the description is only searched without it.
         let candidates = match payment.booking_id {
             Some(id) => vec![id],
@@ -259,11 +266,46 @@ impl<'t> Reconciler<'t> {
                 .map(booking_references)
                 .unwrap_or_default(),
         };
-        let reference = match candidates.as_slice() {
+        payment.booking_id = match candidates.as_slice() {
             [one] => Some(*one),
             _ => None,
         };
-        payment.booking_id = reference;
+        self.queued.push((line, payment, candidates));
+        if self.queued.len() >= BOOKINGS_AHEAD {
+            self.apply_queued()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the queued rows, their bookings read ahead in one query.
+    fn apply_queued(&mut self) -> Result<()> {
+        let queued = std::mem::take(&mut self.queued);
+        let mut ids: Vec<i64> = queued.iter().filter_map(|(_, p, _)| p.booking_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // What the batch changed must be in the database before it is read.
+        if ids.iter().any(|id| self.unwritten.has_change_for(*id)) {
+            self.write_pending()?;
+        }
+        self.ahead = ids.iter().map(|id| (*id, None)).collect();
+        for booking in self.tx.bookings_ahead(&ids)? {
+            self.ahead.insert(booking.id, Some(booking));
+        }
+        for (line, payment, candidates) in queued {
+            self.apply_one(line, payment, candidates)?;
+        }
+        self.ahead.clear();
+        Ok(())
+    }
+
+    fn apply_one(
+        &mut self,
+        line: u64,
+        mut payment: NewPayment,
+        candidates: Vec<i64>,
+    ) -> Result<()> {
+        self.report.rows += 1;
+        let reference = payment.booking_id;
 
         let stored = if self
             .stored_keys
@@ -290,12 +332,17 @@ impl<'t> Reconciler<'t> {
         }
 
         let booking = match reference {
-            Some(id) => {
-                if self.unwritten.has_change_for(id) {
-                    self.write_pending()?;
+            // Read ahead, and taken: a second row for the same booking reads
+            // it again (this row may change it).
+            Some(id) => match self.ahead.remove(&id) {
+                Some(ahead) => ahead,
+                None => {
+                    if self.unwritten.has_change_for(id) {
+                        self.write_pending()?;
+                    }
+                    self.tx.booking(id)?
                 }
-                self.tx.booking(id)?
-            }
+            },
             None => None,
         };
         let facts = booking.as_ref().map(|b| self.facts(b)).transpose()?;
@@ -516,6 +563,7 @@ impl<'t> Reconciler<'t> {
 
     /// Ends the import: one `payments.imported` audit entry when anything was stored.
     pub fn finish(mut self, file: &str) -> Result<ReconcileReport> {
+        self.apply_queued()?;
         self.write_pending()?;
         let report = self.report;
         if report.imported > 0 {

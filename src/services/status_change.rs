@@ -244,10 +244,12 @@ impl ChangeBatch {
         }
         for ((from, to), ids) in &groups {
             let changed = tx.update_statuses(ids, *from, *to, now)?;
-            if let Some(lost) = ids.iter().zip(&changed).find(|(a, b)| a != b).map_or_else(
-                || ids.get(changed.len()).copied(),
-                |(id, _)| Some(*id),
-            ) {
+            if let Some(lost) = ids
+                .iter()
+                .zip(&changed)
+                .find(|(a, b)| a != b)
+                .map_or_else(|| ids.get(changed.len()).copied(), |(id, _)| Some(*id))
+            {
                 self.lost = Some(lost);
                 return Err(PaytrackError::ExpectationFailed(format!(
                     "booking {lost} changed under us (another program wrote it); nothing written, run the command again"
