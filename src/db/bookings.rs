@@ -485,7 +485,7 @@ impl WriteTx<'_> {
         // statement is prepared once.
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {COLUMNS} FROM bookings b WHERE b.id IN ({})",
-            vec!["?"; BOOKINGS_AHEAD].join(", ")
+            super::sql::placeholders(BOOKINGS_AHEAD)
         ))?;
         let padded = ids
             .iter()
@@ -497,20 +497,9 @@ impl WriteTx<'_> {
         Ok(rows)
     }
 
-    /// Sets a booking's status, as a compare-and-set on the status read before.
-    /// Returns false if the booking no longer had `from` (the caller re-reads).
-    pub fn update_status(
-        &self,
-        id: i64,
-        from: Status,
-        to: Status,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        Ok(self.update_statuses(&[id], from, to, now)? == [id])
-    }
-
-    /// `update_status` for many bookings, many per statement; returns the
-    /// ids that still had `from` and were changed, in the order given. A
+    /// Sets bookings' status, each as a compare-and-set on the status read
+    /// before, many per statement; returns the ids that still had `from`
+    /// and were changed, in the order given (the caller refuses the rest). A
     /// statement that fires the counter triggers journals every page it
     /// touches first, so one per booking paid that for the same hot pages
     /// again and again (issue 19).
@@ -531,7 +520,7 @@ impl WriteTx<'_> {
                         confirmed_at = CASE WHEN ? = 2 THEN ? ELSE confirmed_at END
                   WHERE confirmed = ? AND id IN ({})
               RETURNING id",
-                vec!["?"; chunk.len()].join(", ")
+                super::sql::placeholders(chunk.len())
             ))?;
             let mut params: Vec<&dyn ToSql> = vec![&to, &now, &to, &now, &from];
             params.extend(chunk.iter().map(|id| id as &dyn ToSql));

@@ -426,6 +426,11 @@ pub(crate) fn owned_value(param: &dyn ToSql) -> rusqlite::Result<Value> {
 /// bare placeholders, bound in order. One statement for many rows opens the
 /// indexes and the statement journal once, instead of once per row.
 pub fn values_rows(columns: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
+    let row = format!("({})", placeholders(columns));
     vec![row.as_str(); rows].join(", ")
+}
+
+/// `n` bare placeholders for an `IN (…)` list or a row: `?, ?, ?`.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
