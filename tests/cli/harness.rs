@@ -836,3 +836,23 @@ pub fn place_for_other_users() -> Result<TempDir, String> {
     std::fs::set_permissions(&copy, open).map_err(|e| format!("chmod {}: {e}", copy.display()))?;
     Ok(place)
 }
+
+/// Whether `program` runs here (`program --version`). When it does not, a
+/// note says which Debian package brings it, or, under `CI=true`, the test
+/// fails: `.ci/run` installs every tool the tests use.
+pub fn have_tool(program: &str, package: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing and CI=true: install it (apt-get install -y {package})"
+        );
+        eprintln!("skipped: {program} is not installed (apt-get install -y {package})");
+    }
+    found
+}
