@@ -137,13 +137,30 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
 }
 
 /// `users block` / `users unblock`.
-pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Result<u8> {
+pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> Result<u8> {
     if reason.trim().is_empty() {
         return Err(crate::error::bad_input("--reason cannot be empty"));
     }
-    let (changed, requeued) = super::write_unless(
+    let ((user_id, changed, requeued), _) = super::write_unless(
         ctx,
         |tx| {
+            // The same person `users show` finds; nobody paytrack knows is
+            // refused, so a typo never blocks a stranger (issue 25).
+            let user_id = match user {
+                UserRef::Id(id) => *id,
+                UserRef::Username(name) => tx.user_id_for_username(name)?.ok_or_else(|| {
+                    PaytrackError::NotFound(format!(
+                        "no booking has the username @{}; nothing changed",
+                        crate::output::sanitize::for_terminal(name)
+                    ))
+                })?,
+            };
+            if !tx.user_is_known(user_id)? {
+                return Err(PaytrackError::NotFound(format!(
+                    "no booking of user {user_id}; nothing changed (see `paytrack users show {user_id}`)"
+                ))
+                .into());
+            }
             let (changed, requeued) = if block {
                 (tx.block_user(user_id, ctx.now, reason)?, 0)
             } else {
@@ -172,11 +189,10 @@ pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Re
                     },
                 )?;
             }
-            Ok((changed, requeued))
+            Ok((user_id, changed, requeued))
         },
-        |&(changed, _)| changed,
-    )?
-    .0;
+        |&(_, changed, _)| changed,
+    )?;
     let out = &ctx.out;
     let text = match (block, changed) {
         (true, true) => format!(

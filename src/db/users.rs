@@ -9,7 +9,35 @@ use super::{Db, WriteTx};
 use crate::domain::audit::AuditEntry;
 use crate::domain::time::to_storage;
 
+/// The user id behind a username (the most recent booking's), if any.
+fn user_id_for(conn: super::sql::Conn<'_>, username: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT user_id FROM bookings WHERE username = ?1 COLLATE NOCASE
+              ORDER BY id DESC LIMIT 1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 impl WriteTx<'_> {
+    /// `Db::user_id_for_username` under the write lock.
+    pub fn user_id_for_username(&self, username: &str) -> Result<Option<i64>> {
+        user_id_for(self.conn(), username)
+    }
+
+    /// Whether paytrack knows the person: a booking of theirs, or a block.
+    /// `users block 999` for nobody was taken silently (issue 25).
+    pub fn user_is_known(&self, user_id: i64) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)",
+            [user_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Takes a student off `blocked_users`; false if they were not on it.
     pub fn unblock_user(&self, user_id: i64) -> Result<bool> {
         let n = self
@@ -53,15 +81,7 @@ impl Db {
 
     /// The user id behind a username (the most recent booking's), if any.
     pub fn user_id_for_username(&self, username: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT user_id FROM bookings WHERE username = ?1 COLLATE NOCASE
-                  ORDER BY id DESC LIMIT 1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?)
+        user_id_for(self.conn(), username)
     }
 
     /// When and why a user was blocked, if they are.
