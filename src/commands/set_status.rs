@@ -139,12 +139,52 @@ fn payment(args: &SetStatusArgs, booking_id: i64) -> Result<Option<NewPayment>> 
 }
 
 fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u8> {
-    let (outcome, _) = super::write_unless(
+    let ((outcome, balance), _) = super::write_unless(
         ctx,
-        |tx| change_status(tx, &change, &ctx.actor, ctx.now),
+        |tx| {
+            let outcome = change_status(tx, &change, &ctx.actor, ctx.now)?;
+            // A confirmation by hand of a part-paid booking says what is
+            // still owed (issue 25).
+            let balance = match tx.booking(outcome.booking_id)? {
+                Some(b) if outcome.changed && outcome.to == Status::Confirmed => {
+                    crate::services::messages::part_paid(
+                        &tx.message_facts_of(b, crate::domain::message::MessageKind::Confirmation)?,
+                    )
+                }
+                _ => None,
+            };
+            Ok((outcome, balance))
+        },
         |_| !args.dry_run,
     )?;
     let out = &ctx.out;
+    if let Some(balance) = &balance {
+        let money = |minor| {
+            crate::output::views::money(
+                out,
+                crate::domain::money::Money::from_minor(minor),
+                balance.currency.as_deref(),
+            )
+        };
+        out.warn(&format!(
+            "{} {} {} {} ({} {} {} {}); {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is part-paid:", "оплачена частично:"),
+            out.tr(
+                &format!("{} left to pay", money(balance.left_minor)),
+                &format!("осталось оплатить {}", money(balance.left_minor))
+            ),
+            out.tr("received", "получено"),
+            money(balance.received_minor),
+            out.tr("of", "из"),
+            money(balance.expected_minor),
+            out.tr(
+                "`bookings list --payment partial` lists it",
+                "она видна в `bookings list --payment partial`"
+            )
+        ));
+    }
     let prefix = if args.dry_run {
         out.tr("dry run: ", "пробный запуск: ")
     } else {

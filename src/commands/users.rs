@@ -11,6 +11,8 @@ use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::{Booking, UserRef};
+use crate::domain::message::MessageKind;
+use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::pipeline;
 use crate::output::views::BookingJson;
@@ -31,6 +33,16 @@ struct UserStory<'a> {
     payments: &'a [Payment],
     messages: &'a [OutboxMessage],
     audit: &'a [AuditEntry],
+    /// Part-paid bookings and what they still owe (issue 25).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left_to_pay: Vec<LeftToPay>,
+}
+
+#[derive(Serialize)]
+struct LeftToPay {
+    booking_id: i64,
+    amount: String,
+    currency: Option<String>,
 }
 
 /// `users show USER_ID|@username`.
@@ -55,8 +67,22 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
         }
         let audit = db.audit_for_user(user_id, history)?;
         let blocked = db.blocked_user(user_id)?;
-        Ok((user_id, bookings, payments, messages, audit, blocked))
+        let mut balances = Vec::new();
+        for b in bookings.iter().filter(|b| b.status != Status::Cancelled) {
+            if let Some(facts) = db.message_facts(b.id, MessageKind::Confirmation)? {
+                balances.extend(crate::services::messages::part_paid(&facts).map(|m| (b.id, m)));
+            }
+        }
+        Ok((
+            user_id,
+            bookings,
+            payments,
+            messages,
+            audit,
+            (blocked, balances),
+        ))
     })?;
+    let (blocked, balances) = blocked;
     if bookings.is_empty() && blocked.is_none() && audit.is_empty() {
         return Err(PaytrackError::NotFound(format!("no bookings for user {user_id}")).into());
     }
@@ -76,6 +102,14 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
         payments: &payments,
         messages: &messages,
         audit: &audit,
+        left_to_pay: balances
+            .iter()
+            .map(|(id, b)| LeftToPay {
+                booking_id: *id,
+                amount: crate::domain::money::format_amount(b.left_minor),
+                currency: b.currency.clone(),
+            })
+            .collect(),
     };
     pipeline::print_document(
         &out,
@@ -128,6 +162,16 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
             for (title, table) in sections {
                 if let Some(table) = table {
                     writeln!(stdout, "\n{title}\n{table}")?;
+                }
+                if title == out.tr("Bookings", "Бронирования") {
+                    for (id, balance) in &balances {
+                        writeln!(
+                            stdout,
+                            "{} {id}: {}",
+                            out.tr("booking", "бронь"),
+                            crate::output::views::balance_line(&out, balance)
+                        )?;
+                    }
                 }
             }
             Ok(())

@@ -113,8 +113,10 @@ fn payment_state_sql(state: PaymentState) -> String {
            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'refund')))"
     );
     match state {
+        // Pending or confirmed: a part-paid booking confirmed by hand still
+        // owes the rest (issue 25: it vanished from this list).
         PaymentState::Partial => format!(
-            "b.confirmed = 1 AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
+            "b.confirmed IN (1, 2) AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
         ),
         PaymentState::Overpaid => format!("{with_money} AND {overpaid}"),
         // No money kept (net of refunds); money in another currency, which

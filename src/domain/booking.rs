@@ -161,7 +161,8 @@ impl std::str::FromStr for UserRef {
 /// Amounts are net: refunds are subtracted from what the booking received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentState {
-    /// Pending, and paid less than the expected price (stream price less discount) so far.
+    /// Not cancelled, and paid less than the expected price (stream price less discount) so far
+    /// (a booking confirmed by hand included).
     Partial,
     /// Paid more than the expected price (or, without a price, paid twice and nothing refunded).
     Overpaid,
