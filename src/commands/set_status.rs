@@ -206,7 +206,12 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
         if outcome.forced {
             line += out.tr(" (forced)", " (принудительно)");
         }
-        if outcome.message_id.is_some() {
+        if outcome.message_held {
+            line += out.tr(
+                "; the student blocked the bot: confirmation message held until `users unblock`",
+                "; студент заблокировал бота: сообщение о подтверждении отложено до `users unblock`",
+            );
+        } else if outcome.message_id.is_some() {
             line += out.tr(
                 "; confirmation message queued",
                 "; сообщение о подтверждении в очереди",
