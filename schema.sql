@@ -435,3 +435,49 @@ CREATE TABLE booking_keys (
     booking_id INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- migration: 8
+
+-- Rows another program writes (issue 25).
+--
+-- Their names are searched with paytrack's fold. Such a row has no
+-- `search_text`, and SQLite's lower() folds ASCII only, so `Пётр ЁЛКИН` was
+-- never found by `--search пётр`. The view now folds the names in SQL: lower()
+-- and one replace() per letter of `domain::booking::SQL_FOLD_PAIRS` (Cyrillic
+-- capitals, ё = е, й = и, accented Latin letters). A unit test holds this
+-- expression to the one `db::bookings::searched_text` builds for short searches.
+-- The triggers read the view instead of repeating the expression: the old text
+-- is read before a delete or update, the new one after an insert or update.
+--
+-- `created_at` and `updated_at` get a default (the time of the INSERT), so a
+-- plain INSERT without them works. SQLite cannot change a default with SQL
+-- here: `Db::migrate` edits the table's definition after this section
+-- (`db::bookings::default_stamps`).
+DROP TRIGGER bookings_search_insert;
+DROP TRIGGER bookings_search_delete;
+DROP TRIGGER bookings_search_update;
+DROP VIEW bookings_search_source;
+CREATE VIEW bookings_search_source AS
+SELECT id, CASE WHEN b.search_text <> '' THEN b.search_text ELSE replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))), 'А', 'а'), 'Б', 'б'), 'В', 'в'), 'Г', 'г'), 'Д', 'д'), 'Е', 'е'), 'Ж', 'ж'), 'З', 'з'), 'И', 'и'), 'Й', 'и'), 'К', 'к'), 'Л', 'л'), 'М', 'м'), 'Н', 'н'), 'О', 'о'), 'П', 'п'), 'Р', 'р'), 'С', 'с'), 'Т', 'т'), 'У', 'у'), 'Ф', 'ф'), 'Х', 'х'), 'Ц', 'ц'), 'Ч', 'ч'), 'Ш', 'ш'), 'Щ', 'щ'), 'Ъ', 'ъ'), 'Ы', 'ы'), 'Ь', 'ь'), 'Э', 'э'), 'Ю', 'ю'), 'Я', 'я'), 'Ё', 'е'), 'ё', 'е'), 'й', 'и'), 'Є', 'є'), 'І', 'і'), 'Ї', 'і'), 'ї', 'і'), 'Ґ', 'ґ'), 'Ў', 'у'), 'ў', 'у'), 'À', 'a'), 'Á', 'a'), 'Â', 'a'), 'Ã', 'a'), 'Ä', 'a'), 'Å', 'a'), 'à', 'a'), 'á', 'a'), 'â', 'a'), 'ã', 'a'), 'ä', 'a'), 'å', 'a'), 'Ç', 'c'), 'ç', 'c'), 'È', 'e'), 'É', 'e'), 'Ê', 'e'), 'Ë', 'e'), 'è', 'e'), 'é', 'e'), 'ê', 'e'), 'ë', 'e'), 'Ì', 'i'), 'Í', 'i'), 'Î', 'i'), 'Ï', 'i'), 'ì', 'i'), 'í', 'i'), 'î', 'i'), 'ï', 'i'), 'Ñ', 'n'), 'ñ', 'n'), 'Ò', 'o'), 'Ó', 'o'), 'Ô', 'o'), 'Õ', 'o'), 'Ö', 'o'), 'ò', 'o'), 'ó', 'o'), 'ô', 'o'), 'õ', 'o'), 'ö', 'o'), 'Ù', 'u'), 'Ú', 'u'), 'Û', 'u'), 'Ü', 'u'), 'ù', 'u'), 'ú', 'u'), 'û', 'u'), 'ü', 'u'), 'Ý', 'y'), 'ý', 'y'), 'ÿ', 'y'), 'Ÿ', 'y'), 'Æ', 'æ'), 'Ø', 'ø'), 'Č', 'c'), 'č', 'c'), 'Ć', 'c'), 'ć', 'c'), 'Š', 's'), 'š', 's'), 'Ś', 's'), 'ś', 's'), 'Ş', 's'), 'ş', 's'), 'Ž', 'z'), 'ž', 'z'), 'Ź', 'z'), 'ź', 'z'), 'Ż', 'z'), 'ż', 'z'), 'Ř', 'r'), 'ř', 'r'), 'Ě', 'e'), 'ě', 'e'), 'Ę', 'e'), 'ę', 'e'), 'Ą', 'a'), 'ą', 'a'), 'Ń', 'n'), 'ń', 'n'), 'Ň', 'n'), 'ň', 'n'), 'Ł', 'ł'), 'Ő', 'o'), 'ő', 'o'), 'Ű', 'u'), 'ű', 'u'), 'Ğ', 'g'), 'ğ', 'g'), 'İ', 'i') END AS search_text
+  FROM bookings b;
+CREATE TRIGGER bookings_search_insert AFTER INSERT ON bookings
+BEGIN
+    INSERT INTO bookings_search (rowid, search_text)
+    SELECT id, search_text FROM bookings_search_source WHERE id = NEW.id;
+END;
+CREATE TRIGGER bookings_search_delete BEFORE DELETE ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    SELECT 'delete', id, search_text FROM bookings_search_source WHERE id = OLD.id;
+END;
+CREATE TRIGGER bookings_search_update_old BEFORE UPDATE OF search_text, username, first_name ON bookings
+BEGIN
+    INSERT INTO bookings_search (bookings_search, rowid, search_text)
+    SELECT 'delete', id, search_text FROM bookings_search_source WHERE id = OLD.id;
+END;
+CREATE TRIGGER bookings_search_update AFTER UPDATE OF search_text, username, first_name ON bookings
+BEGIN
+    INSERT INTO bookings_search (rowid, search_text)
+    SELECT id, search_text FROM bookings_search_source WHERE id = NEW.id;
+END;
+INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');

@@ -10,7 +10,7 @@ use super::sql::{Dialect, Row};
 use super::payments::RECEIVED_OUTCOMES;
 use super::{Db, WriteTx};
 use crate::domain::booking::{
-    fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef,
+    fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef, SQL_FOLD_PAIRS,
 };
 use crate::domain::time::to_storage;
 use crate::domain::Status;
@@ -180,10 +180,37 @@ fn uses_search_index(folded: &str) -> bool {
     folded.chars().count() >= 3
 }
 
+/// The names of a booking `b` as one text, before folding.
+const NAMES_SQL: &str = "trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))";
+
+/// `expr` folded in SQL as `domain::booking::fold` folds it, for names
+/// another program wrote (issue 25): on SQLite `lower()` (ASCII) wrapped in
+/// a `replace` per letter of `SQL_FOLD_PAIRS`; on PostgreSQL one
+/// `translate`, which also lowers those letters whatever the server's locale.
+pub(super) fn sql_fold(expr: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => SQL_FOLD_PAIRS
+            .iter()
+            .fold(format!("lower({expr})"), |inner, (from, to)| {
+                format!("replace({inner}, '{from}', '{to}')")
+            }),
+        Dialect::Postgres => {
+            let from: String = SQL_FOLD_PAIRS.iter().map(|(f, _)| *f).collect();
+            let to: String = SQL_FOLD_PAIRS.iter().map(|(_, t)| *t).collect();
+            format!("translate(lower({expr}), '{from}', '{to}')")
+        }
+    }
+}
+
 /// The text a booking is searched by, as the index holds it (schema.sql,
-/// migration 3): paytrack's fold, or the names as another program wrote them.
-const SEARCHED_TEXT: &str = "CASE WHEN b.search_text <> '' THEN b.search_text \
-     ELSE lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) END";
+/// migration 8, the view `bookings_search_source`): paytrack's fold, or the
+/// names as another program wrote them, folded in SQL.
+pub(super) fn searched_text(dialect: Dialect) -> String {
+    format!(
+        "CASE WHEN b.search_text <> '' THEN b.search_text ELSE {} END",
+        sql_fold(NAMES_SQL, dialect)
+    )
+}
 
 /// Folded text as one FTS5 phrase: in double quotes, inner quotes doubled, so
 /// nothing in it is read as FTS query syntax.
@@ -203,7 +230,7 @@ fn push_search(c: &mut Conditions, folded: &str, dialect: Dialect) {
         );
     } else {
         c.push(
-            &format!("instr({SEARCHED_TEXT}, ?) > 0"),
+            &format!("instr({}, ?) > 0", searched_text(dialect)),
             vec![Box::new(folded.to_string())],
         );
     }
@@ -406,6 +433,55 @@ impl Db {
 /// The migration that brought the search index and the accent-folding
 /// `fold`; databases older than it get their search text recomputed.
 pub(super) const SEARCH_FOLD_MIGRATION: u32 = 3;
+
+/// The migration after which `bookings.created_at` and `updated_at` have a
+/// default (`default_stamps`).
+pub(super) const STAMP_DEFAULTS_MIGRATION: u32 = 8;
+
+/// The default of `created_at` and `updated_at`: the time of the INSERT as
+/// storage text (six fractional digits, so it sorts with paytrack's own).
+const STAMP_DEFAULT: &str = "DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))";
+
+/// Gives `created_at` and `updated_at` a default, so that another program's
+/// plain INSERT without them works (issue 25: the README's own INSERT failed
+/// on NOT NULL). SQLite cannot alter a column's default, and rebuilding
+/// `bookings` (which every other table refers to) is out of the question;
+/// changing a default is one of the edits SQLite documents as safe to make
+/// in `sqlite_schema` directly ("ALTER TABLE", section 7: the stored rows do
+/// not change), with the schema cookie bumped so every connection reloads
+/// it. Run inside the migration's transaction. A table whose text is not
+/// paytrack's is left as it is.
+pub(super) fn default_stamps(conn: &rusqlite::Connection) -> Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bookings'",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut edited = sql.clone();
+    for column in ["created_at", "updated_at"] {
+        let declared = format!("{column:<17}TEXT NOT NULL,");
+        edited = edited.replacen(
+            &declared,
+            &format!("{column:<17}TEXT NOT NULL {STAMP_DEFAULT},"),
+            1,
+        );
+    }
+    if edited == sql {
+        return Ok(());
+    }
+    let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA writable_schema = ON")?;
+    let updated = conn.execute(
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = 'bookings'",
+        [&edited],
+    );
+    // The cookie is ours to bump (read just above, in this transaction).
+    let bumped = conn.execute_batch(&format!("PRAGMA schema_version = {}", cookie + 1));
+    conn.execute_batch("PRAGMA writable_schema = OFF")?;
+    updated?;
+    bumped?;
+    Ok(())
+}
 
 /// Recomputes `search_text` with today's `fold` where it differs (the update
 /// trigger keeps the search index in step).
@@ -648,4 +724,43 @@ pub(super) fn booking_is_erased(conn: super::sql::Conn<'_>, id: i64) -> Result<b
     Ok(conn
         .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    /// The view of schema.sql's migration 8 folds as short searches do.
+    #[test]
+    fn the_search_view_folds_as_short_searches_do() {
+        let (_, sql) = super::super::migrations()
+            .find(|(v, _)| *v == STAMP_DEFAULTS_MIGRATION)
+            .expect("migration 8");
+        assert!(sql.contains(&format!(
+            "SELECT id, {} AS search_text",
+            searched_text(Dialect::Sqlite)
+        )));
+    }
+
+    /// SQLite's fold of foreign names equals paytrack's.
+    #[test]
+    fn the_sql_fold_matches_fold() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for name in [
+            "Пётр ЁЛКИН",
+            "José ÁLVAREZ",
+            "Łukasz Ščęsný",
+            "ЙОГУРТ йод",
+            "Ärger Øre",
+        ] {
+            let folded: String = conn
+                .query_row(
+                    &format!("SELECT {}", sql_fold("?1", Dialect::Sqlite)),
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(folded, fold(name), "{name}");
+        }
+    }
 }

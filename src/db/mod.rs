@@ -427,6 +427,11 @@ impl Db {
             bookings::refold_search_text(sql::Conn::Sqlite(&tx))
                 .context("refolding the search text")?;
         }
+        if current < bookings::STAMP_DEFAULTS_MIGRATION
+            && latest >= bookings::STAMP_DEFAULTS_MIGRATION
+        {
+            bookings::default_stamps(&tx).context("giving bookings' times a default")?;
+        }
         // PRAGMA takes no parameters; `latest` is our own number, not input.
         tx.execute_batch(&format!("PRAGMA user_version = {latest}"))?;
         tx.commit()?;
