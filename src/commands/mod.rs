@@ -167,6 +167,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Man => docs::man(),
         Command::Undo(args) => undo::run(&ctx, args),
     };
+    for problem in crate::db::take_skipped_rows() {
+        ctx.out.warn(&format!(
+            "{problem}; {}",
+            ctx.out.tr(
+                "skipped (see `paytrack check`)",
+                "пропущена (см. `paytrack check`)"
+            )
+        ));
+    }
     // Said even when the command then failed (e.g. exit 10 after committing):
     // what was committed can be undone.
     for op in crate::db::take_committed_operations() {

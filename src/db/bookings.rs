@@ -43,6 +43,69 @@ fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
     })
 }
 
+/// The columns of `COLUMNS`, by index, for messages.
+const COLUMN_NAMES: [&str; 12] = [
+    "id",
+    "user_id",
+    "username",
+    "first_name",
+    "course_id",
+    "course_stream",
+    "confirmed",
+    "created_at",
+    "referral_code",
+    "discount_percent",
+    "updated_at",
+    "confirmed_at",
+];
+
+/// Why a bookings row (read with `COLUMNS`) cannot be read as a booking,
+/// when the reason is its data (a value of the wrong type or out of range,
+/// as another program can write); None for any other error.
+fn unreadable_booking(row: &Row, err: &rusqlite::Error) -> Option<String> {
+    let column = match err {
+        rusqlite::Error::InvalidColumnType(i, _, _)
+        | rusqlite::Error::FromSqlConversionFailure(i, _, _)
+        | rusqlite::Error::IntegralValueOutOfRange(i, _) => *i,
+        _ => return None,
+    };
+    let shown = |i: usize| match row.get_ref(i) {
+        Ok(rusqlite::types::ValueRef::Null) => "NULL".to_string(),
+        Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+        Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
+        Ok(rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t)) => {
+            crate::output::sanitize::shown(&String::from_utf8_lossy(t))
+        }
+        Err(_) => "?".to_string(),
+    };
+    let name = COLUMN_NAMES.get(column).copied().unwrap_or("a column");
+    Some(format!(
+        "booking {}: {name} is {}, which paytrack cannot read (written by another program?)",
+        shown(0),
+        shown(column)
+    ))
+}
+
+/// Every bookings row paytrack cannot read, with why (`paytrack check`).
+pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM bookings b ORDER BY b.id"))?;
+    let mut rows = stmt.query_stream(super::sql::params_from_iter(std::iter::empty::<i64>()))?;
+    let mut problems = Vec::new();
+    while let Some(row) = rows.next()? {
+        let problem = match booking_from_row(&row) {
+            Ok(b) if crate::domain::time::from_storage(&b.created_at).is_none() => Some(format!(
+                "booking {}: created_at is {}, not a time (written by another program?)",
+                b.id,
+                crate::output::sanitize::shown(&b.created_at)
+            )),
+            Ok(_) => None,
+            Err(err) => Some(unreadable_booking(&row, &err).ok_or(err)?),
+        };
+        problems.extend(problem);
+    }
+    Ok(problems)
+}
+
 /// A SQL condition and its bound arguments. User input only ever travels as arguments.
 #[derive(Default)]
 pub(super) struct Conditions {
@@ -205,12 +268,14 @@ pub(super) fn sql_fold(expr: &str, dialect: Dialect) -> String {
 /// Replacements per view of the fold's chain (schema.sql, migration 8):
 /// another program's SQLite parses each view of the chain, and the `sqlite3`
 /// shell's parser overflows at about 26 nested calls (issue 25).
+#[cfg(test)]
 pub(super) const FOLD_PAIRS_PER_VIEW: usize = 15;
 
 /// The views of schema.sql's migration 8 that fold the names of a booking in
 /// SQL, `FOLD_PAIRS_PER_VIEW` letters each, ending in `bookings_search_source`
 /// (what the search index holds). Generated here, pasted there; a unit test
 /// holds the two together.
+#[cfg(test)]
 pub(super) fn search_fold_views() -> String {
     let mut sql = format!(
         "CREATE VIEW bookings_search_fold_0 AS\nSELECT b.id, b.search_text, lower({NAMES_SQL}) AS folded\n  FROM bookings b;\n"
@@ -385,7 +450,17 @@ impl Db {
         let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            visit(booking_from_row(&row)?)?;
+            // A row another program wrote that paytrack cannot read (a text
+            // user_id, status 0) is skipped and reported, not the end of the
+            // listing (issue 25: one such row made `bookings list`, `export`
+            // and `users show` fail).
+            match booking_from_row(&row) {
+                Ok(booking) => visit(booking)?,
+                Err(err) => match unreadable_booking(&row, &err) {
+                    Some(problem) => super::note_skipped_row(problem),
+                    None => return Err(err.into()),
+                },
+            }
             seen = seen.wrapping_add(1);
             if seen % 4096 == 0 {
                 crate::interrupt::check()?;

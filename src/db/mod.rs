@@ -126,6 +126,26 @@ enum TxConn<'a> {
 /// `commands::run` reports them when the command finishes.
 static COMMITTED_OPERATIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
+/// Rows a listing skipped because paytrack cannot read them (another
+/// program's data), said once each by the command (`take_skipped_rows`).
+static SKIPPED_ROWS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+pub(crate) fn note_skipped_row(problem: String) {
+    if let Ok(mut rows) = SKIPPED_ROWS.lock() {
+        if !rows.contains(&problem) {
+            rows.push(problem);
+        }
+    }
+}
+
+/// Takes the rows skipped so far, each once.
+pub fn take_skipped_rows() -> Vec<String> {
+    SKIPPED_ROWS
+        .lock()
+        .map(|mut rows| std::mem::take(&mut *rows))
+        .unwrap_or_default()
+}
+
 /// Takes the ids of the operations committed so far (see `WriteTx::operation_id`).
 pub fn take_committed_operations() -> Vec<String> {
     COMMITTED_OPERATIONS

@@ -425,6 +425,11 @@ fn a_malformed_foreign_row_is_flagged_never_taking_a_listing_down() {
             );
         }
     }
-    let err = env.fails(&["check"], code::VERIFY);
-    assert!(err.contains("77"), "{err}");
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(code::VERIFY), "{}", text(&out));
+    assert!(
+        text(&out).contains("booking 77: user_id is not-a-number"),
+        "{}",
+        text(&out)
+    );
 }
