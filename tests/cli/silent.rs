@@ -119,10 +119,10 @@ fn a_capacity_below_the_confirmed_count_needs_force() {
 
 #[test]
 fn a_manual_confirm_of_a_part_paid_booking_shows_and_keeps_the_balance() {
-    let env = priced(2);
+    let env = priced(3);
     let file = env.write(
         "half.csv",
-        "external_id,provider,booking_id,amount,currency\nh1,bank,1,15000.00,RUB\n",
+        "external_id,provider,booking_id,amount,currency\nh1,bank,1,15000.00,RUB\nh3,bank,3,10000.00,RUB\n",
     );
     let out = env.run(&["payments", "import", &file]);
     assert_eq!(out.status.code(), Some(code::ATTENTION), "{}", text(&out));
@@ -141,13 +141,30 @@ fn a_manual_confirm_of_a_part_paid_booking_shows_and_keeps_the_balance() {
         text(&out)
     );
 
+    // A bulk confirmation names the part-paid ones too.
+    let ids = env.write("ids.txt", "3\n");
+    let out = env.run(&[
+        "bookings",
+        "set-status",
+        "--ids-from",
+        &ids,
+        "--to",
+        "confirmed",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr_of(&out).contains("1 booking(s) confirmed with part of the price still to pay: 3"),
+        "{}",
+        text(&out)
+    );
+
     let listed = env.ok(&["bookings", "list", "--payment", "partial", "--csv"]);
     let ids: Vec<&str> = listed
         .lines()
         .skip(1)
         .map(|l| l.split(',').next().unwrap())
         .collect();
-    assert_eq!(ids, ["1"], "{listed}");
+    assert_eq!(ids, ["3", "1"], "{listed}");
     let shown = env.ok(&["bookings", "show", "1"]);
     assert!(shown.contains("Left to pay: 15,000.00 RUB"), "{shown}");
     let json = env.ok(&["bookings", "show", "1", "--json"]);
