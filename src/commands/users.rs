@@ -206,7 +206,13 @@ pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> 
                 .into());
             }
             let (changed, requeued) = if block {
-                (tx.block_user(user_id, ctx.now, reason)?, 0)
+                let changed = tx.block_user(user_id, ctx.now, reason)?;
+                let held = if changed {
+                    tx.hold_messages_of(user_id)?
+                } else {
+                    0
+                };
+                (changed, held)
             } else {
                 let changed = tx.unblock_user(user_id)?;
                 let requeued = if changed {
@@ -228,7 +234,11 @@ pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> 
                         },
                         new_value: Some(user_id.to_string()),
                         reason: Some(reason.to_string()),
-                        details: json!({ "user_id": user_id, "source": "users", "requeued": requeued }),
+                        details: if block {
+                            json!({ "user_id": user_id, "source": "users", "held": requeued })
+                        } else {
+                            json!({ "user_id": user_id, "source": "users", "requeued": requeued })
+                        },
                         ..Default::default()
                     },
                 )?;
@@ -240,11 +250,15 @@ pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> 
     let out = &ctx.out;
     let text = match (block, changed) {
         (true, true) => format!(
-            "{} {user_id} {}",
+            "{} {user_id} {}; {requeued} {}",
             out.tr("user", "пользователь"),
             out.tr(
                 "blocked: no messages go to them",
                 "заблокирован: сообщения не отправляются"
+            ),
+            out.tr(
+                "queued messages held until `users unblock`",
+                "сообщений в очереди задержано до `users unblock`"
             )
         ),
         (true, false) => format!(

@@ -38,6 +38,23 @@ impl WriteTx<'_> {
         )?)
     }
 
+    /// Holds a student's unsent messages when they are blocked: failed with
+    /// the "held … blocked" error (`outbox::HELD_FOR_BLOCK`) that the drain
+    /// never claims and `users unblock` queues again, instead of failing at
+    /// the next drain, which then exited 10 (issue 25). A message a drain is
+    /// sending now is left to it. Returns how many.
+    pub fn hold_messages_of(&self, user_id: i64) -> Result<u64> {
+        self.forget_pending_messages();
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE outbox SET status = 'failed', last_error = ?2
+                  WHERE chat_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![user_id, super::outbox::HELD_FOR_BLOCK])?;
+        Ok(n as u64)
+    }
+
     /// Takes a student off `blocked_users`; false if they were not on it.
     pub fn unblock_user(&self, user_id: i64) -> Result<bool> {
         let n = self

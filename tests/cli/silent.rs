@@ -231,6 +231,31 @@ fn a_blocked_students_confirmation_is_held_and_the_drain_stays_quiet() {
 }
 
 #[test]
+fn blocking_holds_messages_already_queued_so_the_drain_stays_quiet() {
+    let env = env_with_pending(2);
+    confirm(&env, 1..=2);
+    let out = env.run(&["users", "block", "@user_1", "--reason", "asked for silence"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr_of(&out).contains("1 queued messages held"),
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["outbox", "drain", "--exec", "cat >/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        1
+    );
+    env.ok(&["users", "unblock", "1001", "--reason", "came back"]);
+    env.ok(&["outbox", "drain", "--exec", "cat >/dev/null"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        2
+    );
+}
+
+#[test]
 fn a_refund_above_what_was_received_needs_a_person_and_a_later_payment_is_judged_right() {
     let env = priced(1);
     let refund = env.write(
