@@ -455,10 +455,10 @@ CREATE TABLE booking_keys (
 -- plain INSERT without them works. SQLite cannot change a default with SQL
 -- here: `Db::migrate` edits the table's definition after this section
 -- (`db::bookings::default_stamps`).
-DROP TRIGGER bookings_search_insert;
-DROP TRIGGER bookings_search_delete;
-DROP TRIGGER bookings_search_update;
-DROP VIEW bookings_search_source;
+DROP TRIGGER IF EXISTS bookings_search_insert;
+DROP TRIGGER IF EXISTS bookings_search_delete;
+DROP TRIGGER IF EXISTS bookings_search_update;
+DROP VIEW IF EXISTS bookings_search_source;
 CREATE VIEW bookings_search_fold_0 AS
 SELECT b.id, b.search_text, lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) AS folded
   FROM bookings b;
