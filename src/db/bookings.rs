@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, ToSql};
+use rusqlite::{params, ToSql};
 
 use super::sql::{Dialect, Row};
 
@@ -622,10 +622,24 @@ pub(super) fn bookings_by_ids(
 }
 
 pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Booking>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
-        .query_row([id], booking_from_row)
-        .optional()?)
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?;
+    let mut rows = stmt.query_stream(super::sql::params_from_iter([id].iter()))?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    // One booking asked for by id that paytrack cannot read: said plainly
+    // (exit 8), not as the driver's type error (issue 25).
+    match booking_from_row(&row) {
+        Ok(booking) => Ok(Some(booking)),
+        Err(err) => match unreadable_booking(&row, &err) {
+            Some(problem) => Err(crate::error::PaytrackError::Database(format!(
+                "{problem}; fix the row, or ask whoever wrote it (see `paytrack check`)"
+            ))
+            .into()),
+            None => Err(err.into()),
+        },
+    }
 }
 
 /// Rows per multi-row INSERT (13 parameters each; SQLite allows 32,766).

@@ -481,6 +481,9 @@ fn a_malformed_foreign_row_is_flagged_never_taking_a_listing_down() {
             );
         }
     }
+    // Asked for by id, it is refused plainly (not a driver's type error).
+    let err = env.fails(&["bookings", "show", "77"], code::DATABASE);
+    assert!(err.contains("booking 77: user_id is not-a-number"), "{err}");
     let out = env.run(&["check"]);
     assert_eq!(out.status.code(), Some(code::VERIFY), "{}", text(&out));
     assert!(
