@@ -223,8 +223,8 @@ pub enum UsersCommand {
         after_help = "Example:\n  paytrack users block 123456789 --reason \"asked not to be messaged\""
     )]
     Block {
-        /// Telegram user id.
-        user_id: i64,
+        /// Telegram user id or @username (of a booking); an unknown person is refused.
+        user: UserRef,
         /// Why; stored in the audit log.
         #[arg(long)]
         reason: String,
@@ -234,8 +234,8 @@ pub enum UsersCommand {
         after_help = "Example:\n  paytrack users unblock 123456789 --reason \"unblocked the bot\""
     )]
     Unblock {
-        /// Telegram user id.
-        user_id: i64,
+        /// Telegram user id or @username (of a booking); an unknown person is refused.
+        user: UserRef,
         /// Why; stored in the audit log.
         #[arg(long)]
         reason: String,
@@ -1777,6 +1777,9 @@ pub struct StreamEditArgs {
     /// The stream's group chat link for the {chat_link} placeholder (https:// or tg://); `none` clears it.
     #[arg(long, value_name = "URL", value_parser = chat_link_setting)]
     pub chat_link: Option<Setting<String>>,
+    /// Set a capacity below the number of confirmed students (new bookings are then refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A chat link: https:// or tg://, no spaces or control characters, at most 512 characters.

@@ -212,10 +212,19 @@ fn parse_json_line(ctx: &Context, line: &str) -> Result<NewBooking, String> {
     })
 }
 
-/// The checks that need no database: ids, discount, and tidy optional text.
+/// The checks that need no database: ids, discount, the year (the rule
+/// `bookings import` applies: `add` took years 0000–9999), and tidy
+/// optional text.
 fn checked(mut new: NewBooking) -> Result<NewBooking, String> {
     if new.user_id <= 0 {
         return Err(format!("user id {} is not a Telegram user id", new.user_id));
+    }
+    let year = chrono::Datelike::year(&new.created_at);
+    if !crate::domain::time::BOOKING_YEARS.contains(&year) {
+        return Err(format!(
+            "created_at {}",
+            crate::domain::time::TimestampError::YearOutOfRange(year)
+        ));
     }
     if let Some(d) = new.discount_percent {
         if !(0..=100).contains(&d) {

@@ -117,6 +117,13 @@ pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<
     let mut payments = db.payments_for_booking(id)?;
     let mut audit = db.audit_for_booking(id)?;
     let mut messages = db.outbox_messages(None, Some(id))?;
+    // Still owed by a part-paid booking, whatever its status (issue 25).
+    let balance = match db.message_facts(id, crate::domain::message::MessageKind::Confirmation)? {
+        Some(facts) if booking.status != crate::domain::Status::Cancelled => {
+            crate::services::messages::part_paid(&facts)
+        }
+        _ => None,
+    };
     redact_all(std::slice::from_mut(&mut booking), redact);
     redact_all(&mut payments, redact);
     redact_all(&mut audit, redact);
@@ -133,13 +140,19 @@ pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<
         .iter()
         .map(|(currency, net)| (currency.clone(), net.to_string().into()))
         .collect();
-    let document = serde_json::json!({
+    let mut document = serde_json::json!({
         "booking": booking.json(),
         "received": received_json,
         "payments": payments,
         "audit": audit,
         "messages": messages,
     });
+    if let Some(b) = &balance {
+        document["left_to_pay"] = serde_json::json!({
+            "amount": crate::domain::money::format_amount(b.left_minor),
+            "currency": b.currency,
+        });
+    }
     pipeline::print_document(
         out,
         format,
@@ -163,6 +176,9 @@ pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<
                         views::money(out, *net, Some(currency))
                     )?;
                 }
+            }
+            if let Some(b) = &balance {
+                writeln!(stdout, "{}", views::balance_line(out, b))?;
             }
             if !audit.is_empty() {
                 writeln!(stdout, "\n{}", out.tr("History", "История"))?;

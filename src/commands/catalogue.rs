@@ -112,7 +112,10 @@ fn append_edit(
 
 /// `streams add` (the stream must be new, its course must exist) and
 /// `streams edit` (the stream must exist). One audited transaction; an edit
-/// that changes nothing writes nothing.
+/// that changes nothing writes nothing. A capacity below the stream's
+/// confirmed students is refused (exit 5) unless `force`, and then warned
+/// about: the bot's next `bookings add` would be refused (issue 25).
+#[allow(clippy::too_many_arguments)] // one per flag of `streams add|edit`
 pub fn save_stream(
     ctx: &Context,
     code: &str,
@@ -120,7 +123,9 @@ pub fn save_stream(
     fields: &StreamFields,
     adding: bool,
     chat_link: Option<Option<String>>,
+    force: bool,
 ) -> Result<u8> {
+    let overbooked = std::cell::Cell::new(None);
     let code = code.trim();
     if code.is_empty() {
         return Err(bad_input("a stream code cannot be empty"));
@@ -164,6 +169,20 @@ pub fn save_stream(
         if after.price_minor.is_some() && after.currency.is_none() {
             return Err(bad_input("a price needs a currency: add --currency, e.g. --currency RUB"));
         }
+        if let Some(capacity) = after.capacity.filter(|_| changes.capacity.is_some()) {
+            let confirmed = tx.seats_taken(course_id, code)?;
+            if confirmed > capacity {
+                if !force {
+                    return Err(PaytrackError::TransitionRefused(format!(
+                        "stream {} has {confirmed} confirmed students, more than a capacity of {capacity}: \
+                         every new booking would be refused; nothing changed (add --force to set it all the same)",
+                        crate::output::sanitize::shown(code)
+                    ))
+                    .into());
+                }
+                overbooked.set(Some((confirmed, capacity)));
+            }
+        }
         let link_before = tx.stream_chat_link(course_id, code)?;
         let link_change = chat_link.clone().filter(|l| *l != link_before);
         if let Some(link) = &link_change {
@@ -196,6 +215,20 @@ pub fn save_stream(
     })?;
     let out = &ctx.out;
     let shown = crate::output::sanitize::for_terminal(code);
+    if let (Some(_), Some((confirmed, capacity))) = (&saved, overbooked.get()) {
+        out.warn(&format!(
+            "{} {shown}: {confirmed} {} {capacity}; {}",
+            out.tr("stream", "поток"),
+            out.tr(
+                "confirmed students, more than its capacity of",
+                "подтверждённых студентов, больше вместимости"
+            ),
+            out.tr(
+                "new bookings are refused until seats free up",
+                "новые бронирования будут отклоняться, пока не освободятся места"
+            )
+        ));
+    }
     match saved {
         None => out.note(&format!(
             "{} {shown}: {}",

@@ -51,19 +51,25 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the database; a named path must exist, the default one is created.
+    /// Opens the database, which must exist. Only `init` and `demo` create
+    /// one (issue 25): a command that created the default database when
+    /// `PAYTRACK_DB` was forgotten answered "no bookings match" with exit 0,
+    /// and a cron import filled a file nobody reads.
     pub fn open_db(&self) -> Result<Db> {
         #[cfg(feature = "postgres")]
         if self.postgres_url.is_some() {
             return Db::from_postgres(postgres::connect(self)?);
         }
         self.refuse_postgres()?;
-        let mode = if self.db_named {
-            OpenMode::Existing
-        } else {
-            OpenMode::CreateIfMissing
-        };
-        Db::open(&self.db_path, mode)
+        if !self.db_named && !self.db_path.exists() {
+            let shown = crate::output::sanitize::shown_path(&self.db_path);
+            return Err(PaytrackError::Database(format!(
+                "no database at {shown} (the default, as neither --db nor PAYTRACK_DB names one); \
+                 create it with `paytrack init`, or name yours with --db or PAYTRACK_DB"
+            ))
+            .into());
+        }
+        Db::open(&self.db_path, OpenMode::Existing)
     }
 
     /// Opens the database, creating it if missing (init, demo).
@@ -147,11 +153,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             history,
             output,
         }) => users::show(&ctx, &user, history, &output),
-        Command::Users(UsersCommand::Block { user_id, reason }) => {
-            users::set_blocked(&ctx, user_id, true, &reason)
+        Command::Users(UsersCommand::Block { user, reason }) => {
+            users::set_blocked(&ctx, &user, true, &reason)
         }
-        Command::Users(UsersCommand::Unblock { user_id, reason }) => {
-            users::set_blocked(&ctx, user_id, false, &reason)
+        Command::Users(UsersCommand::Unblock { user, reason }) => {
+            users::set_blocked(&ctx, &user, false, &reason)
         }
         Command::Users(UsersCommand::Erase(args)) => erase::run(&ctx, args),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
@@ -161,6 +167,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Man => docs::man(),
         Command::Undo(args) => undo::run(&ctx, args),
     };
+    for problem in crate::db::take_skipped_rows() {
+        ctx.out.warn(&format!(
+            "{problem}; {}",
+            ctx.out.tr(
+                "skipped (see `paytrack check`)",
+                "пропущена (см. `paytrack check`)"
+            )
+        ));
+    }
     // Said even when the command then failed (e.g. exit 10 after committing):
     // what was committed can be undone.
     for op in crate::db::take_committed_operations() {
@@ -201,9 +216,15 @@ fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
 fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
     match cmd {
         StreamsCommand::List { course, output } => catalogue::list_streams(ctx, course, output),
-        StreamsCommand::Add(args) => {
-            catalogue::save_stream(ctx, &args.code, Some(args.course), &args.fields, true, None)
-        }
+        StreamsCommand::Add(args) => catalogue::save_stream(
+            ctx,
+            &args.code,
+            Some(args.course),
+            &args.fields,
+            true,
+            None,
+            false,
+        ),
         StreamsCommand::Edit(args) => catalogue::save_stream(
             ctx,
             &args.code,
@@ -211,6 +232,7 @@ fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
             &args.fields,
             false,
             args.chat_link.map(crate::cli::Setting::into_option),
+            args.force,
         ),
         StreamsCommand::Members {
             stream,

@@ -760,6 +760,19 @@ fn explain_attention(
                 tr("the price is in", "цена в"),
                 row.expected_currency.as_deref().unwrap_or("?")
             ),
+            PaymentOutcome::NotPositive if p.amount_minor < 0 && p.booking_id.is_some() => {
+                format!(
+                    "{} {} {} {}; {}",
+                    tr("refund of", "возврат"),
+                    money(-p.amount_minor),
+                    tr(
+                        "is more than the booking received:",
+                        "больше, чем получено по брони:"
+                    ),
+                    money(row.received_minor),
+                    tr("not netted, check it", "не учтён, проверьте")
+                )
+            }
             PaymentOutcome::NotPositive => tr(
                 "zero or negative amount (a refund or reversal?)",
                 "нулевая или отрицательная сумма (возврат?)",

@@ -10,6 +10,7 @@ use super::Context;
 use crate::cli::SetStatusArgs;
 use crate::db::payments::NewPayment;
 use crate::domain::booking::{BookingFilter, Sort};
+use crate::domain::message::MessageKind;
 use crate::domain::money::parse_amount;
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::parse_age;
@@ -139,12 +140,52 @@ fn payment(args: &SetStatusArgs, booking_id: i64) -> Result<Option<NewPayment>> 
 }
 
 fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u8> {
-    let (outcome, _) = super::write_unless(
+    let ((outcome, balance), _) = super::write_unless(
         ctx,
-        |tx| change_status(tx, &change, &ctx.actor, ctx.now),
+        |tx| {
+            let outcome = change_status(tx, &change, &ctx.actor, ctx.now)?;
+            // A confirmation by hand of a part-paid booking says what is
+            // still owed (issue 25).
+            let balance = match tx.booking(outcome.booking_id)? {
+                Some(b) if outcome.changed && outcome.to == Status::Confirmed => {
+                    crate::services::messages::part_paid(
+                        &tx.message_facts_of(b, MessageKind::Confirmation)?,
+                    )
+                }
+                _ => None,
+            };
+            Ok((outcome, balance))
+        },
         |_| !args.dry_run,
     )?;
     let out = &ctx.out;
+    if let Some(balance) = &balance {
+        let money = |minor| {
+            crate::output::views::money(
+                out,
+                crate::domain::money::Money::from_minor(minor),
+                balance.currency.as_deref(),
+            )
+        };
+        out.warn(&format!(
+            "{} {} {} {} ({} {} {} {}); {}",
+            out.tr("booking", "бронь"),
+            outcome.booking_id,
+            out.tr("is part-paid:", "оплачена частично:"),
+            out.tr(
+                &format!("{} left to pay", money(balance.left_minor)),
+                &format!("осталось оплатить {}", money(balance.left_minor))
+            ),
+            out.tr("received", "получено"),
+            money(balance.received_minor),
+            out.tr("of", "из"),
+            money(balance.expected_minor),
+            out.tr(
+                "`bookings list --payment partial` lists it",
+                "она видна в `bookings list --payment partial`"
+            )
+        ));
+    }
     let prefix = if args.dry_run {
         out.tr("dry run: ", "пробный запуск: ")
     } else {
@@ -166,7 +207,12 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
         if outcome.forced {
             line += out.tr(" (forced)", " (принудительно)");
         }
-        if outcome.message_id.is_some() {
+        if outcome.message_held {
+            line += out.tr(
+                "; the student blocked the bot: confirmation message held until `users unblock`",
+                "; студент заблокировал бота: сообщение о подтверждении отложено до `users unblock`",
+            );
+        } else if outcome.message_id.is_some() {
             line += out.tr(
                 "; confirmation message queued",
                 "; сообщение о подтверждении в очереди",
@@ -215,6 +261,10 @@ struct BulkSummary {
     skipped: u64,
     /// Bookings a filter cancel left alone because they have received money.
     spared_paid: Vec<i64>,
+    /// Bookings confirmed here that received part of their price: the rest
+    /// is still owed (issue 25).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    part_paid: Vec<i64>,
     refused: Vec<Refusal>,
 }
 
@@ -254,6 +304,30 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
+        ));
+    }
+    if applied && !summary.part_paid.is_empty() {
+        let mut listed: Vec<String> = summary
+            .part_paid
+            .iter()
+            .take(20)
+            .map(i64::to_string)
+            .collect();
+        if summary.part_paid.len() > 20 {
+            listed.push(format!("… {} more", summary.part_paid.len() - 20));
+        }
+        out.warn(&format!(
+            "{} {}: {} ({})",
+            summary.part_paid.len(),
+            out.tr(
+                "booking(s) confirmed with part of the price still to pay",
+                "бронирований подтверждено с неоплаченным остатком"
+            ),
+            listed.join(", "),
+            out.tr(
+                "`bookings list --payment partial` lists them",
+                "они видны в `bookings list --payment partial`"
+            )
         ));
     }
     for refusal in &summary.refused {
@@ -354,8 +428,9 @@ fn apply_all(
             summary.spared_paid.push(change.booking_id);
             continue;
         }
-        let added = match tx.booking(change.booking_id)? {
-            Some(booking) => batch.add_change(&booking, change.clone()),
+        let booking = tx.booking(change.booking_id)?;
+        let added = match &booking {
+            Some(booking) => batch.add_change(booking, change.clone()),
             None => Err(PaytrackError::NotFound(format!(
                 "booking {} not found",
                 change.booking_id
@@ -363,7 +438,15 @@ fn apply_all(
             .into()),
         };
         match added {
-            Ok(None) => summary.changed += 1,
+            Ok(None) => {
+                summary.changed += 1;
+                if let (Status::Confirmed, Some(booking)) = (change.to, booking) {
+                    let facts = tx.message_facts_of(booking, MessageKind::Confirmation)?;
+                    if crate::services::messages::part_paid(&facts).is_some() {
+                        summary.part_paid.push(change.booking_id);
+                    }
+                }
+            }
             Ok(Some(_)) => summary.unchanged += 1,
             Err(err) => match err.downcast_ref::<PaytrackError>() {
                 Some(PaytrackError::ExpectationFailed(_))

@@ -66,6 +66,16 @@ pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
             )
         );
     }
+    if report.restored > 0 {
+        line += &format!(
+            ", {} {}",
+            report.restored,
+            out.tr(
+                "confirmation messages queued again",
+                "подтверждений снова в очереди"
+            )
+        );
+    }
     out.note(&line);
     if !report.not_reversed.is_empty() {
         let kept: Vec<String> = report

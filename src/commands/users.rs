@@ -11,6 +11,8 @@ use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::{Booking, UserRef};
+use crate::domain::message::MessageKind;
+use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
 use crate::output::pipeline;
 use crate::output::views::BookingJson;
@@ -31,6 +33,16 @@ struct UserStory<'a> {
     payments: &'a [Payment],
     messages: &'a [OutboxMessage],
     audit: &'a [AuditEntry],
+    /// Part-paid bookings and what they still owe (issue 25).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left_to_pay: Vec<LeftToPay>,
+}
+
+#[derive(Serialize)]
+struct LeftToPay {
+    booking_id: i64,
+    amount: String,
+    currency: Option<String>,
 }
 
 /// `users show USER_ID|@username`.
@@ -55,8 +67,22 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
         }
         let audit = db.audit_for_user(user_id, history)?;
         let blocked = db.blocked_user(user_id)?;
-        Ok((user_id, bookings, payments, messages, audit, blocked))
+        let mut balances = Vec::new();
+        for b in bookings.iter().filter(|b| b.status != Status::Cancelled) {
+            if let Some(facts) = db.message_facts(b.id, MessageKind::Confirmation)? {
+                balances.extend(crate::services::messages::part_paid(&facts).map(|m| (b.id, m)));
+            }
+        }
+        Ok((
+            user_id,
+            bookings,
+            payments,
+            messages,
+            audit,
+            (blocked, balances),
+        ))
     })?;
+    let (blocked, balances) = blocked;
     if bookings.is_empty() && blocked.is_none() && audit.is_empty() {
         return Err(PaytrackError::NotFound(format!("no bookings for user {user_id}")).into());
     }
@@ -76,6 +102,14 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
         payments: &payments,
         messages: &messages,
         audit: &audit,
+        left_to_pay: balances
+            .iter()
+            .map(|(id, b)| LeftToPay {
+                booking_id: *id,
+                amount: crate::domain::money::format_amount(b.left_minor),
+                currency: b.currency.clone(),
+            })
+            .collect(),
     };
     pipeline::print_document(
         &out,
@@ -129,6 +163,16 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
                 if let Some(table) = table {
                     writeln!(stdout, "\n{title}\n{table}")?;
                 }
+                if title == out.tr("Bookings", "Бронирования") {
+                    for (id, balance) in &balances {
+                        writeln!(
+                            stdout,
+                            "{} {id}: {}",
+                            out.tr("booking", "бронь"),
+                            crate::output::views::balance_line(&out, balance)
+                        )?;
+                    }
+                }
             }
             Ok(())
         },
@@ -137,15 +181,38 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
 }
 
 /// `users block` / `users unblock`.
-pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Result<u8> {
+pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> Result<u8> {
     if reason.trim().is_empty() {
         return Err(crate::error::bad_input("--reason cannot be empty"));
     }
-    let (changed, requeued) = super::write_unless(
+    let ((user_id, changed, requeued), _) = super::write_unless(
         ctx,
         |tx| {
+            // The same person `users show` finds; nobody paytrack knows is
+            // refused, so a typo never blocks a stranger (issue 25).
+            let user_id = match user {
+                UserRef::Id(id) => *id,
+                UserRef::Username(name) => tx.user_id_for_username(name)?.ok_or_else(|| {
+                    PaytrackError::NotFound(format!(
+                        "no booking has the username @{}; nothing changed",
+                        crate::output::sanitize::for_terminal(name)
+                    ))
+                })?,
+            };
+            if !tx.user_is_known(user_id)? {
+                return Err(PaytrackError::NotFound(format!(
+                    "no booking of user {user_id}; nothing changed (see `paytrack users show {user_id}`)"
+                ))
+                .into());
+            }
             let (changed, requeued) = if block {
-                (tx.block_user(user_id, ctx.now, reason)?, 0)
+                let changed = tx.block_user(user_id, ctx.now, reason)?;
+                let held = if changed {
+                    tx.hold_messages_of(user_id)?
+                } else {
+                    0
+                };
+                (changed, held)
             } else {
                 let changed = tx.unblock_user(user_id)?;
                 let requeued = if changed {
@@ -167,24 +234,31 @@ pub fn set_blocked(ctx: &Context, user_id: i64, block: bool, reason: &str) -> Re
                         },
                         new_value: Some(user_id.to_string()),
                         reason: Some(reason.to_string()),
-                        details: json!({ "user_id": user_id, "source": "users", "requeued": requeued }),
+                        details: if block {
+                            json!({ "user_id": user_id, "source": "users", "held": requeued })
+                        } else {
+                            json!({ "user_id": user_id, "source": "users", "requeued": requeued })
+                        },
                         ..Default::default()
                     },
                 )?;
             }
-            Ok((changed, requeued))
+            Ok((user_id, changed, requeued))
         },
-        |&(changed, _)| changed,
-    )?
-    .0;
+        |&(_, changed, _)| changed,
+    )?;
     let out = &ctx.out;
     let text = match (block, changed) {
         (true, true) => format!(
-            "{} {user_id} {}",
+            "{} {user_id} {}; {requeued} {}",
             out.tr("user", "пользователь"),
             out.tr(
                 "blocked: no messages go to them",
                 "заблокирован: сообщения не отправляются"
+            ),
+            out.tr(
+                "queued messages held until `users unblock`",
+                "сообщений в очереди задержано до `users unblock`"
             )
         ),
         (true, false) => format!(

@@ -3,14 +3,14 @@
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, ToSql};
+use rusqlite::{params, ToSql};
 
 use super::sql::{Dialect, Row};
 
 use super::payments::RECEIVED_OUTCOMES;
 use super::{Db, WriteTx};
 use crate::domain::booking::{
-    fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef,
+    fold, search_text, Booking, BookingFilter, Cursor, PaymentState, Sort, UserRef, SQL_FOLD_PAIRS,
 };
 use crate::domain::time::to_storage;
 use crate::domain::Status;
@@ -41,6 +41,69 @@ fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
         updated_at: row.get(10)?,
         confirmed_at: row.get(11)?,
     })
+}
+
+/// The columns of `COLUMNS`, by index, for messages.
+const COLUMN_NAMES: [&str; 12] = [
+    "id",
+    "user_id",
+    "username",
+    "first_name",
+    "course_id",
+    "course_stream",
+    "confirmed",
+    "created_at",
+    "referral_code",
+    "discount_percent",
+    "updated_at",
+    "confirmed_at",
+];
+
+/// Why a bookings row (read with `COLUMNS`) cannot be read as a booking,
+/// when the reason is its data (a value of the wrong type or out of range,
+/// as another program can write); None for any other error.
+fn unreadable_booking(row: &Row, err: &rusqlite::Error) -> Option<String> {
+    let column = match err {
+        rusqlite::Error::InvalidColumnType(i, _, _)
+        | rusqlite::Error::FromSqlConversionFailure(i, _, _)
+        | rusqlite::Error::IntegralValueOutOfRange(i, _) => *i,
+        _ => return None,
+    };
+    let shown = |i: usize| match row.get_ref(i) {
+        Ok(rusqlite::types::ValueRef::Null) => "NULL".to_string(),
+        Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+        Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
+        Ok(rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t)) => {
+            crate::output::sanitize::shown(&String::from_utf8_lossy(t))
+        }
+        Err(_) => "?".to_string(),
+    };
+    let name = COLUMN_NAMES.get(column).copied().unwrap_or("a column");
+    Some(format!(
+        "booking {}: {name} is {}, which paytrack cannot read (written by another program?)",
+        shown(0),
+        shown(column)
+    ))
+}
+
+/// Every bookings row paytrack cannot read, with why (`paytrack check`).
+pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM bookings b ORDER BY b.id"))?;
+    let mut rows = stmt.query_stream(super::sql::params_from_iter(std::iter::empty::<i64>()))?;
+    let mut problems = Vec::new();
+    while let Some(row) = rows.next()? {
+        let problem = match booking_from_row(&row) {
+            Ok(b) if crate::domain::time::from_storage(&b.created_at).is_none() => Some(format!(
+                "booking {}: created_at is {}, not a time (written by another program?)",
+                b.id,
+                crate::output::sanitize::shown(&b.created_at)
+            )),
+            Ok(_) => None,
+            Err(err) => Some(unreadable_booking(&row, &err).ok_or(err)?),
+        };
+        problems.extend(problem);
+    }
+    Ok(problems)
 }
 
 /// A SQL condition and its bound arguments. User input only ever travels as arguments.
@@ -113,8 +176,10 @@ fn payment_state_sql(state: PaymentState) -> String {
            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.outcome = 'refund')))"
     );
     match state {
+        // Pending or confirmed: a part-paid booking confirmed by hand still
+        // owes the rest (issue 25: it vanished from this list).
         PaymentState::Partial => format!(
-            "b.confirmed = 1 AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
+            "b.confirmed IN (1, 2) AND {with_money} AND {received} > 0 AND {received} < {EXPECTED_SQL}"
         ),
         PaymentState::Overpaid => format!("{with_money} AND {overpaid}"),
         // No money kept (net of refunds); money in another currency, which
@@ -178,10 +243,71 @@ fn uses_search_index(folded: &str) -> bool {
     folded.chars().count() >= 3
 }
 
+/// The names of a booking `b` as one text, before folding.
+const NAMES_SQL: &str = "trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))";
+
+/// `expr` folded in SQL as `domain::booking::fold` folds it, for names
+/// another program wrote (issue 25): on SQLite `lower()` (ASCII) wrapped in
+/// a `replace` per letter of `SQL_FOLD_PAIRS`; on PostgreSQL one
+/// `translate`, which also lowers those letters whatever the server's locale.
+pub(super) fn sql_fold(expr: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => SQL_FOLD_PAIRS
+            .iter()
+            .fold(format!("lower({expr})"), |inner, (from, to)| {
+                format!("replace({inner}, '{from}', '{to}')")
+            }),
+        Dialect::Postgres => {
+            let from: String = SQL_FOLD_PAIRS.iter().map(|(f, _)| *f).collect();
+            let to: String = SQL_FOLD_PAIRS.iter().map(|(_, t)| *t).collect();
+            format!("translate(lower({expr}), '{from}', '{to}')")
+        }
+    }
+}
+
+/// Replacements per view of the fold's chain (schema.sql, migration 8):
+/// another program's SQLite parses each view of the chain, and the `sqlite3`
+/// shell's parser overflows at about 26 nested calls (issue 25).
+#[cfg(test)]
+pub(super) const FOLD_PAIRS_PER_VIEW: usize = 15;
+
+/// The views of schema.sql's migration 8 that fold the names of a booking in
+/// SQL, `FOLD_PAIRS_PER_VIEW` letters each, ending in `bookings_search_source`
+/// (what the search index holds). Generated here, pasted there; a unit test
+/// holds the two together.
+#[cfg(test)]
+pub(super) fn search_fold_views() -> String {
+    let mut sql = format!(
+        "CREATE VIEW bookings_search_fold_0 AS\nSELECT b.id, b.search_text, lower({NAMES_SQL}) AS folded\n  FROM bookings b;\n"
+    );
+    let chunks: Vec<&[(char, char)]> = SQL_FOLD_PAIRS.chunks(FOLD_PAIRS_PER_VIEW).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let folded = chunk
+            .iter()
+            .fold("folded".to_string(), |inner, (from, to)| {
+                format!("replace({inner}, '{from}', '{to}')")
+            });
+        sql += &format!(
+            "CREATE VIEW bookings_search_fold_{} AS\nSELECT id, search_text, {folded} AS folded\n  FROM bookings_search_fold_{i};\n",
+            i + 1
+        );
+    }
+    sql += &format!(
+        "CREATE VIEW bookings_search_source AS\nSELECT id, CASE WHEN search_text <> '' THEN search_text ELSE folded END AS search_text\n  FROM bookings_search_fold_{};\n",
+        chunks.len()
+    );
+    sql
+}
+
 /// The text a booking is searched by, as the index holds it (schema.sql,
-/// migration 3): paytrack's fold, or the names as another program wrote them.
-const SEARCHED_TEXT: &str = "CASE WHEN b.search_text <> '' THEN b.search_text \
-     ELSE lower(trim(COALESCE(b.username, '') || ' ' || COALESCE(b.first_name, ''))) END";
+/// migration 8, the view `bookings_search_source`): paytrack's fold, or the
+/// names as another program wrote them, folded in SQL.
+pub(super) fn searched_text(dialect: Dialect) -> String {
+    format!(
+        "CASE WHEN b.search_text <> '' THEN b.search_text ELSE {} END",
+        sql_fold(NAMES_SQL, dialect)
+    )
+}
 
 /// Folded text as one FTS5 phrase: in double quotes, inner quotes doubled, so
 /// nothing in it is read as FTS query syntax.
@@ -201,7 +327,7 @@ fn push_search(c: &mut Conditions, folded: &str, dialect: Dialect) {
         );
     } else {
         c.push(
-            &format!("instr({SEARCHED_TEXT}, ?) > 0"),
+            &format!("instr({}, ?) > 0", searched_text(dialect)),
             vec![Box::new(folded.to_string())],
         );
     }
@@ -324,7 +450,17 @@ impl Db {
         let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
         let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            visit(booking_from_row(&row)?)?;
+            // A row another program wrote that paytrack cannot read (a text
+            // user_id, status 0) is skipped and reported, not the end of the
+            // listing (issue 25: one such row made `bookings list`, `export`
+            // and `users show` fail).
+            match booking_from_row(&row) {
+                Ok(booking) => visit(booking)?,
+                Err(err) => match unreadable_booking(&row, &err) {
+                    Some(problem) => super::note_skipped_row(problem),
+                    None => return Err(err.into()),
+                },
+            }
             seen = seen.wrapping_add(1);
             if seen % 4096 == 0 {
                 crate::interrupt::check()?;
@@ -405,6 +541,55 @@ impl Db {
 /// `fold`; databases older than it get their search text recomputed.
 pub(super) const SEARCH_FOLD_MIGRATION: u32 = 3;
 
+/// The migration after which `bookings.created_at` and `updated_at` have a
+/// default (`default_stamps`).
+pub(super) const STAMP_DEFAULTS_MIGRATION: u32 = 8;
+
+/// The default of `created_at` and `updated_at`: the time of the INSERT as
+/// storage text (six fractional digits, so it sorts with paytrack's own).
+const STAMP_DEFAULT: &str = "DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))";
+
+/// Gives `created_at` and `updated_at` a default, so that another program's
+/// plain INSERT without them works (issue 25: the README's own INSERT failed
+/// on NOT NULL). SQLite cannot alter a column's default, and rebuilding
+/// `bookings` (which every other table refers to) is out of the question;
+/// changing a default is one of the edits SQLite documents as safe to make
+/// in `sqlite_schema` directly ("ALTER TABLE", section 7: the stored rows do
+/// not change), with the schema cookie bumped so every connection reloads
+/// it. Run inside the migration's transaction. A table whose text is not
+/// paytrack's is left as it is.
+pub(super) fn default_stamps(conn: &rusqlite::Connection) -> Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bookings'",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut edited = sql.clone();
+    for column in ["created_at", "updated_at"] {
+        let declared = format!("{column:<17}TEXT NOT NULL,");
+        edited = edited.replacen(
+            &declared,
+            &format!("{column:<17}TEXT NOT NULL {STAMP_DEFAULT},"),
+            1,
+        );
+    }
+    if edited == sql {
+        return Ok(());
+    }
+    let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA writable_schema = ON")?;
+    let updated = conn.execute(
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table' AND name = 'bookings'",
+        [&edited],
+    );
+    // The cookie is ours to bump (read just above, in this transaction).
+    let bumped = conn.execute_batch(&format!("PRAGMA schema_version = {}", cookie + 1));
+    conn.execute_batch("PRAGMA writable_schema = OFF")?;
+    updated?;
+    bumped?;
+    Ok(())
+}
+
 /// Recomputes `search_text` with today's `fold` where it differs (the update
 /// trigger keeps the search index in step).
 pub(super) fn refold_search_text(conn: super::sql::Conn<'_>) -> Result<()> {
@@ -437,10 +622,24 @@ pub(super) fn bookings_by_ids(
 }
 
 pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Booking>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?
-        .query_row([id], booking_from_row)
-        .optional()?)
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM bookings b WHERE b.id = ?1"))?;
+    let mut rows = stmt.query_stream(super::sql::params_from_iter([id].iter()))?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    // One booking asked for by id that paytrack cannot read: said plainly
+    // (exit 8), not as the driver's type error (issue 25).
+    match booking_from_row(&row) {
+        Ok(booking) => Ok(Some(booking)),
+        Err(err) => match unreadable_booking(&row, &err) {
+            Some(problem) => Err(crate::error::PaytrackError::Database(format!(
+                "{problem}; fix the row, or ask whoever wrote it (see `paytrack check`)"
+            ))
+            .into()),
+            None => Err(err.into()),
+        },
+    }
 }
 
 /// Rows per multi-row INSERT (13 parameters each; SQLite allows 32,766).
@@ -646,4 +845,78 @@ pub(super) fn booking_is_erased(conn: super::sql::Conn<'_>, id: i64) -> Result<b
     Ok(conn
         .prepare_cached("SELECT erased_at IS NOT NULL FROM bookings WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    /// The view of schema.sql's migration 8 folds as short searches do.
+    #[test]
+    fn the_search_view_folds_as_short_searches_do() {
+        let (_, sql) = super::super::migrations()
+            .find(|(v, _)| *v == STAMP_DEFAULTS_MIGRATION)
+            .expect("migration 8");
+        assert!(
+            sql.contains(&search_fold_views()),
+            "regenerate migration 8's views"
+        );
+    }
+
+    /// The chain of views folds as `fold` does, and as short searches do.
+    #[test]
+    fn the_view_chain_folds_as_fold_does() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for (_, sql) in super::super::migrations() {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO courses (id, name, created_at, updated_at) VALUES (1, 'c', 'x', 'x')",
+        )
+        .unwrap();
+        let names = ["Пётр ЁЛКИН", "José ÁLVAREZ", "Łukasz Ščęsný", "ЙОГУРТ йод"];
+        for (id, name) in (1_i64..).zip(names) {
+            conn.execute(
+                "INSERT INTO bookings (id, user_id, first_name, course_id, confirmed, created_at, updated_at)
+                 VALUES (?1, 1, ?2, 1, 1, 'x', 'x')",
+                rusqlite::params![id, name],
+            )
+            .unwrap();
+            let (by_view, by_expr): (String, String) = conn
+                .query_row(
+                    &format!(
+                        "SELECT (SELECT search_text FROM bookings_search_source WHERE id = b.id), {}
+                           FROM bookings b WHERE b.id = ?1",
+                        searched_text(Dialect::Sqlite)
+                    ),
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(by_view, fold(name), "{name}");
+            assert_eq!(by_expr, fold(name), "{name}");
+        }
+    }
+
+    /// SQLite's fold of foreign names equals paytrack's.
+    #[test]
+    fn the_sql_fold_matches_fold() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for name in [
+            "Пётр ЁЛКИН",
+            "José ÁLVAREZ",
+            "Łukasz Ščęsný",
+            "ЙОГУРТ йод",
+            "Ärger Øre",
+        ] {
+            let folded: String = conn
+                .query_row(
+                    &format!("SELECT {}", sql_fold("?1", Dialect::Sqlite)),
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(folded, fold(name), "{name}");
+        }
+    }
 }

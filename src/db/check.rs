@@ -87,6 +87,13 @@ impl Db {
         }
     }
 
+    /// Bookings rows paytrack cannot read (another program's data: a text
+    /// `user_id`, a status outside 2, 1, -1, a `created_at` that is no
+    /// time), one line each naming the row (issue 25).
+    pub fn unreadable_booking_problems(&self) -> Result<Vec<String>> {
+        super::bookings::unreadable_bookings(self.conn())
+    }
+
     /// Outbox rows in states no paytrack write leaves them in. (A sent or
     /// failed message keeps the name of the drain that claimed it.)
     pub fn outbox_problems(&self) -> Result<Vec<String>> {

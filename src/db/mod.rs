@@ -126,6 +126,26 @@ enum TxConn<'a> {
 /// `commands::run` reports them when the command finishes.
 static COMMITTED_OPERATIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
+/// Rows a listing skipped because paytrack cannot read them (another
+/// program's data), said once each by the command (`take_skipped_rows`).
+static SKIPPED_ROWS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+pub(crate) fn note_skipped_row(problem: String) {
+    if let Ok(mut rows) = SKIPPED_ROWS.lock() {
+        if !rows.contains(&problem) {
+            rows.push(problem);
+        }
+    }
+}
+
+/// Takes the rows skipped so far, each once.
+pub fn take_skipped_rows() -> Vec<String> {
+    SKIPPED_ROWS
+        .lock()
+        .map(|mut rows| std::mem::take(&mut *rows))
+        .unwrap_or_default()
+}
+
 /// Takes the ids of the operations committed so far (see `WriteTx::operation_id`).
 pub fn take_committed_operations() -> Vec<String> {
     COMMITTED_OPERATIONS
@@ -426,6 +446,11 @@ impl Db {
         if current < bookings::SEARCH_FOLD_MIGRATION && latest >= bookings::SEARCH_FOLD_MIGRATION {
             bookings::refold_search_text(sql::Conn::Sqlite(&tx))
                 .context("refolding the search text")?;
+        }
+        if current < bookings::STAMP_DEFAULTS_MIGRATION
+            && latest >= bookings::STAMP_DEFAULTS_MIGRATION
+        {
+            bookings::default_stamps(&tx).context("giving bookings' times a default")?;
         }
         // PRAGMA takes no parameters; `latest` is our own number, not input.
         tx.execute_batch(&format!("PRAGMA user_version = {latest}"))?;

@@ -13,10 +13,16 @@ impl WriteTx<'_> {
         operation_entries(self.conn(), operation_id)
     }
 
-    /// Ids of the audit entries about `booking_id` written after entry `after_id`.
+    /// Ids of the audit entries about `booking_id` written after entry
+    /// `after_id`, those of a message's delivery left out: a drain sending,
+    /// failing or retrying a message changes nothing about the booking
+    /// (issue 25: a sent confirmation made undo say "changed again").
     pub fn audit_entries_after(&self, booking_id: i64, after_id: i64) -> Result<Vec<i64>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id FROM audit_log WHERE booking_id = ?1 AND id > ?2 ORDER BY id",
+            "SELECT id FROM audit_log WHERE booking_id = ?1 AND id > ?2
+                AND action NOT IN ('message.sent', 'message.failed', 'message.retried',
+                                   'message.cancelled', 'user.blocked')
+              ORDER BY id",
         )?;
         let rows = stmt
             .query_map(params![booking_id, after_id], |r| r.get(0))?

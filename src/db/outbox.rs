@@ -129,6 +129,11 @@ pub struct MessageFacts {
     pub template: Option<String>,
 }
 
+/// The last error of a message held because its student is blocked
+/// (`users unblock` looks for "blocked" in it).
+pub const HELD_FOR_BLOCK: &str =
+    "held: the student blocked the bot; `paytrack users unblock` queues it again";
+
 const COLUMNS: &str = "id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at, claimed_by, claimed_at, params, dedupe_key";
 
@@ -699,6 +704,34 @@ impl WriteTx<'_> {
             )?
             .execute(params![id, claimer, error])?;
         Ok(changed == 1)
+    }
+
+    /// Of the messages just queued (`ids`), holds those to students in
+    /// `blocked_users`: failed at once with a "blocked" error, which the
+    /// drain never claims and `users unblock` queues again. Returns their ids.
+    /// (Issue 25: a confirmation queued for a blocked student failed at the
+    /// next drain, which then exited 10 for something nobody can fix.)
+    pub fn hold_messages_for_blocked(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        let mut held = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut stmt = self.conn().prepare_cached(&format!(
+                "UPDATE outbox SET status = 'failed', last_error = ?
+                  WHERE status = 'pending' AND id IN ({})
+                    AND chat_id IN (SELECT user_id FROM blocked_users)
+              RETURNING id",
+                super::sql::placeholders(chunk.len())
+            ))?;
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&HELD_FOR_BLOCK];
+            params.extend(chunk.iter().map(|id| id as &dyn rusqlite::ToSql));
+            let mut rows = stmt.query(params.as_slice())?;
+            while let Some(row) = rows.next()? {
+                held.push(row.get::<_, i64>(0)?);
+            }
+        }
+        if !held.is_empty() {
+            self.forget_pending_messages();
+        }
+        Ok(held)
     }
 
     /// Adds a student to `blocked_users`; false if they were already there.

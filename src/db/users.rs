@@ -9,7 +9,52 @@ use super::{Db, WriteTx};
 use crate::domain::audit::AuditEntry;
 use crate::domain::time::to_storage;
 
+/// The user id behind a username (the most recent booking's), if any.
+fn user_id_for(conn: super::sql::Conn<'_>, username: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT user_id FROM bookings WHERE username = ?1 COLLATE NOCASE
+              ORDER BY id DESC LIMIT 1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 impl WriteTx<'_> {
+    /// `Db::user_id_for_username` under the write lock.
+    pub fn user_id_for_username(&self, username: &str) -> Result<Option<i64>> {
+        user_id_for(self.conn(), username)
+    }
+
+    /// Whether paytrack knows the person: a booking of theirs, or a block.
+    /// `users block 999` for nobody was taken silently (issue 25).
+    pub fn user_is_known(&self, user_id: i64) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)",
+            [user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Holds a student's unsent messages when they are blocked: failed with
+    /// the "held … blocked" error (`outbox::HELD_FOR_BLOCK`) that the drain
+    /// never claims and `users unblock` queues again, instead of failing at
+    /// the next drain, which then exited 10 (issue 25). A message a drain is
+    /// sending now is left to it. Returns how many.
+    pub fn hold_messages_of(&self, user_id: i64) -> Result<u64> {
+        self.forget_pending_messages();
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE outbox SET status = 'failed', last_error = ?2
+                  WHERE chat_id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![user_id, super::outbox::HELD_FOR_BLOCK])?;
+        Ok(n as u64)
+    }
+
     /// Takes a student off `blocked_users`; false if they were not on it.
     pub fn unblock_user(&self, user_id: i64) -> Result<bool> {
         let n = self
@@ -53,15 +98,7 @@ impl Db {
 
     /// The user id behind a username (the most recent booking's), if any.
     pub fn user_id_for_username(&self, username: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT user_id FROM bookings WHERE username = ?1 COLLATE NOCASE
-                  ORDER BY id DESC LIMIT 1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?)
+        user_id_for(self.conn(), username)
     }
 
     /// When and why a user was blocked, if they are.

@@ -116,6 +116,37 @@ pub fn search_text(username: Option<&str>, first_name: Option<&str>) -> String {
     text
 }
 
+/// The fold in SQL's terms, for names another program wrote without
+/// `search_text` (issue 25: SQLite's `lower()` folds ASCII only, so `Пётр
+/// ЁЛКИН` was never found by `--search пётр`). Each pair maps one letter to
+/// what `fold` makes of it: Cyrillic capitals, ё/й (and the Ukrainian and
+/// Belarusian letters with marks), and the accented Latin letters names
+/// usually carry. ASCII is left to `lower()`. A unit test holds the pairs to
+/// `fold`; `db::bookings` builds the SQL from them.
+#[rustfmt::skip]
+pub const SQL_FOLD_PAIRS: &[(char, char)] = &[
+    ('А', 'а'), ('Б', 'б'), ('В', 'в'), ('Г', 'г'), ('Д', 'д'), ('Е', 'е'), ('Ж', 'ж'),
+    ('З', 'з'), ('И', 'и'), ('Й', 'и'), ('К', 'к'), ('Л', 'л'), ('М', 'м'), ('Н', 'н'),
+    ('О', 'о'), ('П', 'п'), ('Р', 'р'), ('С', 'с'), ('Т', 'т'), ('У', 'у'), ('Ф', 'ф'),
+    ('Х', 'х'), ('Ц', 'ц'), ('Ч', 'ч'), ('Ш', 'ш'), ('Щ', 'щ'), ('Ъ', 'ъ'), ('Ы', 'ы'),
+    ('Ь', 'ь'), ('Э', 'э'), ('Ю', 'ю'), ('Я', 'я'), ('Ё', 'е'), ('ё', 'е'), ('й', 'и'),
+    ('Є', 'є'), ('І', 'і'), ('Ї', 'і'), ('ї', 'і'), ('Ґ', 'ґ'), ('Ў', 'у'), ('ў', 'у'),
+    ('À', 'a'), ('Á', 'a'), ('Â', 'a'), ('Ã', 'a'), ('Ä', 'a'), ('Å', 'a'),
+    ('à', 'a'), ('á', 'a'), ('â', 'a'), ('ã', 'a'), ('ä', 'a'), ('å', 'a'),
+    ('Ç', 'c'), ('ç', 'c'), ('È', 'e'), ('É', 'e'), ('Ê', 'e'), ('Ë', 'e'),
+    ('è', 'e'), ('é', 'e'), ('ê', 'e'), ('ë', 'e'), ('Ì', 'i'), ('Í', 'i'), ('Î', 'i'),
+    ('Ï', 'i'), ('ì', 'i'), ('í', 'i'), ('î', 'i'), ('ï', 'i'), ('Ñ', 'n'), ('ñ', 'n'),
+    ('Ò', 'o'), ('Ó', 'o'), ('Ô', 'o'), ('Õ', 'o'), ('Ö', 'o'), ('ò', 'o'), ('ó', 'o'),
+    ('ô', 'o'), ('õ', 'o'), ('ö', 'o'), ('Ù', 'u'), ('Ú', 'u'), ('Û', 'u'), ('Ü', 'u'),
+    ('ù', 'u'), ('ú', 'u'), ('û', 'u'), ('ü', 'u'), ('Ý', 'y'), ('ý', 'y'), ('ÿ', 'y'),
+    ('Ÿ', 'y'), ('Æ', 'æ'), ('Ø', 'ø'), ('Č', 'c'), ('č', 'c'), ('Ć', 'c'), ('ć', 'c'),
+    ('Š', 's'), ('š', 's'), ('Ś', 's'), ('ś', 's'), ('Ş', 's'), ('ş', 's'), ('Ž', 'z'),
+    ('ž', 'z'), ('Ź', 'z'), ('ź', 'z'), ('Ż', 'z'), ('ż', 'z'), ('Ř', 'r'), ('ř', 'r'),
+    ('Ě', 'e'), ('ě', 'e'), ('Ę', 'e'), ('ę', 'e'), ('Ą', 'a'), ('ą', 'a'), ('Ń', 'n'),
+    ('ń', 'n'), ('Ň', 'n'), ('ň', 'n'), ('Ł', 'ł'), ('Ő', 'o'), ('ő', 'o'), ('Ű', 'u'),
+    ('ű', 'u'), ('Ğ', 'g'), ('ğ', 'g'), ('İ', 'i'),
+];
+
 /// Folds text for search: lowercase, accents and other combining marks
 /// dropped (`José` → `jose`, `ё` → `е`, which Russian users type either way),
 /// and a leading `@` removed, so `@user_1` finds the username shown as `@user_1`.
@@ -161,7 +192,8 @@ impl std::str::FromStr for UserRef {
 /// Amounts are net: refunds are subtracted from what the booking received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentState {
-    /// Pending, and paid less than the expected price (stream price less discount) so far.
+    /// Not cancelled, and paid less than the expected price (stream price less discount) so far
+    /// (a booking confirmed by hand included).
     Partial,
     /// Paid more than the expected price (or, without a price, paid twice and nothing refunded).
     Overpaid,
@@ -245,6 +277,14 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sql_fold_pairs_are_what_fold_makes_of_each_letter() {
+        for (from, to) in SQL_FOLD_PAIRS {
+            assert_eq!(fold(&from.to_string()), to.to_string(), "{from}");
+        }
+        assert_eq!(fold("Пётр ЁЛКИН"), "петр елкин");
+    }
 
     #[test]
     fn search_text_folds_cyrillic_and_yo() {

@@ -122,6 +122,9 @@ pub struct MessageVars<'a> {
 /// so a name containing `{booking_id}` stays literal). A placeholder standing
 /// alone in parentheses whose value is empty disappears with them and the
 /// space before them: a booking without a stream reads «Course», not «Course» ().
+/// An empty value followed by punctuation takes the comma and spaces before
+/// it along: a student without a first name reads «Здравствуйте!», not
+/// «Здравствуйте, !» (issue 25).
 pub fn render(template: &str, vars: &MessageVars) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
@@ -152,6 +155,14 @@ pub fn render(template: &str, vars: &MessageVars) -> String {
                     out.pop();
                 }
                 rest = &rest[1..];
+            }
+            Some(value)
+                if value.trim().is_empty()
+                    && rest.starts_with(['!', '?', '.', ',', ';', ':', ')'])
+                    && !out.is_empty() =>
+            {
+                let kept = out.trim_end().trim_end_matches(',').trim_end().len();
+                out.truncate(kept);
             }
             Some(value) => out.push_str(value),
             None => out.push_str(&after[..=end]),
@@ -279,6 +290,30 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_first_name_leaves_no_empty_slot() {
+        let vars = MessageVars {
+            course_name: "Курс",
+            booking_id: 7,
+            ..Default::default()
+        };
+        let text = render(DEFAULT_CONFIRMATION, &vars);
+        assert!(
+            text.starts_with("Здравствуйте! Оплата курса «Курс»"),
+            "{text}"
+        );
+        assert_eq!(render("Hi {first_name}, welcome", &vars), "Hi, welcome");
+        assert_eq!(render("{first_name}!", &vars), "!");
+        let named = MessageVars {
+            first_name: "Оля",
+            ..vars
+        };
+        assert_eq!(
+            render("Здравствуйте, {first_name}!", &named),
+            "Здравствуйте, Оля!"
+        );
+    }
+
+    #[test]
     fn fills_placeholders_once() {
         let vars = MessageVars {
             first_name: "{booking_id}",
@@ -311,7 +346,7 @@ mod tests {
         };
         assert_eq!(
             render(DEFAULT_CONFIRMATION, &vars),
-            "Здравствуйте, ! Оплата курса «Вайб кодинг» подтверждена. Номер брони: 7. До встречи на занятиях!"
+            "Здравствуйте! Оплата курса «Вайб кодинг» подтверждена. Номер брони: 7. До встречи на занятиях!"
         );
         // Text around the parentheses, or a filled value, keeps them.
         assert_eq!(render("a ({stream} x)", &vars), "a ( x)");

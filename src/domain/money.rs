@@ -148,6 +148,16 @@ pub fn expected_price(price_minor: i64, discount_percent: Option<i64>) -> i64 {
     i64::try_from(expected).unwrap_or(i64::MAX)
 }
 
+/// What a part-paid booking still has to pay of its stream's price (minor
+/// units, in the stream's currency).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Balance {
+    pub left_minor: i64,
+    pub received_minor: i64,
+    pub expected_minor: i64,
+    pub currency: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

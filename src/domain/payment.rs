@@ -306,7 +306,8 @@ pub struct Decision {
 /// several numbers → ambiguous; no such booking → unknown_booking; another
 /// currency than the stream's → currency_mismatch; a negative amount →
 /// refund (netted against what the booking received; it never changes a
-/// status by itself); a cancelled booking → cancelled (return it);
+/// status by itself), or not_positive (for a person) when it is more than
+/// the booking received; a cancelled booking → cancelled (return it);
 /// then the running total against the expected price: below → partial, equal
 /// → confirmed, above → overpaid. A pending booking is confirmed once the total
 /// reaches the price (overpaid included); without a price any positive amount
@@ -332,6 +333,12 @@ pub fn decide(target: Target, amount_minor: i64, currency: &str, paid_before: i6
         }
     }
     if amount_minor < 0 {
+        // More returned than was received is not a refund paytrack can net:
+        // taken as one, it left the booking below zero and its next full
+        // payment read as partial (issue 25). A person looks at it.
+        if paid_before.saturating_add(amount_minor) < 0 {
+            return only(PaymentOutcome::NotPositive);
+        }
         return only(PaymentOutcome::Refund);
     }
     let total = paid_before.saturating_add(amount_minor);
@@ -495,7 +502,12 @@ mod tests {
         use PaymentOutcome::*;
         let b = facts(Status::Pending, Some(100));
         assert_eq!(decide(Target::Found(&b), 0, "RUB", 0).outcome, NotPositive);
-        assert_eq!(decide(Target::Found(&b), -100, "RUB", 0).outcome, Refund);
+        assert_eq!(decide(Target::Found(&b), -100, "RUB", 100).outcome, Refund);
+        // More than was received: a person looks at it, nothing is netted.
+        assert_eq!(
+            decide(Target::Found(&b), -100, "RUB", 0).outcome,
+            NotPositive
+        );
         assert_eq!(
             decide(Target::Found(&b), -100, "USD", 0).outcome,
             CurrencyMismatch

@@ -409,6 +409,21 @@ pub fn money_cell(out: &Output, amount_minor: i64, currency: &str) -> Cell {
     number_cell(money(out, Money::from_minor(amount_minor), Some(currency)))
 }
 
+/// "Left to pay: 15,000.00 RUB (received 15,000.00 of 30,000.00 RUB)", for
+/// a part-paid booking (`bookings show`, `users show`).
+pub fn balance_line(out: &Output, b: &crate::domain::money::Balance) -> String {
+    let m = |minor| money(out, Money::from_minor(minor), b.currency.as_deref());
+    format!(
+        "{}: {} ({} {} {} {})",
+        out.tr("Left to pay", "Осталось оплатить"),
+        m(b.left_minor),
+        out.tr("received", "получено"),
+        m(b.received_minor),
+        out.tr("of", "из"),
+        m(b.expected_minor)
+    )
+}
+
 /// Money as people read it: digits grouped, the language's decimal mark, and
 /// the currency after (`360,238,500.00 RUB`; in Russian `360 238 500,00 ₽`).
 /// CSV and JSON keep the plain machine form (`360238500.00`).

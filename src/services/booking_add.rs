@@ -12,7 +12,7 @@ use crate::domain::booking::Booking;
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::time::to_storage;
 use crate::domain::Status;
-use crate::error::bad_input;
+use crate::error::{bad_input, PaytrackError};
 use crate::services::placement::{check_placement, PlacementRules};
 use crate::services::status_change::{change_status, StatusChange};
 
@@ -91,7 +91,15 @@ pub fn add_booking(
         },
         now,
     )?;
-    let id = tx.max_booking_id()? + 1;
+    // Another program may have written the largest id there is; the next
+    // would wrap to a negative one (issue 25).
+    let last = tx.max_booking_id()?;
+    let id = last.checked_add(1).ok_or_else(|| {
+        PaytrackError::Database(format!(
+            "booking id {last} is taken (another program wrote it) and no larger id exists; \
+             nothing was added (renumber that booking first)"
+        ))
+    })?;
     let stamp = to_storage(now);
     // A confirmation is a status change like any other: the booking is born
     // pending and confirmed through `change_status`, which audits it and

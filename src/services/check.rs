@@ -88,6 +88,12 @@ pub fn run_checks(db: &Db, quick: bool) -> Result<CheckReport> {
             || "the search index matches the bookings".to_string(),
         )?,
     }
+    record(
+        &mut report,
+        "bookings",
+        db.unreadable_booking_problems(),
+        || "every booking row is readable".to_string(),
+    )?;
     record(&mut report, "outbox", db.outbox_problems(), || {
         "every message is in a consistent state".to_string()
     })?;

@@ -17,7 +17,7 @@ use crate::db::WriteTx;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::domain::message::{render, MessageKind, MessageStatus, MessageVars, TELEGRAM_LIMIT};
-use crate::domain::money::{expected_price, format_amount};
+use crate::domain::money::{expected_price, format_amount, Balance};
 use crate::error::PaytrackError;
 
 /// What a message's text is rendered from, besides its booking (`outbox.params`).
@@ -89,6 +89,21 @@ fn amount_due(facts: &MessageFacts) -> String {
         Some(c) => format!("{} {c}", format_amount(due)),
         None => format_amount(due),
     }
+}
+
+/// The balance of a booking that received part of its price (in the
+/// stream's currency), not all of it; None without a price, with nothing
+/// received, or paid in full. A confirmation by hand must not hide it
+/// (issue 25: the balance vanished from every list).
+pub fn part_paid(facts: &MessageFacts) -> Option<Balance> {
+    let expected = expected_price(facts.price_minor?, facts.booking.discount_percent);
+    let received = facts.received_minor;
+    (received > 0 && received < expected).then(|| Balance {
+        left_minor: expected - received,
+        received_minor: received,
+        expected_minor: expected,
+        currency: facts.currency.clone(),
+    })
 }
 
 /// The longest values a placeholder can take for a course, to check a

@@ -60,6 +60,9 @@ pub struct StatusChangeOutcome {
     pub forced: bool,
     pub audit_id: Option<i64>,
     pub message_id: Option<i64>,
+    /// The message was held: the student blocked the bot.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub message_held: bool,
     pub payment_id: Option<i64>,
 }
 
@@ -192,6 +195,7 @@ impl ChangeBatch {
                 forced: false,
                 audit_id: None,
                 message_id: None,
+                message_held: false,
                 payment_id: None,
             }));
         }
@@ -337,6 +341,13 @@ impl ChangeBatch {
         } else {
             tx.enqueue_messages(&new_messages, now)?
         };
+        // A blocked student's message is held, not sent (one statement per batch).
+        let held: FxHashSet<i64> = if message_ids.is_empty() {
+            FxHashSet::default()
+        } else {
+            let ids: Vec<i64> = message_ids.values().copied().collect();
+            tx.hold_messages_for_blocked(&ids)?.into_iter().collect()
+        };
 
         let mut audit = Vec::with_capacity(planned.len());
         // Where each change's own entry is in `audit` (withdrawals come first).
@@ -361,6 +372,9 @@ impl ChangeBatch {
             }
             if let Some(id) = message_id {
                 details["message_id"] = json!(id);
+                if held.contains(&id) {
+                    details["message_held"] = json!("the student blocked the bot");
+                }
             }
             let withdrawn_ids: Vec<i64> = withdrawn.iter().map(|(id, _)| *id).collect();
             if !withdrawn_ids.is_empty() {
@@ -384,6 +398,7 @@ impl ChangeBatch {
                 forced: p.forced,
                 audit_id: None,
                 message_id,
+                message_held: message_id.is_some_and(|id| held.contains(&id)),
                 payment_id,
             });
         }

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::db::WriteTx;
 use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
 use crate::domain::booking::BookingFields;
-use crate::domain::message::MessageStatus;
+use crate::domain::message::{MessageKind, MessageStatus};
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::Status;
 use crate::error::PaytrackError;
@@ -32,6 +32,8 @@ pub struct UndoReport {
     pub cancelled: u64,
     /// Confirmation messages withdrawn before they were sent.
     pub withdrawn: u64,
+    /// Confirmation messages queued again (undo of an undo).
+    pub restored: u64,
     /// Entries of the operation that undo does not reverse, by action
     /// (payments stay recorded, imported rows stay, catalogue edits stay).
     pub not_reversed: BTreeMap<String, u64>,
@@ -57,6 +59,7 @@ pub fn undo_operation(
         ))
         .into());
     }
+    refuse_if_told(tx, operation, &entries)?;
     refuse_if_changed_since(tx, operation, &entries)?;
 
     let reason = format!("undo of {operation}");
@@ -116,6 +119,48 @@ pub fn undo_operation(
                 let changes = set_fields(tx, booking_id, &restored, &origin, actor, now)?;
                 report.edits += u64::from(!changes.is_empty());
             }
+            // A confirmation's message withdrawn by the operation (an undo
+            // that unconfirmed it) comes back with the confirmation (issue 25).
+            action::MESSAGE_WITHDRAWN => {
+                let id = serde_json::from_str::<Value>(&entry.details)
+                    .ok()
+                    .and_then(|d| d["message_id"].as_i64());
+                let Some(id) = id else { continue };
+                let confirmed = tx
+                    .booking(booking_id)?
+                    .is_some_and(|b| b.status == Status::Confirmed);
+                let withdrawn_confirmation = tx.message(id)?.is_some_and(|m| {
+                    m.status == MessageStatus::Withdrawn
+                        && m.kind == MessageKind::Confirmation.name()
+                });
+                if !(confirmed && withdrawn_confirmation) {
+                    *report.not_reversed.entry(entry.action.clone()).or_default() += 1;
+                    continue;
+                }
+                tx.requeue_message(id, now)?;
+                let held = !tx.hold_messages_for_blocked(&[id])?.is_empty();
+                tx.append_audit(
+                    actor,
+                    now,
+                    NewAuditEntry {
+                        action: action::MESSAGE_RETRIED,
+                        booking_id: Some(booking_id),
+                        old_value: Some(MessageStatus::Withdrawn.name().to_string()),
+                        new_value: Some(
+                            if held {
+                                MessageStatus::Failed
+                            } else {
+                                MessageStatus::Pending
+                            }
+                            .name()
+                            .to_string(),
+                        ),
+                        reason: Some(reason.clone()),
+                        details: json!({ "message_id": id, "source": "undo", "held": held }),
+                    },
+                )?;
+                report.restored += 1;
+            }
             action::BOOKING_ADDED => {
                 let outcome = change_status(
                     tx,
@@ -140,6 +185,7 @@ pub fn undo_operation(
                 "edits": report.edits,
                 "cancelled": report.cancelled,
                 "withdrawn": report.withdrawn,
+                "restored": report.restored,
                 "not_reversed": report.not_reversed,
             }),
             ..Default::default()
@@ -163,6 +209,45 @@ fn reverting(booking_id: i64, to: Status, expect: Option<Status>, reason: &str) 
         template: None,
         source: "undo",
     }
+}
+
+/// Refuses when a confirmation the operation queued has reached the student
+/// (sent, or being sent): undo cannot take a message back, and reversing
+/// the status silently would leave them told they are confirmed.
+fn refuse_if_told(tx: &WriteTx, operation: &str, entries: &[AuditEntry]) -> Result<()> {
+    let mut told = Vec::new();
+    for e in entries {
+        let (Some(booking_id), action::STATUS_CHANGED) = (e.booking_id, e.action.as_str()) else {
+            continue;
+        };
+        let message = serde_json::from_str::<Value>(&e.details)
+            .ok()
+            .and_then(|d| d["message_id"].as_i64());
+        if let Some(id) = message {
+            if tx
+                .message(id)?
+                .is_some_and(|m| matches!(m.status, MessageStatus::Sent | MessageStatus::Sending))
+            {
+                told.push(format!("booking {booking_id} (message {id})"));
+            }
+        }
+    }
+    if told.is_empty() {
+        return Ok(());
+    }
+    let shown = told.len().min(LISTED);
+    let more = if told.len() > LISTED {
+        format!(", … {} more", told.len() - LISTED)
+    } else {
+        String::new()
+    };
+    Err(PaytrackError::ExpectationFailed(format!(
+        "the message operation {operation} queued was already sent for {}{more}; \
+         undo cannot take a message back, nothing undone \
+         (change the status with `paytrack booking set-status`, which tells the student)",
+        told[..shown].join(", ")
+    ))
+    .into())
 }
 
 /// Refuses (listing them) when a booking the operation touched was changed

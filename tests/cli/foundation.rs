@@ -70,18 +70,21 @@ fn default_database_lives_in_the_xdg_data_dir() {
         return; // SQLite-only: the default database file
     }
     let env = Env::empty();
-    let out = env
-        .cmd()
-        .env_remove("PAYTRACK_DB")
-        .args(["bookings", "list", "--csv"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // `init` creates it there (a read never does: tests/cli/silent.rs).
+    for args in [&["init"][..], &["bookings", "list", "--csv"]] {
+        let out = env
+            .cmd()
+            .env_remove("PAYTRACK_DB")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert!(env.dir.path().join("xdg/paytrack/paytrack.db").exists());
 }
 

@@ -25,5 +25,6 @@ mod reliability;
 mod safety;
 mod search;
 mod set_status;
+mod silent;
 mod stats_audit;
 mod sync;

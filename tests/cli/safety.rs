@@ -922,7 +922,7 @@ fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok: ")).count(),
-        6,
+        7,
         "{out}"
     );
     env.ok(&["check", "--quick"]);
@@ -948,6 +948,12 @@ fn check_passes_a_healthy_database_and_names_each_kind_of_finding() {
             "search index",
             "INSERT INTO bookings_search (rowid, search_text) VALUES (999999, 'ghost text here');",
             "search_index: the search index (bookings_search) does not match",
+        ),
+        // Another program's row paytrack cannot read (issue 25).
+        (
+            "unreadable booking",
+            "UPDATE bookings SET user_id = 'someone' WHERE id = 3;",
+            "bookings: booking 3: user_id is someone",
         ),
         // A column of the wrong type used to make `audit verify` exit 1 with a driver message.
         (

@@ -918,7 +918,7 @@ fn follow_prints_entries_written_by_another_process_and_stops_on_ctrl_c() {
     wait_for_line(&rx, "\"id\":6", &mut seen);
     env.ok(&["booking", "set-status", "25", "confirmed"]);
     wait_for_line(&rx, "\"booking_id\":25", &mut seen);
-    env.ok(&["streams", "edit", "8th_stream", "--capacity", "30"]);
+    env.ok(&["streams", "edit", "8th_stream", "--capacity", "300"]);
     wait_for_line(&rx, "catalogue.stream_edited", &mut seen);
     assert_eq!(interrupt(child), Some(code::OK));
     for line in &seen {
@@ -944,7 +944,7 @@ fn follow_in_csv_prints_the_header_once_and_honours_filters() {
     let rx = stdout_lines(&mut child);
     let mut seen = Vec::new();
     wait_for_line(&rx, ",16,pending,confirmed", &mut seen);
-    env.ok(&["streams", "edit", "8th_stream", "--capacity", "30"]); // filtered out
+    env.ok(&["streams", "edit", "8th_stream", "--capacity", "300"]); // filtered out
     env.ok(&["booking", "set-status", "25", "confirmed"]);
     wait_for_line(&rx, ",25,pending,confirmed", &mut seen);
     env.ok(&["booking", "set-status", "26", "confirmed"]);

@@ -412,9 +412,19 @@ impl<'a> FromSql<'a> for Column {
             Type::BYTEA => Value::Blob(raw.to_vec()),
             Type::TIMESTAMPTZ | Type::TIMESTAMP => {
                 let micros = i64::from_be_bytes(raw.try_into()?);
-                let at = DateTime::<Utc>::from_timestamp_micros(micros + PG_EPOCH_MICROS)
-                    .ok_or("time out of range")?;
-                Value::Text(crate::domain::time::to_storage(at))
+                // PostgreSQL's 'infinity' and '-infinity' (another program can
+                // write them in the bot's table): read as their text, which
+                // paytrack then reports as not a time, instead of an overflow
+                // (issue 25). A time chrono cannot hold is that too.
+                match micros
+                    .checked_add(PG_EPOCH_MICROS)
+                    .and_then(DateTime::<Utc>::from_timestamp_micros)
+                {
+                    Some(at) => Value::Text(crate::domain::time::to_storage(at)),
+                    None if micros == i64::MIN => Value::Text("-infinity".to_string()),
+                    None if micros == i64::MAX => Value::Text("infinity".to_string()),
+                    None => Value::Text("out of range".to_string()),
+                }
             }
             Type::DATE => {
                 let days = i32::from_be_bytes(raw.try_into()?);
