@@ -106,6 +106,13 @@ impl Env {
         env
     }
 
+    /// A fresh, initialised, empty database on the test PostgreSQL server,
+    /// whichever backend this run uses: for a test of PostgreSQL's own
+    /// behaviour (mark it ignored without `pg_test_server`).
+    pub fn new_on_postgres() -> Env {
+        Env::on_postgres(tempfile::tempdir().expect("temp dir"), true)
+    }
+
     #[cfg(feature = "postgres")]
     fn on_postgres(dir: TempDir, initialised: bool) -> Env {
         let database = if initialised {

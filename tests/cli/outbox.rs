@@ -15,7 +15,11 @@ pub(crate) const TOKEN: &str = "424242:SECRET-token_for-tests";
 
 /// A database with pending bookings for users 1001..=1000+n, course 1.
 pub(crate) fn env_with_pending(n: i64) -> Env {
-    let env = Env::new();
+    pending_into(Env::new(), n)
+}
+
+/// `n` pending bookings (ids 1..=n, users 1001…) imported into `env`.
+pub(crate) fn pending_into(env: Env, n: i64) -> Env {
     let mut csv = String::from(
         "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n",
     );
