@@ -60,7 +60,11 @@ pub fn run_checks(db: &mut Db, quick: bool) -> Result<CheckReport> {
             let recounted = db.recount()?;
             Ok(compare_counters(&stored, &recounted))
         };
-        let stats = if sqlite { compare(db) } else { db.read(compare) };
+        let stats = if sqlite {
+            compare(db)
+        } else {
+            db.read(compare)
+        };
         record(
             &mut report,
             "stats",

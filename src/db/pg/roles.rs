@@ -195,8 +195,9 @@ fn grant(tx: &mut postgres::Transaction<'_>, role: &str) -> Result<()> {
             lit = format!("'{}'", role.replace('\'', "''"))
         );
     }
-    tx.batch_execute(&sql)
-        .map_err(|e| PaytrackError::Database(format!("granting {role}: {}", super::describe(&e))))?;
+    tx.batch_execute(&sql).map_err(|e| {
+        PaytrackError::Database(format!("granting {role}: {}", super::describe(&e)))
+    })?;
     Ok(())
 }
 
