@@ -1433,6 +1433,11 @@ pub struct OutboxDrainArgs {
     /// Deliver by running CMD (through `sh -c`) once per message, the message as JSON on stdin; exit 0 = delivered.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+    /// Let the --exec command see this environment variable although it holds
+    /// a secret (PAYTRACK_TELEGRAM_TOKEN, PAYTRACK_DB, PGPASSWORD are withheld
+    /// otherwise). Repeatable.
+    #[arg(long, value_name = "NAME", requires = "exec", conflicts_with = "telegram")]
+    pub pass_env: Vec<String>,
     /// Deliver through the Telegram Bot API (token from the environment, PAYTRACK_TELEGRAM_TOKEN).
     #[arg(long)]
     pub telegram: bool,

@@ -26,6 +26,7 @@ mod records;
 mod reliability;
 mod safety;
 mod search;
+mod secrets;
 mod set_status;
 mod stats_audit;
 mod sync;
