@@ -616,6 +616,31 @@ REVOKE EXECUTE ON FUNCTION paytrack.fold_counters(), paytrack.rebuild_counters()
     paytrack.count_bookings_truncate() FROM PUBLIC;
 REVOKE ALL ON SCHEMA paytrack FROM PUBLIC;
 
+-- Whether the bot's own `public.blocked_users` (when there is one) lists
+-- a student: paytrack honours it like its own list on every send path
+-- (issue 26). Looked up by name at call time, so paytrack holds no
+-- dependency on the bot's table (a view over it would stop the bot from
+-- dropping or recreating it). Runs as the caller: the login role needs
+-- SELECT on it, which the bot's owner grants (README: Roles); without it the
+-- send fails loudly rather than message a student the bot has blocked.
+CREATE FUNCTION paytrack.blocked_by_bot(student bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    listed boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('public.blocked_users') IS NULL
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid = pg_catalog.to_regclass('public.blocked_users')
+                         AND a.attname = 'user_id' AND NOT a.attisdropped) THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.blocked_users AS b
+                             WHERE b.user_id OPERATOR(pg_catalog.=) $1)'
+       INTO listed USING student;
+    RETURN listed;
+END
+$fn$;
+
 -- The roles paytrack connects as when they are not the owner (`init
 -- --login-role`): each `init` grants them what the commands need on every
 -- table there is by then (src/db/pg/roles.rs).

@@ -1436,7 +1436,12 @@ pub struct OutboxDrainArgs {
     /// Let the --exec command see this environment variable although it holds
     /// a secret (PAYTRACK_TELEGRAM_TOKEN, PAYTRACK_DB, PGPASSWORD are withheld
     /// otherwise). Repeatable.
-    #[arg(long, value_name = "NAME", requires = "exec", conflicts_with = "telegram")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "exec",
+        conflicts_with = "telegram"
+    )]
     pub pass_env: Vec<String>,
     /// Deliver through the Telegram Bot API (token from the environment, PAYTRACK_TELEGRAM_TOKEN).
     #[arg(long)]

@@ -742,3 +742,141 @@ fn pg_trust_init_names_the_owner_and_refuses_an_owner_as_login_role() {
 fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+
+/// Rolled-back transactions in this database so far (a statement the server
+/// refused ends its transaction that way), read after the stats are flushed.
+fn rollbacks(t: &Trust) -> i64 {
+    let mut root = t.as_root();
+    root.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+    root.query_one(
+        "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// `check` and the everyday commands send PostgreSQL nothing it refuses
+/// (`check` asked for SQLite's `sqlite_master`, an ERROR in the school's
+/// server log on every run): no transaction of this database rolls back.
+/// (Every process flushes its statistics when it exits.)
+#[test]
+fn pg_trust_commands_send_no_sql_the_server_refuses() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let t = Trust::installed(&server);
+    t.env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let before = rollbacks(&t);
+    for args in [
+        &["check"][..],
+        &["check", "--quick"],
+        &["bookings", "list", "--all", "--search", "ольга"],
+        &["bookings", "show", "1"],
+        &["stats", "streams"],
+        &["stats", "verify"],
+        &["audit", "verify"],
+        &["audit", "tail"],
+        &["outbox", "list", "--all"],
+        &["booking", "set-status", "2", "confirmed"],
+    ] {
+        t.env.ok(args);
+    }
+    // The statistics of a process that just ended may take a moment to land.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(
+        rollbacks(&t),
+        before,
+        "the server refused something paytrack sent"
+    );
+}
+
+/// `check` reads the counters and their recount in one snapshot: while the
+/// bot inserts rows as fast as it can, 20 runs raise no false alarm.
+#[test]
+fn pg_trust_check_is_quiet_while_the_bot_inserts() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let t = Trust::installed(&server);
+    // Enough rows that the recount takes a while (the window a second
+    // snapshot would leave open).
+    t.as_bot()
+        .batch_execute(
+            "INSERT INTO public.bookings (user_id, first_name, course_id, course_stream, confirmed)
+             SELECT 10000 + i, 'n' || i, 1 + i % 3, 's' || (i % 7), 1 + (i % 2)
+               FROM generate_series(1, 30000) AS i",
+        )
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut bot = t.as_bot();
+        std::thread::spawn(move || {
+            let mut inserted = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                bot.batch_execute(
+                    "INSERT INTO public.bookings (user_id, first_name, course_id, course_stream, confirmed)
+                     VALUES (7, 'w', 1, 's1', 1), (8, 'w', 2, 's2', 2)",
+                )
+                .unwrap();
+                inserted += 2;
+            }
+            inserted
+        })
+    };
+    let mut alarms = Vec::new();
+    for _ in 0..20 {
+        let out = t.env.run(&["check"]);
+        if out.status.code() != Some(code::OK) {
+            alarms.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let inserted = writer.join().unwrap();
+    assert!(
+        inserted > 20,
+        "the bot wrote only {inserted} rows meanwhile"
+    );
+    assert!(
+        alarms.is_empty(),
+        "{} false alarm(s): {alarms:#?}",
+        alarms.len()
+    );
+    let (counters, recount) = t.counters_and_recount();
+    assert_eq!(counters, recount);
+}
+
+/// A student on the bot's own `public.blocked_users` gets no message from
+/// paytrack, like one on paytrack's list: the drain refuses to send it.
+#[test]
+fn pg_trust_the_bots_blocked_users_get_no_message() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let t = Trust::installed(&server);
+    t.as_bot()
+        .batch_execute("INSERT INTO public.blocked_users (user_id) VALUES (2)")
+        .unwrap();
+    t.env.ok(&["booking", "set-status", "1", "confirmed"]);
+    t.env.ok(&["booking", "set-status", "2", "confirmed"]);
+    let sent = t.env.path("sent.txt");
+    let command = format!("echo \"$PAYTRACK_CHAT_ID\" >> '{}'", sent.display());
+    let out = t.env.run(&["outbox", "drain", "--exec", &command]);
+    assert!(
+        matches!(out.status.code(), Some(code::OK | code::ATTENTION)),
+        "{out:?}"
+    );
+    let sent = std::fs::read_to_string(&sent).unwrap_or_default();
+    assert_eq!(sent.lines().collect::<Vec<_>>(), ["1"], "{sent}");
+    let error: String = t
+        .as_root()
+        .query_one(
+            "SELECT coalesce(last_error, status) FROM paytrack.outbox WHERE chat_id = 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(error.contains("blocked"), "{error}");
+}

@@ -123,6 +123,20 @@ impl PgDb {
                         &[&role],
                     )?
                     .get(0);
+                let blocked_unreadable: bool = tx
+                    .query_one(
+                        "SELECT pg_catalog.to_regclass('public.blocked_users') IS NOT NULL
+                            AND NOT pg_catalog.has_table_privilege($1, 'public.blocked_users', 'SELECT')",
+                        &[&role],
+                    )?
+                    .get(0);
+                if blocked_unreadable {
+                    warnings.push(format!(
+                        "the login role {role} cannot read the bot's public.blocked_users, so `outbox drain` \
+                         will refuse to send; the bot's owner runs: GRANT SELECT ON public.blocked_users TO {}",
+                        quote_ident(&role)
+                    ));
+                }
                 if missing.is_some() {
                     warnings.push(format!(
                         "the login role {role} cannot write public.bookings yet; the bot's owner runs: \
