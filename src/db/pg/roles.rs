@@ -196,6 +196,7 @@ fn grant(tx: &mut postgres::Transaction<'_>, role: &str) -> Result<()> {
         )?
         .get(0);
     if owns_bot_table {
+        let lit = format!("'{}'", role.replace('\'', "''"));
         sql += &format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON public.bookings TO {who};
              DO $grant$
@@ -206,7 +207,6 @@ fn grant(tx: &mut postgres::Transaction<'_>, role: &str) -> Result<()> {
                  END IF;
              END
              $grant$;",
-            lit = format!("'{}'", role.replace('\'', "''"))
         );
     }
     tx.batch_execute(&sql).map_err(|e| {
