@@ -740,6 +740,21 @@ fn pg_trust_init_names_the_owner_and_refuses_an_owner_as_login_role() {
         String::from_utf8_lossy(&not_member.stderr).contains("not a member"),
         "{not_member:?}"
     );
+    // A member of the owner role removes it all; the bot's table stays.
+    t.env.ok(&["--db", &admin_url, "uninstall", "--yes"]);
+    let mut root = t.as_root();
+    let left: (bool, i64, i64) = root
+        .query_one(
+            "SELECT to_regnamespace('paytrack') IS NULL,
+                    (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.bookings'::regclass
+                        AND NOT tgisinternal),
+                    (SELECT count(*) FROM public.bookings)",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!(left, (true, 0, 4));
+    t.env.fails(&["bookings", "list"], code::DATABASE);
 }
 
 /// `s` as an SQL string literal.
