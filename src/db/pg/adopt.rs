@@ -443,6 +443,12 @@ fn refuse_impostor_triggers(tx: &mut postgres::Transaction<'_>) -> Result<()> {
 /// Creates `BOT_INDEXES`, each in a savepoint; returns those refused for
 /// lack of ownership (any other error fails the adoption).
 fn create_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<Vec<&'static str>> {
+    // Not the owner: nothing is tried, so the school's server log gets no
+    // "must be owner of table bookings" ERROR per index on every adoption
+    // (issue 26: paytrack's own noise in that log).
+    if !owns_bot_table(tx)? {
+        return Ok(BOT_INDEXES.to_vec());
+    }
     let mut left = Vec::new();
     for sql in BOT_INDEXES {
         tx.batch_execute("SAVEPOINT paytrack_index")?;
@@ -458,10 +464,26 @@ fn create_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<Vec<&'static
     Ok(left)
 }
 
+/// Whether this role owns (or is a member of the owner of) the bot's table:
+/// only its owner may index it.
+fn owns_bot_table(tx: &mut postgres::Transaction<'_>) -> Result<bool> {
+    Ok(tx
+        .query_one(
+            "SELECT coalesce((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                                FROM pg_catalog.pg_class AS c
+                               WHERE c.oid = pg_catalog.to_regclass('public.bookings')), false)",
+            &[],
+        )?
+        .get(0))
+}
+
 /// Drops the indexes `create_bot_indexes` made, where this role may (the
 /// table's owner); otherwise they stay: harmless to the bot, and named
 /// `paytrack_…` for its owner to drop.
 fn drop_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    if !owns_bot_table(tx)? {
+        return Ok(());
+    }
     let names: Vec<String> = tx
         .query(
             "SELECT indexname::text FROM pg_indexes
