@@ -899,3 +899,23 @@ fn pg_trust_the_bots_blocked_users_get_no_message() {
         .get(0);
     assert!(error.contains("blocked"), "{error}");
 }
+
+/// The role flags are PostgreSQL's: on an SQLite file they are bad input,
+/// one line, and no file is made.
+#[test]
+fn init_role_flags_are_refused_for_an_sqlite_file() {
+    let env = Env::empty();
+    let file = env.path("school.db");
+    let file = file.to_str().unwrap();
+    for flags in [
+        &["--owner-role", "paytrack_owner"][..],
+        &["--login-role", "paytrack"],
+    ] {
+        let mut args = vec!["--db", file, "init"];
+        args.extend_from_slice(flags);
+        let stderr = env.fails(&args, code::BAD_INPUT);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("postgres://"), "{stderr}");
+    }
+    assert!(!env.path("school.db").exists());
+}

@@ -91,6 +91,23 @@ impl PgDb {
                 .map(|r| r.get(0))
                 .collect();
             let mut warnings = Vec::new();
+            // One role for everything (no login roles): that role sends.
+            if roles.is_empty() {
+                let unreadable: bool = tx
+                    .query_one(
+                        "SELECT pg_catalog.to_regclass('public.blocked_users') IS NOT NULL
+                            AND NOT pg_catalog.has_table_privilege('public.blocked_users', 'SELECT')",
+                        &[],
+                    )?
+                    .get(0);
+                if unreadable {
+                    warnings.push(
+                        "this role cannot read the bot's public.blocked_users, so `outbox drain` will refuse \
+                         to send; the bot's owner runs: GRANT SELECT ON public.blocked_users TO this role"
+                            .to_string(),
+                    );
+                }
+            }
             for role in roles {
                 // Nothing is granted to a role that could act as the owner:
                 // code running as it could then do everything the owner can.
