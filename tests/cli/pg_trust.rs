@@ -380,6 +380,18 @@ fn pg_trust_the_login_role_works_and_cannot_rewrite_history() {
     ))
     .unwrap();
     assert_untouched(&t, &before, 0, &privileges);
+
+    // What else the commands need, as the login role: erasure (audit values
+    // erased through the owner's trigger), a counter rebuild (through the
+    // owner's function).
+    t.env
+        .ok(&["users", "erase", "2", "--reason", "request", "--yes"]);
+    t.env.ok(&["stats", "rebuild"]);
+    let (counters, recount) = t.counters_and_recount();
+    assert_eq!(counters, recount);
+    let verified = t.env.ok(&["audit", "verify"]);
+    assert!(verified.starts_with("ok"), "{verified}");
+    assert_eq!(t.privileges(), privileges);
 }
 
 /// A `public.pg_get_serial_sequence(text, text)` of the bot's (exact match
