@@ -752,6 +752,20 @@ fn pg_trust_init_names_the_owner_and_refuses_an_owner_as_login_role() {
         String::from_utf8_lossy(&not_member.stderr).contains("not a member"),
         "{not_member:?}"
     );
+    // An object in the owner's schema that someone else made (a superuser
+    // can): refused, named with its owner.
+    t.as_root()
+        .batch_execute("CREATE FUNCTION paytrack.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        .unwrap();
+    let planted = t.install();
+    assert_eq!(planted.status.code(), Some(code::DATABASE), "{planted:?}");
+    assert!(
+        String::from_utf8_lossy(&planted.stderr).contains("function planted (owned by postgres)"),
+        "{planted:?}"
+    );
+    t.as_root()
+        .batch_execute("DROP FUNCTION paytrack.planted()")
+        .unwrap();
     // A member of the owner role removes it all; the bot's table stays.
     t.env.ok(&["--db", &admin_url, "uninstall", "--yes"]);
     let mut root = t.as_root();

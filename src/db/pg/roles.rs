@@ -258,27 +258,40 @@ pub(super) fn refuse_foreign_schema(tx: &mut postgres::Transaction<'_>) -> Resul
     let foreign: Vec<String> = tx
         .query(
             "SELECT pg_catalog.format('%s (owned by %s)', what, CAST(owner AS pg_catalog.regrole))
-               FROM (SELECT pg_catalog.format('table %I', c.relname) AS what, c.relowner AS owner
+               FROM (SELECT pg_catalog.format('table %I', c.relname) AS what, c.relowner AS owner,
+                            CAST('pg_catalog.pg_class' AS pg_catalog.regclass) AS catalog, c.oid
                        FROM pg_catalog.pg_class AS c
                       WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'paytrack')
                      UNION ALL
-                     SELECT pg_catalog.format('function %I', p.proname), p.proowner
+                     SELECT pg_catalog.format('function %I', p.proname), p.proowner,
+                            CAST('pg_catalog.pg_proc' AS pg_catalog.regclass), p.oid
                        FROM pg_catalog.pg_proc AS p
                       WHERE p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'paytrack')
                      UNION ALL
-                     SELECT pg_catalog.format('operator %s', o.oprname), o.oprowner
+                     SELECT pg_catalog.format('operator %s', o.oprname), o.oprowner,
+                            CAST('pg_catalog.pg_operator' AS pg_catalog.regclass), o.oid
                        FROM pg_catalog.pg_operator AS o
                       WHERE o.oprnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'paytrack')
                      UNION ALL
-                     SELECT pg_catalog.format('type %I', t.typname), t.typowner
+                     SELECT pg_catalog.format('type %I', t.typname), t.typowner,
+                            CAST('pg_catalog.pg_type' AS pg_catalog.regclass), t.oid
                        FROM pg_catalog.pg_type AS t
                       WHERE t.typnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'paytrack')
                      UNION ALL
-                     SELECT pg_catalog.format('collation %I', l.collname), l.collowner
+                     SELECT pg_catalog.format('collation %I', l.collname), l.collowner,
+                            CAST('pg_catalog.pg_collation' AS pg_catalog.regclass), l.oid
                        FROM pg_catalog.pg_collation AS l
                       WHERE l.collnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'paytrack')
                     ) AS objects
               WHERE owner <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+                -- Members of an extension this role installed there (a trusted
+                -- extension's objects belong to the bootstrap superuser).
+                AND NOT EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_depend AS d
+                      JOIN pg_catalog.pg_extension AS e ON e.oid = d.refobjid
+                     WHERE d.classid = objects.catalog AND d.objid = objects.oid AND d.deptype = 'e'
+                       AND d.refclassid = CAST('pg_catalog.pg_extension' AS pg_catalog.regclass)
+                       AND e.extowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
               ORDER BY 1 LIMIT 10",
             &[],
         )?
