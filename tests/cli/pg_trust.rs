@@ -8,7 +8,7 @@
 //! The roles are the README's (Running against PostgreSQL → Roles): a
 //! NOLOGIN owner of paytrack's schema, an admin who is a member of it and runs
 //! `init`, and the login role paytrack's commands connect as. Needs
-//! PAYTRACK_TEST_PG (skips without it; fails under CI=true).
+//! PAYTRACK_TEST_PG (ignored with the reason without it).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -310,6 +310,10 @@ fn assert_untouched(
 /// role, which can read and append but cannot change history, counters or
 /// rights by any SQL of its own.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_the_login_role_works_and_cannot_rewrite_history() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -397,6 +401,10 @@ fn pg_trust_the_login_role_works_and_cannot_rewrite_history() {
 /// A `public.pg_get_serial_sequence(text, text)` of the bot's (exact match
 /// for the call in the import's set-based insert) never runs as paytrack.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_a_shadowed_function_in_public_never_runs() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -455,6 +463,10 @@ fn pg_trust_a_shadowed_function_in_public_never_runs() {
 /// trigger (`WHERE id = OLD.id`), which used to search `public` before
 /// `pg_catalog`.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_a_shadowed_operator_in_public_never_runs() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -493,6 +505,10 @@ fn pg_trust_a_shadowed_operator_in_public_never_runs() {
 /// A `public.||(varchar, text)` of the bot's never runs during `--search`:
 /// the session's search_path leaves `public` out.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_the_session_path_leaves_public_out() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -525,6 +541,10 @@ fn pg_trust_the_session_path_leaves_public_out() {
 /// writes the table, paytrack's login role when paytrack changes a booking.
 /// It runs, and every attack in it fails.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_the_bots_trigger_cannot_touch_history_counters_or_rights() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -626,6 +646,10 @@ fn pg_trust_the_bots_trigger_cannot_touch_history_counters_or_rights() {
 /// or without an owner role, naming its owner; nothing is installed. So is a
 /// trigger of the bot's named like one of paytrack's counters.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_init_refuses_a_schema_or_trigger_the_bot_made_first() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -706,6 +730,10 @@ fn pg_trust_init_refuses_a_schema_or_trigger_the_bot_made_first() {
 /// `init` by the login role (or without acting as the owner) is refused,
 /// naming the owner; a login role that could act as the owner gets nothing.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_init_names_the_owner_and_refuses_an_owner_as_login_role() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -807,6 +835,10 @@ fn rollbacks(t: &Trust) -> i64 {
 /// server log on every run): no transaction of this database rolls back.
 /// (Every process flushes its statistics when it exits.)
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_commands_send_no_sql_the_server_refuses() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -840,6 +872,10 @@ fn pg_trust_commands_send_no_sql_the_server_refuses() {
 /// `check` reads the counters and their recount in one snapshot: while the
 /// bot inserts rows as fast as it can, 20 runs raise no false alarm.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_check_is_quiet_while_the_bot_inserts() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -896,6 +932,10 @@ fn pg_trust_check_is_quiet_while_the_bot_inserts() {
 /// A student on the bot's own `public.blocked_users` gets no message from
 /// paytrack, like one on paytrack's list: the drain refuses to send it.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_trust_the_bots_blocked_users_get_no_message() {
     let Some(server) = crate::harness::pg_server() else {
         return;
