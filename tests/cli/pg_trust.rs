@@ -870,7 +870,8 @@ fn pg_trust_commands_send_no_sql_the_server_refuses() {
 }
 
 /// `check` reads the counters and their recount in one snapshot: while the
-/// bot inserts rows as fast as it can, 20 runs raise no false alarm.
+/// bot inserts rows as fast as it can, 20 runs raise no false alarm (the
+/// code before issue 26 alarmed in 20 of 20; 50 runs took 56 s here).
 #[test]
 #[cfg_attr(
     not(pg_test_server),
