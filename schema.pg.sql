@@ -394,3 +394,257 @@ BEGIN
     END IF;
 END
 $recount$;
+
+-- migration: 3
+-- A trust boundary the bot cannot cross (issue 26).
+--
+-- Search paths: every function below runs with `search_path = pg_catalog,
+-- pg_temp` and names every object with its schema, so nothing the bot makes
+-- in `public` (the database owner may create there) can stand in for a
+-- function or operator of PostgreSQL's: a `public.pg_get_serial_sequence`
+-- or a `public.=` on integers ran as paytrack under migration 2's
+-- `search_path = paytrack, public, pg_catalog`. (pg_temp is never searched
+-- for functions or operators; listed last it cannot shadow a table either.)
+-- The view's write functions are installed by `init --adopt`
+-- (src/db/pg/adopt.rs) the same way; sessions use `pg_catalog, paytrack,
+-- pg_temp` (src/db/pg/mod.rs).
+--
+-- The three SQL helpers stay without a SET clause on purpose: PostgreSQL
+-- inlines a SQL function only without one (and a SET costs a GUC save and
+-- restore on every call; `instr` runs once per booking in a `--search`
+-- scan). They run with the caller's rights, never the owner's, and their
+-- bodies name every function, operator and type with its schema, so the
+-- caller's path does not change what they do.
+CREATE OR REPLACE FUNCTION paytrack.instr(haystack text, needle text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT pg_catalog.strpos(haystack, needle)';
+CREATE OR REPLACE FUNCTION paytrack.json_extract(doc text, path text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$SELECT CAST(doc AS pg_catalog.jsonb) OPERATOR(pg_catalog.#>>)
+                pg_catalog.string_to_array(pg_catalog.substr(path, 3), '.')$$;
+CREATE OR REPLACE FUNCTION paytrack.json_set(doc text, path1 text, value1 text, path2 text, value2 text)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$SELECT CAST(pg_catalog.jsonb_set(
+                pg_catalog.jsonb_set(CAST(doc AS pg_catalog.jsonb),
+                                     pg_catalog.string_to_array(pg_catalog.substr(path1, 3), '.'),
+                                     coalesce(pg_catalog.to_jsonb(value1), CAST('null' AS pg_catalog.jsonb))),
+                pg_catalog.string_to_array(pg_catalog.substr(path2, 3), '.'),
+                coalesce(pg_catalog.to_jsonb(value2), CAST('null' AS pg_catalog.jsonb))) AS pg_catalog.text)$$;
+
+-- Folding runs as the owner: the login role paytrack connects as may read
+-- the counters but not write them (a trigger of the bot's running as that
+-- role cannot move a count).
+CREATE OR REPLACE FUNCTION paytrack.fold_counters() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    WITH touched AS (
+        SELECT course_id, course_stream, confirmed FROM paytrack.stream_counter_deltas
+         GROUP BY 1, 2, 3 HAVING count(*) > 1
+    ), gone AS (
+        DELETE FROM paytrack.stream_counter_deltas AS d
+         USING touched AS t
+         WHERE (d.course_id, d.course_stream, d.confirmed) = (t.course_id, t.course_stream, t.confirmed)
+        RETURNING d.course_id, d.course_stream, d.confirmed, d.bookings, d.pct_sum
+    )
+    INSERT INTO paytrack.stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
+    SELECT course_id, course_stream, confirmed, sum(bookings), sum(pct_sum)
+      FROM gone GROUP BY 1, 2, 3
+    HAVING sum(bookings) <> 0 OR sum(pct_sum) <> 0;
+$fn$;
+
+-- `stats rebuild` on PostgreSQL: the counters recounted from the bot's
+-- table, as the owner (see fold_counters). One statement, so the deltas it
+-- removes and the rows it counts are one snapshot: a bot write committed
+-- after it is in neither, and its own delta stays. (A data-modifying WITH
+-- always runs to completion, read or not.)
+-- (PL/pgSQL: a SQL function's body is checked when it is created, and a
+-- database `init` runs on may have no public.bookings yet.)
+CREATE FUNCTION paytrack.rebuild_counters() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    WITH gone AS (DELETE FROM paytrack.stream_counter_deltas RETURNING 1)
+    INSERT INTO paytrack.stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
+    SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
+           sum(100 - coalesce(discount_percent, 0))
+      FROM public.bookings GROUP BY 1, 2, 3;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.refuse_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'P0001';
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.notify_audit() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    PERFORM pg_catalog.pg_notify('paytrack_audit', CAST(NEW.id AS pg_catalog.text));
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.audit_personal_erase_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'audit_personal is append-only (erase sets value and salt to NULL)' USING ERRCODE = 'P0001';
+    END IF;
+    IF NEW.entry_id IS DISTINCT FROM OLD.entry_id OR NEW.field IS DISTINCT FROM OLD.field
+       OR NEW.digest IS DISTINCT FROM OLD.digest OR NEW.value IS NOT NULL OR NEW.salt IS NOT NULL THEN
+        RAISE EXCEPTION 'audit_personal only allows erasing a value' USING ERRCODE = 'P0001';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+-- A new audit entry must extend the chain: the next id, and the hash of the
+-- last entry as its prev_hash. The login role may only INSERT into the log
+-- (init grants no UPDATE, DELETE or TRUNCATE, and only the owner can
+-- disable this trigger), so history can be added to but not forked,
+-- re-chained or rewritten. A row-level BEFORE trigger sees the rows an
+-- earlier part of the same multi-row INSERT added.
+CREATE FUNCTION paytrack.audit_log_extends_chain() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    last_id   bigint := 0;
+    last_hash text := '0000000000000000000000000000000000000000000000000000000000000000';
+BEGIN
+    SELECT a.id, a.hash INTO last_id, last_hash
+      FROM paytrack.audit_log AS a ORDER BY a.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        last_id := 0;
+        last_hash := '0000000000000000000000000000000000000000000000000000000000000000';
+    END IF;
+    IF NEW.id IS DISTINCT FROM last_id + 1 OR NEW.prev_hash IS DISTINCT FROM last_hash THEN
+        RAISE EXCEPTION 'audit entry % does not extend the audit chain (its last entry is %)',
+            NEW.id, last_id USING ERRCODE = 'P0001';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER audit_log_extends_chain BEFORE INSERT ON paytrack.audit_log
+    FOR EACH ROW EXECUTE FUNCTION paytrack.audit_log_extends_chain();
+
+-- The counter triggers' functions, as in migration 2 with the fixed path.
+CREATE OR REPLACE FUNCTION paytrack.count_booking_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (OLD.course_id, OLD.course_stream, OLD.confirmed, OLD.discount_percent)
+           IS NOT DISTINCT FROM (NEW.course_id, NEW.course_stream, NEW.confirmed, NEW.discount_percent) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO paytrack.stream_counter_deltas VALUES
+            (coalesce(OLD.course_id, 0), coalesce(OLD.course_stream, ''), coalesce(OLD.confirmed, 0),
+             -1, -(100 - coalesce(OLD.discount_percent, 0)));
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO paytrack.stream_counter_deltas VALUES
+            (coalesce(NEW.course_id, 0), coalesce(NEW.course_stream, ''), coalesce(NEW.confirmed, 0),
+             1, 100 - coalesce(NEW.discount_percent, 0));
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.count_bookings_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    INSERT INTO paytrack.stream_counter_deltas
+    SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), count(*),
+           sum(100 - coalesce(discount_percent, 0))
+      FROM new_rows GROUP BY 1, 2, 3;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.count_bookings_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    INSERT INTO paytrack.stream_counter_deltas
+    SELECT coalesce(course_id, 0), coalesce(course_stream, ''), coalesce(confirmed, 0), -count(*),
+           -sum(100 - coalesce(discount_percent, 0))
+      FROM old_rows GROUP BY 1, 2, 3;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.count_bookings_updated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    WITH changed AS (
+        SELECT o.course_id AS old_course, o.course_stream AS old_stream, o.confirmed AS old_status,
+               o.discount_percent AS old_discount, n.course_id AS new_course,
+               n.course_stream AS new_stream, n.confirmed AS new_status,
+               n.discount_percent AS new_discount
+          FROM old_rows o JOIN new_rows n ON n.id = o.id
+         WHERE (o.course_id, o.course_stream, o.confirmed, o.discount_percent)
+               IS DISTINCT FROM (n.course_id, n.course_stream, n.confirmed, n.discount_percent)
+    ), moved AS (
+        SELECT -1 AS sign, coalesce(old_course, 0) AS course_id, coalesce(old_stream, '') AS course_stream,
+               coalesce(old_status, 0) AS confirmed, 100 - coalesce(old_discount, 0) AS pct
+          FROM changed
+        UNION ALL
+        SELECT 1, coalesce(new_course, 0), coalesce(new_stream, ''), coalesce(new_status, 0),
+               100 - coalesce(new_discount, 0)
+          FROM changed
+    )
+    INSERT INTO paytrack.stream_counter_deltas
+    SELECT course_id, course_stream, confirmed, sum(sign), sum(sign * pct)
+      FROM moved GROUP BY 1, 2, 3;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION paytrack.count_bookings_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    DELETE FROM paytrack.stream_counter_deltas;
+    RETURN NULL;
+END
+$fn$;
+
+-- Functions that run as their owner are the owner's to hand out: nobody
+-- attaches a counter function to a table of their own to forge counts
+-- (a trigger's EXECUTE is checked when it is created, not when it fires, so
+-- the bot's own writes keep counting). `init` grants the login roles what
+-- they call.
+REVOKE EXECUTE ON FUNCTION paytrack.fold_counters(), paytrack.rebuild_counters(),
+    paytrack.count_booking_change(), paytrack.count_bookings_inserted(),
+    paytrack.count_bookings_deleted(), paytrack.count_bookings_updated(),
+    paytrack.count_bookings_truncate() FROM PUBLIC;
+REVOKE ALL ON SCHEMA paytrack FROM PUBLIC;
+
+-- Whether the bot's own `public.blocked_users` (when there is one) lists
+-- a student: paytrack honours it like its own list on every send path
+-- (issue 26). Looked up by name at call time, so paytrack holds no
+-- dependency on the bot's table (a view over it would stop the bot from
+-- dropping or recreating it). Runs as the caller: the login role needs
+-- SELECT on it, which the bot's owner grants (README: Roles); without it the
+-- send fails loudly rather than message a student the bot has blocked.
+CREATE FUNCTION paytrack.blocked_by_bot(student bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    listed boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('public.blocked_users') IS NULL
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid = pg_catalog.to_regclass('public.blocked_users')
+                         AND a.attname = 'user_id' AND NOT a.attisdropped) THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.blocked_users AS b
+                             WHERE b.user_id OPERATOR(pg_catalog.=) $1)'
+       INTO listed USING student;
+    RETURN listed;
+END
+$fn$;
+
+-- The roles paytrack connects as when they are not the owner (`init
+-- --login-role`): each `init` grants them what the commands need on every
+-- table there is by then (src/db/pg/roles.rs).
+CREATE TABLE paytrack.login_roles (
+    role_name  text PRIMARY KEY,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);

@@ -89,6 +89,18 @@ pub enum Command {
         /// bookings (slower on a big table) and says so.
         #[arg(long, requires = "adopt")]
         no_counters: bool,
+        /// On a postgres:// URL: create paytrack's schema, tables and functions
+        /// as this (NOLOGIN) role, which the connecting role must be a member
+        /// of, so the role paytrack's commands connect as owns nothing (see
+        /// README "Running against PostgreSQL" → Roles). An existing schema
+        /// must belong to it.
+        #[arg(long, value_name = "ROLE")]
+        owner_role: Option<String>,
+        /// On a postgres:// URL: the role paytrack's commands connect as, given
+        /// only what they need: it appends to the audit log but cannot change
+        /// it. Repeatable; later `init`s grant the roles named before again.
+        #[arg(long, value_name = "ROLE")]
+        login_role: Vec<String>,
     },
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
@@ -1421,6 +1433,16 @@ pub struct OutboxDrainArgs {
     /// Deliver by running CMD (through `sh -c`) once per message, the message as JSON on stdin; exit 0 = delivered.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+    /// Let the --exec command see this environment variable although it holds
+    /// a secret (PAYTRACK_TELEGRAM_TOKEN, PAYTRACK_DB, PGPASSWORD are withheld
+    /// otherwise). Repeatable.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "exec",
+        conflicts_with = "telegram"
+    )]
+    pub pass_env: Vec<String>,
     /// Deliver through the Telegram Bot API (token from the environment, PAYTRACK_TELEGRAM_TOKEN).
     #[arg(long)]
     pub telegram: bool,

@@ -46,8 +46,8 @@ pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
     crate::interrupt::check()?;
     // The copy is checked as paytrack will open it after a restore.
     let report = {
-        let copy = Db::open(&copy_path, OpenMode::Existing)?;
-        run_checks(&copy, false)?
+        let mut copy = Db::open(&copy_path, OpenMode::Existing)?;
+        run_checks(&mut copy, false)?
     };
     if !report.findings.is_empty() {
         crate::output::findings::print_check_report(&report)?;

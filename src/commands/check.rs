@@ -9,7 +9,7 @@ use crate::error::{exit, PaytrackError};
 use crate::services::check::run_checks;
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8> {
-    let db = match ctx.open_db() {
+    let mut db = match ctx.open_db() {
         Ok(db) => db,
         // A file too damaged to open is the strongest finding of all.
         Err(err) if crate::db::check::is_corruption(&err) => {
@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8> {
         }
         Err(err) => return Err(err),
     };
-    let report = run_checks(&db, args.quick)?;
+    let report = run_checks(&mut db, args.quick)?;
     crate::output::findings::print_check_report(&report)?;
     if report.findings.is_empty() {
         return Ok(exit::OK);

@@ -137,7 +137,20 @@ pub fn run(cli: Cli) -> Result<u8> {
         command: command_path(&cli.command),
     };
     let result = match cli.command {
-        Command::Init { adopt, no_counters } => init(&ctx, adopt, no_counters),
+        Command::Init {
+            adopt,
+            no_counters,
+            owner_role,
+            login_role,
+        } => init(
+            &ctx,
+            adopt,
+            no_counters,
+            &InitRoles {
+                owner: owner_role,
+                login: login_role,
+            },
+        ),
         Command::Uninstall(args) => uninstall(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Bookings(cmd) => run_bookings(&ctx, cmd),
@@ -329,16 +342,27 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-fn init(ctx: &Context, adopt: bool, no_counters: bool) -> Result<u8> {
+/// `init --owner-role` and `--login-role` (PostgreSQL only; issue 26).
+pub struct InitRoles {
+    pub owner: Option<String>,
+    pub login: Vec<String>,
+}
+
+fn init(ctx: &Context, adopt: bool, no_counters: bool, roles: &InitRoles) -> Result<u8> {
     if ctx.postgres_url.is_some() {
         #[cfg(feature = "postgres")]
-        return postgres::init(ctx, adopt, !no_counters);
+        return postgres::init(ctx, adopt, !no_counters, roles);
         #[cfg(not(feature = "postgres"))]
         return ctx.refuse_postgres().map(|()| exit::OK);
     }
     if no_counters {
         return Err(bad_input(
             "--no-counters is for a postgres:// URL (an SQLite file's counters are paytrack's own)",
+        ));
+    }
+    if roles.owner.is_some() || !roles.login.is_empty() {
+        return Err(bad_input(
+            "--owner-role and --login-role are for a postgres:// URL (an SQLite file has no roles)",
         ));
     }
     let existed = ctx.db_path.exists();

@@ -115,7 +115,7 @@ fn footer(
 }
 
 fn drain(ctx: &Context, args: OutboxDrainArgs) -> Result<u8> {
-    let mut channel = channel(&args)?;
+    let mut channel = channel(ctx, &args)?;
     let mut db = ctx.open_db()?;
     let options = DrainOptions {
         limit: args.limit,
@@ -142,13 +142,49 @@ fn drain(ctx: &Context, args: OutboxDrainArgs) -> Result<u8> {
     })
 }
 
+/// What an `--exec` command's output must never carry into the outbox or a
+/// terminal (issue 26): the bot token and the database password, wherever
+/// paytrack found it (the URL, PGPASSWORD or the password file).
+fn secrets(ctx: &Context) -> Vec<String> {
+    let mut secrets: Vec<String> = [TOKEN_VAR, "PGPASSWORD"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .collect();
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &ctx.postgres_url {
+        if let Some(password) = crate::db::pg::resolve(url)
+            .ok()
+            .and_then(|info| info.password().map(str::to_string))
+        {
+            secrets.push(password);
+        }
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = ctx;
+    secrets.retain(|s| !s.is_empty());
+    secrets
+}
+
 /// The channel the flags ask for, checked before anything is claimed.
-fn channel(args: &OutboxDrainArgs) -> Result<Box<dyn Channel>> {
+fn channel(ctx: &Context, args: &OutboxDrainArgs) -> Result<Box<dyn Channel>> {
     if let Some(command) = &args.exec {
         if command.trim().is_empty() {
             return Err(bad_input("--exec needs a command"));
         }
-        return Ok(Box::new(ExecChannel::new(command.clone(), args.timeout)));
+        for name in &args.pass_env {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(bad_input(format!(
+                    "--pass-env {}: not the name of an environment variable",
+                    crate::output::sanitize::shown(name)
+                )));
+            }
+        }
+        return Ok(Box::new(ExecChannel::new(
+            command.clone(),
+            args.timeout,
+            args.pass_env.clone(),
+            secrets(ctx),
+        )));
     }
     let token = std::env::var(TOKEN_VAR).unwrap_or_default();
     if token.is_empty() {

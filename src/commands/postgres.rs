@@ -20,8 +20,11 @@ pub(super) fn connect(ctx: &Context) -> Result<PgDb> {
 
 /// `init`: creates or updates the `paytrack` schema; with `--adopt`, checks
 /// the bot's table and installs the counters.
-pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
+pub fn init(ctx: &Context, adopt: bool, counters: bool, roles: &super::InitRoles) -> Result<u8> {
     let mut db = connect(ctx)?;
+    if let Some(owner) = &roles.owner {
+        db.act_as(owner)?;
+    }
     let (before, after) = db.migrate()?;
     let out = &ctx.out;
     let shown = db.info().to_string();
@@ -71,6 +74,10 @@ pub fn init(ctx: &Context, adopt: bool, counters: bool) -> Result<u8> {
             ),
             adopted_indexes_left.join("; ")
         ));
+    }
+    // Every init grants the login roles again: a migration may have added tables.
+    for warning in db.grant_login_roles(&roles.login)? {
+        out.warn(&warning);
     }
     if adopt && !counters {
         out.warn(out.tr(

@@ -388,13 +388,19 @@ impl Db {
     /// Confirmed bookings of one stream, oldest confirmation first, with whether
     /// each student blocked the bot. Walks the `bookings_by_stream` index.
     pub fn stream_members(&self, course_id: i64, code: &str) -> Result<Vec<StreamMember>> {
-        let mut stmt = self.conn().prepare_cached(
+        // On PostgreSQL the bot's own blocked list counts too (issue 26).
+        let mut stmt = self.conn().prepare_cached(self.conn().pick(
             "SELECT b.user_id, b.username, b.first_name, b.id, b.confirmed_at,
                     bu.user_id IS NOT NULL
                FROM bookings b LEFT JOIN blocked_users bu ON bu.user_id = b.user_id
               WHERE b.course_id = ?1 AND b.course_stream = ?2 AND b.confirmed = 2
               ORDER BY b.confirmed_at, b.id",
-        )?;
+            "SELECT b.user_id, b.username, b.first_name, b.id, b.confirmed_at,
+                    bu.user_id IS NOT NULL OR paytrack.blocked_by_bot(b.user_id)
+               FROM bookings b LEFT JOIN blocked_users bu ON bu.user_id = b.user_id
+              WHERE b.course_id = ?1 AND b.course_stream = ?2 AND b.confirmed = 2
+              ORDER BY b.confirmed_at, b.id",
+        ))?;
         let rows = stmt
             .query_map(params![course_id, code], |r| {
                 Ok(StreamMember {

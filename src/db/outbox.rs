@@ -18,6 +18,12 @@ use crate::domain::message::{MessageKind, MessageStatus};
 use crate::domain::money::Money;
 use crate::domain::time::to_storage;
 
+/// Whether a student is on paytrack's blocked list; on PostgreSQL also on
+/// the bot's own `public.blocked_users` (schema.pg.sql, migration 3).
+const BLOCKED_SQLITE: &str = "SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)";
+const BLOCKED_PG: &str = "SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)
+                              OR paytrack.blocked_by_bot(?1)";
+
 /// One queued message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxMessage {
@@ -509,11 +515,12 @@ impl WriteTx<'_> {
             })?)
     }
 
-    /// Whether the student blocked the bot.
+    /// Whether the student blocked the bot (on PostgreSQL: or the bot's own
+    /// `public.blocked_users` lists them, issue 26).
     pub fn user_blocked(&self, user_id: i64) -> Result<bool> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)")?
+            .prepare_cached(self.conn().pick(BLOCKED_SQLITE, BLOCKED_PG))?
             .query_row(params![user_id], |r| r.get(0))?)
     }
 
@@ -645,7 +652,7 @@ impl WriteTx<'_> {
                 })
             })?;
         let recipient_blocked = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)")?
+            .prepare_cached(conn.pick(BLOCKED_SQLITE, BLOCKED_PG))?
             .query_row(params![claimed.chat_id], |r| r.get(0))?;
         Ok(Some(ClaimedMessage {
             recipient_blocked,

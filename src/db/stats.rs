@@ -308,11 +308,9 @@ impl WriteTx<'_> {
              SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
                     SUM(100 - COALESCE(discount_percent, 0))
                FROM bookings GROUP BY 1, 2, 3;",
-            "DELETE FROM stream_counter_deltas;
-             INSERT INTO stream_counter_deltas (course_id, course_stream, confirmed, bookings, pct_sum)
-             SELECT course_id, COALESCE(course_stream, ''), confirmed, COUNT(*),
-                    SUM(100 - COALESCE(discount_percent, 0))
-               FROM bookings GROUP BY 1, 2, 3;",
+            // As the owner (schema.pg.sql, migration 3): the login role
+            // paytrack connects as may not write the counters itself.
+            "SELECT paytrack.rebuild_counters()",
         ))?;
         Ok(())
     }

@@ -78,9 +78,51 @@ fn capped(text: &str, max: usize) -> String {
     format!("{}… ({} bytes)", for_terminal(&text[..cut]), text.len())
 }
 
-/// A path, made fit to echo as `shown` does (a name that is not UTF-8 is shown lossily).
+/// A path, made fit to echo as `shown` does (a name that is not UTF-8 is shown
+/// lossily); a `postgres://` URL without its password (issue 26: `check` printed
+/// it whole, and cron mails what `check` prints).
 pub fn shown_path(path: impl AsRef<std::path::Path>) -> String {
-    shown(&path.as_ref().to_string_lossy())
+    shown(&without_password(&path.as_ref().to_string_lossy()))
+}
+
+/// `text` without a password when it is a `postgres://` or `postgresql://`
+/// URL: the `:password` of its user part and any `password=` parameter are
+/// left out. Anything else is returned as it is. The one place a URL loses
+/// its password before it is shown.
+pub fn without_password(text: &str) -> Cow<'_, str> {
+    let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+    let Some(scheme_len) = ["postgres://", "postgresql://"]
+        .iter()
+        .find(|s| lower.starts_with(*s))
+        .map(|s| s.len())
+    else {
+        return Cow::Borrowed(text);
+    };
+    let (scheme, rest) = text.split_at(scheme_len);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{user}@{host}")
+        }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_string(),
+    };
+    Cow::Owned(format!("{scheme}{authority}{tail}"))
 }
 
 /// Whether a CSV cell needs the `'` prefix. Text that already starts with `'`
@@ -114,6 +156,26 @@ pub fn from_csv(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            without_password("postgres://app:S3cret@db.example.org:5432/school?sslmode=require"),
+            "postgres://app@db.example.org:5432/school?sslmode=require"
+        );
+        assert_eq!(
+            without_password(
+                "POSTGRESQL://app:a:b@c@%2Ftmp%2Fs/db?password=S3cret&sslmode=disable"
+            ),
+            "POSTGRESQL://app@%2Ftmp%2Fs/db?sslmode=disable"
+        );
+        assert_eq!(
+            without_password("postgres:///db?Password=x"),
+            "postgres:///db"
+        );
+        assert_eq!(without_password("/srv/a:b@c.db"), "/srv/a:b@c.db");
+        assert!(!shown_path("postgres://u:S3cret@h/d").contains("S3cret"));
+    }
 
     #[test]
     fn escapes_what_could_drive_a_terminal() {

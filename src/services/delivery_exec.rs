@@ -6,6 +6,12 @@
 //! and 127 mean the command cannot run (the drain stops); any other exit is
 //! retried later. The command runs in its own process group, so
 //! a hung one is killed with everything it started when the time-out expires.
+//!
+//! The command does not inherit paytrack's secrets (issue 26): the bot token,
+//! the database URL and the database password are left out of its
+//! environment unless named with `--pass-env`, and whatever it writes to
+//! stderr is scrubbed of the token and the password before it becomes the
+//! message's last error or is shown.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -19,15 +25,76 @@ use crate::services::delivery::{Channel, SendOutcome};
 /// How much of the command's stderr is kept as the message's last error.
 const STDERR_KEPT: usize = 500;
 
+/// The variables an `--exec` command does not get unless `--pass-env` names
+/// them: they hold the bot token, or the database password (in the URL).
+pub const WITHHELD_ENV: &[&str] = &["PAYTRACK_TELEGRAM_TOKEN", "PAYTRACK_DB", "PGPASSWORD"];
+
 pub struct ExecChannel {
     command: String,
     timeout: Duration,
+    /// Names from `--pass-env`: withheld variables the command may see.
+    pass_env: Vec<String>,
+    /// Texts scrubbed from the command's stderr (token, database password).
+    secrets: Vec<String>,
 }
 
 impl ExecChannel {
-    pub fn new(command: String, timeout: Duration) -> ExecChannel {
-        ExecChannel { command, timeout }
+    pub fn new(
+        command: String,
+        timeout: Duration,
+        pass_env: Vec<String>,
+        secrets: Vec<String>,
+    ) -> ExecChannel {
+        ExecChannel {
+            command,
+            timeout,
+            pass_env,
+            secrets,
+        }
     }
+
+    /// `text` with every secret replaced by `<secret>`, raw or percent-encoded.
+    fn scrub(&self, text: &str) -> String {
+        scrub_secrets(text, &self.secrets)
+    }
+}
+
+/// `text` with each of `secrets` (as written, or percent-encoded as a URL
+/// holds it) replaced by `<secret>`; longest first, so a secret that contains
+/// another is not left half-shown.
+pub fn scrub_secrets(text: &str, secrets: &[String]) -> String {
+    let mut forms: Vec<String> = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .flat_map(|s| {
+            [
+                s.clone(),
+                percent_encoded(s, false),
+                percent_encoded(s, true),
+            ]
+        })
+        .collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms.iter().fold(text.to_string(), |text, secret| {
+        text.replace(secret.as_str(), "<secret>")
+    })
+}
+
+/// `text` as a URL's user-info part spells it: everything but RFC 3986's
+/// unreserved characters percent-encoded (`lower`: with lower-case hex digits).
+fn percent_encoded(text: &str, lower: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else if lower {
+            out.push_str(&format!("%{byte:02x}"));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl Channel for ExecChannel {
@@ -47,7 +114,13 @@ impl Channel for ExecChannel {
                 }
             }
         };
-        let spawned = Command::new("sh")
+        let mut command = Command::new("sh");
+        for name in WITHHELD_ENV {
+            if !self.pass_env.iter().any(|p| p == name) {
+                command.env_remove(name);
+            }
+        }
+        let spawned = command
             .arg("-c")
             .arg(&self.command)
             .env("PAYTRACK_MESSAGE_ID", message.id.to_string())
@@ -119,7 +192,8 @@ impl Channel for ExecChannel {
             Some(code) => format!("command exited with status {code}"),
             None => "command was killed by a signal".to_string(),
         };
-        let tail = stderr_tail(&stderr);
+        // Scrubbed whole, then cut: cutting first could leave part of a secret.
+        let tail = stderr_tail(self.scrub(&String::from_utf8_lossy(&stderr)).as_bytes());
         let error = if tail.is_empty() {
             how
         } else {
@@ -182,6 +256,24 @@ mod tests {
         let long = "é".repeat(400);
         let tail = stderr_tail(long.as_bytes());
         assert!(tail.len() <= STDERR_KEPT && tail.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn scrubs_each_secret_raw_and_percent_encoded() {
+        let secrets = [
+            "123:AbC-d_e".to_string(),
+            "p@ss w/rd".to_string(),
+            String::new(),
+        ];
+        let text =
+            "token 123:AbC-d_e url postgres://u:p%40ss%20w%2Frd@h/db and p@ss w/rd, 123%3aAbC-d_e";
+        let clean = scrub_secrets(text, &secrets);
+        assert!(
+            !clean.contains("AbC") && !clean.contains("ss w") && !clean.contains("%40ss"),
+            "{clean}"
+        );
+        assert_eq!(clean.matches("<secret>").count(), 4, "{clean}");
+        assert_eq!(scrub_secrets("nothing here", &secrets), "nothing here");
     }
 
     #[test]

@@ -254,14 +254,16 @@ impl Env {
 
     /// Lifts the append-only guards of the audit log and its personal
     /// fields, as whoever holds the database can (the SQLite file's owner
-    /// drops the triggers; PostgreSQL's table owner disables them), so a
-    /// test can tamper with entries and see `audit verify` catch it.
+    /// drops the triggers; PostgreSQL's table owner disables them, including
+    /// the one that checks a new entry extends the chain), so a test can
+    /// tamper with entries and see `audit verify` catch it.
     #[allow(dead_code)] // used by some test modules
     pub fn unguard_audit_log(&self) {
         if is_url(&self.db) {
             self.exec(
                 "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
                  ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate;
+                 ALTER TABLE audit_log DISABLE TRIGGER audit_log_extends_chain;
                  ALTER TABLE audit_personal DISABLE TRIGGER audit_personal_erase_only;
                  ALTER TABLE audit_personal DISABLE TRIGGER audit_personal_no_truncate;",
             );

@@ -17,6 +17,8 @@ mod payments_people;
 #[cfg(feature = "postgres")]
 mod pg_backend;
 mod pg_reliability;
+#[cfg(feature = "postgres")]
+mod pg_trust;
 mod pipeline;
 mod privacy;
 mod properties;
@@ -24,6 +26,7 @@ mod records;
 mod reliability;
 mod safety;
 mod search;
+mod secrets;
 mod set_status;
 mod silent;
 mod stats_audit;

@@ -319,7 +319,7 @@ fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
     assert_eq!(rows.len(), 5);
     for row in rows {
         assert!(row.get::<_, bool>(0), "SECURITY DEFINER");
-        assert_eq!(row.get::<_, String>(1), "search_path=paytrack, pg_catalog");
+        assert_eq!(row.get::<_, String>(1), "search_path=pg_catalog, pg_temp");
     }
 }
 

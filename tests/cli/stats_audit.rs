@@ -971,7 +971,8 @@ fn follow_escapes_a_hostile_action_written_into_the_log() {
     // clear the admin's terminal.
     env.exec(&format!(
         "INSERT INTO audit_log (id, at, actor, action, details, prev_hash, hash)
-         SELECT MAX(id) + 1, '2024-12-10T12:00:00Z', 'mallory', {}, '{{}}', '', '' FROM audit_log",
+         SELECT MAX(id) + 1, '2024-12-10T12:00:00Z', 'mallory', {}, '{{}}',
+                (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), '' FROM audit_log",
         sql_literal(Some("x\u{1b}]0;owned\u{7}\u{1b}[2Jmarker"))
     ));
     wait_for_line(&rx, "marker", &mut seen);

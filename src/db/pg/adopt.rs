@@ -122,9 +122,18 @@ SELECT b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, 
 /// writes: otherwise the row counts as not updated). An INSERT with an
 /// explicit id moves the bot's id sequence past it, so the bot's next
 /// booking does not collide.
+///
+/// Both functions run as the caller (the login role), never as the owner:
+/// they write the bot's table, whose own triggers then run as that role,
+/// which can append to the audit log but not change it (issue 26; see
+/// `roles.rs`). Their `search_path = pg_catalog, pg_temp` and schema-qualified
+/// names keep anything the bot creates in `public` (a function such as
+/// `pg_get_serial_sequence(text, text)`, an operator such as `=` on integers)
+/// from standing in for PostgreSQL's: with pg_catalog the only schema
+/// searched for functions and operators, nothing can shadow one.
 const BOOKINGS_WRITE: &str = "
 CREATE OR REPLACE FUNCTION paytrack.bookings_write() RETURNS trigger
-LANGUAGE plpgsql SET search_path = paytrack, public, pg_catalog AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     seq text;
 BEGIN
@@ -140,16 +149,17 @@ BEGIN
             INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream,
                                          confirmed, created_at{bot_extra_columns})
             VALUES (NEW.user_id, NEW.username, NEW.first_name, NEW.course_id, NEW.course_stream,
-                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, now()){new_extra_values})
+                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, pg_catalog.now()){new_extra_values})
             RETURNING id INTO NEW.id;
         ELSE
             INSERT INTO public.bookings (id, user_id, username, first_name, course_id, course_stream,
                                          confirmed, created_at{bot_extra_columns})
             VALUES (NEW.id, NEW.user_id, NEW.username, NEW.first_name, NEW.course_id, NEW.course_stream,
-                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, now()){new_extra_values});
-            seq := pg_get_serial_sequence('public.bookings', 'id');
-            IF seq IS NOT NULL AND coalesce(pg_sequence_last_value(seq::regclass), 0) < NEW.id THEN
-                PERFORM setval(seq, NEW.id);
+                    coalesce(NEW.confirmed, 1), coalesce(NEW.created_at, pg_catalog.now()){new_extra_values});
+            seq := pg_catalog.pg_get_serial_sequence('public.bookings', 'id');
+            IF seq IS NOT NULL
+               AND coalesce(pg_catalog.pg_sequence_last_value(CAST(seq AS pg_catalog.regclass)), 0) < NEW.id THEN
+                PERFORM pg_catalog.setval(CAST(seq AS pg_catalog.regclass), NEW.id);
             END IF;
         END IF;
     ELSE
@@ -177,7 +187,7 @@ DROP TRIGGER IF EXISTS bookings_write ON paytrack.bookings;
 
 -- New bookings staged by COPY (src/db/pg/bulk.rs), written set-based.
 CREATE OR REPLACE FUNCTION paytrack.insert_staged_bookings() RETURNS void
-LANGUAGE plpgsql SET search_path = paytrack, public, pg_catalog AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     seq text;
     top bigint;
@@ -191,11 +201,11 @@ BEGIN
     ON CONFLICT (booking_id) DO UPDATE
        SET updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at,
            search_text = excluded.search_text, erased_at = NULL;
-    seq := pg_get_serial_sequence('public.bookings', 'id');
+    seq := pg_catalog.pg_get_serial_sequence('public.bookings', 'id');
     SELECT max(id) INTO top FROM pg_temp.paytrack_staged_bookings;
     IF seq IS NOT NULL AND top IS NOT NULL
-       AND coalesce(pg_sequence_last_value(seq::regclass), 0) < top THEN
-        PERFORM setval(seq, top);
+       AND coalesce(pg_catalog.pg_sequence_last_value(CAST(seq AS pg_catalog.regclass)), 0) < top THEN
+        PERFORM pg_catalog.setval(CAST(seq AS pg_catalog.regclass), top);
     END IF;
     DELETE FROM pg_temp.paytrack_staged_bookings;
 END
@@ -230,6 +240,7 @@ impl PgDb {
         self.write(|tx| {
             check_bookings_columns(tx)?;
             install_view(tx)?;
+            refuse_impostor_triggers(tx)?;
             let existing: Vec<String> = tx
                 .query(
                     "SELECT tgname::text FROM pg_trigger
@@ -395,9 +406,49 @@ impl PgDb {
     }
 }
 
+/// Refuses adoption when a trigger on the bot's table carries one of
+/// paytrack's names but runs something else: adoption would take it for its
+/// own and never install the real one, so the counters would count nothing
+/// (or whatever the other function likes).
+fn refuse_impostor_triggers(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let impostors: Vec<String> = tx
+        .query(
+            "SELECT format('%I (runs %s)', t.tgname, CAST(t.tgfoid AS pg_catalog.regprocedure))
+               FROM pg_catalog.pg_trigger AS t
+               JOIN (VALUES ('paytrack_count', 'paytrack.count_booking_change()'),
+                            ('paytrack_count_insert', 'paytrack.count_bookings_inserted()'),
+                            ('paytrack_count_update', 'paytrack.count_bookings_updated()'),
+                            ('paytrack_count_delete', 'paytrack.count_bookings_deleted()'),
+                            ('paytrack_count_truncate', 'paytrack.count_bookings_truncate()'))
+                    AS ours (name, function) ON ours.name = t.tgname
+              WHERE t.tgrelid = CAST('public.bookings' AS pg_catalog.regclass)
+                AND t.tgfoid IS DISTINCT FROM pg_catalog.to_regprocedure(ours.function)
+              ORDER BY 1",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if impostors.is_empty() {
+        return Ok(());
+    }
+    Err(PaytrackError::Database(format!(
+        "public.bookings has a trigger named like paytrack's that is not paytrack's: {}; \
+         its owner must drop it first; nothing was changed",
+        impostors.join(", ")
+    ))
+    .into())
+}
+
 /// Creates `BOT_INDEXES`, each in a savepoint; returns those refused for
 /// lack of ownership (any other error fails the adoption).
 fn create_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<Vec<&'static str>> {
+    // Not the owner: nothing is tried, so the school's server log gets no
+    // "must be owner of table bookings" ERROR per index on every adoption
+    // (issue 26: paytrack's own noise in that log).
+    if !owns_bot_table(tx)? {
+        return Ok(BOT_INDEXES.to_vec());
+    }
     let mut left = Vec::new();
     for sql in BOT_INDEXES {
         tx.batch_execute("SAVEPOINT paytrack_index")?;
@@ -413,10 +464,26 @@ fn create_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<Vec<&'static
     Ok(left)
 }
 
+/// Whether this role owns (or is a member of the owner of) the bot's table:
+/// only its owner may index it.
+fn owns_bot_table(tx: &mut postgres::Transaction<'_>) -> Result<bool> {
+    Ok(tx
+        .query_one(
+            "SELECT coalesce((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                                FROM pg_catalog.pg_class AS c
+                               WHERE c.oid = pg_catalog.to_regclass('public.bookings')), false)",
+            &[],
+        )?
+        .get(0))
+}
+
 /// Drops the indexes `create_bot_indexes` made, where this role may (the
 /// table's owner); otherwise they stay: harmless to the bot, and named
 /// `paytrack_…` for its owner to drop.
 fn drop_bot_indexes(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    if !owns_bot_table(tx)? {
+        return Ok(());
+    }
     let names: Vec<String> = tx
         .query(
             "SELECT indexname::text FROM pg_indexes

@@ -11,6 +11,7 @@ pub mod adopt;
 pub mod bulk;
 pub mod conninfo;
 pub mod dialect;
+pub mod roles;
 pub mod session;
 pub mod tls;
 
@@ -213,8 +214,8 @@ impl PgDb {
     }
 
     /// The connection as a repository session, once paytrack's schema is
-    /// here and current; names resolve in `paytrack` first (its `bookings`
-    /// view over the bot's table), then `public`.
+    /// here and current; names resolve in `pg_catalog`, then `paytrack` (its
+    /// `bookings` view over the bot's table), never in `public`.
     pub fn into_session(mut self) -> Result<session::Session> {
         let version = self.schema_version()?;
         let latest = latest_version();
@@ -246,8 +247,13 @@ impl PgDb {
         }
         watch_interrupts(&self.client, &self.info);
         // Times: a `timestamp without time zone` of the bot's is read as UTC.
+        // Names resolve in pg_catalog first, then paytrack; never in `public`,
+        // where the bot (the database owner may create there) could put a
+        // function or operator that beats PostgreSQL's on argument types
+        // (a `public.||(varchar, text)` ran during `--search`, issue 26).
+        // paytrack names the bot's table `public.bookings` where it means it.
         self.client
-            .batch_execute("SET search_path = paytrack, public; SET TimeZone = 'UTC'")
+            .batch_execute("SET search_path = pg_catalog, paytrack, pg_temp; SET TimeZone = 'UTC'")
             .context("setting the search path")?;
         Ok(session::Session::new(self.client))
     }
@@ -271,6 +277,10 @@ impl PgDb {
             &[&LOCK_TIMEOUT],
         )?;
         take_write_lock(&mut tx).map_err(|e| lock_error(&e))?;
+        // What `init`, adoption and `uninstall` create binds to PostgreSQL's
+        // own functions and operators (a view's operators are fixed when it
+        // is created), never to something of the same name in `public`.
+        tx.batch_execute("SET LOCAL search_path = pg_catalog, pg_temp")?;
         let value = work(&mut tx)?;
         crate::interrupt::check()?;
         tx.commit().context("committing")?;
@@ -282,6 +292,7 @@ impl PgDb {
     pub fn migrate(&mut self) -> Result<(u32, u32)> {
         let latest = latest_version();
         self.write(|tx| {
+            roles::refuse_foreign_schema(tx)?;
             tx.batch_execute(
                 "CREATE SCHEMA IF NOT EXISTS paytrack;
                  CREATE TABLE IF NOT EXISTS paytrack.schema_version (
