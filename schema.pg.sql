@@ -394,3 +394,20 @@ BEGIN
     END IF;
 END
 $recount$;
+
+-- migration: 3
+
+-- What an online payment provider said about a payment it notified (issue
+-- 29), as schema.sql's provider_payments. (Numbered 3 on branch `web`; the
+-- lead renumbers it 6 at merge.)
+CREATE TABLE paytrack.provider_payments (
+    provider         text NOT NULL,
+    external_id      text NOT NULL,
+    booking_id       bigint,
+    method           text,
+    provider_paid_at text,
+    raw              text,
+    received_at      text NOT NULL,
+    PRIMARY KEY (provider, external_id)
+);
+CREATE INDEX provider_payments_by_booking ON paytrack.provider_payments (booking_id);

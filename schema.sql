@@ -435,3 +435,22 @@ CREATE TABLE booking_keys (
     booking_id INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- migration: 8
+
+-- What an online payment provider said about a payment it notified (issue
+-- 29): its payment id (the row's external_id), the method, when it says the
+-- money moved, and the notification as received. The raw text holds the
+-- payer's e-mail or card mask, so `users erase` sets it to NULL.
+-- (Numbered 8 on branch `web`; the lead renumbers it 10 at merge.)
+CREATE TABLE provider_payments (
+    provider         TEXT NOT NULL,
+    external_id      TEXT NOT NULL,
+    booking_id       INTEGER,
+    method           TEXT,
+    provider_paid_at TEXT,
+    raw              TEXT,
+    received_at      TEXT NOT NULL,
+    PRIMARY KEY (provider, external_id)
+) WITHOUT ROWID;
+CREATE INDEX provider_payments_by_booking ON provider_payments (booking_id);

@@ -1518,6 +1518,15 @@ pub enum PaymentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Receive online payment notifications (T-Bank, CloudPayments, YooKassa, Stripe) over HTTP.
+    ///
+    /// POST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; each notification is verified
+    /// as its provider documents and reconciled as `payments import` would. Secrets come from
+    /// the environment only; a provider without its secret answers 404. Stops on Ctrl-C/SIGTERM.
+    #[command(
+        after_help = "Environment:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nExamples:\n  paytrack payments serve --listen 127.0.0.1:8080"
+    )]
+    Serve(crate::commands::online::ServeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod edit;
 pub mod erase;
 pub mod import;
 pub mod messaging;
+pub mod online;
 pub mod outbox;
 pub mod payments;
 #[cfg(feature = "postgres")]

@@ -1,0 +1,58 @@
+//! Online payments (issue 29): `payments serve` (the webhook server),
+//! `payments fetch` (reconcile what the webhooks missed) and `bookings
+//! pay-link` (create a payment at a provider). Arguments live here, beside
+//! the commands; the work is `server/` and `services::providers`.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Context;
+use crate::error::{bad_input, exit};
+use crate::server;
+use crate::services::providers::{Provider, Secrets};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port; the
+    /// bound address is printed on stderr). Put nginx with TLS in front.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// Requests handled at once (each with its own database connection).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+}
+
+/// `payments serve`: answers the providers' notifications until Ctrl-C or SIGTERM.
+pub fn serve(ctx: &Context, args: ServeArgs) -> Result<u8> {
+    let secrets = Secrets::from_env();
+    if !Provider::ALL.into_iter().any(|p| secrets.serves(p)) {
+        return Err(bad_input(
+            "no provider is configured: set PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET, \
+             PAYTRACK_YOOKASSA_SHOP_ID and PAYTRACK_YOOKASSA_SECRET_KEY, or PAYTRACK_STRIPE_WEBHOOK_SECRET"
+                .to_string(),
+        ));
+    }
+    // Every connection opened (and migrated) before the first request.
+    let dbs = (0..args.workers)
+        .map(|_| ctx.open_db())
+        .collect::<Result<Vec<_>>>()?;
+    let fixed_now = std::env::var("PAYTRACK_NOW")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|_| ctx.now);
+    server::run(
+        server::Config {
+            listen: args.listen,
+            secrets,
+            actor: ctx.actor.clone(),
+            fixed_now,
+        },
+        dbs,
+    )?;
+    Ok(if crate::interrupt::requested() {
+        // Asked to stop, and stopped cleanly: not a failure.
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}

@@ -1,0 +1,264 @@
+//! YooKassa (ЮKassa): notifications, payments and the payment list.
+//!
+//! Documentation (YooKassa, "Входящие уведомления",
+//! https://yookassa.ru/developers/using-api/webhooks): a notification is a
+//! JSON POST `{"type":"notification","event":"payment.succeeded","object":{…}}`
+//! and carries no signature. YooKassa's advice for checking one is to ask the
+//! API for the object's current status (and, optionally, to accept only its
+//! published IP ranges); so paytrack trusts nothing in the body but the
+//! object's id: it fetches `GET /v3/payments/{id}` (or `/v3/refunds/{id}`)
+//! with HTTP Basic auth (shop id : secret key) and reads the amount, currency,
+//! status and metadata from that answer. An id YooKassa does not know is
+//! refused as a forgery. The merchant answers HTTP 200 or YooKassa retries.
+//! Amounts are decimal strings in major units (`"2.00"`), `metadata.booking_id`
+//! is ours. Creating a payment (https://yookassa.ru/developers/api#create_payment)
+//! takes an `Idempotence-Key` header; the list
+//! (https://yookassa.ru/developers/api#get_payments_list) pages with `cursor`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::api::{self, CallError};
+use super::{
+    booking_from_order, from_rfc3339, major_to_minor, scalar_text, Event, Incoming, Notification,
+    Provider, Refusal, Secret,
+};
+
+pub const DEFAULT_API: &str = "https://api.yookassa.ru/v3";
+
+/// The shop's credentials and the API base URL (`PAYTRACK_YOOKASSA_API`, so
+/// tests can point it at a local fake).
+#[derive(Debug, Clone)]
+pub struct Api {
+    shop_id: Secret,
+    secret_key: Secret,
+    base: String,
+}
+
+impl Api {
+    pub fn new(shop_id: Secret, secret_key: Secret, base: Option<String>) -> Api {
+        Api {
+            shop_id,
+            secret_key,
+            base: base
+                .unwrap_or_else(|| DEFAULT_API.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+        }
+    }
+
+    fn auth(&self) -> (&'static str, String) {
+        (
+            "Authorization",
+            api::basic_auth(self.shop_id.expose(), self.secret_key.expose()),
+        )
+    }
+
+    /// An object by kind (`payments`, `refunds`) and id.
+    fn fetch(&self, kind: &str, id: &str) -> Result<Value, CallError> {
+        // Ids are YooKassa's (letters, digits, dashes); anything else cannot be one.
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CallError::Status(404));
+        }
+        api::get_json(&format!("{}/{kind}/{id}", self.base), &[self.auth()])
+    }
+
+    /// Creates a payment for a booking; answers (payment id, confirmation URL).
+    pub fn create_payment(
+        &self,
+        booking_id: i64,
+        amount_minor: i64,
+        currency: &str,
+        description: &str,
+        return_url: &str,
+        idempotence_key: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let body = serde_json::json!({
+            "amount": {"value": format!("{}.{:02}", amount_minor / 100, amount_minor % 100), "currency": currency},
+            "capture": true,
+            "confirmation": {"type": "redirect", "return_url": return_url},
+            "description": description,
+            "metadata": {"booking_id": booking_id.to_string()},
+        });
+        let answer = api::post_json(
+            &format!("{}/payments", self.base),
+            &body,
+            &[
+                self.auth(),
+                ("Idempotence-Key", idempotence_key.to_string()),
+            ],
+        )
+        .map_err(|e| anyhow::anyhow!("YooKassa create payment: {e}"))?;
+        let id = answer
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let url = answer
+            .pointer("/confirmation/confirmation_url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow::anyhow!("YooKassa answered no confirmation_url"))?
+            .to_string();
+        Ok((id, url))
+    }
+
+    /// Succeeded payments created since `since`, every page (at most
+    /// `max_pages` of 100), as notifications.
+    pub fn succeeded_since(
+        &self,
+        since: DateTime<Utc>,
+        max_pages: usize,
+    ) -> anyhow::Result<Vec<Notification>> {
+        let mut found = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..max_pages {
+            let mut url = format!(
+                "{}/payments?status=succeeded&limit=100&created_at.gte={}",
+                self.base,
+                since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+            if let Some(c) = &cursor {
+                url += &format!("&cursor={c}");
+            }
+            let page = api::get_json(&url, &[self.auth()])
+                .map_err(|e| anyhow::anyhow!("YooKassa payment list: {e}"))?;
+            for item in page
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Ok(n) = payment_notification(item, item.to_string()) {
+                    found.push(n);
+                }
+            }
+            cursor = page
+                .get("next_cursor")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(|c| c.chars().filter(char::is_ascii_alphanumeric).collect());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A succeeded payment object as a notification.
+fn payment_notification(object: &Value, raw: String) -> Result<Notification, Refusal> {
+    let id = object
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::Malformed("payment without id".into()))?;
+    let (amount, currency) = amount_of(object)?;
+    Ok(Notification {
+        provider: Provider::YooKassa,
+        external_id: id.to_string(),
+        booking_id: object
+            .pointer("/metadata/booking_id")
+            .and_then(scalar_text)
+            .as_deref()
+            .and_then(booking_from_order),
+        amount_minor: amount,
+        currency,
+        paid_at: object
+            .get("captured_at")
+            .or_else(|| object.get("created_at"))
+            .and_then(Value::as_str)
+            .and_then(from_rfc3339),
+        method: object
+            .pointer("/payment_method/type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        refund_of: None,
+        raw,
+    })
+}
+
+fn amount_of(object: &Value) -> Result<(i64, String), Refusal> {
+    let value = object
+        .pointer("/amount/value")
+        .and_then(scalar_text)
+        .ok_or_else(|| Refusal::Malformed("no amount.value".into()))?;
+    let currency = object
+        .pointer("/amount/currency")
+        .and_then(Value::as_str)
+        .map(crate::domain::payment::normalize_currency)
+        .unwrap_or_default();
+    Ok((major_to_minor(&value)?, currency))
+}
+
+fn fetch_refusal(e: CallError) -> Refusal {
+    match e {
+        // YooKassa does not know this id (or refuses our credentials for
+        // it): the notification did not come from YooKassa for this shop.
+        CallError::Status(404 | 400 | 401 | 403) => {
+            Refusal::BadSignature("the object is not in this shop at YooKassa")
+        }
+        other => Refusal::Upstream(other.to_string()),
+    }
+}
+
+pub fn verify(api: &Api, req: &Incoming<'_>) -> Result<Event, Refusal> {
+    let body: Value = serde_json::from_slice(req.body)
+        .map_err(|_| Refusal::Malformed("body is not JSON".into()))?;
+    let event = body
+        .get("event")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let id = body
+        .pointer("/object/id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::Malformed("no object.id".into()))?;
+    match event {
+        "payment.succeeded" => {
+            // The truth is what the API says now, not what the body claims.
+            let object = api.fetch("payments", id).map_err(fetch_refusal)?;
+            if object.get("status").and_then(Value::as_str) != Some("succeeded") {
+                return Err(Refusal::BadSignature(
+                    "YooKassa says the payment has not succeeded",
+                ));
+            }
+            Ok(Event::Money(payment_notification(
+                &object,
+                String::from_utf8_lossy(req.body).into_owned(),
+            )?))
+        }
+        "refund.succeeded" => {
+            let object = api.fetch("refunds", id).map_err(fetch_refusal)?;
+            if object.get("status").and_then(Value::as_str) != Some("succeeded") {
+                return Err(Refusal::BadSignature(
+                    "YooKassa says the refund has not succeeded",
+                ));
+            }
+            let (amount, currency) = amount_of(&object)?;
+            Ok(Event::Money(Notification {
+                provider: Provider::YooKassa,
+                external_id: id.to_string(),
+                booking_id: object
+                    .pointer("/metadata/booking_id")
+                    .and_then(scalar_text)
+                    .as_deref()
+                    .and_then(booking_from_order),
+                amount_minor: -amount,
+                currency,
+                paid_at: object
+                    .get("created_at")
+                    .and_then(Value::as_str)
+                    .and_then(from_rfc3339),
+                method: None,
+                refund_of: object
+                    .get("payment_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                raw: String::from_utf8_lossy(req.body).into_owned(),
+            }))
+        }
+        _ => Ok(Event::Ignored("event changes nothing")),
+    }
+}
