@@ -27,3 +27,4 @@ mod search;
 mod set_status;
 mod stats_audit;
 mod sync;
+mod webhooks;

@@ -133,6 +133,7 @@ pub fn verify(secret: &Secret, req: &Incoming<'_>) -> Result<Event, Refusal> {
             .map(crate::domain::payment::normalize_currency)
             .unwrap_or_default(),
         paid_at,
+        event_at: None,
         method,
         refund_of: if refund {
             get("PaymentTransactionId").map(str::to_string)

@@ -219,8 +219,12 @@ pub struct Notification {
     pub amount_minor: i64,
     /// ISO code, upper case (empty: the stream's currency).
     pub currency: String,
-    /// When the provider says the money moved.
+    /// When the provider says the money moved, as stored with the payment:
+    /// the same in every notification of this payment (else a resent one
+    /// would read as a conflicting version of it).
     pub paid_at: Option<DateTime<Utc>>,
+    /// The notification's own time (kept with the provider facts).
+    pub event_at: Option<DateTime<Utc>>,
     /// Card, SBP, wallet… as the provider names it.
     pub method: Option<String>,
     /// For a refund that names no booking: the payment it returns, whose
@@ -316,7 +320,7 @@ pub fn apply(
             external_id: &n.external_id,
             booking_id,
             method: n.method.as_deref(),
-            provider_paid_at: n.paid_at,
+            provider_paid_at: n.event_at.or(n.paid_at),
             raw: &n.raw,
         },
         now,

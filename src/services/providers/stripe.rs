@@ -91,7 +91,10 @@ pub fn verify(secret: &Secret, req: &Incoming<'_>) -> Result<Event, Refusal> {
     let currency = text(object, "currency")
         .map(|c| c.to_uppercase())
         .unwrap_or_default();
-    let paid_at = int(&event, "created").and_then(from_unix);
+    // The event's time differs between checkout.session.completed and
+    // payment_intent.succeeded for one payment: kept as a fact, not as the
+    // payment's date (which must not differ between them).
+    let event_at = int(&event, "created").and_then(from_unix);
     let raw = String::from_utf8_lossy(req.body).into_owned();
     let money = |external_id: String, amount_minor: i64, method, refund_of| {
         Event::Money(Notification {
@@ -100,7 +103,8 @@ pub fn verify(secret: &Secret, req: &Incoming<'_>) -> Result<Event, Refusal> {
             booking_id: booking,
             amount_minor,
             currency: currency.clone(),
-            paid_at,
+            paid_at: None,
+            event_at,
             method,
             refund_of,
             raw: raw.clone(),

@@ -93,6 +93,7 @@ pub fn verify(config: &Config, req: &Incoming<'_>) -> Result<Event, Refusal> {
         // Terminals in rubles; the notification names no currency.
         currency: String::new(),
         paid_at: None,
+        event_at: None,
         method: object.contains_key("Pan").then(|| "card".to_string()),
         refund_of: refund.then_some(payment_id),
         raw: String::from_utf8_lossy(req.body).into_owned(),

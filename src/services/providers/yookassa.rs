@@ -171,6 +171,7 @@ fn payment_notification(object: &Value, raw: String) -> Result<Notification, Ref
             .or_else(|| object.get("created_at"))
             .and_then(Value::as_str)
             .and_then(from_rfc3339),
+        event_at: None,
         method: object
             .pointer("/payment_method/type")
             .and_then(Value::as_str)
@@ -251,6 +252,7 @@ pub fn verify(api: &Api, req: &Incoming<'_>) -> Result<Event, Refusal> {
                     .get("created_at")
                     .and_then(Value::as_str)
                     .and_then(from_rfc3339),
+                event_at: None,
                 method: None,
                 refund_of: object
                     .get("payment_id")
