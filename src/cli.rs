@@ -338,6 +338,15 @@ a reminder still unsent is withdrawn when its booking is paid or cancelled.\n\n\
 Examples:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d"
     )]
     Remind(RemindArgs),
+    /// Create a payment at an online provider for what a booking owes; print its page's URL.
+    ///
+    /// The amount is the price less the discount less what was received. The booking id
+    /// travels in the order id / metadata, so the provider's notification to `payments serve`
+    /// confirms it. Settings and secrets come from the environment (see README).
+    #[command(
+        after_help = "Examples:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json"
+    )]
+    PayLink(crate::commands::online::PayLinkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -1187,6 +1196,11 @@ first_name, course, stream, referral, discount, status, created_at, key.\n\n\
         "payments providers",
         "Провайдеры, приславшие платежи, и запомненные для их файлов названия колонок и кодировка.",
         "Примеры:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата",
+    ),
+    (
+        "bookings pay-link",
+        "Создать платёж у онлайн-провайдера на сумму к оплате брони; напечатать ссылку на страницу оплаты.\n\nСумма — цена за вычетом скидки и уже полученного. Номер брони передаётся в номере заказа / metadata, и уведомление провайдера в `payments serve` подтверждает бронь. Настройки и секреты — из переменных окружения (см. README).",
+        "Примеры:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json",
     ),
     (
         "payments serve",

@@ -195,6 +195,7 @@ fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Add(args) => add::run(ctx, args),
         BookingsCommand::Edit(args) => edit::run(ctx, args),
         BookingsCommand::Remind(args) => messaging::remind(ctx, args),
+        BookingsCommand::PayLink(args) => online::pay_link(ctx, args),
     }
 }
 

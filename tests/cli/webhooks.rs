@@ -1078,3 +1078,319 @@ fn users_erase_erases_the_raw_notification() {
         Some("card".into())
     );
 }
+
+// ---- Payment links ---------------------------------------------------------
+
+/// Runs paytrack with extra environment variables; (exit code, stdout, stderr).
+fn run_env(env: &Env, vars: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
+    let out = env
+        .cmd()
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_yookassa_link_is_for_the_amount_due_and_its_payment_confirms_the_booking() {
+    let env = school();
+    let id = booking(&env, 901);
+    let api = FakeApi::start();
+    let pid = "2d9b3f9a-0abc-5000-9000-1b68e7b15f3f";
+    api.route(
+        "POST /v3/payments",
+        200,
+        serde_json::json!({"id": pid, "status": "pending", "amount": {"value": "200.00", "currency": "RUB"},
+            "confirmation": {"type": "redirect", "confirmation_url": "https://yoomoney.ru/checkout/payments/v2/contract?orderId=abc"}}),
+    );
+    let vars = [
+        ("PAYTRACK_YOOKASSA_SHOP_ID", YOOKASSA_SHOP.to_string()),
+        ("PAYTRACK_YOOKASSA_SECRET_KEY", YOOKASSA_KEY.to_string()),
+        ("PAYTRACK_YOOKASSA_API", api.url()),
+    ];
+    // 100.00 of 300.00 was paid already (a bank transfer): 200.00 is due.
+    let file = env.write(
+        "bank.csv",
+        format!("external_id,provider,booking_id,amount,currency\nb1,bank,{id},100.00,RUB\n"),
+    );
+    let (code, _, _) = run_env(&env, &[], &["payments", "import", &file]);
+    assert_eq!(code, 10, "a part payment is news for a person");
+
+    let (code, _, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "yookassa",
+        ],
+    );
+    assert_eq!(code, 3, "no return URL: {err}");
+    assert!(err.contains("--return-url"), "{err}");
+
+    let before = env.snapshot();
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "yookassa",
+            "--return-url",
+            "https://t.me/school_bot",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    unchanged(&env, &before, "creating a link");
+    let link: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        link["url"],
+        "https://yoomoney.ru/checkout/payments/v2/contract?orderId=abc"
+    );
+    assert_eq!(link["amount_minor"], 20000);
+    assert_eq!(link["payment_id"], pid);
+    let seen = api.seen.lock().unwrap().clone();
+    let (method, target, headers, body) = seen.last().unwrap();
+    assert_eq!((method.as_str(), target.as_str()), ("POST", "/v3/payments"));
+    assert!(headers
+        .get("idempotence-key")
+        .is_some_and(|k| k.contains(&id.to_string())));
+    assert!(headers
+        .get("authorization")
+        .is_some_and(|a| a.starts_with("Basic ")));
+    let sent: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        sent["amount"],
+        serde_json::json!({"value": "200.00", "currency": "RUB"})
+    );
+    assert_eq!(sent["metadata"]["booking_id"], id.to_string());
+    assert!(!out.contains(YOOKASSA_KEY) && !err.contains(YOOKASSA_KEY));
+
+    // The student pays; YooKassa notifies; the booking is confirmed.
+    api.route(
+        &format!("GET /v3/payments/{pid}"),
+        200,
+        yk_payment(pid, id, "200.00", "succeeded"),
+    );
+    let server = yookassa_server(&env, &api);
+    let body = yk_notification(
+        "payment.succeeded",
+        yk_payment(pid, id, "200.00", "succeeded"),
+    );
+    assert_eq!(server.post("/webhooks/yookassa", &[], &body).0, 200);
+    assert_eq!(status_of(&env, id), 2);
+    assert_eq!(messages_of(&env, id), 1);
+
+    // Nothing is due any more.
+    let (code, _, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "yookassa",
+            "--return-url",
+            "https://x",
+        ],
+    );
+    assert_eq!(code, 5, "{err}");
+    let (code, _, _) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            "9999",
+            "--provider",
+            "yookassa",
+            "--return-url",
+            "https://x",
+        ],
+    );
+    assert_eq!(code, 4);
+}
+
+#[test]
+fn a_tinkoff_link_is_a_signed_init_and_stripe_and_cloudpayments_links_work() {
+    let env = school();
+    let id = booking(&env, 902);
+    let api = FakeApi::start();
+    api.route(
+        "POST /v2/Init",
+        200,
+        serde_json::json!({"Success": true, "ErrorCode": "0", "TerminalKey": "TinkoffBankTest",
+            "Status": "NEW", "PaymentId": "13660", "OrderId": "x", "Amount": 30000,
+            "PaymentURL": "https://securepay.tinkoff.ru/new/fU1ppgqa"}),
+    );
+    let vars = [
+        (
+            "PAYTRACK_TINKOFF_TERMINAL_KEY",
+            "TinkoffBankTest".to_string(),
+        ),
+        ("PAYTRACK_TINKOFF_PASSWORD", TINKOFF_PASSWORD.to_string()),
+        ("PAYTRACK_TINKOFF_API", format!("http://{}/v2", api.addr)),
+    ];
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "tinkoff",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "https://securepay.tinkoff.ru/new/fU1ppgqa");
+    let seen = api.seen.lock().unwrap().clone();
+    let sent: serde_json::Value = serde_json::from_str(&seen.last().unwrap().3).unwrap();
+    assert_eq!(sent["Amount"], 30000);
+    assert!(sent["OrderId"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{id}-")));
+    // The request's token, recomputed here from the documented rule.
+    let mut pairs: Vec<(String, String)> = sent
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| k.as_str() != "Token" && !v.is_object() && !v.is_array())
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
+        .collect();
+    pairs.push(("Password".into(), TINKOFF_PASSWORD.into()));
+    pairs.sort();
+    let concatenated: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        sent["Token"],
+        hex::encode(Sha256::digest(concatenated.as_bytes()))
+    );
+
+    api.route(
+        "POST /v1/checkout/sessions",
+        200,
+        serde_json::json!({"id": "cs_test_a1", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_test_a1"}),
+    );
+    let vars = [
+        ("PAYTRACK_STRIPE_SECRET_KEY", "sk_test_123".to_string()),
+        ("PAYTRACK_STRIPE_API", format!("http://{}/v1", api.addr)),
+        (
+            "PAYTRACK_PAY_RETURN_URL",
+            "https://t.me/school_bot".to_string(),
+        ),
+    ];
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "stripe",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "https://checkout.stripe.com/c/pay/cs_test_a1");
+    let seen = api.seen.lock().unwrap().clone();
+    let (_, _, headers, body) = seen.last().unwrap();
+    assert_eq!(
+        headers.get("authorization").map(String::as_str),
+        Some("Bearer sk_test_123")
+    );
+    assert!(
+        body.contains("metadata%5Bbooking_id%5D=") || body.contains("metadata[booking_id]="),
+        "{body}"
+    );
+    assert!(body.contains("30000"), "{body}");
+
+    api.route(
+        "POST /orders/create",
+        200,
+        serde_json::json!({"Success": true, "Model": {"Id": "f2K8LV6reGE9WBFn", "Url": "https://orders.cloudpayments.ru/d/f2K8LV6reGE9WBFn"}}),
+    );
+    let vars = [
+        ("PAYTRACK_CLOUDPAYMENTS_PUBLIC_ID", "pk_test".to_string()),
+        (
+            "PAYTRACK_CLOUDPAYMENTS_SECRET",
+            CLOUDPAYMENTS_SECRET.to_string(),
+        ),
+        ("PAYTRACK_CLOUDPAYMENTS_API", format!("http://{}", api.addr)),
+    ];
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "cloudpayments",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "https://orders.cloudpayments.ru/d/f2K8LV6reGE9WBFn"
+    );
+    let seen = api.seen.lock().unwrap().clone();
+    let sent: serde_json::Value = serde_json::from_str(&seen.last().unwrap().3).unwrap();
+    assert_eq!(
+        (sent["Amount"].as_str(), sent["InvoiceId"].as_str()),
+        (Some("300.00"), Some(id.to_string().as_str()))
+    );
+
+    // The provider refuses: one clear error line, nothing changed.
+    api.route(
+        "POST /v2/Init",
+        200,
+        serde_json::json!({"Success": false, "ErrorCode": "204"}),
+    );
+    let before = env.snapshot();
+    let vars = [
+        (
+            "PAYTRACK_TINKOFF_TERMINAL_KEY",
+            "TinkoffBankTest".to_string(),
+        ),
+        ("PAYTRACK_TINKOFF_PASSWORD", TINKOFF_PASSWORD.to_string()),
+        ("PAYTRACK_TINKOFF_API", format!("http://{}/v2", api.addr)),
+    ];
+    let (code, _, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "bookings",
+            "pay-link",
+            &id.to_string(),
+            "--provider",
+            "tinkoff",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("paytrack: error:"))
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains(TINKOFF_PASSWORD));
+    unchanged(&env, &before, "a refused link");
+}

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod cloudpayments;
+pub mod links;
 pub mod stripe;
 pub mod tinkoff;
 pub mod yookassa;
