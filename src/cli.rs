@@ -1203,6 +1203,11 @@ first_name, course, stream, referral, discount, status, created_at, key.\n\n\
         "Примеры:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json",
     ),
     (
+        "payments fetch",
+        "Прочитать через API провайдера успешные платежи и возвраты и сверить те, что не пришли уведомлением.\n\nКаждый сверяется так же, как его уведомление; уже сохранённый (уведомлением или прошлым запуском) пропускается. Код 10, если новый платёж требует внимания.",
+        "Примеры:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin",
+    ),
+    (
         "payments serve",
         "Принимать уведомления об онлайн-оплатах (Т-Банк, CloudPayments, ЮKassa, Stripe) по HTTP.\n\nPOST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; каждое уведомление проверяется так, как описывает провайдер, и сверяется по правилам `payments import`. Секреты только из переменных окружения; провайдер без секрета отвечает 404. Останавливается по Ctrl-C/SIGTERM.",
         "Окружение:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nПримеры:\n  paytrack payments serve --listen 127.0.0.1:8080",
@@ -1546,6 +1551,15 @@ pub enum PaymentsCommand {
         after_help = "Environment:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nExamples:\n  paytrack payments serve --listen 127.0.0.1:8080"
     )]
     Serve(crate::commands::online::ServeArgs),
+    /// Read a provider's succeeded payments and refunds through its API and reconcile the ones
+    /// the webhooks missed.
+    ///
+    /// Each is reconciled as its notification would be; a payment stored already (by a
+    /// webhook or an earlier fetch) is skipped. Exit 10 when a new one needs a person.
+    #[command(
+        after_help = "Examples:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin"
+    )]
+    Fetch(crate::commands::online::FetchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -117,3 +117,96 @@ pub fn pay_link(ctx: &Context, args: PayLinkArgs) -> Result<u8> {
     }
     Ok(exit::OK)
 }
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The provider to ask (YooKassa lists payments; T-Bank's API has no list).
+    #[arg(long, value_enum)]
+    pub provider: Provider,
+    /// How far back: a duration (24h, 7d) or a date.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `payments fetch` did.
+#[derive(Debug, Default, serde::Serialize)]
+struct FetchReport {
+    provider: &'static str,
+    fetched: u64,
+    stored: u64,
+    already_stored: u64,
+    bookings_confirmed: u64,
+    needs_attention: u64,
+    outcomes: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// `payments fetch`: the provider's succeeded payments and refunds since
+/// `--since`, each reconciled in its own transaction as a notification
+/// would be; the ones a webhook (or an earlier fetch) stored are skipped.
+pub fn fetch(ctx: &Context, args: FetchArgs) -> Result<u8> {
+    use crate::services::providers::{apply, Applied};
+    let since = ctx.parse_when("--since", &args.since)?;
+    let secrets = Secrets::from_env();
+    let notifications = match args.provider {
+        Provider::YooKassa => {
+            let api = secrets.yookassa.as_ref().ok_or_else(|| {
+                bad_input("PAYTRACK_YOOKASSA_SHOP_ID and PAYTRACK_YOOKASSA_SECRET_KEY are not set")
+            })?;
+            api.succeeded_since(since, 100)?
+        }
+        other => {
+            return Err(bad_input(format!(
+                "payments fetch --provider {other}: its API has no list of payments to read \
+                 (T-Bank answers GetState for one PaymentId at a time); only yookassa is supported"
+            )))
+        }
+    };
+    let mut db = ctx.open_db()?;
+    let mut report = FetchReport {
+        provider: args.provider.as_str(),
+        ..FetchReport::default()
+    };
+    for n in &notifications {
+        crate::interrupt::check()?;
+        report.fetched += 1;
+        let (applied, booking) = db.write(|tx| apply(tx, n, &ctx.actor, ctx.now))?;
+        match applied {
+            Applied::Replay => report.already_stored += 1,
+            Applied::Stored { outcome, confirmed } => {
+                report.stored += 1;
+                report.bookings_confirmed += u64::from(confirmed);
+                *report.outcomes.entry(outcome.as_str()).or_default() += 1;
+                if outcome.needs_attention() {
+                    report.needs_attention += 1;
+                }
+                ctx.out.note(&format!(
+                    "{} {}: {} {}",
+                    args.provider,
+                    crate::output::sanitize::for_terminal(&n.external_id),
+                    outcome,
+                    booking.map_or_else(String::new, |b| format!("(booking {b})"))
+                ));
+            }
+        }
+    }
+    ctx.out.note(&format!(
+        "{}: {} fetched, {} new, {} already stored, {} bookings confirmed, {} need a person",
+        args.provider,
+        report.fetched,
+        report.stored,
+        report.already_stored,
+        report.bookings_confirmed,
+        report.needs_attention
+    ));
+    if args.json {
+        crate::output::json::print_line(&report)?;
+    }
+    Ok(if report.needs_attention > 0 {
+        exit::ATTENTION
+    } else {
+        exit::OK
+    })
+}

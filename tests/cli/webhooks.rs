@@ -731,10 +731,16 @@ fn serve_fake(
         headers,
         String::from_utf8_lossy(&body).into_owned(),
     ));
+    // A page of a list is routed by its cursor: `GET /v3/payments?cursor=X`.
+    let cursor = target
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("cursor=")))
+        .map(|c| format!("?cursor={c}"))
+        .unwrap_or_default();
     let (status, answer) = routes
         .lock()
         .unwrap()
-        .get(&format!("{method} {path}"))
+        .get(&format!("{method} {path}{cursor}"))
         .cloned()
         .unwrap_or((404, r#"{"type":"error","code":"not_found"}"#.to_string()));
     let mut stream = stream;
@@ -1393,4 +1399,154 @@ fn a_tinkoff_link_is_a_signed_init_and_stripe_and_cloudpayments_links_work() {
     );
     assert!(!err.contains(TINKOFF_PASSWORD));
     unchanged(&env, &before, "a refused link");
+}
+
+// ---- payments fetch --------------------------------------------------------
+
+#[test]
+fn fetch_reconciles_what_the_webhooks_missed_and_is_idempotent_with_them() {
+    let env = school();
+    let (a, b, c) = (booking(&env, 951), booking(&env, 952), booking(&env, 953));
+    let api = FakeApi::start();
+    let (pa, pb, pc) = (
+        "2d9b3f9a-0a00-5000-9000-1b68e7b15f3f",
+        "2d9b3f9a-0b00-5000-9000-1b68e7b15f3f",
+        "2d9b3f9a-0c00-5000-9000-1b68e7b15f3f",
+    );
+    // Booking a's payment came by webhook.
+    api.route(
+        &format!("GET /v3/payments/{pa}"),
+        200,
+        yk_payment(pa, a, "300.00", "succeeded"),
+    );
+    let server = yookassa_server(&env, &api);
+    let body = yk_notification(
+        "payment.succeeded",
+        yk_payment(pa, a, "300.00", "succeeded"),
+    );
+    assert_eq!(server.post("/webhooks/yookassa", &[], &body).0, 200);
+    drop(server);
+
+    // The list: page 1 has a (known) and b; page 2 has c's part payment and a
+    // payment still pending (not money yet).
+    api.route(
+        "GET /v3/payments",
+        200,
+        serde_json::json!({"type": "list", "items": [yk_payment(pa, a, "300.00", "succeeded"), yk_payment(pb, b, "300.00", "succeeded")], "next_cursor": "page2"}),
+    );
+    api.route(
+        "GET /v3/payments?cursor=page2",
+        200,
+        serde_json::json!({"type": "list", "items": [yk_payment(pc, c, "100.00", "succeeded"), yk_payment("2d9b3f9a-0d00-5000-9000-1b68e7b15f3f", c, "200.00", "pending")]}),
+    );
+    api.route(
+        "GET /v3/refunds",
+        200,
+        serde_json::json!({"type": "list", "items": []}),
+    );
+    let vars = [
+        ("PAYTRACK_YOOKASSA_SHOP_ID", YOOKASSA_SHOP.to_string()),
+        ("PAYTRACK_YOOKASSA_SECRET_KEY", YOOKASSA_KEY.to_string()),
+        ("PAYTRACK_YOOKASSA_API", api.url()),
+    ];
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &[
+            "payments",
+            "fetch",
+            "--provider",
+            "yookassa",
+            "--since",
+            "24h",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 10, "c's part payment needs a person: {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            report["fetched"].as_u64(),
+            report["stored"].as_u64(),
+            report["already_stored"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        (status_of(&env, a), status_of(&env, b), status_of(&env, c)),
+        (2, 2, 1)
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM payments"), 3);
+    assert_eq!(messages_of(&env, a) + messages_of(&env, b), 2);
+    let seen = api.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(_, target, _, _)| target.contains("created_at.gte=2024-12-09T12:00:00.000Z")),
+        "{seen:?}"
+    );
+
+    // Again: nothing new.
+    let before = env.snapshot();
+    let (code, out, _) = run_env(
+        &env,
+        &vars,
+        &["payments", "fetch", "--provider", "yookassa", "--json"],
+    );
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["stored"], 0);
+    unchanged(&env, &before, "a second fetch");
+
+    // T-Bank lists nothing: refused with one clear line.
+    let err = env.fails(&["payments", "fetch", "--provider", "tinkoff"], 3);
+    assert!(err.contains("no list of payments"), "{err}");
+}
+
+#[test]
+fn the_fetch_cron_script_runs_fetch() {
+    let flock = std::process::Command::new("sh")
+        .args(["-c", "command -v flock && command -v bash"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !flock {
+        eprintln!("note: bash or flock missing: the fetch cron script check is skipped");
+        return;
+    }
+    let env = school();
+    let id = booking(&env, 961);
+    let api = FakeApi::start();
+    let pid = "2d9b3f9a-0e00-5000-9000-1b68e7b15f3f";
+    api.route(
+        "GET /v3/payments",
+        200,
+        serde_json::json!({"type": "list", "items": [yk_payment(pid, id, "300.00", "succeeded")]}),
+    );
+    api.route(
+        "GET /v3/refunds",
+        200,
+        serde_json::json!({"type": "list", "items": []}),
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/cron/fetch-online-payments.sh");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("TZ", "UTC")
+        .env("PAYTRACK_NOW", crate::harness::NOW)
+        .env("PAYTRACK_DB", &env.db)
+        .env("PAYTRACK_ACTOR", "tester")
+        .env("PAYTRACK", assert_cmd::cargo::cargo_bin("paytrack"))
+        .env("LOCK_DIR", env.dir.path())
+        .env("PAYTRACK_YOOKASSA_SHOP_ID", YOOKASSA_SHOP)
+        .env("PAYTRACK_YOOKASSA_SECRET_KEY", YOOKASSA_KEY)
+        .env("PAYTRACK_YOOKASSA_API", api.url())
+        .arg(&script);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(out.stdout.is_empty(), "cron output goes to stderr");
+    assert!(err.contains("1 fetched, 1 new"), "{err}");
+    assert_eq!(status_of(&env, id), 2);
 }

@@ -106,10 +106,21 @@ impl Api {
         Ok((id, url))
     }
 
-    /// Succeeded payments created since `since`, every page (at most
-    /// `max_pages` of 100), as notifications.
+    /// Succeeded payments and refunds created since `since`, every page (at
+    /// most `max_pages` of 100 each), as notifications: payments first.
     pub fn succeeded_since(
         &self,
+        since: DateTime<Utc>,
+        max_pages: usize,
+    ) -> anyhow::Result<Vec<Notification>> {
+        let mut found = self.list("payments", since, max_pages)?;
+        found.extend(self.list("refunds", since, max_pages)?);
+        Ok(found)
+    }
+
+    fn list(
+        &self,
+        kind: &str,
         since: DateTime<Utc>,
         max_pages: usize,
     ) -> anyhow::Result<Vec<Notification>> {
@@ -117,7 +128,7 @@ impl Api {
         let mut cursor: Option<String> = None;
         for _ in 0..max_pages {
             let mut url = format!(
-                "{}/payments?status=succeeded&limit=100&created_at.gte={}",
+                "{}/{kind}?status=succeeded&limit=100&created_at.gte={}",
                 self.base,
                 since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             );
@@ -125,14 +136,22 @@ impl Api {
                 url += &format!("&cursor={c}");
             }
             let page = api::get_json(&url, &[self.auth()])
-                .map_err(|e| anyhow::anyhow!("YooKassa payment list: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("YooKassa {kind} list: {e}"))?;
             for item in page
                 .get("items")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                if let Ok(n) = payment_notification(item, item.to_string()) {
+                if item.get("status").and_then(Value::as_str) != Some("succeeded") {
+                    continue;
+                }
+                let n = if kind == "refunds" {
+                    refund_notification(item, item.to_string())
+                } else {
+                    payment_notification(item, item.to_string())
+                };
+                if let Ok(n) = n {
                     found.push(n);
                 }
             }
@@ -177,6 +196,38 @@ fn payment_notification(object: &Value, raw: String) -> Result<Notification, Ref
             .and_then(Value::as_str)
             .map(str::to_string),
         refund_of: None,
+        raw,
+    })
+}
+
+/// A succeeded refund object as a (negative) notification; its booking is
+/// the refunded payment's.
+fn refund_notification(object: &Value, raw: String) -> Result<Notification, Refusal> {
+    let id = object
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::Malformed("refund without id".into()))?;
+    let (amount, currency) = amount_of(object)?;
+    Ok(Notification {
+        provider: Provider::YooKassa,
+        external_id: id.to_string(),
+        booking_id: object
+            .pointer("/metadata/booking_id")
+            .and_then(scalar_text)
+            .as_deref()
+            .and_then(booking_from_order),
+        amount_minor: -amount,
+        currency,
+        paid_at: object
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(from_rfc3339),
+        event_at: None,
+        method: None,
+        refund_of: object
+            .get("payment_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         raw,
     })
 }
@@ -237,29 +288,10 @@ pub fn verify(api: &Api, req: &Incoming<'_>) -> Result<Event, Refusal> {
                     "YooKassa says the refund has not succeeded",
                 ));
             }
-            let (amount, currency) = amount_of(&object)?;
-            Ok(Event::Money(Notification {
-                provider: Provider::YooKassa,
-                external_id: id.to_string(),
-                booking_id: object
-                    .pointer("/metadata/booking_id")
-                    .and_then(scalar_text)
-                    .as_deref()
-                    .and_then(booking_from_order),
-                amount_minor: -amount,
-                currency,
-                paid_at: object
-                    .get("created_at")
-                    .and_then(Value::as_str)
-                    .and_then(from_rfc3339),
-                event_at: None,
-                method: None,
-                refund_of: object
-                    .get("payment_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                raw: String::from_utf8_lossy(req.body).into_owned(),
-            }))
+            Ok(Event::Money(refund_notification(
+                &object,
+                String::from_utf8_lossy(req.body).into_owned(),
+            )?))
         }
         _ => Ok(Event::Ignored("event changes nothing")),
     }
