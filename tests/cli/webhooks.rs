@@ -630,12 +630,15 @@ fn stripe_confirms_once_for_both_events_and_refuses_bad_or_stale_signatures() {
 
 // ---- YooKassa and its fake API --------------------------------------------
 
+/// A request the fake API received: method, target, headers (lower-case names), body.
+type Seen = (String, String, HashMap<String, String>, String);
+
 /// A fake provider API on 127.0.0.1: answers GETs and POSTs from a table of
 /// path → (status, JSON) and records each request (method, path, headers).
 struct FakeApi {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    pub seen: Arc<Mutex<Vec<(String, String, HashMap<String, String>, String)>>>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
     routes: Arc<Mutex<HashMap<String, (u16, String)>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -693,7 +696,7 @@ impl Drop for FakeApi {
 
 fn serve_fake(
     stream: TcpStream,
-    seen: &Mutex<Vec<(String, String, HashMap<String, String>, String)>>,
+    seen: &Mutex<Vec<Seen>>,
     routes: &Mutex<HashMap<String, (u16, String)>>,
 ) {
     stream.set_nonblocking(false).unwrap();

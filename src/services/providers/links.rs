@@ -172,10 +172,7 @@ pub fn create(provider: Provider, due: &Due, return_url: &str, now: DateTime<Utc
             let link = stripe::checkout_session(
                 &env("PAYTRACK_STRIPE_API").unwrap_or_else(|| "https://api.stripe.com/v1".into()),
                 &required("PAYTRACK_STRIPE_SECRET_KEY")?,
-                booking,
-                due.amount_minor,
-                &due.currency,
-                &due.description,
+                due,
                 return_url,
                 &key,
             )?;

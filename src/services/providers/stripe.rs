@@ -168,16 +168,14 @@ pub struct Link {
 pub fn checkout_session(
     api: &str,
     secret_key: &Secret,
-    booking_id: i64,
-    amount_minor: i64,
-    currency: &str,
-    description: &str,
+    due: &super::links::Due,
     return_url: &str,
     idempotency_key: &str,
 ) -> anyhow::Result<Link> {
-    let booking = booking_id.to_string();
-    let amount = amount_minor.to_string();
-    let currency = currency.to_lowercase();
+    let booking = due.booking_id.to_string();
+    let amount = due.amount_minor.to_string();
+    let currency = due.currency.to_lowercase();
+    let description = due.description.as_str();
     let form: Vec<(&str, &str)> = vec![
         ("mode", "payment"),
         ("success_url", return_url),
