@@ -172,7 +172,8 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> Result<u8> {
     for n in &notifications {
         crate::interrupt::check()?;
         report.fetched += 1;
-        let (applied, booking) = db.write(|tx| apply(tx, n, &ctx.actor, ctx.now))?;
+        let (applied, booking) =
+            db.write(|tx| apply(tx, n, &ctx.actor, ctx.now, "payments fetch"))?;
         match applied {
             Applied::Replay => report.already_stored += 1,
             Applied::Stored { outcome, confirmed } => {

@@ -221,7 +221,9 @@ fn answer(request: &mut tiny_http::Request, db: &mut Db, config: &Config) -> Ans
         }
     };
     let now = config.fixed_now.unwrap_or_else(Utc::now);
-    match db.write_notification(|tx| providers::apply(tx, &notification, &config.actor, now)) {
+    match db.write_notification(|tx| {
+        providers::apply(tx, &notification, &config.actor, now, "payments serve")
+    }) {
         Ok((applied, booking)) => {
             let outcome = match applied {
                 Applied::Stored {

@@ -202,6 +202,8 @@ pub struct Reconciler<'t> {
     report: ReconcileReport,
     /// Queue confirmation messages (false: `payments import --no-notify`).
     notify: bool,
+    /// What the audit entries of confirmations name as their source.
+    source: &'static str,
 }
 
 impl<'t> Reconciler<'t> {
@@ -222,6 +224,7 @@ impl<'t> Reconciler<'t> {
             ahead: FxHashMap::default(),
             report: ReconcileReport::default(),
             notify: true,
+            source: "payments import",
         })
     }
 
@@ -250,6 +253,14 @@ impl<'t> Reconciler<'t> {
     #[must_use]
     pub fn without_messages(mut self) -> Reconciler<'t> {
         self.notify = false;
+        self
+    }
+
+    /// Names another source for the confirmations' audit entries (the
+    /// webhook server: `payments serve`, issue 29).
+    #[must_use]
+    pub fn with_source(mut self, source: &'static str) -> Reconciler<'t> {
+        self.source = source;
         self
     }
 
@@ -385,7 +396,7 @@ impl<'t> Reconciler<'t> {
                 payment: Some(payment.clone()),
                 payment_outcome: decision.outcome,
                 template: None,
-                source: "payments import",
+                source: self.source,
             };
             // The booking was read above in this transaction, under the
             // lock, and is not in the batch (else it was written first).

@@ -297,6 +297,14 @@ fn tinkoff_confirms_refuses_a_bad_token_and_writes_a_replay_once() {
     );
     assert_eq!(messages_of(&env, id), 1, "one confirmation message queued");
     assert_eq!(
+        env.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE booking_id = {id} AND action = 'booking.status_changed' \
+               AND details LIKE '%payments serve%' AND details LIKE '%9001%'"
+        )),
+        1,
+        "the confirmation's audit entry names the server and the payment"
+    );
+    assert_eq!(
         env.query_text("SELECT method FROM provider_payments WHERE provider = 'tinkoff' AND external_id = '9001'"),
         Some("card".to_string())
     );

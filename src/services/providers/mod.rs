@@ -287,6 +287,7 @@ pub fn apply(
     n: &Notification,
     actor: &str,
     now: DateTime<Utc>,
+    source: &'static str,
 ) -> Result<(Applied, Option<i64>)> {
     let mut booking_id = n.booking_id;
     if booking_id.is_none() {
@@ -305,9 +306,9 @@ pub fn apply(
         paid_at: n.paid_at.map(crate::domain::time::to_storage),
         description: None,
     };
-    let mut reconciler = Reconciler::new(tx, actor, now)?;
+    let mut reconciler = Reconciler::new(tx, actor, now)?.with_source(source);
     reconciler.apply(IncomingPayment { line: 1, payment })?;
-    let report = reconciler.finish(&format!("webhook {}", n.provider))?;
+    let report = reconciler.finish(&format!("{source} {}", n.provider))?;
     if report.imported == 0 {
         return Ok((Applied::Replay, booking_id));
     }
