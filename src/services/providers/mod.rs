@@ -306,7 +306,7 @@ pub fn apply(
         paid_at: n.paid_at.map(crate::domain::time::to_storage),
         description: None,
     };
-    let mut reconciler = Reconciler::new(tx, actor, now)?.with_source(source);
+    let mut reconciler = Reconciler::for_one(tx, actor, now).with_source(source);
     reconciler.apply(IncomingPayment { line: 1, payment })?;
     let report = reconciler.finish(&format!("{source} {}", n.provider))?;
     if report.imported == 0 {
