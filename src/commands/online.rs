@@ -24,6 +24,7 @@ pub struct ServeArgs {
 
 /// `payments serve`: answers the providers' notifications until Ctrl-C or SIGTERM.
 pub fn serve(ctx: &Context, args: ServeArgs) -> Result<u8> {
+    crate::services::providers::yookassa::allow_list_from_env().map_err(bad_input)?;
     let secrets = Secrets::from_env();
     if !Provider::ALL.into_iter().any(|p| secrets.serves(p)) {
         return Err(bad_input(

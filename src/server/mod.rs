@@ -175,6 +175,15 @@ fn answer(request: &mut tiny_http::Request, db: &mut Db, config: &Config) -> Ans
     if *request.method() != tiny_http::Method::Post {
         return Answer::plain(405, "not a POST", Some(provider));
     }
+    if let (Provider::YooKassa, Some(api)) = (provider, &config.secrets.yookassa) {
+        if !api.allow.is_empty() && !sender(request).is_some_and(|ip| api.allow.allows(ip)) {
+            return Answer::plain(
+                403,
+                "refused (sender not in PAYTRACK_YOOKASSA_ALLOW_IPS)",
+                Some(provider),
+            );
+        }
+    }
     if request.body_length().is_some_and(|n| n > MAX_BODY) {
         return Answer::plain(413, "body too large", Some(provider));
     }
@@ -250,4 +259,20 @@ fn first_line(e: &anyhow::Error) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Who sent the request: the peer, or, when the peer is this machine (nginx
+/// in front), the address nginx names in `X-Real-IP`. A remote peer's
+/// `X-Real-IP` is never believed.
+fn sender(request: &tiny_http::Request) -> Option<std::net::IpAddr> {
+    let peer = request.remote_addr()?.ip();
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("X-Real-IP"))
+        .and_then(|h| h.value.as_str().trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
 }

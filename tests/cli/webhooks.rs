@@ -1561,3 +1561,74 @@ fn the_fetch_cron_script_runs_fetch() {
     assert!(err.contains("1 fetched, 1 new"), "{err}");
     assert_eq!(status_of(&env, id), 2);
 }
+
+#[test]
+fn the_yookassa_allow_list_refuses_other_senders() {
+    let env = school();
+    let id = booking(&env, 971);
+    let api = FakeApi::start();
+    let pid = "2d9b3f9a-0f00-5000-9000-1b68e7b15f3f";
+    api.route(
+        &format!("GET /v3/payments/{pid}"),
+        200,
+        yk_payment(pid, id, "300.00", "succeeded"),
+    );
+    let err = env
+        .cmd()
+        .env("PAYTRACK_YOOKASSA_SHOP_ID", YOOKASSA_SHOP)
+        .env("PAYTRACK_YOOKASSA_SECRET_KEY", YOOKASSA_KEY)
+        .env("PAYTRACK_YOOKASSA_ALLOW_IPS", "185.71.76.0/99")
+        .args(["payments", "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(3), "a bad list refuses to start");
+    let server = Server::start(
+        &env,
+        &[
+            ("PAYTRACK_YOOKASSA_SHOP_ID", YOOKASSA_SHOP),
+            ("PAYTRACK_YOOKASSA_SECRET_KEY", YOOKASSA_KEY),
+            ("PAYTRACK_YOOKASSA_API", &api.url()),
+            (
+                "PAYTRACK_YOOKASSA_ALLOW_IPS",
+                "185.71.76.0/27, 77.75.156.11",
+            ),
+        ],
+    );
+    let body = yk_notification(
+        "payment.succeeded",
+        yk_payment(pid, id, "300.00", "succeeded"),
+    );
+    let before = env.snapshot();
+    // nginx on this machine names the sender in X-Real-IP.
+    assert_eq!(
+        server
+            .post(
+                "/webhooks/yookassa",
+                &[("X-Real-IP", "203.0.113.9".into())],
+                &body
+            )
+            .0,
+        403
+    );
+    assert_eq!(
+        server.post("/webhooks/yookassa", &[], &body).0,
+        403,
+        "the loopback peer itself is not listed"
+    );
+    unchanged(&env, &before, "a sender outside the allow-list");
+    assert!(
+        api.seen.lock().unwrap().is_empty(),
+        "refused before asking the API"
+    );
+    assert_eq!(
+        server
+            .post(
+                "/webhooks/yookassa",
+                &[("X-Real-IP", "185.71.76.7".into())],
+                &body
+            )
+            .0,
+        200
+    );
+    assert_eq!(status_of(&env, id), 2);
+}

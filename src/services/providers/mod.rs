@@ -134,13 +134,21 @@ impl Secrets {
                 env_secret("PAYTRACK_YOOKASSA_SHOP_ID"),
                 env_secret("PAYTRACK_YOOKASSA_SECRET_KEY"),
             ) {
-                (Some(shop_id), Some(secret_key)) => Some(yookassa::Api::new(
-                    shop_id,
-                    secret_key,
-                    std::env::var("PAYTRACK_YOOKASSA_API")
-                        .ok()
-                        .filter(|v| !v.is_empty()),
-                )),
+                (Some(shop_id), Some(secret_key)) => {
+                    let mut api = yookassa::Api::new(
+                        shop_id,
+                        secret_key,
+                        std::env::var("PAYTRACK_YOOKASSA_API")
+                            .ok()
+                            .filter(|v| !v.is_empty()),
+                    );
+                    // `serve` refuses to start on a list that does not parse
+                    // (`yookassa::allow_list_from_env`); should one get here,
+                    // it lets only the broadcast address in: nobody.
+                    api.allow = yookassa::allow_list_from_env()
+                        .unwrap_or_else(|_| yookassa::AllowList::nobody());
+                    Some(api)
+                }
                 _ => None,
             },
             stripe: env_secret("PAYTRACK_STRIPE_WEBHOOK_SECRET"),

@@ -15,6 +15,8 @@
 //! takes an `Idempotence-Key` header; the list
 //! (https://yookassa.ru/developers/api#get_payments_list) pages with `cursor`.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -26,6 +28,76 @@ use super::{
 
 pub const DEFAULT_API: &str = "https://api.yookassa.ru/v3";
 
+/// `PAYTRACK_YOOKASSA_ALLOW_IPS`, parsed (empty when unset).
+pub fn allow_list_from_env() -> Result<AllowList, String> {
+    match std::env::var("PAYTRACK_YOOKASSA_ALLOW_IPS") {
+        Ok(text) => {
+            AllowList::parse(&text).map_err(|e| format!("PAYTRACK_YOOKASSA_ALLOW_IPS: {e}"))
+        }
+        Err(_) => Ok(AllowList::default()),
+    }
+}
+
+/// The optional IP allow-list (`PAYTRACK_YOOKASSA_ALLOW_IPS`, addresses and
+/// CIDR ranges separated by commas; YooKassa publishes the ranges it sends
+/// from). Empty: every sender is checked by the fetch-back alone.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList(Vec<(IpAddr, u8)>);
+
+impl AllowList {
+    /// Parses `185.71.76.0/27,77.75.156.11,2a02:5180::/32`.
+    pub fn parse(text: &str) -> Result<AllowList, String> {
+        let mut ranges = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, bits) = match item.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (item, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("'{item}' is not an IP address or range"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("'{item}' has a bad prefix length"))?,
+                None => max,
+            };
+            ranges.push((addr, bits));
+        }
+        Ok(AllowList(ranges))
+    }
+
+    /// A list no sender matches.
+    pub fn nobody() -> AllowList {
+        AllowList(vec![(IpAddr::from([255, 255, 255, 255]), 32)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        self.0.iter().any(|(net, bits)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+}
+
 /// The shop's credentials and the API base URL (`PAYTRACK_YOOKASSA_API`, so
 /// tests can point it at a local fake).
 #[derive(Debug, Clone)]
@@ -33,6 +105,8 @@ pub struct Api {
     shop_id: Secret,
     secret_key: Secret,
     base: String,
+    /// Who may send notifications (empty: anyone; the fetch-back decides).
+    pub allow: AllowList,
 }
 
 impl Api {
@@ -44,6 +118,7 @@ impl Api {
                 .unwrap_or_else(|| DEFAULT_API.to_string())
                 .trim_end_matches('/')
                 .to_string(),
+            allow: AllowList::default(),
         }
     }
 
@@ -294,5 +369,25 @@ pub fn verify(api: &Api, req: &Incoming<'_>) -> Result<Event, Refusal> {
             )?))
         }
         _ => Ok(Event::Ignored("event changes nothing")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_matches_ranges() {
+        let list = AllowList::parse("185.71.76.0/27, 77.75.156.11,2a02:5180::/32").unwrap();
+        let ok = |ip: &str| list.allows(ip.parse().unwrap());
+        assert!(ok("185.71.76.31"));
+        assert!(!ok("185.71.76.32"));
+        assert!(ok("77.75.156.11"));
+        assert!(!ok("77.75.156.12"));
+        assert!(ok("2a02:5180::1"));
+        assert!(ok("::ffff:185.71.76.1"));
+        assert!(!ok("127.0.0.1"));
+        assert!(AllowList::parse("1.2.3.4/33").is_err());
+        assert!(AllowList::parse("example.com").is_err());
     }
 }
