@@ -648,6 +648,10 @@ struct FakeApi {
     stop: Arc<AtomicBool>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     routes: Arc<Mutex<HashMap<String, (u16, String)>>>,
+    /// How long each answer waits, in milliseconds (a slow provider).
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Connections accepted so far (counted before the delay).
+    accepted: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -659,14 +663,24 @@ impl FakeApi {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let routes: Arc<Mutex<HashMap<String, (u16, String)>>> = Arc::default();
+        let delay_ms: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let accepted: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let thread = {
+            let counted = Arc::clone(&accepted);
             let (stop, seen, routes) = (Arc::clone(&stop), Arc::clone(&seen), Arc::clone(&routes));
+            let delay = Arc::clone(&delay_ms);
             std::thread::spawn(move || {
                 // Bounded: the test's drop stops it; 10 minutes at most regardless.
                 let deadline = Instant::now() + Duration::from_secs(600);
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     match listener.accept() {
-                        Ok((stream, _)) => serve_fake(stream, &seen, &routes),
+                        Ok((stream, _)) => {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(
+                                delay.load(Ordering::Relaxed),
+                            ));
+                            serve_fake(stream, &seen, &routes);
+                        }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
                 }
@@ -677,6 +691,8 @@ impl FakeApi {
             stop,
             seen,
             routes,
+            delay_ms,
+            accepted,
             thread: Some(thread),
         }
     }
@@ -1631,4 +1647,46 @@ fn the_yookassa_allow_list_refuses_other_senders() {
         200
     );
     assert_eq!(status_of(&env, id), 2);
+}
+
+#[test]
+fn sigterm_lets_the_request_under_way_finish() {
+    let env = school();
+    let id = booking(&env, 981);
+    let api = FakeApi::start();
+    let pid = "2d9b3f9a-1000-5000-9000-1b68e7b15f3f";
+    api.route(
+        &format!("GET /v3/payments/{pid}"),
+        200,
+        yk_payment(pid, id, "300.00", "succeeded"),
+    );
+    // YooKassa's API answers the fetch-back slowly: the request is under way when SIGTERM comes.
+    api.delay_ms.store(1500, Ordering::Relaxed);
+    let server = yookassa_server(&env, &api);
+    let addr = server.addr;
+    let body = yk_notification(
+        "payment.succeeded",
+        yk_payment(pid, id, "300.00", "succeeded"),
+    );
+    let request = std::thread::spawn(move || http(addr, "POST", "/webhooks/yookassa", &[], &body));
+    // Bounded wait until the server is asking the API.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.accepted.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        api.seen.lock().unwrap().is_empty(),
+        "SIGTERM comes before the API answers"
+    );
+    let started = Instant::now();
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log:?}");
+    assert_eq!(
+        request.join().unwrap().0,
+        200,
+        "the request under way was answered"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(status_of(&env, id), 2, "and its payment landed");
+    assert_eq!(payments_of(&env, id).len(), 1);
 }
