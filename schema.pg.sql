@@ -411,3 +411,16 @@ CREATE TABLE paytrack.provider_payments (
     PRIMARY KEY (provider, external_id)
 );
 CREATE INDEX provider_payments_by_booking ON paytrack.provider_payments (booking_id);
+
+-- The payments `bookings pay-link` created at a provider (see schema.sql).
+CREATE TABLE paytrack.pay_links (
+    provider     text NOT NULL,
+    payment_id   text NOT NULL,
+    booking_id   bigint NOT NULL,
+    amount_minor bigint NOT NULL,
+    currency     text NOT NULL,
+    url          text NOT NULL,
+    created_at   text NOT NULL,
+    PRIMARY KEY (provider, payment_id)
+);
+CREATE INDEX pay_links_by_time ON paytrack.pay_links (provider, created_at);

@@ -454,3 +454,18 @@ CREATE TABLE provider_payments (
     PRIMARY KEY (provider, external_id)
 ) WITHOUT ROWID;
 CREATE INDEX provider_payments_by_booking ON provider_payments (booking_id);
+
+-- The payments `bookings pay-link` created at a provider, so that
+-- `payments fetch` can ask a provider that lists no payments (T-Bank's
+-- GetState takes one PaymentId) what became of each.
+CREATE TABLE pay_links (
+    provider     TEXT NOT NULL,
+    payment_id   TEXT NOT NULL,
+    booking_id   INTEGER NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (provider, payment_id)
+) WITHOUT ROWID;
+CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);

@@ -91,15 +91,16 @@ pub fn pay_link(ctx: &Context, args: PayLinkArgs) -> Result<u8> {
     }
     // What is due, read under the write lock so it is one consistent view
     // (nothing is written: the payment row comes with the notification).
-    let due = ctx
-        .open_db()?
-        .write(|tx| links::amount_due(tx, args.booking))?;
+    let mut db = ctx.open_db()?;
+    let due = db.write(|tx| links::amount_due(tx, args.booking))?;
     let link = links::create(
         args.provider,
         &due,
         return_url.as_deref().unwrap_or_default(),
         ctx.now,
     )?;
+    // Remembered for `payments fetch` (T-Bank is asked about each link).
+    db.write(|tx| links::remember(tx, &link, ctx.now))?;
     if args.json {
         crate::output::json::print_line(&link)?;
     } else {
@@ -121,7 +122,8 @@ pub fn pay_link(ctx: &Context, args: PayLinkArgs) -> Result<u8> {
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// The provider to ask (YooKassa lists payments; T-Bank's API has no list).
+    /// The provider to ask: yookassa (its payment and refund lists) or tinkoff
+    /// (GetState for each link `bookings pay-link` created since --since).
     #[arg(long, value_enum)]
     pub provider: Provider,
     /// How far back: a duration (24h, 7d) or a date.
@@ -158,10 +160,28 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> Result<u8> {
             })?;
             api.succeeded_since(since, 100)?
         }
+        Provider::Tinkoff => {
+            // T-Bank lists no payments: each link `pay-link` created since
+            // --since is asked with GetState.
+            let config = secrets
+                .tinkoff
+                .as_ref()
+                .ok_or_else(|| bad_input("PAYTRACK_TINKOFF_PASSWORD is not set"))?;
+            let ids = ctx.open_db()?.pay_links_since("tinkoff", since)?;
+            let mut found = Vec::new();
+            for id in ids {
+                crate::interrupt::check()?;
+                if let crate::services::providers::Event::Money(n) =
+                    crate::services::providers::tinkoff::get_state(config, &id)?
+                {
+                    found.push(n);
+                }
+            }
+            found
+        }
         other => {
             return Err(bad_input(format!(
-                "payments fetch --provider {other}: its API has no list of payments to read \
-                 (T-Bank answers GetState for one PaymentId at a time); only yookassa is supported"
+                "payments fetch --provider {other}: not supported (yookassa and tinkoff are)"
             )))
         }
     };

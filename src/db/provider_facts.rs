@@ -1,6 +1,7 @@
 //! What online payment providers said about the payments they notified
 //! (issue 29): method, the provider's time, and the raw notification, beside
-//! the payment row that `(provider, external_id)` names.
+//! the payment row that `(provider, external_id)` names; and the payments
+//! `bookings pay-link` created, for `payments fetch`.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -103,5 +104,51 @@ impl Db {
     /// rather than rolling it back and making the provider send it again.
     pub fn write_notification<T>(&mut self, work: impl FnOnce(&WriteTx) -> Result<T>) -> Result<T> {
         self.write_transaction(work, false)
+    }
+}
+
+/// A payment created at a provider by `bookings pay-link`.
+pub struct NewPayLink<'a> {
+    pub provider: &'a str,
+    pub payment_id: &'a str,
+    pub booking_id: i64,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub url: &'a str,
+}
+
+impl WriteTx<'_> {
+    /// Remembers a created payment (the same one again changes nothing).
+    pub fn insert_pay_link(&self, link: &NewPayLink<'_>, now: DateTime<Utc>) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO pay_links (provider, payment_id, booking_id, amount_minor, currency, url, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (provider, payment_id) DO NOTHING",
+            )?
+            .execute(params![
+                link.provider,
+                link.payment_id,
+                link.booking_id,
+                link.amount_minor,
+                link.currency,
+                link.url,
+                &*self.stamp(now)
+            ])?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// The payment ids of the links created at `provider` since `since`, oldest first.
+    pub fn pay_links_since(&self, provider: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT payment_id FROM pay_links WHERE provider = ?1 AND created_at >= ?2
+              ORDER BY created_at, payment_id",
+        )?;
+        let rows = stmt
+            .query_map(params![provider, to_storage(since)], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
     }
 }

@@ -764,10 +764,18 @@ fn serve_fake(
         .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("cursor=")))
         .map(|c| format!("?cursor={c}"))
         .unwrap_or_default();
-    let (status, answer) = routes
-        .lock()
-        .unwrap()
-        .get(&format!("{method} {path}{cursor}"))
+    // T-Bank's GetState is routed by the PaymentId it asks about: `POST /v2/GetState#13661`.
+    let asked = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("PaymentId")
+                .and_then(|p| p.as_str().map(str::to_string))
+        })
+        .map(|p| format!("{method} {path}#{p}"));
+    let routes = routes.lock().unwrap();
+    let (status, answer) = asked
+        .and_then(|key| routes.get(&key))
+        .or_else(|| routes.get(&format!("{method} {path}{cursor}")))
         .cloned()
         .unwrap_or((404, r#"{"type":"error","code":"not_found"}"#.to_string()));
     let mut stream = stream;
@@ -1184,7 +1192,18 @@ fn a_yookassa_link_is_for_the_amount_due_and_its_payment_confirms_the_booking() 
         ],
     );
     assert_eq!(code, 0, "{err}");
-    unchanged(&env, &before, "creating a link");
+    drop(before);
+    // Only the link is remembered (for payments fetch); no payment yet.
+    assert_eq!(
+        env.query_rows("SELECT provider, payment_id, booking_id, amount_minor FROM pay_links"),
+        vec![vec![
+            Some("yookassa".into()),
+            Some(pid.into()),
+            Some(id.to_string()),
+            Some("20000".into())
+        ]]
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM payments"), 1);
     let link: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         link["url"],
@@ -1525,9 +1544,107 @@ fn fetch_reconciles_what_the_webhooks_missed_and_is_idempotent_with_them() {
     assert_eq!(report["stored"], 0);
     unchanged(&env, &before, "a second fetch");
 
-    // T-Bank lists nothing: refused with one clear line.
-    let err = env.fails(&["payments", "fetch", "--provider", "tinkoff"], 3);
-    assert!(err.contains("no list of payments"), "{err}");
+    // Stripe is not fetched: refused with one clear line.
+    let err = env.fails(&["payments", "fetch", "--provider", "stripe"], 3);
+    assert!(err.contains("not supported"), "{err}");
+}
+
+#[test]
+fn tinkoff_fetch_asks_get_state_about_each_link() {
+    let env = school();
+    let (a, b) = (booking(&env, 991), booking(&env, 992));
+    let api = FakeApi::start();
+    let vars = [
+        (
+            "PAYTRACK_TINKOFF_TERMINAL_KEY",
+            "TinkoffBankTest".to_string(),
+        ),
+        ("PAYTRACK_TINKOFF_PASSWORD", TINKOFF_PASSWORD.to_string()),
+        ("PAYTRACK_TINKOFF_API", format!("http://{}/v2", api.addr)),
+    ];
+    for (booking, payment) in [(a, "13661"), (b, "13662")] {
+        api.route(
+            "POST /v2/Init",
+            200,
+            serde_json::json!({"Success": true, "ErrorCode": "0", "PaymentId": payment,
+                "PaymentURL": format!("https://securepay.tinkoff.ru/new/{payment}")}),
+        );
+        let (code, _, err) = run_env(
+            &env,
+            &vars,
+            &[
+                "bookings",
+                "pay-link",
+                &booking.to_string(),
+                "--provider",
+                "tinkoff",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    // a was paid and its notification arrived; b was paid and its notification was lost.
+    let server = tinkoff_server(&env);
+    let body = tinkoff_body(
+        &format!("{a}-1"),
+        13661,
+        "CONFIRMED",
+        30000,
+        TINKOFF_PASSWORD,
+    );
+    assert_eq!(server.post("/webhooks/tinkoff", &[], &body).0, 200);
+    drop(server);
+    // GetState: both confirmed; b's notification never came.
+    for (booking, payment) in [(a, "13661"), (b, "13662")] {
+        api.route(
+            &format!("POST /v2/GetState#{payment}"),
+            200,
+            serde_json::json!({"Success": true, "ErrorCode": "0", "Status": "CONFIRMED",
+                "PaymentId": payment, "OrderId": format!("{booking}-1"), "Amount": 30000}),
+        );
+    }
+    let (code, out, err) = run_env(
+        &env,
+        &vars,
+        &["payments", "fetch", "--provider", "tinkoff", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            report["fetched"].as_u64(),
+            report["stored"].as_u64(),
+            report["already_stored"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{report}"
+    );
+    let before = env.snapshot();
+    let (code, _, err) = run_env(&env, &vars, &["payments", "fetch", "--provider", "tinkoff"]);
+    assert_eq!(code, 0, "{err}");
+    unchanged(&env, &before, "a second fetch");
+    assert_eq!((status_of(&env, a), status_of(&env, b)), (2, 2));
+    assert_eq!(env.count("SELECT COUNT(*) FROM payments"), 2);
+    // Each GetState request was signed with the documented token.
+    let seen = api.seen.lock().unwrap().clone();
+    let get_states: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|(_, target, _, _)| target.ends_with("/GetState"))
+        .map(|(_, _, _, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    assert_eq!(get_states.len(), 4);
+    for sent in get_states {
+        let mut pairs = vec![
+            ("PaymentId", sent["PaymentId"].as_str().unwrap().to_string()),
+            ("Password", TINKOFF_PASSWORD.to_string()),
+            ("TerminalKey", "TinkoffBankTest".to_string()),
+        ];
+        pairs.sort();
+        let concatenated: String = pairs.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            sent["Token"],
+            hex::encode(Sha256::digest(concatenated.as_bytes()))
+        );
+    }
 }
 
 #[test]

@@ -188,3 +188,18 @@ pub fn create(provider: Provider, due: &Due, return_url: &str, now: DateTime<Utc
         currency: due.currency.clone(),
     })
 }
+
+/// Remembers a created link, so `payments fetch` can ask about it later.
+pub fn remember(tx: &WriteTx, link: &Link, now: DateTime<Utc>) -> Result<()> {
+    tx.insert_pay_link(
+        &crate::db::provider_facts::NewPayLink {
+            provider: link.provider,
+            payment_id: &link.payment_id,
+            booking_id: link.booking_id,
+            amount_minor: link.amount_minor,
+            currency: &link.currency,
+            url: &link.url,
+        },
+        now,
+    )
+}

@@ -64,6 +64,11 @@ pub fn verify(config: &Config, req: &Incoming<'_>) -> Result<Event, Refusal> {
     if !constant_time_eq(expected.as_bytes(), sent.to_ascii_lowercase().as_bytes()) {
         return Err(Refusal::BadSignature("Token does not match"));
     }
+    read(&object, String::from_utf8_lossy(req.body).into_owned())
+}
+
+/// What a signed notification (or a `GetState` answer) says about money.
+fn read(object: &serde_json::Map<String, Value>, raw: String) -> Result<Event, Refusal> {
     let text = |key: &str| object.get(key).and_then(scalar_text);
     let status = text("Status").unwrap_or_default();
     if object.get("Success").and_then(Value::as_bool) == Some(false) {
@@ -96,8 +101,37 @@ pub fn verify(config: &Config, req: &Incoming<'_>) -> Result<Event, Refusal> {
         event_at: None,
         method: object.contains_key("Pan").then(|| "card".to_string()),
         refund_of: refund.then_some(payment_id),
-        raw: String::from_utf8_lossy(req.body).into_owned(),
+        raw,
     }))
+}
+
+/// Asks `GetState` (https://developer.tbank.ru/eacq/api/get-state) what
+/// became of a payment a link created: a confirmed one is money to reconcile
+/// (`payments fetch`); the answer comes over TLS from the API we called.
+pub fn get_state(config: &Config, payment_id: &str) -> anyhow::Result<Event> {
+    let terminal_key = config.terminal_key.as_deref().ok_or_else(|| {
+        crate::error::bad_input("PAYTRACK_TINKOFF_TERMINAL_KEY is not set".to_string())
+    })?;
+    let mut body = serde_json::Map::new();
+    body.insert("TerminalKey".into(), Value::from(terminal_key));
+    body.insert("PaymentId".into(), Value::from(payment_id));
+    let token = token(&body, config.password.expose());
+    body.insert("Token".into(), Value::from(token));
+    let answer = super::api::post_json(
+        &format!("{}/GetState", config.api.trim_end_matches('/')),
+        &Value::Object(body),
+        &[],
+    )
+    .map_err(|e| anyhow::anyhow!("T-Bank GetState: {e}"))?;
+    let Value::Object(object) = answer else {
+        anyhow::bail!("T-Bank GetState answered no object");
+    };
+    let answered = object.get("PaymentId").and_then(scalar_text);
+    if answered.as_deref() != Some(payment_id) {
+        anyhow::bail!("T-Bank GetState answered about another payment than {payment_id}");
+    }
+    let raw = serde_json::to_string(&object)?;
+    read(&object, raw).map_err(|e| anyhow::anyhow!("T-Bank GetState: {e}"))
 }
 
 /// A payment link created by `Init`.
