@@ -1633,7 +1633,7 @@ fn tinkoff_fetch_asks_get_state_about_each_link() {
         .collect();
     assert_eq!(get_states.len(), 4);
     for sent in get_states {
-        let mut pairs = vec![
+        let mut pairs = [
             ("PaymentId", sent["PaymentId"].as_str().unwrap().to_string()),
             ("Password", TINKOFF_PASSWORD.to_string()),
             ("TerminalKey", "TinkoffBankTest".to_string()),
