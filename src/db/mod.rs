@@ -692,7 +692,13 @@ pub(crate) fn migration_sections(
 /// SQLite gives the -wal and -shm files the same permissions as the database.
 fn create_private_file(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| {
+        // Owner-only (0700) whatever the umask: under umask 000 plain
+        // create_dir_all made world-writable directories (issue 30).
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+        dirs.create(parent).with_context(|| {
             format!(
                 "creating directory {}",
                 crate::output::sanitize::shown_path(parent)

@@ -4,7 +4,6 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::str::FromStr;
 
 use anyhow::Result;
 
@@ -35,7 +34,7 @@ impl<W: Write> FinishWrite for Plain<W> {
 }
 
 /// Output encrypted to age recipients (the binary age format).
-pub struct AgeWriter<W: Write>(age::stream::StreamWriter<W>);
+pub struct AgeWriter<W: Write>(super::age::Writer<W>);
 
 impl<W: Write> Write for AgeWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -54,7 +53,7 @@ impl<W: Write> FinishWrite for AgeWriter<W> {
 
 /// age x25519 recipients (`age1…`), parsed before anything is written.
 #[derive(Clone)]
-pub struct Recipients(Vec<age::x25519::Recipient>);
+pub struct Recipients(Vec<super::age::Recipient>);
 
 impl Recipients {
     /// Parses each `--encrypt-to` value; a bad one is bad input naming it.
@@ -65,7 +64,7 @@ impl Recipients {
         let parsed = texts
             .iter()
             .map(|t| {
-                age::x25519::Recipient::from_str(t.trim()).map_err(|e| {
+                t.trim().parse::<super::age::Recipient>().map_err(|e| {
                     bad_input(format!(
                         "--encrypt-to {}: not an age recipient ({e}); expected a public key like age1…",
                         crate::output::sanitize::for_terminal(t)
@@ -78,10 +77,9 @@ impl Recipients {
 
     /// Wraps `output` so that what is written to it is encrypted.
     pub fn wrap<W: Write + 'static>(&self, output: W) -> Result<Box<dyn FinishWrite>> {
-        let encryptor =
-            age::Encryptor::with_recipients(self.0.iter().map(|r| r as &dyn age::Recipient))
-                .map_err(|e| anyhow::anyhow!("cannot encrypt: {e}"))?;
-        Ok(Box::new(AgeWriter(encryptor.wrap_output(output)?)))
+        Ok(Box::new(AgeWriter(super::age::Writer::new(
+            output, &self.0,
+        )?)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! language, tables, CSV/JSON writers over one buffered stdout, and the
 //! sanitiser for stranger-typed text. stdout carries data; stderr carries talk.
 
+pub mod age;
 pub mod encrypt;
 pub mod file;
 pub mod findings;

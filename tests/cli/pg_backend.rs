@@ -227,6 +227,10 @@ fn assert_no_password(out: &std::process::Output) {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_init_creates_the_paytrack_schema_once() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -251,6 +255,10 @@ fn pg_init_creates_the_paytrack_schema_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -316,6 +324,10 @@ fn pg_adopt_counts_and_the_bot_keeps_writing_under_its_own_role() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_adopt_refuses_a_table_that_is_not_the_bots_and_changes_nothing() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -336,6 +348,10 @@ fn pg_adopt_refuses_a_table_that_is_not_the_bots_and_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_uninstall_removes_paytrack_and_leaves_the_bot_alone() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -390,6 +406,10 @@ fn grant_work(pg: &PgFixture) {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_everyday_commands_agree_with_sqlite_on_the_same_file() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -443,6 +463,10 @@ fn pg_everyday_commands_agree_with_sqlite_on_the_same_file() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -474,6 +498,10 @@ fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_connection_errors_never_show_the_password() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -533,6 +561,10 @@ fn sqlite_refuses_the_postgres_only_commands() {
 /// certificate (from a throwaway CA) names only "localhost": `.ci/pg-cluster`
 /// leaves the port and the CA in `<socket dir>/tls/`.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_sslmodes_verify_like_libpq() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -613,6 +645,10 @@ fn pg_sslmodes_verify_like_libpq() {
 /// A writer that cannot get paytrack's advisory lock within lock_timeout,
 /// twice, gives up with exit 7 and changes nothing.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_a_held_write_lock_times_out_with_exit_7() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -644,6 +680,10 @@ fn pg_a_held_write_lock_times_out_with_exit_7() {
 
 /// A database whose LC_CTYPE cannot fold Cyrillic case gets a warning at init.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -670,6 +710,10 @@ fn pg_init_warns_when_the_database_cannot_fold_cyrillic() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -695,6 +739,10 @@ fn pg_a_nul_character_is_bad_input_and_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_adopt_without_counters_counts_live_and_says_so() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -728,6 +776,10 @@ fn pg_adopt_without_counters_counts_live_and_says_so() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_adopt_by_the_tables_owner_creates_the_filter_indexes() {
     let Some(server) = crate::harness::pg_server() else {
         return;

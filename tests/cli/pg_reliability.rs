@@ -309,6 +309,10 @@ fn audit_entries(db: &PgDb, action: &str) -> i64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_rel_killed_import_commits_nothing_and_the_next_import_completes() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -363,6 +367,10 @@ fn pg_rel_killed_import_commits_nothing_and_the_next_import_completes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_rel_killed_bulk_status_changes_commit_nothing_and_a_rerun_completes() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -510,6 +518,10 @@ fn status_name(confirmed: i32) -> &'static str {
 /// the counters agree with a recount, the audit chain holds, and each process
 /// ends in success, a refusal (5), a lost compare-and-set (6) or busy (7).
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_rel_concurrent_status_changes_and_the_bot_lose_nothing() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -772,6 +784,10 @@ fn import_pending(env: &Env, n: i64, stream: &str) {
 /// Confirmations queue 40 messages; four drains at once (one of them with
 /// --limit) deliver each exactly once, on the first attempt.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
     let Some(server) = crate::harness::pg_server() else {
         return;
@@ -855,6 +871,10 @@ fn pg_rel_racing_drains_deliver_each_message_exactly_once() {
 /// compare-and-set (the bulk is then refused, exit 5) or run first, but the
 /// bot's status stands once both are done, and the counters agree.
 #[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
 fn pg_rel_the_bots_status_change_during_a_bulk_change_never_fails() {
     let Some(server) = crate::harness::pg_server() else {
         return;

@@ -158,12 +158,13 @@ fn export_files_are_private_and_replaced_only_with_force() {
     let out = env.path("out.csv");
     let path = out.to_str().unwrap();
     // Under the usual umask the old code made 0644 files of personal data.
-    let mut cmd = env.std_cmd();
-    let status = cmd
+    // (Its stderr is captured: a child's talk never reaches the test run, issue 28.)
+    let out_of = env
+        .std_cmd()
         .args(["bookings", "export", "-o", path])
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(out_of.status.success(), "{out_of:?}");
     assert_eq!(mode(&out), 0o600);
     std::fs::write(&out, "old").unwrap();
     let err = env.fails(&["bookings", "export", "-o", path], code::BAD_INPUT);
@@ -173,6 +174,32 @@ fn export_files_are_private_and_replaced_only_with_force() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 401);
     assert_eq!(mode(&out), 0o600);
     no_partials(env.dir.path());
+}
+
+/// Issue 30: under umask 000 `init` made the database's missing parent
+/// directories world-writable (0777), so anyone could swap the file out.
+/// They are owner-only now, whatever the umask; the file stays 0600.
+#[test]
+fn init_under_umask_000_makes_owner_only_directories() {
+    if crate::harness::sqlite_only() {
+        return; // SQLite-only: the file and its directories
+    }
+    let env = Env::new();
+    let db = env.path("new/deeper/school.db");
+    let paytrack = env.std_cmd();
+    let status = std::process::Command::new("/bin/sh")
+        .args(["-c", "umask 000; exec \"$0\" --db \"$1\" init"])
+        .arg(paytrack.get_program())
+        .arg(&db)
+        .env_clear()
+        .envs(paytrack.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("PAYTRACK_DB")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert_eq!(mode(&env.path("new")), 0o700);
+    assert_eq!(mode(&env.path("new/deeper")), 0o700);
+    assert_eq!(mode(&db), 0o600);
 }
 
 // ---- 2. foreign databases ----------------------------------------------------
@@ -1230,12 +1257,23 @@ fn freeze_read_unfreeze_as_a_non_root_user_leaves_the_database_writable() {
         eprintln!("skipped: root without runuser cannot run as a non-root user");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    // Issue 30: `nobody` may not be able to reach the checkout (a clone under
+    // /root, or in a 0700 `mktemp -d`), so it runs a copy of the binary in a
+    // directory everyone can traverse, and the database lives there too.
+    let place = match crate::harness::place_for_other_users() {
+        Ok(place) => place,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir_in(place.path()).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let db = dir.path().join("n.db");
     let db_arg = db.to_str().unwrap().to_string();
+    let paytrack = place.path().join("paytrack");
     let as_nobody = |args: &[&str]| {
-        let paytrack = assert_cmd::cargo::cargo_bin("paytrack");
+        let paytrack = &paytrack;
         let mut cmd = match runuser.filter(|_| is_root()) {
             Some(runuser) => {
                 let mut cmd = std::process::Command::new(runuser);
