@@ -909,6 +909,27 @@ fn yookassa_believes_the_api_not_the_body() {
         &(refund_id.to_string(), -10000, "refund".to_string())
     );
 
+    // Our credentials refused by the API: 502 (YooKassa retries), nothing written.
+    let denied = "2d9b3f9a-0004-5000-9000-1b68e7b15f3f";
+    api.route(
+        &format!("GET /v3/payments/{denied}"),
+        401,
+        serde_json::json!({"type": "error", "code": "invalid_credentials"}),
+    );
+    let body = yk_notification(
+        "payment.succeeded",
+        yk_payment(denied, id, "300.00", "succeeded"),
+    );
+    let before = env.snapshot();
+    assert_eq!(server.post("/webhooks/yookassa", &[], &body).0, 502);
+    unchanged(&env, &before, "a fetch-back with refused credentials");
+    let log = server.log_with(|l| l.contains("status=502"));
+    assert!(
+        log.iter().any(|l| l.contains("refused the shop id")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains(YOOKASSA_KEY)), "{log:?}");
+
     // The API is down: 502, so YooKassa retries; nothing written.
     drop(api);
     let before = env.snapshot();

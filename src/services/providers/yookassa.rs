@@ -322,11 +322,17 @@ fn amount_of(object: &Value) -> Result<(i64, String), Refusal> {
 
 fn fetch_refusal(e: CallError) -> Refusal {
     match e {
-        // YooKassa does not know this id (or refuses our credentials for
-        // it): the notification did not come from YooKassa for this shop.
-        CallError::Status(404 | 400 | 401 | 403) => {
+        // YooKassa does not know this id: the notification did not come
+        // from YooKassa for this shop.
+        CallError::Status(404 | 400) => {
             Refusal::BadSignature("the object is not in this shop at YooKassa")
         }
+        // Our own credentials are refused: not the sender's fault; a 502
+        // keeps YooKassa retrying until they are fixed.
+        CallError::Status(401 | 403) => Refusal::Upstream(
+            "YooKassa refused the shop id and secret key (PAYTRACK_YOOKASSA_SHOP_ID, PAYTRACK_YOOKASSA_SECRET_KEY)"
+                .into(),
+        ),
         other => Refusal::Upstream(other.to_string()),
     }
 }
