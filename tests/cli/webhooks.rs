@@ -1828,3 +1828,66 @@ fn sigterm_lets_the_request_under_way_finish() {
     assert_eq!(status_of(&env, id), 2, "and its payment landed");
     assert_eq!(payments_of(&env, id).len(), 1);
 }
+
+#[test]
+fn a_stripe_payment_stored_unmatched_is_attached_when_a_later_event_names_the_booking() {
+    let env = school();
+    let id = booking(&env, 1001);
+    let server = Server::start(&env, &[("PAYTRACK_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)]);
+    // A Payment Link made in Stripe's dashboard: the intent carries no metadata.
+    let intent = serde_json::json!({
+        "id": "evt_pi_x", "object": "event", "created": 1_709_276_761, "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_3Xy", "object": "payment_intent", "amount": 30000,
+            "amount_received": 30000, "currency": "rub", "status": "succeeded", "metadata": {}}}
+    })
+    .to_string()
+    .into_bytes();
+    let header = stripe_header(STRIPE_SECRET, unix_now(), &intent);
+    assert_eq!(
+        server
+            .post("/webhooks/stripe", &[("Stripe-Signature", header)], &intent)
+            .0,
+        200
+    );
+    assert_eq!(
+        env.query_text("SELECT outcome FROM payments WHERE external_id = 'pi_3Xy'"),
+        Some("unmatched".into())
+    );
+    // The session's event names the booking (client_reference_id).
+    let mut session: serde_json::Value =
+        serde_json::from_slice(&stripe_session(id, "pi_3Xy", 30000)).unwrap();
+    session["data"]["object"]["metadata"] = serde_json::json!({});
+    let session = session.to_string().into_bytes();
+    let header = stripe_header(STRIPE_SECRET, unix_now(), &session);
+    assert_eq!(
+        server
+            .post(
+                "/webhooks/stripe",
+                &[("Stripe-Signature", header)],
+                &session
+            )
+            .0,
+        200
+    );
+    assert_eq!(status_of(&env, id), 2);
+    assert_eq!(
+        payments_of(&env, id),
+        vec![("pi_3Xy".to_string(), 30000, "confirmed".to_string())]
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM payments"), 1);
+    assert_eq!(messages_of(&env, id), 1);
+    // And again: a replay.
+    let before = env.snapshot();
+    let header = stripe_header(STRIPE_SECRET, unix_now(), &session);
+    assert_eq!(
+        server
+            .post(
+                "/webhooks/stripe",
+                &[("Stripe-Signature", header)],
+                &session
+            )
+            .0,
+        200
+    );
+    unchanged(&env, &before, "a replay after the attachment");
+}

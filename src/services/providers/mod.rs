@@ -305,6 +305,9 @@ pub fn apply(
                 .and_then(|s| s.payment.booking_id);
         }
     }
+    if let Some(attached) = attach_if_named_later(tx, n, booking_id, actor, now)? {
+        return Ok((attached, booking_id));
+    }
     let payment = NewPayment {
         provider: n.provider.as_str().to_string(),
         external_id: n.external_id.clone(),
@@ -342,6 +345,51 @@ pub fn apply(
         },
         booking_id,
     ))
+}
+
+/// A payment stored as `unmatched` (its first notification named no booking,
+/// e.g. Stripe's `payment_intent.succeeded` of a Payment Link made in the
+/// dashboard) whose later notification names one (`checkout.session.completed`
+/// with `client_reference_id`): attached to that booking and reconciled there
+/// by `payments assign`'s rules, instead of being skipped as a replay.
+fn attach_if_named_later(
+    tx: &WriteTx,
+    n: &Notification,
+    booking_id: Option<i64>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Applied>> {
+    let Some(booking_id) = booking_id else {
+        return Ok(None);
+    };
+    let Some(stored) = tx.stored_payment(n.provider.as_str(), &n.external_id)? else {
+        return Ok(None);
+    };
+    let p = &stored.payment;
+    if p.outcome != PaymentOutcome::Unmatched.as_str()
+        || p.booking_id.is_some()
+        || p.amount_minor != n.amount_minor
+    {
+        return Ok(None);
+    }
+    let done = crate::services::payment_review::assign(
+        tx,
+        &crate::services::payment_review::Assignment {
+            payment_id: p.id,
+            booking_id,
+            force: false,
+            reason: Some(format!(
+                "a later {} notification named the booking",
+                n.provider
+            )),
+        },
+        actor,
+        now,
+    )?;
+    Ok(Some(Applied::Stored {
+        outcome: done.outcome,
+        confirmed: done.booking_confirmed,
+    }))
 }
 
 /// Compares two byte strings in time that depends on their lengths only,
