@@ -648,3 +648,31 @@ CREATE TABLE paytrack.login_roles (
     role_name  text PRIMARY KEY,
     granted_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- migration: 4
+-- What an online payment provider said about a payment it notified (issue
+-- 29), as schema.sql's provider_payments.
+CREATE TABLE paytrack.provider_payments (
+    provider         text NOT NULL,
+    external_id      text NOT NULL,
+    booking_id       bigint,
+    method           text,
+    provider_paid_at text,
+    raw              text,
+    received_at      text NOT NULL,
+    PRIMARY KEY (provider, external_id)
+);
+CREATE INDEX provider_payments_by_booking ON paytrack.provider_payments (booking_id);
+
+-- The payments `bookings pay-link` created at a provider (see schema.sql).
+CREATE TABLE paytrack.pay_links (
+    provider     text NOT NULL,
+    payment_id   text NOT NULL,
+    booking_id   bigint NOT NULL,
+    amount_minor bigint NOT NULL,
+    currency     text NOT NULL,
+    url          text NOT NULL,
+    created_at   text NOT NULL,
+    PRIMARY KEY (provider, payment_id)
+);
+CREATE INDEX pay_links_by_time ON paytrack.pay_links (provider, created_at);

@@ -513,3 +513,35 @@ BEGIN
     SELECT id, search_text FROM bookings_search_source WHERE id = NEW.id;
 END;
 INSERT INTO bookings_search (bookings_search) VALUES ('rebuild');
+
+-- migration: 9
+-- What an online payment provider said about a payment it notified (issue
+-- 29): its payment id (the row's external_id), the method, when it says the
+-- money moved, and the notification as received. The raw text holds the
+-- payer's e-mail or card mask, so `users erase` sets it to NULL.
+CREATE TABLE provider_payments (
+    provider         TEXT NOT NULL,
+    external_id      TEXT NOT NULL,
+    booking_id       INTEGER,
+    method           TEXT,
+    provider_paid_at TEXT,
+    raw              TEXT,
+    received_at      TEXT NOT NULL,
+    PRIMARY KEY (provider, external_id)
+) WITHOUT ROWID;
+CREATE INDEX provider_payments_by_booking ON provider_payments (booking_id);
+
+-- The payments `bookings pay-link` created at a provider, so that
+-- `payments fetch` can ask a provider that lists no payments (T-Bank's
+-- GetState takes one PaymentId) what became of each.
+CREATE TABLE pay_links (
+    provider     TEXT NOT NULL,
+    payment_id   TEXT NOT NULL,
+    booking_id   INTEGER NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (provider, payment_id)
+) WITHOUT ROWID;
+CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);

@@ -350,6 +350,15 @@ a reminder still unsent is withdrawn when its booking is paid or cancelled.\n\n\
 Examples:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d"
     )]
     Remind(RemindArgs),
+    /// Create a payment at an online provider for what a booking owes; print its page's URL.
+    ///
+    /// The amount is the price less the discount less what was received. The booking id
+    /// travels in the order id / metadata, so the provider's notification to `payments serve`
+    /// confirms it. Settings and secrets come from the environment (see README).
+    #[command(
+        after_help = "Examples:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json"
+    )]
+    PayLink(crate::commands::online::PayLinkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -1201,6 +1210,21 @@ first_name, course, stream, referral, discount, status, created_at, key.\n\n\
         "Примеры:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата",
     ),
     (
+        "bookings pay-link",
+        "Создать платёж у онлайн-провайдера на сумму к оплате брони; напечатать ссылку на страницу оплаты.\n\nСумма — цена за вычетом скидки и уже полученного. Номер брони передаётся в номере заказа / metadata, и уведомление провайдера в `payments serve` подтверждает бронь. Настройки и секреты — из переменных окружения (см. README).",
+        "Примеры:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json",
+    ),
+    (
+        "payments fetch",
+        "Прочитать через API провайдера успешные платежи и возвраты и сверить те, что не пришли уведомлением.\n\nКаждый сверяется так же, как его уведомление; уже сохранённый (уведомлением или прошлым запуском) пропускается. Код 10, если новый платёж требует внимания.",
+        "Примеры:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin",
+    ),
+    (
+        "payments serve",
+        "Принимать уведомления об онлайн-оплатах (Т-Банк, CloudPayments, ЮKassa, Stripe) по HTTP.\n\nPOST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; каждое уведомление проверяется так, как описывает провайдер, и сверяется по правилам `payments import`. Секреты только из переменных окружения; провайдер без секрета отвечает 404. Останавливается по Ctrl-C/SIGTERM.",
+        "Окружение:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nПримеры:\n  paytrack payments serve --listen 127.0.0.1:8080",
+    ),
+    (
         "completions",
         "Напечатать скрипт автодополнения для оболочки.",
         "Примеры:\n  paytrack completions bash > ~/.local/share/bash-completion/completions/paytrack\n  paytrack completions zsh > ~/.zfunc/_paytrack\n  paytrack completions fish > ~/.config/fish/completions/paytrack.fish\n  paytrack completions powershell >> $PROFILE",
@@ -1540,6 +1564,24 @@ pub enum PaymentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Receive online payment notifications (T-Bank, CloudPayments, YooKassa, Stripe) over HTTP.
+    ///
+    /// POST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; each notification is verified
+    /// as its provider documents and reconciled as `payments import` would. Secrets come from
+    /// the environment only; a provider without its secret answers 404. Stops on Ctrl-C/SIGTERM.
+    #[command(
+        after_help = "Environment:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nExamples:\n  paytrack payments serve --listen 127.0.0.1:8080"
+    )]
+    Serve(crate::commands::online::ServeArgs),
+    /// Read a provider's succeeded payments and refunds through its API and reconcile the ones
+    /// the webhooks missed.
+    ///
+    /// Each is reconciled as its notification would be; a payment stored already (by a
+    /// webhook or an earlier fetch) is skipped. Exit 10 when a new one needs a person.
+    #[command(
+        after_help = "Examples:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin"
+    )]
+    Fetch(crate::commands::online::FetchArgs),
 }
 
 #[derive(Debug, Args)]

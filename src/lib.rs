@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod interrupt;
 pub mod output;
+pub mod server;
 pub mod services;
 
 pub use commands::run;

@@ -13,6 +13,7 @@ pub mod edit;
 pub mod erase;
 pub mod import;
 pub mod messaging;
+pub mod online;
 pub mod outbox;
 pub mod payments;
 #[cfg(feature = "postgres")]
@@ -222,6 +223,7 @@ fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
         BookingsCommand::Add(args) => add::run(ctx, args),
         BookingsCommand::Edit(args) => edit::run(ctx, args),
         BookingsCommand::Remind(args) => messaging::remind(ctx, args),
+        BookingsCommand::PayLink(args) => online::pay_link(ctx, args),
     }
 }
 

@@ -40,6 +40,8 @@ pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
         PaymentsCommand::Resolve(args) => resolve(ctx, args),
         PaymentsCommand::Refund(args) => refund(ctx, args),
         PaymentsCommand::Providers { output } => providers(ctx, output),
+        PaymentsCommand::Serve(args) => super::online::serve(ctx, args),
+        PaymentsCommand::Fetch(args) => super::online::fetch(ctx, args),
     }
 }
 

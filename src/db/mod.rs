@@ -20,6 +20,7 @@ pub mod payments;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod privacy;
+pub mod provider_facts;
 pub mod sql;
 pub mod stats;
 pub mod sync;

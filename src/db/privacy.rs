@@ -147,6 +147,8 @@ impl WriteTx<'_> {
                 [],
             )? as u64;
         }
+        // The raw notifications of online payments name the payer (issue 29).
+        counts.payments += self.erase_provider_raw()?;
         if counts.bookings > 0 && !conn.is_postgres() {
             // FTS5 only marks deleted text; merging the segments drops it
             // from the index's pages (and secure_delete zeroes the freed ones).

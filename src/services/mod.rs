@@ -11,6 +11,7 @@ pub mod delivery_telegram;
 pub mod messages;
 pub mod payment_review;
 pub mod placement;
+pub mod providers;
 pub mod reconcile;
 pub mod status_change;
 pub mod sync;

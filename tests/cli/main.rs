@@ -31,3 +31,4 @@ mod set_status;
 mod silent;
 mod stats_audit;
 mod sync;
+mod webhooks;

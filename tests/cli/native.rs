@@ -807,9 +807,25 @@ fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
 fn every_command_writes_json_through_the_escaping_writer() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut offenders = Vec::new();
-    for sub in ["commands", "services"] {
-        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+    // Subfolders too (services/providers/, issue 29).
+    let mut files = Vec::new();
+    let mut folders = vec![
+        dir.join("commands"),
+        dir.join("services"),
+        dir.join("server"),
+    ];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
             let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    {
+        for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             for (n, line) in text.lines().enumerate() {
                 if line.contains("serde_json::to_writer") {
