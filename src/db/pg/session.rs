@@ -228,10 +228,14 @@ impl Session {
     }
 
     pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
-        let head = sql
+        // The first word, whatever its length: a slice of 8 bytes missed a
+        // bare "COMMIT" (6), which left a later cursor thinking it was inside
+        // a transaction ("DECLARE CURSOR can only be used in transaction blocks").
+        let head: String = sql
             .trim_start()
-            .get(..8)
-            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect::<String>()
             .to_ascii_uppercase();
         if head.starts_with("BEGIN") {
             self.in_transaction.set(true);
