@@ -12,6 +12,7 @@ mod hostile;
 mod messages;
 mod native;
 mod outbox;
+mod over_time;
 mod payments;
 mod payments_people;
 #[cfg(feature = "postgres")]
