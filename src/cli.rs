@@ -575,6 +575,11 @@ pub struct ImportArgs {
     /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
+    /// Settle these bookings' conflicts in paytrack's favour (comma-separated ids, each
+    /// in the file): the file's rows are recorded as seen and not applied, so the next
+    /// import no longer reports them until the file changes them again. Audited.
+    #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+    pub accept_ours: Vec<i64>,
 }
 
 #[derive(Debug, Args)]

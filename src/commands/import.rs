@@ -19,18 +19,27 @@ use crate::services::sync::{Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun}
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     // The report is judged before anything is written: a bad target changes nothing.
-    let report_guard = Guard {
+    let mut report_guard = Guard {
         database: Some(ctx.db_path.clone()),
         force: false,
         replaces_databases: false,
     };
     if let Some(report) = &args.report {
-        // Here --force means "take the file's statuses", never "replace the report".
+        // Here --force means "take the file's statuses", never "replace the
+        // report". A report of our own (recognised by its header, as only a
+        // conflict report starts) is replaced, so the README's
+        // `--report conflicts.csv || alert` works on every run (issue 25);
+        // any other file is never replaced. The header rather than "the same
+        // path as last time": the database would have to remember paths, and
+        // a user's own file at that path would still be lost.
         if std::fs::symlink_metadata(report).is_ok_and(|m| m.file_type().is_file()) {
-            return Err(bad_input(format!(
-                "{} exists; name a new report file (nothing was written)",
-                crate::output::sanitize::shown_path(report)
-            )));
+            if !is_own_report(report) {
+                return Err(bad_input(format!(
+                    "{} exists; name a new report file (it is not a conflict report of paytrack's; nothing was written)",
+                    crate::output::sanitize::shown_path(report)
+                )));
+            }
+            report_guard.force = true;
         }
         crate::output::file::check_target(report, &report_guard)?;
     }
@@ -63,6 +72,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         file: name.clone(),
         force: args.force,
         reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
+        accept_ours: args.accept_ours.iter().copied().collect(),
     };
     // Into an empty table the indexes are built after the rows: their sorts
     // spill to SQLite's temporary files, not memory (128 MB at 1M rows, issue 19).
@@ -112,18 +122,33 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                 }
                 run.finish(tx, &options, &actor, now)
             })?;
-            if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
+            // An id to settle that the file does not have is a typo: nothing is settled.
+            let settled: std::collections::BTreeSet<i64> =
+                counts.accepted_ours.iter().copied().collect();
+            if let Some(missing) = options.accept_ours.difference(&settled).next() {
+                return Err(bad_input(format!(
+                    "--accept-ours {missing}: the file has no booking {missing} (nothing was written)"
+                )));
+            }
+            if counts.inserted + counts.updated > 0
+                || !counts.conflicts.is_empty()
+                || !counts.accepted_ours.is_empty()
+            {
+                let mut details = json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
+                    "updated": counts.updated, "unchanged": counts.unchanged,
+                    "status_changes": counts.status_changes, "forced": counts.forced,
+                    "kept": counts.kept, "conflicts": counts.conflicts.len(),
+                    "dry_run": args.dry_run });
+                if !counts.accepted_ours.is_empty() {
+                    details["accepted_ours"] = json!(counts.accepted_ours);
+                }
                 tx.append_audit(
                     &actor,
                     now,
                     NewAuditEntry {
                         action: action::BOOKINGS_IMPORTED,
                         reason: options.reason.clone(),
-                        details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
-                            "updated": counts.updated, "unchanged": counts.unchanged,
-                            "status_changes": counts.status_changes, "forced": counts.forced,
-                            "kept": counts.kept, "conflicts": counts.conflicts.len(),
-                            "dry_run": args.dry_run }),
+                        details,
                         ..Default::default()
                     },
                 )?;
@@ -184,6 +209,26 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
             )
         );
     }
+    if !counts.accepted_ours.is_empty() {
+        line += &format!(
+            "; {} {}",
+            counts.accepted_ours.len(),
+            out.tr(
+                "settled in paytrack's favour (--accept-ours)",
+                "решено в пользу paytrack (--accept-ours)"
+            )
+        );
+    }
+    if counts.other_person > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.other_person,
+            out.tr(
+                "settled before as another person's id: left alone",
+                "ранее решены как чужой номер: не тронуты"
+            )
+        );
+    }
     if counts.forced > 0 {
         line += &format!("; {} {}", counts.forced, out.tr("forced", "принудительно"));
     }
@@ -211,13 +256,13 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
     if !counts.conflicts.is_empty() {
         let hint = if reported {
             out.tr(
-                "conflicting statuses were not applied (see the report); settle each with `booking set-status`, or re-import with --force --reason",
-                "конфликтующие статусы не применены (см. отчёт); решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+                "conflicting statuses were not applied (see the report); settle each: `--accept-ours ID,…` keeps paytrack's, `--force --reason` takes the file's statuses (never another person)",
+                "конфликтующие статусы не применены (см. отчёт); решите каждый: `--accept-ours ID,…` оставляет данные paytrack, `--force --reason` берёт статусы из файла (но не другого человека)",
             )
         } else {
             out.tr(
-                "conflicting statuses were not applied; --report FILE lists them all; settle each with `booking set-status`, or re-import with --force --reason",
-                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+                "conflicting statuses were not applied; --report FILE lists them all; settle each: `--accept-ours ID,…` keeps paytrack's, `--force --reason` takes the file's statuses (never another person)",
+                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый: `--accept-ours ID,…` оставляет данные paytrack, `--force --reason` берёт статусы из файла (но не другого человека)",
             )
         };
         out.note(hint);
@@ -229,6 +274,36 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
     }
 }
 
+/// The header of a conflict report, the way `is_own_report` knows one.
+const REPORT_HEADER: [&str; 5] = [
+    "line",
+    "booking_id",
+    "paytrack_status",
+    "file_status",
+    "why",
+];
+
+/// Whether `path` (a regular file) starts with a conflict report's header line.
+fn is_own_report(path: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    let expected = REPORT_HEADER.join(",");
+    let mut head = vec![0u8; expected.len() + 2];
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut read = 0;
+    let mut file = file.take(head.len() as u64);
+    while let Ok(n) = file.read(&mut head[read..]) {
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    let head = &head[..read];
+    head.strip_prefix(expected.as_bytes())
+        .is_some_and(|rest| rest.starts_with(b"\n") || rest.starts_with(b"\r\n"))
+}
+
 /// The conflicts as CSV: line, booking_id, paytrack_status, file_status, why.
 fn write_report(
     out: &crate::output::Output,
@@ -238,13 +313,7 @@ fn write_report(
 ) -> Result<()> {
     crate::output::file::write_with(path, guard, |sink| {
         let mut w = crate::output::csv_writer(sink);
-        w.write_record([
-            "line",
-            "booking_id",
-            "paytrack_status",
-            "file_status",
-            "why",
-        ])?;
+        w.write_record(REPORT_HEADER)?;
         for c in conflicts {
             w.write_record([
                 c.line.to_string(),

@@ -84,3 +84,152 @@ fn a_reimported_bank_file_reports_the_same_figures() {
         assert!(text.contains("paid 15000.00 RUB of 30000.00 RUB"), "{text}");
     }
 }
+
+const HEADER: &str = "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at,referral_code,discount_percent\n";
+
+/// The people of bookings 1 and 2, as (user_id, username).
+fn people(env: &Env) -> Vec<Vec<Option<String>>> {
+    env.query_rows("SELECT id, user_id, username FROM bookings WHERE id IN (1, 2) ORDER BY id")
+}
+
+#[test]
+fn a_reimport_never_moves_an_imported_booking_to_another_person() {
+    let env = two_bookings();
+    let bank = env.write(
+        "bank.csv",
+        "external_id,provider,booking_id,amount,currency\np1,bank,1,30000,RUB\n",
+    );
+    env.ok(&["payments", "import", &bank]);
+    let before = people(&env);
+    let swapped = env.write(
+        "swapped.csv",
+        format!(
+            "{HEADER}1,200,boris,Борис,1,s1,1,2024-12-01 10:00:00+00,,\n\
+             2,100,anna,Анна,1,s1,1,2024-12-01 11:00:00+00,,\n"
+        ),
+    );
+    for extra in [
+        &[][..],
+        &["--force", "--reason", "the old system is right"][..],
+    ] {
+        let mut args = vec!["bookings", "import", swapped.as_str()];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code::ATTENTION),
+            "{extra:?}: {stderr}"
+        );
+        assert!(stderr.contains("2 conflicts"), "{extra:?}: {stderr}");
+        assert_eq!(people(&env), before, "{extra:?}: nobody changes person");
+    }
+    // User 100's payment stays on user 100's booking.
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE b.user_id = 100"),
+        1
+    );
+    env.ok(&["stats", "verify"]);
+}
+
+#[test]
+fn a_conflict_settled_with_accept_ours_stays_settled() {
+    let env = two_bookings();
+    // Paytrack confirmed booking 1 (paid); the old system cancels it, and gave id 2 to another person.
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    let changed = env.write(
+        "changed.csv",
+        format!(
+            "{HEADER}1,100,anna,Анна,1,s1,-1,2024-12-01 10:00:00+00,,\n\
+             2,300,vera,Вера,1,s1,1,2024-12-01 11:00:00+00,,\n"
+        ),
+    );
+    let report = env.path("conflicts.csv");
+    let report = report.to_str().unwrap();
+    let out = env.run(&["bookings", "import", &changed, "--report", report]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::ATTENTION),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(csv_rows(&std::fs::read_to_string(report).unwrap()).len(), 3);
+    // The same report path again: its own earlier report is replaced.
+    let out = env.run(&["bookings", "import", &changed, "--report", report]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::ATTENTION),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A file paytrack did not write is never replaced.
+    let other = env.write("notes.csv", "my own notes\n");
+    env.fails(
+        &["bookings", "import", &changed, "--report", &other],
+        code::BAD_INPUT,
+    );
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "my own notes\n");
+    // An id the file does not have: bad input, nothing settled.
+    env.fails(
+        &["bookings", "import", &changed, "--accept-ours", "7"],
+        code::BAD_INPUT,
+    );
+    let before = people(&env);
+    let out = env.run(&[
+        "bookings",
+        "import",
+        &changed,
+        "--accept-ours",
+        "1,2",
+        "--report",
+        report,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        csv_rows(&std::fs::read_to_string(report).unwrap()).len(),
+        1,
+        "no conflicts left"
+    );
+    assert_eq!(people(&env), before);
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 1"), 2);
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM audit_log WHERE CAST(details AS TEXT) LIKE '%accepted_ours%'"
+        ),
+        1,
+        "the settlement is audited"
+    );
+    // Settled for good: the hourly re-import exits 0.
+    for _ in 0..2 {
+        env.ok(&["bookings", "import", &changed]);
+    }
+    assert_eq!(people(&env), before);
+    // The old system then cancels its own booking 2 (Вера's): Борис's booking stays.
+    let later = env.write(
+        "later.csv",
+        format!(
+            "{HEADER}1,100,anna,Анна,1,s1,-1,2024-12-01 10:00:00+00,,\n\
+             2,300,vera,Вера,1,s1,-1,2024-12-01 11:00:00+00,,\n"
+        ),
+    );
+    env.ok(&["bookings", "import", &later]);
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 2"), 1);
+    // Giving id 2 to yet another person is a new conflict.
+    let again = env.write(
+        "again.csv",
+        format!(
+            "{HEADER}1,100,anna,Анна,1,s1,-1,2024-12-01 10:00:00+00,,\n\
+             2,400,gleb,Глеб,1,s1,1,2024-12-01 11:00:00+00,,\n"
+        ),
+    );
+    let out = env.run(&["bookings", "import", &again]);
+    assert_eq!(out.status.code(), Some(code::ATTENTION));
+    assert_eq!(people(&env), before);
+    env.ok(&["audit", "verify"]);
+    env.ok(&["stats", "verify"]);
+}
