@@ -162,6 +162,13 @@ fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
     if let Some(t) = filter.until {
         c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
     }
+    if let Some(t) = filter.known_before {
+        // import_state.imported_at is the first import's time (kept by re-imports).
+        c.push(
+            "COALESCE((SELECT s.imported_at FROM import_state s WHERE s.booking_id = b.id), b.created_at) < ?",
+            vec![Box::new(to_storage(t))],
+        );
+    }
     if let Some(text) = &filter.search {
         push_search(&mut c, &fold(text), dialect);
     }
@@ -356,6 +363,7 @@ impl Db {
             && filter.referral.is_none()
             && filter.since.is_none()
             && filter.until.is_none()
+            && filter.known_before.is_none()
             && filter.search.is_none()
             && filter.payment.is_none();
         if !counters_suffice {

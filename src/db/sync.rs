@@ -125,7 +125,9 @@ impl WriteTx<'_> {
         super::bookings::booking_is_erased(self.conn(), booking_id)
     }
 
-    /// Records what this import saw of the booking.
+    /// Records what this import saw of the booking. `imported_at` stays the
+    /// first import's time: when paytrack first knew the booking, the age
+    /// stale-cancel and reminders count from (issue 25).
     pub fn record_import_state(
         &self,
         booking_id: i64,
@@ -137,8 +139,7 @@ impl WriteTx<'_> {
                 "INSERT INTO import_state (booking_id, status, fields, imported_at)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (booking_id) DO UPDATE
-                    SET status = excluded.status, fields = excluded.fields,
-                        imported_at = excluded.imported_at",
+                    SET status = excluded.status, fields = excluded.fields",
             )?
             .execute(params![
                 booking_id,

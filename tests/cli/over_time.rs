@@ -233,3 +233,177 @@ fn a_conflict_settled_with_accept_ours_stays_settled() {
     env.ok(&["audit", "verify"]);
     env.ok(&["stats", "verify"]);
 }
+
+/// Runs paytrack at another "now" than the harness's.
+fn run_at(env: &Env, now: &str, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("PAYTRACK_NOW", now)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The old system's backlog: `n` pending bookings created a month before the
+/// switchover (the harness's NOW), on stream s1, users 1000…
+fn backlog(n: usize) -> Env {
+    let env = Env::new();
+    let mut csv = HEADER.to_string();
+    for i in 1..=n {
+        csv += &format!(
+            "{i},{},u{i},Имя{i},1,s1,1,2024-11-01 10:00:00+00,,\n",
+            1000 + i
+        );
+    }
+    let file = env.write("old.csv", csv);
+    env.ok(&["bookings", "import", &file]);
+    env
+}
+
+fn pending(env: &Env) -> i64 {
+    env.count("SELECT COUNT(*) FROM bookings WHERE confirmed = 1")
+}
+
+#[test]
+fn the_first_night_after_the_switchover_cancels_and_reminds_nobody() {
+    let env = backlog(12);
+    let cancel = [
+        "bookings",
+        "set-status",
+        "--status",
+        "pending",
+        "--older-than",
+        "7d",
+        "--to",
+        "cancelled",
+        "--reason",
+        "unpaid",
+        "--yes",
+        "--no-notify",
+    ];
+    // The night after the import: every booking is 40 days old in the old
+    // system, and known to paytrack for 15 hours.
+    let night = "2024-12-11T03:15:00Z";
+    let out = run_at(&env, night, &cancel);
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pending(&env), 12, "nobody cancelled on the first night");
+    let remind = ["bookings", "remind", "--older-than", "2d", "--json"];
+    let out = run_at(&env, night, &remind);
+    assert_eq!(out.status.code(), Some(code::OK));
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox"),
+        0,
+        "nobody reminded"
+    );
+
+    // Asked for by the old system's created_at: all 12, but above --max nothing changes.
+    let mut by_created = cancel.to_vec();
+    by_created.extend(["--by-created-at", "--max", "5"]);
+    let before = env.snapshot();
+    let out = run_at(&env, night, &by_created);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains("12") && stderr.contains("--max 5"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), before, "above --max nothing changes");
+
+    // Three days on, reminders are due for all 12: above --max, none is queued.
+    let later = "2024-12-13T10:00:00Z";
+    let out = run_at(
+        &env,
+        later,
+        &["bookings", "remind", "--older-than", "2d", "--max", "10"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains("12") && stderr.contains("--max 10"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), before);
+    let out = run_at(
+        &env,
+        later,
+        &["bookings", "remind", "--older-than", "2d", "--max", "12"],
+    );
+    assert_eq!(out.status.code(), Some(code::OK));
+    assert_eq!(env.count("SELECT COUNT(*) FROM outbox"), 12);
+
+    // A week and a day after the import, the stale-cancel takes them, within --max.
+    let week = "2024-12-18T13:00:00Z";
+    let mut capped = cancel.to_vec();
+    capped.extend(["--max", "12"]);
+    let out = run_at(&env, week, &capped);
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pending(&env), 0);
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_broadcast_and_a_list_of_ids_above_max_change_nothing() {
+    let env = backlog(4);
+    let ids = env.write("ids.txt", "1\n2\n3\n");
+    let before = env.snapshot();
+    let out = env.run(&[
+        "booking",
+        "set-status",
+        "--ids-from",
+        &ids,
+        "--to",
+        "confirmed",
+        "--yes",
+        "--max",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains('3') && stderr.contains("--max 2"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), before);
+    let text = env.write("start.txt", "Старт {first_name}!");
+    let out = env.run(&[
+        "streams",
+        "broadcast",
+        "s1",
+        "--status",
+        "pending",
+        "--text-file",
+        &text,
+        "--yes",
+        "--max",
+        "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains('4') && stderr.contains("--max 3"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), before);
+    env.ok(&[
+        "streams",
+        "broadcast",
+        "s1",
+        "--status",
+        "pending",
+        "--text-file",
+        &text,
+        "--yes",
+        "--max",
+        "4",
+    ]);
+    assert_eq!(env.count("SELECT COUNT(*) FROM outbox"), 4);
+}
