@@ -38,7 +38,8 @@ else
 fi
 
 mkdir -p "$report_dir"
-# One report per run: the import never replaces an existing file.
+# One report per run (the import replaces only a conflict report of its own).
+# Settle a conflict for good with `paytrack bookings import FILE --accept-ours ID,…`.
 report="$report_dir/import-conflicts-$(date -u +%Y%m%dT%H%M%SZ)-$$.csv"
 extra=()
 if [[ -n "${ASSUME_TZ:-}" ]]; then
