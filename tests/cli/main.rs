@@ -26,5 +26,6 @@ mod reliability;
 mod safety;
 mod search;
 mod set_status;
+mod sim;
 mod stats_audit;
 mod sync;

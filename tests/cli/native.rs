@@ -688,7 +688,11 @@ fn the_cron_scripts_work_as_documented() {
     assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("119"), "{}", text(&out.stderr));
     assert_eq!(env.count(pending), 119);
-    let out = cron_script(&env, "cancel-stale-bookings.sh", &[week, ("MAX_CANCEL", "200")]);
+    let out = cron_script(
+        &env,
+        "cancel-stale-bookings.sh",
+        &[week, ("MAX_CANCEL", "200")],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(env.count(pending), 0);
     assert!(text(&out.stdout).is_empty(), "cron output goes to stderr");
