@@ -163,10 +163,13 @@ fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
         c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
     }
     if let Some(t) = filter.known_before {
-        // import_state.imported_at is the first import's time (kept by re-imports).
+        // import_state.imported_at is the first import's time (kept by
+        // re-imports). Two comparisons, not one COALESCE: on PostgreSQL an
+        // adopted bookings table's created_at may be a timestamptz.
         c.push(
-            "COALESCE((SELECT s.imported_at FROM import_state s WHERE s.booking_id = b.id), b.created_at) < ?",
-            vec![Box::new(to_storage(t))],
+            "((SELECT s.imported_at FROM import_state s WHERE s.booking_id = b.id) < ? \
+              OR (NOT EXISTS (SELECT 1 FROM import_state s WHERE s.booking_id = b.id) AND b.created_at < ?))",
+            vec![Box::new(to_storage(t)), Box::new(to_storage(t))],
         );
     }
     if let Some(text) = &filter.search {
