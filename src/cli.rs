@@ -683,6 +683,9 @@ pub struct EditArgs {
     /// Show before → after; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --ids-from: change nothing, and exit 10 naming the count, when the file lists more than N.
+    #[arg(long, value_name = "N", requires = "ids_from")]
+    pub max: Option<u64>,
 }
 
 fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
@@ -1381,6 +1384,9 @@ pub struct OutboxCancelArgs {
     /// Needed to cancel by --kind without --booking (it may be many messages).
     #[arg(long, short)]
     pub yes: bool,
+    /// Cancel nothing, and exit 10 naming the count, when more than N messages match.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -407,3 +407,52 @@ fn a_broadcast_and_a_list_of_ids_above_max_change_nothing() {
     ]);
     assert_eq!(env.count("SELECT COUNT(*) FROM outbox"), 4);
 }
+
+#[test]
+fn a_bulk_edit_and_a_bulk_outbox_cancel_above_max_change_nothing() {
+    let env = backlog(4);
+    let ids = env.write("ids.txt", "1\n2\n3\n");
+    let before = env.snapshot();
+    let out = env.run(&[
+        "bookings",
+        "edit",
+        "--ids-from",
+        &ids,
+        "--stream",
+        "s2",
+        "--create-stream",
+        "--max",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains('3') && stderr.contains("--max 2"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), before);
+    let out = run_at(
+        &env,
+        "2024-12-13T10:00:00Z",
+        &["bookings", "remind", "--older-than", "2d"],
+    );
+    assert_eq!(out.status.code(), Some(code::OK));
+    let queued = env.snapshot();
+    let out = env.run(&[
+        "outbox", "cancel", "--kind", "reminder", "--yes", "--max", "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains('4') && stderr.contains("--max 3"),
+        "{stderr}"
+    );
+    assert_eq!(env.snapshot(), queued);
+    env.ok(&[
+        "outbox", "cancel", "--kind", "reminder", "--yes", "--max", "4",
+    ]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'"),
+        0
+    );
+}
