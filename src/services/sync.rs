@@ -468,7 +468,7 @@ mod tests {
             file: "f.csv".into(),
             force,
             reason: reason.map(str::to_string),
-            accept_ours: Default::default(),
+            accept_ours: std::collections::BTreeSet::default(),
         }
     }
 
