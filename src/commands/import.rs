@@ -3,7 +3,7 @@
 //! re-import (what the file may change, what is a conflict) are in
 //! `services::sync`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -11,11 +11,14 @@ use serde_json::json;
 use super::Context;
 use crate::cli::ImportArgs;
 use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::booking::Booking;
 use crate::error::{bad_input, exit};
 use crate::input::bookings_csv::{column_index, parse_row};
 use crate::input::{describe_csv_error, open_input};
 use crate::output::file::Guard;
-use crate::services::sync::{Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun};
+use crate::services::sync::{
+    Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun, DUPLICATE_SETTLED,
+};
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     // The report is judged before anything is written: a bad target changes nothing.
@@ -84,6 +87,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             let mut seen = SeenIds::default();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
+            // Ids whose rows wait until the whole file is read: the ones to
+            // settle now (--accept-ours) and the ones given twice that a
+            // person settled before. Whether the file repeats them is known
+            // only at its end (issue 25: an id given twice made every hourly
+            // import fail, and nothing could settle it).
+            let mut held: BTreeSet<i64> = tx.ids_with_import_fields(DUPLICATE_SETTLED)?;
+            held.extend(options.accept_ours.iter().copied());
+            let mut held_rows: BTreeMap<i64, Vec<(Booking, u64)>> = BTreeMap::new();
             // Into an empty table (the first import of the old system's export),
             // the indexes are built once after the rows instead of row by row.
             let counts = tx.load_bookings_with_deferred_indexes(|tx| {
@@ -99,10 +110,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     }
                     let line = record.position().map_or(0, csv::Position::line);
                     let booking = parse_row(&record, &index, line, &name)?;
+                    if held.contains(&booking.id) {
+                        held_rows.entry(booking.id).or_default().push((booking, line));
+                        continue;
+                    }
                     if let Some(first) = seen.insert(booking.id, line) {
                         return Err(bad_input(format!(
-                            "{name}: line {line}: booking id {} already appears on line {first}",
-                            booking.id
+                            "{name}: line {line}: booking id {} already appears on line {first} \
+                             (fix the export, or leave both rows out for good with --accept-ours {}; nothing was written)",
+                            booking.id, booking.id
                         )));
                     }
                     if known_courses.insert(booking.course_id) {
@@ -118,6 +134,31 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     if read % 8192 == 0 {
                         bar.set_position(record.position().map_or(0, csv::Position::byte));
                         crate::interrupt::check()?;
+                    }
+                }
+                // The held ids: repeated ones are settled, a single row is
+                // imported as any other (an --accept-ours conflict, or a
+                // settled duplicate the file no longer repeats).
+                for (id, rows) in held_rows {
+                    match rows.as_slice() {
+                        [(booking, line)] => {
+                            if known_courses.insert(booking.course_id) {
+                                tx.ensure_course(booking.course_id, now)?;
+                            }
+                            if let Some(code) =
+                                booking.course_stream.as_deref().filter(|c| !c.is_empty())
+                            {
+                                if known_streams.insert((booking.course_id, code.to_string())) {
+                                    tx.ensure_stream(booking.course_id, code, now)?;
+                                }
+                            }
+                            run.row(tx, booking, *line, &options, &actor, now)?;
+                        }
+                        [(first, _), ..] => {
+                            let n = rows.len() as u64;
+                            run.settle_duplicate(tx, id, n, first.status, &options, now)?;
+                        }
+                        [] => {}
                     }
                 }
                 run.finish(tx, &options, &actor, now)
@@ -216,6 +257,16 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
             out.tr(
                 "settled in paytrack's favour (--accept-ours)",
                 "решено в пользу paytrack (--accept-ours)"
+            )
+        );
+    }
+    if counts.settled_duplicates > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.settled_duplicates,
+            out.tr(
+                "ids the file gives twice, settled before: left out",
+                "номеров, повторённых в файле и решённых ранее: пропущены"
             )
         );
     }

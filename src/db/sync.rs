@@ -110,6 +110,18 @@ impl WriteTx<'_> {
         }))
     }
 
+    /// The bookings whose import state holds `fields` exactly: the ids a
+    /// person settled as given twice by the file (`services::sync::DUPLICATE_SETTLED`).
+    pub fn ids_with_import_fields(&self, fields: &str) -> Result<std::collections::BTreeSet<i64>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT booking_id FROM import_state WHERE fields = ?1")?;
+        let ids = stmt
+            .query_map([fields], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
     /// Whether `users erase` or `retention apply` pseudonymised the booking:
     /// an import then keeps the pseudonym instead of the file's names.
     pub fn booking_is_erased(&self, booking_id: i64) -> Result<bool> {

@@ -64,12 +64,20 @@ pub struct SyncCounts {
     pub kept: u64,
     /// Rows settled by `--accept-ours`: recorded as seen, nothing applied.
     pub accepted_ours: Vec<i64>,
+    /// Ids the file gives twice that a person settled before: their rows are left out.
+    pub settled_duplicates: u64,
     /// Rows of an id the file gives to another person than paytrack's
     /// booking, settled before (`--accept-ours`) or by an audited edit:
     /// left alone, as long as the file names the same other person.
     pub other_person: u64,
     pub conflicts: Vec<Conflict>,
 }
+
+/// The import state of an id the file gives twice and a person settled
+/// (`--accept-ours ID`): every row of that id is left out of later imports
+/// while the file still gives it more than once. Not a `BookingFields`
+/// object, so no merge ever reads it as one.
+pub const DUPLICATE_SETTLED: &str = r#"{"duplicate_in_file":"settled"}"#;
 
 /// What happened to one row.
 enum StatusDecision {
@@ -133,6 +141,38 @@ impl SyncRun {
         self.apply_pending(tx, options, actor, now)?;
         self.flush(tx, now)?;
         Ok(self.counts)
+    }
+
+    /// Settles an id the file gives on several lines, whose rows were held
+    /// back: with `--accept-ours` it is recorded as settled (none of its rows
+    /// is applied, now or while the file still repeats it); one settled
+    /// before is only counted. The caller holds back exactly those ids.
+    pub fn settle_duplicate(
+        &mut self,
+        tx: &WriteTx,
+        id: i64,
+        rows: u64,
+        file_status: Status,
+        options: &SyncOptions,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.counts.rows += rows;
+        self.counts.unchanged += rows;
+        if options.accept_ours.contains(&id) {
+            self.counts.accepted_ours.push(id);
+            let status = tx.booking(id)?.map_or(file_status, |b| b.status);
+            tx.record_import_state(
+                id,
+                &ImportState {
+                    status,
+                    fields: DUPLICATE_SETTLED.to_string(),
+                },
+                now,
+            )?;
+        } else {
+            self.counts.settled_duplicates += 1;
+        }
+        Ok(())
     }
 
     fn apply_pending(

@@ -456,3 +456,62 @@ fn a_bulk_edit_and_a_bulk_outbox_cancel_above_max_change_nothing() {
         0
     );
 }
+
+#[test]
+fn an_id_the_file_gives_twice_can_be_settled_for_good() {
+    let env = two_bookings();
+    let twice = env.write(
+        "twice.csv",
+        format!(
+            "{HEADER}1,100,anna,Анна,1,s1,1,2024-12-01 10:00:00+00,,\n\
+             2,200,boris,Борис,1,s1,1,2024-12-01 11:00:00+00,,\n\
+             3,300,vera,Вера,1,s1,1,2024-12-02 11:00:00+00,,\n\
+             2,400,gleb,Глеб,1,s1,2,2024-12-02 12:00:00+00,,\n\
+             4,500,dina,Дина,1,s1,1,2024-12-02 13:00:00+00,,\n"
+        ),
+    );
+    let before = env.snapshot();
+    let err = env.fails(&["bookings", "import", &twice], code::BAD_INPUT);
+    assert!(
+        err.contains("booking id 2 already appears on line 3") && err.contains("--accept-ours 2"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before, "nothing imported");
+    let out = env.run(&["bookings", "import", &twice, "--accept-ours", "2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(code::OK),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The other rows came in; neither row of id 2 was applied.
+    assert_eq!(env.count("SELECT COUNT(*) FROM bookings"), 4);
+    assert_eq!(
+        people(&env)[1],
+        [Some("2".into()), Some("200".into()), Some("boris".into())]
+    );
+    assert_eq!(env.count("SELECT confirmed FROM bookings WHERE id = 2"), 1);
+    // Every later import (the hourly cron, without the flag) leaves id 2 out.
+    for _ in 0..2 {
+        let out = env.run(&["bookings", "import", &twice]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code::OK), "{stderr}");
+        assert!(stderr.contains("gives twice, settled before"), "{stderr}");
+    }
+    assert_eq!(
+        people(&env)[1],
+        [Some("2".into()), Some("200".into()), Some("boris".into())]
+    );
+    // The old system fixes its export: id 2 once, as paytrack has it, is in step again.
+    let fixed = env.write(
+        "fixed.csv",
+        format!(
+            "{HEADER}1,100,anna,Анна,1,s1,1,2024-12-01 10:00:00+00,,\n\
+             2,200,boris,Борис,1,s1,1,2024-12-01 11:00:00+00,,\n"
+        ),
+    );
+    env.ok(&["bookings", "import", &fixed]);
+    env.ok(&["bookings", "import", &fixed]);
+    env.ok(&["audit", "verify"]);
+    env.ok(&["stats", "verify"]);
+}
