@@ -313,8 +313,10 @@ impl Sim {
                         .split("already appears")
                         .next()
                         .and_then(|head| head.rsplit("booking id ").next())
-                        .map(|id| id.trim().to_string())
-                        .unwrap_or_else(|| panic!("day {}: no id in: {stderr}", self.day));
+                        .map_or_else(
+                            || panic!("day {}: no id in: {stderr}", self.day),
+                            |id| id.trim().to_string(),
+                        );
                     vec![id]
                 }
                 _ => {
