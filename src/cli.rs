@@ -588,6 +588,10 @@ pub struct ImportArgs {
     /// import no longer reports them until the file changes them again. Audited.
     #[arg(long, value_name = "ID,…", value_delimiter = ',')]
     pub accept_ours: Vec<i64>,
+    /// Change nothing, and exit 10 naming the count, when the file would change more than
+    /// N bookings paytrack already has (new rows do not count).
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
 }
 
 #[derive(Debug, Args)]

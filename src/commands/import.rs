@@ -197,10 +197,17 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             Ok(counts)
         },
         // A dry run rolls back; its counts are exact because the work was really done.
-        |_| !args.dry_run,
+        // So does a run changing more than --max bookings (issue 25: blast radius).
+        |counts| !args.dry_run && counts.updated <= args.max.unwrap_or(u64::MAX),
     );
     bar.finish_and_clear();
     let (counts, committed) = result?;
+    if !args.dry_run {
+        if let Some(code) = super::over_max(ctx, counts.updated, args.max, "bookings would change")
+        {
+            return Ok(code);
+        }
+    }
     let dry_run = !committed;
     if let Some(report) = &args.report {
         write_report(&ctx.out, report, report_guard, &counts.conflicts)?;

@@ -515,3 +515,32 @@ fn an_id_the_file_gives_twice_can_be_settled_for_good() {
     env.ok(&["audit", "verify"]);
     env.ok(&["stats", "verify"]);
 }
+
+#[test]
+fn a_reimport_changing_more_than_max_bookings_changes_nothing() {
+    let env = backlog(4);
+    let mut csv = HEADER.to_string();
+    for i in 1..=4 {
+        csv += &format!(
+            "{i},{},renamed{i},Имя{i},1,s1,-1,2024-11-01 10:00:00+00,,\n",
+            1000 + i
+        );
+    }
+    csv += "5,2000,new,Новый,1,s1,1,2024-12-09 10:00:00+00,,\n";
+    let file = env.write("changed.csv", csv);
+    let before = env.snapshot();
+    let out = env.run(&["bookings", "import", &file, "--max", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert!(
+        stderr.contains("4 bookings would change, more than --max 3"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "nothing changed, the new row neither"
+    );
+    env.ok(&["bookings", "import", &file, "--max", "4"]);
+    assert_eq!(pending(&env), 1, "four cancelled, one new");
+}
