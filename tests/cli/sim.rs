@@ -810,9 +810,7 @@ impl Sim {
         let now = self.now(23, 50);
         self.expect(&now, &["stats", "verify"], &[0]);
         self.expect(&now, &["audit", "verify"], &[0]);
-        if !is_postgres() {
-            self.expect(&now, &["check"], &[0]);
-        }
+        self.expect(&now, &["check"], &[0]);
         // Nobody changes person except through an audited edit (the
         // simulation makes none: every booking keeps its person).
         let rows = self.env.query_rows("SELECT id, user_id FROM bookings");
