@@ -511,6 +511,35 @@ impl WriteTx<'_> {
             .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
     }
 
+    /// Whether payment (provider, external_id) confirmed booking `booking_id`:
+    /// its status change's audit entry names the payment. A re-run's report
+    /// says "booking confirmed" where the first run did.
+    pub fn payment_confirmed_booking(
+        &self,
+        booking_id: i64,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<bool> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM audit_log
+                  WHERE booking_id = ?1 AND action = ?2 AND new_value = 'confirmed'
+                    AND json_extract(details, '$.payment_ref') = ?3
+                    AND json_extract(details, '$.provider') = ?4",
+            )?
+            .query_row(
+                params![
+                    booking_id,
+                    crate::domain::audit::action::STATUS_CHANGED,
+                    external_id,
+                    provider
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(n > 0)
+    }
+
     /// `received_total` leaving one payment out (the one being re-attached).
     pub fn received_total_without(
         &self,

@@ -489,6 +489,13 @@ impl<'t> Reconciler<'t> {
                             .unwrap_or(PaymentOutcome::Unmatched);
                         let (expected_minor, expected_currency, received_minor) =
                             self.figures_of_stored(s, outcome)?;
+                        // Only an overpayment confirms and is still listed (as in `apply_one`).
+                        let booking_confirmed = match s.booking_id {
+                            Some(id) if outcome == PaymentOutcome::Overpaid => self
+                                .tx
+                                .payment_confirmed_booking(id, &s.provider, &s.external_id)?,
+                            _ => false,
+                        };
                         let candidates = s
                             .description
                             .as_deref()
@@ -509,7 +516,7 @@ impl<'t> Reconciler<'t> {
                             expected_minor,
                             expected_currency,
                             received_minor,
-                            booking_confirmed: false,
+                            booking_confirmed,
                             already_reported: true,
                         });
                     }

@@ -20,26 +20,20 @@ fn two_bookings() -> Env {
     env
 }
 
-/// (booking_id, outcome, expected, received) of the report's attention rows.
-fn figures(csv: &str) -> Vec<(String, String, String, String)> {
+/// (booking_id, outcome, expected, received, booking_confirmed) of the report's attention rows.
+fn figures(csv: &str) -> Vec<[String; 5]> {
     let rows = csv_rows(csv);
-    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
-    let (b, o, e, r) = (
-        col("booking_id"),
-        col("outcome"),
-        col("expected"),
-        col("received"),
-    );
+    let columns = [
+        "booking_id",
+        "outcome",
+        "expected",
+        "received",
+        "booking_confirmed",
+    ]
+    .map(|name| rows[0].iter().position(|c| c == name).unwrap());
     rows[1..]
         .iter()
-        .map(|row| {
-            (
-                row[b].clone(),
-                row[o].clone(),
-                row[e].clone(),
-                row[r].clone(),
-            )
-        })
+        .map(|row| columns.map(|c| row[c].clone()))
         .collect()
 }
 
@@ -56,18 +50,8 @@ fn a_reimported_bank_file_reports_the_same_figures() {
     assert_eq!(first.status.code(), Some(code::ATTENTION));
     let first_csv = String::from_utf8(first.stdout).unwrap();
     let expected = vec![
-        (
-            "1".into(),
-            "partial".into(),
-            "30000.00".into(),
-            "15000.00".into(),
-        ),
-        (
-            "2".into(),
-            "overpaid".into(),
-            "30000.00".into(),
-            "35000.00".into(),
-        ),
+        ["1", "partial", "30000.00", "15000.00", "false"].map(String::from),
+        ["2", "overpaid", "30000.00", "35000.00", "true"].map(String::from),
     ];
     assert_eq!(figures(&first_csv), expected, "{first_csv}");
     let first_table = String::from_utf8(env.run(&["payments", "import", &bank]).stdout).unwrap();
@@ -82,6 +66,7 @@ fn a_reimported_bank_file_reports_the_same_figures() {
         assert!(text.contains("return 5000.00 RUB"), "{text}");
         assert!(!text.contains("return 35000.00"), "{text}");
         assert!(text.contains("paid 15000.00 RUB of 30000.00 RUB"), "{text}");
+        assert!(text.contains("booking confirmed"), "{text}");
     }
 }
 
