@@ -187,6 +187,7 @@ impl Sim {
             }
         }
         cmd.env("PAYTRACK_NOW", now)
+            .env_remove("PAYTRACK_ACTOR") // the scripts' own default: cron
             .env("PAYTRACK", paytrack)
             .env("LOCK_DIR", self.env.dir.path())
             .env("REPORT_DIR", self.env.path("reports"))
@@ -961,13 +962,18 @@ fn simulate(seed: u64, days: i64, backlog: i64) {
         sim.cron_night();
         sim.drain(20);
         if day == 1 {
-            // The first night after the switchover cancelled nobody of the backlog.
-            let cancelled_by_cron = sim.env.count(
-                "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed' AND actor = 'cron'",
+            // The first night after the switchover cancelled and reminded nobody.
+            let cancelled = sim.env.count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'booking.status_changed'
+                   AND json_extract(details, '$.source') = 'bulk'",
             );
+            let reminded = sim
+                .env
+                .count("SELECT COUNT(*) FROM outbox WHERE kind = 'reminder'");
             assert_eq!(
-                cancelled_by_cron, 0,
-                "the first night changed {cancelled_by_cron} bookings"
+                (cancelled, reminded),
+                (0, 0),
+                "the first night cancelled {cancelled} and reminded {reminded}"
             );
         }
         sim.check_day();
