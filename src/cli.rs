@@ -372,7 +372,8 @@ pub struct RemindArgs {
         default_value = "pending"
     )]
     pub status: Status,
-    /// Only bookings created longer ago than this (2d, 36h, 1w).
+    /// Only bookings paytrack has known for longer than this (2d, 36h, 1w): since their
+    /// first import, or their created_at when no import brought them.
     #[arg(long, value_name = "AGE")]
     pub older_than: String,
     /// Only this stream.
@@ -384,6 +385,13 @@ pub struct RemindArgs {
     /// Skip a booking that got a reminder queued within this long (3d, 12h).
     #[arg(long, value_name = "AGE", default_value = "3d")]
     pub every: String,
+    /// Count --older-than from the booking's created_at (the old system's time for an
+    /// imported booking) instead of from when paytrack first knew it (its first import).
+    #[arg(long)]
+    pub by_created_at: bool,
+    /// Queue nothing, and exit 10 naming the count, when more than N reminders would go out.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
     /// Show who would get a reminder; queue nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -596,6 +604,15 @@ pub struct ImportArgs {
     /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
+    /// Settle these bookings' conflicts in paytrack's favour (comma-separated ids, each
+    /// in the file): the file's rows are recorded as seen and not applied, so the next
+    /// import no longer reports them until the file changes them again. Audited.
+    #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+    pub accept_ours: Vec<i64>,
+    /// Change nothing, and exit 10 naming the count, when the file would change more than
+    /// N bookings paytrack already has (new rows do not count).
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -691,6 +708,9 @@ pub struct EditArgs {
     /// Show before → after; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --ids-from: change nothing, and exit 10 naming the count, when the file lists more than N.
+    #[arg(long, value_name = "N", requires = "ids_from")]
+    pub max: Option<u64>,
 }
 
 fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
@@ -726,9 +746,16 @@ pub struct SetStatusArgs {
     /// Bulk: only this stream.
     #[arg(long)]
     pub stream: Option<String>,
-    /// Bulk: only bookings created longer ago than this (7d, 24h, 2w).
+    /// Bulk: only bookings paytrack has known for longer than this (7d, 24h, 2w): since
+    /// their first import, or their created_at when no import brought them.
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
+    /// Bulk: count --older-than from created_at (the old system's time for an imported booking).
+    #[arg(long, requires = "older_than")]
+    pub by_created_at: bool,
+    /// Bulk: change nothing, and exit 10 naming the count, when more than N bookings are selected.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
     /// Why (required for confirmed → cancelled and with --force); stored in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
@@ -1397,6 +1424,9 @@ pub struct OutboxCancelArgs {
     /// Needed to cancel by --kind without --booking (it may be many messages).
     #[arg(long, short)]
     pub yes: bool,
+    /// Cancel nothing, and exit 10 naming the count, when more than N messages match.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -1790,6 +1820,9 @@ pub struct BroadcastArgs {
     /// A name for this broadcast: a member who already got it is skipped.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// Queue nothing, and exit 10 naming the count, when more than N messages would go out.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
     /// Show who would get it; queue nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -6,9 +6,14 @@
 # The reminders go out with the next `outbox drain` (see outbox-drain.sh). Their
 # text is the course's reminder template (`paytrack courses template ID --kind reminder`).
 #
-# Environment: PAYTRACK_DB (required), REMIND_AFTER (default 2d: how old a
-# pending booking must be), REMIND_EVERY (default 3d), REMIND_STREAM (only this
-# stream; default all), PAYTRACK (the binary), LOCK_DIR (default /tmp).
+# A booking's age counts from when paytrack first knew it (its first import, or
+# when it was added), not from the old system's created_at. More than
+# REMIND_MAX reminders at once queues none and exits 10 naming the count.
+#
+# Environment: PAYTRACK_DB (required), REMIND_AFTER (default 2d: how long
+# paytrack has known a pending booking), REMIND_EVERY (default 3d), REMIND_STREAM
+# (only this stream; default all), REMIND_MAX (default 200), PAYTRACK (the
+# binary), LOCK_DIR (default /tmp).
 set -euo pipefail
 
 log() { printf '%s %s: %s\n' "$(date -u +%FT%TZ)" "${0##*/}" "$*" >&2; }
@@ -23,7 +28,8 @@ if ! flock -n 9; then
     exit 0
 fi
 
-args=(bookings remind --status pending --older-than "${REMIND_AFTER:-2d}" --every "${REMIND_EVERY:-3d}")
+args=(bookings remind --status pending --older-than "${REMIND_AFTER:-2d}" --every "${REMIND_EVERY:-3d}"
+    --max "${REMIND_MAX:-200}")
 if [[ -n "${REMIND_STREAM:-}" ]]; then
     args+=(--stream "$REMIND_STREAM")
 fi
@@ -33,5 +39,6 @@ status=0
 case $status in
     0) ;;
     7) log "database busy; tomorrow's run will remind" ;;
+    10) log "ALERT: more than ${REMIND_MAX:-200} reminders due; none queued (see above)"; exit 10 ;;
     *) log "paytrack bookings remind failed with exit code $status"; exit "$status" ;;
 esac

@@ -9,8 +9,10 @@
 # Environment: PAYTRACK_DB (required); OLD_DATABASE_URL (psql's connection
 # string) or EXPORT_COMMAND (a command that writes the CSV export to the file
 # named by its first argument); ASSUME_TZ (the old server's zone, when its
-# timestamps carry no offset); REPORT_DIR (default: ./reports); PAYTRACK (the
-# binary, default: paytrack on PATH); LOCK_DIR (default /tmp).
+# timestamps carry no offset); REPORT_DIR (default: ./reports); MAX_CHANGES
+# (default 200: a run that would change more bookings paytrack has changes
+# nothing and exits 10, naming the count); PAYTRACK (the binary, default:
+# paytrack on PATH); LOCK_DIR (default /tmp).
 # Exit: 0 in step; 10 conflicts for a person (listed in the report); 75 busy.
 set -euo pipefail
 
@@ -38,17 +40,24 @@ else
 fi
 
 mkdir -p "$report_dir"
-# One report per run: the import never replaces an existing file.
+# One report per run (the import replaces only a conflict report of its own).
+# Settle a conflict for good with `paytrack bookings import FILE --accept-ours ID,…`.
 report="$report_dir/import-conflicts-$(date -u +%Y%m%dT%H%M%SZ)-$$.csv"
 extra=()
 if [[ -n "${ASSUME_TZ:-}" ]]; then
     extra+=(--assume-tz "$ASSUME_TZ")
 fi
 status=0
-"$paytrack" bookings import "$export_file" --report "$report" "${extra[@]}" || status=$?
+"$paytrack" bookings import "$export_file" --report "$report" --max "${MAX_CHANGES:-200}" "${extra[@]}" || status=$?
 case $status in
     0) rm -f "$report"; log "in step with the old system" ;;
-    10) log "the old system disagrees with paytrack: conflicts in $report"; exit 10 ;;
+    10) if [[ -s "$report" ]]; then
+            log "the old system disagrees with paytrack: conflicts in $report"
+        else
+            rm -f "$report"
+            log "ALERT: the export would change more than ${MAX_CHANGES:-200} bookings; nothing changed (see above)"
+        fi
+        exit 10 ;;
     7) log "database busy; will try again next run"; exit 75 ;;  # EX_TEMPFAIL
     *) log "paytrack bookings import failed with exit code $status"; exit "$status" ;;
 esac

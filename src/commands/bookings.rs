@@ -29,6 +29,7 @@ pub fn to_filter(ctx: &Context, args: &FilterArgs) -> Result<BookingFilter> {
         until: ctx.parse_optional_when("--until", args.until.as_deref())?,
         search: args.search.clone().filter(|s| !s.is_empty()),
         payment: args.payment,
+        known_before: None,
     })
 }
 

@@ -24,6 +24,10 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
         (None, Some(file)) => super::read_ids(file)?,
         _ => return Err(bad_input("name a booking id or --ids-from FILE")),
     };
+    let max = args.max.filter(|_| !args.dry_run);
+    if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings listed") {
+        return Ok(code);
+    }
     let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
     let (edits, _) = super::write_unless(
         ctx,

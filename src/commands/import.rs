@@ -3,7 +3,7 @@
 //! re-import (what the file may change, what is a conflict) are in
 //! `services::sync`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -11,26 +11,38 @@ use serde_json::json;
 use super::Context;
 use crate::cli::ImportArgs;
 use crate::domain::audit::{action, NewAuditEntry};
+use crate::domain::booking::Booking;
 use crate::error::{bad_input, exit};
 use crate::input::bookings_csv::{column_index, parse_row};
 use crate::input::{describe_csv_error, open_input};
 use crate::output::file::Guard;
-use crate::services::sync::{Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun};
+use crate::services::sync::{
+    Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun, DUPLICATE_SETTLED,
+};
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     // The report is judged before anything is written: a bad target changes nothing.
-    let report_guard = Guard {
+    let mut report_guard = Guard {
         database: Some(ctx.db_path.clone()),
         force: false,
         replaces_databases: false,
     };
     if let Some(report) = &args.report {
-        // Here --force means "take the file's statuses", never "replace the report".
+        // Here --force means "take the file's statuses", never "replace the
+        // report". A report of our own (recognised by its header, as only a
+        // conflict report starts) is replaced, so the README's
+        // `--report conflicts.csv || alert` works on every run (issue 25);
+        // any other file is never replaced. The header rather than "the same
+        // path as last time": the database would have to remember paths, and
+        // a user's own file at that path would still be lost.
         if std::fs::symlink_metadata(report).is_ok_and(|m| m.file_type().is_file()) {
-            return Err(bad_input(format!(
-                "{} exists; name a new report file (nothing was written)",
-                crate::output::sanitize::shown_path(report)
-            )));
+            if !is_own_report(report) {
+                return Err(bad_input(format!(
+                    "{} exists; name a new report file (it is not a conflict report of paytrack's; nothing was written)",
+                    crate::output::sanitize::shown_path(report)
+                )));
+            }
+            report_guard.force = true;
         }
         crate::output::file::check_target(report, &report_guard)?;
     }
@@ -63,6 +75,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         file: name.clone(),
         force: args.force,
         reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
+        accept_ours: args.accept_ours.iter().copied().collect(),
     };
     // Into an empty table the indexes are built after the rows: their sorts
     // spill to SQLite's temporary files, not memory (128 MB at 1M rows, issue 19).
@@ -74,6 +87,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             let mut seen = SeenIds::default();
             let mut known_streams: HashSet<(i64, String)> = HashSet::new();
             let mut known_courses: HashSet<i64> = HashSet::new();
+            // Ids whose rows wait until the whole file is read: the ones to
+            // settle now (--accept-ours) and the ones given twice that a
+            // person settled before. Whether the file repeats them is known
+            // only at its end (issue 25: an id given twice made every hourly
+            // import fail, and nothing could settle it).
+            let mut held: BTreeSet<i64> = tx.ids_with_import_fields(DUPLICATE_SETTLED)?;
+            held.extend(options.accept_ours.iter().copied());
+            let mut held_rows: BTreeMap<i64, Vec<(Booking, u64)>> = BTreeMap::new();
             // Into an empty table (the first import of the old system's export),
             // the indexes are built once after the rows instead of row by row.
             let counts = tx.load_bookings_with_deferred_indexes(|tx| {
@@ -89,10 +110,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     }
                     let line = record.position().map_or(0, csv::Position::line);
                     let booking = parse_row(&record, &index, line, &name)?;
+                    if held.contains(&booking.id) {
+                        held_rows.entry(booking.id).or_default().push((booking, line));
+                        continue;
+                    }
                     if let Some(first) = seen.insert(booking.id, line) {
                         return Err(bad_input(format!(
-                            "{name}: line {line}: booking id {} already appears on line {first}",
-                            booking.id
+                            "{name}: line {line}: booking id {} already appears on line {first} \
+                             (fix the export, or leave both rows out for good with --accept-ours {}; nothing was written)",
+                            booking.id, booking.id
                         )));
                     }
                     if known_courses.insert(booking.course_id) {
@@ -110,20 +136,60 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                         crate::interrupt::check()?;
                     }
                 }
+                // The held ids: repeated ones are settled, a single row is
+                // imported as any other (an --accept-ours conflict, or a
+                // settled duplicate the file no longer repeats).
+                for (id, rows) in held_rows {
+                    match rows.as_slice() {
+                        [(booking, line)] => {
+                            if known_courses.insert(booking.course_id) {
+                                tx.ensure_course(booking.course_id, now)?;
+                            }
+                            if let Some(code) =
+                                booking.course_stream.as_deref().filter(|c| !c.is_empty())
+                            {
+                                if known_streams.insert((booking.course_id, code.to_string())) {
+                                    tx.ensure_stream(booking.course_id, code, now)?;
+                                }
+                            }
+                            run.row(tx, booking, *line, &options, &actor, now)?;
+                        }
+                        [(first, _), ..] => {
+                            let n = rows.len() as u64;
+                            run.settle_duplicate(tx, id, n, first.status, &options, now)?;
+                        }
+                        [] => {}
+                    }
+                }
                 run.finish(tx, &options, &actor, now)
             })?;
-            if counts.inserted + counts.updated > 0 || !counts.conflicts.is_empty() {
+            // An id to settle that the file does not have is a typo: nothing is settled.
+            let settled: std::collections::BTreeSet<i64> =
+                counts.accepted_ours.iter().copied().collect();
+            if let Some(missing) = options.accept_ours.difference(&settled).next() {
+                return Err(bad_input(format!(
+                    "--accept-ours {missing}: the file has no booking {missing} (nothing was written)"
+                )));
+            }
+            if counts.inserted + counts.updated > 0
+                || !counts.conflicts.is_empty()
+                || !counts.accepted_ours.is_empty()
+            {
+                let mut details = json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
+                    "updated": counts.updated, "unchanged": counts.unchanged,
+                    "status_changes": counts.status_changes, "forced": counts.forced,
+                    "kept": counts.kept, "conflicts": counts.conflicts.len(),
+                    "dry_run": args.dry_run });
+                if !counts.accepted_ours.is_empty() {
+                    details["accepted_ours"] = json!(counts.accepted_ours);
+                }
                 tx.append_audit(
                     &actor,
                     now,
                     NewAuditEntry {
                         action: action::BOOKINGS_IMPORTED,
                         reason: options.reason.clone(),
-                        details: json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
-                            "updated": counts.updated, "unchanged": counts.unchanged,
-                            "status_changes": counts.status_changes, "forced": counts.forced,
-                            "kept": counts.kept, "conflicts": counts.conflicts.len(),
-                            "dry_run": args.dry_run }),
+                        details,
                         ..Default::default()
                     },
                 )?;
@@ -131,10 +197,17 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             Ok(counts)
         },
         // A dry run rolls back; its counts are exact because the work was really done.
-        |_| !args.dry_run,
+        // So does a run changing more than --max bookings (issue 25: blast radius).
+        |counts| !args.dry_run && counts.updated <= args.max.unwrap_or(u64::MAX),
     );
     bar.finish_and_clear();
     let (counts, committed) = result?;
+    if !args.dry_run {
+        if let Some(code) = super::over_max(ctx, counts.updated, args.max, "bookings would change")
+        {
+            return Ok(code);
+        }
+    }
     let dry_run = !committed;
     if let Some(report) = &args.report {
         write_report(&ctx.out, report, report_guard, &counts.conflicts)?;
@@ -184,6 +257,36 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
             )
         );
     }
+    if !counts.accepted_ours.is_empty() {
+        line += &format!(
+            "; {} {}",
+            counts.accepted_ours.len(),
+            out.tr(
+                "settled in paytrack's favour (--accept-ours)",
+                "решено в пользу paytrack (--accept-ours)"
+            )
+        );
+    }
+    if counts.settled_duplicates > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.settled_duplicates,
+            out.tr(
+                "ids the file gives twice, settled before: left out",
+                "номеров, повторённых в файле и решённых ранее: пропущены"
+            )
+        );
+    }
+    if counts.other_person > 0 {
+        line += &format!(
+            "; {} {}",
+            counts.other_person,
+            out.tr(
+                "settled before as another person's id: left alone",
+                "ранее решены как чужой номер: не тронуты"
+            )
+        );
+    }
     if counts.forced > 0 {
         line += &format!("; {} {}", counts.forced, out.tr("forced", "принудительно"));
     }
@@ -211,13 +314,13 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
     if !counts.conflicts.is_empty() {
         let hint = if reported {
             out.tr(
-                "conflicting statuses were not applied (see the report); settle each with `booking set-status`, or re-import with --force --reason",
-                "конфликтующие статусы не применены (см. отчёт); решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+                "conflicting statuses were not applied (see the report); settle each: `--accept-ours ID,…` keeps paytrack's, `--force --reason` takes the file's statuses (never another person)",
+                "конфликтующие статусы не применены (см. отчёт); решите каждый: `--accept-ours ID,…` оставляет данные paytrack, `--force --reason` берёт статусы из файла (но не другого человека)",
             )
         } else {
             out.tr(
-                "conflicting statuses were not applied; --report FILE lists them all; settle each with `booking set-status`, or re-import with --force --reason",
-                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый через `booking set-status` или импортируйте заново с --force --reason",
+                "conflicting statuses were not applied; --report FILE lists them all; settle each: `--accept-ours ID,…` keeps paytrack's, `--force --reason` takes the file's statuses (never another person)",
+                "конфликтующие статусы не применены; --report FILE перечислит все; решите каждый: `--accept-ours ID,…` оставляет данные paytrack, `--force --reason` берёт статусы из файла (но не другого человека)",
             )
         };
         out.note(hint);
@@ -229,6 +332,36 @@ fn summarise(ctx: &Context, name: &str, counts: &SyncCounts, dry_run: bool, repo
     }
 }
 
+/// The header of a conflict report, the way `is_own_report` knows one.
+const REPORT_HEADER: [&str; 5] = [
+    "line",
+    "booking_id",
+    "paytrack_status",
+    "file_status",
+    "why",
+];
+
+/// Whether `path` (a regular file) starts with a conflict report's header line.
+fn is_own_report(path: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    let expected = REPORT_HEADER.join(",");
+    let mut head = vec![0u8; expected.len() + 2];
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut read = 0;
+    let mut file = file.take(head.len() as u64);
+    while let Ok(n) = file.read(&mut head[read..]) {
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    let head = &head[..read];
+    head.strip_prefix(expected.as_bytes())
+        .is_some_and(|rest| rest.starts_with(b"\n") || rest.starts_with(b"\r\n"))
+}
+
 /// The conflicts as CSV: line, booking_id, paytrack_status, file_status, why.
 fn write_report(
     out: &crate::output::Output,
@@ -238,13 +371,7 @@ fn write_report(
 ) -> Result<()> {
     crate::output::file::write_with(path, guard, |sink| {
         let mut w = crate::output::csv_writer(sink);
-        w.write_record([
-            "line",
-            "booking_id",
-            "paytrack_status",
-            "file_status",
-            "why",
-        ])?;
+        w.write_record(REPORT_HEADER)?;
         for c in conflicts {
             w.write_record([
                 c.line.to_string(),

@@ -49,11 +49,17 @@ pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
         Some(code) => Some(resolve_stream(&db, code, args.course)?.course_id),
         None => args.course,
     };
+    let (until, known_before) = if args.by_created_at {
+        (Some(until), None)
+    } else {
+        (None, Some(until))
+    };
     let filter = BookingFilter {
         status: Some(args.status),
         course,
         stream: args.stream.clone(),
-        until: Some(until),
+        until,
+        known_before,
         ..Default::default()
     };
     let bookings = db.list_bookings(&filter, Sort::Oldest, None, None)?;
@@ -61,8 +67,15 @@ pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
     let (report, _) = super::write_unless(
         ctx,
         |tx| queue_reminders(tx, &bookings, not_since, &ctx.actor, ctx.now),
-        |_| !args.dry_run,
+        |report| !args.dry_run && report.queued.len() as u64 <= args.max.unwrap_or(u64::MAX),
     )?;
+    if !args.dry_run {
+        if let Some(code) =
+            super::over_max(ctx, report.queued.len() as u64, args.max, "reminders due")
+        {
+            return Ok(code);
+        }
+    }
     finish(
         ctx,
         MessageKind::Reminder,
@@ -119,6 +132,11 @@ pub fn broadcast(ctx: &Context, args: BroadcastArgs) -> Result<u8> {
             "участников нет; отправлять некому",
         ));
         return Ok(exit::OK);
+    }
+    if !args.dry_run {
+        if let Some(code) = super::over_max(ctx, bookings.len() as u64, args.max, "members") {
+            return Ok(code);
+        }
     }
     if !args.dry_run && !args.yes {
         let question = format!(

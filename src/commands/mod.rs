@@ -492,3 +492,17 @@ fn unsafe_free_uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }
+
+/// The blast-radius limit of a bulk change or bulk message (`--max N`,
+/// issue 25): when `count` is above it, says so on stderr and returns the
+/// exit code (10); the caller then changes nothing.
+pub fn over_max(ctx: &Context, count: u64, max: Option<u64>, what: &str) -> Option<u8> {
+    let max = max?;
+    if count <= max {
+        return None;
+    }
+    ctx.out.warn(&format!(
+        "{count} {what}, more than --max {max}: nothing changed (raise --max, or narrow the selection)"
+    ));
+    Some(crate::error::exit::ATTENTION)
+}

@@ -391,6 +391,7 @@ fn cancel(ctx: &Context, args: OutboxCancelArgs) -> Result<u8> {
         booking_id: args.booking,
         ..Default::default()
     };
+    let limit = args.max.unwrap_or(u64::MAX);
     let (cancelled, _) = super::write_unless(
         ctx,
         |tx| {
@@ -399,11 +400,18 @@ fn cancel(ctx: &Context, args: OutboxCancelArgs) -> Result<u8> {
             } else {
                 args.ids.clone()
             };
+            // Above --max nothing is cancelled: counted before the change.
+            if ids.len() as u64 > limit {
+                return Ok(ids.len());
+            }
             messages::cancel_messages(tx, &ids, reason, &ctx.actor, ctx.now)?;
             Ok(ids.len())
         },
-        |_| true,
+        |n| *n as u64 <= limit,
     )?;
+    if let Some(code) = super::over_max(ctx, cancelled as u64, args.max, "messages match") {
+        return Ok(code);
+    }
     ctx.out.note(&format!(
         "{} {cancelled} {}",
         ctx.out.tr("cancelled", "отменено"),

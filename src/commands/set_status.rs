@@ -75,6 +75,10 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
         (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
         (None, Some(file), false) => {
             let ids = super::read_ids(file)?;
+            let max = args.max.filter(|_| !args.dry_run);
+            if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings listed") {
+                return Ok(code);
+            }
             one_booking_per_payment(&args, ids.len())?;
             let changes = ids.into_iter().map(|id| change_for(id, "bulk")).collect::<Result<Vec<_>>>()?;
             bulk(ctx, &args, changes)
@@ -84,6 +88,10 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             if ids.is_empty() {
                 ctx.out.note(ctx.out.tr("no bookings match; nothing to do", "подходящих бронирований нет; делать нечего"));
                 return Ok(exit::OK);
+            }
+            let max = args.max.filter(|_| !args.dry_run);
+            if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings match") {
+                return Ok(code);
             }
             one_booking_per_payment(&args, ids.len())?;
             let mut changes = Vec::with_capacity(ids.len());
@@ -493,18 +501,26 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
         }
         None => None,
     };
+    let (until, known_before) = if args.by_created_at {
+        (until, None)
+    } else {
+        (None, until)
+    };
     let filter = BookingFilter {
         status: args.current,
         course: args.course,
         stream: args.stream.clone(),
         until,
+        known_before,
         ..Default::default()
     };
     let db = ctx.open_db()?;
     crate::services::catalogue::check_filter_names(&db, &filter)?;
     let rows = db.list_bookings(&filter, Sort::Oldest, None, None)?;
     let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
-    if ids.is_empty() || args.dry_run || args.yes {
+    // Above --max nobody is asked: the caller refuses.
+    let over_max = args.max.is_some_and(|max| ids.len() as u64 > max);
+    if ids.is_empty() || args.dry_run || args.yes || over_max {
         if args.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
             writeln!(stdout, "{}", views::bookings_table(&ctx.out, &rows))?;

@@ -227,6 +227,16 @@ fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
     if let Some(t) = filter.until {
         c.push("b.created_at < ?", vec![Box::new(to_storage(t))]);
     }
+    if let Some(t) = filter.known_before {
+        // import_state.imported_at is the first import's time (kept by
+        // re-imports). Two comparisons, not one COALESCE: on PostgreSQL an
+        // adopted bookings table's created_at may be a timestamptz.
+        c.push(
+            "((SELECT s.imported_at FROM import_state s WHERE s.booking_id = b.id) < ? \
+              OR (NOT EXISTS (SELECT 1 FROM import_state s WHERE s.booking_id = b.id) AND b.created_at < ?))",
+            vec![Box::new(to_storage(t)), Box::new(to_storage(t))],
+        );
+    }
     if let Some(text) = &filter.search {
         push_search(&mut c, &fold(text), dialect);
     }
@@ -492,6 +502,7 @@ impl Db {
             && filter.referral.is_none()
             && filter.since.is_none()
             && filter.until.is_none()
+            && filter.known_before.is_none()
             && filter.search.is_none()
             && filter.payment.is_none();
         if !counters_suffice {

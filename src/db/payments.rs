@@ -487,6 +487,59 @@ impl WriteTx<'_> {
         self.received_total_without(booking_id, currency, None)
     }
 
+    /// What a booking had received in `currency` before payment `before_id`
+    /// (payments with a smaller id): the figure an import's report showed
+    /// for that payment when it was stored, computed again on a re-run so
+    /// that every run reports the same (issue 25).
+    pub fn received_before(
+        &self,
+        booking_id: i64,
+        currency: &str,
+        before_id: i64,
+    ) -> Result<Money> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT amount_minor FROM payments
+              WHERE booking_id = ?1 AND currency = ?2 AND outcome IN {RECEIVED_OUTCOMES}
+                AND id < ?3"
+        ))?;
+        let amounts = stmt
+            .query_map(params![booking_id, currency, before_id], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Money::sum(amounts)
+            .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
+    }
+
+    /// Whether payment (provider, external_id) confirmed booking `booking_id`:
+    /// its status change's audit entry names the payment. A re-run's report
+    /// says "booking confirmed" where the first run did.
+    pub fn payment_confirmed_booking(
+        &self,
+        booking_id: i64,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<bool> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM audit_log
+                  WHERE booking_id = ?1 AND action = ?2 AND new_value = 'confirmed'
+                    AND json_extract(details, '$.payment_ref') = ?3
+                    AND json_extract(details, '$.provider') = ?4",
+            )?
+            .query_row(
+                params![
+                    booking_id,
+                    crate::domain::audit::action::STATUS_CHANGED,
+                    external_id,
+                    provider
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(n > 0)
+    }
+
     /// `received_total` leaving one payment out (the one being re-attached).
     pub fn received_total_without(
         &self,

@@ -110,6 +110,18 @@ impl WriteTx<'_> {
         }))
     }
 
+    /// The bookings whose import state holds `fields` exactly: the ids a
+    /// person settled as given twice by the file (`services::sync::DUPLICATE_SETTLED`).
+    pub fn ids_with_import_fields(&self, fields: &str) -> Result<std::collections::BTreeSet<i64>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT booking_id FROM import_state WHERE fields = ?1")?;
+        let ids = stmt
+            .query_map([fields], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
     /// Whether `users erase` or `retention apply` pseudonymised the booking:
     /// an import then keeps the pseudonym instead of the file's names.
     pub fn booking_is_erased(&self, booking_id: i64) -> Result<bool> {
@@ -125,7 +137,9 @@ impl WriteTx<'_> {
         super::bookings::booking_is_erased(self.conn(), booking_id)
     }
 
-    /// Records what this import saw of the booking.
+    /// Records what this import saw of the booking. `imported_at` stays the
+    /// first import's time: when paytrack first knew the booking, the age
+    /// stale-cancel and reminders count from (issue 25).
     pub fn record_import_state(
         &self,
         booking_id: i64,
@@ -137,8 +151,7 @@ impl WriteTx<'_> {
                 "INSERT INTO import_state (booking_id, status, fields, imported_at)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (booking_id) DO UPDATE
-                    SET status = excluded.status, fields = excluded.fields,
-                        imported_at = excluded.imported_at",
+                    SET status = excluded.status, fields = excluded.fields",
             )?
             .execute(params![
                 booking_id,

@@ -215,6 +215,11 @@ pub struct BookingFilter {
     pub until: Option<DateTime<Utc>>,
     pub search: Option<String>,
     pub payment: Option<PaymentState>,
+    /// Paytrack first knew the booking before this: the first import that
+    /// brought it, or its `created_at` when no import did (added in paytrack
+    /// or by the bot). The age of stale-cancel and reminders (issue 25: the
+    /// old system's `created_at` made the whole backlog stale on day one).
+    pub known_before: Option<DateTime<Utc>>,
 }
 
 /// Order of listed bookings.

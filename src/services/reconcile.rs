@@ -524,6 +524,15 @@ impl<'t> Reconciler<'t> {
                     if stored.open {
                         let outcome = PaymentOutcome::from_name(&s.outcome)
                             .unwrap_or(PaymentOutcome::Unmatched);
+                        let (expected_minor, expected_currency, received_minor) =
+                            self.figures_of_stored(s, outcome)?;
+                        // Only an overpayment confirms and is still listed (as in `apply_one`).
+                        let booking_confirmed = match s.booking_id {
+                            Some(id) if outcome == PaymentOutcome::Overpaid => self
+                                .tx
+                                .payment_confirmed_booking(id, &s.provider, &s.external_id)?,
+                            _ => false,
+                        };
                         let candidates = s
                             .description
                             .as_deref()
@@ -541,10 +550,10 @@ impl<'t> Reconciler<'t> {
                                 currency: s.currency.clone(),
                                 ..payment
                             },
-                            expected_minor: None,
-                            expected_currency: None,
-                            received_minor: 0,
-                            booking_confirmed: false,
+                            expected_minor,
+                            expected_currency,
+                            received_minor,
+                            booking_confirmed,
                             already_reported: true,
                         });
                     }
@@ -630,6 +639,41 @@ impl<'t> Reconciler<'t> {
             )?;
         }
         Ok(report)
+    }
+
+    /// The figures of a stored payment as its first report showed them:
+    /// expected (stream price less discount), its currency, and received —
+    /// the booking's payments before it, plus itself for the outcomes whose
+    /// report counts it (as `apply_one` does). Computed from the stored
+    /// payments, so a re-run reports what the first run did (issue 25: a
+    /// re-run said "paid 0.00 of" and "return" the whole payment).
+    fn figures_of_stored(
+        &mut self,
+        s: &crate::db::payments::Payment,
+        outcome: PaymentOutcome,
+    ) -> Result<(Option<i64>, Option<String>, i64)> {
+        let Some(booking_id) = s.booking_id else {
+            return Ok((None, None, 0));
+        };
+        self.write_pending()?;
+        let Some(booking) = self.tx.booking(booking_id)? else {
+            return Ok((None, None, 0));
+        };
+        let facts = self.facts(&booking)?;
+        let before = self
+            .tx
+            .received_before(booking_id, &s.currency, s.id)?
+            .clamped_i64();
+        let counted = matches!(
+            outcome,
+            PaymentOutcome::Partial | PaymentOutcome::Overpaid | PaymentOutcome::Cancelled
+        );
+        let received = if counted {
+            before.saturating_add(s.amount_minor)
+        } else {
+            before
+        };
+        Ok((facts.expected_minor, facts.currency, received))
     }
 
     fn facts(&mut self, booking: &Booking) -> Result<BookingFacts> {

@@ -32,6 +32,10 @@ pub struct SyncOptions {
     pub force: bool,
     /// The admin's reason (required with `force`; also allows confirmed → cancelled).
     pub reason: Option<String>,
+    /// Bookings whose conflict a person settled in paytrack's favour
+    /// (`--accept-ours`): the file's row is recorded as seen and nothing of
+    /// it is applied, so the next import no longer reports it.
+    pub accept_ours: std::collections::BTreeSet<i64>,
 }
 
 /// A status the file asks for that the rules refuse: not applied.
@@ -58,8 +62,22 @@ pub struct SyncCounts {
     /// Bookings whose status paytrack changed since the last import, while
     /// the file still says what it said then: paytrack's status stands.
     pub kept: u64,
+    /// Rows settled by `--accept-ours`: recorded as seen, nothing applied.
+    pub accepted_ours: Vec<i64>,
+    /// Ids the file gives twice that a person settled before: their rows are left out.
+    pub settled_duplicates: u64,
+    /// Rows of an id the file gives to another person than paytrack's
+    /// booking, settled before (`--accept-ours`) or by an audited edit:
+    /// left alone, as long as the file names the same other person.
+    pub other_person: u64,
     pub conflicts: Vec<Conflict>,
 }
+
+/// The import state of an id the file gives twice and a person settled
+/// (`--accept-ours ID`): every row of that id is left out of later imports
+/// while the file still gives it more than once. Not a `BookingFields`
+/// object, so no merge ever reads it as one.
+pub const DUPLICATE_SETTLED: &str = r#"{"duplicate_in_file":"settled"}"#;
 
 /// What happened to one row.
 enum StatusDecision {
@@ -123,6 +141,38 @@ impl SyncRun {
         self.apply_pending(tx, options, actor, now)?;
         self.flush(tx, now)?;
         Ok(self.counts)
+    }
+
+    /// Settles an id the file gives on several lines, whose rows were held
+    /// back: with `--accept-ours` it is recorded as settled (none of its rows
+    /// is applied, now or while the file still repeats it); one settled
+    /// before is only counted. The caller holds back exactly those ids.
+    pub fn settle_duplicate(
+        &mut self,
+        tx: &WriteTx,
+        id: i64,
+        rows: u64,
+        file_status: Status,
+        options: &SyncOptions,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.counts.rows += rows;
+        self.counts.unchanged += rows;
+        if options.accept_ours.contains(&id) {
+            self.counts.accepted_ours.push(id);
+            let status = tx.booking(id)?.map_or(file_status, |b| b.status);
+            tx.record_import_state(
+                id,
+                &ImportState {
+                    status,
+                    fields: DUPLICATE_SETTLED.to_string(),
+                },
+                now,
+            )?;
+        } else {
+            self.counts.settled_duplicates += 1;
+        }
+        Ok(())
     }
 
     fn apply_pending(
@@ -191,19 +241,56 @@ fn sync_row(
     }
     let fields_json = serde_json::to_string(&file_fields)?;
     let last = tx.import_state(file.id)?;
-    // An id no import brought, holding another person: a booking made in
-    // paytrack (`bookings add`) while the old system gave the same id to
-    // someone else. Overwriting it would lose a student; a person decides.
-    if last.is_none() && current.user_id != file.user_id {
+    // A person settled this row in paytrack's favour: the file's row is
+    // recorded as seen (so a file that still says the same has nothing new
+    // next time) and nothing of it is applied.
+    if options.accept_ours.contains(&file.id) {
+        counts.accepted_ours.push(file.id);
+        let state = ImportState {
+            status: file.status,
+            fields: fields_json,
+        };
+        if last.as_ref() != Some(&state) {
+            tx.record_import_state(file.id, &state, now)?;
+        }
+        return Ok(());
+    }
+    // The file names another person than paytrack's booking. Identity never
+    // changes through an import, whatever --force says (issue 25: a re-import
+    // moved booking 1 and its payment to user 200): a booking made in
+    // paytrack while the old system gave the id to someone else, or the old
+    // system reusing an id. Overwriting it would lose a student; a person
+    // decides. Where the file still names the person it named when the
+    // conflict was settled (or paytrack's person was set by an audited edit),
+    // the file has nothing new about this booking: the row is left alone,
+    // status included (it is another person's booking in the old system).
+    if current.user_id != file.user_id {
+        let last_user = last
+            .as_ref()
+            .and_then(|s| serde_json::from_str::<BookingFields>(&s.fields).ok())
+            .map(|f| f.user_id);
+        if last_user == Some(file.user_id) {
+            counts.other_person += 1;
+            counts.unchanged += 1;
+            return Ok(());
+        }
+        let why = if last.is_none() {
+            format!(
+                "booking {} in paytrack is user {}'s, the file's is user {}: the same id was given twice",
+                file.id, current.user_id, file.user_id
+            )
+        } else {
+            format!(
+                "booking {} in paytrack is user {}'s, the file now says user {}: an import never moves a booking to another person",
+                file.id, current.user_id, file.user_id
+            )
+        };
         counts.conflicts.push(Conflict {
             line,
             booking_id: file.id,
             paytrack_status: current.status,
             file_status: file.status,
-            why: format!(
-                "booking {} in paytrack is user {}'s, the file's is user {}: the same id was given twice",
-                file.id, current.user_id, file.user_id
-            ),
+            why,
         });
         return Ok(());
     }
@@ -421,6 +508,7 @@ mod tests {
             file: "f.csv".into(),
             force,
             reason: reason.map(str::to_string),
+            accept_ours: std::collections::BTreeSet::default(),
         }
     }
 

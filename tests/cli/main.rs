@@ -12,6 +12,7 @@ mod hostile;
 mod messages;
 mod native;
 mod outbox;
+mod over_time;
 mod payments;
 mod payments_people;
 #[cfg(feature = "postgres")]
@@ -29,6 +30,7 @@ mod search;
 mod secrets;
 mod set_status;
 mod silent;
+mod sim;
 mod stats_audit;
 mod sync;
 mod webhooks;

@@ -664,16 +664,35 @@ fn the_cron_scripts_work_as_documented() {
     let pending = "SELECT count(*) FROM bookings WHERE confirmed = 1";
     assert_eq!(env.count(pending), 119);
 
-    // Reminders: one per pending booking, and not again within --every.
+    // The first night after the import: ages count from the import (issue 25).
     let reminders = "SELECT count(*) FROM outbox WHERE kind = 'reminder'";
+    let night = [("PAYTRACK_NOW", "2024-12-11T03:00:00Z")];
+    let out = cron_script(&env, "payment-reminders.sh", &night);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = cron_script(&env, "cancel-stale-bookings.sh", &night);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!((env.count(reminders), env.count(pending)), (0, 119));
+
+    // Three days on: one reminder per pending booking, and not again within --every.
+    let later = [("PAYTRACK_NOW", "2024-12-13T10:00:00Z")];
     for _ in 0..2 {
-        let out = cron_script(&env, "payment-reminders.sh", &[]);
+        let out = cron_script(&env, "payment-reminders.sh", &later);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(text(&out.stdout).is_empty(), "cron output goes to stderr");
         assert_eq!(env.count(reminders), 119);
     }
 
-    let out = cron_script(&env, "cancel-stale-bookings.sh", &[]);
+    // A week on: 119 stale bookings are more than MAX_CANCEL (50): none is cancelled.
+    let week = ("PAYTRACK_NOW", "2024-12-18T03:15:00Z");
+    let out = cron_script(&env, "cancel-stale-bookings.sh", &[week]);
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("119"), "{}", text(&out.stderr));
+    assert_eq!(env.count(pending), 119);
+    let out = cron_script(
+        &env,
+        "cancel-stale-bookings.sh",
+        &[week, ("MAX_CANCEL", "200")],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(env.count(pending), 0);
     assert!(text(&out.stdout).is_empty(), "cron output goes to stderr");

@@ -274,6 +274,8 @@ fn bulk_by_filter_needs_yes_when_not_interactive() {
         "8th_stream",
         "--older-than",
         "7d",
+        // Imported at NOW: the age is the old system's created_at (issue 25).
+        "--by-created-at",
         "--to",
         "cancelled",
         "--reason",
