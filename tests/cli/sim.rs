@@ -858,7 +858,9 @@ fn a_simulated_month_keeps_every_invariant() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64,
-        Ok(text) => text.parse().expect("PAYTRACK_SIM_SEED: a number or `random`"),
+        Ok(text) => text
+            .parse()
+            .expect("PAYTRACK_SIM_SEED: a number or `random`"),
         Err(_) => 2026,
     };
     let days = env_number("PAYTRACK_SIM_DAYS", 30) as i64;
