@@ -709,11 +709,13 @@ SQL
     # The bare write: the status (through paytrack's view, which also keeps
     # updated_at and confirmed_at, as paytrack's UPDATE does) and one audit
     # entry, in one transaction. Not done: paytrack's rule check, lock, the
-    # booking read, the hash chain and the confirmation message it queues.
+    # booking read, the hash and the confirmation message it queues. (The
+    # entry names the last one's hash as prev_hash: since issue 26 the
+    # audit log refuses an entry that does not extend the chain.)
     PG_ONE_SQL="BEGIN;
   UPDATE paytrack.bookings SET confirmed = 2, updated_at = '$PG_NOW', confirmed_at = '$PG_NOW' WHERE id = $PG_ID_SQL AND confirmed = 1;
   INSERT INTO paytrack.audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format)
-  SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', '', '', 2
+  SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', COALESCE((SELECT hash FROM paytrack.audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64)), '', 2
     FROM paytrack.audit_log;
   COMMIT;"
 
@@ -743,7 +745,7 @@ SQL
     printf '%s;\n' "$PG_LIST_SQL" >"$WORK/pg-list.sql"
     printf '%s\n' "BEGIN;" \
         "UPDATE paytrack.bookings SET confirmed = 3 - confirmed, updated_at = '$PG_NOW', confirmed_at = '$PG_NOW' WHERE id = $PG_ID_SQL AND confirmed IN (1, 2);" \
-        "INSERT INTO paytrack.audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format) SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', '', '', 2 FROM paytrack.audit_log;" \
+        "INSERT INTO paytrack.audit_log (id, at, actor, action, booking_id, old_value, new_value, reason, details, prev_hash, hash, format) SELECT COALESCE(MAX(id), 0) + 1, '$PG_NOW', 'bench', 'booking.status_changed', $PG_ID_SQL, 'pending', 'confirmed', NULL, '{}', COALESCE((SELECT hash FROM paytrack.audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64)), '', 2 FROM paytrack.audit_log;" \
         "COMMIT;" >"$WORK/pg-set-status.sql"
     sql_only pgbench-old-stats "$WORK/pg-old-stats.sql"
     sql_only pgbench-list "$WORK/pg-list.sql"
