@@ -403,7 +403,7 @@ $recount$;
 -- in `public` (the database owner may create there) can stand in for a
 -- function or operator of PostgreSQL's: a `public.pg_get_serial_sequence`
 -- or a `public.=` on integers ran as paytrack under migration 2's
--- `search_path = paytrack, public, pg_catalog`. (pg_temp is never searched
+-- search path (paytrack, then public, then pg_catalog). (pg_temp is never searched
 -- for functions or operators; listed last it cannot shadow a table either.)
 -- The view's write functions are installed by `init --adopt`
 -- (src/db/pg/adopt.rs) the same way; sessions use `pg_catalog, paytrack,
