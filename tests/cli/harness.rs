@@ -874,3 +874,32 @@ pub fn have_tool(program: &str, package: &str) -> bool {
     }
     found
 }
+
+/// A client to the test server (`PAYTRACK_TEST_PG`) as `user` on `dbname`,
+/// for tests that set up roles and the bot's side themselves.
+#[cfg(feature = "postgres")]
+pub fn pg_client(server: &str, user: &str, dbname: &str) -> postgres::Client {
+    let info = paytrack::db::pg::conninfo::resolve(
+        server,
+        &paytrack::db::pg::conninfo::ProcessEnvironment,
+    )
+    .expect("PAYTRACK_TEST_PG parses");
+    let mut config = postgres::Config::new();
+    config
+        .host(&info.host)
+        .port(info.port)
+        .user(user)
+        .dbname(dbname);
+    config
+        .connect(postgres::NoTls)
+        .expect("connect to the test server")
+}
+
+/// `server`'s host and port as `user:password` on `dbname`.
+#[cfg(feature = "postgres")]
+pub fn pg_url_as(server: &str, user: &str, password: &str, dbname: &str) -> String {
+    let rest = server.split_once("://").unwrap().1;
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split('/').next().unwrap();
+    format!("postgres://{user}:{password}@{host}/{dbname}")
+}

@@ -47,20 +47,7 @@ type StreamCounts = (i32, String, i64, Option<i64>, Option<i64>, Option<i64>);
 
 /// A client to the test server as `user` on `dbname`.
 fn client(server: &str, user: &str, dbname: &str) -> postgres::Client {
-    let info = paytrack::db::pg::conninfo::resolve(
-        server,
-        &paytrack::db::pg::conninfo::ProcessEnvironment,
-    )
-    .expect("PAYTRACK_TEST_PG parses");
-    let mut config = postgres::Config::new();
-    config
-        .host(&info.host)
-        .port(info.port)
-        .user(user)
-        .dbname(dbname);
-    config
-        .connect(postgres::NoTls)
-        .expect("connect to the test server")
+    crate::harness::pg_client(server, user, dbname)
 }
 
 /// One database with the bot's schema, owned by its own `bot` role, and a
@@ -206,10 +193,7 @@ impl Drop for PgFixture {
 
 /// `server` with another user (carrying PASSWORD) and database.
 fn url_for(server: &str, user: &str, dbname: &str) -> String {
-    let rest = server.split_once("://").unwrap().1;
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split('/').next().unwrap();
-    format!("postgres://{user}:{PASSWORD}@{host}/{dbname}")
+    crate::harness::pg_url_as(server, user, PASSWORD, dbname)
 }
 
 /// Asserts that nothing paytrack printed shows the password.

@@ -45,28 +45,12 @@ GRANT SELECT, INSERT ON public.ran TO PUBLIC;
 ";
 
 fn client(server: &str, user: &str, dbname: &str) -> postgres::Client {
-    let info = paytrack::db::pg::conninfo::resolve(
-        server,
-        &paytrack::db::pg::conninfo::ProcessEnvironment,
-    )
-    .expect("PAYTRACK_TEST_PG parses");
-    let mut config = postgres::Config::new();
-    config
-        .host(&info.host)
-        .port(info.port)
-        .user(user)
-        .dbname(dbname);
-    config
-        .connect(postgres::NoTls)
-        .expect("connect to the test server")
+    crate::harness::pg_client(server, user, dbname)
 }
 
 /// `server` with another user (carrying PASSWORD) and database.
 fn url_for(server: &str, user: &str, dbname: &str) -> String {
-    let rest = server.split_once("://").unwrap().1;
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split('/').next().unwrap();
-    format!("postgres://{user}:{PASSWORD}@{host}/{dbname}")
+    crate::harness::pg_url_as(server, user, PASSWORD, dbname)
 }
 
 /// Bookings per (course, stream, status).
