@@ -211,10 +211,16 @@ impl WriteTx<'_> {
     }
 
     /// Sets every field of a booking but its status (the counters follow by
-    /// trigger). Returns false when the booking does not exist.
+    /// trigger), compare-and-set: only while the row still holds `old`, the
+    /// fields the caller read. Returns false when it does not (or the
+    /// booking is gone): on PostgreSQL the bot may have written the row
+    /// since, and overwriting (or silently missing) its change is a lost
+    /// race the caller must report (issue 26). The view's write function
+    /// compares the changed columns again against the live row.
     pub fn update_booking_fields(
         &self,
         id: i64,
+        old: &BookingFields,
         f: &BookingFields,
         now: DateTime<Utc>,
     ) -> Result<bool> {
@@ -224,7 +230,11 @@ impl WriteTx<'_> {
                 "UPDATE bookings SET user_id = ?2, username = ?3, first_name = ?4, course_id = ?5,
                      course_stream = ?6, created_at = ?7, referral_code = ?8,
                      discount_percent = ?9, updated_at = ?10, search_text = ?11
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND user_id IS NOT DISTINCT FROM ?12
+                   AND username IS NOT DISTINCT FROM ?13 AND first_name IS NOT DISTINCT FROM ?14
+                   AND course_id IS NOT DISTINCT FROM ?15 AND course_stream IS NOT DISTINCT FROM ?16
+                   AND created_at IS NOT DISTINCT FROM ?17 AND referral_code IS NOT DISTINCT FROM ?18
+                   AND discount_percent IS NOT DISTINCT FROM ?19",
             )?
             .execute(params![
                 id,
@@ -237,7 +247,15 @@ impl WriteTx<'_> {
                 f.referral_code,
                 f.discount_percent,
                 to_storage(now),
-                search_text(f.username.as_deref(), f.first_name.as_deref())
+                search_text(f.username.as_deref(), f.first_name.as_deref()),
+                old.user_id,
+                old.username,
+                old.first_name,
+                old.course_id,
+                old.course_stream,
+                old.created_at,
+                old.referral_code,
+                old.discount_percent,
             ])?;
         Ok(n == 1)
     }

@@ -49,12 +49,21 @@ pub fn set_fields(
     let booking = tx
         .booking(booking_id)?
         .ok_or_else(|| PaytrackError::NotFound(format!("booking {booking_id} not found")))?;
-    let (before, after) = field_changes(&BookingFields::of(&booking), new);
+    let old = BookingFields::of(&booking);
+    let (before, after) = field_changes(&old, new);
     let changes = FieldChanges { before, after };
     if changes.is_empty() {
         return Ok(changes);
     }
-    tx.update_booking_fields(booking_id, new, now)?;
+    if !tx.update_booking_fields(booking_id, &old, new, now)? {
+        // Lost to another writer (on PostgreSQL the bot writes the same
+        // rows): nothing is audited as done, and the whole command rolls back.
+        return Err(PaytrackError::ExpectationFailed(format!(
+            "booking {booking_id} changed while paytrack was editing it (another program wrote it); \
+             nothing was changed: look at it again (bookings show {booking_id}) and retry"
+        ))
+        .into());
+    }
     let mut details =
         json!({ "source": origin.source, "fields": changes.after.keys().collect::<Vec<_>>() });
     if let Value::Object(extra) = &origin.extra {

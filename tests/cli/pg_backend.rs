@@ -481,6 +481,92 @@ fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
     assert_eq!(pg.counters(), pg.recount());
 }
 
+/// Issue 26: `bookings edit` racing the bot on the same row. Before, it
+/// compared only the status: the bot's rename was overwritten, and a status
+/// the bot changed meanwhile left the edit undone yet audited, exit 0. Now
+/// each is a lost race: exit 6 naming the booking, the bot's write stands,
+/// and nothing is audited.
+#[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
+fn pg_an_edit_racing_the_bot_fails_loudly_and_the_bots_write_stands() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let pg = PgFixture::new(&server);
+    grant_work(&pg);
+    pg.env.ok(&["init", "--adopt"]);
+    for (id, bot_write) in [
+        (
+            1,
+            "UPDATE public.bookings SET first_name = 'Bot' WHERE id = 1",
+        ),
+        (2, "UPDATE public.bookings SET confirmed = -1 WHERE id = 2"),
+    ] {
+        let before: String = pg
+            .as_root()
+            .query_one(
+                "SELECT coalesce(first_name, '') FROM public.bookings WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        // The bot's transaction is open when paytrack reads the booking;
+        // paytrack's write waits for the row, then finds it changed.
+        let mut bot = pg.as_bot();
+        let mut tx = bot.transaction().unwrap();
+        tx.batch_execute(bot_write).unwrap();
+        let child = pg.env.spawn(&[
+            "bookings",
+            "edit",
+            &id.to_string(),
+            "--first-name",
+            "Paytrack",
+        ]);
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        tx.commit().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code::EXPECTATION),
+            "{bot_write}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("booking {id} changed")),
+            "{stderr}"
+        );
+        let name: String = pg
+            .as_root()
+            .query_one(
+                "SELECT coalesce(first_name, '') FROM public.bookings WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0);
+        let expected = if id == 1 { "Bot" } else { before.as_str() };
+        assert_eq!(
+            name, expected,
+            "{bot_write}: the bot's row is as the bot left it"
+        );
+        let edits: i64 = pg
+            .as_root()
+            .query_one(
+                "SELECT count(*) FROM paytrack.audit_log WHERE action = 'booking.edited'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            edits, 0,
+            "{bot_write}: an edit that did not happen is not audited"
+        );
+    }
+    assert_eq!(pg.counters(), pg.recount());
+}
+
 #[test]
 #[cfg_attr(
     not(pg_test_server),

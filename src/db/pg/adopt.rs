@@ -170,7 +170,16 @@ BEGIN
             course_id = CASE WHEN NEW.course_id IS DISTINCT FROM OLD.course_id THEN NEW.course_id ELSE course_id END,
             course_stream = CASE WHEN NEW.course_stream IS DISTINCT FROM OLD.course_stream THEN NEW.course_stream ELSE course_stream END,
             confirmed = NEW.confirmed{bot_extra_updates}
-         WHERE id = OLD.id AND confirmed IS NOT DISTINCT FROM OLD.confirmed;
+         WHERE id = OLD.id AND confirmed IS NOT DISTINCT FROM OLD.confirmed
+           -- Each column this write changes must still hold what the writer
+           -- read (OLD): a row the bot changed since is a lost race, reported
+           -- by the caller, never overwritten (issue 26).
+           AND (NEW.user_id IS NOT DISTINCT FROM OLD.user_id OR user_id IS NOT DISTINCT FROM OLD.user_id)
+           AND (NEW.username IS NOT DISTINCT FROM OLD.username OR username IS NOT DISTINCT FROM OLD.username)
+           AND (NEW.first_name IS NOT DISTINCT FROM OLD.first_name OR first_name IS NOT DISTINCT FROM OLD.first_name)
+           AND (NEW.course_id IS NOT DISTINCT FROM OLD.course_id OR course_id IS NOT DISTINCT FROM OLD.course_id)
+           AND (NEW.course_stream IS NOT DISTINCT FROM OLD.course_stream
+                OR course_stream IS NOT DISTINCT FROM OLD.course_stream){bot_extra_checks};
         IF NOT FOUND THEN
             RETURN NULL;
         END IF;
@@ -532,6 +541,7 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
     let mut extra_values = String::new();
     let mut extra_updates = String::new();
     let mut staged_extra = String::new();
+    let mut extra_checks = String::new();
     for column in ["referral_code", "discount_percent"] {
         if has(column) {
             extra_columns += &format!(", {column}");
@@ -539,6 +549,9 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
             staged_extra += &format!(", {column}");
             extra_updates += &format!(
                 ",\n            {column} = CASE WHEN NEW.{column} IS DISTINCT FROM OLD.{column} THEN NEW.{column} ELSE {column} END"
+            );
+            extra_checks += &format!(
+                "\n           AND (NEW.{column} IS NOT DISTINCT FROM OLD.{column} OR {column} IS NOT DISTINCT FROM OLD.{column})"
             );
         }
     }
@@ -563,6 +576,7 @@ fn install_view(tx: &mut postgres::Transaction<'_>) -> Result<()> {
         .replace("{bot_extra_columns}", &extra_columns)
         .replace("{new_extra_values}", &extra_values)
         .replace("{bot_extra_updates}", &extra_updates)
+        .replace("{bot_extra_checks}", &extra_checks)
         .replace("{staged_extra_values}", &staged_extra);
     tx.batch_execute(&view)
         .map_err(|e| privilege_hint(&e, "creating the view paytrack.bookings"))?;
