@@ -903,3 +903,8 @@ pub fn pg_url_as(server: &str, user: &str, password: &str, dbname: &str) -> Stri
     let host = host.split('/').next().unwrap();
     format!("postgres://{user}:{password}@{host}/{dbname}")
 }
+
+/// A booking's status code (`confirmed`), read on either backend.
+pub fn status_of(env: &Env, id: i64) -> i64 {
+    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
+}

@@ -29,9 +29,7 @@ fn stored_outcomes(env: &Env) -> HashMap<String, String> {
         .collect()
 }
 
-fn status_of(env: &Env, id: i64) -> i64 {
-    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
-}
+use crate::harness::status_of;
 
 fn set_price(env: &Env, stream: &str, price_minor: i64) {
     env.exec(&format!(

@@ -24,9 +24,7 @@ fn set_price(env: &Env, stream: &str, price_minor: i64) {
     ));
 }
 
-fn status_of(env: &Env, id: i64) -> i64 {
-    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
-}
+use crate::harness::status_of;
 
 /// The first column of a CSV listing, header dropped.
 fn ids(env: &Env, args: &[&str]) -> Vec<String> {

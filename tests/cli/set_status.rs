@@ -2,9 +2,7 @@
 
 use crate::harness::{code, Env};
 
-fn status_of(env: &Env, id: i64) -> i64 {
-    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
-}
+use crate::harness::status_of;
 
 /// Sample bookings 1 (pending), 2 (confirmed), 14 (cancelled).
 const PENDING: &str = "1";

@@ -41,9 +41,7 @@ fn ids_with_status(env: &Env, code: i64) -> BTreeSet<i64> {
     .collect()
 }
 
-fn status_of(env: &Env, id: i64) -> i64 {
-    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
-}
+use crate::harness::status_of;
 
 /// The sample export with some cells changed: (booking id, column, new value).
 fn edited_legacy(env: &Env, name: &str, edits: &[(i64, &str, &str)]) -> String {

@@ -67,9 +67,7 @@ fn unchanged(env: &Env, before: &str, what: &str) {
     assert!(env.snapshot() == before, "{what} changed the database");
 }
 
-fn status_of(env: &Env, id: i64) -> i64 {
-    env.count(&format!("SELECT confirmed FROM bookings WHERE id = {id}"))
-}
+use crate::harness::status_of;
 
 fn payments_of(env: &Env, id: i64) -> Vec<(String, i64, String)> {
     env.query_rows(&format!(

@@ -1,11 +1,11 @@
 //! The PostgreSQL backend (issue 18): connection, paytrack's own schema beside
 //! the bot's table, adoption of the bot's `public.bookings`, and removal.
 //!
-//! Foundation only: the repository functions of `src/db/*.rs` still run on
-//! SQLite. What works on PostgreSQL today is `init`, `init --adopt`,
-//! `uninstall --yes` and `stats streams`; every other command refuses with
-//! exit 8 (see `commands::Context::open_db`). All SQL for PostgreSQL lives
-//! here and in `schema.pg.sql`.
+//! Every command runs here: the repository functions of `src/db/*.rs` run
+//! through `db::sql::Conn` on either engine; this module holds what only
+//! PostgreSQL has (the session and its types, connection rules and TLS,
+//! COPY, adoption beside the bot, roles, removal) and `schema.pg.sql` its
+//! migrations.
 
 pub mod adopt;
 pub mod bulk;
