@@ -29,7 +29,9 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{BookingsCommand, Cli, Command, StreamsCommand, UninstallArgs, UsersCommand};
+use crate::cli::{
+    BookingsCommand, Cli, Command, PaymentsCommand, StreamsCommand, UninstallArgs, UsersCommand,
+};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit, PaytrackError};
@@ -158,6 +160,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stats(cmd) => stats::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Outbox(cmd) => outbox::run(&ctx, cmd),
+        Command::Payments(PaymentsCommand::Serve(args)) => online::serve(&ctx, args),
+        Command::Payments(PaymentsCommand::Fetch(args)) => online::fetch(&ctx, args),
         Command::Payments(cmd) => payments::run(&ctx, cmd),
         Command::Streams(cmd) => run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),

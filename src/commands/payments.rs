@@ -40,8 +40,10 @@ pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
         PaymentsCommand::Resolve(args) => resolve(ctx, args),
         PaymentsCommand::Refund(args) => refund(ctx, args),
         PaymentsCommand::Providers { output } => providers(ctx, output),
-        PaymentsCommand::Serve(args) => super::online::serve(ctx, args),
-        PaymentsCommand::Fetch(args) => super::online::fetch(ctx, args),
+        // Routed to commands/online.rs by mod.rs: no command module imports another.
+        PaymentsCommand::Serve(_) | PaymentsCommand::Fetch(_) => Err(anyhow::anyhow!(
+            "internal: `payments serve` and `payments fetch` are routed by commands::run"
+        )),
     }
 }
 
