@@ -139,6 +139,31 @@ impl WriteTx<'_> {
                 |r| r.get::<_, i64>(0),
             )? as u64,
         };
+        // Every booking read above that still belongs to its person is
+        // erased now. On PostgreSQL the bot may have written one of them
+        // between that read and the UPDATE; the view's write function then
+        // leaves the row alone (a lost race, issue 26), which must not pass
+        // as "erased": the whole erasure rolls back, exit 6, to be run again.
+        let missed: Vec<i64> = conn
+            .prepare(
+                "SELECT b.id FROM bookings AS b
+                   JOIN temp.erase_bookings AS e ON e.id = b.id AND e.user_id = b.user_id
+                   JOIN temp.erase_users AS u ON u.user_id = b.user_id
+                  WHERE b.username IS DISTINCT FROM u.pseudonym OR b.first_name IS NOT NULL
+                     OR b.erased_at IS NULL
+                  ORDER BY b.id LIMIT 10",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !missed.is_empty() {
+            let ids: Vec<String> = missed.iter().map(i64::to_string).collect();
+            return Err(crate::error::PaytrackError::ExpectationFailed(format!(
+                "booking {} changed while it was being erased (another program wrote it); \
+                 nothing was erased: run the erasure again",
+                ids.join(", ")
+            ))
+            .into());
+        }
         if let ErasureScope::User(_) = scope {
             counts.blocked_users = conn.execute(
                 "UPDATE blocked_users AS b SET reason = u.pseudonym
