@@ -378,6 +378,19 @@ fn pg_uninstall_removes_paytrack_and_leaves_the_bot_alone() {
     assert!(again.is_empty(), "stdout is data only");
 }
 
+/// Runs paytrack with `args` while the bot's transaction holding `bot_sql`
+/// is open, and commits it once paytrack has read the row and waits on its
+/// lock: paytrack's write then finds the row changed since its read.
+fn while_the_bot_writes(pg: &PgFixture, bot_sql: &str, args: &[&str]) -> std::process::Output {
+    let mut bot = pg.as_bot();
+    let mut tx = bot.transaction().unwrap();
+    tx.batch_execute(bot_sql).unwrap();
+    let child = pg.env.spawn(args);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    tx.commit().unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Grants the paytrack role what working in the bot's table needs (README).
 fn grant_work(pg: &PgFixture) {
     pg.as_bot()
@@ -461,14 +474,11 @@ fn pg_a_status_the_bot_changed_meanwhile_is_never_overwritten() {
     // The bot cancels booking 2 in a transaction that is still open when
     // paytrack confirms it; paytrack's write waits for the row, then finds
     // the status it read is gone.
-    let mut bot = pg.as_bot();
-    let mut tx = bot.transaction().unwrap();
-    tx.batch_execute("UPDATE public.bookings SET confirmed = -1 WHERE id = 2")
-        .unwrap();
-    let child = pg.env.spawn(&["booking", "set-status", "2", "confirmed"]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    tx.commit().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = while_the_bot_writes(
+        &pg,
+        "UPDATE public.bookings SET confirmed = -1 WHERE id = 2",
+        &["booking", "set-status", "2", "confirmed"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code::EXPECTATION), "{stderr}");
     assert!(stderr.contains("changed under us"), "{stderr}");
@@ -515,19 +525,12 @@ fn pg_an_edit_racing_the_bot_fails_loudly_and_the_bots_write_stands() {
             .get(0);
         // The bot's transaction is open when paytrack reads the booking;
         // paytrack's write waits for the row, then finds it changed.
-        let mut bot = pg.as_bot();
-        let mut tx = bot.transaction().unwrap();
-        tx.batch_execute(bot_write).unwrap();
-        let child = pg.env.spawn(&[
-            "bookings",
-            "edit",
-            &id.to_string(),
-            "--first-name",
-            "Paytrack",
-        ]);
-        std::thread::sleep(std::time::Duration::from_millis(800));
-        tx.commit().unwrap();
-        let out = child.wait_with_output().unwrap();
+        let id_text = id.to_string();
+        let out = while_the_bot_writes(
+            &pg,
+            bot_write,
+            &["bookings", "edit", &id_text, "--first-name", "Paytrack"],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
@@ -599,16 +602,11 @@ fn pg_an_erasure_racing_the_bot_fails_loudly_and_erases_on_a_rerun() {
             .unwrap()
             .get(0)
     };
-    let mut bot = pg.as_bot();
-    let mut tx = bot.transaction().unwrap();
-    tx.batch_execute("UPDATE public.bookings SET confirmed = -1 WHERE id = 2")
-        .unwrap();
-    let child = pg
-        .env
-        .spawn(&["users", "erase", "2", "--reason", "request", "--yes"]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    tx.commit().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = while_the_bot_writes(
+        &pg,
+        "UPDATE public.bookings SET confirmed = -1 WHERE id = 2",
+        &["users", "erase", "2", "--reason", "request", "--yes"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code::EXPECTATION), "{stderr}");
     assert!(stderr.contains("booking 2 changed"), "{stderr}");
