@@ -4,11 +4,13 @@
 //! `services` and `domain` (rules) → `db` (SQL, transactions). Terminal
 //! output is decided in `output` only.
 
+pub mod args;
 pub mod cli;
 pub mod commands;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod input;
 pub mod interrupt;
 pub mod output;

@@ -4,7 +4,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::FromArgMatches;
 use paytrack::cli::Cli;
 use paytrack::commands::exit_code;
 use paytrack::error::{exit, is_broken_pipe};
@@ -23,7 +22,7 @@ fn main() -> ExitCode {
     let mut command = paytrack::cli::command(Lang::detect(&args)).color(help_color);
     let parsed = command
         .try_get_matches_from_mut(&args)
-        .and_then(|matches| Cli::from_arg_matches(&matches));
+        .and_then(|matches| Cli::from_matches(&matches));
     // The command tree (every subcommand's arguments and help) is not freed:
     // the process ends soon, and dropping it was 10% of the instructions of a
     // one-booking `set-status` (issue 19: ≤ 1.1× the bare UPDATE + INSERT).

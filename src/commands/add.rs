@@ -7,11 +7,63 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::Context;
-use crate::cli::AddArgs;
 use crate::domain::booking::Booking;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
 use crate::services::booking_add::{add_booking, AddOutcome, AddRules, NewBooking};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Telegram user id of the student.
+    #[arg(long)]
+    pub user_id: Option<i64>,
+    /// Telegram username (with or without @).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name as Telegram shows it.
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Course id (must be in the catalogue).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Stream code, e.g. 8th_stream (must be in the catalogue, or --create-stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Referral code.
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Discount in percent, 0 to 100.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+    pub discount: Option<i64>,
+    /// Status of the new booking.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Status::Pending)]
+    pub status: Status,
+    /// When the student booked: 2024-12-01, RFC 3339, now [default: now].
+    #[arg(long, value_name = "WHEN")]
+    pub created_at: Option<String>,
+    /// Idempotency key: adding with a key seen before returns that booking and writes nothing.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Add the stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Add to a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// With --status confirmed: do not queue the confirmation message.
+    #[arg(long)]
+    pub no_notify: bool,
+    /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
+    pub json: Option<String>,
+    /// Check everything and show what would be added, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 /// One line of `--json -`. Unknown fields are refused: a typo must not drop data.
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{AuditCommand, AuditTailArgs, AuditVerifyArgs};
+use clap::{Args, Subcommand};
+
+use crate::args::{booking_id, OutputArgs, RedactArgs};
 use crate::db::audit::AuditFilter;
 use crate::domain::audit::{AuditEntry, ChainReport};
 use crate::error::{exit, PaytrackError};
@@ -15,6 +17,74 @@ use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::{Format, TABLE_ROWS_MAX};
 use crate::services::check::describe_break;
+
+#[derive(Debug, Subcommand)]
+// Not deferred: `audit tail --actor` (a filter) must replace the global
+// `--actor`, which clap only does when the filter exists as globals propagate.
+pub enum AuditCommand {
+    /// The last entries, oldest first (like tail).
+    #[command(
+        after_help = "Examples:\n  paytrack audit tail -n 50\n  paytrack audit tail --booking 42\n  paytrack audit tail --action booking.status_changed --since 2024-12-01 --format csv\n  paytrack audit tail -f"
+    )]
+    Tail(AuditTailArgs),
+    /// Walk the hash chain and name the first entry changed, removed or inserted out of band.
+    #[command(
+        after_help = "Examples:\n  paytrack audit verify\n  paytrack audit verify || mail -s 'paytrack audit' admin@example.com < /dev/null\n  paytrack audit verify --expect-head 3f2a…   # a head hash printed by an earlier run"
+    )]
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// A head hash printed by an earlier `audit verify`: fail unless that entry is still in the chain.
+    #[arg(long, value_name = "HASH", value_parser = sha256_hex)]
+    pub expect_head: Option<String>,
+}
+
+/// A SHA-256 in hex (64 characters), lower-cased.
+fn sha256_hex(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{}' is not a SHA-256 hash (64 hex digits)",
+            crate::output::sanitize::shown(text)
+        ))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// How many entries [default: 20; every matching entry with --since, --until or --operation].
+    #[arg(short = 'n', long = "lines")]
+    pub lines: Option<u64>,
+    /// Only entries about this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only entries by this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action, e.g. booking.status_changed.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries at or after (2024-12-01, RFC 3339, today, 7d...).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries before.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only entries of this operation (the id a write command prints; see `paytrack undo`).
+    #[arg(long, value_name = "OP")]
+    pub operation: Option<String>,
+    /// Keep printing new entries as they are written, until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
+}
 
 pub fn run(ctx: &Context, cmd: AuditCommand) -> Result<u8> {
     match cmd {

@@ -7,13 +7,28 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::BackupArgs;
+use std::path::PathBuf;
+
 use crate::db::{Db, OpenMode};
 use crate::error::{exit, PaytrackError};
 use crate::output::encrypt::{self, Recipients};
 use crate::output::file::{Guard, OutputFile};
 use crate::output::sanitize::shown_path;
 use crate::services::check::run_checks;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file; an existing regular file only with --force).
+    pub file: PathBuf,
+    /// Replace FILE if it exists (never a directory, link, device or the database itself).
+    #[arg(long)]
+    pub force: bool,
+    /// Encrypt the copy for this age recipient (a public key `age1…`; repeat for several):
+    /// the plain copy exists only as a private temp file while it is checked.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+}
 
 pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
     let recipients = Recipients::parse(&args.encrypt_to)?;

@@ -2,6 +2,8 @@
 //! message templates, each edit audited; and `streams members`, the confirmed
 //! students of a stream.
 
+pub mod args;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -10,10 +12,9 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use self::args::{CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, StreamFields};
 use super::Context;
-use crate::cli::{
-    CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, OutputArgs, StreamFields,
-};
+use crate::args::OutputArgs;
 use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
 use crate::db::stats::StatsFilter;
 use crate::db::{Db, WriteTx};
@@ -132,9 +133,9 @@ pub fn save_stream(
     }
     let changes = StreamChanges {
         name: fields.name.as_deref().map(name_text).transpose()?,
-        price_minor: fields.price.map(crate::cli::Setting::into_option),
+        price_minor: fields.price.map(crate::args::Setting::into_option),
         currency: fields.currency.clone(),
-        capacity: fields.capacity.map(crate::cli::Setting::into_option),
+        capacity: fields.capacity.map(crate::args::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
     let course_id = match (adding, course) {

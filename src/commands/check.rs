@@ -4,9 +4,16 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::CheckArgs;
 use crate::error::{exit, PaytrackError};
 use crate::services::check::run_checks;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Run SQLite's quick_check (no index/table cross-checks) instead of integrity_check.
+    #[arg(long)]
+    pub quick: bool,
+}
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8> {
     let mut db = match ctx.open_db() {

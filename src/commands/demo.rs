@@ -6,13 +6,23 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::DemoArgs;
 use crate::db::catalogue::StreamChanges;
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many bookings to generate.
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub bookings: u64,
+    /// Seed for the generator (same seed, same data).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same data.
 /// The crash and concurrency tests use it too, to pick kill moments and ids.

@@ -6,11 +6,71 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use super::Context;
-use crate::cli::{EditArgs, Setting};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::args::{booking_id, Setting};
 use crate::domain::booking::BookingFields;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::services::booking_fields::{set_fields, EditOrigin, FieldChanges};
 use crate::services::placement::{check_placement, PlacementRules};
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Booking id (or --ids-from).
+    #[arg(value_parser = booking_id, required_unless_present = "ids_from")]
+    pub id: Option<i64>,
+    /// Apply to the ids in this file, one per line (`-` for stdin): one transaction, all or nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub ids_from: Option<PathBuf>,
+    /// Move to this stream ("" for no stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Move to this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Discount in percent (0 to 100), or none.
+    #[arg(long, value_parser = discount_setting)]
+    pub discount: Option<Setting<i64>>,
+    /// Referral code ("" clears it).
+    #[arg(long)]
+    pub referral: Option<String>,
+    /// Telegram username, with or without @ ("" clears it).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// First name ("" clears it).
+    #[arg(long)]
+    pub first_name: Option<String>,
+    /// Refuse (exit 6) unless the booking is in this stream now ("" for none).
+    #[arg(long, value_name = "STREAM")]
+    pub expect_stream: Option<String>,
+    /// Add the target stream to the catalogue if it is missing.
+    #[arg(long)]
+    pub create_stream: bool,
+    /// Move into a stream with no seats left (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why; stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Show before → after; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --ids-from: change nothing, and exit 10 naming the count, when the file lists more than N.
+    #[arg(long, value_name = "N", requires = "ids_from")]
+    pub max: Option<u64>,
+}
+
+fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Setting::Clear);
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if (0..=100).contains(&n) => Ok(Setting::To(n)),
+        _ => Err(format!("'{text}' is not a discount (0 to 100, or none)")),
+    }
+}
 
 pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
     let changes = requested_changes(&args);

@@ -4,12 +4,34 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::UsersEraseArgs;
 use crate::db::privacy::{ErasureCounts, ErasureScope};
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::privacy::pseudonym;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::Output;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct UsersEraseArgs {
+    /// Telegram user id.
+    #[arg(value_name = "USER_ID")]
+    pub user_id: i64,
+    /// Why (e.g. the request's date and channel); kept in the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// Count what would be erased; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also VACUUM the database file afterwards (rewrites it whole; slow on big files).
+    #[arg(long)]
+    pub vacuum: bool,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `users erase USER_ID` (the `users` group is dispatched in `commands::run`).
 pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {

@@ -9,7 +9,8 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use super::Context;
-use crate::cli::ImportArgs;
+use std::path::PathBuf;
+
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::error::{bad_input, exit};
@@ -19,6 +20,42 @@ use crate::output::file::Guard;
 use crate::services::sync::{
     Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun, DUPLICATE_SETTLED,
 };
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row (`-` for stdin).
+    pub file: PathBuf,
+    /// Check the file and report what would change, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file was written by `bookings export --raw`: take every cell exactly
+    /// as it is (without it, the formula protection of a plain export is undone).
+    #[arg(long)]
+    pub raw: bool,
+    /// The zone times without a UTC offset were written in (e.g. Europe/Moscow);
+    /// without it such times are refused.
+    #[arg(long, value_name = "ZONE")]
+    pub assume_tz: Option<String>,
+    /// Write the conflicts (statuses the rules refuse) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Take the file's statuses even where the rules refuse them (recorded as forced; needs --reason).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Settle these bookings' conflicts in paytrack's favour (comma-separated ids, each
+    /// in the file): the file's rows are recorded as seen and not applied, so the next
+    /// import no longer reports them until the file changes them again. Audited.
+    #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+    pub accept_ours: Vec<i64>,
+    /// Change nothing, and exit 10 naming the count, when the file would change more than
+    /// N bookings paytrack already has (new rows do not count).
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+}
 
 pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     // The report is judged before anything is written: a bad target changes nothing.

@@ -9,16 +9,95 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::{BroadcastArgs, RemindArgs};
+use std::path::PathBuf;
+
+use clap::Args;
+
 use crate::domain::booking::{Booking, BookingFilter, Sort};
 use crate::domain::message::MessageKind;
 use crate::domain::time::parse_age;
+use crate::domain::Status;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::views;
 use crate::services::catalogue::resolve_stream;
 use crate::services::messages::{
     check_course_template, queue_broadcast, queue_reminders, QueueReport,
 };
+
+#[derive(Debug, Args)]
+pub struct RemindArgs {
+    /// Only bookings in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "pending"
+    )]
+    pub status: Status,
+    /// Only bookings paytrack has known for longer than this (2d, 36h, 1w): since their
+    /// first import, or their created_at when no import brought them.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: String,
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Skip a booking that got a reminder queued within this long (3d, 12h).
+    #[arg(long, value_name = "AGE", default_value = "3d")]
+    pub every: String,
+    /// Count --older-than from the booking's created_at (the old system's time for an
+    /// imported booking) instead of from when paytrack first knew it (its first import).
+    #[arg(long)]
+    pub by_created_at: bool,
+    /// Queue nothing, and exit 10 naming the count, when more than N reminders would go out.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Show who would get a reminder; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BroadcastArgs {
+    /// Stream code.
+    pub stream: String,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// The message (a template: {first_name} {course} {stream} {booking_id} {amount_due} {chat_link}).
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+    /// Members in this status.
+    #[arg(
+        long = "status",
+        value_enum,
+        ignore_case = true,
+        value_name = "STATUS",
+        default_value = "confirmed"
+    )]
+    pub status: Status,
+    /// A name for this broadcast: a member who already got it is skipped.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Queue nothing, and exit 10 naming the count, when more than N messages would go out.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Show who would get it; queue nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `now` less an age such as `2d` (for `--older-than`, `--every`).
 fn before_now(ctx: &Context, flag: &str, age: &str) -> Result<DateTime<Utc>> {

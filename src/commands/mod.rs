@@ -29,13 +29,53 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{
-    BookingsCommand, Cli, Command, PaymentsCommand, StreamsCommand, UninstallArgs, UsersCommand,
-};
+use clap::Args;
+
+use self::bookings::BookingsCommand;
+use self::catalogue::args::StreamsCommand;
+use self::payments::args::PaymentsCommand;
+use self::users::UsersCommand;
+use crate::cli::{Cli, Command};
 use crate::db::{Db, OpenMode};
 use crate::domain::time::{parse_instant, DisplayZone};
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::{Lang, Output};
+
+// `init`'s flags (no doc comment: it would replace the command's description).
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Add paytrack's tables to another application's SQLite file (refused
+    /// otherwise). Its own tables are left as they are; a file with a table
+    /// of the same name as one of paytrack's, or its own schema version, is refused.
+    /// On a postgres:// URL: check the bot's public.bookings and install
+    /// paytrack's counter triggers on it.
+    #[arg(long)]
+    pub adopt: bool,
+    /// With --adopt on a postgres:// URL: install no counter triggers on the
+    /// bot's table. `stats` then counts live with a GROUP BY over the
+    /// bookings (slower on a big table) and says so.
+    #[arg(long, requires = "adopt")]
+    pub no_counters: bool,
+    /// On a postgres:// URL: create paytrack's schema, tables and functions
+    /// as this (NOLOGIN) role, which the connecting role must be a member
+    /// of, so the role paytrack's commands connect as owns nothing (see
+    /// README "Running against PostgreSQL" → Roles). An existing schema
+    /// must belong to it.
+    #[arg(long, value_name = "ROLE")]
+    pub owner_role: Option<String>,
+    /// On a postgres:// URL: the role paytrack's commands connect as, given
+    /// only what they need: it appends to the audit log but cannot change
+    /// it. Repeatable; later `init`s grant the roles named before again.
+    #[arg(long, value_name = "ROLE")]
+    pub login_role: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Really remove it (the bot's tables and rows are never touched).
+    #[arg(long)]
+    pub yes: bool,
+}
 
 /// What every command gets: where the database is, the clock, who acts, how to print.
 pub struct Context {
@@ -137,21 +177,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         actor: actor(cli.actor),
         out,
         postgres_url,
-        command: command_path(&cli.command),
+        command: cli.command_name,
     };
     let result = match cli.command {
-        Command::Init {
-            adopt,
-            no_counters,
-            owner_role,
-            login_role,
-        } => init(
+        Command::Init(args) => init(
             &ctx,
-            adopt,
-            no_counters,
+            args.adopt,
+            args.no_counters,
             &InitRoles {
-                owner: owner_role,
-                login: login_role,
+                owner: args.owner_role,
+                login: args.login_role,
             },
         ),
         Command::Uninstall(args) => uninstall(&ctx, args),
@@ -250,7 +285,7 @@ fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
             args.course,
             &args.fields,
             false,
-            args.chat_link.map(crate::cli::Setting::into_option),
+            args.chat_link.map(crate::args::Setting::into_option),
             args.force,
         ),
         StreamsCommand::Members {
@@ -328,7 +363,7 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
         if text.is_empty() {
             continue;
         }
-        let id = crate::cli::booking_id(text).map_err(|e| {
+        let id = crate::args::booking_id(text).map_err(|e| {
             bad_input(format!(
                 "{}: line {}: {e}",
                 crate::output::sanitize::shown_path(path),
@@ -425,40 +460,6 @@ fn uninstall(ctx: &Context, args: UninstallArgs) -> Result<u8> {
     return postgres::uninstall(ctx);
     #[cfg(not(feature = "postgres"))]
     ctx.refuse_postgres().map(|()| exit::OK)
-}
-
-/// The subcommand path as typed ("bookings list"), read from the parsed
-/// command's type names, so no message needs a list of commands kept in step.
-fn command_path(command: &Command) -> String {
-    let debug = format!("{command:?}");
-    let mut words = Vec::new();
-    for part in debug.split('(') {
-        let name: String = part
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .collect();
-        // `ListArgs { … }` and friends carry flags, not command names.
-        if name.is_empty() || name.ends_with("Args") {
-            break;
-        }
-        let ends_here = part.len() > name.len();
-        words.push(kebab_case(&name));
-        if ends_here {
-            break;
-        }
-    }
-    words.join(" ")
-}
-
-fn kebab_case(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// `$XDG_DATA_HOME/paytrack/paytrack.db`, else `~/.local/share/paytrack/paytrack.db`.

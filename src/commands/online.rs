@@ -61,7 +61,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> Result<u8> {
 #[derive(Debug, Args)]
 pub struct PayLinkArgs {
     /// The booking to pay for (pending; its stream priced).
-    #[arg(value_parser = crate::cli::booking_id)]
+    #[arg(value_parser = crate::args::booking_id)]
     pub booking: i64,
     /// Where to create the payment.
     #[arg(long, value_enum)]

@@ -5,10 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{
-    OutboxCancelArgs, OutboxCommand, OutboxDrainArgs, OutboxListArgs, OutboxQueueArgs,
-    OutboxRetryArgs, OutboxShowArgs,
-};
+use clap::{Args, Subcommand};
+
+use crate::args::{booking_id, OutputArgs, RedactArgs};
 use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
@@ -20,6 +19,196 @@ use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport}
 use crate::services::delivery_exec::{show_duration, ExecChannel};
 use crate::services::delivery_telegram::{token_is_plausible, TelegramChannel, DEFAULT_API};
 use crate::services::messages::{self, MessageParams};
+
+#[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
+pub enum OutboxCommand {
+    /// Queued, sent and failed messages, newest first (counts per status on stderr).
+    #[command(
+        after_help = "Examples:\n  paytrack outbox list\n  paytrack outbox list --status failed\n  paytrack outbox list --status pending --all --csv"
+    )]
+    List(OutboxListArgs),
+    /// Deliver the messages that are due, once each; safe from cron every minute, even two at once.
+    #[command(
+        after_help = "Each message is claimed before it is sent, so two drains never send it twice; a drain\n\
+that dies leaves its claims to the next one after a lease (delivery is at least once).\n\
+Failures are retried by later drains after 1, 2, 4 ... 60 minutes; after --max-attempts the\n\
+message is failed. Telegram's 403 \"bot was blocked by the user\" fails it at once and adds\n\
+the student to the blocked list; a 429 waits as long as Telegram asks.\n\n\
+--exec: CMD gets one line of JSON on stdin (id, booking_id, chat_id, kind, body, attempts)\n\
+and PAYTRACK_MESSAGE_ID, PAYTRACK_CHAT_ID in its environment; exit 0 means delivered.\n\
+--telegram: the token is read from PAYTRACK_TELEGRAM_TOKEN only (never a flag, never shown);\n\
+PAYTRACK_TELEGRAM_API overrides https://api.telegram.org.\n\n\
+Exit: 0 when nothing failed for good, 10 when a message failed for good in this run (see\n\
+`outbox list --status failed`), 11 when the channel cannot work: the --exec command cannot run\n\
+(exit 126 or 127, e.g. a typo in its name) or the token is refused; the drain stops at the\n\
+first message and uses up no attempt. Ctrl-C lets the message being sent finish and be recorded.\n\n\
+Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./send-mail.sh --limit 100\n  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q"
+    )]
+    Drain(OutboxDrainArgs),
+    /// One message as it will be sent (rendered now from the current templates and catalogue), or as it was sent.
+    #[command(
+        after_help = "Examples:\n  paytrack outbox show 17\n  paytrack outbox show 17 --json"
+    )]
+    Show(OutboxShowArgs),
+    /// Stop messages before they are sent (status cancelled; kept and audited).
+    #[command(after_help = "Only pending and failed messages can be cancelled.\n\n\
+Examples:\n  paytrack outbox cancel 17 18 --reason \"sent by hand\"\n  paytrack outbox cancel --booking 42\n  paytrack outbox cancel --kind confirmed --status pending --yes --reason \"historical import\"")]
+    Cancel(OutboxCancelArgs),
+    /// Put failed (or cancelled) messages back in the queue, due now, with their attempts counted from zero.
+    #[command(after_help = "Examples:\n  paytrack outbox retry 17 18")]
+    Retry(OutboxRetryArgs),
+    /// Queue a message to a booking's student by hand (e.g. a cancellation notice nobody was sent).
+    #[command(after_help = "Examples:\n  paytrack outbox queue 42 --kind cancelled")]
+    Queue(OutboxQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxShowArgs {
+    /// Message id.
+    pub id: i64,
+    /// Print the message as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxCancelArgs {
+    /// Message ids.
+    #[arg(conflicts_with_all = ["booking", "kind", "status"])]
+    pub ids: Vec<i64>,
+    /// Every unsent message of this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages in this status: pending (the default) or failed.
+    #[arg(long, value_enum, default_value = "pending")]
+    pub status: crate::domain::message::MessageStatus,
+    /// Why; stored with each message and in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Needed to cancel by --kind without --booking (it may be many messages).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Cancel nothing, and exit 10 naming the count, when more than N messages match.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxRetryArgs {
+    /// Message ids (failed or cancelled messages).
+    #[arg(required = true)]
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxQueueArgs {
+    /// Booking id.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// What kind of message (its text is the course's template for the kind).
+    #[arg(long, value_enum)]
+    pub kind: crate::domain::message::MessageKind,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxListArgs {
+    /// Only messages in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<crate::domain::message::MessageStatus>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::domain::message::MessageKind>,
+    /// Only messages about this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only messages to this student (Telegram user id).
+    #[arg(long, value_name = "USER_ID")]
+    pub user: Option<i64>,
+    /// Only messages about bookings of this stream ("" for bookings without one).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// The stream's course (needed when two courses use the same code).
+    #[arg(long, requires = "stream")]
+    pub course: Option<i64>,
+    /// How many messages to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching message.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
+    /// Show message bodies whole (by default a listing shows their first 40 characters).
+    #[arg(long, conflicts_with = "redact")]
+    pub full_body: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("channel").required(true).args(["exec", "telegram"])))]
+pub struct OutboxDrainArgs {
+    /// Deliver by running CMD (through `sh -c`) once per message, the message as JSON on stdin; exit 0 = delivered.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Let the --exec command see this environment variable although it holds
+    /// a secret (PAYTRACK_TELEGRAM_TOKEN, PAYTRACK_DB, PGPASSWORD are withheld
+    /// otherwise). Repeatable.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "exec",
+        conflicts_with = "telegram"
+    )]
+    pub pass_env: Vec<String>,
+    /// Deliver through the Telegram Bot API (token from the environment, PAYTRACK_TELEGRAM_TOKEN).
+    #[arg(long)]
+    pub telegram: bool,
+    /// Send at most N messages in this run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// After this many attempts a message is failed.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Give up on one send after this long (the command is killed): 500ms, 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = send_timeout)]
+    pub timeout: std::time::Duration,
+    /// Print only what needs a person (messages that failed for good); for cron.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A send time-out: `500ms`, `30s`, `2m`, or a number of seconds; 1 ms to 1 hour.
+fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (digits, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (t, 1000)
+    };
+    let ms = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_ms))
+        .filter(|&ms| (1..=3_600_000).contains(&ms))
+        .ok_or_else(|| {
+            format!(
+                "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+                crate::output::sanitize::shown(text)
+            )
+        })?;
+    Ok(std::time::Duration::from_millis(ms))
+}
 
 /// Where the bot token comes from: the environment only, never a flag (a flag
 /// shows in `ps` and in shell history).

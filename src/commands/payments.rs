@@ -1,17 +1,19 @@
 //! `payments import` (reconcile a provider's or bank's export with the
 //! bookings, report what needs a person) and `payments list`.
 
+pub mod args;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::Context;
-use crate::cli::{
+use self::args::{
     PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
     PaymentsResolveArgs,
 };
+use super::Context;
 use crate::db::payments::{NewPayment, ProviderSettings};
 use crate::domain::bank_file::{
     decode, encoding_by_name, is_plain_utf8, ColumnMap, PAYMENT_COLUMNS,
@@ -398,7 +400,7 @@ fn mapped_headers(
         .collect())
 }
 
-fn providers(ctx: &Context, output: crate::cli::OutputArgs) -> Result<u8> {
+fn providers(ctx: &Context, output: crate::args::OutputArgs) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let rows = ctx.open_db()?.providers()?;
     let rows: Vec<ProviderRow> = rows.iter().map(ProviderRow).collect();
@@ -539,7 +541,7 @@ fn parse_row(
     let amount_minor = parse_amount(amount).map_err(|e| fail("amount", e))?;
     let booking_id = cell("booking_id")
         .map(|text| {
-            crate::cli::booking_id(text.trim_start_matches(['#', '№']))
+            crate::args::booking_id(text.trim_start_matches(['#', '№']))
                 .map_err(|e| fail("booking_id", e))
         })
         .transpose()?;

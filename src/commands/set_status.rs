@@ -7,7 +7,11 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::SetStatusArgs;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::args::booking_id;
 use crate::db::payments::NewPayment;
 use crate::domain::booking::{BookingFilter, Sort};
 use crate::domain::message::MessageKind;
@@ -20,6 +24,80 @@ use crate::output::views;
 use crate::services::status_change::{
     change_status, ChangeBatch, StatusChange, StatusChangeOutcome,
 };
+
+#[derive(Debug, Args)]
+pub struct SetStatusArgs {
+    /// Booking id (omit with --ids-from or a filter).
+    #[arg(value_parser = booking_id)]
+    pub id: Option<i64>,
+    /// New status: confirmed, pending, cancelled (also 2, 1, -1, paid, canceled, Russian labels).
+    #[arg(value_enum, ignore_case = true, value_name = "STATUS")]
+    pub target: Option<Status>,
+    /// New status (for --ids-from and filters).
+    #[arg(long, value_enum, ignore_case = true, conflicts_with = "target")]
+    pub to: Option<Status>,
+    /// Apply to the ids in this file, one per line (`-` for stdin): one transaction, all or nothing.
+    #[arg(long, value_name = "FILE", conflicts_with = "id")]
+    pub ids_from: Option<PathBuf>,
+    /// Bulk: only bookings in this status.
+    #[arg(long = "status", value_enum, ignore_case = true, value_name = "STATUS")]
+    pub current: Option<Status>,
+    /// Bulk: only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Bulk: only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Bulk: only bookings paytrack has known for longer than this (7d, 24h, 2w): since
+    /// their first import, or their created_at when no import brought them.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Bulk: count --older-than from created_at (the old system's time for an imported booking).
+    #[arg(long, requires = "older_than")]
+    pub by_created_at: bool,
+    /// Bulk: change nothing, and exit 10 naming the count, when more than N bookings are selected.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Why (required for confirmed → cancelled and with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Allow a change the rules refuse (needs --reason; recorded as forced).
+    #[arg(long)]
+    pub force: bool,
+    /// Refuse (exit 6) unless the booking currently has this status.
+    #[arg(long, value_enum, ignore_case = true, value_name = "STATUS")]
+    pub expect: Option<Status>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the change without queueing any message (an unsent confirmation is withdrawn all the same).
+    #[arg(long)]
+    pub no_notify: bool,
+    /// Confirmation message template file (placeholders: {first_name} {username} {course_name} {stream_name} {booking_id}).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Payment reference to record with the change.
+    #[arg(long, value_name = "REF")]
+    pub payment_ref: Option<String>,
+    /// Amount paid (with --payment-ref), e.g. 30000 or 27000.50.
+    #[arg(long, requires = "payment_ref")]
+    pub amount: Option<String>,
+    /// Currency of --amount, e.g. RUB.
+    #[arg(long, requires = "payment_ref")]
+    pub currency: Option<String>,
+    /// Payment provider of --payment-ref.
+    #[arg(long, default_value = "manual", requires = "payment_ref")]
+    pub provider: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Bulk: do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Bulk cancel by filter: cancel bookings that have received money too (they are skipped and listed otherwise).
+    #[arg(long)]
+    pub include_paid: bool,
+}
 
 pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     let to = args.target.or(args.to).ok_or_else(|| {

@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::{StatsCommand, StatsDailyArgs, StatsStreamsArgs};
+use clap::{Args, Subcommand};
+
+use crate::args::OutputArgs;
 use crate::db::stats::{compare_counters, DailyActivity, StatsFilter, StatusCount};
 use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::money::Money;
@@ -21,6 +23,58 @@ use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{views, Format, Output};
 use crate::services::check::describe_difference;
+
+#[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
+pub enum StatsCommand {
+    /// Per course and stream: total, confirmed, pending, cancelled, conversion, revenue, seats.
+    #[command(
+        after_help = "Examples:\n  paytrack stats streams\n  paytrack stats streams --csv\n  paytrack stats streams --since 2024-12-01 --json"
+    )]
+    Streams(StatsStreamsArgs),
+    /// Recount every counter from the bookings and report any difference (exit 9).
+    #[command(
+        after_help = "Examples:\n  paytrack stats verify\n  paytrack stats verify || paytrack stats rebuild"
+    )]
+    Verify,
+    /// Recount every counter from the bookings and store the result (audited).
+    #[command(after_help = "Example:\n  paytrack stats rebuild")]
+    Rebuild,
+    /// Per day: new bookings, confirmations and cancellations.
+    #[command(
+        after_help = "Examples:\n  paytrack stats daily\n  paytrack stats daily --days 7 --csv"
+    )]
+    Daily(StatsDailyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatsDailyArgs {
+    /// How many days, ending today (in the display time zone).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsStreamsArgs {
+    /// Only this course.
+    #[arg(long)]
+    pub course: Option<i64>,
+    /// Only this stream code ("" for bookings without a stream).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Bookings created at or after (2024-12-01, RFC 3339, today, 7d...).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Bookings created before.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 pub fn run(ctx: &Context, cmd: StatsCommand) -> Result<u8> {
     match cmd {

@@ -4,9 +4,18 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::UndoArgs;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::services::undo::undo_operation;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Operation id, or a unique prefix of it (at least 4 hex digits).
+    pub operation: String,
+    /// Show what would be undone; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
     let prefix = args.operation.trim().to_ascii_lowercase();

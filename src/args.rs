@@ -1,0 +1,91 @@
+//! Argument groups and value parsers that several commands share, so that a
+//! flag means the same and reads the same wherever it appears: the output
+//! format (`--format`/`--csv`/`--json`), `--redact`, `--dry-run`, `--yes`,
+//! `--force` with `--reason`, `--limit`/`--all`, ids and currency codes.
+
+use clap::Args;
+
+use crate::output::Format;
+
+/// A booking id: a positive 64-bit integer.
+pub fn booking_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Ok(_) => Err("a booking id is a positive number".into()),
+        Err(_) => Err(format!(
+            "'{}' is not a booking id (a positive 64-bit number)",
+            crate::output::sanitize::shown(text)
+        )),
+    }
+}
+
+// `--format` with its `--csv` / `--json` shorthands, the same on every command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format: table for people; csv, json, jsonl for scripts.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Same as --format csv.
+    #[arg(long, conflicts_with_all = ["format", "json"])]
+    pub csv: bool,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// CSV cells exactly as stored: no protection against spreadsheet formulas (for machines).
+    #[arg(long)]
+    pub raw: bool,
+}
+
+impl OutputArgs {
+    /// The chosen format (`default` when no flag says) and the run's output
+    /// settings with `--raw` applied.
+    pub fn resolve(
+        &self,
+        out: &crate::output::Output,
+        default: Format,
+    ) -> (Format, crate::output::Output) {
+        let mut out = out.clone();
+        out.raw_csv = self.raw;
+        (
+            crate::output::pick_format(self.format, self.csv, self.json, default),
+            out,
+        )
+    }
+}
+
+/// A value to set, or `none` to clear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting<T> {
+    Clear,
+    To(T),
+}
+
+impl<T> Setting<T> {
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Setting::Clear => None,
+            Setting::To(v) => Some(v),
+        }
+    }
+}
+
+/// A currency code: three letters, stored upper-case (RUB, USD, EUR).
+pub fn currency_code(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 3 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(text.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "'{}' is not a currency code (three letters, e.g. RUB)",
+            crate::output::sanitize::shown(text)
+        ))
+    }
+}
+
+// `--redact` for listings (issue 20).
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct RedactArgs {
+    /// Leave out what identifies students: names, payment descriptions, message bodies, reasons.
+    #[arg(long)]
+    pub redact: bool,
+}

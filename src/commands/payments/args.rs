@@ -1,0 +1,215 @@
+//! The arguments of `payments …` (the online commands' own are in `commands::online`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::args::{booking_id, currency_code, OutputArgs, RedactArgs};
+use crate::domain::payment::PaymentOutcome;
+
+#[derive(Debug, Subcommand)]
+// Arguments are defined when the subcommand is used (clap's `defer`): building
+// the whole tree was 10% of a one-page `bookings list` (issue 19).
+#[command(defer = true)]
+pub enum PaymentsCommand {
+    /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
+    ///
+    /// Exit code 10 when this run found something new for a person (partial, overpaid,
+    /// cancelled, unknown booking, unmatched, ambiguous, conflict, currency mismatch, zero
+    /// amount, duplicate row). Rows an earlier run reported and nobody resolved are listed
+    /// again, marked as such, without raising 10 (`--strict`: they raise it too).
+    #[command(
+        after_help = "Columns (by header name; `,` or `;` separated; decimal comma accepted):\n  external_id, amount (required); provider, booking_id, currency, paid_at, description\n\nExamples:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert"
+    )]
+    Import(PaymentsImportArgs),
+    /// List stored payments, latest paid first.
+    #[command(
+        after_help = "Examples:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d"
+    )]
+    List(PaymentsListArgs),
+    /// Attach an unmatched, unknown-booking or ambiguous payment to a booking and reconcile it there.
+    ///
+    /// The same rules as the import: a payment completing the price confirms a
+    /// pending booking (audit entry, confirmation message); otherwise it is
+    /// partial, overpaid, cancelled… A payment already attached to a booking is
+    /// moved only with --force --reason.
+    #[command(
+        after_help = "Examples:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"wrong booking number in the transfer\""
+    )]
+    Assign(PaymentsAssignArgs),
+    /// Mark payments that need a person as handled (who, when, a note); they leave --attention.
+    ///
+    /// The outcome stays as it was. A partial payment whose booking was later
+    /// fully paid leaves --attention by itself.
+    #[command(
+        after_help = "Examples:\n  paytrack payments resolve 17 --note \"returned to the payer\"\n  paytrack payments resolve 17 18 19 --note \"duplicate bank lines\""
+    )]
+    Resolve(PaymentsResolveArgs),
+    /// Record money returned for a booking; it is netted against what the booking received.
+    ///
+    /// A full refund of a confirmed booking offers to cancel it (a question on a
+    /// terminal, a hint otherwise); it is never cancelled without asking.
+    #[command(
+        after_help = "Examples:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"student withdrew\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason overpaid --ref yk_refund_991"
+    )]
+    Refund(PaymentsRefundArgs),
+    /// Providers that sent payments, with the column map and encoding remembered for their files.
+    #[command(
+        after_help = "Examples:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата"
+    )]
+    Providers {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Receive online payment notifications (T-Bank, CloudPayments, YooKassa, Stripe) over HTTP.
+    ///
+    /// POST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; each notification is verified
+    /// as its provider documents and reconciled as `payments import` would. Secrets come from
+    /// the environment only; a provider without its secret answers 404. Stops on Ctrl-C/SIGTERM.
+    #[command(
+        after_help = "Environment:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nExamples:\n  paytrack payments serve --listen 127.0.0.1:8080"
+    )]
+    Serve(crate::commands::online::ServeArgs),
+    /// Read a provider's succeeded payments and refunds through its API and reconcile the ones
+    /// the webhooks missed.
+    ///
+    /// Each is reconciled as its notification would be; a payment stored already (by a
+    /// webhook or an earlier fetch) is skipped. Exit 10 when a new one needs a person.
+    #[command(
+        after_help = "Examples:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin"
+    )]
+    Fetch(crate::commands::online::FetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsAssignArgs {
+    /// The payment's id (first column of `payments list`).
+    #[arg(value_parser = payment_id)]
+    pub payment: i64,
+    /// The booking it pays for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// Why (kept in the audit log; required with --force).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Move a payment that is already attached to a booking.
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsResolveArgs {
+    /// Payment ids (first column of `payments list`).
+    #[arg(required = true, value_parser = payment_id)]
+    pub payments: Vec<i64>,
+    /// What was done (kept with the payment and in the audit log).
+    #[arg(long, required = true)]
+    pub note: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsRefundArgs {
+    /// The booking the money was returned for.
+    #[arg(value_parser = booking_id)]
+    pub booking: i64,
+    /// The sum returned, e.g. 27000 or 27 000,50 (positive).
+    #[arg(long)]
+    pub amount: String,
+    /// Its currency (three letters, e.g. RUB).
+    #[arg(long, value_parser = currency_code)]
+    pub currency: String,
+    /// Why the money was returned (kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// Who paid it out.
+    #[arg(long, default_value = "manual")]
+    pub provider: String,
+    /// The provider's reference for the refund [default: generated].
+    #[arg(long = "ref", value_name = "REF")]
+    pub reference: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A payment id: a positive whole number.
+fn payment_id(text: &str) -> Result<i64, String> {
+    match text.trim().trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a payment id (a positive whole number)"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsImportArgs {
+    /// CSV file with a header row (`-` for stdin).
+    pub file: PathBuf,
+    /// Provider for rows without a provider column or cell, e.g. bank.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Do the whole import, report it, and roll it back.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the payments and confirmations without queueing any message
+    /// (e.g. a historical import of payments the students know about).
+    #[arg(long)]
+    pub no_notify: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Exit 10 for every row that needs a person, also rows an earlier run already reported.
+    #[arg(long)]
+    pub strict: bool,
+    /// Read the file in this encoding (utf-8, windows-1251…) instead of detecting it; remembered for --provider.
+    #[arg(long, value_name = "NAME", value_parser = crate::domain::bank_file::encoding_by_name)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The bank's own column names: amount=Сумма,description=Назначение платежа,paid_at=Дата. Remembered for --provider.
+    #[arg(long, value_name = "COLUMN=HEADER,…", requires = "provider", value_parser = column_map)]
+    pub map: Option<crate::domain::bank_file::ColumnMap>,
+    /// Show every row that needs attention in the table (default: the first 20; --csv and --json list all).
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn column_map(text: &str) -> Result<crate::domain::bank_file::ColumnMap, String> {
+    crate::domain::bank_file::ColumnMap::parse(text, &crate::domain::bank_file::PAYMENT_COLUMNS)
+}
+
+#[derive(Debug, Args)]
+pub struct PaymentsListArgs {
+    /// Only payments of this booking.
+    #[arg(long, value_parser = booking_id)]
+    pub booking: Option<i64>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this outcome.
+    #[arg(long, value_enum)]
+    pub outcome: Option<PaymentOutcome>,
+    /// Only outcomes a person must look at.
+    #[arg(long, conflicts_with = "outcome")]
+    pub attention: bool,
+    /// Paid at or after: 2024-12-01, RFC 3339, today, yesterday, 7d, 24h.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Paid before (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// How many rows to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching row.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub privacy: RedactArgs,
+}
