@@ -89,3 +89,56 @@ pub struct RedactArgs {
     #[arg(long)]
     pub redact: bool,
 }
+
+// A group's doc comment would become the `about` of every command that
+// flattens it, so the groups are described with plain comments.
+
+// `--dry-run`: the command does its work (so its counts are exact), reports
+// it, and writes nothing. A command says what it shows with `mut_arg`.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct DryRun {
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+// `--yes`/`-y`: a bulk or destructive command asks on a terminal and needs
+// this flag elsewhere.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct Confirm {
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+// `--force` with the `--reason` it needs: a change the rules refuse, made
+// anyway and recorded as forced.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ForceReason {
+    /// Allow a change the rules refuse (needs --reason; recorded as forced).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why (with --force); stored in the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+// `--json` on a command whose only other output is its report: the result
+// as one JSON document on stdout (`--json` never names an input).
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct JsonFlag {
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// `--limit N` or `--all` for a listing.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Limit {
+    /// How many rows to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// Show every matching row.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+}

@@ -13,7 +13,11 @@ use crate::error::{bad_input, exit};
 use crate::services::booking_add::{add_booking, AddOutcome, AddRules, NewBooking};
 use clap::Args;
 
+use crate::args::{DryRun, ForceReason};
+
 #[derive(Debug, Args)]
+#[command(mut_arg("force", |a| a.help("Add to a stream with no seats left (needs --reason)")))]
+#[command(mut_arg("dry_run", |a| a.help("Check everything and show what would be added, without writing")))]
 pub struct AddArgs {
     /// Telegram user id of the student.
     #[arg(long)]
@@ -48,21 +52,16 @@ pub struct AddArgs {
     /// Add the stream to the catalogue if it is missing.
     #[arg(long)]
     pub create_stream: bool,
-    /// Add to a stream with no seats left (needs --reason).
-    #[arg(long, requires = "reason")]
-    pub force: bool,
-    /// Why (with --force); stored in the audit log.
-    #[arg(long)]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub forcing: ForceReason,
     /// With --status confirmed: do not queue the confirmation message.
     #[arg(long)]
     pub no_notify: bool,
     /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
     pub json: Option<String>,
-    /// Check everything and show what would be added, without writing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
 }
 
 /// One line of `--json -`. Unknown fields are refused: a typo must not drop data.
@@ -110,8 +109,8 @@ pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
     };
     let rules = AddRules {
         create_stream: args.create_stream,
-        force: args.force,
-        reason: args.reason.clone(),
+        force: args.forcing.force,
+        reason: args.forcing.reason.clone(),
         no_notify: args.no_notify,
     };
     let (outcomes, committed) = super::write_unless(
@@ -128,7 +127,7 @@ pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
             }
             Ok(outcomes)
         },
-        |outcomes: &Vec<AddOutcome>| !args.dry_run && outcomes.iter().any(|o| o.created),
+        |outcomes: &Vec<AddOutcome>| !args.preview.dry_run && outcomes.iter().any(|o| o.created),
     )?;
     report(ctx, &args, &outcomes, committed)?;
     Ok(exit::OK)
@@ -156,7 +155,7 @@ fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: boo
     let out = &ctx.out;
     let created = outcomes.iter().filter(|o| o.created).count();
     let existing = outcomes.len() - created;
-    let head = if args.dry_run {
+    let head = if args.preview.dry_run {
         out.tr(
             "dry run, nothing written: would add",
             "пробный запуск, ничего не записано: будет добавлено",
@@ -174,7 +173,7 @@ fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: boo
             )
         );
     }
-    if !committed && !args.dry_run && created == 0 {
+    if !committed && !args.preview.dry_run && created == 0 {
         line = out
             .tr(
                 "nothing written: every key was seen before",

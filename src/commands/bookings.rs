@@ -12,7 +12,7 @@ use super::edit::EditArgs;
 use super::import::ImportArgs;
 use super::messaging::RemindArgs;
 use super::set_status::SetStatusArgs;
-use crate::args::{booking_id, OutputArgs, RedactArgs};
+use crate::args::{booking_id, Limit, OutputArgs, RedactArgs};
 use crate::domain::booking::{BookingFilter, Cursor};
 use crate::domain::booking::{PaymentState, Sort, UserRef};
 use crate::domain::Status;
@@ -198,12 +198,8 @@ pub struct ListArgs {
     /// Order of rows.
     #[arg(long, value_enum, default_value_t = Sort::Newest)]
     pub sort: Sort,
-    /// How many rows to show.
-    #[arg(long, default_value_t = 50)]
-    pub limit: u64,
-    /// Show every matching row.
-    #[arg(long, conflicts_with = "limit")]
-    pub all: bool,
+    #[command(flatten)]
+    pub page: Limit,
     /// Start after this booking id (keyset pagination; with --sort newest|oldest).
     #[arg(long, value_name = "ID", conflicts_with = "cursor")]
     pub after: Option<i64>,
@@ -274,7 +270,11 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
         }),
         (None, None) => None,
     };
-    let limit = if args.all { None } else { Some(args.limit) };
+    let limit = if args.page.all {
+        None
+    } else {
+        Some(args.page.limit)
+    };
     let db = ctx.open_db()?;
     check_filter_names(&db, &filter)?;
     if format != Format::Table {

@@ -10,13 +10,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::args::{booking_id, Setting};
+use crate::args::{booking_id, DryRun, ForceReason, Setting};
 use crate::domain::booking::BookingFields;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::services::booking_fields::{set_fields, EditOrigin, FieldChanges};
 use crate::services::placement::{check_placement, PlacementRules};
 
 #[derive(Debug, Args)]
+#[command(mut_arg("force", |a| a.help("Move into a stream with no seats left (needs --reason)")))]
+#[command(mut_arg("reason", |a| a.help("Why; stored in the audit log")))]
+#[command(mut_arg("dry_run", |a| a.help("Show before → after; write nothing")))]
 pub struct EditArgs {
     /// Booking id (or --ids-from).
     #[arg(value_parser = booking_id, required_unless_present = "ids_from")]
@@ -48,15 +51,10 @@ pub struct EditArgs {
     /// Add the target stream to the catalogue if it is missing.
     #[arg(long)]
     pub create_stream: bool,
-    /// Move into a stream with no seats left (needs --reason).
-    #[arg(long, requires = "reason")]
-    pub force: bool,
-    /// Why; stored in the audit log.
-    #[arg(long)]
-    pub reason: Option<String>,
-    /// Show before → after; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub forcing: ForceReason,
+    #[command(flatten)]
+    pub preview: DryRun,
     /// With --ids-from: change nothing, and exit 10 naming the count, when the file lists more than N.
     #[arg(long, value_name = "N", requires = "ids_from")]
     pub max: Option<u64>,
@@ -84,11 +82,11 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
         (None, Some(file)) => super::read_ids(file)?,
         _ => return Err(bad_input("name a booking id or --ids-from FILE")),
     };
-    let max = args.max.filter(|_| !args.dry_run);
+    let max = args.max.filter(|_| !args.preview.dry_run);
     if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings listed") {
         return Ok(code);
     }
-    let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
+    let reason = args.forcing.reason.clone().filter(|r| !r.trim().is_empty());
     let (edits, _) = super::write_unless(
         ctx,
         |tx| {
@@ -123,7 +121,7 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
                         target.course_stream.as_deref(),
                         PlacementRules {
                             create_stream: args.create_stream,
-                            over_capacity: args.force && reason.is_some(),
+                            over_capacity: args.forcing.force && reason.is_some(),
                         },
                         ctx.now,
                     )
@@ -150,7 +148,7 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
             Ok(edits)
         },
         |edits: &Vec<(i64, FieldChanges)>| {
-            !args.dry_run && edits.iter().any(|(_, c)| !c.is_empty())
+            !args.preview.dry_run && edits.iter().any(|(_, c)| !c.is_empty())
         },
     )?;
     show(ctx, &args, &edits);
@@ -228,7 +226,7 @@ fn show(ctx: &Context, args: &EditArgs, edits: &[(i64, FieldChanges)]) {
         ));
     }
     let changed = edits.iter().filter(|(_, c)| !c.is_empty()).count();
-    let head = if args.dry_run {
+    let head = if args.preview.dry_run {
         out.tr(
             "dry run, nothing written: would change",
             "пробный запуск, ничего не записано: будет изменено",

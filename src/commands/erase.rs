@@ -11,7 +11,11 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::Output;
 use clap::Args;
 
+use crate::args::{Confirm, DryRun, JsonFlag};
+
 #[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the counts as JSON on stdout")))]
+#[command(mut_arg("dry_run", |a| a.help("Count what would be erased; change nothing")))]
 pub struct UsersEraseArgs {
     /// Telegram user id.
     #[arg(value_name = "USER_ID")]
@@ -19,18 +23,15 @@ pub struct UsersEraseArgs {
     /// Why (e.g. the request's date and channel); kept in the audit log.
     #[arg(long)]
     pub reason: String,
-    /// Count what would be erased; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation (needed when not on a terminal).
-    #[arg(long, short)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// Also VACUUM the database file afterwards (rewrites it whole; slow on big files).
     #[arg(long)]
     pub vacuum: bool,
-    /// Print the counts as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 /// `users erase USER_ID` (the `users` group is dispatched in `commands::run`).
@@ -52,11 +53,11 @@ pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
     // The same work as the real run, rolled back: the counts are exact.
     let (preview, _) =
         super::write_unless(ctx, |tx| erase_in(tx, ctx, user_id, reason), |_| false)?;
-    if args.dry_run {
+    if args.preview.dry_run {
         report(ctx, &args, &preview, true)?;
         return Ok(exit::OK);
     }
-    if !args.yes {
+    if !args.confirm.yes {
         confirm(&ctx.out, user_id, &preview)?;
     }
     db.enable_secure_delete()?;
@@ -121,7 +122,7 @@ fn report(
     counts: &ErasureCounts,
     dry_run: bool,
 ) -> Result<()> {
-    if args.json {
+    if args.output.json {
         crate::output::json::print_line(&json!({
             "user_id": args.user_id,
             "pseudonym": pseudonym(args.user_id),

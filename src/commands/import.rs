@@ -22,13 +22,17 @@ use crate::services::sync::{
 };
 use clap::Args;
 
+use crate::args::{DryRun, ForceReason};
+
 #[derive(Debug, Args)]
+#[command(mut_arg("force", |a| a.help("Take the file's statuses even where the rules refuse them (recorded as forced; needs --reason)")))]
+#[command(mut_arg("reason", |a| a.help("Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log")))]
+#[command(mut_arg("dry_run", |a| a.help("Check the file and report what would change, without writing")))]
 pub struct ImportArgs {
     /// CSV file with a header row (`-` for stdin).
     pub file: PathBuf,
-    /// Check the file and report what would change, without writing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
     /// The file was written by `bookings export --raw`: take every cell exactly
     /// as it is (without it, the formula protection of a plain export is undone).
     #[arg(long)]
@@ -40,12 +44,8 @@ pub struct ImportArgs {
     /// Write the conflicts (statuses the rules refuse) to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Take the file's statuses even where the rules refuse them (recorded as forced; needs --reason).
-    #[arg(long, requires = "reason")]
-    pub force: bool,
-    /// Why (with --force; also lets the file cancel a confirmed booking); stored in the audit log.
-    #[arg(long)]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub forcing: ForceReason,
     /// Settle these bookings' conflicts in paytrack's favour (comma-separated ids, each
     /// in the file): the file's rows are recorded as seen and not applied, so the next
     /// import no longer reports them until the file changes them again. Audited.
@@ -110,8 +110,8 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
     let actor = ctx.actor.clone();
     let options = SyncOptions {
         file: name.clone(),
-        force: args.force,
-        reason: args.reason.clone().filter(|r| !r.trim().is_empty()),
+        force: args.forcing.force,
+        reason: args.forcing.reason.clone().filter(|r| !r.trim().is_empty()),
         accept_ours: args.accept_ours.iter().copied().collect(),
     };
     // Into an empty table the indexes are built after the rows: their sorts
@@ -216,7 +216,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     "updated": counts.updated, "unchanged": counts.unchanged,
                     "status_changes": counts.status_changes, "forced": counts.forced,
                     "kept": counts.kept, "conflicts": counts.conflicts.len(),
-                    "dry_run": args.dry_run });
+                    "dry_run": args.preview.dry_run });
                 if !counts.accepted_ours.is_empty() {
                     details["accepted_ours"] = json!(counts.accepted_ours);
                 }
@@ -235,11 +235,11 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         },
         // A dry run rolls back; its counts are exact because the work was really done.
         // So does a run changing more than --max bookings (issue 25: blast radius).
-        |counts| !args.dry_run && counts.updated <= args.max.unwrap_or(u64::MAX),
+        |counts| !args.preview.dry_run && counts.updated <= args.max.unwrap_or(u64::MAX),
     );
     bar.finish_and_clear();
     let (counts, committed) = result?;
-    if !args.dry_run {
+    if !args.preview.dry_run {
         if let Some(code) = super::over_max(ctx, counts.updated, args.max, "bookings would change")
         {
             return Ok(code);

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::args::{Confirm, DryRun, JsonFlag};
+
 use crate::domain::booking::{Booking, BookingFilter, Sort};
 use crate::domain::message::MessageKind;
 use crate::domain::time::parse_age;
@@ -25,6 +27,7 @@ use crate::services::messages::{
 };
 
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show who would get a reminder; queue nothing")))]
 pub struct RemindArgs {
     /// Only bookings in this status.
     #[arg(
@@ -55,15 +58,14 @@ pub struct RemindArgs {
     /// Queue nothing, and exit 10 naming the count, when more than N reminders would go out.
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
-    /// Show who would get a reminder; queue nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show who would get it; queue nothing")))]
 pub struct BroadcastArgs {
     /// Stream code.
     pub stream: String,
@@ -88,15 +90,12 @@ pub struct BroadcastArgs {
     /// Queue nothing, and exit 10 naming the count, when more than N messages would go out.
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
-    /// Show who would get it; queue nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation (needed when not on a terminal).
-    #[arg(long, short)]
-    pub yes: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
+    #[command(flatten)]
+    pub confirm: Confirm,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 /// `now` less an age such as `2d` (for `--older-than`, `--every`).
@@ -146,9 +145,11 @@ pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
     let (report, _) = super::write_unless(
         ctx,
         |tx| queue_reminders(tx, &bookings, not_since, &ctx.actor, ctx.now),
-        |report| !args.dry_run && report.queued.len() as u64 <= args.max.unwrap_or(u64::MAX),
+        |report| {
+            !args.preview.dry_run && report.queued.len() as u64 <= args.max.unwrap_or(u64::MAX)
+        },
     )?;
-    if !args.dry_run {
+    if !args.preview.dry_run {
         if let Some(code) =
             super::over_max(ctx, report.queued.len() as u64, args.max, "reminders due")
         {
@@ -160,8 +161,8 @@ pub fn remind(ctx: &Context, args: RemindArgs) -> Result<u8> {
         MessageKind::Reminder,
         &bookings,
         &report,
-        args.dry_run,
-        args.json,
+        args.preview.dry_run,
+        args.output.json,
     )
 }
 
@@ -212,12 +213,12 @@ pub fn broadcast(ctx: &Context, args: BroadcastArgs) -> Result<u8> {
         ));
         return Ok(exit::OK);
     }
-    if !args.dry_run {
+    if !args.preview.dry_run {
         if let Some(code) = super::over_max(ctx, bookings.len() as u64, args.max, "members") {
             return Ok(code);
         }
     }
-    if !args.dry_run && !args.yes {
+    if !args.preview.dry_run && !args.confirm.yes {
         let question = format!(
             "{} {} {}?",
             ctx.out
@@ -242,15 +243,15 @@ pub fn broadcast(ctx: &Context, args: BroadcastArgs) -> Result<u8> {
                 ctx.now,
             )
         },
-        |_| !args.dry_run,
+        |_| !args.preview.dry_run,
     )?;
     finish(
         ctx,
         MessageKind::Broadcast,
         &bookings,
         &report,
-        args.dry_run,
-        args.json,
+        args.preview.dry_run,
+        args.output.json,
     )
 }
 

@@ -6,6 +6,8 @@
 use anyhow::Result;
 use clap::Args;
 
+use crate::args::JsonFlag;
+
 use super::Context;
 use crate::error::{bad_input, exit};
 use crate::server;
@@ -59,6 +61,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> Result<u8> {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the link as JSON on stdout (for the bot)")))]
 pub struct PayLinkArgs {
     /// The booking to pay for (pending; its stream priced).
     #[arg(value_parser = crate::args::booking_id)]
@@ -70,9 +73,8 @@ pub struct PayLinkArgs {
     /// [env: PAYTRACK_PAY_RETURN_URL].
     #[arg(long, value_name = "URL")]
     pub return_url: Option<String>,
-    /// Print the link as JSON on stdout (for the bot).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 /// `bookings pay-link`: creates the payment at the provider for what the
@@ -101,7 +103,7 @@ pub fn pay_link(ctx: &Context, args: PayLinkArgs) -> Result<u8> {
     )?;
     // Remembered for `payments fetch` (T-Bank is asked about each link).
     db.write(|tx| links::remember(tx, &link, ctx.now))?;
-    if args.json {
+    if args.output.json {
         crate::output::json::print_line(&link)?;
     } else {
         use std::io::Write as _;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::Context;
 use clap::{Args, Subcommand};
 
-use crate::args::{booking_id, OutputArgs, RedactArgs};
+use crate::args::{booking_id, Confirm, JsonFlag, Limit, OutputArgs, RedactArgs};
 use crate::db::outbox::{MessageFilter, OutboxCounts, OutboxMessage};
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::error::{bad_input, exit, PaytrackError};
@@ -66,15 +66,16 @@ Examples:\n  paytrack outbox cancel 17 18 --reason \"sent by hand\"\n  paytrack 
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the message as JSON on stdout")))]
 pub struct OutboxShowArgs {
     /// Message id.
     pub id: i64,
-    /// Print the message as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("yes", |a| a.help("Needed to cancel by --kind without --booking (it may be many messages)")))]
 pub struct OutboxCancelArgs {
     /// Message ids.
     #[arg(conflicts_with_all = ["booking", "kind", "status"])]
@@ -91,9 +92,8 @@ pub struct OutboxCancelArgs {
     /// Why; stored with each message and in the audit log.
     #[arg(long)]
     pub reason: Option<String>,
-    /// Needed to cancel by --kind without --booking (it may be many messages).
-    #[arg(long, short)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// Cancel nothing, and exit 10 naming the count, when more than N messages match.
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
@@ -117,6 +117,8 @@ pub struct OutboxQueueArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("limit", |a| a.help("How many messages to show")))]
+#[command(mut_arg("all", |a| a.help("Show every matching message")))]
 pub struct OutboxListArgs {
     /// Only messages in this status.
     #[arg(long, value_enum)]
@@ -136,12 +138,8 @@ pub struct OutboxListArgs {
     /// The stream's course (needed when two courses use the same code).
     #[arg(long, requires = "stream")]
     pub course: Option<i64>,
-    /// How many messages to show.
-    #[arg(long, default_value_t = 50)]
-    pub limit: u64,
-    /// Show every matching message.
-    #[arg(long, conflicts_with = "limit")]
-    pub all: bool,
+    #[command(flatten)]
+    pub page: Limit,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -229,7 +227,7 @@ pub fn run(ctx: &Context, cmd: OutboxCommand) -> Result<u8> {
 fn list(ctx: &Context, args: OutboxListArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let mut db = ctx.open_db()?;
-    let limit = (!args.all).then_some(args.limit);
+    let limit = (!args.page.all).then_some(args.page.limit);
     let stream = match &args.stream {
         Some(code) if code.is_empty() => Some((
             args.course
@@ -477,7 +475,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
     })?;
     let text = messages::current_text(facts.as_ref(), &message);
     let mut stdout = crate::output::stdout();
-    if args.json {
+    if args.output.json {
         #[derive(serde::Serialize)]
         struct Shown<'a> {
             #[serde(flatten)]
@@ -559,7 +557,7 @@ fn cancel(ctx: &Context, args: OutboxCancelArgs) -> Result<u8> {
             "name message ids, --booking ID, or --kind K (with --yes)",
         ));
     }
-    if by_filter && args.booking.is_none() && !args.yes {
+    if by_filter && args.booking.is_none() && !args.confirm.yes {
         return Err(bad_input(
             "cancelling by --kind may stop many messages: add --yes (see them first with `outbox list --kind K --status pending`)",
         ));

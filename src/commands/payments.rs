@@ -53,8 +53,8 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     let request = Assignment {
         payment_id: args.payment,
         booking_id: args.booking,
-        force: args.force,
-        reason: args.reason.clone(),
+        force: args.forcing.force,
+        reason: args.forcing.reason.clone(),
     };
     let mut db = ctx.open_db()?;
     let done = db.write(|tx| payment_review::assign(tx, &request, &ctx.actor, ctx.now))?;
@@ -87,7 +87,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
         );
     }
     out.note(&line);
-    if args.json {
+    if args.output.json {
         crate::output::json::print_line(&done)?;
     }
     Ok(exit::OK)
@@ -118,7 +118,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
             ));
         }
     }
-    if args.json {
+    if args.output.json {
         crate::output::json::print_line(&done)?;
     }
     Ok(exit::OK)
@@ -152,7 +152,7 @@ fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
         done.net_received,
         done.currency,
     ));
-    if args.json {
+    if args.output.json {
         crate::output::json::print_line(&done)?;
     }
     if done.fully_refunded_confirmed {
@@ -355,11 +355,11 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             }
             reconciler.finish(&name)
         },
-        |_| !args.dry_run,
+        |_| !args.preview.dry_run,
     )?;
     bar.finish_and_clear();
     summarize(&ctx.out, &name, &report, !committed);
-    write_report(&out, &report, args.dry_run, format, args.all)?;
+    write_report(&out, &report, args.preview.dry_run, format, args.all)?;
     // Exit 10 means news for a person, so that a cron job's `|| notify` does
     // not alert again for rows it alerted on yesterday (issue 15).
     let alert = if args.strict {
@@ -1027,7 +1027,11 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
             .map(to_storage),
     };
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
-    let limit = if args.all { None } else { Some(args.limit) };
+    let limit = if args.page.all {
+        None
+    } else {
+        Some(args.page.limit)
+    };
     let db = ctx.open_db()?;
     let mut rows = db.list_payments(&filter, limit)?;
     crate::output::redact::redact_all(&mut rows, args.privacy.redact);

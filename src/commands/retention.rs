@@ -14,6 +14,8 @@ use crate::domain::time::to_storage;
 use crate::error::{bad_input, exit};
 use clap::{Args, Subcommand};
 
+use crate::args::{DryRun, JsonFlag};
+
 #[derive(Debug, Subcommand)]
 // Arguments are defined when the subcommand is used (clap's `defer`): building
 // the whole tree was 10% of a one-page `bookings list` (issue 19).
@@ -27,6 +29,8 @@ pub enum RetentionCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the counts as JSON on stdout")))]
+#[command(mut_arg("dry_run", |a| a.help("Count what would be touched; change nothing")))]
 #[command(group(clap::ArgGroup::new("rule").required(true).multiple(true)))]
 pub struct RetentionApplyArgs {
     /// Pseudonymise bookings created longer ago than this (e.g. 3y).
@@ -35,12 +39,10 @@ pub struct RetentionApplyArgs {
     /// Clear the bodies of messages older than this that will not be sent any more (e.g. 1y).
     #[arg(long, value_name = "AGE", group = "rule")]
     pub messages_older_than: Option<String>,
-    /// Count what would be touched; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the counts as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 pub fn run(ctx: &Context, cmd: RetentionCommand) -> Result<u8> {
@@ -102,7 +104,7 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
         }
         Ok(counts)
     };
-    let counts = if args.dry_run {
+    let counts = if args.preview.dry_run {
         super::write_unless(ctx, work, |_| false)?.0
     } else {
         let mut db = ctx.open_db()?;
@@ -115,10 +117,12 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
         }
         counts
     };
-    if args.json {
-        crate::output::json::print_line(&json!({ "dry_run": args.dry_run, "counts": counts }))?;
+    if args.output.json {
+        crate::output::json::print_line(
+            &json!({ "dry_run": args.preview.dry_run, "counts": counts }),
+        )?;
     }
-    let verb = if args.dry_run {
+    let verb = if args.preview.dry_run {
         "would pseudonymise"
     } else {
         "pseudonymised"
@@ -130,7 +134,7 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
         e.payments,
         e.messages,
         e.audit_values,
-        if args.dry_run {
+        if args.preview.dry_run {
             "would clear"
         } else {
             "cleared"

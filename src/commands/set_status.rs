@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::args::booking_id;
+use crate::args::{booking_id, Confirm, DryRun, JsonFlag};
 use crate::db::payments::NewPayment;
 use crate::domain::booking::{BookingFilter, Sort};
 use crate::domain::message::MessageKind;
@@ -26,6 +26,7 @@ use crate::services::status_change::{
 };
 
 #[derive(Debug, Args)]
+#[command(mut_arg("yes", |a| a.help("Bulk: do not ask for confirmation (needed when not on a terminal)")))]
 pub struct SetStatusArgs {
     /// Booking id (omit with --ids-from or a filter).
     #[arg(value_parser = booking_id)]
@@ -67,9 +68,8 @@ pub struct SetStatusArgs {
     /// Refuse (exit 6) unless the booking currently has this status.
     #[arg(long, value_enum, ignore_case = true, value_name = "STATUS")]
     pub expect: Option<Status>,
-    /// Show what would change; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
     /// Record the change without queueing any message (an unsent confirmation is withdrawn all the same).
     #[arg(long)]
     pub no_notify: bool,
@@ -88,12 +88,10 @@ pub struct SetStatusArgs {
     /// Payment provider of --payment-ref.
     #[arg(long, default_value = "manual", requires = "payment_ref")]
     pub provider: String,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Bulk: do not ask for confirmation (needed when not on a terminal).
-    #[arg(long, short)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// Bulk cancel by filter: cancel bookings that have received money too (they are skipped and listed otherwise).
     #[arg(long)]
     pub include_paid: bool,
@@ -153,7 +151,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
         (Some(id), None, false) => single(ctx, &args, change_for(id, "cli")?),
         (None, Some(file), false) => {
             let ids = super::read_ids(file)?;
-            let max = args.max.filter(|_| !args.dry_run);
+            let max = args.max.filter(|_| !args.preview.dry_run);
             if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings listed") {
                 return Ok(code);
             }
@@ -167,7 +165,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
                 ctx.out.note(ctx.out.tr("no bookings match; nothing to do", "подходящих бронирований нет; делать нечего"));
                 return Ok(exit::OK);
             }
-            let max = args.max.filter(|_| !args.dry_run);
+            let max = args.max.filter(|_| !args.preview.dry_run);
             if let Some(code) = super::over_max(ctx, ids.len() as u64, max, "bookings match") {
                 return Ok(code);
             }
@@ -242,7 +240,7 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             };
             Ok((outcome, balance))
         },
-        |_| !args.dry_run,
+        |_| !args.preview.dry_run,
     )?;
     let out = &ctx.out;
     if let Some(balance) = &balance {
@@ -272,13 +270,13 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             )
         ));
     }
-    let prefix = if args.dry_run {
+    let prefix = if args.preview.dry_run {
         out.tr("dry run: ", "пробный запуск: ")
     } else {
         ""
     };
     if outcome.changed {
-        let verb = if args.dry_run {
+        let verb = if args.preview.dry_run {
             out.tr("would change", "будет изменена")
         } else {
             out.tr("changed", "изменена")
@@ -315,12 +313,12 @@ fn single(ctx: &Context, args: &SetStatusArgs, change: StatusChange) -> Result<u
             out.tr("nothing to do", "делать нечего")
         ));
     }
-    if args.json {
+    if args.output.json {
         let mut stdout = crate::output::stdout();
         crate::output::json::to_writer(
             &mut stdout,
             &JsonOutcome {
-                dry_run: args.dry_run,
+                dry_run: args.preview.dry_run,
                 outcome: &outcome,
             },
         )?;
@@ -372,7 +370,7 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
     let (summary, applied) = super::write_unless(
         ctx,
         |tx| apply_all(tx, ctx, &changes, spare_paid),
-        |s| !args.dry_run && s.refused.is_empty(),
+        |s| !args.preview.dry_run && s.refused.is_empty(),
     )?;
     let applied = applied && summary.changed > 0;
     let out = &ctx.out;
@@ -426,7 +424,7 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
     }
     let head = if applied {
         out.tr("applied", "применено")
-    } else if args.dry_run {
+    } else if args.preview.dry_run {
         out.tr(
             "dry run, nothing written",
             "пробный запуск, ничего не записано",
@@ -452,7 +450,7 @@ fn bulk(ctx: &Context, args: &SetStatusArgs, changes: Vec<StatusChange>) -> Resu
         out.tr("refused", "отказано"),
     ));
     let refused = !summary.refused.is_empty();
-    if args.json {
+    if args.output.json {
         let mut stdout = crate::output::stdout();
         let summary = BulkSummary {
             dry_run: !applied,
@@ -598,8 +596,8 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
     let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
     // Above --max nobody is asked: the caller refuses.
     let over_max = args.max.is_some_and(|max| ids.len() as u64 > max);
-    if ids.is_empty() || args.dry_run || args.yes || over_max {
-        if args.dry_run && !ids.is_empty() {
+    if ids.is_empty() || args.preview.dry_run || args.confirm.yes || over_max {
+        if args.preview.dry_run && !ids.is_empty() {
             let mut stdout = crate::output::stdout();
             writeln!(stdout, "{}", views::bookings_table(&ctx.out, &rows))?;
             stdout.flush()?;

@@ -8,13 +8,15 @@ use crate::error::{bad_input, exit, PaytrackError};
 use crate::services::undo::undo_operation;
 use clap::Args;
 
+use crate::args::DryRun;
+
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show what would be undone; write nothing")))]
 pub struct UndoArgs {
     /// Operation id, or a unique prefix of it (at least 4 hex digits).
     pub operation: String,
-    /// Show what would be undone; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
 }
 
 pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
@@ -41,10 +43,10 @@ pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
     let (report, _) = super::write_unless(
         ctx,
         |tx| undo_operation(tx, &operation, &ctx.actor, ctx.now),
-        |_| !args.dry_run,
+        |_| !args.preview.dry_run,
     )?;
     let out = &ctx.out;
-    let head = if args.dry_run {
+    let head = if args.preview.dry_run {
         out.tr(
             "dry run, nothing written: would undo",
             "пробный запуск, ничего не записано: будет отменена",

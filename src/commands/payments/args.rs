@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::args::{booking_id, currency_code, OutputArgs, RedactArgs};
+use crate::args::{
+    booking_id, currency_code, DryRun, ForceReason, JsonFlag, Limit, OutputArgs, RedactArgs,
+};
 use crate::domain::payment::PaymentOutcome;
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +84,8 @@ pub enum PaymentsCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("force", |a| a.help("Move a payment that is already attached to a booking")))]
+#[command(mut_arg("reason", |a| a.help("Why (kept in the audit log; required with --force)")))]
 pub struct PaymentsAssignArgs {
     /// The payment's id (first column of `payments list`).
     #[arg(value_parser = payment_id)]
@@ -89,15 +93,10 @@ pub struct PaymentsAssignArgs {
     /// The booking it pays for.
     #[arg(value_parser = booking_id)]
     pub booking: i64,
-    /// Why (kept in the audit log; required with --force).
-    #[arg(long)]
-    pub reason: Option<String>,
-    /// Move a payment that is already attached to a booking.
-    #[arg(long, requires = "reason")]
-    pub force: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub forcing: ForceReason,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -108,9 +107,8 @@ pub struct PaymentsResolveArgs {
     /// What was done (kept with the payment and in the audit log).
     #[arg(long, required = true)]
     pub note: String,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 #[derive(Debug, Args)]
@@ -133,9 +131,8 @@ pub struct PaymentsRefundArgs {
     /// The provider's reference for the refund [default: generated].
     #[arg(long = "ref", value_name = "REF")]
     pub reference: Option<String>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: JsonFlag,
 }
 
 /// A payment id: a positive whole number.
@@ -149,15 +146,15 @@ fn payment_id(text: &str) -> Result<i64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Do the whole import, report it, and roll it back")))]
 pub struct PaymentsImportArgs {
     /// CSV file with a header row (`-` for stdin).
     pub file: PathBuf,
     /// Provider for rows without a provider column or cell, e.g. bank.
     #[arg(long)]
     pub provider: Option<String>,
-    /// Do the whole import, report it, and roll it back.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub preview: DryRun,
     /// Record the payments and confirmations without queueing any message
     /// (e.g. a historical import of payments the students know about).
     #[arg(long)]
@@ -202,12 +199,8 @@ pub struct PaymentsListArgs {
     /// Paid before (same forms as --since).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
-    /// How many rows to show.
-    #[arg(long, default_value_t = 50)]
-    pub limit: u64,
-    /// Show every matching row.
-    #[arg(long, conflicts_with = "limit")]
-    pub all: bool,
+    #[command(flatten)]
+    pub page: Limit,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
