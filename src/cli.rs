@@ -41,7 +41,7 @@ Examples (cron):
 
 /// The heading of the flags every command takes: `-h` lists a command's own
 /// options first, under "Options", and these after them.
-const GLOBAL_OPTIONS: &str = "Global options";
+pub const GLOBAL_OPTIONS: &str = "Global options";
 
 /// Payment status of course bookings, over one SQLite file.
 ///

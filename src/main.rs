@@ -19,7 +19,9 @@ fn main() -> ExitCode {
         ColorChoice::Always => clap::ColorChoice::Always,
         ColorChoice::Never => clap::ColorChoice::Never,
     };
-    let mut command = paytrack::cli::command(Lang::detect(&args)).color(help_color);
+    let lang = Lang::detect(&args);
+    paytrack::i18n::set(lang);
+    let mut command = paytrack::cli::command(lang).color(help_color);
     let parsed = command
         .try_get_matches_from_mut(&args)
         .and_then(|matches| Cli::from_matches(&matches));
@@ -29,12 +31,25 @@ fn main() -> ExitCode {
     std::mem::forget(command);
     let cli = match parsed {
         Ok(cli) => cli,
-        // Help and --version go to stdout as clap writes them.
+        // Help and --version go to stdout as clap writes them (in Russian,
+        // with clap's fixed headings renamed).
+        Err(err) if !err.use_stderr() && lang == Lang::Ru => {
+            let styled = err.render();
+            let text = if help_in_colour(help_color) {
+                styled.ansi().to_string()
+            } else {
+                styled.to_string()
+            };
+            print!("{}", paytrack::i18n::help::headings(&text));
+            return ExitCode::from(exit::OK);
+        }
         Err(err) if !err.use_stderr() => err.exit(),
         // A usage error quotes the value typed, which may hold escape
         // sequences or be megabytes long: each line is made safe and short.
         Err(err) => {
-            let text = err.render().to_string();
+            let text = paytrack::i18n::help::headings(&paytrack::i18n::usage_error(
+                &err.render().to_string(),
+            ));
             for line in text.lines() {
                 talk(format_args!(
                     "{}",
@@ -67,11 +82,32 @@ fn main() -> ExitCode {
             let code = exit_code(&err);
             if code == exit::INTERRUPTED {
                 // Ctrl-C stopped a statement: SQLite's wording adds nothing.
-                talk(format_args!("paytrack: error: interrupted"));
+                talk(format_args!(
+                    "paytrack: {}",
+                    paytrack::tr!("error: interrupted", "ошибка: прервано")
+                ));
             } else {
-                talk(format_args!("paytrack: error: {text}"));
+                talk(format_args!(
+                    "paytrack: {} {text}",
+                    paytrack::tr!("error:", "ошибка:")
+                ));
             }
             ExitCode::from(code)
+        }
+    }
+}
+
+/// Whether help on stdout is coloured: as clap decides for `--color`
+/// (`auto`: a terminal, unless NO_COLOR is set or TERM=dumb).
+fn help_in_colour(choice: clap::ColorChoice) -> bool {
+    use std::io::IsTerminal as _;
+    match choice {
+        clap::ColorChoice::Always => true,
+        clap::ColorChoice::Never => false,
+        clap::ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
         }
     }
 }

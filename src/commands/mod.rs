@@ -161,6 +161,7 @@ impl Context {
 pub fn run(cli: Cli) -> Result<u8> {
     let zone = DisplayZone::parse(cli.tz.as_deref().unwrap_or("local")).map_err(bad_input)?;
     let lang = cli.lang.unwrap_or_else(Lang::from_locale);
+    crate::i18n::set(lang);
     let out = Output::new(cli.color, lang, zone, cli.wide);
     let (db_path, db_named) = match cli.db {
         Some(path) => (path, true),

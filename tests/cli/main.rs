@@ -9,6 +9,7 @@ mod bounded;
 mod external_writer;
 mod foundation;
 mod hostile;
+mod i18n;
 mod messages;
 mod native;
 mod outbox;

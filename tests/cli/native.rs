@@ -104,9 +104,10 @@ fn without_command_list(help: &str) -> String {
     let mut out = String::new();
     let mut in_list = false;
     for line in help.lines() {
-        if line == "Commands:" {
+        if line == "Commands:" || line == "Команды:" {
             in_list = true;
-            out += "Commands: …\n";
+            out += line;
+            out += " …\n";
         } else if in_list && line.is_empty() {
             in_list = false;
         }
