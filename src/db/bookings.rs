@@ -760,7 +760,19 @@ impl WriteTx<'_> {
     pub fn insert_bookings(&self, batch: &[Booking], now: &str) -> Result<()> {
         #[cfg(feature = "postgres")]
         if let super::sql::Conn::Pg(session) = self.conn() {
-            return super::pg::bulk::insert_bookings(session, batch, now);
+            // The bot inserts into its own table at any moment: an id that
+            // was free when paytrack looked can be taken by the time its
+            // insert lands. That is a lost race, not bad data (issue 26).
+            return super::pg::bulk::insert_bookings(session, batch, now).map_err(|err| {
+                match super::pg::taken_booking_id(&err) {
+                    Some(id) => crate::error::PaytrackError::ExpectationFailed(format!(
+                        "booking {id} was added by another program at the same moment; \
+                         nothing was changed: run the command again"
+                    ))
+                    .into(),
+                    None => err,
+                }
+            });
         }
         for chunk in batch.chunks(INSERT_BATCH_ROWS) {
             let mut stmt = self.conn().prepare_cached(&insert_sql(chunk.len()))?;
@@ -839,6 +851,30 @@ impl WriteTx<'_> {
         self.conn()
             .execute_batch("INSERT INTO bookings_search (bookings_search) VALUES ('rebuild')")?;
         Ok(value)
+    }
+
+    /// The id for a booking paytrack adds: past the highest there is and,
+    /// on PostgreSQL, the next value of the bot's own id sequence, so that a
+    /// booking the bot is inserting right now (not yet visible) keeps its id
+    /// and ours never collides with it (issue 26). Without a sequence, or
+    /// without the right to use it, the highest id + 1.
+    pub fn next_booking_id(&self) -> Result<Option<i64>> {
+        let last = self.max_booking_id()?;
+        let from_sequence: Option<i64> = if self.conn().is_postgres() {
+            self.conn().query_row(
+                "SELECT CASE WHEN q.seq IS NOT NULL
+                              AND pg_catalog.has_sequence_privilege(q.seq, 'USAGE')
+                             THEN pg_catalog.nextval(CAST(q.seq AS pg_catalog.regclass)) END
+                   FROM (SELECT pg_catalog.pg_get_serial_sequence('public.bookings', 'id') AS seq) AS q",
+                [],
+                |r| r.get(0),
+            )?
+        } else {
+            None
+        };
+        Ok(last
+            .checked_add(1)
+            .map(|next| next.max(from_sequence.unwrap_or(next))))
     }
 
     /// The highest booking id, 0 when there are none.

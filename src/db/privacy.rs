@@ -58,6 +58,24 @@ impl WriteTx<'_> {
                     "INSERT INTO temp.erase_bookings (id, user_id) SELECT id, user_id FROM bookings WHERE user_id = ?1",
                     [user_id],
                 )?;
+                // A booking another program deleted (the bot, on PostgreSQL)
+                // is gone from `bookings`, but a message to the person and
+                // what an import saw of it stay in paytrack's own tables;
+                // before, erase found nothing (exit 4) and the queued
+                // message was still sent with the name (issue 26). A booking
+                // id that now belongs to someone else is left alone.
+                conn.execute(
+                    "INSERT INTO temp.erase_bookings (id, user_id)
+                     SELECT DISTINCT o.booking_id, CAST(?1 AS BIGINT) FROM outbox AS o
+                      WHERE o.chat_id = ?1
+                        AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = o.booking_id)
+                     UNION
+                     SELECT s.booking_id, CAST(?1 AS BIGINT) FROM import_state AS s
+                      WHERE CAST(json_extract(s.fields, '$.user_id') AS BIGINT) = ?1
+                        AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = s.booking_id)
+                     ON CONFLICT DO NOTHING",
+                    [user_id],
+                )?;
                 conn.execute(
                     "INSERT INTO temp.erase_users (user_id, pseudonym) VALUES (?1, ?2)",
                     params![user_id, pseudonym(user_id)],
@@ -199,14 +217,9 @@ impl WriteTx<'_> {
 }
 
 impl Db {
-    /// Whether anything is known about a Telegram user (bookings or a block).
+    /// Whether anything is known about a Telegram user (see `users::user_is_known`).
     pub fn user_is_known(&self, user_id: i64) -> Result<bool> {
-        Ok(self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
-                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)",
-            [user_id],
-            |r| r.get(0),
-        )?)
+        super::users::user_is_known(self.conn(), user_id)
     }
 
     /// Makes SQLite overwrite deleted content with zeros for this connection,

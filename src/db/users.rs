@@ -9,6 +9,22 @@ use super::{Db, WriteTx};
 use crate::domain::audit::AuditEntry;
 use crate::domain::time::to_storage;
 
+/// Whether paytrack holds anything about the person: a booking of theirs, a
+/// block, a message to them or what an import saw of a booking of theirs.
+/// The last two outlive a booking the bot deleted (issue 26), and a request
+/// to be forgotten must still reach them.
+pub(super) fn user_is_known(conn: super::sql::Conn<'_>, user_id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
+             OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)
+             OR EXISTS (SELECT 1 FROM outbox WHERE chat_id = ?1)
+             OR EXISTS (SELECT 1 FROM import_state
+                         WHERE CAST(json_extract(fields, '$.user_id') AS BIGINT) = ?1)",
+        [user_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// The user id behind a username (the most recent booking's), if any.
 fn user_id_for(conn: super::sql::Conn<'_>, username: &str) -> Result<Option<i64>> {
     Ok(conn
@@ -27,15 +43,10 @@ impl WriteTx<'_> {
         user_id_for(self.conn(), username)
     }
 
-    /// Whether paytrack knows the person: a booking of theirs, or a block.
+    /// Whether paytrack knows the person (see `user_is_known`).
     /// `users block 999` for nobody was taken silently (issue 25).
     pub fn user_is_known(&self, user_id: i64) -> Result<bool> {
-        Ok(self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
-                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)",
-            [user_id],
-            |r| r.get(0),
-        )?)
+        user_is_known(self.conn(), user_id)
     }
 
     /// Holds a student's unsent messages when they are blocked: failed with

@@ -93,11 +93,11 @@ pub fn add_booking(
     )?;
     // Another program may have written the largest id there is; the next
     // would wrap to a negative one (issue 25).
-    let last = tx.max_booking_id()?;
-    let id = last.checked_add(1).ok_or_else(|| {
+    let id = tx.next_booking_id()?.ok_or_else(|| {
         PaytrackError::Database(format!(
-            "booking id {last} is taken (another program wrote it) and no larger id exists; \
-             nothing was added (renumber that booking first)"
+            "booking id {} is taken (another program wrote it) and no larger id exists; \
+             nothing was added (renumber that booking first)",
+            i64::MAX
         ))
     })?;
     let stamp = to_storage(now);

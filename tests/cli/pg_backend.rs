@@ -940,3 +940,122 @@ fn pg_adopt_by_the_tables_owner_creates_the_filter_indexes() {
         .batch_execute("INSERT INTO public.bookings (user_id, course_id) VALUES (9, 1)")
         .unwrap();
 }
+
+/// Issue 26: paytrack adding a booking while the bot inserts its own. The
+/// bot's row takes the next value of its table's sequence; before, paytrack
+/// took MAX(id) + 1 (the same id, not yet visible), waited on the bot's
+/// insert and then failed with a raw duplicate-key error. Now it takes the
+/// next free id from the same sequence, and the bot's next insert still fits.
+#[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
+fn pg_an_add_racing_the_bots_insert_takes_the_next_free_id() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let pg = PgFixture::new(&server);
+    grant_work(&pg);
+    pg.env.ok(&["init", "--adopt"]);
+    pg.env.ok(&["courses", "add", "1", "--name", "Вайб кодинг"]);
+    pg.env
+        .ok(&["streams", "add", "3rd_stream", "--course", "1"]);
+    let out = while_the_bot_writes(
+        &pg,
+        "INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream)
+         VALUES (50, 'bot_user', 'Бот', 1, '3rd_stream')",
+        &[
+            "bookings",
+            "add",
+            "--user-id",
+            "60",
+            "--username",
+            "admin_added",
+            "--course",
+            "1",
+            "--stream",
+            "3rd_stream",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::OK), "{stderr}");
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let owners = |pg: &PgFixture| -> Vec<(i32, i64)> {
+        pg.as_root()
+            .query(
+                "SELECT id, user_id FROM public.bookings WHERE id > 4 ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    assert_eq!(owners(&pg), vec![(5, 50), (id as i32, 60)]);
+    // The bot's sequence is past paytrack's id: its next insert fits.
+    pg.as_bot()
+        .batch_execute(
+            "INSERT INTO public.bookings (user_id, username, course_id, course_stream)
+             VALUES (70, 'later', 1, '3rd_stream')",
+        )
+        .unwrap();
+    assert_eq!(owners(&pg).len(), 3);
+    assert_eq!(pg.counters(), pg.recount());
+}
+
+/// Issue 26: an import whose file holds an id the bot is inserting at that
+/// moment. Before: a raw duplicate-key error from the server. Now the import
+/// stops cleanly (exit 6 naming the booking, nothing imported); run again,
+/// the booking is the bot's and belongs to someone else, so the import
+/// reports the conflict and never moves it to the file's person.
+#[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
+fn pg_an_import_racing_the_bots_insert_of_the_same_id_conflicts_cleanly() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let pg = PgFixture::new(&server);
+    grant_work(&pg);
+    pg.env.ok(&["init", "--adopt"]);
+    let file = pg.env.write(
+        "bookings.csv",
+        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n\
+         5,61,from_file,Файл,1,3rd_stream,1,2024-12-01 10:00:00+03\n\
+         6,62,also_file,Второй,1,3rd_stream,1,2024-12-01 11:00:00+03\n",
+    );
+    let out = while_the_bot_writes(
+        &pg,
+        "INSERT INTO public.bookings (user_id, username, first_name, course_id, course_stream)
+         VALUES (50, 'bot_user', 'Бот', 1, '3rd_stream')",
+        &["bookings", "import", &file],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::EXPECTATION), "{stderr}");
+    assert!(stderr.contains("booking 5"), "{stderr}");
+    assert!(!stderr.contains("duplicate key"), "{stderr}");
+    let rows = |pg: &PgFixture| -> Vec<(i32, i64)> {
+        pg.as_root()
+            .query(
+                "SELECT id, user_id FROM public.bookings WHERE id > 4 ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    assert_eq!(rows(&pg), vec![(5, 50)], "nothing imported");
+    let out = pg.env.run(&["bookings", "import", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code::ATTENTION), "{stderr}");
+    assert_eq!(
+        rows(&pg),
+        vec![(5, 50), (6, 62)],
+        "the bot's booking 5 stays the bot's"
+    );
+    assert_eq!(pg.counters(), pg.recount());
+}

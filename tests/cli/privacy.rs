@@ -694,3 +694,67 @@ fn only_operations_undo_can_reverse_get_the_undo_hint() {
     let talk = String::from_utf8_lossy(&erased.stderr);
     assert!(!talk.contains("undo"), "{talk}");
 }
+
+/// Issue 26: another program (the bot) deleted a booking of the person while
+/// its confirmation was still queued. Before, `users erase` found no booking
+/// (exit 4, "no bookings"), the name stayed in the outbox and in what the
+/// import saw, and the next drain sent the message. Now the erasure reaches
+/// everything paytrack holds of that booking and cancels the message.
+#[test]
+fn erasing_a_person_whose_booking_another_program_deleted_still_erases_what_paytrack_holds() {
+    let env = Env::new();
+    let bookings = env.write(
+        "bookings.csv",
+        "id,user_id,username,first_name,course_id,course_stream,confirmed,created_at\n\
+         1,4242,zelda_kowalski,Зельда,1,8th_stream,1,2024-12-01 10:00:00+03\n\
+         2,555,bystander_bob,Боб,1,8th_stream,1,2024-12-02 10:00:00+03\n",
+    );
+    env.ok(&["bookings", "import", &bookings]);
+    env.ok(&["booking", "set-status", "1", "confirmed"]);
+    env.ok(&["booking", "set-status", "2", "confirmed"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND body LIKE '%Зельда%'"),
+        1
+    );
+    // As the bot would: its own table on PostgreSQL, the sqlite3 CLI's
+    // default (no foreign keys) on SQLite.
+    if crate::harness::is_postgres() {
+        env.exec("DELETE FROM public.bookings WHERE id = 1");
+    } else {
+        env.exec("PRAGMA foreign_keys = OFF; DELETE FROM bookings WHERE id = 1");
+    }
+
+    env.ok(&["users", "erase", "4242", "--reason", "request", "--yes"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE body LIKE '%Зельда%'"),
+        0,
+        "the message body is gone"
+    );
+    assert_eq!(
+        env.query_text("SELECT status FROM outbox WHERE booking_id = 1")
+            .as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(
+        env.count(
+            "SELECT COUNT(*) FROM import_state WHERE fields LIKE '%Зельда%' OR fields LIKE '%zelda%'"
+        ),
+        0,
+        "what the import saw no longer names her"
+    );
+    // The bystander keeps his name and his message.
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND body LIKE '%Боб%'"),
+        1
+    );
+    let sent = env.path("sent.txt");
+    env.ok(&[
+        "outbox",
+        "drain",
+        "--exec",
+        &format!("cat >> {}", sent.display()),
+    ]);
+    let sent = std::fs::read_to_string(sent).unwrap_or_default();
+    assert!(!sent.contains("Зельда"), "{sent}");
+    assert!(sent.contains("Боб"), "{sent}");
+}

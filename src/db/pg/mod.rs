@@ -418,6 +418,30 @@ pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
 pub struct Busy(pub String);
 
 /// Exit codes for PostgreSQL errors anywhere in a chain (used by `db::exit_code_for`).
+/// The id of the bot's booking that a new booking of paytrack's collided
+/// with: another program inserted it at the same moment (its insert was not
+/// yet visible when paytrack chose the ids), and the server refused ours.
+pub fn taken_booking_id(err: &anyhow::Error) -> Option<i64> {
+    let db_error = err.chain().find_map(|cause| {
+        let err = match cause.downcast_ref::<session::PgError>() {
+            Some(wrapped) => &wrapped.0,
+            None => cause.downcast_ref::<postgres::Error>()?,
+        };
+        err.as_db_error()
+    })?;
+    if *db_error.code() != postgres::error::SqlState::UNIQUE_VIOLATION
+        || db_error.schema() != Some("public")
+        || db_error.table() != Some("bookings")
+    {
+        return None;
+    }
+    // The detail is "Key (id)=(5) already exists."
+    let detail = db_error.detail()?;
+    let start = detail.find("=(")? + 2;
+    let end = start + detail[start..].find(')')?;
+    detail[start..end].parse().ok()
+}
+
 pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if cause.downcast_ref::<Busy>().is_some() {
         return Some(crate::error::exit::BUSY);
