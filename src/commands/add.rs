@@ -1,4 +1,4 @@
-//! `bookings add`: one booking from flags, or many from JSON Lines (`--json -`),
+//! `bookings add`: one booking from flags, or many from JSON Lines (`--input -`),
 //! all in one transaction; the rules are in `services::booking_add`.
 
 use std::io::{BufRead, Write};
@@ -13,10 +13,11 @@ use crate::error::{bad_input, exit};
 use crate::services::booking_add::{add_booking, AddOutcome, AddRules, NewBooking};
 use clap::Args;
 
-use crate::args::{DryRun, ForceReason};
+use crate::args::{DryRun, ForceReason, JsonFlag};
 
 #[derive(Debug, Args)]
 #[command(mut_arg("force", |a| a.help("Add to a stream with no seats left (needs --reason)")))]
+#[command(mut_arg("json", |a| a.help("Print the booking as JSON on stdout")))]
 #[command(mut_arg("dry_run", |a| a.help("Check everything and show what would be added, without writing")))]
 pub struct AddArgs {
     /// Telegram user id of the student.
@@ -57,14 +58,27 @@ pub struct AddArgs {
     /// With --status confirmed: do not queue the confirmation message.
     #[arg(long)]
     pub no_notify: bool,
-    /// Print the booking as JSON; with FILE (`-` for stdin), read bookings as JSON Lines from it.
-    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
-    pub json: Option<String>,
+    /// Read the bookings as JSON Lines from FILE (`-` for stdin), all in one transaction;
+    /// prints one JSON line per booking.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<String>,
+    #[command(flatten)]
+    pub output: JsonFlag,
+    /// The old spelling of `--input FILE`, `--json FILE`: kept working, with a
+    /// deprecation line, for the bots already calling it (`--json` itself now
+    /// only means JSON output, as on every other command).
+    #[arg(
+        hide = true,
+        requires = "json",
+        conflicts_with = "input",
+        value_name = "FILE"
+    )]
+    pub json_input: Option<String>,
     #[command(flatten)]
     pub preview: DryRun,
 }
 
-/// One line of `--json -`. Unknown fields are refused: a typo must not drop data.
+/// One line of `--input -`. Unknown fields are refused: a typo must not drop data.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonBooking {
@@ -95,13 +109,21 @@ struct AddedRecord<'a> {
 }
 
 pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
-    let input = args.json.as_deref().filter(|f| !f.is_empty());
+    if let Some(file) = &args.json_input {
+        let file = crate::output::sanitize::shown(file);
+        ctx.out.warn(&crate::tr!(
+            "`--json {file}` is deprecated: use `--input {file}` (--json alone means JSON output)",
+            "`--json {file}` устарело: пишите `--input {file}` (--json без файла — вывод в JSON)"
+        ));
+    }
+    let input = args.input.as_deref().or(args.json_input.as_deref());
     let bookings = match input {
         Some(file) => {
             if args.user_id.is_some() || args.course.is_some() || args.key.is_some() {
-                return Err(bad_input(
-                    "with --json FILE the bookings come from the file; drop --user-id, --course and --key",
-                ));
+                return Err(bad_input(crate::tr!(
+                    "with --input FILE the bookings come from the file; drop --user-id, --course and --key",
+                    "с --input FILE брони берутся из файла; уберите --user-id, --course и --key"
+                )));
             }
             read_json_lines(ctx, file)?
         }
@@ -137,7 +159,7 @@ pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
 fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: bool) -> Result<()> {
     let mut stdout = crate::output::stdout();
     for o in outcomes {
-        if args.json.is_some() {
+        if args.output.json || args.input.is_some() || args.json_input.is_some() {
             crate::output::json::to_writer(
                 &mut stdout,
                 &AddedRecord {
@@ -188,10 +210,10 @@ fn report(ctx: &Context, args: &AddArgs, outcomes: &[AddOutcome], committed: boo
 /// The booking the flags describe.
 fn from_flags(ctx: &Context, args: &AddArgs) -> Result<(Option<usize>, NewBooking)> {
     let user_id = args.user_id.ok_or_else(|| {
-        bad_input("--user-id is required (or --json - to read bookings from stdin)")
+        bad_input("--user-id is required (or --input - to read bookings from stdin)")
     })?;
     let course_id = args.course.ok_or_else(|| {
-        bad_input("--course is required (or --json - to read bookings from stdin)")
+        bad_input("--course is required (or --input - to read bookings from stdin)")
     })?;
     let created_at = match &args.created_at {
         Some(text) => ctx.parse_when("--created-at", text)?,

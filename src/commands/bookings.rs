@@ -75,10 +75,10 @@ Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings i
 --create-stream adds a missing stream). A stream with no seats left is refused (exit 5)\n\
 unless --force --reason. --key makes a retry safe: the same key again prints the same\n\
 booking, exit 0, and writes nothing.\n\n\
---json - reads one JSON object per line from stdin and adds them all in one transaction\n\
+--input - reads one JSON object per line from stdin and adds them all in one transaction\n\
 (a bad line is named and nothing is added); fields: user_id, username, first_name, course,\n\
 stream, referral, discount, status, created_at, key. It prints one JSON line per booking.\n\n\
-Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -"
+Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --input -"
     )]
     Add(AddArgs),
     /// Fix a booking by hand: move it to another stream or course, change discount, referral or names.

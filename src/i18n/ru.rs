@@ -89,10 +89,10 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
 --create-stream добавляет недостающий поток). В заполненный поток — отказ (код 5),\n\
 если нет --force --reason. С --key повтор безопасен: тот же ключ снова печатает ту же\n\
 бронь, код 0, ничего не пишется.\n\n\
---json - читает по одному JSON-объекту на строку из stdin и добавляет все в одной транзакции\n\
+--input - читает по одному JSON-объекту на строку из stdin и добавляет все в одной транзакции\n\
 (плохая строка называется по номеру, не добавляется ничего); поля: user_id, username,\n\
 first_name, course, stream, referral, discount, status, created_at, key.\n\n\
-Примеры:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --json -",
+Примеры:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --input -",
     ),
     (
         "bookings edit",
@@ -424,7 +424,8 @@ pub const ARGS: &[(&str, &str, &str)] = &[
     ("bookings add", "dry_run", "Проверить всё и показать, что было бы добавлено, ничего не записывая"),
     ("bookings add", "first_name", "Имя, как его показывает Telegram"),
     ("bookings add", "force", "Добавить в поток без свободных мест (нужна --reason)"),
-    ("bookings add", "json", "Напечатать бронь в JSON; с FILE (`-` — stdin) прочитать брони из него в формате JSON Lines"),
+    ("bookings add", "input", "Прочитать брони из FILE (`-` — stdin) в формате JSON Lines, все в одной транзакции; печатает по строке JSON на бронь"),
+    ("bookings add", "json", "Напечатать бронь в JSON на stdout"),
     ("bookings add", "key", "Ключ идемпотентности: добавление с уже виденным ключом возвращает ту бронь и ничего не пишет"),
     ("bookings add", "no_notify", "С --status confirmed: не ставить сообщение о подтверждении в очередь"),
     ("bookings add", "reason", "Причина (с --force); сохраняется в журнале аудита"),

@@ -115,7 +115,7 @@ fn another_program_writing_sql_while_paytrack_runs_keeps_the_counts() {
     ];
     let mut add = env
         .std_cmd()
-        .args(["bookings", "add", "--json", &json_file])
+        .args(["bookings", "add", "--input", &json_file])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -24,7 +24,11 @@ fn walk(cmd: &clap::Command, path: &str, found: &mut Coverage) {
     } else {
         found.missing.push(format!("command `{path}`"));
     }
-    for arg in cmd.get_arguments().filter(|a| !is_clap_arg(a)) {
+    // A hidden argument (an old spelling kept working) shows no help.
+    for arg in cmd
+        .get_arguments()
+        .filter(|a| !is_clap_arg(a) && !a.is_hide_set())
+    {
         // Global options are declared (and translated) once, at the top.
         if arg.is_global_set() && !path.is_empty() {
             continue;

@@ -127,6 +127,62 @@ fn add_prints_the_new_id_and_a_key_makes_a_retry_harmless() {
         .contains("8th_stream"));
 }
 
+/// `--json` means output on every command (issue 27): `bookings add` reads
+/// JSON Lines with `--input FILE`, and the old `--json FILE` still works,
+/// with one deprecation line on stderr naming the new spelling.
+#[test]
+fn add_reads_json_lines_with_input_and_the_old_json_file_spelling_still_works() {
+    let env = catalogue();
+    let line =
+        |id: u32| format!("{{\"user_id\": {id}, \"course\": 1, \"stream\": \"9th_stream\"}}\n");
+    let new = env
+        .cmd()
+        .args(["bookings", "add", "--input", "-"])
+        .write_stdin(line(501))
+        .output()
+        .unwrap();
+    assert!(new.status.success(), "{new:?}");
+    let new_err = String::from_utf8_lossy(&new.stderr);
+    assert!(!new_err.contains("deprecated"), "{new_err}");
+    let printed: serde_json::Value = serde_json::from_slice(&new.stdout).expect("one JSON line");
+    assert_eq!(printed["user_id"], 501);
+
+    let old = env
+        .cmd()
+        .args(["bookings", "add", "--json", "-"])
+        .write_stdin(line(502))
+        .output()
+        .unwrap();
+    assert!(old.status.success(), "{old:?}");
+    let old_err = String::from_utf8_lossy(&old.stderr);
+    assert!(
+        old_err.contains("`--json -` is deprecated: use `--input -`"),
+        "{old_err}"
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&old.stdout).expect("one JSON line");
+    assert_eq!(printed["user_id"], 502);
+
+    // `--json` alone is output, as everywhere else: one booking from flags.
+    let out = env.ok(&[
+        "bookings",
+        "add",
+        "--user-id",
+        "503",
+        "--course",
+        "1",
+        "--stream",
+        "9th_stream",
+        "--json",
+    ]);
+    let printed: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(printed["user_id"], 503);
+    // Both spellings of the input at once are refused before anything is read.
+    env.fails(
+        &["bookings", "add", "--json", "-", "--input", "-"],
+        code::USAGE,
+    );
+}
+
 #[test]
 fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
     let env = catalogue();
@@ -141,7 +197,7 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
     );
     let out = env
         .cmd()
-        .args(["bookings", "add", "--json", "-"])
+        .args(["bookings", "add", "--input", "-"])
         .write_stdin(lines)
         .output()
         .unwrap();
@@ -162,7 +218,7 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
         );
     let out = env
         .cmd()
-        .args(["bookings", "add", "--json", "-"])
+        .args(["bookings", "add", "--input", "-"])
         .write_stdin(bad_stream)
         .output()
         .unwrap();
@@ -177,7 +233,7 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
     let good = lines.replace(r#""discont": 10"#, r#""discount": 10"#);
     let out = env
         .cmd()
-        .args(["bookings", "add", "--json", "-"])
+        .args(["bookings", "add", "--input", "-"])
         .write_stdin(good.clone())
         .output()
         .unwrap();
@@ -211,7 +267,7 @@ fn add_json_lines_is_one_transaction_and_names_a_bad_line() {
     // Retried by the bot after a time-out: the keyed line is not added twice.
     let retry = env
         .cmd()
-        .args(["bookings", "add", "--json", "-"])
+        .args(["bookings", "add", "--input", "-"])
         .write_stdin(good.lines().next().unwrap().to_string())
         .output()
         .unwrap();

@@ -368,7 +368,7 @@ fn add_accepts_only_the_years_import_accepts() {
             format!("{{\"user_id\": 7, \"course\": 1, \"created_at\": \"{when}T00:00:00Z\"}}\n");
         let out = env
             .cmd()
-            .args(["bookings", "add", "--json", "-"])
+            .args(["bookings", "add", "--input", "-"])
             .write_stdin(line)
             .output()
             .unwrap();

@@ -1,6 +1,6 @@
 //! Issue 25: a simulated school month. A seeded, deterministic history drives
 //! the real binary through N days — the old system's export changing between
-//! re-imports, the bot adding bookings (`bookings add --json -` with keys and
+//! re-imports, the bot adding bookings (`bookings add --input -` with keys and
 //! retries, and plain SQL), a bank file most days, the example cron jobs on
 //! their schedule and an admin's work — and checks invariants after every day
 //! (FoundationDB's simulation testing in miniature: run over time, not once).
@@ -345,7 +345,7 @@ impl Sim {
         );
     }
 
-    /// The bot: a batch through `bookings add --json -` with keys (sent twice,
+    /// The bot: a batch through `bookings add --input -` with keys (sent twice,
     /// as after a time-out), and a few plain SQL inserts.
     fn bot(&mut self) {
         let n = 5 + self.rng.below(20);
@@ -363,7 +363,7 @@ impl Sim {
             lines.push('\n');
         }
         let now = self.now(11, 0);
-        let args = ["bookings", "add", "--json", "-"];
+        let args = ["bookings", "add", "--input", "-"];
         let first = self.run_at(&now, &args, Some(lines.as_bytes()));
         self.assert_code(&first, &args, &[0]);
         let retry = self.run_at(&self.now(11, 1), &args, Some(lines.as_bytes()));
