@@ -11,9 +11,13 @@ use crate::output::Format;
 pub fn booking_id(text: &str) -> Result<i64, String> {
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
-        Ok(_) => Err("a booking id is a positive number".into()),
-        Err(_) => Err(format!(
+        Ok(_) => Err(crate::tr!(
+            "a booking id is a positive number",
+            "номер брони — положительное число"
+        )),
+        Err(_) => Err(crate::tr!(
             "'{}' is not a booking id (a positive 64-bit number)",
+            "'{}' — не номер брони (положительное 64-битное число)",
             crate::output::sanitize::shown(text)
         )),
     }
@@ -75,8 +79,9 @@ pub fn currency_code(text: &str) -> Result<String, String> {
     if text.len() == 3 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(text.to_ascii_uppercase())
     } else {
-        Err(format!(
+        Err(crate::tr!(
             "'{}' is not a currency code (three letters, e.g. RUB)",
+            "'{}' — не код валюты (три буквы, например RUB)",
             crate::output::sanitize::shown(text)
         ))
     }

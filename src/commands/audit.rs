@@ -47,8 +47,9 @@ fn sha256_hex(text: &str) -> Result<String, String> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(format!(
+        Err(crate::tr!(
             "'{}' is not a SHA-256 hash (64 hex digits)",
+            "'{}' — не хеш SHA-256 (64 шестнадцатеричные цифры)",
             crate::output::sanitize::shown(text)
         ))
     }

@@ -188,7 +188,13 @@ fn status_filter(text: &str) -> Result<StatusFilter, String> {
     }
     text.parse::<Status>()
         .map(StatusFilter::Only)
-        .map_err(|_| format!("[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'", crate::output::sanitize::shown(text)))
+        .map_err(|_| {
+            crate::tr!(
+                "[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'",
+                "[значения: confirmed, pending, cancelled, all; а также 2, 1, -1, paid, canceled] указано '{}'",
+                crate::output::sanitize::shown(text)
+            )
+        })
 }
 
 #[derive(Debug, Args)]
@@ -339,9 +345,12 @@ pub fn list(ctx: &Context, args: ListArgs) -> Result<u8> {
 
 pub fn show(ctx: &Context, id: i64, output: OutputArgs, redact: bool) -> Result<u8> {
     let db = ctx.open_db()?;
-    let mut booking = db
-        .booking(id)?
-        .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
+    let mut booking = db.booking(id)?.ok_or_else(|| {
+        PaytrackError::NotFound(crate::tr!(
+            "booking {id} not found",
+            "бронь {id} не найдена"
+        ))
+    })?;
     let mut payments = db.payments_for_booking(id)?;
     let mut audit = db.audit_for_booking(id)?;
     let mut messages = db.outbox_messages(None, Some(id))?;
@@ -457,8 +466,9 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     };
     if let Some(path) = &args.output {
         if recipients.is_none() && !args.redact && others_can_read_dir_of(path) {
-            ctx.out.warn(&format!(
+            ctx.out.warn(&crate::tr!(
                 "{} holds students' names and other users can read its directory; consider --encrypt-to RECIPIENT or --redact",
+                "в {} имена студентов, а его каталог могут читать другие пользователи; подумайте о --encrypt-to RECIPIENT или --redact",
                 crate::output::sanitize::shown_path(path)
             ));
         }

@@ -274,9 +274,13 @@ fn course_template(ctx: &Context, args: CourseTemplateArgs) -> Result<u8> {
     let text = args.file.as_deref().map(read_template).transpose()?;
     let mut db = ctx.open_db()?;
     if text.is_none() && !args.reset {
-        let course = db
-            .course(args.id)?
-            .ok_or_else(|| PaytrackError::NotFound(format!("course {} not found", args.id)))?;
+        let course = db.course(args.id)?.ok_or_else(|| {
+            PaytrackError::NotFound(crate::tr!(
+                "course {} not found",
+                "курс {} не найден",
+                args.id
+            ))
+        })?;
         let current = match kind {
             MessageKind::Confirmation => course.message_template,
             _ => db.read(|db| db.kind_template(args.id, kind.name()))?,
@@ -297,9 +301,13 @@ fn course_template(ctx: &Context, args: CourseTemplateArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     db.write(|tx| {
-        let course = tx
-            .course(args.id)?
-            .ok_or_else(|| PaytrackError::NotFound(format!("course {} not found", args.id)))?;
+        let course = tx.course(args.id)?.ok_or_else(|| {
+            PaytrackError::NotFound(crate::tr!(
+                "course {} not found",
+                "курс {} не найден",
+                args.id
+            ))
+        })?;
         if let Some(text) = &text {
             check_course_template(tx, args.id, &course.name, text)?;
         }

@@ -66,7 +66,10 @@ fn discount_setting(text: &str) -> Result<Setting<i64>, String> {
     }
     match text.trim().parse::<i64>() {
         Ok(n) if (0..=100).contains(&n) => Ok(Setting::To(n)),
-        _ => Err(format!("'{text}' is not a discount (0 to 100, or none)")),
+        _ => Err(crate::tr!(
+            "'{text}' is not a discount (0 to 100, or none)",
+            "'{text}' — не скидка (от 0 до 100 или none)"
+        )),
     }
 }
 
@@ -95,9 +98,12 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
                 if i % 1024 == 0 {
                     crate::interrupt::check()?;
                 }
-                let booking = tx
-                    .booking(id)?
-                    .ok_or_else(|| PaytrackError::NotFound(format!("booking {id} not found")))?;
+                let booking = tx.booking(id)?.ok_or_else(|| {
+                    PaytrackError::NotFound(crate::tr!(
+                        "booking {id} not found",
+                        "бронь {id} не найдена"
+                    ))
+                })?;
                 if let Some(expected) = &args.expect_stream {
                     let now_in = booking.course_stream.as_deref().unwrap_or("");
                     if now_in != expected {

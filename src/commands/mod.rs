@@ -354,8 +354,9 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
     let mut seen = std::collections::HashSet::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| {
-            bad_input(format!(
+            bad_input(crate::tr!(
                 "{}: line {}: {e}",
+                "{}: строка {}: {e}",
                 crate::output::sanitize::shown_path(path),
                 n + 1
             ))
@@ -365,8 +366,9 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
             continue;
         }
         let id = crate::args::booking_id(text).map_err(|e| {
-            bad_input(format!(
+            bad_input(crate::tr!(
                 "{}: line {}: {e}",
+                "{}: строка {}: {e}",
                 crate::output::sanitize::shown_path(path),
                 n + 1
             ))
@@ -376,8 +378,9 @@ pub fn read_ids(path: &std::path::Path) -> Result<Vec<i64>> {
         }
     }
     if ids.is_empty() {
-        return Err(bad_input(format!(
+        return Err(bad_input(crate::tr!(
             "{}: no booking ids in the file",
+            "{}: в файле нет номеров броней",
             crate::output::sanitize::shown_path(path)
         )));
     }

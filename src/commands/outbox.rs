@@ -200,8 +200,9 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         .and_then(|n| n.checked_mul(unit_ms))
         .filter(|&ms| (1..=3_600_000).contains(&ms))
         .ok_or_else(|| {
-            format!(
+            crate::tr!(
                 "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+                "'{}' — не время ожидания от 1ms до 1h (например 500ms, 30s, 2m)",
                 crate::output::sanitize::shown(text)
             )
         })?;

@@ -22,20 +22,26 @@ pub struct UndoArgs {
 pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
     let prefix = args.operation.trim().to_ascii_lowercase();
     if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad_input(format!(
+        return Err(bad_input(crate::tr!(
             "'{}' is not an operation id (at least 4 hex digits, as printed after a write)",
+            "'{}' — не id операции (не меньше 4 шестнадцатеричных цифр, как печатает команда записи)",
             crate::output::sanitize::for_terminal(&args.operation)
         )));
     }
     let matches = ctx.open_db()?.operations_matching(&prefix)?;
     let operation = match matches.as_slice() {
         [] => {
-            return Err(PaytrackError::NotFound(format!("no operation {prefix}")).into());
+            return Err(PaytrackError::NotFound(crate::tr!(
+                "no operation {prefix}",
+                "операции {prefix} нет"
+            ))
+            .into());
         }
         [one] => one.clone(),
         several => {
-            return Err(bad_input(format!(
+            return Err(bad_input(crate::tr!(
                 "{prefix} names several operations ({}); give more digits",
+                "{prefix} подходит к нескольким операциям ({}); дайте больше цифр",
                 several.join(", ")
             )))
         }

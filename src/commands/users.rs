@@ -251,8 +251,9 @@ pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> 
                 })?,
             };
             if !tx.user_is_known(user_id)? {
-                return Err(PaytrackError::NotFound(format!(
-                    "no booking of user {user_id}; nothing changed (see `paytrack users show {user_id}`)"
+                return Err(PaytrackError::NotFound(crate::tr!(
+                    "no booking of user {user_id}; nothing changed (see `paytrack users show {user_id}`)",
+                    "у пользователя {user_id} нет броней; ничего не изменено (см. `paytrack users show {user_id}`)"
                 ))
                 .into());
             }

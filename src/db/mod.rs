@@ -216,8 +216,9 @@ impl Db {
         if !path.exists() {
             match mode {
                 OpenMode::Existing => {
-                    return Err(PaytrackError::Database(format!(
-                    "database {shown} does not exist (create it with `paytrack init --db {shown}`)"
+                    return Err(PaytrackError::Database(crate::tr!(
+                    "database {shown} does not exist (create it with `paytrack init --db {shown}`)",
+                    "базы {shown} нет (создайте её: `paytrack init --db {shown}`)"
                 ))
                     .into())
                 }

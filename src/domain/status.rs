@@ -104,13 +104,13 @@ pub enum Transition {
 /// Why a change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error("cannot change {from} to {to}: allowed from {from}: {allowed} (use --force with --reason to override)")]
+    #[error("{}", crate::tr!("cannot change {from} to {to}: allowed from {from}: {allowed} (use --force with --reason to override)", "нельзя сменить {from} на {to}: из {from} можно в {allowed} (--force с --reason, чтобы всё же сменить)", from = .from, to = .to, allowed = .allowed))]
     NotAllowed {
         from: Status,
         to: Status,
         allowed: String,
     },
-    #[error("changing {from} to {to} needs --reason")]
+    #[error("{}", crate::tr!("changing {from} to {to} needs --reason", "для смены {from} на {to} нужна --reason", from = .from, to = .to))]
     ReasonRequired { from: Status, to: Status },
 }
 

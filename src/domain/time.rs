@@ -97,8 +97,9 @@ impl DisplayZone {
             _ => jiff::tz::TimeZone::get(name)
                 .map(DisplayZone::Named)
                 .map_err(|_| {
-                    format!(
+                    crate::tr!(
                         "unknown time zone '{}' (use an IANA name such as Europe/Moscow, or UTC)",
+                        "неизвестный часовой пояс '{}' (укажите имя IANA, например Europe/Moscow, или UTC)",
                         crate::output::sanitize::shown(name)
                     )
                 }),
@@ -201,7 +202,11 @@ pub fn parse_instant(
 ) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || {
-        format!("invalid date '{}': use 2024-12-01 (or 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h", crate::output::sanitize::shown(text))
+        crate::tr!(
+            "invalid date '{}': use 2024-12-01 (or 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h",
+            "недопустимая дата '{}': пишите 2024-12-01 (или 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday или возраст, например 7d или 24h",
+            crate::output::sanitize::shown(text)
+        )
     };
     match t {
         "now" => return Ok(now),

@@ -78,7 +78,13 @@ fn russian(mut cmd: Command, path: &str) -> Command {
         return cmd.about("Показать эту справку или справку указанной команды");
     }
     if let Some((about, after)) = command_text(path) {
-        cmd = cmd.about(about).long_about(None).after_help(after);
+        // As with clap's doc comments: the first paragraph is the summary in
+        // a list of commands and `-h`, the whole text is `--help`'s.
+        cmd = match about.split_once("\n\n") {
+            Some((summary, _)) => cmd.about(summary).long_about(about),
+            None => cmd.about(about).long_about(None),
+        }
+        .after_help(after);
     }
     let usage = cmd.get_styles().get_usage();
     let heading = format!("{usage}Использование:{usage:#}");
@@ -176,7 +182,10 @@ pub fn headings(text: &str) -> String {
             match bare.as_str() {
                 "Options:" => line.replacen("Options:", "Параметры:", 1),
                 "Arguments:" => line.replacen("Arguments:", "Аргументы:", 1),
-                _ => line.to_string(),
+                // A command's visible alias in the list of commands.
+                _ => line
+                    .replace("[aliases: ", "[другие имена: ")
+                    .replace("[alias: ", "[другое имя: "),
             }
         })
         .collect()

@@ -46,9 +46,12 @@ pub fn set_fields(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<FieldChanges> {
-    let booking = tx
-        .booking(booking_id)?
-        .ok_or_else(|| PaytrackError::NotFound(format!("booking {booking_id} not found")))?;
+    let booking = tx.booking(booking_id)?.ok_or_else(|| {
+        PaytrackError::NotFound(crate::tr!(
+            "booking {booking_id} not found",
+            "бронь {booking_id} не найдена"
+        ))
+    })?;
     let old = BookingFields::of(&booking);
     let (before, after) = field_changes(&old, new);
     let changes = FieldChanges { before, after };

@@ -145,9 +145,12 @@ pub fn queue_message(
     dedupe_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let booking = tx
-        .booking(booking_id)?
-        .ok_or_else(|| anyhow::anyhow!("booking {booking_id} not found"))?;
+    let booking = tx.booking(booking_id)?.ok_or_else(|| {
+        anyhow::anyhow!(crate::tr!(
+            "booking {booking_id} not found",
+            "бронь {booking_id} не найдена"
+        ))
+    })?;
     queue_message_for(tx, booking, kind, params, dedupe_key, now)
 }
 
@@ -260,9 +263,12 @@ pub fn cancel_messages(
         None => "cancelled by an admin".to_string(),
     };
     for &id in ids {
-        let message = tx
-            .message(id)?
-            .ok_or_else(|| PaytrackError::NotFound(format!("message {id} not found")))?;
+        let message = tx.message(id)?.ok_or_else(|| {
+            PaytrackError::NotFound(crate::tr!(
+                "message {id} not found",
+                "сообщение {id} не найдено"
+            ))
+        })?;
         if !matches!(
             message.status,
             MessageStatus::Pending | MessageStatus::Failed
@@ -294,9 +300,12 @@ pub fn cancel_messages(
 /// `message.retried` audit entry each).
 pub fn retry_messages(tx: &WriteTx, ids: &[i64], actor: &str, now: DateTime<Utc>) -> Result<()> {
     for &id in ids {
-        let message = tx
-            .message(id)?
-            .ok_or_else(|| PaytrackError::NotFound(format!("message {id} not found")))?;
+        let message = tx.message(id)?.ok_or_else(|| {
+            PaytrackError::NotFound(crate::tr!(
+                "message {id} not found",
+                "сообщение {id} не найдено"
+            ))
+        })?;
         // A cancelled message may have been stopped by mistake; a withdrawn
         // one is untrue (its booking changed) and stays withdrawn.
         if !matches!(

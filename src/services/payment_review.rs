@@ -56,7 +56,11 @@ pub fn assign(
     now: DateTime<Utc>,
 ) -> Result<AssignOutcome> {
     let stored = tx.payment_by_id(request.payment_id)?.ok_or_else(|| {
-        PaytrackError::NotFound(format!("payment {} not found", request.payment_id))
+        PaytrackError::NotFound(crate::tr!(
+            "payment {} not found",
+            "платёж {} не найден",
+            request.payment_id
+        ))
     })?;
     let payment = stored.payment;
     let old_outcome = PaymentOutcome::from_name(&payment.outcome);
@@ -91,7 +95,11 @@ pub fn assign(
         .into());
     }
     let booking = tx.booking(request.booking_id)?.ok_or_else(|| {
-        PaytrackError::NotFound(format!("booking {} not found", request.booking_id))
+        PaytrackError::NotFound(crate::tr!(
+            "booking {} not found",
+            "бронь {} не найдена",
+            request.booking_id
+        ))
     })?;
     let facts = booking_facts(tx, &booking)?;
     let currency = if payment.currency.is_empty() {
@@ -190,9 +198,12 @@ pub fn resolve(
     }
     let mut done = Vec::new();
     for &id in payment_ids {
-        let stored = tx
-            .payment_by_id(id)?
-            .ok_or_else(|| PaytrackError::NotFound(format!("payment {id} not found")))?;
+        let stored = tx.payment_by_id(id)?.ok_or_else(|| {
+            PaytrackError::NotFound(crate::tr!(
+                "payment {id} not found",
+                "платёж {id} не найден"
+            ))
+        })?;
         let p = stored.payment;
         if !PaymentOutcome::from_name(&p.outcome).is_some_and(PaymentOutcome::needs_attention) {
             return Err(bad_input(format!(
@@ -284,7 +295,11 @@ pub fn refund(
         return Err(bad_input("--amount must be above zero (the sum returned)"));
     }
     let booking = tx.booking(request.booking_id)?.ok_or_else(|| {
-        PaytrackError::NotFound(format!("booking {} not found", request.booking_id))
+        PaytrackError::NotFound(crate::tr!(
+            "booking {} not found",
+            "бронь {} не найдена",
+            request.booking_id
+        ))
     })?;
     let facts = booking_facts(tx, &booking)?;
     if let Some(expected) = &facts.currency {

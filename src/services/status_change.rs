@@ -75,7 +75,11 @@ pub fn change_status(
     now: DateTime<Utc>,
 ) -> Result<StatusChangeOutcome> {
     let booking = tx.booking(change.booking_id)?.ok_or_else(|| {
-        PaytrackError::NotFound(format!("booking {} not found", change.booking_id))
+        PaytrackError::NotFound(crate::tr!(
+            "booking {} not found",
+            "бронь {} не найдена",
+            change.booking_id
+        ))
     })?;
     change_status_of(tx, &booking, change, actor, now)
 }

@@ -51,7 +51,11 @@ pub fn undo_operation(
 ) -> Result<UndoReport> {
     let entries = tx.operation_entries(operation)?;
     if entries.is_empty() {
-        return Err(PaytrackError::NotFound(format!("no operation {operation}")).into());
+        return Err(PaytrackError::NotFound(crate::tr!(
+            "no operation {operation}",
+            "операции {operation} нет"
+        ))
+        .into());
     }
     if let Some(by) = tx.undone_by(operation)? {
         return Err(PaytrackError::ExpectationFailed(format!(
@@ -106,7 +110,10 @@ pub fn undo_operation(
             action::BOOKING_EDITED => {
                 let old = object(entry.old_value.as_deref())?;
                 let booking = tx.booking(booking_id)?.ok_or_else(|| {
-                    PaytrackError::NotFound(format!("booking {booking_id} not found"))
+                    PaytrackError::NotFound(crate::tr!(
+                        "booking {booking_id} not found",
+                        "бронь {booking_id} не найдена"
+                    ))
                 })?;
                 let restored = BookingFields::of(&booking)
                     .with(&old)

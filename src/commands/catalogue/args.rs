@@ -114,10 +114,10 @@ fn chat_link_setting(text: &str) -> Result<Setting<String>, String> {
     if scheme_ok && clean && text.len() > 8 && text.chars().count() <= 512 {
         Ok(Setting::To(text.to_string()))
     } else {
-        Err(
-            "a chat link is an https:// or tg:// URL without spaces, e.g. https://t.me/+AbCdEf"
-                .into(),
-        )
+        Err(crate::tr!(
+            "a chat link is an https:// or tg:// URL without spaces, e.g. https://t.me/+AbCdEf",
+            "ссылка на чат — URL https:// или tg:// без пробелов, например https://t.me/+AbCdEf"
+        ))
     }
 }
 
@@ -126,7 +126,10 @@ fn price_setting(text: &str) -> Result<Setting<i64>, String> {
         return Ok(Setting::Clear);
     }
     match crate::domain::money::parse_amount(text)? {
-        minor if minor < 0 => Err("a price cannot be negative".into()),
+        minor if minor < 0 => Err(crate::tr!(
+            "a price cannot be negative",
+            "цена не может быть отрицательной"
+        )),
         minor => Ok(Setting::To(minor)),
     }
 }
@@ -137,8 +140,9 @@ fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
     }
     match text.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Setting::To(n)),
-        _ => Err(format!(
+        _ => Err(crate::tr!(
             "'{}' is not a capacity (a whole number of seats, or none)",
+            "'{}' — не число мест (целое число или none)",
             crate::output::sanitize::shown(text)
         )),
     }

@@ -139,8 +139,9 @@ pub struct PaymentsRefundArgs {
 fn payment_id(text: &str) -> Result<i64, String> {
     match text.trim().trim_start_matches('#').parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "'{text}' is not a payment id (a positive whole number)"
+        _ => Err(crate::tr!(
+            "'{text}' is not a payment id (a positive whole number)",
+            "'{text}' — не номер платежа (целое положительное число)"
         )),
     }
 }
