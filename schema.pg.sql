@@ -6,6 +6,11 @@
 -- init` applies the pending ones in one transaction under an advisory lock,
 -- and records the version in paytrack.schema_version. The counter triggers on
 -- the bot's table are not here: `init --adopt` installs them (src/db/pg/adopt.rs).
+--
+-- One history with schema.sql (issue 27): migrations 1–4 here reached the
+-- shape of schema.sql's 1–9; from 10 on, every number is a section in both
+-- files (comments only where one engine needs nothing), and a database at 4
+-- goes straight to 10. A new migration takes the next number in both files.
 
 -- migration: 1
 -- Per-stream counters, kept by the triggers `init --adopt` installs on

@@ -5,6 +5,13 @@
 -- and sets `PRAGMA user_version = N`. A shipped section is never edited:
 -- change the schema by appending a new section at the end of this file.
 --
+-- One history for both engines (issue 27): from migration 10 on, every number
+-- is a section here and in schema.pg.sql (comments only where one engine
+-- needs nothing), so version N is the same shape on SQLite and PostgreSQL.
+-- A new migration takes the next number in both files
+-- (`db::MIGRATIONS_IN_STEP_FROM`; tests/cli/pg_schema.rs compares the
+-- tables, columns, nullability, type classes and CHECK lists init makes).
+--
 -- Conventions: times are UTC RFC 3339 text with six fractional digits
 -- (`2024-03-01T07:06:00.532084Z`), so text order is time order; money is an
 -- integer number of minor units (kopecks, cents).

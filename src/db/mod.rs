@@ -673,6 +673,15 @@ impl WriteTx<'_> {
     }
 }
 
+/// One migration history for both engines (issue 27): from this number on,
+/// schema.sql and schema.pg.sql are numbered in step. Every migration
+/// number is a section in both files (a section of comments only where one
+/// engine needs nothing), so version N means the same tables, columns and
+/// CHECK lists on either (tests/cli/pg_schema.rs compares them). Before it,
+/// PostgreSQL's migrations 1–4 reached the shape of SQLite's 1–9 in fewer
+/// steps; a PostgreSQL database goes from 4 straight to this number.
+pub const MIGRATIONS_IN_STEP_FROM: u32 = 10;
+
 /// The highest migration number in schema.sql.
 pub fn latest_version() -> u32 {
     migrations().map(|(v, _)| v).max().unwrap_or(0)
@@ -943,5 +952,51 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         ConstraintViolation => Some(exit::BAD_INPUT),
         OperationInterrupted => Some(exit::INTERRUPTED),
         _ => None,
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod migration_history_tests {
+    use super::*;
+
+    fn numbers(schema: &'static str) -> Vec<u32> {
+        migration_sections(schema).map(|(n, _)| n).collect()
+    }
+
+    /// SQLite's migrations run 1, 2, … without a gap; PostgreSQL's run
+    /// 1–4 and then take exactly SQLite's numbers from
+    /// MIGRATIONS_IN_STEP_FROM on, so both files always end at the same
+    /// version once the histories meet.
+    #[test]
+    fn the_two_schema_files_are_numbered_in_step() {
+        let sqlite = numbers(SCHEMA);
+        let postgres = numbers(pg::SCHEMA);
+        assert_eq!(sqlite, (1..=latest_version()).collect::<Vec<_>>());
+        let early: Vec<u32> = postgres
+            .iter()
+            .copied()
+            .filter(|n| *n < MIGRATIONS_IN_STEP_FROM)
+            .collect();
+        assert_eq!(
+            early,
+            vec![1, 2, 3, 4],
+            "PostgreSQL's history before the step is shipped"
+        );
+        let in_step = |v: &[u32]| -> Vec<u32> {
+            v.iter()
+                .copied()
+                .filter(|n| *n >= MIGRATIONS_IN_STEP_FROM)
+                .collect()
+        };
+        assert_eq!(
+            in_step(&postgres),
+            in_step(&sqlite),
+            "from migration {MIGRATIONS_IN_STEP_FROM} on, each number is a section of both \
+             schema.sql and schema.pg.sql (comments only where one engine needs nothing)"
+        );
+        if latest_version() >= MIGRATIONS_IN_STEP_FROM {
+            assert_eq!(pg::latest_version(), latest_version());
+        }
+        assert!(migration_sections(pg::SCHEMA).all(|(_, sql)| sql.contains("paytrack")));
     }
 }

@@ -445,7 +445,7 @@ fn paytrack_cmd(home: &Path, db: &Path) -> std::process::Command {
 /// The PostgreSQL backend: a database per test on the server named by
 /// PAYTRACK_TEST_PG, cloned from a template this process initialises once.
 #[cfg(feature = "postgres")]
-mod pg {
+pub(crate) mod pg {
     use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Mutex, OnceLock};

@@ -20,6 +20,8 @@ mod payments_people;
 mod pg_backend;
 mod pg_reliability;
 #[cfg(feature = "postgres")]
+mod pg_schema;
+#[cfg(feature = "postgres")]
 mod pg_trust;
 mod pipeline;
 mod privacy;
