@@ -1,8 +1,9 @@
 //! The audit log table: appending under the write lock, reading, verifying.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::sql::Row;
 
@@ -29,7 +30,7 @@ pub struct AuditFilter {
 const COLUMNS: &str = "id, at, actor, action, booking_id, old_value, new_value, reason, details, \
      prev_hash, hash, format, operation_id";
 
-fn entry_from_row(row: &Row) -> rusqlite::Result<AuditEntry> {
+fn entry_from_row(row: &Row) -> super::error::Result<AuditEntry> {
     Ok(AuditEntry {
         id: row.get(0)?,
         at: row.get(1)?,
@@ -62,7 +63,7 @@ pub(super) fn entry_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<
 }
 
 /// Fills in the personal fields of a format-2 entry from `audit_personal`.
-fn load_personal(conn: super::sql::Conn<'_>, entry: &mut AuditEntry) -> rusqlite::Result<()> {
+fn load_personal(conn: super::sql::Conn<'_>, entry: &mut AuditEntry) -> super::error::Result<()> {
     if entry.format == FORMAT_CLEAR {
         return Ok(());
     }
@@ -78,7 +79,7 @@ fn load_personal(conn: super::sql::Conn<'_>, entry: &mut AuditEntry) -> rusqlite
                 salt: r.get(3)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::error::Result<_>>()?;
     Ok(())
 }
 
@@ -166,10 +167,10 @@ fn insert_entries(conn: super::sql::Conn<'_>, entries: &[AuditEntry]) -> Result<
             "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
             super::sql::values_rows(13, chunk.len())
         ))?;
-        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 13);
+        let mut params: Vec<&dyn super::value::ToValue> = Vec::with_capacity(chunk.len() * 13);
         for e in chunk {
             params.extend_from_slice(&[
-                &e.id as &dyn rusqlite::ToSql,
+                &e.id as &dyn super::value::ToValue,
                 &e.at,
                 &e.actor,
                 &e.action,
@@ -210,7 +211,7 @@ impl Db {
         let mut stmt = self.conn().prepare(&sql)?;
         let mut rows: Vec<AuditEntry> = stmt
             .query_map(super::sql::params_from_iter(args.iter()), entry_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         rows.reverse();
         // Shown to people: personal values in place, "(erased)" where erased.
         rows.into_iter()
@@ -268,9 +269,9 @@ impl Db {
 }
 
 /// `SELECT … FROM audit_log WHERE …` for `filter`, with its parameters.
-fn audit_where(filter: &AuditFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+fn audit_where(filter: &AuditFilter) -> (String, Vec<Box<dyn super::value::ToValue>>) {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut args: Vec<Box<dyn super::value::ToValue>> = Vec::new();
     if let Some(b) = filter.booking_id {
         args.push(Box::new(b));
         sql += &format!(" AND booking_id = ?{}", args.len());
@@ -363,7 +364,7 @@ impl Db {
             let Some(row) = row else { break };
             // A column of the wrong type is tampering, not a driver failure
             // (issue 17: `audit verify` exited 1 with rusqlite's message).
-            let read = (|| -> rusqlite::Result<()> {
+            let read = (|| -> super::error::Result<()> {
                 let entry = match &mut pending {
                     Some(entry) => entry,
                     None => pending.insert(entry_from_row(&row)?),
@@ -385,12 +386,7 @@ impl Db {
             })();
             match read {
                 Ok(()) => {}
-                Err(
-                    rusqlite::Error::InvalidColumnType(..)
-                    | rusqlite::Error::FromSqlConversionFailure(..)
-                    | rusqlite::Error::IntegralValueOutOfRange(..)
-                    | rusqlite::Error::Utf8Error(..),
-                ) => {
+                Err(super::error::Error::Column { .. }) => {
                     walk.unreadable(id);
                     break;
                 }

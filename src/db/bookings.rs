@@ -1,9 +1,9 @@
 //! The bookings table: filtered listing with keyset pagination, streaming
 //! export, inserts and status updates.
 
+use super::value::{params, ToValue};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, ToSql};
 
 use super::sql::{Dialect, Row};
 
@@ -18,7 +18,7 @@ use crate::domain::Status;
 const COLUMNS: &str = "b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, \
      b.confirmed, b.created_at, b.referral_code, b.discount_percent, b.updated_at, b.confirmed_at";
 
-fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
+fn booking_from_row(row: &Row) -> super::error::Result<Booking> {
     let code: i64 = row.get(6)?;
     Ok(Booking {
         id: row.get(0)?,
@@ -29,11 +29,7 @@ fn booking_from_row(row: &Row) -> rusqlite::Result<Booking> {
         course_stream: row.get(5)?,
         // The CHECK constraint keeps other values out; a hand-edited file gets a clear error.
         status: Status::from_code(code).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                6,
-                rusqlite::types::Type::Integer,
-                format!("invalid status code {code}").into(),
-            )
+            super::error::Error::invalid_column(6, format!("invalid status code {code}"))
         })?,
         created_at: row.get(7)?,
         referral_code: row.get(8)?,
@@ -62,18 +58,16 @@ const COLUMN_NAMES: [&str; 12] = [
 /// Why a bookings row (read with `COLUMNS`) cannot be read as a booking,
 /// when the reason is its data (a value of the wrong type or out of range,
 /// as another program can write); None for any other error.
-fn unreadable_booking(row: &Row, err: &rusqlite::Error) -> Option<String> {
-    let column = match err {
-        rusqlite::Error::InvalidColumnType(i, _, _)
-        | rusqlite::Error::FromSqlConversionFailure(i, _, _)
-        | rusqlite::Error::IntegralValueOutOfRange(i, _) => *i,
-        _ => return None,
+fn unreadable_booking(row: &Row, err: &super::error::Error) -> Option<String> {
+    use super::value::ValueRef;
+    let super::error::Error::Column { index: column, .. } = *err else {
+        return None;
     };
     let shown = |i: usize| match row.get_ref(i) {
-        Ok(rusqlite::types::ValueRef::Null) => "NULL".to_string(),
-        Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
-        Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
-        Ok(rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t)) => {
+        Ok(ValueRef::Null) => "NULL".to_string(),
+        Ok(ValueRef::Integer(v)) => v.to_string(),
+        Ok(ValueRef::Real(v)) => v.to_string(),
+        Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => {
             crate::output::sanitize::shown(&String::from_utf8_lossy(t))
         }
         Err(_) => "?".to_string(),
@@ -110,12 +104,12 @@ pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<Stri
 #[derive(Default)]
 pub(super) struct Conditions {
     pub(super) sql: Vec<String>,
-    pub(super) args: Vec<Box<dyn ToSql>>,
+    pub(super) args: Vec<Box<dyn ToValue>>,
 }
 
 impl Conditions {
     /// Adds a condition; `?` in `sql` is replaced by the next numbered placeholder.
-    pub(super) fn push(&mut self, sql: &str, values: Vec<Box<dyn ToSql>>) {
+    pub(super) fn push(&mut self, sql: &str, values: Vec<Box<dyn ToValue>>) {
         let mut out = String::new();
         let mut values = values.into_iter();
         for (i, part) in sql.split('?').enumerate() {
@@ -381,7 +375,7 @@ fn build_list(
     after: Option<&Cursor>,
     limit: Option<u64>,
     dialect: Dialect,
-) -> (String, Vec<Box<dyn ToSql>>) {
+) -> (String, Vec<Box<dyn ToValue>>) {
     // A search listed in id order walks the trigram index's matches newest
     // first and stops at the page's end, common name or none; the other
     // filters are checked on each match's row.
@@ -543,7 +537,7 @@ impl Db {
             .query_map(super::sql::params_from_iter(args.iter()), |r| {
                 r.get::<_, String>(3)
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }
@@ -629,7 +623,7 @@ pub(super) fn bookings_by_ids(
     let rows = stmt.query_map(super::sql::params_from_iter(ids.iter()), |r| {
         Ok((booking_from_row(r)?, r.get(12)?))
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<super::error::Result<_>>()?)
 }
 
 pub(super) fn booking_by_id(conn: super::sql::Conn<'_>, id: i64) -> Result<Option<Booking>> {
@@ -703,7 +697,7 @@ impl WriteTx<'_> {
             .take(BOOKINGS_AHEAD);
         let rows = stmt
             .query_map(super::sql::params_from_iter(padded), booking_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -732,8 +726,8 @@ impl WriteTx<'_> {
               RETURNING id",
                 super::sql::placeholders(chunk.len())
             ))?;
-            let mut params: Vec<&dyn ToSql> = vec![&to, &now, &to, &now, &from];
-            params.extend(chunk.iter().map(|id| id as &dyn ToSql));
+            let mut params: Vec<&dyn ToValue> = vec![&to, &now, &to, &now, &from];
+            params.extend(chunk.iter().map(|id| id as &dyn ToValue));
             let mut rows = stmt.query(params.as_slice())?;
             while let Some(row) = rows.next()? {
                 changed.insert(row.get::<_, i64>(0)?);
@@ -777,7 +771,7 @@ impl WriteTx<'_> {
         for chunk in batch.chunks(INSERT_BATCH_ROWS) {
             let mut stmt = self.conn().prepare_cached(&insert_sql(chunk.len()))?;
             let mut index = 0;
-            let mut bind = |value: &dyn ToSql| -> rusqlite::Result<()> {
+            let mut bind = |value: &dyn ToValue| -> super::error::Result<()> {
                 index += 1;
                 stmt.raw_bind_parameter(index, value)
             };
@@ -833,7 +827,7 @@ impl WriteTx<'_> {
                      OR (type = 'trigger' AND name = 'bookings_search_insert')",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         for (name, sql) in &indexes {
             let kind = if sql.starts_with("CREATE TRIGGER") {
                 "TRIGGER"

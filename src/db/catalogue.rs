@@ -1,8 +1,9 @@
 //! Courses and streams: human names, prices and capacities for the codes bookings use.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{Db, WriteTx};
@@ -177,7 +178,7 @@ impl WriteTx<'_> {
         )?;
         let rows = stmt
             .query_map([course_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -306,7 +307,7 @@ fn kind_template_of(
         .optional()?)
 }
 
-fn stream_from_row(r: &super::sql::Row) -> rusqlite::Result<Stream> {
+fn stream_from_row(r: &super::sql::Row) -> super::error::Result<Stream> {
     Ok(Stream {
         course_id: r.get(0)?,
         code: r.get(1)?,
@@ -330,7 +331,7 @@ impl Db {
                     message_template: r.get(2)?,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -346,7 +347,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([course_id], stream_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -367,7 +368,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([code], stream_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }
@@ -412,7 +413,7 @@ impl Db {
                     blocked: r.get(5)?,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }
@@ -429,7 +430,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -444,7 +445,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([course_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }

@@ -22,7 +22,7 @@ impl Db {
             .prepare(&format!("PRAGMA {pragma}({MAX_FINDINGS})"))?;
         let lines: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         // One row can hold several problems, one per line.
         Ok(lines
             .iter()
@@ -75,7 +75,10 @@ impl Db {
             .execute_batch("ROLLBACK TO search_check; RELEASE search_check")?;
         match outcome {
             Ok(()) => Ok(Some(Vec::new())),
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            Err(e)
+                if e.as_sqlite().and_then(rusqlite::Error::sqlite_error_code)
+                    == Some(rusqlite::ErrorCode::DatabaseCorrupt) =>
+            {
                 Ok(Some(vec![
                     "the search index (bookings_search) does not match the bookings; \
                  `paytrack check` cannot repair it: rebuild it with \
@@ -115,7 +118,7 @@ impl Db {
                 r.get::<_, String>(1)?
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<super::error::Result<_>>()?)
     }
 }
 
@@ -123,7 +126,7 @@ impl Db {
 pub fn is_corruption(err: &anyhow::Error) -> bool {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     err.chain().any(|c| {
-        c.downcast_ref::<rusqlite::Error>()
+        super::error::sqlite_error(c)
             .and_then(rusqlite::Error::sqlite_error_code)
             .is_some_and(|code| matches!(code, DatabaseCorrupt | NotADatabase))
     }) || err.chain().any(|c| c.to_string().contains("is corrupt"))

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod bookings;
 pub mod catalogue;
 pub mod check;
+pub mod error;
 pub mod operations;
 pub mod outbox;
 pub mod payments;
@@ -22,9 +23,11 @@ pub mod pg;
 pub mod privacy;
 pub mod provider_facts;
 pub mod sql;
+mod sqlite;
 pub mod stats;
 pub mod sync;
 pub mod users;
+pub mod value;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -866,17 +869,16 @@ fn has_no_write_permission(path: &Path) -> bool {
 /// The SQLite error code somewhere in an error's chain, if any.
 fn sqlite_code(err: &anyhow::Error) -> Option<rusqlite::ErrorCode> {
     err.chain()
-        .find_map(|c| c.downcast_ref::<rusqlite::Error>())
+        .find_map(error::sqlite_error)
         .and_then(rusqlite::Error::sqlite_error_code)
 }
 
 /// SQLite's extended result code somewhere in an error's chain, if any.
 fn extended_code(err: &anyhow::Error) -> Option<i32> {
-    err.chain()
-        .find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
-            Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code),
-            _ => None,
-        })
+    err.chain().find_map(|c| match error::sqlite_error(c) {
+        Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code),
+        _ => None,
+    })
 }
 
 /// Turns a storage failure during a write (disk full, I/O error, read-only)
@@ -937,7 +939,7 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(code) = pg::exit_code_for(cause) {
         return Some(code);
     }
-    let err = cause.downcast_ref::<rusqlite::Error>()?;
+    let err = error::sqlite_error(cause)?;
     match err.sqlite_error_code()? {
         DatabaseBusy | DatabaseLocked => Some(exit::BUSY),
         DatabaseCorrupt

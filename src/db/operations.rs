@@ -1,8 +1,9 @@
 //! Operations: every audit entry of one write transaction carries its id;
 //! `undo` reads an operation back and checks what happened since.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
-use rusqlite::{params, OptionalExtension};
 
 use super::{Db, WriteTx};
 use crate::domain::audit::{action, AuditEntry};
@@ -26,7 +27,7 @@ impl WriteTx<'_> {
         )?;
         let rows = stmt
             .query_map(params![booking_id, after_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -49,7 +50,7 @@ fn operation_entries(conn: super::sql::Conn<'_>, operation_id: &str) -> Result<V
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM audit_log WHERE operation_id = ?1 ORDER BY id")?
         .query_map([operation_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::error::Result<_>>()?;
     let mut entries = Vec::with_capacity(ids.len());
     for id in ids {
         entries.extend(super::audit::entry_by_id(conn, id)?);
@@ -70,7 +71,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map([prefix.to_string(), format!("{prefix}g")], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }

@@ -7,9 +7,10 @@
 //! is still ours (compare-and-set on `claimed_by`). A drain that died leaves
 //! its claim behind; another drain takes it over once the lease has run out.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{Db, WriteTx};
@@ -143,7 +144,7 @@ pub const HELD_FOR_BLOCK: &str =
 const COLUMNS: &str = "id, booking_id, chat_id, kind, body, status, attempts, next_attempt_at, \
      last_error, created_at, sent_at, claimed_by, claimed_at, params, dedupe_key";
 
-fn message_from_row(r: &super::sql::Row) -> rusqlite::Result<OutboxMessage> {
+fn message_from_row(r: &super::sql::Row) -> super::error::Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: r.get(0)?,
         booking_id: r.get(1)?,
@@ -154,11 +155,7 @@ fn message_from_row(r: &super::sql::Row) -> rusqlite::Result<OutboxMessage> {
         status: {
             let name: String = r.get(5)?;
             MessageStatus::from_name(&name).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    5,
-                    rusqlite::types::Type::Text,
-                    format!("invalid message status '{name}'").into(),
-                )
+                super::error::Error::invalid_column(5, format!("invalid message status '{name}'"))
             })?
         },
         attempts: r.get(6)?,
@@ -198,7 +195,7 @@ fn message_facts(
         .query_map(params![booking.id, catalogue.currency], |r| {
             r.get::<_, i64>(0)
         })?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+        .collect::<super::error::Result<Vec<i64>>>()?;
     Ok(Some(catalogue.facts(booking, amounts)))
 }
 
@@ -275,10 +272,10 @@ fn message_catalogue(
 
 /// The WHERE clause and arguments of a `MessageFilter` (over `outbox o`
 /// joined with `bookings b`); values are always parameters.
-fn filter_sql(f: &MessageFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+fn filter_sql(f: &MessageFilter) -> (String, Vec<Box<dyn super::value::ToValue>>) {
     let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn rusqlite::ToSql>| {
+    let mut args: Vec<Box<dyn super::value::ToValue>> = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn super::value::ToValue>| {
         args.push(value);
         clauses.push(clause.replace('?', &format!("?{}", args.len())));
     };
@@ -371,11 +368,11 @@ impl WriteTx<'_> {
                  RETURNING booking_id, id",
                 super::sql::values_rows(8, chunk.len())
             ))?;
-            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 8);
+            let mut params: Vec<&dyn super::value::ToValue> = Vec::with_capacity(chunk.len() * 8);
             for m in chunk {
                 debug_assert!(m.dedupe_key.is_none());
                 params.extend_from_slice(&[
-                    &m.booking_id as &dyn rusqlite::ToSql,
+                    &m.booking_id as &dyn super::value::ToValue,
                     &m.chat_id,
                     &m.kind,
                     &m.body,
@@ -452,7 +449,7 @@ impl WriteTx<'_> {
                 params![booking_id, kind.name(), status.name(), reason],
                 |r| r.get::<_, i64>(0),
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<super::error::Result<Vec<_>>>()?;
         ids.sort_unstable();
         Ok(ids)
     }
@@ -588,7 +585,7 @@ impl WriteTx<'_> {
         ))?;
         let ids = stmt
             .query_map(super::sql::params_from_iter(args.iter()), |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(ids)
     }
 
@@ -728,8 +725,8 @@ impl WriteTx<'_> {
               RETURNING id",
                 super::sql::placeholders(chunk.len())
             ))?;
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&HELD_FOR_BLOCK];
-            params.extend(chunk.iter().map(|id| id as &dyn rusqlite::ToSql));
+            let mut params: Vec<&dyn super::value::ToValue> = vec![&HELD_FOR_BLOCK];
+            params.extend(chunk.iter().map(|id| id as &dyn super::value::ToValue));
             let mut rows = stmt.query(params.as_slice())?;
             while let Some(row) = rows.next()? {
                 held.push(row.get::<_, i64>(0)?);
@@ -773,7 +770,7 @@ impl Db {
         ))?;
         let rows = stmt
             .query_map(params![status, booking_id], message_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -796,7 +793,7 @@ impl Db {
         ))?;
         let rows = stmt
             .query_map(super::sql::params_from_iter(args.iter()), message_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 

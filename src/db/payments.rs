@@ -1,8 +1,9 @@
 //! The payments table: money received, one row per provider payment.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::bookings::Conditions;
@@ -92,7 +93,7 @@ fn open_attention_sql() -> String {
     )
 }
 
-fn payment_from_row(r: &super::sql::Row) -> rusqlite::Result<Payment> {
+fn payment_from_row(r: &super::sql::Row) -> super::error::Result<Payment> {
     Ok(Payment {
         id: r.get(0)?,
         provider: r.get(1)?,
@@ -158,7 +159,7 @@ impl WriteTx<'_> {
         ))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            keys.insert(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
+            keys.insert(row.get_str(0)?, row.get_str(1)?);
         }
         Ok(keys)
     }
@@ -172,7 +173,7 @@ impl WriteTx<'_> {
             .prepare("SELECT DISTINCT booking_id FROM payments WHERE booking_id IS NOT NULL")?;
         let ids = stmt
             .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<rustc_hash::FxHashSet<i64>>>()?;
+            .collect::<super::error::Result<rustc_hash::FxHashSet<i64>>>()?;
         self.cache.borrow_mut().paid_bookings = Some(ids);
         Ok(())
     }
@@ -212,7 +213,7 @@ impl WriteTx<'_> {
                   WHERE booking_id = ?1 AND outcome IN {RECEIVED_OUTCOMES} ORDER BY id"
             ))?
             .query_map(params![booking_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+            .collect::<super::error::Result<Vec<(String, i64)>>>()?;
         Ok(rows)
     }
 
@@ -318,11 +319,11 @@ impl WriteTx<'_> {
                 super::sql::values_rows(10, chunk.len())
             ))?;
             let outcomes: Vec<&'static str> = chunk.iter().map(|r| r.outcome.as_str()).collect();
-            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 10);
+            let mut params: Vec<&dyn super::value::ToValue> = Vec::with_capacity(chunk.len() * 10);
             for (row, outcome) in chunk.iter().zip(&outcomes) {
                 let p = row.payment;
                 params.extend_from_slice(&[
-                    &p.provider as &dyn rusqlite::ToSql,
+                    &p.provider as &dyn super::value::ToValue,
                     &p.external_id,
                     &p.booking_id,
                     &p.amount_minor,
@@ -367,7 +368,7 @@ impl WriteTx<'_> {
             .query_map(params![booking_id], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<super::error::Result<Vec<_>>>()?;
         let mut by_currency = std::collections::BTreeMap::<String, Vec<i64>>::new();
         for (currency, amount) in rows {
             by_currency.entry(currency).or_default().push(amount);
@@ -506,7 +507,7 @@ impl WriteTx<'_> {
             .query_map(params![booking_id, currency, before_id], |r| {
                 r.get::<_, i64>(0)
             })?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+            .collect::<super::error::Result<Vec<i64>>>()?;
         Money::sum(amounts)
             .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
     }
@@ -556,7 +557,7 @@ impl WriteTx<'_> {
             .query_map(params![booking_id, currency, without_payment], |r| {
                 r.get::<_, i64>(0)
             })?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+            .collect::<super::error::Result<Vec<i64>>>()?;
         Money::sum(amounts)
             .ok_or_else(|| anyhow::anyhow!("booking {booking_id}: payments too large to add up"))
     }
@@ -570,7 +571,7 @@ impl Db {
         ))?;
         let rows = stmt
             .query_map([booking_id], payment_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -613,7 +614,7 @@ impl Db {
                 super::sql::params_from_iter(c.args.iter()),
                 payment_from_row,
             )?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }
@@ -630,7 +631,7 @@ pub struct ProviderSettings {
     pub payments: i64,
 }
 
-fn provider_from_row(r: &super::sql::Row) -> rusqlite::Result<ProviderSettings> {
+fn provider_from_row(r: &super::sql::Row) -> super::error::Result<ProviderSettings> {
     Ok(ProviderSettings {
         provider: r.get(0)?,
         column_map: r
@@ -665,7 +666,7 @@ impl Db {
             .prepare(&format!("{PROVIDER_SQL} ORDER BY x.provider"))?;
         let rows = stmt
             .query_map([], provider_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }

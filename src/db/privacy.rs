@@ -3,9 +3,9 @@
 //! old message bodies. Ids, statuses, amounts and dates are never touched,
 //! so the accounts and the statistics stay as they were.
 
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
 
 use super::{Db, WriteTx};
@@ -90,7 +90,7 @@ impl WriteTx<'_> {
                 let users: Vec<i64> = conn
                     .prepare("SELECT DISTINCT user_id FROM temp.erase_bookings")?
                     .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
+                    .collect::<super::error::Result<_>>()?;
                 let mut insert = conn
                     .prepare("INSERT INTO temp.erase_users (user_id, pseudonym) VALUES (?1, ?2)")?;
                 for user_id in users {
@@ -172,7 +172,7 @@ impl WriteTx<'_> {
                   ORDER BY b.id LIMIT 10",
             )?
             .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         if !missed.is_empty() {
             let ids: Vec<String> = missed.iter().map(i64::to_string).collect();
             return Err(crate::error::PaytrackError::ExpectationFailed(format!(

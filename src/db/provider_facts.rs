@@ -3,9 +3,10 @@
 //! the payment row that `(provider, external_id)` names; and the payments
 //! `bookings pay-link` created, for `payments fetch`.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{Db, WriteTx};
@@ -148,7 +149,7 @@ impl Db {
         )?;
         let rows = stmt
             .query_map(params![provider, to_storage(since)], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<super::error::Result<Vec<String>>>()?;
         Ok(rows)
     }
 }

@@ -4,14 +4,18 @@
 //! this module gives them the same few calls (`execute`, `query_row`,
 //! `prepare_cached`, `query_map`, `Row::get`) over either an SQLite
 //! connection or a PostgreSQL session, so the SQL is written once with `?N`
-//! placeholders and the row-mapping closures are shared. Parameters stay
-//! rusqlite's `ToSql` values and columns are read with rusqlite's `FromSql`:
-//! on PostgreSQL both travel through `rusqlite::types::Value` (see `pg_value`),
-//! so a column reads the same Rust value on both backends. Where the
-//! dialects differ, the repository picks the text with `Conn::pick`, and both
-//! versions sit side by side.
+//! placeholders and the row-mapping closures are shared. Parameters are
+//! `db::value::ToValue` and columns are read as `FromValue` (issue 27): the
+//! SQLite driver (`db::sqlite`) binds and reads them borrowed, the
+//! PostgreSQL driver (`db::pg::session`) converts each to and from the
+//! server's types, so a column reads the same Rust value on both backends
+//! and every failure is a `db::Error`. Where the dialects differ, the
+//! repository picks the text with `Conn::pick`, and both versions sit side by
+//! side.
 
-use rusqlite::types::{FromSql, ToSql, Value};
+use super::error::{Error, Result};
+use super::sqlite::with_binds;
+use super::value::{FromValue, ToValue, Value, ValueRef};
 
 #[cfg(feature = "postgres")]
 use super::pg::session::Session;
@@ -52,35 +56,44 @@ impl<'a> Conn<'a> {
         }
     }
 
-    pub fn execute<P: Params>(self, sql: &str, params: P) -> rusqlite::Result<usize> {
+    pub fn execute<P: Params>(self, sql: &str, params: P) -> Result<usize> {
         match self {
-            Conn::Sqlite(c) => params.with_values(|v| c.execute(sql, v)),
+            Conn::Sqlite(c) => Ok(params.with_values(|v| with_binds(v, |v| c.execute(sql, v)))?),
             #[cfg(feature = "postgres")]
             Conn::Pg(s) => params.with_values(|v| s.execute(sql, v)),
         }
     }
 
-    pub fn execute_batch(self, sql: &str) -> rusqlite::Result<()> {
+    pub fn execute_batch(self, sql: &str) -> Result<()> {
         match self {
-            Conn::Sqlite(c) => c.execute_batch(sql),
+            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
             #[cfg(feature = "postgres")]
             Conn::Pg(s) => s.execute_batch(sql),
         }
     }
 
-    pub fn query_row<T, P, F>(self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    pub fn query_row<T, P, F>(self, sql: &str, params: P, f: F) -> Result<T>
     where
         P: Params,
-        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+        F: FnOnce(&Row<'_>) -> Result<T>,
     {
         match self {
-            Conn::Sqlite(c) => params.with_values(|v| c.query_row(sql, v, |r| f(&Row::Sqlite(r)))),
+            Conn::Sqlite(c) => params.with_values(|v| {
+                with_binds(v, |v| {
+                    let mut stmt = c.prepare_cached(sql)?;
+                    let mut rows = stmt.query(v)?;
+                    match rows.next()? {
+                        Some(row) => f(&Row::Sqlite(row)),
+                        None => Err(Error::NoRows),
+                    }
+                })
+            }),
             #[cfg(feature = "postgres")]
             Conn::Pg(s) => {
                 let rows = params.with_values(|v| s.query(sql, v, Some(1)))?;
                 match rows.first() {
                     Some(row) => f(&Row::Values(row)),
-                    None => Err(rusqlite::Error::QueryReturnedNoRows),
+                    None => Err(Error::NoRows),
                 }
             }
         }
@@ -89,7 +102,7 @@ impl<'a> Conn<'a> {
     /// The id of the row the last INSERT made (PostgreSQL: the last value
     /// a sequence gave this session, which is that id for paytrack's tables).
     #[cfg_attr(not(feature = "postgres"), allow(clippy::unnecessary_wraps))]
-    pub fn last_insert_rowid(self) -> rusqlite::Result<i64> {
+    pub fn last_insert_rowid(self) -> Result<i64> {
         match self {
             Conn::Sqlite(c) => Ok(c.last_insert_rowid()),
             #[cfg(feature = "postgres")]
@@ -97,11 +110,11 @@ impl<'a> Conn<'a> {
         }
     }
 
-    pub fn prepare(self, sql: &str) -> rusqlite::Result<Statement<'a>> {
+    pub fn prepare(self, sql: &str) -> Result<Statement<'a>> {
         self.prepare_cached(sql)
     }
 
-    pub fn prepare_cached(self, sql: &str) -> rusqlite::Result<Statement<'a>> {
+    pub fn prepare_cached(self, sql: &str) -> Result<Statement<'a>> {
         match self {
             Conn::Sqlite(c) => Ok(Statement::Sqlite(c.prepare_cached(sql)?)),
             #[cfg(feature = "postgres")]
@@ -127,27 +140,35 @@ pub(crate) enum Statement<'a> {
 }
 
 impl Statement<'_> {
-    pub fn execute<P: Params>(&mut self, params: P) -> rusqlite::Result<usize> {
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
         match self {
-            Statement::Sqlite(s) => params.with_values(|v| s.execute(v)),
+            Statement::Sqlite(s) => Ok(params.with_values(|v| with_binds(v, |v| s.execute(v)))?),
             #[cfg(feature = "postgres")]
             Statement::Pg { session, sql, .. } => params.with_values(|v| session.execute(sql, v)),
         }
     }
 
-    pub fn query_row<T, P, F>(&mut self, params: P, f: F) -> rusqlite::Result<T>
+    pub fn query_row<T, P, F>(&mut self, params: P, f: F) -> Result<T>
     where
         P: Params,
-        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+        F: FnOnce(&Row<'_>) -> Result<T>,
     {
         match self {
-            Statement::Sqlite(s) => params.with_values(|v| s.query_row(v, |r| f(&Row::Sqlite(r)))),
+            Statement::Sqlite(s) => params.with_values(|v| {
+                with_binds(v, |v| {
+                    let mut rows = s.query(v)?;
+                    match rows.next()? {
+                        Some(row) => f(&Row::Sqlite(row)),
+                        None => Err(Error::NoRows),
+                    }
+                })
+            }),
             #[cfg(feature = "postgres")]
             Statement::Pg { session, sql, .. } => {
                 let rows = params.with_values(|v| session.query(sql, v, Some(1)))?;
                 match rows.first() {
                     Some(row) => f(&Row::Values(row)),
-                    None => Err(rusqlite::Error::QueryReturnedNoRows),
+                    None => Err(Error::NoRows),
                 }
             }
         }
@@ -155,12 +176,14 @@ impl Statement<'_> {
 
     /// Binds parameter `index` (from 1) for `raw_execute`: a many-row
     /// INSERT binds its values in place, without a slice of references.
-    pub fn raw_bind_parameter(&mut self, index: usize, value: &dyn ToSql) -> rusqlite::Result<()> {
+    pub fn raw_bind_parameter(&mut self, index: usize, value: &dyn ToValue) -> Result<()> {
         match self {
-            Statement::Sqlite(s) => s.raw_bind_parameter(index, value),
+            Statement::Sqlite(s) => {
+                Ok(s.raw_bind_parameter(index, super::sqlite::Bind(value.to_value()))?)
+            }
             #[cfg(feature = "postgres")]
             Statement::Pg { bound, .. } => {
-                let value = owned_value(value)?;
+                let value = value.to_value().to_owned();
                 if bound.len() < index {
                     bound.resize(index, Value::Null);
                 }
@@ -171,9 +194,9 @@ impl Statement<'_> {
     }
 
     /// Runs the statement with the parameters bound by `raw_bind_parameter`.
-    pub fn raw_execute(&mut self) -> rusqlite::Result<usize> {
+    pub fn raw_execute(&mut self) -> Result<usize> {
         match self {
-            Statement::Sqlite(s) => s.raw_execute(),
+            Statement::Sqlite(s) => Ok(s.raw_execute()?),
             #[cfg(feature = "postgres")]
             Statement::Pg {
                 session,
@@ -181,7 +204,7 @@ impl Statement<'_> {
                 bound,
             } => {
                 let values = std::mem::take(bound);
-                let refs: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+                let refs: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
                 session.execute(sql, &refs)
             }
         }
@@ -189,9 +212,11 @@ impl Statement<'_> {
 
     /// The rows, one at a time (SQLite steps the statement; PostgreSQL has
     /// fetched them).
-    pub fn query<P: Params>(&mut self, params: P) -> rusqlite::Result<Rows<'_>> {
+    pub fn query<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
         match self {
-            Statement::Sqlite(s) => Ok(Rows::Sqlite(params.with_values(|v| s.query(v))?)),
+            Statement::Sqlite(s) => Ok(Rows::Sqlite(
+                params.with_values(|v| with_binds(v, |v| s.query(v)))?,
+            )),
             #[cfg(feature = "postgres")]
             Statement::Pg { session, sql, .. } => {
                 let rows = params.with_values(|v| session.query(sql, v, None))?;
@@ -206,9 +231,11 @@ impl Statement<'_> {
     /// As `query`, for results that may be large (listings, exports, the
     /// audit tail): on PostgreSQL through a cursor, a batch at a time, so
     /// memory stays bounded as it does on SQLite.
-    pub fn query_stream<P: Params>(&mut self, params: P) -> rusqlite::Result<Rows<'_>> {
+    pub fn query_stream<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
         match self {
-            Statement::Sqlite(s) => Ok(Rows::Sqlite(params.with_values(|v| s.query(v))?)),
+            Statement::Sqlite(s) => Ok(Rows::Sqlite(
+                params.with_values(|v| with_binds(v, |v| s.query(v)))?,
+            )),
             #[cfg(feature = "postgres")]
             Statement::Pg { session, sql, .. } => {
                 let cursor = params.with_values(|v| session.cursor(sql, v))?;
@@ -220,10 +247,10 @@ impl Statement<'_> {
         }
     }
 
-    pub fn query_map<T, P, F>(&mut self, params: P, f: F) -> rusqlite::Result<MappedRows<'_, F>>
+    pub fn query_map<T, P, F>(&mut self, params: P, f: F) -> Result<MappedRows<'_, F>>
     where
         P: Params,
-        F: FnMut(&Row<'_>) -> rusqlite::Result<T>,
+        F: FnMut(&Row<'_>) -> Result<T>,
     {
         Ok(MappedRows {
             rows: self.query(params)?,
@@ -249,7 +276,7 @@ pub(crate) enum Rows<'s> {
 
 impl Rows<'_> {
     /// The next row, or None at the end.
-    pub fn next(&mut self) -> rusqlite::Result<Option<Row<'_>>> {
+    pub fn next(&mut self) -> Result<Option<Row<'_>>> {
         match self {
             Rows::Sqlite(rows) => Ok(rows.next()?.map(Row::Sqlite)),
             #[cfg(feature = "postgres")]
@@ -274,9 +301,9 @@ pub(crate) struct MappedRows<'s, F> {
 
 impl<T, F> Iterator for MappedRows<'_, F>
 where
-    F: FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    F: FnMut(&Row<'_>) -> Result<T>,
 {
-    type Item = rusqlite::Result<T>;
+    type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.rows.next() {
@@ -307,76 +334,62 @@ pub(crate) enum Row<'r> {
 }
 
 impl Row<'_> {
-    /// Column `idx` as `T`, converted as rusqlite converts it.
-    pub fn get<I: ColumnIndex, T: FromSql>(&self, idx: I) -> rusqlite::Result<T> {
+    /// Column `idx` as `T` (`FromValue`: as SQLite converts it).
+    pub fn get<I: ColumnIndex, T: FromValue>(&self, idx: I) -> Result<T> {
         let idx = idx.index();
-        match self {
-            Row::Sqlite(r) => r.get(idx),
-            Row::Values(values) => {
-                let value = values
-                    .get(idx)
-                    .ok_or(rusqlite::Error::InvalidColumnIndex(idx))?;
-                T::column_result(value.into()).map_err(|e| match e {
-                    rusqlite::types::FromSqlError::InvalidType => {
-                        rusqlite::Error::InvalidColumnType(
-                            idx,
-                            format!("column {idx}"),
-                            value.data_type(),
-                        )
-                    }
-                    other => rusqlite::Error::FromSqlConversionFailure(
-                        idx,
-                        value.data_type(),
-                        Box::new(other),
-                    ),
-                })
-            }
-        }
+        T::from_value(self.get_ref(idx)?).map_err(|cause| Error::Column { index: idx, cause })
     }
 }
 
 impl Row<'_> {
+    /// Text column `idx`, borrowed.
+    pub fn get_str(&self, idx: usize) -> Result<&str> {
+        self.get_ref(idx)?
+            .as_str()
+            .map_err(|cause| Error::Column { index: idx, cause })
+    }
+
     /// Column `idx` as a borrowed value (its type decides how it is read).
-    pub fn get_ref(&self, idx: usize) -> rusqlite::Result<rusqlite::types::ValueRef<'_>> {
+    pub fn get_ref(&self, idx: usize) -> Result<ValueRef<'_>> {
         match self {
-            Row::Sqlite(r) => r.get_ref(idx),
-            Row::Values(values) => values
-                .get(idx)
-                .map(Into::into)
-                .ok_or(rusqlite::Error::InvalidColumnIndex(idx)),
+            Row::Sqlite(r) => Ok(r.get_ref(idx)?.into()),
+            Row::Values(values) => values.get(idx).map(Value::as_ref).ok_or(Error::Column {
+                index: idx,
+                cause: super::value::ConversionError::Invalid("no such column".into()),
+            }),
         }
     }
 }
 
-/// Statement parameters: rusqlite's `params![…]`, arrays of values, `[]`, or
-/// `params_from_iter`. Handed to a backend as one slice of `ToSql` values.
+/// Statement parameters: `params![…]`, arrays of values, `[]`, or
+/// `params_from_iter`. Handed to a backend as one slice of `ToValue` values.
 pub trait Params {
-    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R;
+    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R;
 }
 
-impl Params for &[&dyn ToSql] {
-    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+impl Params for &[&dyn ToValue] {
+    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R {
         f(self)
     }
 }
 
-impl Params for [&(dyn ToSql + Send + Sync); 0] {
-    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+impl Params for [&(dyn ToValue + Send + Sync); 0] {
+    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R {
         f(&[])
     }
 }
 
 macro_rules! array_params {
     ($($n:literal)*) => {$(
-        impl<T: ToSql> Params for [T; $n] {
-            fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
-                let refs: Vec<&dyn ToSql> = self.iter().map(|v| v as &dyn ToSql).collect();
+        impl<T: ToValue> Params for [T; $n] {
+            fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R {
+                let refs: Vec<&dyn ToValue> = self.iter().map(|v| v as &dyn ToValue).collect();
                 f(&refs)
             }
         }
-        impl<T: ToSql + ?Sized> Params for &[&T; $n] {
-            fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
-                let refs: Vec<&dyn ToSql> = self.iter().map(|v| v as &dyn ToSql).collect();
+        impl<T: ToValue + ?Sized> Params for &[&T; $n] {
+            fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R {
+                let refs: Vec<&dyn ToValue> = self.iter().map(|v| v as &dyn ToValue).collect();
                 f(&refs)
             }
         }
@@ -384,13 +397,13 @@ macro_rules! array_params {
 }
 array_params!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 
-/// Parameters from an iterator of values (rusqlite's `params_from_iter`).
+/// Parameters from an iterator of values.
 pub struct ParamsFromIter<I>(I);
 
 pub fn params_from_iter<I>(iter: I) -> ParamsFromIter<I>
 where
     I: IntoIterator,
-    I::Item: ToSql,
+    I::Item: ToValue,
 {
     ParamsFromIter(iter)
 }
@@ -398,28 +411,13 @@ where
 impl<I> Params for ParamsFromIter<I>
 where
     I: IntoIterator,
-    I::Item: ToSql,
+    I::Item: ToValue,
 {
-    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+    fn with_values<R>(self, f: impl FnOnce(&[&dyn ToValue]) -> R) -> R {
         let values: Vec<I::Item> = self.0.into_iter().collect();
-        let refs: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+        let refs: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
         f(&refs)
     }
-}
-
-/// A parameter as an owned value (how PostgreSQL receives it).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-pub(crate) fn owned_value(param: &dyn ToSql) -> rusqlite::Result<Value> {
-    use rusqlite::types::ToSqlOutput;
-    Ok(match param.to_sql()? {
-        ToSqlOutput::Borrowed(v) => v.into(),
-        ToSqlOutput::Owned(v) => v,
-        other => {
-            return Err(rusqlite::Error::ToSqlConversionFailure(
-                format!("unsupported parameter {other:?}").into(),
-            ))
-        }
-    })
 }
 
 /// The rows of a many-row `INSERT … VALUES`: `rows` groups of `columns`

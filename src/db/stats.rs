@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use rusqlite::params;
+use super::value::params;
 
 use super::{Db, WriteTx};
 use crate::domain::audit::action;
@@ -42,7 +42,7 @@ pub struct StatsFilter {
 
 fn collect(
     stmt: &mut super::sql::Statement,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[&dyn super::value::ToValue],
 ) -> Result<Vec<StatusCount>> {
     let rows = stmt
         .query_map(args, |r| {
@@ -54,7 +54,7 @@ fn collect(
                 pct_sum: r.get(4)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<super::error::Result<_>>()?;
     Ok(rows)
 }
 
@@ -107,7 +107,7 @@ fn recount(conn: super::sql::Conn<'_>) -> Result<Vec<StatusCount>> {
     let mut seen = 0u32;
     while let Some(row) = rows.next()? {
         let course_id: i64 = row.get(0)?;
-        let stream = row.get_ref(1)?.as_str()?;
+        let stream = row.get_str(1)?;
         let status: i64 = row.get(2)?;
         let pct: i64 = row.get(3)?;
         let per_stream = match counts.get_mut(stream) {
@@ -228,7 +228,7 @@ impl Db {
                     cancellations: r.get(3)?,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }

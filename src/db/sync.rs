@@ -3,9 +3,10 @@
 //! `bookings add`, seats and catalogue names for placing a booking, and
 //! whether a database holds only demo data.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::{Db, WriteTx};
 use crate::domain::audit::action;
@@ -118,7 +119,7 @@ impl WriteTx<'_> {
             .prepare_cached("SELECT booking_id FROM import_state WHERE fields = ?1")?;
         let ids = stmt
             .query_map([fields], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(ids)
     }
 
@@ -195,7 +196,7 @@ impl WriteTx<'_> {
             );
             let mut stmt = self.conn().prepare_cached(&sql)?;
             let mut index = 0;
-            let mut bind = |value: &dyn rusqlite::ToSql| -> rusqlite::Result<()> {
+            let mut bind = |value: &dyn super::value::ToValue| -> super::error::Result<()> {
                 index += 1;
                 stmt.raw_bind_parameter(index, value)
             };
@@ -321,7 +322,7 @@ impl WriteTx<'_> {
             .prepare_cached("SELECT id, name FROM courses ORDER BY id")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 
@@ -332,7 +333,7 @@ impl WriteTx<'_> {
             .prepare_cached("SELECT code FROM streams WHERE course_id = ?1 ORDER BY code")?;
         let rows = stmt
             .query_map([course_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
 }

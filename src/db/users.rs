@@ -1,9 +1,10 @@
 //! One person across their bookings: who a username is, whether they are
 //! blocked, and the audit entries about them.
 
+use super::error::OptionalExtension;
+use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::{Db, WriteTx};
 use crate::domain::audit::AuditEntry;
@@ -139,7 +140,7 @@ impl Db {
                 params![user_id, i64::try_from(limit).unwrap_or(i64::MAX)],
                 |r| r.get(0),
             )?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<super::error::Result<_>>()?;
         let mut entries = Vec::with_capacity(ids.len());
         for id in ids.into_iter().rev() {
             entries.extend(super::audit::entry_by_id(self.conn(), id)?);

@@ -417,18 +417,24 @@ pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
 #[error("{0}")]
 pub struct Busy(pub String);
 
+/// PostgreSQL's error, raised by the client directly (connecting, COPY) or
+/// carried in a `db::Error`.
+fn postgres_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a postgres::Error> {
+    cause.downcast_ref::<postgres::Error>().or_else(|| {
+        cause
+            .downcast_ref::<crate::db::error::Error>()
+            .and_then(crate::db::error::Error::as_postgres)
+    })
+}
+
 /// Exit codes for PostgreSQL errors anywhere in a chain (used by `db::exit_code_for`).
 /// The id of the bot's booking that a new booking of paytrack's collided
 /// with: another program inserted it at the same moment (its insert was not
 /// yet visible when paytrack chose the ids), and the server refused ours.
 pub fn taken_booking_id(err: &anyhow::Error) -> Option<i64> {
-    let db_error = err.chain().find_map(|cause| {
-        let err = match cause.downcast_ref::<session::PgError>() {
-            Some(wrapped) => &wrapped.0,
-            None => cause.downcast_ref::<postgres::Error>()?,
-        };
-        err.as_db_error()
-    })?;
+    let db_error = err
+        .chain()
+        .find_map(|cause| postgres_error(cause)?.as_db_error())?;
     if *db_error.code() != postgres::error::SqlState::UNIQUE_VIOLATION
         || db_error.schema() != Some("public")
         || db_error.table() != Some("bookings")
@@ -446,10 +452,7 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if cause.downcast_ref::<Busy>().is_some() {
         return Some(crate::error::exit::BUSY);
     }
-    let err = match cause.downcast_ref::<session::PgError>() {
-        Some(wrapped) => &wrapped.0,
-        None => cause.downcast_ref::<postgres::Error>()?,
-    };
+    let err = postgres_error(cause)?;
     Some(match err.code() {
         Some(c) if *c == postgres::error::SqlState::LOCK_NOT_AVAILABLE => crate::error::exit::BUSY,
         Some(c) if *c == postgres::error::SqlState::QUERY_CANCELED => {

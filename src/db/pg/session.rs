@@ -1,8 +1,9 @@
-//! A PostgreSQL connection seen through `db::sql`: statements written with
-//! `?N` run as `$N`, rusqlite parameter values are bound whatever integer,
-//! float, text or timestamp type the server inferred, and every column comes
-//! back as a `rusqlite::types::Value`, so the repository's row closures read
-//! it as they read SQLite's.
+//! The PostgreSQL driver's half of the seam (issue 27), seen through
+//! `db::sql`: statements written with `?N` run as `$N`, `db::Value`
+//! parameters are bound whatever integer, float, text or timestamp type the
+//! server inferred, every column comes back as a `db::Value`, and every
+//! failure is `db::Error::Postgres`, so the repository's row closures read a
+//! row as they read SQLite's.
 //!
 //! Types: the bot's table has `int4` ids and a `timestamptz` created_at,
 //! paytrack's own tables `bigint` and storage-text times. Binding an `i64`
@@ -15,36 +16,19 @@ use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 
+use super::dialect::to_postgres;
+use crate::db::error::{Error, Result as DbResult};
+use crate::db::value::{ToValue, Value};
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 use postgres::Client;
-use rusqlite::types::Value;
-
-use super::dialect::to_postgres;
-use crate::db::sql::owned_value;
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
-/// A PostgreSQL error carried through rusqlite's error type (so the
-/// repository's `?` and `.optional()` work unchanged); shown without the
-/// connection string.
-#[derive(Debug)]
-pub struct PgError(pub postgres::Error);
-
-impl std::fmt::Display for PgError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&super::describe(&self.0))
-    }
-}
-
-/// No source: the text above already says what the server said (and the
-/// exit code is read from `PgError` itself, `pg::exit_code_for`).
-impl StdError for PgError {}
-
-pub(crate) fn wrap(err: postgres::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(PgError(err)))
+pub(crate) fn wrap(err: postgres::Error) -> Error {
+    Error::Postgres(err)
 }
 
 /// One client and its prepared statements.
@@ -75,7 +59,7 @@ pub struct Cursor<'s> {
 
 impl Cursor<'_> {
     /// The next row, fetching the next batch when this one is used up.
-    pub fn next_row(&mut self) -> rusqlite::Result<Option<Vec<Value>>> {
+    pub fn next_row(&mut self) -> DbResult<Option<Vec<Value>>> {
         loop {
             if let Some(row) = self.batch.next() {
                 return Ok(Some(row));
@@ -123,7 +107,7 @@ impl Session {
     }
 
     /// The statement for `sql` (`?N` written `$N`), prepared once per session.
-    fn statement(&self, sql: &str) -> rusqlite::Result<postgres::Statement> {
+    fn statement(&self, sql: &str) -> DbResult<postgres::Statement> {
         if let Some(stmt) = self.statements.borrow().get(sql) {
             return Ok(stmt.clone());
         }
@@ -147,7 +131,7 @@ impl Session {
     /// Waits up to `wait` for a new audit entry (`NOTIFY paytrack_audit`,
     /// sent by a trigger at commit); returns early on Ctrl-C. The first call
     /// starts listening.
-    pub fn wait_for_audit_notification(&self, wait: std::time::Duration) -> rusqlite::Result<()> {
+    pub fn wait_for_audit_notification(&self, wait: std::time::Duration) -> DbResult<()> {
         let mut client = self.client.borrow_mut();
         if !self.listening.replace(true) {
             client
@@ -179,11 +163,7 @@ impl Session {
     }
 
     /// Opens a cursor over `sql`; rows come through `Cursor::next_row`.
-    pub fn cursor(
-        &self,
-        sql: &str,
-        params: &[&dyn rusqlite::ToSql],
-    ) -> rusqlite::Result<Cursor<'_>> {
+    pub fn cursor(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<Cursor<'_>> {
         let own_transaction = !self.in_transaction.get();
         if own_transaction {
             self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
@@ -215,9 +195,9 @@ impl Session {
         self.statements.borrow_mut().clear();
     }
 
-    pub fn execute(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<usize> {
+    pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<usize> {
         let stmt = self.statement(sql)?;
-        let values = bind(params)?;
+        let values = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
         let n = self
             .client
@@ -227,7 +207,7 @@ impl Session {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+    pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
         // The first word, whatever its length: a slice of 8 bytes missed a
         // bare "COMMIT" (6), which left a later cursor thinking it was inside
         // a transaction ("DECLARE CURSOR can only be used in transaction blocks").
@@ -252,11 +232,11 @@ impl Session {
     pub fn query(
         &self,
         sql: &str,
-        params: &[&dyn rusqlite::ToSql],
+        params: &[&dyn ToValue],
         limit: Option<usize>,
-    ) -> rusqlite::Result<Vec<Vec<Value>>> {
+    ) -> DbResult<Vec<Vec<Value>>> {
         let stmt = self.statement(sql)?;
-        let values = bind(params)?;
+        let values = bind(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
         let rows = self.client.borrow_mut().query(&stmt, &refs).map_err(wrap)?;
         rows.iter()
@@ -266,21 +246,23 @@ impl Session {
     }
 }
 
-fn bind(params: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<Vec<Param>> {
-    params.iter().map(|p| owned_value(*p).map(Param)).collect()
+fn bind(params: &[&dyn ToValue]) -> Vec<Param> {
+    params
+        .iter()
+        .map(|p| Param(p.to_value().to_owned()))
+        .collect()
 }
 
 /// A column of a PostgreSQL row as the SQLite value the repository expects.
-fn row_values(row: &postgres::Row) -> rusqlite::Result<Vec<Value>> {
+fn row_values(row: &postgres::Row) -> DbResult<Vec<Value>> {
     (0..row.len())
         .map(|i| {
-            row.try_get::<_, Column>(i).map(|c| c.0).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    i,
-                    rusqlite::types::Type::Null,
-                    Box::new(e),
-                )
-            })
+            row.try_get::<_, Column>(i)
+                .map(|c| c.0)
+                .map_err(|e| Error::Column {
+                    index: i,
+                    cause: crate::db::value::ConversionError::Invalid(e.to_string()),
+                })
         })
         .collect()
 }
