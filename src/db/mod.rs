@@ -15,6 +15,7 @@ pub mod bookings;
 pub mod catalogue;
 pub mod check;
 pub mod error;
+mod migrations;
 pub mod operations;
 pub mod outbox;
 pub mod payments;
@@ -24,6 +25,13 @@ pub mod privacy;
 pub mod provider_facts;
 pub mod sql;
 mod sqlite;
+
+use migrations::paytrack_object_names;
+pub use migrations::{latest_version, migrations, MIGRATIONS_IN_STEP_FROM};
+use sqlite::{
+    create_private_file, describe_open_error, describe_write_error, has_no_write_permission,
+    open_uri, restore_side_file_modes,
+};
 pub mod stats;
 pub mod sync;
 pub mod users;
@@ -33,7 +41,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -51,9 +58,6 @@ pub fn is_postgres_url(text: &str) -> bool {
     let head = text.get(..13).unwrap_or(text).to_ascii_lowercase();
     head.starts_with("postgres://") || head.starts_with("postgresql://")
 }
-
-/// The schema, as numbered migrations (see the header of schema.sql).
-const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -676,101 +680,6 @@ impl WriteTx<'_> {
     }
 }
 
-/// One migration history for both engines (issue 27): from this number on,
-/// schema.sql and schema.pg.sql are numbered in step. Every migration
-/// number is a section in both files (a section of comments only where one
-/// engine needs nothing), so version N means the same tables, columns and
-/// CHECK lists on either (tests/cli/pg_schema.rs compares them). Before it,
-/// PostgreSQL's migrations 1–4 reached the shape of SQLite's 1–9 in fewer
-/// steps; a PostgreSQL database goes from 4 straight to this number.
-pub const MIGRATIONS_IN_STEP_FROM: u32 = 10;
-
-/// The highest migration number in schema.sql.
-pub fn latest_version() -> u32 {
-    migrations().map(|(v, _)| v).max().unwrap_or(0)
-}
-
-/// The `-- migration: N` sections of schema.sql, in order: each starts at a
-/// line that is exactly the marker and a number, and ends at the next one.
-pub fn migrations() -> impl Iterator<Item = (u32, &'static str)> {
-    migration_sections(SCHEMA)
-}
-
-/// The `-- migration: N` sections of a schema file (schema.sql, and
-/// schema.pg.sql for PostgreSQL), split by the same rule.
-pub(crate) fn migration_sections(
-    schema: &'static str,
-) -> impl Iterator<Item = (u32, &'static str)> {
-    const MARKER: &str = "-- migration: ";
-    // (version, where the marker line begins, where the section's SQL begins)
-    let mut markers: Vec<(u32, usize, usize)> = Vec::new();
-    let mut offset = 0;
-    for line in schema.split_inclusive('\n') {
-        if let Some(version) = line
-            .strip_prefix(MARKER)
-            .and_then(|n| n.trim().parse().ok())
-        {
-            markers.push((version, offset, offset + line.len()));
-        }
-        offset += line.len();
-    }
-    let ends: Vec<usize> = markers
-        .iter()
-        .skip(1)
-        .map(|m| m.1)
-        .chain([schema.len()])
-        .collect();
-    markers
-        .into_iter()
-        .zip(ends)
-        .map(|((version, _, start), end)| (version, &schema[start..end]))
-}
-
-/// Creates an empty file readable by its owner only (0600), parents included.
-/// SQLite gives the -wal and -shm files the same permissions as the database.
-fn create_private_file(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        // Owner-only (0700) whatever the umask: under umask 000 plain
-        // create_dir_all made world-writable directories (issue 30).
-        let mut dirs = std::fs::DirBuilder::new();
-        dirs.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
-        dirs.create(parent).with_context(|| {
-            format!(
-                "creating directory {}",
-                crate::output::sanitize::shown_path(parent)
-            )
-        })?;
-    }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).with_context(|| {
-        format!(
-            "creating database {}",
-            crate::output::sanitize::shown_path(path)
-        )
-    })?;
-    Ok(())
-}
-
-/// The names of every table, index and trigger paytrack's schema creates
-/// (from the schema itself, applied to a scratch in-memory database).
-fn paytrack_object_names() -> Result<Vec<String>> {
-    let scratch = Connection::open_in_memory()?;
-    for (_, sql) in migrations() {
-        scratch.execute_batch(sql)?;
-    }
-    let mut stmt = scratch
-        .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")?;
-    let names = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(names)
-}
-
 /// A short, safe list of names for a message: the first few, then a count.
 fn list_names(names: &[String]) -> String {
     const SHOWN: usize = 5;
@@ -784,145 +693,6 @@ fn list_names(names: &[String]) -> String {
         text.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
     text
-}
-
-/// The name SQLite opens, built by us: `--db` is a path, never a URI, so a
-/// name like `file:u.db?mode=memory` is a file of that name. The absolute
-/// path is percent-encoded into a `file:` URI whose parameters we choose:
-/// `mode=rw` (the file exists by now), or for a file without write
-/// permission `mode=ro`, plus `immutable=1` when no write-ahead log is
-/// pending, so that reading it creates no `-wal`/`-shm` files (which would
-/// get the frozen file's 0400 mode and block writes after it is unfrozen).
-fn open_uri(path: &Path, frozen: bool) -> Result<(String, OpenFlags)> {
-    let absolute =
-        std::path::absolute(path).with_context(|| format!("resolving {}", shown_path(path)))?;
-    let mut uri = String::from("file://");
-    #[cfg(unix)]
-    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
-    #[cfg(not(unix))]
-    let bytes = absolute.to_string_lossy().replace('\\', "/").into_bytes();
-    for byte in bytes {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                uri.push(byte as char);
-            }
-            _ => uri.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    if !frozen {
-        uri.push_str("?mode=rw");
-        return Ok((uri, OpenFlags::SQLITE_OPEN_READ_WRITE));
-    }
-    uri.push_str("?mode=ro");
-    if !pending_wal(path) {
-        // Nobody can be writing a file without write permission (root aside),
-        // so its contents cannot change under us.
-        uri.push_str("&immutable=1");
-    }
-    Ok((uri, OpenFlags::SQLITE_OPEN_READ_ONLY))
-}
-
-/// The path of a side file: `x.db` → `x.db-wal`.
-fn side_file(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// True when a non-empty `-wal` file exists: committed data may live there,
-/// and an immutable open would not see it.
-fn pending_wal(path: &Path) -> bool {
-    std::fs::metadata(side_file(path, "-wal")).is_ok_and(|m| m.len() > 0)
-}
-
-/// Side files left without write permission by an older paytrack's read of
-/// a frozen database outlive the freeze and make every write fail; give them
-/// the database's own mode back (when they are ours to change).
-fn restore_side_file_modes(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let Ok(db) = std::fs::metadata(path) else {
-            return;
-        };
-        for suffix in ["-wal", "-shm"] {
-            let side = side_file(path, suffix);
-            let Ok(meta) = std::fs::symlink_metadata(&side) else {
-                continue;
-            };
-            let wanted = db.permissions().mode() & 0o777;
-            if meta.file_type().is_file()
-                && meta.uid() == db.uid()
-                && meta.permissions().mode() & 0o777 != wanted
-            {
-                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(wanted));
-            }
-        }
-    }
-}
-
-/// True when the file's permission bits allow nobody to write it.
-fn has_no_write_permission(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
-}
-
-/// The SQLite error code somewhere in an error's chain, if any.
-fn sqlite_code(err: &anyhow::Error) -> Option<rusqlite::ErrorCode> {
-    err.chain()
-        .find_map(error::sqlite_error)
-        .and_then(rusqlite::Error::sqlite_error_code)
-}
-
-/// SQLite's extended result code somewhere in an error's chain, if any.
-fn extended_code(err: &anyhow::Error) -> Option<i32> {
-    err.chain().find_map(|c| match error::sqlite_error(c) {
-        Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code),
-        _ => None,
-    })
-}
-
-/// Turns a storage failure during a write (disk full, I/O error, read-only)
-/// into one line that names the file and says nothing was changed: the
-/// transaction rolled back. Other errors (bad input, refusals) pass through.
-fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
-    use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
-    let shown = crate::output::sanitize::shown_path(path);
-    let what = match sqlite_code(&err) {
-        Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
-        // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).
-        Some(SystemIoFailure) if extended_code(&err) == Some(rusqlite::ffi::SQLITE_IOERR_WRITE) => {
-            "writing failed (the disk is full or a file size limit was reached)".to_string()
-        }
-        Some(SystemIoFailure) => format!("a disk I/O error ({err:#})"),
-        Some(ReadOnly) => "the database is read-only".to_string(),
-        Some(DatabaseCorrupt | NotADatabase) => "the database is corrupt".to_string(),
-        _ => return err,
-    };
-    PaytrackError::Database(format!(
-        "cannot write to {shown}: {what}; nothing was changed"
-    ))
-    .into()
-}
-
-/// Turns SQLite's terse open-time failures into one line that names the file.
-fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
-    if err
-        .chain()
-        .any(|c| c.downcast_ref::<PaytrackError>().is_some())
-    {
-        return err;
-    }
-    use rusqlite::ErrorCode::{
-        DatabaseBusy, DatabaseCorrupt, DatabaseLocked, NotADatabase, ReadOnly,
-    };
-    let what = match sqlite_code(&err) {
-        Some(NotADatabase) => "is not a SQLite database".to_string(),
-        Some(DatabaseCorrupt) => "is corrupt".to_string(),
-        Some(ReadOnly) => "is read-only".to_string(),
-        Some(DatabaseBusy | DatabaseLocked) => return err,
-        _ => format!("cannot be used: {err:#}"),
-    };
-    PaytrackError::Database(format!("{} {what}", shown_path(path))).into()
 }
 
 /// The exit code a storage error stands for, if it is one of ours: busy,
@@ -954,51 +724,5 @@ pub fn exit_code_for(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         ConstraintViolation => Some(exit::BAD_INPUT),
         OperationInterrupted => Some(exit::INTERRUPTED),
         _ => None,
-    }
-}
-
-#[cfg(all(test, feature = "postgres"))]
-mod migration_history_tests {
-    use super::*;
-
-    fn numbers(schema: &'static str) -> Vec<u32> {
-        migration_sections(schema).map(|(n, _)| n).collect()
-    }
-
-    /// SQLite's migrations run 1, 2, … without a gap; PostgreSQL's run
-    /// 1–4 and then take exactly SQLite's numbers from
-    /// MIGRATIONS_IN_STEP_FROM on, so both files always end at the same
-    /// version once the histories meet.
-    #[test]
-    fn the_two_schema_files_are_numbered_in_step() {
-        let sqlite = numbers(SCHEMA);
-        let postgres = numbers(pg::SCHEMA);
-        assert_eq!(sqlite, (1..=latest_version()).collect::<Vec<_>>());
-        let early: Vec<u32> = postgres
-            .iter()
-            .copied()
-            .filter(|n| *n < MIGRATIONS_IN_STEP_FROM)
-            .collect();
-        assert_eq!(
-            early,
-            vec![1, 2, 3, 4],
-            "PostgreSQL's history before the step is shipped"
-        );
-        let in_step = |v: &[u32]| -> Vec<u32> {
-            v.iter()
-                .copied()
-                .filter(|n| *n >= MIGRATIONS_IN_STEP_FROM)
-                .collect()
-        };
-        assert_eq!(
-            in_step(&postgres),
-            in_step(&sqlite),
-            "from migration {MIGRATIONS_IN_STEP_FROM} on, each number is a section of both \
-             schema.sql and schema.pg.sql (comments only where one engine needs nothing)"
-        );
-        if latest_version() >= MIGRATIONS_IN_STEP_FROM {
-            assert_eq!(pg::latest_version(), latest_version());
-        }
-        assert!(migration_sections(pg::SCHEMA).all(|(_, sql)| sql.contains("paytrack")));
     }
 }

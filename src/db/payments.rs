@@ -720,7 +720,7 @@ mod tests {
     /// added on one side only).
     #[test]
     fn schema_check_list_matches_the_outcome_enum() {
-        let schema = super::super::SCHEMA;
+        let schema = super::super::migrations::SCHEMA;
         let start = schema
             .rfind("outcome IN (")
             .expect("a CHECK on payments.outcome")

@@ -1,9 +1,19 @@
 //! The SQLite driver's half of the seam (issue 27): rusqlite's values and
 //! errors to and from `db::Value` / `db::Error`. Only this file, `db::sql`'s
 //! SQLite arms and what is SQLite's alone (opening the file, pragmas,
-//! backups, `check`) name rusqlite.
+//! backups, `check`) name rusqlite. Also what SQLite's file alone needs:
+//! creating it private, the URI it is opened by, its side files' modes, and
+//! its storage errors said in one line that names the file.
 
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
+use rusqlite::OpenFlags;
+
+use crate::error::PaytrackError;
+use crate::output::sanitize::shown_path;
 
 use super::error::Error;
 use super::value::{ToValue, ValueRef};
@@ -52,4 +62,174 @@ pub(super) fn with_binds<R>(
     let binds: Vec<Bind<'_>> = params.iter().map(|p| Bind(p.to_value())).collect();
     let refs: Vec<&dyn rusqlite::ToSql> = binds.iter().map(|b| b as &dyn rusqlite::ToSql).collect();
     f(&refs)
+}
+
+/// Creates an empty file readable by its owner only (0600), parents included.
+/// SQLite gives the -wal and -shm files the same permissions as the database.
+pub(super) fn create_private_file(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // Owner-only (0700) whatever the umask: under umask 000 plain
+        // create_dir_all made world-writable directories (issue 30).
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+        dirs.create(parent).with_context(|| {
+            format!(
+                "creating directory {}",
+                crate::output::sanitize::shown_path(parent)
+            )
+        })?;
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).with_context(|| {
+        format!(
+            "creating database {}",
+            crate::output::sanitize::shown_path(path)
+        )
+    })?;
+    Ok(())
+}
+
+/// The name SQLite opens, built by us: `--db` is a path, never a URI, so a
+/// name like `file:u.db?mode=memory` is a file of that name. The absolute
+/// path is percent-encoded into a `file:` URI whose parameters we choose:
+/// `mode=rw` (the file exists by now), or for a file without write
+/// permission `mode=ro`, plus `immutable=1` when no write-ahead log is
+/// pending, so that reading it creates no `-wal`/`-shm` files (which would
+/// get the frozen file's 0400 mode and block writes after it is unfrozen).
+pub(super) fn open_uri(path: &Path, frozen: bool) -> Result<(String, OpenFlags)> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", shown_path(path)))?;
+    let mut uri = String::from("file://");
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = absolute.to_string_lossy().replace('\\', "/").into_bytes();
+    for byte in bytes {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(byte as char);
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    if !frozen {
+        uri.push_str("?mode=rw");
+        return Ok((uri, OpenFlags::SQLITE_OPEN_READ_WRITE));
+    }
+    uri.push_str("?mode=ro");
+    if !pending_wal(path) {
+        // Nobody can be writing a file without write permission (root aside),
+        // so its contents cannot change under us.
+        uri.push_str("&immutable=1");
+    }
+    Ok((uri, OpenFlags::SQLITE_OPEN_READ_ONLY))
+}
+
+/// The path of a side file: `x.db` → `x.db-wal`.
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// True when a non-empty `-wal` file exists: committed data may live there,
+/// and an immutable open would not see it.
+fn pending_wal(path: &Path) -> bool {
+    std::fs::metadata(side_file(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Side files left without write permission by an older paytrack's read of
+/// a frozen database outlive the freeze and make every write fail; give them
+/// the database's own mode back (when they are ours to change).
+pub(super) fn restore_side_file_modes(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(db) = std::fs::metadata(path) else {
+            return;
+        };
+        for suffix in ["-wal", "-shm"] {
+            let side = side_file(path, suffix);
+            let Ok(meta) = std::fs::symlink_metadata(&side) else {
+                continue;
+            };
+            let wanted = db.permissions().mode() & 0o777;
+            if meta.file_type().is_file()
+                && meta.uid() == db.uid()
+                && meta.permissions().mode() & 0o777 != wanted
+            {
+                let _ = std::fs::set_permissions(&side, std::fs::Permissions::from_mode(wanted));
+            }
+        }
+    }
+}
+
+/// True when the file's permission bits allow nobody to write it.
+pub(super) fn has_no_write_permission(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
+}
+
+/// The SQLite error code somewhere in an error's chain, if any.
+fn sqlite_code(err: &anyhow::Error) -> Option<rusqlite::ErrorCode> {
+    err.chain()
+        .find_map(super::error::sqlite_error)
+        .and_then(rusqlite::Error::sqlite_error_code)
+}
+
+/// SQLite's extended result code somewhere in an error's chain, if any.
+fn extended_code(err: &anyhow::Error) -> Option<i32> {
+    err.chain()
+        .find_map(|c| match super::error::sqlite_error(c) {
+            Some(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code),
+            _ => None,
+        })
+}
+
+/// Turns a storage failure during a write (disk full, I/O error, read-only)
+/// into one line that names the file and says nothing was changed: the
+/// transaction rolled back. Other errors (bad input, refusals) pass through.
+pub(super) fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
+    let shown = crate::output::sanitize::shown_path(path);
+    let what = match sqlite_code(&err) {
+        Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
+        // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).
+        Some(SystemIoFailure) if extended_code(&err) == Some(rusqlite::ffi::SQLITE_IOERR_WRITE) => {
+            "writing failed (the disk is full or a file size limit was reached)".to_string()
+        }
+        Some(SystemIoFailure) => format!("a disk I/O error ({err:#})"),
+        Some(ReadOnly) => "the database is read-only".to_string(),
+        Some(DatabaseCorrupt | NotADatabase) => "the database is corrupt".to_string(),
+        _ => return err,
+    };
+    PaytrackError::Database(format!(
+        "cannot write to {shown}: {what}; nothing was changed"
+    ))
+    .into()
+}
+
+/// Turns SQLite's terse open-time failures into one line that names the file.
+pub(super) fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<PaytrackError>().is_some())
+    {
+        return err;
+    }
+    use rusqlite::ErrorCode::{
+        DatabaseBusy, DatabaseCorrupt, DatabaseLocked, NotADatabase, ReadOnly,
+    };
+    let what = match sqlite_code(&err) {
+        Some(NotADatabase) => "is not a SQLite database".to_string(),
+        Some(DatabaseCorrupt) => "is corrupt".to_string(),
+        Some(ReadOnly) => "is read-only".to_string(),
+        Some(DatabaseBusy | DatabaseLocked) => return err,
+        _ => format!("cannot be used: {err:#}"),
+    };
+    PaytrackError::Database(format!("{} {what}", shown_path(path))).into()
 }

@@ -363,7 +363,7 @@ pub fn latest_version() -> u32 {
 
 /// The numbered sections of schema.pg.sql.
 fn migrations() -> Vec<(u32, &'static str)> {
-    super::migration_sections(SCHEMA).collect()
+    super::migrations::migration_sections(SCHEMA).collect()
 }
 
 /// The server's message with its SQLSTATE; never the connection string.
