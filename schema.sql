@@ -552,3 +552,8 @@ CREATE TABLE pay_links (
     PRIMARY KEY (provider, payment_id)
 ) WITHOUT ROWID;
 CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);
+
+-- migration: 10
+-- Nothing here on SQLite: PostgreSQL's 10 adds the index `outbox drain`
+-- claims through; SQLite's outbox_by_status (status, next_attempt_at) ends
+-- in the rowid, so it already gives pending messages in claim order.

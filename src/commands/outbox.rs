@@ -44,7 +44,8 @@ PAYTRACK_TELEGRAM_API overrides https://api.telegram.org.\n\n\
 Exit: 0 when nothing failed for good, 10 when a message failed for good in this run (see\n\
 `outbox list --status failed`), 11 when the channel cannot work: the --exec command cannot run\n\
 (exit 126 or 127, e.g. a typo in its name) or the token is refused; the drain stops at the\n\
-first message and uses up no attempt. Ctrl-C lets the message being sent finish and be recorded.\n\n\
+first message and uses up no attempt. Ctrl-C lets the message being sent finish and be recorded;\n\
+so does --max-time: once it has passed no message is claimed, the rest stay queued (exit as above).\n\n\
 Examples:\n  paytrack outbox drain --telegram\n  paytrack outbox drain --exec ./send-mail.sh --limit 100\n  * * * * *  PAYTRACK_TELEGRAM_TOKEN=... paytrack --db /srv/paytrack.db outbox drain --telegram -q"
     )]
     Drain(OutboxDrainArgs),
@@ -177,6 +178,9 @@ pub struct OutboxDrainArgs {
     /// Give up on one send after this long (the command is killed): 500ms, 30s, 2m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = send_timeout)]
     pub timeout: std::time::Duration,
+    /// Claim no more messages after this long (the one being sent finishes): 50s, 10m, 1h.
+    #[arg(long, value_name = "DURATION", value_parser = max_time)]
+    pub max_time: Option<std::time::Duration>,
     /// Print only what needs a person (messages that failed for good); for cron.
     #[arg(long, short)]
     pub quiet: bool,
@@ -184,6 +188,28 @@ pub struct OutboxDrainArgs {
 
 /// A send time-out: `500ms`, `30s`, `2m`, or a number of seconds; 1 ms to 1 hour.
 fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
+    duration_up_to(text, 3_600_000).ok_or_else(|| {
+        crate::tr!(
+            "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
+            "'{}' — не время ожидания от 1ms до 1h (например 500ms, 30s, 2m)",
+            crate::output::sanitize::shown(text)
+        )
+    })
+}
+
+/// A drain's time limit (`--max-time`): as a time-out, 1 ms to 24 hours.
+fn max_time(text: &str) -> Result<std::time::Duration, String> {
+    duration_up_to(text, 86_400_000).ok_or_else(|| {
+        crate::tr!(
+            "'{}' is not a duration between 1ms and 24h (e.g. 50s, 10m, 1h)",
+            "'{}' — не длительность от 1ms до 24h (например 50s, 10m, 1h)",
+            crate::output::sanitize::shown(text)
+        )
+    })
+}
+
+/// `500ms`, `30s`, `2m`, `1h` or a number of seconds, when it is 1 ms to `max_ms`.
+fn duration_up_to(text: &str, max_ms: u64) -> Option<std::time::Duration> {
     let t = text.trim();
     let (digits, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
         (n, 1)
@@ -191,22 +217,17 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         (n, 1000)
     } else if let Some(n) = t.strip_suffix('m') {
         (n, 60_000)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3_600_000)
     } else {
         (t, 1000)
     };
-    let ms = digits
+    digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(unit_ms))
-        .filter(|&ms| (1..=3_600_000).contains(&ms))
-        .ok_or_else(|| {
-            crate::tr!(
-                "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
-                "'{}' — не время ожидания от 1ms до 1h (например 500ms, 30s, 2m)",
-                crate::output::sanitize::shown(text)
-            )
-        })?;
-    Ok(std::time::Duration::from_millis(ms))
+        .filter(|&ms| (1..=max_ms).contains(&ms))
+        .map(std::time::Duration::from_millis)
 }
 
 /// Where the bot token comes from: the environment only, never a flag (a flag
@@ -309,10 +330,21 @@ fn drain(ctx: &Context, args: OutboxDrainArgs) -> Result<u8> {
         limit: args.limit,
         max_attempts: args.max_attempts,
         lease: delivery::lease_for(args.timeout),
+        max_time: args.max_time,
     };
     let clock = Clock::starting_at(ctx.now);
     let report = delivery::drain(&mut db, channel.as_mut(), &options, &clock, &ctx.actor)?;
     print_report(&ctx.out, &report, args.quiet);
+    if report.out_of_time && !args.quiet {
+        // What the next drain finds (due or not yet), said once on stderr.
+        let queued = db.read(|db| Ok(db.outbox_counts()?.pending))?;
+        ctx.out.note(&crate::tr!(
+            "outbox drain: stopped at --max-time {}; {} message(s) stay queued for the next drain",
+            "outbox drain: остановлен по --max-time {}; в очереди для следующего запуска: {}",
+            show_duration(args.max_time.unwrap_or_default()),
+            queued
+        ));
+    }
     if let Some(error) = report.broken {
         return Err(PaytrackError::ChannelUnusable(format!(
             "{error}; the drain stopped, no attempt was used up"

@@ -79,6 +79,9 @@ pub struct DrainOptions {
     pub max_attempts: u32,
     /// How old a claim must be before another drain takes it over.
     pub lease: Duration,
+    /// Claim no message once the run has lasted this long (`--max-time`):
+    /// the one being sent then is finished and recorded, the rest stay queued.
+    pub max_time: Option<Duration>,
 }
 
 /// The lease for a drain whose sends time out after `send_timeout`: well
@@ -121,6 +124,8 @@ pub struct DrainReport {
     pub broken: Option<String>,
     /// The run stopped because of Ctrl-C or SIGTERM.
     pub interrupted: bool,
+    /// The run stopped at `max_time` with messages perhaps still due.
+    pub out_of_time: bool,
 }
 
 /// The time during a run: `start` (the run's `now`, fixed by PAYTRACK_NOW in
@@ -139,7 +144,12 @@ impl Clock {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.start + later(self.started.elapsed())
+        self.start + later(self.elapsed())
+    }
+
+    /// Real time since the run started (whatever `start` says).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 }
 
@@ -181,6 +191,10 @@ pub fn drain(
     while options.limit.is_none_or(|limit| claimed_count < limit) {
         if crate::interrupt::requested() {
             report.interrupted = true;
+            break;
+        }
+        if options.max_time.is_some_and(|max| clock.elapsed() >= max) {
+            report.out_of_time = true;
             break;
         }
         let now = clock.now();

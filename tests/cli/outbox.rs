@@ -256,6 +256,63 @@ fn a_hung_command_is_killed_and_retried() {
 }
 
 #[test]
+fn max_time_stops_claiming_and_leaves_the_rest_queued_untouched() {
+    const N: i64 = 4;
+    let env = env_with_pending(N);
+    confirm(&env, 1..=N);
+    // Each send takes 0.5 s; after 0.3 s no message is claimed, so the
+    // drain ends after the first (or none, on a machine slow to start).
+    let script = format!(
+        "sleep 0.5; echo $PAYTRACK_MESSAGE_ID >> {}",
+        quoted(&env, "sent-ids")
+    );
+    let out = run_at(
+        &env,
+        NOW,
+        &[],
+        &["outbox", "drain", "--exec", &script, "--max-time", "300ms"],
+    );
+    assert_exit(&out, code::OK);
+    let sent = env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'");
+    assert!(
+        sent < N,
+        "the drain went on past --max-time: {}",
+        text(&out)
+    );
+    // Nothing half-done: a message is sent and audited, or queued as it was.
+    assert_eq!(audit_count(&env, "message.sent"), sent);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0 AND claimed_by IS NULL"),
+        N - sent
+    );
+    let delivered = std::fs::read_to_string(env.path("sent-ids")).unwrap_or_default();
+    assert_eq!(delivered.lines().count() as i64, sent, "{delivered}");
+    assert!(
+        text(&out).contains(&format!(
+            "stopped at --max-time 300ms; {} message(s) stay queued",
+            N - sent
+        )),
+        "{}",
+        text(&out)
+    );
+    // The next drain sends the rest, each once.
+    let rest = run_at(&env, NOW, &[], &["outbox", "drain", "--exec", &script]);
+    assert_exit(&rest, code::OK);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        N
+    );
+    let delivered = std::fs::read_to_string(env.path("sent-ids")).unwrap();
+    let mut ids: Vec<i64> = delivered.lines().map(|l| l.parse().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=N).collect::<Vec<_>>());
+    env.fails(
+        &["outbox", "drain", "--exec", "true", "--max-time", "2d"],
+        code::USAGE,
+    );
+}
+
+#[test]
 fn two_drains_at_once_send_each_message_exactly_once() {
     const N: i64 = 40;
     let env = env_with_pending(N);
