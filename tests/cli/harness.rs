@@ -855,26 +855,6 @@ pub fn place_for_other_users() -> Result<TempDir, String> {
     Ok(place)
 }
 
-/// Whether `program` runs here (`program --version`). When it does not, a
-/// note says which Debian package brings it, or, under `CI=true`, the test
-/// fails: `.ci/run` installs every tool the tests use.
-pub fn have_tool(program: &str, package: &str) -> bool {
-    let found = std::process::Command::new(program)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing and CI=true: install it (apt-get install -y {package})"
-        );
-        eprintln!("skipped: {program} is not installed (apt-get install -y {package})");
-    }
-    found
-}
-
 /// A client to the test server (`PAYTRACK_TEST_PG`) as `user` on `dbname`,
 /// for tests that set up roles and the bot's side themselves.
 #[cfg(feature = "postgres")]

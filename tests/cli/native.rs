@@ -472,11 +472,12 @@ fn with_harness_env(env: &Env, program: &str) -> Command {
 
 /// Runs a shell command line in a pseudo-terminal (util-linux `script`), with
 /// the harness environment plus `vars`; returns the terminal's transcript.
-/// `None` when `script` is not installed.
-pub(crate) fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Option<String> {
+/// Its tests are ignored where `script` is not installed (`have_script`, build.rs).
+pub(crate) fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> String {
     let script = ["/usr/bin/script", "/bin/script"]
         .into_iter()
-        .find(|p| Path::new(p).exists())?;
+        .find(|p| Path::new(p).exists())
+        .expect("util-linux `script` is installed (the test is ignored without it)");
     let mut cmd = with_harness_env(env, script);
     cmd.envs(vars.iter().copied())
         .env("SHELL", "/bin/sh")
@@ -485,7 +486,7 @@ pub(crate) fn in_terminal(env: &Env, line: &str, vars: &[(&str, &str)]) -> Optio
         .stdin(Stdio::null());
     let out = cmd.output().expect("script runs");
     assert!(out.status.success(), "{line}: {}", text(&out.stderr));
-    Some(text(&out.stdout).replace('\r', ""))
+    text(&out.stdout).replace('\r', "")
 }
 
 pub(crate) fn paytrack() -> String {
@@ -495,43 +496,35 @@ pub(crate) fn paytrack() -> String {
         .to_string()
 }
 
-/// Prints that `script` is missing, so a skipped terminal test is visible.
-/// Under CI (`CI=true`) a missing tool is a failure, not a skip.
-pub(crate) fn no_terminal() {
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "util-linux `script` is not installed, and CI must run the terminal checks"
-    );
-    eprintln!("util-linux `script` is not installed: terminal checks skipped");
-}
-
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn colour_appears_on_a_terminal_and_never_in_a_pipe() {
     let env = with_names();
     let list = format!("{} bookings list", paytrack());
-    let Some(tty) = in_terminal(&env, &list, &[]) else {
-        return no_terminal();
-    };
+    let tty = in_terminal(&env, &list, &[]);
     assert!(tty.contains(ESC), "no colour on a terminal:\n{tty}");
     assert!(!env.ok(&["bookings", "list"]).contains(ESC));
     for vars in [&[("NO_COLOR", "1")][..], &[("TERM", "dumb")]] {
-        let plain = in_terminal(&env, &list, vars).unwrap();
+        let plain = in_terminal(&env, &list, vars);
         assert!(!plain.contains(ESC), "{vars:?}:\n{plain}");
     }
-    let never = in_terminal(&env, &format!("{list} --color never"), &[]).unwrap();
+    let never = in_terminal(&env, &format!("{list} --color never"), &[]);
     assert!(!never.contains(ESC));
     let forced = run_with(&env, &[("CLICOLOR_FORCE", "1")], &["bookings", "list"]);
     assert!(text(&forced.stdout).contains(ESC));
 
     // stderr's colour follows stderr's own terminal, not stdout's.
-    let stderr_only = in_terminal(&env, &format!("{list} > table.txt"), &[]).unwrap();
+    let stderr_only = in_terminal(&env, &format!("{list} > table.txt"), &[]);
     assert!(
         stderr_only.contains(&format!("{ESC}2mpaytrack:")),
         "{stderr_only}"
     );
     let table = std::fs::read_to_string(env.path("table.txt")).unwrap();
     assert!(!table.contains(ESC) && table.contains("Александра"));
-    let stdout_only = in_terminal(&env, &format!("{list} 2> talk.txt"), &[]).unwrap();
+    let stdout_only = in_terminal(&env, &format!("{list} 2> talk.txt"), &[]);
     assert!(stdout_only.contains(ESC));
     let talk = std::fs::read_to_string(env.path("talk.txt")).unwrap();
     assert!(
@@ -541,12 +534,14 @@ fn colour_appears_on_a_terminal_and_never_in_a_pipe() {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn on_a_terminal_tables_fit_its_width_one_line_per_row() {
     let env = with_names();
     let line = format!("{} bookings list --color never", paytrack());
-    let Some(natural) = in_terminal(&env, &line, &[]) else {
-        return no_terminal();
-    };
+    let natural = in_terminal(&env, &line, &[]);
     let widest = |t: &str| {
         t.lines()
             .filter(|l| l.starts_with(['│', '┌', '╞', '└']))
@@ -555,17 +550,21 @@ fn on_a_terminal_tables_fit_its_width_one_line_per_row() {
             .unwrap()
     };
     assert!(widest(&natural) > 100, "{natural}");
-    let fitted = in_terminal(&env, &line, &[("COLUMNS", "100")]).unwrap();
+    let fitted = in_terminal(&env, &line, &[("COLUMNS", "100")]);
     assert!(widest(&fitted) <= 100, "{fitted}");
     assert!(fitted.contains('…'), "{fitted}");
     // Still one line per booking; ids, times and statuses intact.
     assert_eq!(fitted.lines().filter(|l| l.starts_with('│')).count(), 6);
     assert!(fitted.contains("2024-12-04 08:00") && fitted.contains("Cancelled"));
-    let wide = in_terminal(&env, &format!("{line} --wide"), &[("COLUMNS", "100")]).unwrap();
+    let wide = in_terminal(&env, &format!("{line} --wide"), &[("COLUMNS", "100")]);
     assert!(wide.contains("Александра Константиновна"), "{wide}");
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn progress_shows_on_a_terminal_stderr_and_never_on_stdout_or_in_a_pipe() {
     let env = Env::new();
     let mut csv = String::from("id,user_id,course_id,confirmed,created_at,first_name\n");
@@ -578,18 +577,16 @@ fn progress_shows_on_a_terminal_stderr_and_never_on_stdout_or_in_a_pipe() {
     assert!(csv.len() > 1_000_000);
     let file = env.write("big.csv", &csv);
     let bin = paytrack();
-    let Some(tty) = in_terminal(
+    let tty = in_terminal(
         &env,
         &format!("{bin} bookings import {file} > out.txt"),
         &[],
-    ) else {
-        return no_terminal();
-    };
+    );
     assert!(tty.contains("importing bookings"), "no progress:\n{tty}");
     assert_eq!(std::fs::read_to_string(env.path("out.txt")).unwrap(), "");
 
     let export = format!("{bin} bookings export -o all.csv > out.txt");
-    let tty = in_terminal(&env, &export, &[]).unwrap();
+    let tty = in_terminal(&env, &export, &[]);
     assert!(tty.contains("exporting bookings"), "no progress:\n{tty}");
     assert_eq!(std::fs::read_to_string(env.path("out.txt")).unwrap(), "");
     let exported = std::fs::read_to_string(env.path("all.csv")).unwrap();
@@ -598,7 +595,7 @@ fn progress_shows_on_a_terminal_stderr_and_never_on_stdout_or_in_a_pipe() {
 
     let demo_db = env.path("demo.db");
     let demo = format!("{bin} --db {} demo > out.txt", demo_db.display());
-    let tty = in_terminal(&env, &demo, &[("PAYTRACK_LANG", "ru")]).unwrap();
+    let tty = in_terminal(&env, &demo, &[("PAYTRACK_LANG", "ru")]);
     assert!(tty.contains("создание бронирований"), "no progress:\n{tty}");
     assert_eq!(std::fs::read_to_string(env.path("out.txt")).unwrap(), "");
 
@@ -620,14 +617,16 @@ fn progress_shows_on_a_terminal_stderr_and_never_on_stdout_or_in_a_pipe() {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn a_small_import_shows_no_bar_even_on_a_terminal() {
     // A smaller file than the bar's threshold never shows one, even on a terminal.
     let env = Env::new();
     let sample = fixture("legacy-bookings.csv");
     let line = format!("{} bookings import {}", paytrack(), sample.display());
-    let Some(tty) = in_terminal(&env, &line, &[]) else {
-        return no_terminal();
-    };
+    let tty = in_terminal(&env, &line, &[]);
     assert!(!tty.contains("importing bookings"), "{tty}");
     assert!(tty.contains("imported 400 rows"));
 }
@@ -650,17 +649,11 @@ fn cron_script(env: &Env, name: &str, vars: &[(&str, &str)]) -> Output {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_flock),
+    ignore = "needs bash and flock for the cron scripts (apt-get install -y util-linux; bash .ci/run installs it)"
+)]
 fn the_cron_scripts_work_as_documented() {
-    let have = |tool: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !have("bash") || !have("flock") {
-        eprintln!("bash or flock missing: cron script checks skipped");
-        return;
-    }
     let env = Env::with_sample();
     let pending = "SELECT count(*) FROM bookings WHERE confirmed = 1";
     assert_eq!(env.count(pending), 119);
@@ -767,12 +760,14 @@ fn json_escapes_bidi_and_c1_controls_and_reads_back_exactly() {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn csv_on_a_terminal_shows_control_characters_as_escapes() {
     let env = with_names();
     let line = format!("{} bookings list --csv", paytrack());
-    let Some(tty) = in_terminal(&env, &line, &[]) else {
-        return no_terminal();
-    };
+    let tty = in_terminal(&env, &line, &[]);
     assert!(!tty.contains('\u{1b}'), "{tty:?}");
     assert!(tty.contains("\\e[2Jpwned"), "{tty}");
     // Piped, the CSV is the data as stored (formula protection aside).
@@ -781,6 +776,10 @@ fn csv_on_a_terminal_shows_control_characters_as_escapes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
     let env = with_names();
     // Piped: nothing is cut, however long.
@@ -799,9 +798,7 @@ fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
     // On a terminal, a page without referral codes or discounts shows neither
     // column, and the room goes to the names.
     let line = format!("{} bookings list --user 1002 --color never", paytrack());
-    let Some(tty) = in_terminal(&env, &line, &[("COLUMNS", "100")]) else {
-        return no_terminal();
-    };
+    let tty = in_terminal(&env, &line, &[("COLUMNS", "100")]);
     assert!(
         !tty.contains("Referral") && !tty.contains("Discount"),
         "{tty}"
@@ -812,8 +809,7 @@ fn piped_tables_keep_whole_names_and_terminals_drop_empty_columns() {
         &env,
         &format!("{} bookings list --color never", paytrack()),
         &[("COLUMNS", "160")],
-    )
-    .unwrap();
+    );
     assert!(
         tty.contains("Referral") && tty.contains("FRIEND10"),
         "{tty}"

@@ -8,7 +8,7 @@
 //! terminal columns in both languages.
 
 use crate::harness::{code, csv_rows, Env};
-use crate::native::{in_terminal, no_terminal, paytrack, with_names};
+use crate::native::{in_terminal, paytrack, with_names};
 use paytrack::output::table::display_width;
 
 /// Stored text that would retitle and clear a terminal, move the cursor
@@ -268,6 +268,10 @@ fn every_listing_in_every_format_shows_hostile_text_harmlessly() {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn on_a_terminal_tables_and_csv_show_no_raw_control_character() {
     let env = hostile_env();
     let mut line = String::new();
@@ -282,10 +286,7 @@ fn on_a_terminal_tables_and_csv_show_no_raw_control_character() {
             line += &format!("{} --color never {} || true; ", paytrack(), words.join(" "));
         }
     }
-    let Some(transcript) = in_terminal(&env, &line, &[("COLUMNS", "100")]) else {
-        no_terminal();
-        return;
-    };
+    let transcript = in_terminal(&env, &line, &[("COLUMNS", "100")]);
     assert!(transcript.contains("\\e]0;pwned"), "{transcript}");
     let raw: Vec<(usize, char)> = transcript
         .char_indices()
@@ -296,7 +297,7 @@ fn on_a_terminal_tables_and_csv_show_no_raw_control_character() {
 }
 
 /// The bookings and stats tables as a terminal of `columns` shows them.
-fn tables_at(env: &Env, lang: &str, columns: usize) -> Option<String> {
+fn tables_at(env: &Env, lang: &str, columns: usize) -> String {
     let line = format!(
         "{p} --color never --lang {lang} bookings list; {p} --color never --lang {lang} stats streams",
         p = paytrack()
@@ -305,14 +306,15 @@ fn tables_at(env: &Env, lang: &str, columns: usize) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_script),
+    ignore = "needs util-linux `script` for a terminal (apt-get install -y bsdutils; bash .ci/run installs it)"
+)]
 fn bookings_and_stats_tables_fit_80_100_and_160_columns_in_both_languages() {
     let env = with_names();
     for lang in ["en", "ru"] {
         for columns in [80, 100, 160] {
-            let Some(tables) = tables_at(&env, lang, columns) else {
-                no_terminal();
-                return;
-            };
+            let tables = tables_at(&env, lang, columns);
             for line in tables.lines() {
                 assert!(
                     display_width(line) <= columns,

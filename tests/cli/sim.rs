@@ -850,6 +850,10 @@ fn count_in(out: &Output) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(have_flock),
+    ignore = "needs bash and flock for the cron scripts (apt-get install -y util-linux; bash .ci/run installs it)"
+)]
 fn a_simulated_month_keeps_every_invariant() {
     // A fixed history by default, so `cargo test` and CI replay the same
     // month; `PAYTRACK_SIM_SEED=random` draws a new one (printed on failure).
