@@ -691,3 +691,21 @@ CREATE INDEX pay_links_by_time ON paytrack.pay_links (provider, created_at);
 -- pending messages only and in claim order, hands the claim its row at
 -- once however long the queue or the history of sent messages.
 CREATE INDEX outbox_due ON paytrack.outbox (next_attempt_at, id) WHERE status = 'pending';
+
+-- migration: 11
+-- The planner told about what a long write fills (issue 26, item 6). A
+-- status change writes `booking_state` for bookings the bot made, so a
+-- 100k-row `payments import` fills it from nothing inside one transaction;
+-- the planner still took it for empty and scanned it in full 784 times.
+-- paytrack's writers (src/db/pg/bot_rows.rs) ANALYZE it when it has grown,
+-- inside the transaction (which counts its own rows). Only a table's owner
+-- may ANALYZE it on PostgreSQL 15, and the login role is not the owner
+-- (roles.rs), so the owner's function does it; it does nothing else, and
+-- `init` grants it to the login roles only.
+CREATE FUNCTION paytrack.analyze_booking_state() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    ANALYZE paytrack.booking_state;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION paytrack.analyze_booking_state() FROM PUBLIC;

@@ -557,3 +557,9 @@ CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);
 -- Nothing here on SQLite: PostgreSQL's 10 adds the index `outbox drain`
 -- claims through; SQLite's outbox_by_status (status, next_attempt_at) ends
 -- in the rowid, so it already gives pending messages in claim order.
+
+-- migration: 11
+-- Nothing on SQLite. On PostgreSQL (schema.pg.sql, issue 26):
+-- paytrack.analyze_booking_state(), which lets the login role have
+-- booking_state analysed inside a long write. SQLite's writer holds the
+-- whole file and keeps its own statistics (ANALYZE is not needed mid-write).

@@ -2,7 +2,8 @@
 # paytrack's benchmark (issue #9): whole processes timed with hyperfine on the
 # same SQLite file, side by side with the sqlite3 CLI running the same SQL and
 # with the old dashboard's statistics query in a throwaway PostgreSQL 15; then
-# (issue 18) paytrack on PostgreSQL against psql on the same server, paired.
+# (issue 18) paytrack on PostgreSQL against psql on the same server, paired;
+# (issue 26) its writes beside the bot (examples/bench-pg-writes.sh).
 #
 #   examples/bench.sh                         # the full run: 10,000 and 1,000,000 bookings
 #   examples/bench.sh --markdown results.md   # also write the table (and the machine) as markdown
@@ -755,6 +756,10 @@ SQL
     rss_and_wall rss-pg-export "$PT" --db "$PT_URL" bookings export --format csv
     rss_and_wall rss-pg-list-all-csv "$PT" --db "$PT_URL" bookings list --all --csv
     PG_BACKEND=1
+
+    # Writes beside the bot (issue 26): payments import against its floor,
+    # and a bulk change with the bot's longest wait.
+    source "$ROOT/examples/bench-pg-writes.sh"
 fi
 
 
@@ -847,6 +852,7 @@ if [[ $PG_BACKEND == 1 ]]; then
         row "bookings list --status pending --limit 50" pg-list "same SELECT, SQL alone (pgbench)" pgbench-list
         row "booking set-status ID confirmed (one)" pg-set-status "UPDATE + audit INSERT, SQL alone (pgbench)" pgbench-set-status
     fi
+    pg_writes_rows
     row "peak RSS (KiB): bookings export --format csv" rss-pg-export "64 MB" limit-64mb 1
     row "peak RSS (KiB): bookings list --all --csv" rss-pg-list-all-csv "64 MB" limit-64mb 1
     table "${ROWS[@]}" >"$PG_TABLE"

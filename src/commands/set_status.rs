@@ -484,9 +484,17 @@ fn apply_all(
     }
     let mut summary = BulkSummary::default();
     let mut batch = ChangeBatch::default();
-    let write = |batch: &mut ChangeBatch, summary: &mut BulkSummary| -> Result<()> {
-        match batch.write(tx, &ctx.actor, ctx.now) {
-            Ok(_) => Ok(()),
+    // `last`: the bot's rows too, written after everything else (issue 26).
+    let write = |batch: &mut ChangeBatch, summary: &mut BulkSummary, last: bool| -> Result<()> {
+        let written = batch.write(tx, &ctx.actor, ctx.now).and_then(|_| {
+            if last {
+                batch.finish(tx)
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => Ok(()),
             // On PostgreSQL the bot changed a booking between its read and
             // this write: refused, so nothing of the bulk is kept.
             Err(err) => match (batch.lost(), err.downcast_ref::<PaytrackError>()) {
@@ -506,7 +514,7 @@ fn apply_all(
             crate::interrupt::check()?;
         }
         if batch.has_change_for(change.booking_id) {
-            write(&mut batch, &mut summary)?;
+            write(&mut batch, &mut summary, false)?;
         }
         if spare_paid && tx.has_received_money(change.booking_id)? {
             summary.spared_paid.push(change.booking_id);
@@ -550,10 +558,10 @@ fn apply_all(
             },
         }
         if batch.len() >= BULK_BATCH {
-            write(&mut batch, &mut summary)?;
+            write(&mut batch, &mut summary, false)?;
         }
     }
-    write(&mut batch, &mut summary)?;
+    write(&mut batch, &mut summary, true)?;
     Ok(summary)
 }
 

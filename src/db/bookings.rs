@@ -668,10 +668,21 @@ fn insert_sql(rows: usize) -> String {
 
 impl WriteTx<'_> {
     pub fn booking(&self, id: i64) -> Result<Option<Booking>> {
-        if let Some(entry) = self.take_prefetched_booking(id) {
-            return Ok(entry.map(|(booking, _)| booking));
+        let found = match self.take_prefetched_booking(id) {
+            Some(entry) => entry.map(|(booking, _)| booking),
+            None => booking_by_id(self.conn(), id)?,
+        };
+        Ok(found.map(|b| self.with_deferred_status(b)))
+    }
+
+    /// `booking` with the status this transaction gave it and has not yet
+    /// written to the bot's row (PostgreSQL: `DeferredStatuses`).
+    fn with_deferred_status(&self, mut booking: Booking) -> Booking {
+        let cache = self.cache.borrow();
+        if let Some(&i) = cache.deferred.index.get(&booking.id) {
+            booking.status = cache.deferred.rows[i].2;
         }
-        booking_by_id(self.conn(), id)
+        booking
     }
 
     /// The bookings among `ids` (at most `BOOKINGS_AHEAD`) that exist, in
@@ -695,10 +706,13 @@ impl WriteTx<'_> {
             .iter()
             .chain(std::iter::repeat(&last))
             .take(BOOKINGS_AHEAD);
-        let rows = stmt
+        let rows: Vec<Booking> = stmt
             .query_map(super::sql::params_from_iter(padded), booking_from_row)?
             .collect::<super::error::Result<_>>()?;
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .map(|b| self.with_deferred_status(b))
+            .collect())
     }
 
     /// Sets bookings' status, each as a compare-and-set on the status read
@@ -716,6 +730,11 @@ impl WriteTx<'_> {
     ) -> Result<Vec<i64>> {
         let now = self.stamp(now);
         let now: &str = &now;
+        #[cfg(feature = "postgres")]
+        if let super::sql::Conn::Pg(session) = self.conn() {
+            self.defer_statuses(session, ids, from, to, now)?;
+            return Ok(ids.to_vec());
+        }
         let (from, to) = (from.code(), to.code());
         let mut changed = rustc_hash::FxHashSet::default();
         for chunk in ids.chunks(STATUS_UPDATES_PER_STATEMENT) {
@@ -738,6 +757,76 @@ impl WriteTx<'_> {
             .copied()
             .filter(|id| changed.contains(id))
             .collect())
+    }
+
+    /// PostgreSQL's `update_statuses`: paytrack's `booking_state` now, the
+    /// bot's rows at the end of the transaction (`write_deferred_statuses`),
+    /// so its row locks are held only from there to COMMIT (issue 26).
+    #[cfg(feature = "postgres")]
+    fn defer_statuses(
+        &self,
+        session: &super::pg::session::Session,
+        ids: &[i64],
+        from: Status,
+        to: Status,
+        now: &str,
+    ) -> Result<()> {
+        use super::pg::bot_rows;
+        let gained = bot_rows::write_state(session, ids, to, now)?;
+        let (gained, told) = {
+            let mut cache = self.cache.borrow_mut();
+            let deferred = &mut cache.deferred;
+            for &id in ids {
+                // A booking changed twice keeps the status first read:
+                // that is what the bot's row must still hold.
+                if let Some(&i) = deferred.index.get(&id) {
+                    deferred.rows[i].2 = to;
+                } else {
+                    deferred.index.insert(id, deferred.rows.len());
+                    deferred.rows.push((id, from, to));
+                }
+            }
+            deferred.state_gained += gained;
+            (deferred.state_gained, deferred.state_told)
+        };
+        let told = bot_rows::analyze_state_if_grown(session, gained, told)?;
+        self.cache.borrow_mut().deferred.state_told = told;
+        Ok(())
+    }
+
+    /// Writes the bot's row of every status change this transaction
+    /// deferred, in one statement, each as a compare-and-set on the status
+    /// paytrack read; returns the first booking another program changed
+    /// since (then nothing of the transaction may be committed). Called last,
+    /// just before COMMIT; nothing is deferred on SQLite.
+    pub fn write_deferred_statuses(&self) -> Result<Option<i64>> {
+        let rows = {
+            let mut cache = self.cache.borrow_mut();
+            cache.deferred.index.clear();
+            std::mem::take(&mut cache.deferred.rows)
+        };
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        #[cfg(feature = "postgres")]
+        if let super::sql::Conn::Pg(session) = self.conn() {
+            let changed: rustc_hash::FxHashSet<i64> =
+                super::pg::bot_rows::update_statuses(session, &rows)?
+                    .into_iter()
+                    .collect();
+            return Ok(rows.iter().map(|r| r.0).find(|id| !changed.contains(id)));
+        }
+        anyhow::bail!("internal: a status change was deferred on SQLite")
+    }
+
+    /// `write_deferred_statuses`, with a lost race as its error: before a
+    /// read that counts statuses in SQL (seats taken, open payments), and
+    /// at commit for the writes no caller finished.
+    pub(crate) fn settle_deferred_statuses(&self) -> Result<()> {
+        match self.write_deferred_statuses()? {
+            Some(lost) => Err(status_race_lost(lost).into()),
+            None => Ok(()),
+        }
     }
 
     /// Inserts a new booking (the id must be free). `confirmed_at` defaults to
@@ -879,6 +968,30 @@ impl WriteTx<'_> {
                 r.get(0)
             })?)
     }
+}
+
+/// Status changes written to paytrack's `booking_state` whose bot row is
+/// written at the end of the transaction (PostgreSQL, `pg::bot_rows`).
+#[derive(Default)]
+pub(super) struct DeferredStatuses {
+    /// (booking, status read, new status), in the order changed.
+    rows: Vec<(i64, Status, Status)>,
+    /// Where each booking is in `rows`.
+    index: rustc_hash::FxHashMap<i64, usize>,
+    /// Rows this transaction added to `booking_state`, and how many of them
+    /// the planner was last told of (`bot_rows::analyze_state_if_grown`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    state_gained: u64,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    state_told: u64,
+}
+
+/// A status compare-and-set that found the row changed since it was read:
+/// another program (on PostgreSQL, the bot) wrote it.
+pub fn status_race_lost(booking_id: i64) -> crate::error::PaytrackError {
+    crate::error::PaytrackError::ExpectationFailed(format!(
+        "booking {booking_id} changed under us (another program wrote it); nothing written, run the command again"
+    ))
 }
 
 /// Whether `users erase` or `retention apply` pseudonymised the booking.

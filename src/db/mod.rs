@@ -206,6 +206,8 @@ struct TxCache {
     /// What an import read ahead for its next rows (`prefetch_for_import`);
     /// each entry is handed over (removed) when read.
     prefetched: Option<sync::Prefetched>,
+    /// Status changes whose bot row is written at the end (PostgreSQL).
+    deferred: bookings::DeferredStatuses,
 }
 
 impl Db {
@@ -513,6 +515,8 @@ impl Db {
                 if honour_interrupt {
                     crate::interrupt::check()?;
                 }
+                // The bot's rows last, just before COMMIT (pg::bot_rows).
+                write.settle_deferred_statuses()?;
                 Ok(value)
             });
             let (operation_id, undoable) = (write.operation_id.clone(), write.undoable.get());

@@ -386,6 +386,8 @@ impl WriteTx<'_> {
         provider: &str,
         external_id: &str,
     ) -> Result<Option<StoredPayment>> {
+        // "Open" reads the booking's status in SQL: the bot's rows first.
+        self.settle_deferred_statuses()?;
         let open = open_attention_sql();
         Ok(self
             .conn()
@@ -429,6 +431,8 @@ impl WriteTx<'_> {
 
     /// One payment by id, with whether it still waits for a person.
     pub fn payment_by_id(&self, id: i64) -> Result<Option<StoredPayment>> {
+        // "Open" reads the booking's status in SQL: the bot's rows first.
+        self.settle_deferred_statuses()?;
         let open = open_attention_sql();
         Ok(self
             .conn()

@@ -282,6 +282,8 @@ impl WriteTx<'_> {
 
     /// Confirmed bookings in a stream (seats taken), read under the write lock.
     pub fn seats_taken(&self, course_id: i64, code: &str) -> Result<i64> {
+        // The counters follow the bot's rows: write the deferred ones first.
+        self.settle_deferred_statuses()?;
         Ok(self.conn().query_row(
             "SELECT COALESCE(SUM(bookings), 0) FROM stream_counters
               WHERE course_id = ?1 AND course_stream = ?2 AND confirmed = 2",

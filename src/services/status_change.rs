@@ -216,6 +216,21 @@ impl ChangeBatch {
         Ok(None)
     }
 
+    /// Writes the bot's rows of every change written in this transaction:
+    /// on PostgreSQL `write` leaves them to the end, so the bot's row locks
+    /// are taken last and held only until COMMIT (issue 26). Call it as the
+    /// last write before commit (the commit does it otherwise); a row the bot
+    /// changed meanwhile fails as in `write`, and `lost` names it.
+    pub fn finish(&mut self, tx: &WriteTx) -> Result<()> {
+        match tx.write_deferred_statuses()? {
+            Some(lost) => {
+                self.lost = Some(lost);
+                Err(crate::db::bookings::status_race_lost(lost).into())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Adds a payment that changes no status. The caller knows its
     /// (provider, external_id) is not stored yet.
     pub fn add_payment(&mut self, payment: NewPayment, outcome: PaymentOutcome) {
@@ -259,10 +274,7 @@ impl ChangeBatch {
                 .map_or_else(|| ids.get(changed.len()).copied(), |(id, _)| Some(*id))
             {
                 self.lost = Some(lost);
-                return Err(PaytrackError::ExpectationFailed(format!(
-                    "booking {lost} changed under us (another program wrote it); nothing written, run the command again"
-                ))
-                .into());
+                return Err(crate::db::bookings::status_race_lost(lost).into());
             }
         }
 

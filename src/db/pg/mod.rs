@@ -8,6 +8,7 @@
 //! migrations.
 
 pub mod adopt;
+pub mod bot_rows;
 pub mod bulk;
 pub mod conninfo;
 pub mod dialect;

@@ -195,7 +195,8 @@ fn grant(tx: &mut postgres::Transaction<'_>, role: &str) -> Result<()> {
          REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {} FROM {who};
          GRANT INSERT ON paytrack.audit_log TO {who};
          GRANT INSERT, UPDATE ON paytrack.audit_personal TO {who};
-         GRANT EXECUTE ON FUNCTION paytrack.fold_counters(), paytrack.rebuild_counters() TO {who};",
+         GRANT EXECUTE ON FUNCTION paytrack.fold_counters(), paytrack.rebuild_counters(),
+             paytrack.analyze_booking_state() TO {who};",
         read_only.join(", ")
     );
     if !writable.is_empty() {
