@@ -709,3 +709,14 @@ BEGIN
 END
 $fn$;
 REVOKE EXECUTE ON FUNCTION paytrack.analyze_booking_state() FROM PUBLIC;
+
+-- migration: 12
+-- PostgreSQL's own SQL instead of SQLite's emulated (issue 27): paytrack now
+-- writes `doc::jsonb ->> 'key'`, `jsonb ||` and `jsonb_build_object`,
+-- `COALESCE(SUM(…), 0)` and `lower(a) = lower(b)` where SQLite's text says
+-- json_extract, json_set, TOTAL and COLLATE NOCASE (db::sql::Dialect), so
+-- migration 2's stand-ins for them go. (instr stays while `--search` uses it.)
+DROP FUNCTION paytrack.json_extract(text, text);
+DROP FUNCTION paytrack.json_set(text, text, text, text, text);
+DROP AGGREGATE paytrack.total(double precision);
+DROP COLLATION paytrack.nocase;

@@ -563,3 +563,8 @@ CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);
 -- paytrack.analyze_booking_state(), which lets the login role have
 -- booking_state analysed inside a long write. SQLite's writer holds the
 -- whole file and keeps its own statistics (ANALYZE is not needed mid-write).
+
+-- migration: 12
+-- Nothing here on SQLite: PostgreSQL's 12 drops the stand-ins for SQLite's
+-- json_extract, json_set, TOTAL and NOCASE; paytrack now writes each
+-- engine's own SQL for them (db::sql::Dialect, issue 27).

@@ -80,29 +80,6 @@ fn unreadable_booking(row: &Row, err: &super::error::Error) -> Option<String> {
     ))
 }
 
-/// One row of a listing to `visit`. A row another program wrote that
-/// paytrack cannot read (a text user_id, status 0) is skipped and reported,
-/// not the end of the listing (issue 25: one such row made `bookings list`,
-/// `export` and `users show` fail). Ctrl-C is looked at every 4,096 rows.
-fn visit_booking(
-    row: &Row,
-    seen: &mut u32,
-    visit: &mut impl FnMut(Booking) -> Result<()>,
-) -> Result<()> {
-    match booking_from_row(row) {
-        Ok(booking) => visit(booking)?,
-        Err(err) => match unreadable_booking(row, &err) {
-            Some(problem) => super::note_skipped_row(problem),
-            None => return Err(err.into()),
-        },
-    }
-    *seen = seen.wrapping_add(1);
-    if *seen % 4096 == 0 {
-        crate::interrupt::check()?;
-    }
-    Ok(())
-}
-
 /// Every bookings row paytrack cannot read, with why (`paytrack check`).
 pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM bookings b ORDER BY b.id"))?;
@@ -164,10 +141,11 @@ impl Conditions {
 /// floating point and never fails; it is exact while a booking's sum stays
 /// below 2^53 minor units, i.e. for any 9,000 payments of the largest
 /// accepted amount (`domain::money::MAX_AMOUNT_MINOR`).
-fn received_sql() -> String {
+fn received_sql(dialect: Dialect) -> String {
     format!(
-        "(SELECT TOTAL(p.amount_minor) FROM payments p \
-          WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})"
+        "(SELECT {} FROM payments p \
+          WHERE p.booking_id = b.id AND p.outcome IN {RECEIVED_OUTCOMES})",
+        dialect.total("p.amount_minor")
     )
 }
 
@@ -180,8 +158,8 @@ const EXPECTED_SQL: &str =
 /// The money-state condition of `--payment`. Partial, overpaid and refund
 /// start from the bookings that received money (an index lookup on the
 /// payments), so they cost what the payments do, not what the bookings do.
-fn payment_state_sql(state: PaymentState) -> String {
-    let received = received_sql();
+fn payment_state_sql(state: PaymentState, dialect: Dialect) -> String {
+    let received = received_sql(dialect);
     let with_money = format!(
         "b.id IN (SELECT p.booking_id FROM payments p WHERE p.outcome IN {RECEIVED_OUTCOMES})"
     );
@@ -227,14 +205,14 @@ fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
     match &filter.user {
         Some(UserRef::Id(id)) => c.push("b.user_id = ?", vec![Box::new(*id)]),
         Some(UserRef::Username(name)) => c.push(
-            "b.username = ? COLLATE NOCASE",
+            &dialect.equal_ignoring_case("b.username", "?"),
             vec![Box::new(name.clone())],
         ),
         None => {}
     }
     if let Some(code) = &filter.referral {
         c.push(
-            "b.referral_code = ? COLLATE NOCASE",
+            &dialect.equal_ignoring_case("b.referral_code", "?"),
             vec![Box::new(code.clone())],
         );
     }
@@ -258,7 +236,7 @@ fn filter_conditions(filter: &BookingFilter, dialect: Dialect) -> Conditions {
         push_search(&mut c, &fold(text), dialect);
     }
     if let Some(state) = filter.payment {
-        c.push(&payment_state_sql(state), vec![]);
+        c.push(&payment_state_sql(state, dialect), vec![]);
     }
     c
 }
@@ -460,9 +438,7 @@ impl Db {
         Ok(rows)
     }
 
-    /// Streams matching bookings to `visit`, one at a time, in constant
-    /// memory. `visit` must not use the database (on PostgreSQL the
-    /// connection is busy streaming the rows: `Session::for_each_row`).
+    /// Streams matching bookings to `visit`, one at a time, in constant memory.
     pub fn for_each_booking(
         &self,
         filter: &BookingFilter,
@@ -472,21 +448,28 @@ impl Db {
         mut visit: impl FnMut(Booking) -> Result<()>,
     ) -> Result<()> {
         let (sql, args) = build_list(filter, sort, after, limit, self.conn().dialect());
-        let mut seen = 0u32;
-        #[cfg(feature = "postgres")]
-        if let super::sql::Conn::Pg(session) = self.conn() {
-            let params: Vec<&dyn ToValue> = args.iter().map(AsRef::as_ref).collect();
-            return session.for_each_row(&sql, &params, |values| {
-                visit_booking(&Row::Values(values), &mut seen, &mut visit)
-            });
-        }
         let mut stmt = self
             .conn()
             .prepare_cached(&sql)
             .context("preparing the bookings query")?;
         let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
+        let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            visit_booking(&row, &mut seen, &mut visit)?;
+            // A row another program wrote that paytrack cannot read (a text
+            // user_id, status 0) is skipped and reported, not the end of the
+            // listing (issue 25: one such row made `bookings list`, `export`
+            // and `users show` fail).
+            match booking_from_row(&row) {
+                Ok(booking) => visit(booking)?,
+                Err(err) => match unreadable_booking(&row, &err) {
+                    Some(problem) => super::note_skipped_row(problem),
+                    None => return Err(err.into()),
+                },
+            }
+            seen = seen.wrapping_add(1);
+            if seen % 4096 == 0 {
+                crate::interrupt::check()?;
+            }
         }
         Ok(())
     }

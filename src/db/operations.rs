@@ -36,9 +36,12 @@ impl WriteTx<'_> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT operation_id FROM audit_log
-                  WHERE action = ?1 AND json_extract(details, '$.operation') = ?2
-                  ORDER BY id DESC LIMIT 1",
+                &format!(
+                    "SELECT operation_id FROM audit_log
+                      WHERE action = ?1 AND {} = ?2
+                      ORDER BY id DESC LIMIT 1",
+                    self.conn().dialect().json_text("details", "operation")
+                ),
                 params![action::OPERATION_UNDONE, operation_id],
                 |r| r.get(0),
             )

@@ -525,14 +525,16 @@ impl WriteTx<'_> {
         provider: &str,
         external_id: &str,
     ) -> Result<bool> {
+        let dialect = self.conn().dialect();
         let n: i64 = self
             .conn()
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT COUNT(*) FROM audit_log
                   WHERE booking_id = ?1 AND action = ?2 AND new_value = 'confirmed'
-                    AND json_extract(details, '$.payment_ref') = ?3
-                    AND json_extract(details, '$.provider') = ?4",
-            )?
+                    AND {} = ?3 AND {} = ?4",
+                dialect.json_text("details", "payment_ref"),
+                dialect.json_text("details", "provider"),
+            ))?
             .query_row(
                 params![
                     booking_id,

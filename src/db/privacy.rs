@@ -65,15 +65,18 @@ impl WriteTx<'_> {
                 // message was still sent with the name (issue 26). A booking
                 // id that now belongs to someone else is left alone.
                 conn.execute(
-                    "INSERT INTO temp.erase_bookings (id, user_id)
-                     SELECT DISTINCT o.booking_id, CAST(?1 AS BIGINT) FROM outbox AS o
-                      WHERE o.chat_id = ?1
-                        AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = o.booking_id)
-                     UNION
-                     SELECT s.booking_id, CAST(?1 AS BIGINT) FROM import_state AS s
-                      WHERE CAST(json_extract(s.fields, '$.user_id') AS BIGINT) = ?1
-                        AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = s.booking_id)
-                     ON CONFLICT DO NOTHING",
+                    &format!(
+                        "INSERT INTO temp.erase_bookings (id, user_id)
+                         SELECT DISTINCT o.booking_id, CAST(?1 AS BIGINT) FROM outbox AS o
+                          WHERE o.chat_id = ?1
+                            AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = o.booking_id)
+                         UNION
+                         SELECT s.booking_id, CAST(?1 AS BIGINT) FROM import_state AS s
+                          WHERE {} = ?1
+                            AND NOT EXISTS (SELECT 1 FROM bookings AS b WHERE b.id = s.booking_id)
+                         ON CONFLICT DO NOTHING",
+                        conn.dialect().json_integer("s.fields", "user_id")
+                    ),
                     [user_id],
                 )?;
                 conn.execute(
@@ -100,10 +103,16 @@ impl WriteTx<'_> {
         }
         // What the last import saw (issue 13) names the person too.
         conn.execute(
-            "UPDATE import_state AS s
-                SET fields = json_set(fields, '$.username', u.pseudonym, '$.first_name', NULL)
-               FROM temp.erase_bookings AS e JOIN temp.erase_users AS u ON u.user_id = e.user_id
-              WHERE s.booking_id = e.id",
+            &format!(
+                "UPDATE import_state AS s
+                    SET fields = {}
+                   FROM temp.erase_bookings AS e JOIN temp.erase_users AS u ON u.user_id = e.user_id
+                  WHERE s.booking_id = e.id",
+                conn.dialect().json_with(
+                    "fields",
+                    &[("username", "u.pseudonym"), ("first_name", "NULL")]
+                )
+            ),
             [],
         )?;
         let mut counts = ErasureCounts {

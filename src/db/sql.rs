@@ -35,6 +35,70 @@ pub enum Dialect {
     Postgres,
 }
 
+/// SQL whose spelling differs between the engines, by what it means (issue
+/// 27): each engine's own functions, never one emulating the other's. The
+/// keys and columns are paytrack's constants, never user input.
+impl Dialect {
+    /// The text of top-level field `key` of JSON text column `column`.
+    pub fn json_text(self, column: &str, key: &str) -> String {
+        debug_assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Dialect::Postgres => format!("(({column})::jsonb ->> '{key}')"),
+        }
+    }
+
+    /// Top-level field `key` of JSON text column `column`, as an integer.
+    pub fn json_integer(self, column: &str, key: &str) -> String {
+        format!("CAST({} AS BIGINT)", self.json_text(column, key))
+    }
+
+    /// JSON text column `column` with top-level `fields` set to the values of
+    /// SQL expressions (NULL: JSON null), added where missing.
+    pub fn json_with(self, column: &str, fields: &[(&str, &str)]) -> String {
+        debug_assert!(fields
+            .iter()
+            .all(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        match self {
+            Dialect::Sqlite => {
+                let pairs: Vec<String> = fields
+                    .iter()
+                    .map(|(key, value)| format!("'$.{key}', {value}"))
+                    .collect();
+                format!("json_set({column}, {})", pairs.join(", "))
+            }
+            Dialect::Postgres => {
+                let pairs: Vec<String> = fields
+                    .iter()
+                    .map(|(key, value)| format!("'{key}', {value}"))
+                    .collect();
+                format!(
+                    "(({column})::jsonb || jsonb_build_object({}))::text",
+                    pairs.join(", ")
+                )
+            }
+        }
+    }
+
+    /// `column = value`, ignoring case (SQLite's NOCASE folds ASCII only;
+    /// PostgreSQL's lower() folds every letter its locale knows).
+    pub fn equal_ignoring_case(self, column: &str, value: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} = {value} COLLATE NOCASE"),
+            Dialect::Postgres => format!("lower({column}) = lower({value})"),
+        }
+    }
+
+    /// The sum of `expr` over the rows, 0 over none, never overflowing:
+    /// SQLite's TOTAL (a real), PostgreSQL's SUM of an integer (a numeric).
+    pub fn total(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("TOTAL({expr})"),
+            Dialect::Postgres => format!("COALESCE(SUM({expr}), 0)"),
+        }
+    }
+}
+
 impl<'a> Conn<'a> {
     pub fn dialect(self) -> Dialect {
         match self {

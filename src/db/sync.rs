@@ -170,12 +170,13 @@ impl WriteTx<'_> {
     pub fn status_before_first_local_change(&self, booking_id: i64) -> Result<Option<Status>> {
         let old: Option<String> = self
             .conn()
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT old_value FROM audit_log
                   WHERE booking_id = ?1 AND action = ?2
-                    AND COALESCE(json_extract(details, '$.source'), '') <> 'bookings import'
+                    AND COALESCE({}, '') <> 'bookings import'
                   ORDER BY id LIMIT 1",
-            )?
+                self.conn().dialect().json_text("details", "source")
+            ))?
             .query_row(params![booking_id, action::STATUS_CHANGED], |r| r.get(0))
             .optional()?;
         Ok(old.and_then(|name| name.parse().ok()))
@@ -300,11 +301,13 @@ impl Db {
     /// count must match exactly as well.
     pub fn holds_only_demo_bookings(&self) -> Result<bool> {
         let (demo, other, bookings): (i64, i64, i64) = self.conn().query_row(
-            "SELECT
-                (SELECT COALESCE(SUM(CAST(json_extract(details, '$.bookings') AS BIGINT)), 0)
-                   FROM audit_log WHERE action = ?1),
-                (SELECT COUNT(*) FROM audit_log WHERE action IN (?2, ?3)),
-                (SELECT COUNT(*) FROM bookings)",
+            &format!(
+                "SELECT
+                    (SELECT COALESCE(SUM({}), 0) FROM audit_log WHERE action = ?1),
+                    (SELECT COUNT(*) FROM audit_log WHERE action IN (?2, ?3)),
+                    (SELECT COUNT(*) FROM bookings)",
+                self.conn().dialect().json_integer("details", "bookings")
+            ),
             params![
                 action::DEMO_GENERATED,
                 action::BOOKINGS_IMPORTED,

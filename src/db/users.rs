@@ -16,11 +16,13 @@ use crate::domain::time::to_storage;
 /// to be forgotten must still reach them.
 pub(super) fn user_is_known(conn: super::sql::Conn<'_>, user_id: i64) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
-             OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)
-             OR EXISTS (SELECT 1 FROM outbox WHERE chat_id = ?1)
-             OR EXISTS (SELECT 1 FROM import_state
-                         WHERE CAST(json_extract(fields, '$.user_id') AS BIGINT) = ?1)",
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM outbox WHERE chat_id = ?1)
+                 OR EXISTS (SELECT 1 FROM import_state WHERE {} = ?1)",
+            conn.dialect().json_integer("fields", "user_id")
+        ),
         [user_id],
         |r| r.get(0),
     )?)
@@ -30,8 +32,10 @@ pub(super) fn user_is_known(conn: super::sql::Conn<'_>, user_id: i64) -> Result<
 fn user_id_for(conn: super::sql::Conn<'_>, username: &str) -> Result<Option<i64>> {
     Ok(conn
         .query_row(
-            "SELECT user_id FROM bookings WHERE username = ?1 COLLATE NOCASE
-              ORDER BY id DESC LIMIT 1",
+            &format!(
+                "SELECT user_id FROM bookings WHERE {} ORDER BY id DESC LIMIT 1",
+                conn.dialect().equal_ignoring_case("username", "?1")
+            ),
             [username],
             |r| r.get(0),
         )
@@ -130,12 +134,13 @@ impl Db {
     pub fn audit_for_user(&self, user_id: i64, limit: u64) -> Result<Vec<AuditEntry>> {
         let ids: Vec<i64> = self
             .conn()
-            .prepare(
+            .prepare(&format!(
                 "SELECT id FROM audit_log
                   WHERE booking_id IN (SELECT id FROM bookings WHERE user_id = ?1)
-                     OR (booking_id IS NULL AND CAST(json_extract(details, '$.user_id') AS BIGINT) = ?1)
+                     OR (booking_id IS NULL AND {} = ?1)
                   ORDER BY id DESC LIMIT ?2",
-            )?
+                self.conn().dialect().json_integer("details", "user_id")
+            ))?
             .query_map(
                 params![user_id, i64::try_from(limit).unwrap_or(i64::MAX)],
                 |r| r.get(0),

@@ -231,10 +231,13 @@ impl Env {
     pub fn exec(&self, sql: &str) {
         if is_url(&self.db) {
             #[cfg(feature = "postgres")]
-            return pg::with_client(&self.db, |c| {
-                c.batch_execute(sql)
-                    .unwrap_or_else(|e| panic!("{sql}: {}", pg::describe(&e)));
-            });
+            {
+                let sql = &pg::postgres_spelling(sql);
+                return pg::with_client(&self.db, |c| {
+                    c.batch_execute(sql)
+                        .unwrap_or_else(|e| panic!("{sql}: {}", pg::describe(&e)));
+                });
+            }
         }
         self.sql().execute_batch(sql).expect(sql);
     }
@@ -245,9 +248,12 @@ impl Env {
     pub fn try_exec(&self, sql: &str) -> Result<(), String> {
         if is_url(&self.db) {
             #[cfg(feature = "postgres")]
-            return pg::with_client(&self.db, |c| {
-                c.batch_execute(sql).map_err(|e| pg::describe(&e))
-            });
+            {
+                let sql = &pg::postgres_spelling(sql);
+                return pg::with_client(&self.db, |c| {
+                    c.batch_execute(sql).map_err(|e| pg::describe(&e))
+                });
+            }
         }
         self.sql().execute_batch(sql).map_err(|e| e.to_string())
     }
@@ -548,6 +554,44 @@ pub(crate) mod pg {
         out
     }
 
+    /// The tests' SQL is written once, in SQLite's dialect; on PostgreSQL its
+    /// `json_extract(doc, '$.key')` is spelled `((doc)::jsonb ->> 'key')`, as
+    /// paytrack itself spells it (`db::sql::Dialect::json_text`).
+    pub fn postgres_spelling(query: &str) -> String {
+        const CALL: &str = "json_extract(";
+        let mut out = String::with_capacity(query.len());
+        let mut rest = query;
+        while let Some(at) = rest.find(CALL) {
+            out.push_str(&rest[..at]);
+            let args = &rest[at + CALL.len()..];
+            let mut depth = 0;
+            let end = args
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth < 0
+                })
+                .map(|(i, _)| i)
+                .expect("a closed json_extract call");
+            let (doc, path) = args[..end]
+                .rsplit_once(',')
+                .expect("json_extract(doc, path)");
+            let key = path
+                .trim()
+                .strip_prefix("'$.")
+                .and_then(|k| k.strip_suffix('\''))
+                .expect("a '$.key' path");
+            out.push_str(&format!("(({})::jsonb ->> '{key}')", doc.trim()));
+            rest = &args[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// Closes the kept clients of `url` (its database is about to go).
     fn forget_clients(url: &str) {
         let gone: Vec<_> = {
@@ -564,6 +608,7 @@ pub(crate) mod pg {
     /// Every row of the last statement of `query`, each value in
     /// PostgreSQL's text form (None for NULL).
     pub fn rows(db: &Path, query: &str) -> Vec<Vec<Option<String>>> {
+        let query = &postgres_spelling(query);
         let messages = with_client(db, |c| c.simple_query(query))
             .unwrap_or_else(|e| panic!("{query}: {}", describe(&e)));
         let mut rows = Vec::new();
