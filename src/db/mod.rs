@@ -564,14 +564,10 @@ impl Db {
 
     /// Runs `work` in one read transaction, so that it sees one snapshot.
     pub fn read<T>(&mut self, work: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
-        // PostgreSQL: one REPEATABLE READ snapshot, as SQLite's read transaction gives.
-        let (begin, end) = self.conn().pick(
-            ("BEGIN DEFERRED", "COMMIT"),
-            ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "COMMIT"),
-        );
-        self.conn().execute_batch(begin)?;
+        self.conn()
+            .execute_batch(self.conn().dialect().begin_read())?;
         let value = work(self);
-        self.conn().execute_batch(end)?;
+        self.conn().execute_batch("COMMIT")?;
         value
     }
 

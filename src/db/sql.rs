@@ -9,9 +9,12 @@
 //! SQLite driver (`db::sqlite`) binds and reads them borrowed, the
 //! PostgreSQL driver (`db::pg::session`) converts each to and from the
 //! server's types, so a column reads the same Rust value on both backends
-//! and every failure is a `db::Error`. Where the dialects differ, the
-//! repository picks the text with `Conn::pick`, and both versions sit side by
-//! side.
+//! and every failure is a `db::Error`. Where the dialects differ in a
+//! phrase, `Dialect` names it by what it means (`json_text`, `total`,
+//! `begin_read`, …) and spells it in each engine's own SQL; where a whole
+//! statement differs, the repository picks the text with `Conn::pick`, and
+//! both versions sit side by side. (What only one engine has lives in its
+//! driver: `db::sqlite`, `db::pg`.)
 
 use super::error::{Error, Result};
 use super::sqlite::with_binds;
@@ -86,6 +89,16 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("{column} = {value} COLLATE NOCASE"),
             Dialect::Postgres => format!("lower({column}) = lower({value})"),
+        }
+    }
+
+    /// Begins a read transaction that sees one snapshot: SQLite's read
+    /// transaction, PostgreSQL's REPEATABLE READ (READ COMMITTED would see
+    /// each statement's own).
+    pub fn begin_read(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN DEFERRED",
+            Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         }
     }
 

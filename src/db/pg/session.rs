@@ -166,7 +166,7 @@ impl Session {
     pub fn cursor(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<Cursor<'_>> {
         let own_transaction = !self.in_transaction.get();
         if own_transaction {
-            self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            self.execute_batch(crate::db::sql::Dialect::Postgres.begin_read())?;
         }
         let depth = self.open_cursors.get() + 1;
         let name = format!("paytrack_rows_{depth}");
