@@ -361,8 +361,11 @@ impl ChangeBatch {
         let held: FxHashSet<i64> = if message_ids.is_empty() {
             FxHashSet::default()
         } else {
-            let ids: Vec<i64> = message_ids.values().copied().collect();
-            tx.hold_messages_for_blocked(&ids)?.into_iter().collect()
+            let queued: Vec<(i64, i64)> = new_messages
+                .iter()
+                .filter_map(|m| message_ids.get(&m.booking_id).map(|id| (*id, m.chat_id)))
+                .collect();
+            tx.hold_messages_for_blocked(&queued)?.into_iter().collect()
         };
 
         let mut audit = Vec::with_capacity(planned.len());

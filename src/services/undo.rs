@@ -136,16 +136,20 @@ pub fn undo_operation(
                 let confirmed = tx
                     .booking(booking_id)?
                     .is_some_and(|b| b.status == Status::Confirmed);
-                let withdrawn_confirmation = tx.message(id)?.is_some_and(|m| {
-                    m.status == MessageStatus::Withdrawn
-                        && m.kind == MessageKind::Confirmation.name()
-                });
+                let Some(message) = tx.message(id)? else {
+                    *report.not_reversed.entry(entry.action.clone()).or_default() += 1;
+                    continue;
+                };
+                let withdrawn_confirmation = message.status == MessageStatus::Withdrawn
+                    && message.kind == MessageKind::Confirmation.name();
                 if !(confirmed && withdrawn_confirmation) {
                     *report.not_reversed.entry(entry.action.clone()).or_default() += 1;
                     continue;
                 }
                 tx.requeue_message(id, now)?;
-                let held = !tx.hold_messages_for_blocked(&[id])?.is_empty();
+                let held = !tx
+                    .hold_messages_for_blocked(&[(id, message.chat_id)])?
+                    .is_empty();
                 tx.append_audit(
                     actor,
                     now,
