@@ -752,6 +752,35 @@ SQL
     sql_only pgbench-list "$WORK/pg-list.sql"
     sql_only pgbench-set-status "$WORK/pg-set-status.sql"
 
+    # Issue 26, item 6: the reads and the outbox against their floors.
+    # `bookings export` against psql's COPY of the same rows and columns
+    # (what \copy … TO STDOUT sends), three paired rounds of one run each.
+    PG_EXPORT_SQL="COPY (SELECT b.id, b.user_id, b.username, b.first_name, b.course_id, b.course_stream, b.confirmed, b.created_at, b.referral_code, b.discount_percent, b.updated_at, b.confirmed_at FROM paytrack.bookings b ORDER BY b.id) TO STDOUT WITH (FORMAT csv, HEADER)"
+    ROUNDS=3 paired pg-export pg-psql-copy 1 0 \
+        "$(cmdline "$PT" --db "$PT_URL" bookings export --format csv)" \
+        "$(cmdline "${PQ[@]}" -c "$PG_EXPORT_SQL")"
+    # A --search that matches nothing (the worst case without an index: every
+    # name read) against the status page, both paytrack.
+    paired pg-search-miss pg-list-again "$PG_PER" 1 \
+        "$(cmdline "$PT" --db "$PT_URL" bookings list --search zzqxj --limit 50)" \
+        "$(cmdline "$PT" --db "$PT_URL" bookings list --status pending --limit 50)"
+    # outbox drain with a fast --exec: one bulk confirm queues DRAIN_N
+    # messages, then one drain sends them all (wall time of that one run).
+    DRAIN_N=$((SMOKE == 1 ? 200 : 5000))
+    "${PQ[@]}" -A -t -c "SELECT id FROM public.bookings WHERE confirmed = 1 AND id > $((N_BIG / 2)) ORDER BY id LIMIT $DRAIN_N" >"$WORK/drain-ids.txt"
+    "$PT" --db "$PT_URL" bookings set-status --ids-from "$WORK/drain-ids.txt" --to confirmed 2>/dev/null
+    DRAIN_QUEUED=$("${PQ[@]}" -A -t -c "SELECT count(*) FROM paytrack.outbox WHERE status = 'pending'")
+    start=$(date +%s%N)
+    "$PT" --db "$PT_URL" outbox drain --exec /bin/true -q
+    end=$(date +%s%N)
+    DRAIN_SENT=$("${PQ[@]}" -A -t -c "SELECT count(*) FROM paytrack.outbox WHERE status = 'sent'")
+    record pg-drain-ms "$(((end - start) / 1000000))"
+    # Time per 1,000 messages against 40 s (25 a second, the issue's floor).
+    record pg-drain-per-1000 "$(awk -v ms="$(value pg-drain-ms)" -v n="$DRAIN_SENT" 'BEGIN { printf "%.0f", ms * 1000 / n }')"
+    record limit-drain-40s 40000
+    record pg-drain-rate "$(awk -v ms="$(value pg-drain-ms)" -v n="$DRAIN_SENT" 'BEGIN { printf "%.1f", n / (ms / 1000) }')"
+    say "$(printf '%-28s %10s ms for %s of %s queued: %s messages/s' pg-drain "$(value pg-drain-ms)" "$DRAIN_SENT" "$DRAIN_QUEUED" "$(value pg-drain-rate)")"
+
     # Peak memory of the commands that stream every booking from PostgreSQL.
     rss_and_wall rss-pg-export "$PT" --db "$PT_URL" bookings export --format csv
     rss_and_wall rss-pg-list-all-csv "$PT" --db "$PT_URL" bookings list --all --csv
@@ -853,6 +882,9 @@ if [[ $PG_BACKEND == 1 ]]; then
         row "booking set-status ID confirmed (one)" pg-set-status "UPDATE + audit INSERT, SQL alone (pgbench)" pgbench-set-status
     fi
     pg_writes_rows
+    row "bookings export --format csv (all rows)" pg-export "psql: COPY of the same SELECT (CSV)" pg-psql-copy 1.5
+    row "bookings list --search (a miss) --limit 50" pg-search-miss "bookings list --status pending --limit 50" pg-list-again 2
+    row "outbox drain --exec /bin/true: ms per 1,000 messages" pg-drain-per-1000 "25 messages/s" limit-drain-40s 1
     row "peak RSS (KiB): bookings export --format csv" rss-pg-export "64 MB" limit-64mb 1
     row "peak RSS (KiB): bookings list --all --csv" rss-pg-list-all-csv "64 MB" limit-64mb 1
     table "${ROWS[@]}" >"$PG_TABLE"
@@ -892,6 +924,7 @@ if [[ -n "$MARKDOWN" ]]; then
             echo "Medians in ms; ratio = median of $PG_ROUNDS paired rounds (min–max over rounds)."
             echo "Load: $(value pg-load) ms for $N_BIG bookings in one INSERT…SELECT (counter triggers included)."
             echo "One run each: \`bookings export --format csv\` $(value rss-pg-export-s) s, \`bookings list --all --csv\` $(value rss-pg-list-all-csv-s) s."
+            echo "outbox drain: $DRAIN_SENT of $DRAIN_QUEUED queued messages in $(value pg-drain-ms) ms, $(value pg-drain-rate) messages/s (one run)."
             echo
             cat "$PG_TABLE"
         fi

@@ -80,6 +80,29 @@ fn unreadable_booking(row: &Row, err: &super::error::Error) -> Option<String> {
     ))
 }
 
+/// One row of a listing to `visit`. A row another program wrote that
+/// paytrack cannot read (a text user_id, status 0) is skipped and reported,
+/// not the end of the listing (issue 25: one such row made `bookings list`,
+/// `export` and `users show` fail). Ctrl-C is looked at every 4,096 rows.
+fn visit_booking(
+    row: &Row,
+    seen: &mut u32,
+    visit: &mut impl FnMut(Booking) -> Result<()>,
+) -> Result<()> {
+    match booking_from_row(row) {
+        Ok(booking) => visit(booking)?,
+        Err(err) => match unreadable_booking(row, &err) {
+            Some(problem) => super::note_skipped_row(problem),
+            None => return Err(err.into()),
+        },
+    }
+    *seen = seen.wrapping_add(1);
+    if *seen % 4096 == 0 {
+        crate::interrupt::check()?;
+    }
+    Ok(())
+}
+
 /// Every bookings row paytrack cannot read, with why (`paytrack check`).
 pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM bookings b ORDER BY b.id"))?;
@@ -438,7 +461,9 @@ impl Db {
         Ok(rows)
     }
 
-    /// Streams matching bookings to `visit`, one at a time, in constant memory.
+    /// Streams matching bookings to `visit`, one at a time, in constant
+    /// memory. `visit` must not use the database (on PostgreSQL the
+    /// connection is busy streaming the rows: `Session::for_each_row`).
     pub fn for_each_booking(
         &self,
         filter: &BookingFilter,
@@ -448,28 +473,21 @@ impl Db {
         mut visit: impl FnMut(Booking) -> Result<()>,
     ) -> Result<()> {
         let (sql, args) = build_list(filter, sort, after, limit, self.conn().dialect());
+        let mut seen = 0u32;
+        #[cfg(feature = "postgres")]
+        if let super::sql::Conn::Pg(session) = self.conn() {
+            let params: Vec<&dyn ToValue> = args.iter().map(AsRef::as_ref).collect();
+            return session.for_each_row(&sql, &params, |values| {
+                visit_booking(&Row::Values(values), &mut seen, &mut visit)
+            });
+        }
         let mut stmt = self
             .conn()
             .prepare_cached(&sql)
             .context("preparing the bookings query")?;
         let mut rows = stmt.query_stream(super::sql::params_from_iter(args.iter()))?;
-        let mut seen = 0u32;
         while let Some(row) = rows.next()? {
-            // A row another program wrote that paytrack cannot read (a text
-            // user_id, status 0) is skipped and reported, not the end of the
-            // listing (issue 25: one such row made `bookings list`, `export`
-            // and `users show` fail).
-            match booking_from_row(&row) {
-                Ok(booking) => visit(booking)?,
-                Err(err) => match unreadable_booking(&row, &err) {
-                    Some(problem) => super::note_skipped_row(problem),
-                    None => return Err(err.into()),
-                },
-            }
-            seen = seen.wrapping_add(1);
-            if seen % 4096 == 0 {
-                crate::interrupt::check()?;
-            }
+            visit_booking(&row, &mut seen, &mut visit)?;
         }
         Ok(())
     }
