@@ -720,3 +720,36 @@ DROP FUNCTION paytrack.json_extract(text, text);
 DROP FUNCTION paytrack.json_set(text, text, text, text, text);
 DROP AGGREGATE paytrack.total(double precision);
 DROP COLLATION paytrack.nocase;
+
+-- migration: 13
+-- `--search` through trigram indexes (issue 26): a miss read every booking
+-- (1.4-1.8 s at 240k-1M). pg_trgm is a contrib extension PostgreSQL ships
+-- (Debian's postgresql-15 has it) and a trusted one: whoever has CREATE on
+-- the database may install it, so `init` (paytrack's owner role) puts it in
+-- the paytrack schema, or uses it where someone installed it before. Where
+-- it cannot be had (no contrib package, no right), nothing fails: `init`
+-- says so once and searches read every row as before. The index here
+-- covers paytrack's own folded text; the bot's names are indexed on
+-- public.bookings by its owner (src/db/pg/adopt.rs, `search_index_sql`).
+DO $do$
+DECLARE
+    trgm name;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm') THEN
+        BEGIN
+            CREATE EXTENSION pg_trgm SCHEMA paytrack;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'pg_trgm is not available here (%): searches read every booking', SQLERRM;
+        END;
+    END IF;
+    SELECT n.nspname INTO trgm
+      FROM pg_catalog.pg_extension AS e
+      JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_trgm';
+    IF trgm IS NOT NULL THEN
+        EXECUTE pg_catalog.format(
+            'CREATE INDEX booking_state_search ON paytrack.booking_state USING gin (search_text %I.gin_trgm_ops)',
+            trgm);
+    END IF;
+END
+$do$;

@@ -568,3 +568,8 @@ CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);
 -- Nothing here on SQLite: PostgreSQL's 12 drops the stand-ins for SQLite's
 -- json_extract, json_set, TOTAL and NOCASE; paytrack now writes each
 -- engine's own SQL for them (db::sql::Dialect, issue 27).
+
+-- migration: 13
+-- Nothing on SQLite: its FTS5 trigram index (migration 3) already serves
+-- `--search`. On PostgreSQL (schema.pg.sql, issue 26) pg_trgm indexes the
+-- folded names the same way.

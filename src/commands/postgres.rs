@@ -39,6 +39,12 @@ pub fn init(ctx: &Context, adopt: bool, counters: bool, roles: &super::InitRoles
     if let Some(warning) = db.case_folding_warning()? {
         out.warn(&warning);
     }
+    if !db.has_trigram_search()? {
+        out.warn(out.tr(
+            "the extension pg_trgm is not available in this database (PostgreSQL's contrib, installed by a role with CREATE on the database): `bookings list --search` reads every booking instead of an index",
+            "расширения pg_trgm в этой базе нет (contrib PostgreSQL; ставит роль с правом CREATE на базу): `bookings list --search` читает все бронирования вместо индекса",
+        ));
+    }
     db.refresh_view()?;
     if !adopt && db.create_bookings_table()? {
         out.note(&format!(

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::harness::{code, Env};
+use crate::harness::{code, csv_rows, Env};
 
 /// Shown in URLs given to paytrack; trust auth ignores it, and no output may show it.
 const PASSWORD: &str = "Sekr1t-Pa55word";
@@ -929,7 +929,8 @@ fn pg_adopt_by_the_tables_owner_creates_the_filter_indexes() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(indexes, 4);
+    // The four filters' and the trigram index --search looks names up in.
+    assert_eq!(indexes, 5);
     // They are paytrack's: uninstall by the owner takes them away again.
     env.ok(&["uninstall", "--yes"]);
     let left: i64 = pg
@@ -1063,4 +1064,76 @@ fn pg_an_import_racing_the_bots_insert_of_the_same_id_conflicts_cleanly() {
         "the bot's booking 5 stays the bot's"
     );
     assert_eq!(pg.counters(), pg.recount());
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_test_server),
+    ignore = "needs PostgreSQL: PAYTRACK_TEST_PG names a server (bash .ci/run starts one)"
+)]
+fn pg_search_finds_names_through_trigram_indexes() {
+    let Some(server) = crate::harness::pg_server() else {
+        return;
+    };
+    let pg = PgFixture::new(&server);
+    let mut env = Env::empty();
+    env.db = PathBuf::from(url_for(&server, "postgres", &pg.name));
+    env.ok(&["init", "--adopt"]);
+    pg.as_bot()
+        .batch_execute(
+            "INSERT INTO public.bookings (user_id, username, first_name, course_id, confirmed)
+             VALUES (71, 'petr_e', 'Пётр ЁЛКИН', 1, 1), (72, NULL, 'Anna 100%', 1, 1)",
+        )
+        .unwrap();
+    // Migration 12 installed pg_trgm; init indexed paytrack's fold and the bot's names.
+    let indexes: i64 = pg
+        .as_root()
+        .query_one(
+            "SELECT count(*) FROM pg_indexes
+              WHERE indexname IN ('paytrack_bookings_search', 'booking_state_search')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 2);
+    let scans = || -> i64 {
+        pg.as_root()
+            .query_one(
+                "SELECT coalesce(sum(idx_scan), 0)::bigint FROM pg_stat_user_indexes
+                  WHERE indexrelname = 'paytrack_bookings_search'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // A handful of rows is read faster without an index: the planner is
+    // told to use one where it can, as it does at scale.
+    let url = url_for(&server, "postgres", &pg.name);
+    let options = if url.contains('?') { "&" } else { "?" };
+    env.db = PathBuf::from(format!("{url}{options}options=-c%20enable_seqscan%3Doff"));
+    let before = scans();
+    let found = env.ok(&["bookings", "list", "--search", "ёлкин", "--csv"]);
+    assert_eq!(csv_rows(&found).len(), 2, "{found}");
+    assert!(found.contains("Пётр ЁЛКИН"), "{found}");
+    // LIKE's own characters in the text are searched as themselves.
+    let percent = env.ok(&["bookings", "list", "--search", "a 100%", "--csv"]);
+    assert!(percent.contains("Anna 100%"), "{percent}");
+    assert_eq!(
+        csv_rows(&env.ok(&["bookings", "list", "--search", "a 10%0", "--csv"])).len(),
+        1
+    );
+    let miss = env.run(&["bookings", "list", "--search", "zzqxj"]);
+    assert_eq!(miss.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&miss.stderr).contains("no bookings match"));
+    // Those searches went through the index (the server counts its scans
+    // when each paytrack session ends; give the counts a moment to land).
+    let mut after = scans();
+    for _ in 0..20 {
+        if after > before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        after = scans();
+    }
+    assert!(after > before, "no scan of paytrack_bookings_search");
 }

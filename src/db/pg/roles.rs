@@ -286,13 +286,20 @@ pub(super) fn refuse_foreign_schema(tx: &mut postgres::Transaction<'_>) -> Resul
                     ) AS objects
               WHERE owner <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
                 -- Members of an extension this role installed there (a trusted
-                -- extension's objects belong to the bootstrap superuser).
+                -- extension's objects belong to the bootstrap superuser), and
+                -- what is part of one of them (a member type's array type,
+                -- such as pg_trgm's _gtrgm, depends on it internally).
                 AND NOT EXISTS (
                     SELECT 1 FROM pg_catalog.pg_depend AS d
                       JOIN pg_catalog.pg_extension AS e ON e.oid = d.refobjid
-                     WHERE d.classid = objects.catalog AND d.objid = objects.oid AND d.deptype = 'e'
+                     WHERE d.deptype = 'e'
                        AND d.refclassid = CAST('pg_catalog.pg_extension' AS pg_catalog.regclass)
-                       AND e.extowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+                       AND e.extowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+                       AND ((d.classid = objects.catalog AND d.objid = objects.oid)
+                            OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS i
+                                        WHERE i.classid = objects.catalog AND i.objid = objects.oid
+                                          AND i.deptype = 'i'
+                                          AND i.refclassid = d.classid AND i.refobjid = d.objid)))
               ORDER BY 1 LIMIT 10",
             &[],
         )?
