@@ -467,7 +467,7 @@ fn build_list(
             )
         }
         // PostgreSQL: the bot's names and paytrack's own folded text are
-        // indexed on two tables (migration 12), so the matches come from
+        // indexed on two tables (migration 13), so the matches come from
         // each, as two branches that cannot both hold a booking; a page in
         // id order can then still stop early on a common name.
         Some(folded) if rare_search && dialect == Dialect::Postgres => {

@@ -234,7 +234,7 @@ const BOT_INDEXES: &[&str] = &[
 ];
 
 /// The trigram index `--search` looks the bot's names up in (schema.pg.sql,
-/// migration 12), over the expression every search compares
+/// migration 13), over the expression every search compares
 /// (`db::bookings::pg_names_fold`), with pg_trgm's operator class from the
 /// schema it was installed in. GIN's pending list keeps the bot's own
 /// inserts cheap.
@@ -247,7 +247,7 @@ fn search_index_sql(trgm_schema: &str) -> String {
     )
 }
 
-/// The schema pg_trgm is installed in here, if it is (migration 12 installs
+/// The schema pg_trgm is installed in here, if it is (migration 13 installs
 /// it in `paytrack` where it may).
 fn trgm_schema(tx: &mut postgres::Transaction<'_>) -> Result<Option<String>> {
     Ok(tx
@@ -330,7 +330,7 @@ impl PgDb {
     }
 
     /// Whether pg_trgm is here, so `--search` goes through trigram indexes
-    /// (schema.pg.sql, migration 12); without it searches read every row.
+    /// (schema.pg.sql, migration 13); without it searches read every row.
     pub fn has_trigram_search(&mut self) -> Result<bool> {
         self.write(|tx| Ok(trgm_schema(tx)?.is_some()))
     }
@@ -384,7 +384,7 @@ impl PgDb {
                 .query_one("SELECT to_regnamespace('paytrack') IS NOT NULL", &[])?
                 .get(0);
             if schema {
-                // pg_trgm where migration 12 installed it goes first, with the
+                // pg_trgm where migration 13 installed it goes first, with the
                 // search indexes over its operator class: its members use
                 // paytrack's schema, not paytrack's functions.
                 tx.batch_execute(
