@@ -509,9 +509,26 @@ fn apply_all(
             },
         }
     };
+    // The bookings of the next changes, read ahead in one query each
+    // (on PostgreSQL one round trip per booking was a third of a bulk's
+    // time); each is taken once, so a booking named again is read afresh.
+    let mut ahead: rustc_hash::FxHashMap<i64, crate::domain::booking::Booking> =
+        rustc_hash::FxHashMap::default();
     for (i, change) in changes.iter().enumerate() {
         if i % 1024 == 0 {
             crate::interrupt::check()?;
+        }
+        if i % crate::db::bookings::BOOKINGS_AHEAD == 0 {
+            let next: Vec<i64> = changes[i..]
+                .iter()
+                .take(crate::db::bookings::BOOKINGS_AHEAD)
+                .map(|c| c.booking_id)
+                .collect();
+            ahead = tx
+                .bookings_ahead(&next)?
+                .into_iter()
+                .map(|b| (b.id, b))
+                .collect();
         }
         if batch.has_change_for(change.booking_id) {
             write(&mut batch, &mut summary, false)?;
@@ -520,7 +537,10 @@ fn apply_all(
             summary.spared_paid.push(change.booking_id);
             continue;
         }
-        let booking = tx.booking(change.booking_id)?;
+        let booking = match ahead.remove(&change.booking_id) {
+            Some(booking) => Some(booking),
+            None => tx.booking(change.booking_id)?,
+        };
         let added = match &booking {
             Some(booking) => batch.add_change(booking, change.clone()),
             None => Err(PaytrackError::NotFound(format!(
