@@ -18,7 +18,7 @@ pub fn booking_id(text: &str) -> Result<i64, String> {
         Err(_) => Err(crate::tr!(
             "'{}' is not a booking id (a positive 64-bit number)",
             "'{}' — не номер брони (положительное 64-битное число)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )),
     }
 }
@@ -82,7 +82,7 @@ pub fn currency_code(text: &str) -> Result<String, String> {
         Err(crate::tr!(
             "'{}' is not a currency code (three letters, e.g. RUB)",
             "'{}' — не код валюты (три буквы, например RUB)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         ))
     }
 }

@@ -17,10 +17,10 @@ use crate::commands::demo::DemoArgs;
 use crate::commands::outbox::OutboxCommand;
 use crate::commands::payments::args::PaymentsCommand;
 use crate::commands::retention::RetentionCommand;
+use crate::commands::setup::{InitArgs, UninstallArgs};
 use crate::commands::stats::StatsCommand;
 use crate::commands::undo::UndoArgs;
 use crate::commands::users::UsersCommand;
-use crate::commands::UninstallArgs;
 use crate::output::{ColorChoice, Lang};
 
 const ROOT_AFTER_HELP: &str = "\
@@ -117,7 +117,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  paytrack init\n  paytrack --db /srv/paytrack/school.db init\n  paytrack --db postgres://admin@db.example.org/school init --adopt"
     )]
-    Init(crate::commands::InitArgs),
+    Init(InitArgs),
     /// Fill a database with realistic sample bookings, to try paytrack at once.
     #[command(
         after_help = "Only a new or empty database (or one holding only demo rows) is filled;\na database with real bookings is refused (exit 3).\n\nExamples:\n  paytrack --db demo.db demo\n  paytrack --db /tmp/big.db demo --bookings 1000000"
@@ -219,9 +219,4 @@ Examples:\n  paytrack undo 7f3a9c01 --dry-run\n  paytrack undo 7f3a9c01"
         after_help = "Examples:\n  paytrack --db postgres://admin@db.example.org/school uninstall --yes"
     )]
     Uninstall(UninstallArgs),
-}
-
-/// The command line with its help in `lang` (see `crate::i18n::help`).
-pub fn command(lang: Lang) -> clap::Command {
-    crate::i18n::help::command(lang)
 }

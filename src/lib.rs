@@ -16,5 +16,6 @@ pub mod interrupt;
 pub mod output;
 pub mod server;
 pub mod services;
+pub mod text;
 
 pub use commands::run;

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     };
     let lang = Lang::detect(&args);
     paytrack::i18n::set(lang);
-    let mut command = paytrack::cli::command(lang).color(help_color);
+    let mut command = paytrack::i18n::help::command(lang).color(help_color);
     let parsed = command
         .try_get_matches_from_mut(&args)
         .and_then(|matches| Cli::from_matches(&matches));
@@ -51,10 +51,7 @@ fn main() -> ExitCode {
                 &err.render().to_string(),
             ));
             for line in text.lines() {
-                talk(format_args!(
-                    "{}",
-                    paytrack::output::sanitize::message_line(line)
-                ));
+                talk(format_args!("{}", paytrack::text::message_line(line)));
             }
             return ExitCode::from(exit::USAGE);
         }
@@ -75,10 +72,10 @@ fn main() -> ExitCode {
                 }
             }
             let text = causes.join(": ").replace('\n', " ");
-            // Values are quoted through `sanitize::shown` where the error is
+            // Values are quoted through `text::shown` where the error is
             // made; this is the net for anything a cause quotes (a driver, a
             // server), so that no error line can drive the terminal.
-            let text = paytrack::output::sanitize::message_line(&text);
+            let text = paytrack::text::message_line(&text);
             let code = exit_code(&err);
             if code == exit::INTERRUPTED {
                 // Ctrl-C stopped a statement: SQLite's wording adds nothing.

@@ -110,7 +110,7 @@ struct AddedRecord<'a> {
 
 pub fn run(ctx: &Context, args: AddArgs) -> Result<u8> {
     if let Some(file) = &args.json_input {
-        let file = crate::output::sanitize::shown(file);
+        let file = crate::text::shown(file);
         ctx.out.warn(&crate::tr!(
             "`--json {file}` is deprecated: use `--input {file}` (--json alone means JSON output)",
             "`--json {file}` устарело: пишите `--input {file}` (--json без файла — вывод в JSON)"

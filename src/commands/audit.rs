@@ -50,7 +50,7 @@ fn sha256_hex(text: &str) -> Result<String, String> {
         Err(crate::tr!(
             "'{}' is not a SHA-256 hash (64 hex digits)",
             "'{}' — не хеш SHA-256 (64 шестнадцатеричные цифры)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         ))
     }
 }

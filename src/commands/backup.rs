@@ -13,8 +13,8 @@ use crate::db::{Db, OpenMode};
 use crate::error::{exit, PaytrackError};
 use crate::output::encrypt::{self, Recipients};
 use crate::output::file::{Guard, OutputFile};
-use crate::output::sanitize::shown_path;
 use crate::services::check::run_checks;
+use crate::text::shown_path;
 use clap::Args;
 
 #[derive(Debug, Args)]

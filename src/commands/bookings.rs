@@ -192,7 +192,7 @@ fn status_filter(text: &str) -> Result<StatusFilter, String> {
             crate::tr!(
                 "[possible values: confirmed, pending, cancelled, all; or 2, 1, -1, paid, canceled] got '{}'",
                 "[значения: confirmed, pending, cancelled, all; а также 2, 1, -1, paid, canceled] указано '{}'",
-                crate::output::sanitize::shown(text)
+                crate::text::shown(text)
             )
         })
 }
@@ -469,7 +469,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
             ctx.out.warn(&crate::tr!(
                 "{} holds students' names and other users can read its directory; consider --encrypt-to RECIPIENT or --redact",
                 "в {} имена студентов, а его каталог могут читать другие пользователи; подумайте о --encrypt-to RECIPIENT или --redact",
-                crate::output::sanitize::shown_path(path)
+                crate::text::shown_path(path)
             ));
         }
     }
@@ -530,7 +530,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<u8> {
     if let Some(path) = &args.output {
         ctx.out.note(&format!(
             "{}: {}",
-            crate::output::sanitize::shown_path(path),
+            crate::text::shown_path(path),
             ctx.out.bookings_count(rows)
         ));
     }

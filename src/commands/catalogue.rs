@@ -154,13 +154,13 @@ pub fn save_stream(
             (Some(_), true) => {
                 return Err(bad_input(format!(
                     "stream {} of course {course_id} already exists; change it with `paytrack streams edit`",
-                    crate::output::sanitize::shown(code)
+                    crate::text::shown(code)
                 )))
             }
             (None, false) => {
                 return Err(PaytrackError::NotFound(format!(
                     "stream {} of course {course_id} not found",
-                    crate::output::sanitize::shown(code)
+                    crate::text::shown(code)
                 ))
                 .into())
             }
@@ -177,7 +177,7 @@ pub fn save_stream(
                     return Err(PaytrackError::TransitionRefused(format!(
                         "stream {} has {confirmed} confirmed students, more than a capacity of {capacity}: \
                          every new booking would be refused; nothing changed (add --force to set it all the same)",
-                        crate::output::sanitize::shown(code)
+                        crate::text::shown(code)
                     ))
                     .into());
                 }
@@ -215,7 +215,7 @@ pub fn save_stream(
         Ok(Some(after))
     })?;
     let out = &ctx.out;
-    let shown = crate::output::sanitize::for_terminal(code);
+    let shown = crate::text::for_terminal(code);
     if let (Some(_), Some((confirmed, capacity))) = (&saved, overbooked.get()) {
         out.warn(&format!(
             "{} {shown}: {confirmed} {} {capacity}; {}",
@@ -253,7 +253,7 @@ pub fn save_stream(
 /// Reads a template file: UTF-8, not empty, no unknown placeholder (a typo
 /// would reach every student); its length is checked when it is saved.
 fn read_template(path: &Path) -> Result<String> {
-    let shown = crate::output::sanitize::shown_path(path);
+    let shown = crate::text::shown_path(path);
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read template {shown}: {e}")))?;
     if text.trim().is_empty() {
@@ -262,7 +262,7 @@ fn read_template(path: &Path) -> Result<String> {
     if let Some(key) = unknown_placeholders(&text).first() {
         return Err(bad_input(format!(
             "template {shown}: {{{}}} is not a placeholder (known: {{first_name}} {{course}} {{stream}} {{booking_id}} {{amount_due}} {{chat_link}}); nothing changed",
-            crate::output::sanitize::for_terminal(key)
+            crate::text::for_terminal(key)
         )));
     }
     Ok(text)
@@ -572,7 +572,7 @@ fn streams_table(out: &Output, rows: &[StreamRow]) -> crate::output::table::Tabl
             text_cell(out, Some(&format!("{} {}", r.course_id, r.course_name)), 24),
             text_cell(out, Some(&r.code), 20),
             text_cell(out, r.name.as_deref(), 24),
-            number_cell(crate::output::sanitize::for_terminal(&price)),
+            number_cell(crate::text::for_terminal(&price)),
             number_cell(r.capacity.map(|c| c.to_string()).unwrap_or_default()),
             number_cell(r.bookings),
             number_cell(r.confirmed),

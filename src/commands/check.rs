@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Result<u8> {
     Err(PaytrackError::VerifyFailed(format!(
         "{} finding(s) in {}; see above",
         report.findings.len(),
-        crate::output::sanitize::shown_path(&ctx.db_path)
+        crate::text::shown_path(&ctx.db_path)
     ))
     .into())
 }

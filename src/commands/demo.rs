@@ -190,7 +190,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     if existing > 0 {
         ctx.out.note(&format!(
             "{} {} {}; {}",
-            crate::output::sanitize::shown_path(db.path()),
+            crate::text::shown_path(db.path()),
             ctx.out.tr("already has", "уже содержит"),
             ctx.out.bookings_count(existing),
             ctx.out.tr(
@@ -313,7 +313,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
         "{} {n} {} {}",
         ctx.out.tr("generated", "создано"),
         ctx.out.tr("demo bookings in", "демо-бронирований в"),
-        crate::output::sanitize::shown_path(db.path())
+        crate::text::shown_path(db.path())
     ));
     Ok(exit::OK)
 }

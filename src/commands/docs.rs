@@ -13,7 +13,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
     let mut script = Vec::new();
     clap_complete::generate(
         shell,
-        &mut crate::cli::command(crate::output::Lang::En),
+        &mut crate::i18n::help::command(crate::output::Lang::En),
         "paytrack",
         &mut script,
     );
@@ -24,7 +24,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
 /// names such as paytrack-bookings-list), so every option is documented.
 /// `man -l -` shows them one after the other.
 pub fn man() -> Result<u8> {
-    let mut cmd = crate::cli::command(crate::output::Lang::En);
+    let mut cmd = crate::i18n::help::command(crate::output::Lang::En);
     cmd.build();
     let mut pages = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut pages)?;

@@ -109,8 +109,8 @@ pub fn run(ctx: &Context, args: EditArgs) -> Result<u8> {
                     if now_in != expected {
                         return Err(PaytrackError::ExpectationFailed(format!(
                             "booking {id} is in stream '{}', expected '{}'; nothing changed",
-                            crate::output::sanitize::for_terminal(now_in),
-                            crate::output::sanitize::for_terminal(expected)
+                            crate::text::for_terminal(now_in),
+                            crate::text::for_terminal(expected)
                         ))
                         .into());
                     }
@@ -202,7 +202,7 @@ fn show(ctx: &Context, args: &EditArgs, edits: &[(i64, FieldChanges)]) {
     let out = &ctx.out;
     let shown = |v: Option<&Value>| match v {
         None | Some(Value::Null) => "—".to_string(),
-        Some(Value::String(s)) => crate::output::sanitize::for_terminal(s).into_owned(),
+        Some(Value::String(s)) => crate::text::for_terminal(s).into_owned(),
         Some(other) => other.to_string(),
     };
     for (id, change) in edits {

@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
             if !is_own_report(report) {
                 return Err(bad_input(format!(
                     "{} exists; name a new report file (it is not a conflict report of paytrack's; nothing was written)",
-                    crate::output::sanitize::shown_path(report)
+                    crate::text::shown_path(report)
                 )));
             }
             report_guard.force = true;
@@ -84,13 +84,13 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
         crate::output::file::check_target(report, &report_guard)?;
     }
     let (input, size) = open_input(&args.file)?;
-    let name = crate::output::sanitize::shown_path(&args.file);
+    let name = crate::text::shown_path(&args.file);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
         .with_context(|| format!("{name}: reading the header"))?
         .clone();
-    let mut index = column_index(&headers, &name, &ctx.out)?;
+    let mut index = column_index(&headers, &name, &|m| ctx.out.warn(m))?;
     if args.raw {
         index.read_cells_as_they_are();
     }

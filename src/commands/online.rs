@@ -108,7 +108,7 @@ pub fn pay_link(ctx: &Context, args: PayLinkArgs) -> Result<u8> {
     } else {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", crate::output::sanitize::for_terminal(&link.url))?;
+        writeln!(out, "{}", crate::text::for_terminal(&link.url))?;
         out.flush()?;
         ctx.out.note(&format!(
             "{} {}: {} {}",
@@ -209,7 +209,7 @@ pub fn fetch(ctx: &Context, args: FetchArgs) -> Result<u8> {
                 ctx.out.note(&format!(
                     "{} {}: {} {}",
                     args.provider,
-                    crate::output::sanitize::for_terminal(&n.external_id),
+                    crate::text::for_terminal(&n.external_id),
                     outcome,
                     booking.map_or_else(String::new, |b| format!("(booking {b})"))
                 ));

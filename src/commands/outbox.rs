@@ -192,7 +192,7 @@ fn send_timeout(text: &str) -> Result<std::time::Duration, String> {
         crate::tr!(
             "'{}' is not a time-out between 1ms and 1h (e.g. 500ms, 30s, 2m)",
             "'{}' — не время ожидания от 1ms до 1h (например 500ms, 30s, 2m)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )
     })
 }
@@ -203,7 +203,7 @@ fn max_time(text: &str) -> Result<std::time::Duration, String> {
         crate::tr!(
             "'{}' is not a duration between 1ms and 24h (e.g. 50s, 10m, 1h)",
             "'{}' — не длительность от 1ms до 24h (например 50s, 10m, 1h)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )
     })
 }
@@ -395,7 +395,7 @@ fn channel(ctx: &Context, args: &OutboxDrainArgs) -> Result<Box<dyn Channel>> {
             if name.is_empty() || name.contains('=') || name.contains('\0') {
                 return Err(bad_input(format!(
                     "--pass-env {}: not the name of an environment variable",
-                    crate::output::sanitize::shown(name)
+                    crate::text::shown(name)
                 )));
             }
         }
@@ -434,7 +434,7 @@ fn channel(ctx: &Context, args: &OutboxDrainArgs) -> Result<Box<dyn Channel>> {
 /// keeps only the messages given up on.
 fn print_report(out: &Output, report: &DrainReport, quiet: bool) {
     for u in &report.undelivered {
-        let error = crate::output::sanitize::for_terminal(&u.error);
+        let error = crate::text::for_terminal(&u.error);
         match u.retry_at {
             None => out.warn(&format!(
                 "{} {} ({} {}): {error}",
@@ -529,7 +529,7 @@ fn show(ctx: &Context, args: OutboxShowArgs) -> Result<u8> {
         writeln!(stdout)?;
     } else {
         let out = &ctx.out;
-        let clean = |t: &str| crate::output::sanitize::for_terminal(t).into_owned();
+        let clean = |t: &str| crate::text::for_terminal(t).into_owned();
         writeln!(stdout, "{}: {}", out.tr("message", "сообщение"), message.id)?;
         writeln!(
             stdout,

@@ -74,7 +74,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
             out.tr("received", "получено"),
             done.received,
             out.tr("of", "из"),
-            crate::output::sanitize::for_terminal(&done.currency)
+            crate::text::for_terminal(&done.currency)
         );
     }
     if done.booking_confirmed {
@@ -113,7 +113,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
                 out.tr("payment", "платёж"),
                 r.payment_id,
                 out.tr("was already resolved by", "уже разобран:"),
-                crate::output::sanitize::for_terminal(r.resolved_by.as_deref().unwrap_or("?")),
+                crate::text::for_terminal(r.resolved_by.as_deref().unwrap_or("?")),
                 out.tr("left as it was", "оставлен как был")
             ));
         }
@@ -229,7 +229,7 @@ const OPTIONAL: [&str; 5] = [
 
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
-    let name = crate::output::sanitize::shown_path(&args.file);
+    let name = crate::text::shown_path(&args.file);
     let default_provider = args
         .provider
         .as_deref()
@@ -297,7 +297,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let index = find_columns(
         &headers,
         &name,
-        &ctx.out,
+        &|m| ctx.out.warn(m),
         Columns {
             required: &REQUIRED,
             optional: &OPTIONAL,
@@ -382,7 +382,7 @@ fn mapped_headers(
     if let Some(header) = missing.first() {
         return Err(bad_input(format!(
             "{name}: no column '{}' in the header (named by --map or remembered for this provider)",
-            crate::output::sanitize::shown(header)
+            crate::text::shown(header)
         )));
     }
     Ok(renamed
@@ -552,7 +552,7 @@ fn parse_row(
                     "paid_at",
                     format!(
                         "'{}' is not a time such as 2024-03-01T12:06:00+03:00 or 01.03.2024 12:06",
-                        crate::output::sanitize::shown(text)
+                        crate::text::shown(text)
                     ),
                 )
             })
@@ -978,9 +978,7 @@ fn attention_table(out: &Output, rows: &[AttentionRow]) -> Table {
             views::money_cell(out, p.amount_minor, &p.currency),
             comfy_table::Cell::new(attention_name(row)),
             // Our own sentence, never cut; the file's text in it is sanitised.
-            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&explain(
-                row, out.lang,
-            ))),
+            comfy_table::Cell::new(crate::text::for_terminal(&explain(row, out.lang))),
         ]);
     }
     table.keep_whole(&[0, 3, 4, 5]);

@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
             std::fs::read_to_string(p).map_err(|e| {
                 bad_input(format!(
                     "cannot read template {}: {e}",
-                    crate::output::sanitize::shown_path(p)
+                    crate::text::shown_path(p)
                 ))
             })
         })
@@ -130,7 +130,7 @@ pub fn run(ctx: &Context, args: SetStatusArgs) -> Result<u8> {
     }) {
         return Err(bad_input(format!(
             "--template: {{{}}} is not a placeholder; nothing changed",
-            crate::output::sanitize::for_terminal(key)
+            crate::text::for_terminal(key)
         )));
     }
     let change_for = |id: i64, source: &'static str| -> Result<StatusChange> {
@@ -593,7 +593,7 @@ fn select_by_filter(ctx: &Context, args: &SetStatusArgs) -> Result<Vec<i64>> {
                 .ok_or_else(|| {
                     bad_input(format!(
                         "--older-than: '{}' is not an age such as 7d, 24h or 2w",
-                        crate::output::sanitize::shown(age)
+                        crate::text::shown(age)
                     ))
                 })?
                 .map_err(bad_input)?;

@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: UndoArgs) -> Result<u8> {
         return Err(bad_input(crate::tr!(
             "'{}' is not an operation id (at least 4 hex digits, as printed after a write)",
             "'{}' — не id операции (не меньше 4 шестнадцатеричных цифр, как печатает команда записи)",
-            crate::output::sanitize::for_terminal(&args.operation)
+            crate::text::for_terminal(&args.operation)
         )));
     }
     let matches = ctx.open_db()?.operations_matching(&prefix)?;

@@ -105,7 +105,7 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
             UserRef::Username(name) => db.user_id_for_username(name)?.ok_or_else(|| {
                 PaytrackError::NotFound(format!(
                     "no booking has the username @{}",
-                    crate::output::sanitize::for_terminal(name)
+                    crate::text::for_terminal(name)
                 ))
             })?,
         };
@@ -189,8 +189,8 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
                 stdout,
                 "{} {user_id}{}: {}",
                 out.tr("User", "Пользователь"),
-                crate::output::sanitize::for_terminal(&name),
-                crate::output::sanitize::for_terminal(&state)
+                crate::text::for_terminal(&name),
+                crate::text::for_terminal(&state)
             )?;
             let sections = [
                 (
@@ -246,7 +246,7 @@ pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> 
                 UserRef::Username(name) => tx.user_id_for_username(name)?.ok_or_else(|| {
                     PaytrackError::NotFound(format!(
                         "no booking has the username @{}; nothing changed",
-                        crate::output::sanitize::for_terminal(name)
+                        crate::text::for_terminal(name)
                     ))
                 })?,
             };

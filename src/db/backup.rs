@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use rusqlite::{Connection, OpenFlags};
 
 use super::Db;
-use crate::output::sanitize::shown_path;
+use crate::text::shown_path;
 
 impl Db {
     /// Copies the whole database into `dest` (an empty file we created) in

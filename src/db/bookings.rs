@@ -5,6 +5,7 @@ use super::value::{params, ToValue};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
+use super::conditions::Conditions;
 use super::sql::{Dialect, Row};
 
 use super::payments::RECEIVED_OUTCOMES;
@@ -68,7 +69,7 @@ fn unreadable_booking(row: &Row, err: &super::error::Error) -> Option<String> {
         Ok(ValueRef::Integer(v)) => v.to_string(),
         Ok(ValueRef::Real(v)) => v.to_string(),
         Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => {
-            crate::output::sanitize::shown(&String::from_utf8_lossy(t))
+            crate::text::shown(&String::from_utf8_lossy(t))
         }
         Err(_) => "?".to_string(),
     };
@@ -113,7 +114,7 @@ pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<Stri
             Ok(b) if crate::domain::time::from_storage(&b.created_at).is_none() => Some(format!(
                 "booking {}: created_at is {}, not a time (written by another program?)",
                 b.id,
-                crate::output::sanitize::shown(&b.created_at)
+                crate::text::shown(&b.created_at)
             )),
             Ok(_) => None,
             Err(err) => Some(unreadable_booking(&row, &err).ok_or(err)?),
@@ -121,38 +122,6 @@ pub(super) fn unreadable_bookings(conn: super::sql::Conn<'_>) -> Result<Vec<Stri
         problems.extend(problem);
     }
     Ok(problems)
-}
-
-/// A SQL condition and its bound arguments. User input only ever travels as arguments.
-#[derive(Default)]
-pub(super) struct Conditions {
-    pub(super) sql: Vec<String>,
-    pub(super) args: Vec<Box<dyn ToValue>>,
-}
-
-impl Conditions {
-    /// Adds a condition; `?` in `sql` is replaced by the next numbered placeholder.
-    pub(super) fn push(&mut self, sql: &str, values: Vec<Box<dyn ToValue>>) {
-        let mut out = String::new();
-        let mut values = values.into_iter();
-        for (i, part) in sql.split('?').enumerate() {
-            if i > 0 {
-                self.args
-                    .push(values.next().expect("one value per placeholder"));
-                out += &format!("?{}", self.args.len());
-            }
-            out += part;
-        }
-        self.sql.push(out);
-    }
-
-    pub(super) fn where_clause(&self) -> String {
-        if self.sql.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.sql.join(" AND "))
-        }
-    }
 }
 
 /// What a booking received: the sum of its payments that count as received

@@ -4,27 +4,10 @@ use super::error::OptionalExtension;
 use super::value::params;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::{Db, WriteTx};
+pub use crate::domain::catalogue::{Course, Stream, StreamMember};
 use crate::domain::time::to_storage;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Course {
-    pub id: i64,
-    pub name: String,
-    pub message_template: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stream {
-    pub course_id: i64,
-    pub code: String,
-    pub name: Option<String>,
-    pub price_minor: Option<i64>,
-    pub currency: Option<String>,
-    pub capacity: Option<i64>,
-}
 
 /// Fields of a stream to set; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -371,18 +354,6 @@ impl Db {
             .collect::<super::error::Result<_>>()?;
         Ok(rows)
     }
-}
-
-/// A confirmed student of a stream (`streams members`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StreamMember {
-    pub user_id: i64,
-    pub username: Option<String>,
-    pub first_name: Option<String>,
-    pub booking_id: i64,
-    pub confirmed_at: Option<String>,
-    /// The student blocked the bot: messages will not reach them.
-    pub blocked: bool,
 }
 
 impl Db {

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod bookings;
 pub mod catalogue;
 pub mod check;
+mod conditions;
 pub mod error;
 mod migrations;
 pub mod operations;
@@ -50,7 +51,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::PaytrackError;
-use crate::output::sanitize::{shown, shown_path};
+use crate::text::{shown, shown_path};
 
 /// True when `--db` names a PostgreSQL database rather than an SQLite file:
 /// a `postgres://` or `postgresql://` URL (any case).
@@ -435,7 +436,7 @@ impl Db {
         if current > latest {
             return Err(PaytrackError::Database(format!(
                 "{} has schema version {current}, newer than this paytrack supports ({latest}); upgrade paytrack",
-                crate::output::sanitize::shown_path(&self.path)
+                crate::text::shown_path(&self.path)
             ))
             .into());
         }
@@ -475,7 +476,7 @@ impl Db {
         if self.read_only {
             return Err(PaytrackError::Database(format!(
                 "{} is read-only (the file has no write permission); nothing was changed",
-                crate::output::sanitize::shown_path(&self.path)
+                crate::text::shown_path(&self.path)
             ))
             .into());
         }

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::{Db, WriteTx};
 use crate::domain::booking::Booking;
+pub use crate::domain::message::OutboxMessage;
 use crate::domain::message::{MessageKind, MessageStatus};
 use crate::domain::money::Money;
 use crate::domain::time::to_storage;
@@ -24,27 +25,6 @@ use crate::domain::time::to_storage;
 const BLOCKED_SQLITE: &str = "SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)";
 const BLOCKED_PG: &str = "SELECT EXISTS (SELECT 1 FROM blocked_users WHERE user_id = ?1)
                               OR paytrack.blocked_by_bot(?1)";
-
-/// One queued message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutboxMessage {
-    pub id: i64,
-    pub booking_id: i64,
-    pub chat_id: i64,
-    pub kind: String,
-    pub body: String,
-    pub status: MessageStatus,
-    pub attempts: i64,
-    pub next_attempt_at: String,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub sent_at: Option<String>,
-    pub claimed_by: Option<String>,
-    pub claimed_at: Option<String>,
-    /// JSON the text is rendered from at send time; None for a text frozen when queued.
-    pub params: Option<String>,
-    pub dedupe_key: Option<String>,
-}
 
 /// A message to queue.
 #[derive(Debug, Clone, Default)]

@@ -6,33 +6,13 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::bookings::Conditions;
+use super::conditions::Conditions;
 use super::{Db, WriteTx};
 use crate::domain::money::Money;
+pub use crate::domain::payment::Payment;
 use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 use crate::error::PaytrackError;
-
-/// A stored payment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Payment {
-    pub id: i64,
-    pub provider: String,
-    pub external_id: String,
-    pub booking_id: Option<i64>,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub paid_at: Option<String>,
-    pub description: Option<String>,
-    pub outcome: String,
-    pub imported_at: String,
-    /// The booking number the file named (booking_id may differ after `payments assign`).
-    pub reference_id: Option<i64>,
-    /// When, by whom and why a person marked the row as handled (`payments resolve`).
-    pub resolved_at: Option<String>,
-    pub resolved_by: Option<String>,
-    pub resolution_note: Option<String>,
-}
 
 /// A payment to store.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
 use rusqlite::OpenFlags;
 
 use crate::error::PaytrackError;
-use crate::output::sanitize::shown_path;
+use crate::text::shown_path;
 
 use super::error::Error;
 use super::value::{ToValue, ValueRef};
@@ -77,7 +77,7 @@ pub(super) fn create_private_file(path: &Path) -> Result<()> {
         dirs.create(parent).with_context(|| {
             format!(
                 "creating directory {}",
-                crate::output::sanitize::shown_path(parent)
+                crate::text::shown_path(parent)
             )
         })?;
     }
@@ -88,7 +88,7 @@ pub(super) fn create_private_file(path: &Path) -> Result<()> {
     options.open(path).with_context(|| {
         format!(
             "creating database {}",
-            crate::output::sanitize::shown_path(path)
+            crate::text::shown_path(path)
         )
     })?;
     Ok(())
@@ -195,7 +195,7 @@ fn extended_code(err: &anyhow::Error) -> Option<i32> {
 /// transaction rolled back. Other errors (bad input, refusals) pass through.
 pub(super) fn describe_write_error(path: &Path, err: anyhow::Error) -> anyhow::Error {
     use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
-    let shown = crate::output::sanitize::shown_path(path);
+    let shown = crate::text::shown_path(path);
     let what = match sqlite_code(&err) {
         Some(DiskFull) => "the disk is full (or a file size limit was reached)".to_string(),
         // SQLITE_IOERR_WRITE: write(2) failed, typically ENOSPC or EFBIG (`ulimit -f`).

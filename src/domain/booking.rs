@@ -262,7 +262,7 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Cursor, String> {
-        let bad = || format!("invalid cursor '{}'", crate::output::sanitize::shown(text));
+        let bad = || format!("invalid cursor '{}'", crate::text::shown(text));
         match text.rsplit_once('~') {
             Some((created, id)) => {
                 super::time::from_storage(created).ok_or_else(bad)?;

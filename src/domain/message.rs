@@ -268,6 +268,27 @@ pub fn retry_delay(attempts: u32) -> std::time::Duration {
 /// silently stall the queue.
 pub const MAX_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// One queued message.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub booking_id: i64,
+    pub chat_id: i64,
+    pub kind: String,
+    pub body: String,
+    pub status: MessageStatus,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<String>,
+    /// JSON the text is rendered from at send time; None for a text frozen when queued.
+    pub params: Option<String>,
+    pub dedupe_key: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod bank_file;
 pub mod booking;
+pub mod catalogue;
+pub mod check;
 pub mod message;
 pub mod money;
 pub mod payment;

@@ -86,7 +86,7 @@ pub fn parse_amount(text: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "invalid amount '{}': expected a number such as 27000.00 or 27 000,50",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )
     };
     let cleaned: String = text
@@ -110,7 +110,7 @@ pub fn parse_amount(text: &str) -> Result<i64, String> {
     let too_large = || {
         format!(
             "amount {} is above the maximum {}",
-            crate::output::sanitize::shown(text.trim()),
+            crate::text::shown(text.trim()),
             format_amount(MAX_AMOUNT_MINOR)
         )
     };

@@ -377,6 +377,38 @@ pub struct PaymentFilter {
     pub until: Option<String>,
 }
 
+/// What a booking owes now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Due {
+    pub booking_id: i64,
+    /// Price less discount less what was received (net of refunds), minor units.
+    pub amount_minor: i64,
+    pub currency: String,
+    /// "Course (stream), booking 42": the payment's description.
+    pub description: String,
+}
+
+/// A stored payment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Payment {
+    pub id: i64,
+    pub provider: String,
+    pub external_id: String,
+    pub booking_id: Option<i64>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub paid_at: Option<String>,
+    pub description: Option<String>,
+    pub outcome: String,
+    pub imported_at: String,
+    /// The booking number the file named (booking_id may differ after `payments assign`).
+    pub reference_id: Option<i64>,
+    /// When, by whom and why a person marked the row as handled (`payments resolve`).
+    pub resolved_at: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolution_note: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

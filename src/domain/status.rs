@@ -84,7 +84,7 @@ impl FromStr for Status {
         <Status as clap::ValueEnum>::from_str(&s.trim().to_lowercase(), true).map_err(|_| {
             format!(
                 "unknown status '{}' [possible values: confirmed, pending, cancelled]",
-                crate::output::sanitize::shown(s)
+                crate::text::shown(s)
             )
         })
     }

@@ -100,7 +100,7 @@ impl DisplayZone {
                     crate::tr!(
                         "unknown time zone '{}' (use an IANA name such as Europe/Moscow, or UTC)",
                         "неизвестный часовой пояс '{}' (укажите имя IANA, например Europe/Moscow, или UTC)",
-                        crate::output::sanitize::shown(name)
+                        crate::text::shown(name)
                     )
                 }),
         }
@@ -205,7 +205,7 @@ pub fn parse_instant(
         crate::tr!(
             "invalid date '{}': use 2024-12-01 (or 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday, or an age such as 7d or 24h",
             "недопустимая дата '{}': пишите 2024-12-01 (или 01.12.2024), 2024-12-01T10:00:00Z, today, yesterday или возраст, например 7d или 24h",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )
     };
     match t {
@@ -257,12 +257,7 @@ pub fn parse_age(text: &str) -> Option<Result<Duration, String>> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let too_large = || {
-        format!(
-            "age '{}' is too large",
-            crate::output::sanitize::shown(text)
-        )
-    };
+    let too_large = || format!("age '{}' is too large", crate::text::shown(text));
     let Ok(n) = digits.parse::<i64>() else {
         return Some(Err(too_large()));
     };

@@ -13,7 +13,32 @@ pub mod ru;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::output::Lang;
+/// Output language for people (tables, labels, messages). Machine formats are never translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// The language from the locale variables, as POSIX orders them.
+    pub fn from_locale() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(value) = std::env::var(var) {
+                if value.is_empty() {
+                    continue;
+                }
+                return if value.to_lowercase().starts_with("ru") {
+                    Lang::Ru
+                } else {
+                    Lang::En
+                };
+            }
+        }
+        Lang::En
+    }
+}
 
 static LANG: AtomicU8 = AtomicU8::new(0);
 

@@ -11,7 +11,7 @@ use crate::domain::booking::Booking;
 use crate::domain::time::{parse_booking_timestamp, to_storage};
 use crate::domain::Status;
 use crate::error::bad_input;
-use crate::output::sanitize::from_csv;
+use crate::text::from_csv;
 
 /// Columns the file must have.
 const REQUIRED: [&str; 5] = ["id", "user_id", "course_id", "confirmed", "created_at"];
@@ -58,12 +58,12 @@ impl ColumnIndex {
 pub fn column_index(
     headers: &csv::StringRecord,
     name: &str,
-    out: &crate::output::Output,
+    warn: &dyn Fn(&str),
 ) -> Result<ColumnIndex> {
     let columns = find_columns(
         headers,
         name,
-        out,
+        warn,
         Columns {
             required: &REQUIRED,
             optional: &OPTIONAL,
@@ -105,10 +105,7 @@ pub fn parse_row(
         text.trim().parse::<i64>().map_err(|_| {
             fail(
                 column,
-                format!(
-                    "'{}' is not a whole number",
-                    crate::output::sanitize::shown(text)
-                ),
+                format!("'{}' is not a whole number", crate::text::shown(text)),
             )
         })
     };
@@ -130,10 +127,7 @@ pub fn parse_row(
     let status = Status::from_code(int("confirmed", status_text)?).ok_or_else(|| {
         fail(
             "confirmed",
-            format!(
-                "'{}' is not 2, 1 or -1",
-                crate::output::sanitize::shown(status_text)
-            ),
+            format!("'{}' is not 2, 1 or -1", crate::text::shown(status_text)),
         )
     })?;
     let created = required("created_at")?;
@@ -141,7 +135,7 @@ pub fn parse_row(
         parse_booking_timestamp(created, index.assume_zone.as_ref()).map_err(|why| {
             fail(
                 "created_at",
-                format!("'{}' {why}", crate::output::sanitize::shown(created)),
+                format!("'{}' {why}", crate::text::shown(created)),
             )
         })?;
     let discount_percent = cell("discount_percent")
@@ -151,7 +145,7 @@ pub fn parse_row(
                     "discount_percent",
                     format!(
                         "'{}' is not a whole percentage from 0 to 100",
-                        crate::output::sanitize::shown(d)
+                        crate::text::shown(d)
                     ),
                 )
             })

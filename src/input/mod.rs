@@ -20,14 +20,14 @@ pub fn open_input(path: &std::path::Path) -> Result<(Box<dyn Read>, Option<u64>)
     let file = std::fs::File::open(path).map_err(|e| {
         bad_input(format!(
             "cannot read {}: {e}",
-            crate::output::sanitize::shown_path(path)
+            crate::text::shown_path(path)
         ))
     })?;
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(bad_input(format!(
             "{} is a directory",
-            crate::output::sanitize::shown_path(path)
+            crate::text::shown_path(path)
         )));
     }
     Ok((
@@ -49,11 +49,12 @@ pub(crate) fn header_name(header: &str) -> &str {
 }
 
 /// Reads a header: finds the known columns (any case), warns about unknown
-/// ones, and refuses a file without a required column or with one twice.
+/// ones through `warn` (the caller's stderr: input sits below `output`), and
+/// refuses a file without a required column or with one twice.
 pub fn find_columns(
     headers: &csv::StringRecord,
     name: &str,
-    out: &crate::output::Output,
+    warn: &dyn Fn(&str),
     columns: Columns,
 ) -> Result<HashMap<&'static str, usize>> {
     let mut map = HashMap::new();
@@ -76,9 +77,9 @@ pub fn find_columns(
                 .ignored
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(header)) => {}
-            None => out.warn(&format!(
+            None => warn(&format!(
                 "{name}: ignoring unknown column '{}'",
-                crate::output::sanitize::shown(header)
+                crate::text::shown(header)
             )),
         }
     }

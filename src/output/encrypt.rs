@@ -67,7 +67,7 @@ impl Recipients {
                 t.trim().parse::<super::age::Recipient>().map_err(|e| {
                     bad_input(format!(
                         "--encrypt-to {}: not an age recipient ({e}); expected a public key like age1…",
-                        crate::output::sanitize::for_terminal(t)
+                        crate::text::for_terminal(t)
                     ))
                 })
             })

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::services::check::CheckReport;
+use crate::domain::check::CheckReport;
 
 /// Findings on stdout, one per line (`check: problem`); when there are none,
 /// one `ok:` line per check that passed.

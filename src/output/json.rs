@@ -9,9 +9,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
-use super::sanitize::is_dangerous;
+use crate::text::is_dangerous;
 
-/// A formatter that escapes what `sanitize::is_dangerous` names, and
+/// A formatter that escapes what `text::is_dangerous` names, and
 /// otherwise formats as the wrapped one does.
 struct Escaping<F>(F);
 

@@ -11,7 +11,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod prompt;
 pub mod redact;
-pub mod sanitize;
 pub mod style;
 pub mod table;
 pub mod views;
@@ -23,6 +22,7 @@ use serde::Serialize;
 
 use crate::domain::time::DisplayZone;
 use crate::domain::Status;
+use crate::text;
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -62,36 +62,16 @@ fn early_choice<T: clap::ValueEnum>(args: &[OsString], flag: &str, env: &str) ->
     found.or_else(|| std::env::var(env).ok().and_then(|v| parse(&v)))
 }
 
-/// Output language for people (tables, labels, messages). Machine formats are never translated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Lang {
-    #[default]
-    En,
-    Ru,
-}
+pub use crate::i18n::Lang;
 
+// The language lives in `i18n` (below every layer that says a message);
+// choosing it from the command line before clap runs is output's job, like
+// the colour's.
 impl Lang {
     /// The language before clap has parsed anything (the help text depends
     /// on it): `--lang`, else `PAYTRACK_LANG`, else the locale.
     pub fn detect(args: &[OsString]) -> Lang {
         early_choice(args, "--lang", "PAYTRACK_LANG").unwrap_or_else(Lang::from_locale)
-    }
-
-    /// The language from the locale variables, as POSIX orders them.
-    pub fn from_locale() -> Lang {
-        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
-            if let Ok(value) = std::env::var(var) {
-                if value.is_empty() {
-                    continue;
-                }
-                return if value.to_lowercase().starts_with("ru") {
-                    Lang::Ru
-                } else {
-                    Lang::En
-                };
-            }
-        }
-        Lang::En
     }
 }
 
@@ -218,7 +198,7 @@ impl Output {
         if self.quiet {
             return;
         }
-        let message = sanitize::message_line(message);
+        let message = text::message_line(message);
         talk(format_args!("{} {message}", style::note_prefix(self)));
     }
 
@@ -227,7 +207,7 @@ impl Output {
         if self.quiet {
             return;
         }
-        let message = sanitize::message_line(message);
+        let message = text::message_line(message);
         talk(format_args!(
             "paytrack: {} {message}",
             style::warn_prefix(self)
@@ -263,12 +243,12 @@ impl Output {
         let cell = if self.raw_csv {
             Cow::Borrowed(text)
         } else {
-            sanitize::for_csv(text)
+            text::for_csv(text)
         };
         match (self.to_terminal, cell) {
             (false, cell) => cell,
-            (true, Cow::Borrowed(t)) => sanitize::for_terminal(t),
-            (true, Cow::Owned(t)) => Cow::Owned(sanitize::for_terminal(&t).into_owned()),
+            (true, Cow::Borrowed(t)) => text::for_terminal(t),
+            (true, Cow::Owned(t)) => Cow::Owned(text::for_terminal(&t).into_owned()),
         }
     }
 }

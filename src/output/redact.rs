@@ -2,11 +2,11 @@
 //! what identifies a student is left out before rows reach any format, so
 //! table, CSV and JSON print the same minimum.
 
-use crate::db::catalogue::StreamMember;
-use crate::db::outbox::OutboxMessage;
-use crate::db::payments::Payment;
 use crate::domain::audit::{field, AuditEntry, ERASED};
 use crate::domain::booking::Booking;
+use crate::domain::catalogue::StreamMember;
+use crate::domain::message::OutboxMessage;
+use crate::domain::payment::Payment;
 
 /// What a left-out free-text value is shown as.
 pub const REDACTED: &str = "(redacted)";

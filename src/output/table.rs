@@ -9,8 +9,9 @@ use std::ops::{Deref, DerefMut};
 use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Row, Width};
 use unicode_width::UnicodeWidthChar;
 
-use super::{sanitize, style, Output};
+use super::{style, Output};
 use crate::domain::Status;
+use crate::text;
 
 /// A comfy-table that fits the terminal it is printed on.
 ///
@@ -36,13 +37,13 @@ impl Table {
     /// carries escape codes: colour is comfy-table's own, per cell.
     pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
         let mut row = row.into();
-        let raw = |cell: &Cell| cell.content().chars().any(sanitize::is_dangerous);
+        let raw = |cell: &Cell| cell.content().chars().any(text::is_dangerous);
         if row.cell_iter().any(raw) {
             let cells: Vec<Cell> = row
                 .cell_iter()
                 .map(|cell| {
                     if raw(cell) {
-                        Cell::new(sanitize::for_terminal(&cell.content()))
+                        Cell::new(text::for_terminal(&cell.content()))
                     } else {
                         cell.clone()
                     }
@@ -289,7 +290,7 @@ pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
         .char_indices()
         .nth(max + 1)
         .map_or(text.len(), |(i, _)| i);
-    let safe = sanitize::for_terminal(&text[..shown_end]);
+    let safe = text::for_terminal(&text[..shown_end]);
     Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
 }
 

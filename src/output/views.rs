@@ -9,19 +9,20 @@ use serde::Serialize;
 use super::pipeline::Record;
 
 use super::table::{new_table, number_cell, status_cell, text_cell, Table};
-use super::{sanitize, Lang, Output};
-use crate::db::outbox::OutboxMessage;
-use crate::db::payments::Payment;
+use super::{Lang, Output};
 use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Booking;
 use crate::domain::message::MessageStatus;
+use crate::domain::message::OutboxMessage;
 use crate::domain::money::{format_amount, Money};
+use crate::domain::payment::Payment;
 use crate::domain::time::from_storage;
+use crate::text;
 
 /// A stored time as people read it, in the display zone.
 pub fn show_time(out: &Output, stored: &str) -> String {
     from_storage(stored).map_or_else(
-        || sanitize::for_terminal(stored).into_owned(),
+        || text::for_terminal(stored).into_owned(),
         |t| out.zone.show(t),
     )
 }
@@ -272,7 +273,7 @@ impl Record for AuditEntry {
 /// -f`, or a tail too long for a table): id, time, actor, action, booking,
 /// change, reason — every stored text sanitised.
 pub fn audit_line(out: &Output, e: &AuditEntry) -> String {
-    use sanitize::for_terminal;
+    use text::for_terminal;
     let mut line = format!(
         "{:>6}  {}  {}  {}",
         e.id,
@@ -313,7 +314,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
             number_cell(e.id),
             comfy_table::Cell::new(show_time(out, &e.at)),
             text_cell(out, Some(&e.actor), 16),
-            comfy_table::Cell::new(crate::output::sanitize::for_terminal(&e.action)),
+            comfy_table::Cell::new(crate::text::for_terminal(&e.action)),
             number_cell(e.booking_id.map(|b| b.to_string()).unwrap_or_default()),
             text_cell(out, Some(&change), 28),
             text_cell(out, e.reason.as_deref(), 30),
@@ -448,7 +449,7 @@ pub fn money(out: &Output, amount: Money, currency: Option<&str>) -> String {
     }
     let currency = match (currency, out.lang) {
         (Some("RUB"), Lang::Ru) => Some("₽".into()),
-        (Some(c), _) if !c.is_empty() => Some(sanitize::for_terminal(c)),
+        (Some(c), _) if !c.is_empty() => Some(text::for_terminal(c)),
         _ => None,
     };
     match currency {

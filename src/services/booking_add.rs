@@ -69,7 +69,7 @@ pub fn add_booking(
             if booking.user_id != new.user_id || booking.course_id != new.course_id {
                 return Err(bad_input(format!(
                     "key {} was used for booking {id} (user {}, course {}); use a new key",
-                    crate::output::sanitize::for_terminal(key),
+                    crate::text::for_terminal(key),
                     booking.user_id,
                     booking.course_id
                 )));

@@ -8,7 +8,7 @@ use crate::db::catalogue::Stream;
 use crate::db::Db;
 use crate::domain::booking::BookingFilter;
 use crate::error::{bad_input, PaytrackError};
-use crate::output::sanitize::for_terminal;
+use crate::text::for_terminal;
 
 /// How many near names a "not found" suggests.
 const SUGGESTIONS: usize = 3;
@@ -54,7 +54,7 @@ pub fn check_names(db: &Db, course: Option<i64>, stream: Option<&str>) -> Result
             };
             return Err(PaytrackError::NotFound(format!(
                 "no stream '{}'{within}; {hint}",
-                crate::output::sanitize::shown(stream)
+                crate::text::shown(stream)
             ))
             .into());
         }
@@ -104,7 +104,7 @@ fn shorten(names: &[String]) -> String {
 /// The course that has a stream with this code: `--course` when given, else
 /// the only course using the code.
 pub fn resolve_stream(db: &Db, code: &str, course: Option<i64>) -> Result<Stream> {
-    let shown_code = crate::output::sanitize::shown(code);
+    let shown_code = crate::text::shown(code);
     if let Some(course) = course {
         return db.stream(course, code)?.ok_or_else(|| {
             PaytrackError::NotFound(format!("stream {shown_code} of course {course} not found"))

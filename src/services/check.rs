@@ -8,21 +8,8 @@ use anyhow::Result;
 use crate::db::stats::{compare_counters, CounterDifference};
 use crate::db::Db;
 use crate::domain::audit::ChainBreak;
+pub use crate::domain::check::{CheckReport, Finding};
 use crate::domain::Status;
-
-/// One problem found, and which check found it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Finding {
-    pub check: &'static str,
-    pub problem: String,
-}
-
-/// What `check` saw: the findings, and one line per check that passed.
-#[derive(Debug, Default)]
-pub struct CheckReport {
-    pub findings: Vec<Finding>,
-    pub passed: Vec<String>,
-}
 
 /// Runs every check on an open database. Each check reads in its own
 /// statement, not one shared transaction: on a damaged file a failed read
@@ -140,7 +127,7 @@ fn record(
 
 /// A finding's text: escaped, and cut if a damaged file made it huge.
 fn shown_long(text: &str) -> String {
-    crate::output::sanitize::message_line(text)
+    crate::text::message_line(text)
 }
 
 /// One difference as a line for people and logs.
@@ -148,7 +135,7 @@ pub fn describe_difference(d: &CounterDifference) -> String {
     let stream = if d.course_stream.is_empty() {
         "(no stream)".to_string()
     } else {
-        crate::output::sanitize::for_terminal(&d.course_stream).into_owned()
+        crate::text::for_terminal(&d.course_stream).into_owned()
     };
     let status = Status::from_code(d.status_code)
         .map_or_else(|| d.status_code.to_string(), |s| s.name().to_string());

@@ -76,8 +76,8 @@ pub fn assign(
             "payment {} is a conflicting version of a stored payment of {} {}, not money of its own; \
              check which version is right with the provider, then `payments resolve {0} --note …`",
             payment.id,
-            crate::output::sanitize::for_terminal(&payment.provider),
-            crate::output::sanitize::for_terminal(&payment.external_id)
+            crate::text::for_terminal(&payment.provider),
+            crate::text::for_terminal(&payment.external_id)
         ))
         .into());
     }

@@ -42,12 +42,7 @@ pub fn check_placement(
         let closest = courses
             .iter()
             .min_by_key(|(id, _)| id.abs_diff(course_id))
-            .map(|(id, name)| {
-                format!(
-                    " (closest: {id} \"{}\")",
-                    crate::output::sanitize::for_terminal(name)
-                )
-            })
+            .map(|(id, name)| format!(" (closest: {id} \"{}\")", crate::text::for_terminal(name)))
             .unwrap_or_default();
         return Err(PaytrackError::NotFound(format!(
             "course {course_id} is not in the catalogue{closest}; add it with `paytrack courses add`"
@@ -71,7 +66,7 @@ pub fn check_placement(
             return Err(PaytrackError::NotFound(format!(
                 "stream {} of course {course_id} is not in the catalogue{closest}; \
                  --create-stream adds it",
-                crate::output::sanitize::for_terminal(code)
+                crate::text::for_terminal(code)
             ))
             .into());
         }
@@ -83,7 +78,7 @@ pub fn check_placement(
                         return Err(PaytrackError::TransitionRefused(format!(
                             "stream {} is full ({taken} of {capacity} seats taken); \
                              use --force --reason to place the booking anyway",
-                            crate::output::sanitize::for_terminal(code)
+                            crate::text::for_terminal(code)
                         ))
                         .into());
                     }

@@ -55,7 +55,7 @@ fn walk(cmd: &clap::Command, path: &str, found: &mut Coverage) {
 
 #[test]
 fn every_command_and_argument_has_its_russian_help_and_no_key_is_stale() {
-    let mut cmd = paytrack::cli::command(Lang::En);
+    let mut cmd = paytrack::i18n::help::command(Lang::En);
     cmd.build();
     let mut found = Coverage::default();
     walk(&cmd, "", &mut found);
@@ -201,7 +201,7 @@ fn clap_names() -> BTreeSet<String> {
             walk(sub, names);
         }
     }
-    let mut cmd = paytrack::cli::command(Lang::En);
+    let mut cmd = paytrack::i18n::help::command(Lang::En);
     cmd.build();
     let mut names = BTreeSet::new();
     walk(&cmd, &mut names);
@@ -221,7 +221,7 @@ fn command_paths() -> Vec<Vec<String>> {
         }
         out.push(path);
     }
-    let mut cmd = paytrack::cli::command(Lang::En);
+    let mut cmd = paytrack::i18n::help::command(Lang::En);
     cmd.build();
     let mut out = Vec::new();
     walk(&cmd, Vec::new(), &mut out);

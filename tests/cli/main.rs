@@ -10,6 +10,7 @@ mod external_writer;
 mod foundation;
 mod hostile;
 mod i18n;
+mod layers;
 mod messages;
 mod native;
 mod outbox;

@@ -42,7 +42,7 @@ pub(crate) fn with_names() -> Env {
 #[test]
 fn the_clap_definitions_are_consistent_in_both_languages() {
     Cli::command().debug_assert();
-    paytrack::cli::command(Lang::Ru).debug_assert();
+    paytrack::i18n::help::command(Lang::Ru).debug_assert();
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn every_command_has_a_description_and_examples() {
     }
     walk(&Cli::command(), "paytrack".into(), "en", "Example");
     walk(
-        &paytrack::cli::command(Lang::Ru),
+        &paytrack::i18n::help::command(Lang::Ru),
         "paytrack".into(),
         "ru",
         "Пример",

@@ -1,6 +1,6 @@
 //! Issue 8: property tests (proptest) for the parsers strangers' data goes
 //! through: the bookings CSV importer, dates, amounts. (The sanitiser's
-//! properties live next to it in src/output/sanitize.rs.) A case proptest
+//! properties live next to it in src/text.rs.) A case proptest
 //! ever finds becomes a named regression test at the bottom of this file.
 //!
 //! `PROPTEST_CASES=10000 cargo test --test cli properties` runs them longer.
@@ -14,23 +14,15 @@ use paytrack::domain::time::{
 };
 use paytrack::domain::Status;
 use paytrack::input::bookings_csv::{column_index, parse_row};
-use paytrack::output::sanitize::for_csv;
-use paytrack::output::{ColorChoice, Lang, Output};
+use paytrack::text::for_csv;
 use proptest::prelude::*;
-
-fn quiet_output() -> Output {
-    Output {
-        quiet: true,
-        ..Output::new(ColorChoice::Never, Lang::En, DisplayZone::Local, false)
-    }
-}
 
 /// Runs the importer's parsing (header, then every row) over raw bytes;
 /// returns the bookings or the first error's text. Must never panic.
 fn parse_csv(bytes: &[u8]) -> Result<Vec<Booking>, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let index = column_index(&headers, "fuzz.csv", &quiet_output()).map_err(|e| e.to_string())?;
+    let index = column_index(&headers, "fuzz.csv", &|_| {}).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for (n, record) in reader.records().enumerate() {
         let record = record.map_err(|e| e.to_string())?;

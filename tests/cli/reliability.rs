@@ -965,7 +965,7 @@ fn hostile_names_are_stored_exactly_and_shown_harmlessly() {
                     ),
                     "{args:?}: formula cell {cell:?}"
                 );
-                assert_eq!(paytrack::output::sanitize::from_csv(cell), *name);
+                assert_eq!(paytrack::text::from_csv(cell), *name);
             }
         }
     }

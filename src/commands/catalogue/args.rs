@@ -143,7 +143,7 @@ fn capacity_setting(text: &str) -> Result<Setting<i64>, String> {
         _ => Err(crate::tr!(
             "'{}' is not a capacity (a whole number of seats, or none)",
             "'{}' — не число мест (целое число или none)",
-            crate::output::sanitize::shown(text)
+            crate::text::shown(text)
         )),
     }
 }

@@ -141,7 +141,7 @@ impl Given {
             other => {
                 return Err(format!(
                     "unsupported connection option {:?}",
-                    crate::output::sanitize::for_terminal(other)
+                    crate::text::for_terminal(other)
                 ))
             }
         };
@@ -169,12 +169,11 @@ fn fill(given: Given, env: &dyn Environment) -> Result<ConnInfo, String> {
     }
     let port = match pick(given.port, "PGPORT") {
         None => 5432,
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-            format!(
-                "invalid port {:?}",
-                crate::output::sanitize::for_terminal(&p)
-            )
-        })?,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("invalid port {:?}", crate::text::for_terminal(&p)))?,
     };
     let user = pick(given.user, "PGUSER")
         .or_else(|| env.os_user())
@@ -191,7 +190,7 @@ fn fill(given: Given, env: &dyn Environment) -> Result<ConnInfo, String> {
             let seconds: i64 = t.trim().parse().map_err(|_| {
                 format!(
                     "invalid connect_timeout {:?} (whole seconds)",
-                    crate::output::sanitize::for_terminal(&t)
+                    crate::text::for_terminal(&t)
                 )
             })?;
             // libpq: zero or negative means wait forever; 1 is raised to 2.
@@ -256,7 +255,7 @@ impl ConnInfo {
 /// Shown in messages: a URL with every setting but the password.
 impl fmt::Display for ConnInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::output::sanitize::for_terminal as clean_line;
+        use crate::text::for_terminal as clean_line;
         let host = clean_line(&self.host).into_owned();
         let user = clean_line(&self.user);
         let dbname = clean_line(&self.dbname);
@@ -410,7 +409,7 @@ fn parse_keyword_value(text: &str) -> Result<Given, String> {
         if chars.next() != Some('=') {
             return Err(format!(
                 "invalid connection string: missing \"=\" after {:?}",
-                crate::output::sanitize::for_terminal(&key)
+                crate::text::for_terminal(&key)
             ));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -479,7 +478,7 @@ fn read_password_file(
         if meta.permissions().mode() & 0o077 != 0 {
             warnings.push(format!(
                 "password file {} has group or world access; it was ignored (chmod 0600 it)",
-                crate::output::sanitize::for_terminal(&path.display().to_string())
+                crate::text::for_terminal(&path.display().to_string())
             ));
             return None;
         }

@@ -9,20 +9,10 @@ use serde::Serialize;
 
 use super::{api, stripe, tinkoff, Provider, Secret};
 use crate::db::WriteTx;
+use crate::domain::payment::Due;
 use crate::domain::Status;
 use crate::error::{bad_input, PaytrackError};
 use crate::services::reconcile::booking_facts;
-
-/// What a booking owes now.
-#[derive(Debug, Clone, Serialize)]
-pub struct Due {
-    pub booking_id: i64,
-    /// Price less discount less what was received (net of refunds), minor units.
-    pub amount_minor: i64,
-    pub currency: String,
-    /// "Course (stream), booking 42": the payment's description.
-    pub description: String,
-}
 
 /// The amount due for a pending booking; refuses one that is not pending,
 /// has no price, or owes nothing.

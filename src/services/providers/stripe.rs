@@ -168,7 +168,7 @@ pub struct Link {
 pub fn checkout_session(
     api: &str,
     secret_key: &Secret,
-    due: &super::links::Due,
+    due: &crate::domain::payment::Due,
     return_url: &str,
     idempotency_key: &str,
 ) -> anyhow::Result<Link> {

@@ -1,4 +1,6 @@
-//! Making stranger-typed text (Telegram names) harmless on the way out.
+//! Making stranger-typed text (Telegram names) harmless on the way out: a
+//! leaf below every layer (domain, db, services and input quote values in
+//! their errors with it), so it imports nothing from paytrack.
 //!
 //! - On a terminal: control characters (C0, DEL, C1 — ESC starts every escape
 //!   sequence), bidi overrides and zero-width characters are shown as visible
