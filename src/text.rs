@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+use unicode_width::UnicodeWidthChar;
+
 /// True for characters that must not reach a terminal as they are.
 pub fn is_dangerous(c: char) -> bool {
     c.is_control() // C0, DEL, C1
@@ -155,6 +157,36 @@ pub fn from_csv(text: &str) -> &str {
     }
 }
 
+/// Width of `text` in terminal columns (CJK and emoji count two).
+pub fn display_width(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// Shortens `text` to at most `max` terminal columns, ending in `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    cut_to_width(text, max, false)
+}
+
+/// As `truncate`; `more` says the text was already cut before it got here,
+/// so it ends in `…` even when what is left fits.
+pub fn cut_to_width(text: &str, max: usize, more: bool) -> String {
+    if !more && display_width(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +260,13 @@ mod tests {
             let safe = for_csv(&s);
             proptest::prop_assert!(!matches!(safe.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r')));
         }
+    }
+
+    #[test]
+    fn truncates_by_display_width() {
+        assert_eq!(truncate("Ольга", 10), "Ольга");
+        assert_eq!(truncate("Александра Константиновна", 10), "Александр…");
+        assert_eq!(truncate("漢字漢字漢字", 7), "漢字漢…");
+        assert_eq!(truncate("🌸🌸🌸🌸", 5), "🌸🌸…");
     }
 }

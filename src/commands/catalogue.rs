@@ -10,15 +10,13 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use self::args::{CourseAddArgs, CourseEditArgs, CourseTemplateArgs, CoursesCommand, StreamFields};
 use super::Context;
 use crate::args::OutputArgs;
-use crate::db::catalogue::{Course, Stream, StreamChanges, StreamMember};
+use crate::db::catalogue::{StreamChanges, StreamMember};
 use crate::db::stats::StatsFilter;
-use crate::db::{Db, WriteTx};
-use crate::domain::audit::{action, NewAuditEntry};
+use crate::db::Db;
 use crate::domain::message::{unknown_placeholders, MessageKind};
 use crate::domain::money::format_amount;
 use crate::domain::Status;
@@ -28,7 +26,7 @@ use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::views;
 use crate::output::{Format, Output};
 use crate::services::catalogue::resolve_stream;
-use crate::services::messages::{check_course_template, recheck_course_templates};
+use crate::services::catalogue_edit::{self, Overbooking, Saving, StreamEdit, StreamSaved};
 
 pub fn run_courses(ctx: &Context, cmd: CoursesCommand) -> Result<u8> {
     match cmd {
@@ -48,85 +46,19 @@ fn name_text(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// A stream as the audit log records it (price in the machine form).
-fn stream_record(s: &Stream) -> Value {
-    json!({
-        "name": s.name,
-        "price": s.price_minor.map(format_amount),
-        "currency": s.currency,
-        "capacity": s.capacity,
-    })
-}
-
-/// Audits a catalogue edit: old and new values list the fields that changed
-/// as `field=value` (short, for `audit tail`); the details hold `subject` and
-/// the full records before and after.
-fn append_edit(
-    tx: &WriteTx,
-    ctx: &Context,
-    action: &'static str,
-    before: Option<Value>,
-    after: Value,
-    mut subject: Value,
-) -> Result<()> {
-    let empty = serde_json::Map::new();
-    let old = before.as_ref().and_then(Value::as_object).unwrap_or(&empty);
-    let new = after.as_object().unwrap_or(&empty);
-    let shown = |v: Option<&Value>| -> String {
-        let text = match v {
-            None | Some(Value::Null) => "none".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
-        crate::output::table::truncate(&text.replace('\n', " "), 40)
-    };
-    let mut old_fields = Vec::new();
-    let mut new_fields = Vec::new();
-    for (key, value) in new {
-        if old.get(key) != Some(value) {
-            if before.is_some() {
-                old_fields.push(format!("{key}={}", shown(old.get(key))));
-            }
-            if !value.is_null() || before.is_some() {
-                new_fields.push(format!("{key}={}", shown(Some(value))));
-            }
-        }
-    }
-    let old_value = (!old_fields.is_empty()).then(|| old_fields.join(" "));
-    let new_value = Some(new_fields.join(" "));
-    subject["before"] = before.unwrap_or(Value::Null);
-    subject["after"] = after;
-    tx.append_audit(
-        &ctx.actor,
-        ctx.now,
-        NewAuditEntry {
-            action,
-            old_value,
-            new_value,
-            reason: None,
-            booking_id: None,
-            details: subject,
-        },
-    )?;
-    Ok(())
-}
-
 /// `streams add` (the stream must be new, its course must exist) and
-/// `streams edit` (the stream must exist). One audited transaction; an edit
-/// that changes nothing writes nothing. A capacity below the stream's
-/// confirmed students is refused (exit 5) unless `force`, and then warned
-/// about: the bot's next `bookings add` would be refused (issue 25).
-#[allow(clippy::too_many_arguments)] // one per flag of `streams add|edit`
+/// `streams edit` (the stream must exist): one audited transaction
+/// (`services::catalogue_edit::save_stream`); says what changed, and warns
+/// when a forced capacity is below the confirmed students.
 pub fn save_stream(
     ctx: &Context,
     code: &str,
     course: Option<i64>,
     fields: &StreamFields,
-    adding: bool,
+    saving: Saving,
     chat_link: Option<Option<String>>,
-    force: bool,
+    overbooking: Overbooking,
 ) -> Result<u8> {
-    let overbooked = std::cell::Cell::new(None);
     let code = code.trim();
     if code.is_empty() {
         return Err(bad_input("a stream code cannot be empty"));
@@ -138,85 +70,25 @@ pub fn save_stream(
         capacity: fields.capacity.map(crate::args::Setting::into_option),
     };
     let mut db = ctx.open_db()?;
-    let course_id = match (adding, course) {
-        (true, Some(id)) => id,
+    let course_id = match (saving, course) {
+        (Saving::Add, Some(id)) => id,
         _ => resolve_stream(&db, code, course)?.course_id,
     };
-    let saved = db.write(|tx| {
-        if tx.course(course_id)?.is_none() {
-            return Err(PaytrackError::NotFound(format!(
-                "course {course_id} not found (add it with `paytrack courses add {course_id} --name …`)"
-            ))
-            .into());
-        }
-        let before = tx.stream(course_id, code)?;
-        match (&before, adding) {
-            (Some(_), true) => {
-                return Err(bad_input(format!(
-                    "stream {} of course {course_id} already exists; change it with `paytrack streams edit`",
-                    crate::text::shown(code)
-                )))
-            }
-            (None, false) => {
-                return Err(PaytrackError::NotFound(format!(
-                    "stream {} of course {course_id} not found",
-                    crate::text::shown(code)
-                ))
-                .into())
-            }
-            _ => {}
-        }
-        let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
-        if after.price_minor.is_some() && after.currency.is_none() {
-            return Err(bad_input("a price needs a currency: add --currency, e.g. --currency RUB"));
-        }
-        if let Some(capacity) = after.capacity.filter(|_| changes.capacity.is_some()) {
-            let confirmed = tx.seats_taken(course_id, code)?;
-            if confirmed > capacity {
-                if !force {
-                    return Err(PaytrackError::TransitionRefused(format!(
-                        "stream {} has {confirmed} confirmed students, more than a capacity of {capacity}: \
-                         every new booking would be refused; nothing changed (add --force to set it all the same)",
-                        crate::text::shown(code)
-                    ))
-                    .into());
-                }
-                overbooked.set(Some((confirmed, capacity)));
-            }
-        }
-        let link_before = tx.stream_chat_link(course_id, code)?;
-        let link_change = chat_link.clone().filter(|l| *l != link_before);
-        if let Some(link) = &link_change {
-            tx.set_stream_chat_link(course_id, code, link.as_deref(), ctx.now)?;
-            append_edit(
-                tx,
-                ctx,
-                action::STREAM_EDITED,
-                Some(json!({ "chat_link": link_before })),
-                json!({ "chat_link": link }),
-                json!({ "course_id": course_id, "code": code }),
-            )?;
-        }
-        if link_change.is_some() {
-            recheck_course_templates(tx, course_id)?;
-        }
-        if before.as_ref() == Some(&after) {
-            return Ok(link_change.map(|_| after));
-        }
-        tx.upsert_stream(course_id, code, &changes, ctx.now)?;
-        recheck_course_templates(tx, course_id)?;
-        let action = if adding {
-            action::STREAM_ADDED
-        } else {
-            action::STREAM_EDITED
-        };
-        let record = before.as_ref().map(stream_record);
-        append_edit(tx, ctx, action, record, stream_record(&after), json!({ "course_id": course_id, "code": code }))?;
-        Ok(Some(after))
-    })?;
+    let edit = StreamEdit {
+        course_id,
+        code,
+        changes: &changes,
+        chat_link,
+        saving,
+        overbooking,
+    };
+    let StreamSaved {
+        after: saved,
+        overbooked,
+    } = db.write(|tx| catalogue_edit::save_stream(tx, &ctx.actor, ctx.now, &edit))?;
     let out = &ctx.out;
     let shown = crate::text::for_terminal(code);
-    if let (Some(_), Some((confirmed, capacity))) = (&saved, overbooked.get()) {
+    if let (Some(_), Some((confirmed, capacity))) = (&saved, overbooked) {
         out.warn(&format!(
             "{} {shown}: {confirmed} {} {capacity}; {}",
             out.tr("stream", "поток"),
@@ -236,7 +108,7 @@ pub fn save_stream(
             out.tr("stream", "поток"),
             out.tr("nothing to change", "изменять нечего")
         )),
-        Some(_) if adding => out.note(&format!(
+        Some(_) if saving == Saving::Add => out.note(&format!(
             "{} {shown} {} {course_id}",
             out.tr("added stream", "добавлен поток"),
             out.tr("to course", "в курс")
@@ -301,34 +173,7 @@ fn course_template(ctx: &Context, args: CourseTemplateArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     db.write(|tx| {
-        let course = tx.course(args.id)?.ok_or_else(|| {
-            PaytrackError::NotFound(crate::tr!(
-                "course {} not found",
-                "курс {} не найден",
-                args.id
-            ))
-        })?;
-        if let Some(text) = &text {
-            check_course_template(tx, args.id, &course.name, text)?;
-        }
-        let before = match kind {
-            MessageKind::Confirmation => course.message_template.clone(),
-            _ => tx.kind_template(args.id, kind.name())?,
-        };
-        match kind {
-            MessageKind::Confirmation => {
-                tx.upsert_course(args.id, None, Some(text.as_deref()), ctx.now)?;
-            }
-            _ => tx.set_kind_template(args.id, kind.name(), text.as_deref(), ctx.now)?,
-        }
-        append_edit(
-            tx,
-            ctx,
-            action::COURSE_EDITED,
-            Some(json!({ "template": kind.name(), "text": before })),
-            json!({ "template": kind.name(), "text": text }),
-            json!({ "course_id": args.id, "kind": kind.name() }),
-        )
+        catalogue_edit::set_course_template(tx, &ctx.actor, ctx.now, args.id, kind, text.as_deref())
     })?;
     ctx.out.note(&format!(
         "{} {} {}",
@@ -346,14 +191,10 @@ fn course_template(ctx: &Context, args: CourseTemplateArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn course_record(c: &Course) -> Value {
-    json!({ "name": c.name, "message_template": c.message_template })
-}
-
 fn add_course(ctx: &Context, args: CourseAddArgs) -> Result<u8> {
     let name = name_text(&args.name)?;
     let template = args.template.as_deref().map(read_template).transpose()?;
-    save_course(ctx, args.id, Some(name), template.map(Some), true)
+    save_course(ctx, args.id, Some(name), template.map(Some), Saving::Add)
 }
 
 fn edit_course(ctx: &Context, args: CourseEditArgs) -> Result<u8> {
@@ -363,7 +204,7 @@ fn edit_course(ctx: &Context, args: CourseEditArgs) -> Result<u8> {
         (None, true) => Some(None),
         (None, false) => None,
     };
-    save_course(ctx, args.id, name, template, false)
+    save_course(ctx, args.id, name, template, Saving::Edit)
 }
 
 /// `courses add` (the id must be free) and `courses edit` (it must exist), audited.
@@ -372,63 +213,22 @@ fn save_course(
     id: i64,
     name: Option<String>,
     template: Option<Option<String>>,
-    adding: bool,
+    saving: Saving,
 ) -> Result<u8> {
     let mut db = ctx.open_db()?;
     let changed = db.write(|tx| {
-        let before = tx.course(id)?;
-        let current = match (&before, adding) {
-            (Some(_), true) => {
-                return Err(bad_input(format!(
-                    "course {id} already exists; change it with `paytrack courses edit`"
-                )))
-            }
-            (None, false) => {
-                return Err(PaytrackError::NotFound(format!("course {id} not found")).into())
-            }
-            (Some(course), false) => course.clone(),
-            (None, true) => Course {
-                id,
-                name: String::new(),
-                message_template: None,
-            },
-        };
-        let after = Course {
-            name: name.clone().unwrap_or(current.name.clone()),
-            message_template: template.clone().unwrap_or(current.message_template.clone()),
-            ..current
-        };
-        if before.as_ref() == Some(&after) {
-            return Ok(false);
-        }
-        if let Some(template) = &after.message_template {
-            check_course_template(tx, id, &after.name, template)?;
-        }
-        tx.upsert_course(
-            id,
-            Some(&after.name),
-            Some(after.message_template.as_deref()),
-            ctx.now,
-        )?;
-        recheck_course_templates(tx, id)?;
-        let action = if adding {
-            action::COURSE_ADDED
-        } else {
-            action::COURSE_EDITED
-        };
-        let record = before.as_ref().map(course_record);
-        append_edit(
+        catalogue_edit::save_course(
             tx,
-            ctx,
-            action,
-            record,
-            course_record(&after),
-            json!({ "course_id": id }),
-        )?;
-        Ok(true)
+            &ctx.actor,
+            ctx.now,
+            id,
+            name.clone(),
+            template.clone(),
+            saving,
+        )
     })?;
     let out = &ctx.out;
-    out.note(&match (changed, adding) {
+    out.note(&match (changed, saving == Saving::Add) {
         (false, _) => format!(
             "{} {id}: {}",
             out.tr("course", "курс"),

@@ -4,11 +4,11 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::Context;
-use crate::db::privacy::{ErasureCounts, ErasureScope};
-use crate::domain::audit::{action, NewAuditEntry};
+use crate::db::privacy::ErasureCounts;
 use crate::domain::privacy::pseudonym;
 use crate::error::{bad_input, exit, PaytrackError};
 use crate::output::Output;
+use crate::services::privacy::erase_user;
 use clap::Args;
 
 use crate::args::{Confirm, DryRun, JsonFlag};
@@ -51,8 +51,11 @@ pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
         .into());
     }
     // The same work as the real run, rolled back: the counts are exact.
-    let (preview, _) =
-        super::write_unless(ctx, |tx| erase_in(tx, ctx, user_id, reason), |_| false)?;
+    let (preview, _) = super::write_unless(
+        ctx,
+        |tx| erase_user(tx, &ctx.actor, ctx.now, user_id, reason),
+        |_| false,
+    )?;
     if args.preview.dry_run {
         report(ctx, &args, &preview, true)?;
         return Ok(exit::OK);
@@ -61,7 +64,7 @@ pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
         confirm(&ctx.out, user_id, &preview)?;
     }
     db.enable_secure_delete()?;
-    let counts = db.write(|tx| erase_in(tx, ctx, user_id, reason))?;
+    let counts = db.write(|tx| erase_user(tx, &ctx.actor, ctx.now, user_id, reason))?;
     // Old page images with the names are still in the WAL until it is
     // checkpointed; a VACUUM also drops free pages from the file.
     let flushed = if args.vacuum {
@@ -76,31 +79,6 @@ pub fn run(ctx: &Context, args: UsersEraseArgs) -> Result<u8> {
     }
     report(ctx, &args, &counts, false)?;
     Ok(exit::OK)
-}
-
-/// The erasure and its one audit entry (user id and reason, no erased value).
-fn erase_in(
-    tx: &crate::db::WriteTx,
-    ctx: &Context,
-    user_id: i64,
-    reason: &str,
-) -> Result<ErasureCounts> {
-    let counts = tx.erase_personal(ErasureScope::User(user_id), ctx.now)?;
-    tx.append_audit(
-        &ctx.actor,
-        ctx.now,
-        NewAuditEntry {
-            action: action::USER_ERASED,
-            reason: Some(reason.to_string()),
-            details: json!({
-                "user_id": user_id,
-                "pseudonym": pseudonym(user_id),
-                "counts": counts,
-            }),
-            ..Default::default()
-        },
-    )?;
-    Ok(counts)
 }
 
 fn confirm(out: &Output, user_id: i64, preview: &ErasureCounts) -> Result<()> {

@@ -6,19 +6,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use anyhow::{Context as _, Result};
-use serde_json::json;
 
 use super::Context;
 use std::path::PathBuf;
 
-use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::Booking;
 use crate::error::{bad_input, exit};
 use crate::input::bookings_csv::{column_index, parse_row};
 use crate::input::{describe_csv_error, open_input};
 use crate::output::file::Guard;
 use crate::services::sync::{
-    Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun, DUPLICATE_SETTLED,
+    audit_import, Conflict, SeenIds, SyncCounts, SyncOptions, SyncRun, DUPLICATE_SETTLED,
 };
 use clap::Args;
 
@@ -208,29 +206,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<u8> {
                     "--accept-ours {missing}: the file has no booking {missing} (nothing was written)"
                 )));
             }
-            if counts.inserted + counts.updated > 0
-                || !counts.conflicts.is_empty()
-                || !counts.accepted_ours.is_empty()
-            {
-                let mut details = json!({ "file": name, "rows": counts.rows, "inserted": counts.inserted,
-                    "updated": counts.updated, "unchanged": counts.unchanged,
-                    "status_changes": counts.status_changes, "forced": counts.forced,
-                    "kept": counts.kept, "conflicts": counts.conflicts.len(),
-                    "dry_run": args.preview.dry_run });
-                if !counts.accepted_ours.is_empty() {
-                    details["accepted_ours"] = json!(counts.accepted_ours);
-                }
-                tx.append_audit(
-                    &actor,
-                    now,
-                    NewAuditEntry {
-                        action: action::BOOKINGS_IMPORTED,
-                        reason: options.reason.clone(),
-                        details,
-                        ..Default::default()
-                    },
-                )?;
-            }
+            audit_import(
+                tx,
+                &actor,
+                now,
+                &name,
+                &counts,
+                &options,
+                args.preview.dry_run,
+            )?;
             Ok(counts)
         },
         // A dry run rolls back; its counts are exact because the work was really done.

@@ -18,7 +18,7 @@ use crate::services::catalogue::resolve_stream;
 use crate::services::delivery::{self, Channel, Clock, DrainOptions, DrainReport};
 use crate::services::delivery_exec::{show_duration, ExecChannel};
 use crate::services::delivery_telegram::{token_is_plausible, TelegramChannel, DEFAULT_API};
-use crate::services::messages::{self, MessageParams};
+use crate::services::messages;
 
 #[derive(Debug, Subcommand)]
 // Arguments are defined when the subcommand is used (clap's `defer`): building
@@ -665,30 +665,7 @@ fn queue(ctx: &Context, args: OutboxQueueArgs) -> Result<u8> {
     }
     let (id, _) = super::write_unless(
         ctx,
-        |tx| {
-            tx.booking(args.booking)?.ok_or_else(|| {
-                PaytrackError::NotFound(format!("booking {} not found", args.booking))
-            })?;
-            let id = messages::queue_message(
-                tx,
-                args.booking,
-                args.kind,
-                &MessageParams::default(),
-                None,
-                ctx.now,
-            )?;
-            tx.append_audit(
-                &ctx.actor,
-                ctx.now,
-                crate::domain::audit::NewAuditEntry {
-                    action: crate::domain::audit::action::MESSAGES_QUEUED,
-                    booking_id: Some(args.booking),
-                    details: serde_json::json!({ "kind": args.kind.name(), "message_id": id, "source": "outbox queue" }),
-                    ..Default::default()
-                },
-            )?;
-            Ok(id)
-        },
+        |tx| messages::queue_by_admin(tx, &ctx.actor, ctx.now, args.booking, args.kind),
         |_| true,
     )?;
     let mut stdout = crate::output::stdout();

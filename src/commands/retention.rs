@@ -3,15 +3,12 @@
 //! counts are exactly what a real run touches.
 
 use anyhow::Result;
-use serde::Serialize;
 use serde_json::json;
 
 use super::Context;
-use crate::db::privacy::{ErasureCounts, ErasureScope};
-use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::privacy::Age;
-use crate::domain::time::to_storage;
 use crate::error::{bad_input, exit};
+use crate::services::privacy::apply_retention;
 use clap::{Args, Subcommand};
 
 use crate::args::{DryRun, JsonFlag};
@@ -51,18 +48,6 @@ pub fn run(ctx: &Context, cmd: RetentionCommand) -> Result<u8> {
     }
 }
 
-/// What one run touched.
-#[derive(Debug, Clone, Default, Serialize)]
-struct RetentionCounts {
-    /// Bookings created before this were pseudonymised (RFC 3339), if asked.
-    bookings_cutoff: Option<String>,
-    /// Messages created before this lost their body, if asked.
-    messages_cutoff: Option<String>,
-    erased: ErasureCounts,
-    /// Bodies of sent/failed messages cleared by the message rule.
-    message_bodies: u64,
-}
-
 fn parse_age(flag: &str, text: Option<&str>) -> Result<Option<Age>> {
     text.map(|t| Age::parse(t).map_err(|e| bad_input(format!("{flag}: {e}"))))
         .transpose()
@@ -73,36 +58,8 @@ fn apply(ctx: &Context, args: RetentionApplyArgs) -> Result<u8> {
     let messages_age = parse_age("--messages-older-than", args.messages_older_than.as_deref())?;
     let bookings_cutoff = bookings_age.map(|a| a.cutoff(ctx.now));
     let messages_cutoff = messages_age.map(|a| a.cutoff(ctx.now));
-    let work = |tx: &crate::db::WriteTx| -> Result<RetentionCounts> {
-        let mut counts = RetentionCounts {
-            bookings_cutoff: bookings_cutoff.map(to_storage),
-            messages_cutoff: messages_cutoff.map(to_storage),
-            ..Default::default()
-        };
-        if let Some(cutoff) = bookings_cutoff {
-            counts.erased =
-                tx.erase_personal(ErasureScope::BookingsCreatedBefore(cutoff), ctx.now)?;
-        }
-        if let Some(cutoff) = messages_cutoff {
-            counts.message_bodies = tx.clear_message_bodies_before(cutoff)?;
-        }
-        let touched = counts.erased.bookings
-            + counts.erased.payments
-            + counts.erased.messages
-            + counts.erased.audit_values
-            + counts.message_bodies;
-        if touched > 0 {
-            tx.append_audit(
-                &ctx.actor,
-                ctx.now,
-                NewAuditEntry {
-                    action: action::RETENTION_APPLIED,
-                    details: serde_json::to_value(&counts)?,
-                    ..Default::default()
-                },
-            )?;
-        }
-        Ok(counts)
+    let work = |tx: &crate::db::WriteTx| {
+        apply_retention(tx, &ctx.actor, ctx.now, bookings_cutoff, messages_cutoff)
     };
     let counts = if args.preview.dry_run {
         super::write_unless(ctx, work, |_| false)?.0

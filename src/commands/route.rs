@@ -20,6 +20,8 @@ use crate::cli::{Cli, Command};
 use crate::domain::time::DisplayZone;
 use crate::error::bad_input;
 use crate::output::{Lang, Output};
+use crate::services::blocking::Blocking;
+use crate::services::catalogue_edit::{Overbooking, Saving};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -64,10 +66,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             output,
         }) => users::show(&ctx, &user, history, &output),
         Command::Users(UsersCommand::Block { user, reason }) => {
-            users::set_blocked(&ctx, &user, true, &reason)
+            users::set_blocked(&ctx, &user, Blocking::Block, &reason)
         }
         Command::Users(UsersCommand::Unblock { user, reason }) => {
-            users::set_blocked(&ctx, &user, false, &reason)
+            users::set_blocked(&ctx, &user, Blocking::Unblock, &reason)
         }
         Command::Users(UsersCommand::Erase(args)) => erase::run(&ctx, args),
         Command::Retention(cmd) => retention::run(&ctx, cmd),
@@ -127,18 +129,22 @@ fn run_streams(ctx: &Context, cmd: StreamsCommand) -> Result<u8> {
             &args.code,
             Some(args.course),
             &args.fields,
-            true,
+            Saving::Add,
             None,
-            false,
+            Overbooking::Refuse,
         ),
         StreamsCommand::Edit(args) => catalogue::save_stream(
             ctx,
             &args.code,
             args.course,
             &args.fields,
-            false,
+            Saving::Edit,
             args.chat_link.map(crate::args::Setting::into_option),
-            args.force,
+            if args.force {
+                Overbooking::Allow
+            } else {
+                Overbooking::Refuse
+            },
         ),
         StreamsCommand::Members {
             stream,

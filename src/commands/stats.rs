@@ -8,14 +8,12 @@ use std::io::Write;
 use anyhow::Result;
 use comfy_table::Cell;
 use serde::Serialize;
-use serde_json::json;
 
 use super::Context;
 use clap::{Args, Subcommand};
 
 use crate::args::OutputArgs;
-use crate::db::stats::{compare_counters, DailyActivity, StatsFilter, StatusCount};
-use crate::domain::audit::{action, NewAuditEntry};
+use crate::db::stats::{compare_counters, DailyActivity, StatsFilter};
 use crate::domain::money::Money;
 use crate::domain::Status;
 use crate::error::{exit, PaytrackError};
@@ -23,6 +21,7 @@ use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell};
 use crate::output::{views, Format, Output};
 use crate::services::check::describe_difference;
+use crate::services::counters::{bookings_in, rebuild_counters, Rebuilt};
 
 #[derive(Debug, Subcommand)]
 // Arguments are defined when the subcommand is used (clap's `defer`): building
@@ -336,10 +335,6 @@ fn bar(confirmed: i64, pending: i64, cancelled: i64, width: usize) -> Cell {
 }
 
 /// How many bookings a set of counts covers.
-fn bookings_in(counts: &[StatusCount]) -> i64 {
-    counts.iter().map(|c| c.bookings).sum()
-}
-
 /// Said where counters would be read: there are none to read.
 const NO_COUNTERS: &str = "counted live from the bookings: no counter triggers on public.bookings here (init --adopt --no-counters)";
 
@@ -382,32 +377,11 @@ fn rebuild(ctx: &Context) -> Result<u8> {
             PaytrackError::BadInput(format!("no counters to rebuild: {NO_COUNTERS}")).into(),
         );
     }
-    let (differences, counters, bookings) = db.write(|tx| {
-        let before = tx.stored_counters()?;
-        let recounted = tx.recount()?;
-        let differences = compare_counters(&before, &recounted);
-        tx.rebuild_counters()?;
-        let after = tx.stored_counters()?;
-        let summary = |counts: &[StatusCount]| {
-            json!({ "counters": counts.len(), "bookings": bookings_in(counts) })
-        };
-        tx.append_audit(
-            &ctx.actor,
-            ctx.now,
-            NewAuditEntry {
-                action: action::STATS_REBUILT,
-                old_value: Some(summary(&before).to_string()),
-                new_value: Some(summary(&after).to_string()),
-                details: json!({
-                    "differences": differences.len(),
-                    // The first few, so the log shows what drifted without growing unbounded.
-                    "changed": differences.iter().take(20).map(describe_difference).collect::<Vec<_>>(),
-                }),
-                ..Default::default()
-            },
-        )?;
-        Ok((differences, after.len(), bookings_in(&after)))
-    })?;
+    let Rebuilt {
+        differences,
+        counters,
+        bookings,
+    } = db.write(|tx| rebuild_counters(tx, &ctx.actor, ctx.now))?;
     let out = &ctx.out;
     for d in &differences {
         out.note(&describe_difference(d));

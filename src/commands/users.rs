@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use serde_json::json;
 
 use super::Context;
 use clap::Subcommand;
@@ -12,7 +11,7 @@ use super::erase::UsersEraseArgs;
 use crate::args::OutputArgs;
 use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
-use crate::domain::audit::{action, AuditEntry, NewAuditEntry};
+use crate::domain::audit::AuditEntry;
 use crate::domain::booking::{Booking, UserRef};
 use crate::domain::message::MessageKind;
 use crate::domain::Status;
@@ -21,6 +20,7 @@ use crate::output::pipeline;
 use crate::output::views::BookingJson;
 use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
 use crate::output::Format;
+use crate::services::blocking::{self, BlockChange, Blocking};
 
 #[derive(Debug, Subcommand)]
 // Arguments are defined when the subcommand is used (clap's `defer`): building
@@ -231,76 +231,23 @@ pub fn show(ctx: &Context, user: &UserRef, history: u64, output: &OutputArgs) ->
     Ok(exit::OK)
 }
 
-/// `users block` / `users unblock`.
-pub fn set_blocked(ctx: &Context, user: &UserRef, block: bool, reason: &str) -> Result<u8> {
+/// `users block` / `users unblock` (`services::blocking::set_blocked`).
+pub fn set_blocked(ctx: &Context, user: &UserRef, blocking: Blocking, reason: &str) -> Result<u8> {
     if reason.trim().is_empty() {
         return Err(crate::error::bad_input("--reason cannot be empty"));
     }
-    let ((user_id, changed, requeued), _) = super::write_unless(
+    let (change, _) = super::write_unless(
         ctx,
-        |tx| {
-            // The same person `users show` finds; nobody paytrack knows is
-            // refused, so a typo never blocks a stranger (issue 25).
-            let user_id = match user {
-                UserRef::Id(id) => *id,
-                UserRef::Username(name) => tx.user_id_for_username(name)?.ok_or_else(|| {
-                    PaytrackError::NotFound(format!(
-                        "no booking has the username @{}; nothing changed",
-                        crate::text::for_terminal(name)
-                    ))
-                })?,
-            };
-            if !tx.user_is_known(user_id)? {
-                return Err(PaytrackError::NotFound(crate::tr!(
-                    "no booking of user {user_id}; nothing changed (see `paytrack users show {user_id}`)",
-                    "у пользователя {user_id} нет броней; ничего не изменено (см. `paytrack users show {user_id}`)"
-                ))
-                .into());
-            }
-            let (changed, requeued) = if block {
-                let changed = tx.block_user(user_id, ctx.now, reason)?;
-                let held = if changed {
-                    tx.hold_messages_of(user_id)?
-                } else {
-                    0
-                };
-                (changed, held)
-            } else {
-                let changed = tx.unblock_user(user_id)?;
-                let requeued = if changed {
-                    tx.requeue_blocked_messages(user_id, ctx.now)?
-                } else {
-                    0
-                };
-                (changed, requeued)
-            };
-            if changed {
-                tx.append_audit(
-                    &ctx.actor,
-                    ctx.now,
-                    NewAuditEntry {
-                        action: if block {
-                            action::USER_BLOCKED
-                        } else {
-                            action::USER_UNBLOCKED
-                        },
-                        new_value: Some(user_id.to_string()),
-                        reason: Some(reason.to_string()),
-                        details: if block {
-                            json!({ "user_id": user_id, "source": "users", "held": requeued })
-                        } else {
-                            json!({ "user_id": user_id, "source": "users", "requeued": requeued })
-                        },
-                        ..Default::default()
-                    },
-                )?;
-            }
-            Ok((user_id, changed, requeued))
-        },
-        |&(_, changed, _)| changed,
+        |tx| blocking::set_blocked(tx, &ctx.actor, ctx.now, user, blocking, reason),
+        |change| change.changed,
     )?;
+    let BlockChange {
+        user_id,
+        changed,
+        messages: requeued,
+    } = change;
     let out = &ctx.out;
-    let text = match (block, changed) {
+    let text = match (blocking == Blocking::Block, changed) {
         (true, true) => format!(
             "{} {user_id} {}; {requeued} {}",
             out.tr("user", "пользователь"),

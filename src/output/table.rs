@@ -7,11 +7,10 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Row, Width};
-use unicode_width::UnicodeWidthChar;
 
 use super::{style, Output};
 use crate::domain::Status;
-use crate::text;
+use crate::text::{self, cut_to_width, display_width};
 
 /// A comfy-table that fits the terminal it is printed on.
 ///
@@ -304,36 +303,6 @@ pub fn number_cell(value: impl std::fmt::Display) -> Cell {
     Cell::new(value).set_alignment(comfy_table::CellAlignment::Right)
 }
 
-/// Width of `text` in terminal columns (CJK and emoji count two).
-pub fn display_width(text: &str) -> usize {
-    text.chars().map(|c| c.width().unwrap_or(0)).sum()
-}
-
-/// Shortens `text` to at most `max` terminal columns, ending in `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    cut_to_width(text, max, false)
-}
-
-/// As `truncate`; `more` says the text was already cut before it got here,
-/// so it ends in `…` even when what is left fits.
-fn cut_to_width(text: &str, max: usize, more: bool) -> String {
-    if !more && display_width(text) <= max {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,14 +343,6 @@ mod tests {
         }
         let short = text_cell(&output(None, false), Some("Ольга"), 20);
         assert_eq!(short.content(), "Ольга");
-    }
-
-    #[test]
-    fn truncates_by_display_width() {
-        assert_eq!(truncate("Ольга", 10), "Ольга");
-        assert_eq!(truncate("Александра Константиновна", 10), "Александр…");
-        assert_eq!(truncate("漢字漢字漢字", 7), "漢字漢…");
-        assert_eq!(truncate("🌸🌸🌸🌸", 5), "🌸🌸…");
     }
 
     fn sample(out: &Output) -> String {

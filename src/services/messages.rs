@@ -154,6 +154,30 @@ pub fn queue_message(
     queue_message_for(tx, booking, kind, params, dedupe_key, now)
 }
 
+/// `outbox queue BOOKING --kind K`: a message an admin asks for, audited.
+pub fn queue_by_admin(
+    tx: &WriteTx,
+    actor: &str,
+    now: DateTime<Utc>,
+    booking_id: i64,
+    kind: MessageKind,
+) -> Result<Option<i64>> {
+    tx.booking(booking_id)?
+        .ok_or_else(|| PaytrackError::NotFound(format!("booking {booking_id} not found")))?;
+    let id = queue_message(tx, booking_id, kind, &MessageParams::default(), None, now)?;
+    tx.append_audit(
+        actor,
+        now,
+        NewAuditEntry {
+            action: action::MESSAGES_QUEUED,
+            booking_id: Some(booking_id),
+            details: json!({ "kind": kind.name(), "message_id": id, "source": "outbox queue" }),
+            ..Default::default()
+        },
+    )?;
+    Ok(id)
+}
+
 /// `queue_message` for a booking the caller read in this transaction (a
 /// status change has it in hand: reading it again was a statement per
 /// confirmation of a payments import, issue 19). Only the names, ids,

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::db::sync::ImportState;
 use crate::db::WriteTx;
+use crate::domain::audit::{action, NewAuditEntry};
 use crate::domain::booking::{Booking, BookingFields};
 use crate::domain::payment::PaymentOutcome;
 use crate::domain::{check_transition, Status};
@@ -489,6 +490,44 @@ fn merge_fields(
         }
     }
     current.with(&take).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Audits an import that wrote or settled anything: the file's name and
+/// the counts (a dry run's too, rolled back with it).
+pub fn audit_import(
+    tx: &WriteTx,
+    actor: &str,
+    now: DateTime<Utc>,
+    file: &str,
+    counts: &SyncCounts,
+    options: &SyncOptions,
+    dry_run: bool,
+) -> Result<()> {
+    if counts.inserted + counts.updated == 0
+        && counts.conflicts.is_empty()
+        && counts.accepted_ours.is_empty()
+    {
+        return Ok(());
+    }
+    let mut details = json!({ "file": file, "rows": counts.rows, "inserted": counts.inserted,
+        "updated": counts.updated, "unchanged": counts.unchanged,
+        "status_changes": counts.status_changes, "forced": counts.forced,
+        "kept": counts.kept, "conflicts": counts.conflicts.len(),
+        "dry_run": dry_run });
+    if !counts.accepted_ours.is_empty() {
+        details["accepted_ours"] = json!(counts.accepted_ours);
+    }
+    tx.append_audit(
+        actor,
+        now,
+        NewAuditEntry {
+            action: action::BOOKINGS_IMPORTED,
+            reason: options.reason.clone(),
+            details,
+            ..Default::default()
+        },
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::harness::{code, csv_rows, Env};
 use crate::native::{in_terminal, paytrack, with_names};
-use paytrack::output::table::display_width;
+use paytrack::text::display_width;
 
 /// Stored text that would retitle and clear a terminal, move the cursor
 /// home, reverse the line, hide characters and (through `start`) run as a

@@ -33,7 +33,7 @@ fn seed() -> u64 {
 }
 
 /// The demo's SplitMix64: small, seedable, good enough to pick moments and ids.
-use paytrack::commands::demo::Rng;
+use paytrack::services::demo::Rng;
 
 /// Rows of a query as text, for comparing two result sets.
 fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
