@@ -7,21 +7,9 @@ use clap::Args;
 
 use crate::output::Format;
 
-/// A booking id: a positive 64-bit integer.
-pub fn booking_id(text: &str) -> Result<i64, String> {
-    match text.trim().parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
-        Ok(_) => Err(crate::tr!(
-            "a booking id is a positive number",
-            "номер брони — положительное число"
-        )),
-        Err(_) => Err(crate::tr!(
-            "'{}' is not a booking id (a positive 64-bit number)",
-            "'{}' — не номер брони (положительное 64-битное число)",
-            crate::text::shown(text)
-        )),
-    }
-}
+/// A booking id: a positive 64-bit integer (also read from files, so the
+/// parser is the domain's).
+pub use crate::domain::booking::parse_booking_id as booking_id;
 
 // `--format` with its `--csv` / `--json` shorthands, the same on every command.
 #[derive(Debug, Args, Clone, Default)]

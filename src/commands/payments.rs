@@ -3,10 +3,7 @@
 
 pub mod args;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use self::args::{
@@ -14,16 +11,13 @@ use self::args::{
     PaymentsResolveArgs,
 };
 use super::Context;
-use crate::db::payments::{NewPayment, ProviderSettings};
-use crate::domain::bank_file::{
-    decode, encoding_by_name, is_plain_utf8, ColumnMap, PAYMENT_COLUMNS,
-};
+use crate::db::payments::ProviderSettings;
 use crate::domain::money::{format_amount, parse_amount};
-use crate::domain::payment::{normalize_currency, parse_paid_at, PaymentFilter, PaymentOutcome};
+use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 use crate::domain::Status;
 use crate::error::{bad_input, exit};
-use crate::input::{describe_csv_error, find_columns, open_input, Columns};
+use crate::input::bank_file::{decoded_input, encoding_by_name, BankFile, ColumnMap, Decoded};
 use crate::output::pipeline::{self, Record};
 use crate::output::table::{new_table, number_cell, text_cell, Table};
 use crate::output::views;
@@ -216,17 +210,6 @@ fn offer_cancel(
     Ok(())
 }
 
-/// Columns the file must have.
-const REQUIRED: [&str; 2] = ["external_id", "amount"];
-/// Columns read when present (one of booking_id and description is needed).
-const OPTIONAL: [&str; 5] = [
-    "provider",
-    "booking_id",
-    "currency",
-    "paid_at",
-    "description",
-];
-
 fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let name = crate::text::shown_path(&args.file);
@@ -252,69 +235,21 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             .filter(|m| !m.0.is_empty())
     });
 
-    let (mut input, size) = open_input(&args.file)?;
-    // The encoding is only known once every byte has been seen. A file in
-    // plain UTF-8 (most) is checked in one pass, then read again as a
-    // stream; anything else (stdin, a BOM, Windows-1251, --encoding) is
-    // read whole and decoded.
-    let checked = forced_encoding.is_none() && size.is_some();
-    let plain_utf8 =
-        checked && is_plain_utf8(input.as_mut()).with_context(|| format!("reading {name}"))?;
-    if checked {
-        // From the start again.
-        input = open_input(&args.file)?.0;
+    let Decoded {
+        text,
+        size,
+        guessed,
+    } = decoded_input(&args.file, &name, forced_encoding)?;
+    if let Some(encoding) = guessed {
+        ctx.out.note(&format!(
+            "{name}: {} {}",
+            ctx.out.tr("read as", "прочитан как"),
+            encoding.name()
+        ));
     }
-    let input: Box<dyn Read> = if plain_utf8 {
-        input
-    } else {
-        let mut bytes = Vec::new();
-        input
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("reading {name}"))?;
-        let (text, encoding) =
-            decode(bytes, forced_encoding).map_err(|e| bad_input(format!("{name}: {e}")))?;
-        if encoding != encoding_rs::UTF_8 && forced_encoding.is_none() {
-            ctx.out.note(&format!(
-                "{name}: {} {}",
-                ctx.out.tr("read as", "прочитан как"),
-                encoding.name()
-            ));
-        }
-        Box::new(std::io::Cursor::new(text.into_bytes()))
-    };
-    let (delimiter, input) = sniff_delimiter(input).with_context(|| format!("reading {name}"))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(false)
-        .from_reader(input);
-    let mut headers = reader
-        .headers()
-        .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
-        .clone();
-    if let Some(map) = &map {
-        headers = mapped_headers(&headers, map, &name)?;
-    }
-    let index = find_columns(
-        &headers,
-        &name,
-        &|m| ctx.out.warn(m),
-        Columns {
-            required: &REQUIRED,
-            optional: &OPTIONAL,
-            // With a map, the bank's other columns are expected: mapped_headers blanked them.
-            ignored: if map.is_some() { &[""] } else { &[] },
-        },
-    )?;
-    if !index.contains_key("booking_id") && !index.contains_key("description") {
-        return Err(bad_input(format!(
-            "{name}: the header needs a 'booking_id' or a 'description' column to match payments to bookings"
-        )));
-    }
-    if !index.contains_key("provider") && default_provider.is_none() {
-        return Err(bad_input(format!(
-            "{name}: no 'provider' column; name the provider with --provider NAME"
-        )));
-    }
+    let mut bank = BankFile::new(text, &name, map.as_ref(), default_provider, &|m| {
+        ctx.out.warn(m);
+    })?;
     let bar = crate::output::progress::bytes(
         &ctx.out,
         size,
@@ -338,18 +273,12 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
             if args.no_notify {
                 reconciler = reconciler.without_messages();
             }
-            let mut record = csv::StringRecord::new();
             let mut rows = 0u64;
-            while reader
-                .read_record(&mut record)
-                .map_err(|e| bad_input(format!("{name}: {}", describe_csv_error(&e))))?
-            {
-                let line = record.position().map_or(0, csv::Position::line);
-                let payment = parse_row(&record, &index, default_provider, line, &name)?;
+            while let Some((line, payment)) = bank.next_payment()? {
                 reconciler.apply(IncomingPayment { line, payment })?;
                 rows += 1;
                 if rows % 4096 == 0 {
-                    bar.set_position(record.position().map_or(0, csv::Position::byte));
+                    bar.set_position(bank.byte_position());
                     crate::interrupt::check()?;
                 }
             }
@@ -368,36 +297,6 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
         report.new_attention() > 0
     };
     Ok(if alert { exit::ATTENTION } else { exit::OK })
-}
-
-/// The file's header with the bank's names mapped to ours (`--map`), and its
-/// other columns blanked so that they are ignored without a warning each.
-fn mapped_headers(
-    headers: &csv::StringRecord,
-    map: &ColumnMap,
-    name: &str,
-) -> Result<csv::StringRecord> {
-    let cells: Vec<String> = headers.iter().map(str::to_string).collect();
-    let (renamed, missing) = map.apply(&cells);
-    if let Some(header) = missing.first() {
-        return Err(bad_input(format!(
-            "{name}: no column '{}' in the header (named by --map or remembered for this provider)",
-            crate::text::shown(header)
-        )));
-    }
-    Ok(renamed
-        .into_iter()
-        .map(|h| {
-            let ours = PAYMENT_COLUMNS
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(h.trim_start_matches('\u{feff}').trim()));
-            if ours {
-                h
-            } else {
-                String::new()
-            }
-        })
-        .collect())
 }
 
 fn providers(ctx: &Context, output: crate::args::OutputArgs) -> Result<u8> {
@@ -476,97 +375,6 @@ fn providers_table(out: &Output, rows: &[ProviderRow]) -> Table {
     }
     table.keep_whole(&[1]);
     table
-}
-
-/// Picks `;` or `,` by counting both in the header line (outside quotes):
-/// Russian bank exports use `;` because `,` is their decimal point. The
-/// header line is read ahead and put back in front of the rest.
-fn sniff_delimiter(mut input: Box<dyn Read>) -> std::io::Result<(u8, Box<dyn Read>)> {
-    let mut header = Vec::new();
-    let mut buffered = BufReader::new(&mut input);
-    buffered.read_until(b'\n', &mut header)?;
-    // Whatever BufReader read past the header goes back in front of the rest too.
-    let rest_of_buffer = buffered.buffer().to_vec();
-    drop(buffered);
-    let delimiter = header_delimiter(&header);
-    header.extend_from_slice(&rest_of_buffer);
-    Ok((
-        delimiter,
-        Box::new(std::io::Cursor::new(header).chain(input)),
-    ))
-}
-
-fn header_delimiter(header: &[u8]) -> u8 {
-    let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
-    for &b in header {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => commas += 1,
-            b';' if !quoted => semicolons += 1,
-            _ => {}
-        }
-    }
-    if semicolons > commas {
-        b';'
-    } else {
-        b','
-    }
-}
-
-fn parse_row(
-    record: &csv::StringRecord,
-    index: &HashMap<&'static str, usize>,
-    default_provider: Option<&str>,
-    line: u64,
-    file: &str,
-) -> Result<NewPayment> {
-    let cell = |column: &str| {
-        index
-            .get(column)
-            .and_then(|&i| record.get(i))
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-    };
-    let fail = |column: &str, why: String| {
-        bad_input(format!("{file}: line {line}, column {column}: {why}"))
-    };
-    let external_id = cell("external_id").ok_or_else(|| fail("external_id", "is empty".into()))?;
-    let provider = cell("provider").or(default_provider).ok_or_else(|| {
-        fail(
-            "provider",
-            "is empty; fill it in or name a default with --provider".into(),
-        )
-    })?;
-    let amount = cell("amount").ok_or_else(|| fail("amount", "is empty".into()))?;
-    let amount_minor = parse_amount(amount).map_err(|e| fail("amount", e))?;
-    let booking_id = cell("booking_id")
-        .map(|text| {
-            crate::args::booking_id(text.trim_start_matches(['#', '№']))
-                .map_err(|e| fail("booking_id", e))
-        })
-        .transpose()?;
-    let paid_at = cell("paid_at")
-        .map(|text| {
-            parse_paid_at(text).map(to_storage).ok_or_else(|| {
-                fail(
-                    "paid_at",
-                    format!(
-                        "'{}' is not a time such as 2024-03-01T12:06:00+03:00 or 01.03.2024 12:06",
-                        crate::text::shown(text)
-                    ),
-                )
-            })
-        })
-        .transpose()?;
-    Ok(NewPayment {
-        provider: provider.to_string(),
-        external_id: external_id.to_string(),
-        booking_id,
-        amount_minor,
-        currency: cell("currency").map(normalize_currency).unwrap_or_default(),
-        paid_at,
-        description: cell("description").map(str::to_string),
-    })
 }
 
 /// The summary for people, on stderr.
@@ -1047,37 +855,4 @@ fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
         ));
     }
     Ok(exit::OK)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_map_may_name_every_column_and_only_those() {
-        let mut ours: Vec<&str> = REQUIRED.iter().chain(OPTIONAL.iter()).copied().collect();
-        let mut mappable = PAYMENT_COLUMNS.to_vec();
-        ours.sort_unstable();
-        mappable.sort_unstable();
-        assert_eq!(ours, mappable);
-    }
-
-    #[test]
-    fn picks_the_delimiter_from_the_header() {
-        assert_eq!(header_delimiter(b"external_id,provider,amount\n"), b',');
-        assert_eq!(header_delimiter(b"external_id;amount;description\n"), b';');
-        assert_eq!(header_delimiter(b"\"a,b\";c;d\n"), b';');
-        assert_eq!(header_delimiter(b"amount\n"), b',');
-    }
-
-    #[test]
-    fn sniffing_keeps_every_byte() {
-        let text = "a;b\n1;2\n3;4\n".repeat(1000);
-        let (delimiter, mut rest) =
-            sniff_delimiter(Box::new(std::io::Cursor::new(text.clone().into_bytes()))).unwrap();
-        let mut back = String::new();
-        rest.read_to_string(&mut back).unwrap();
-        assert_eq!(delimiter, b';');
-        assert_eq!(back, text);
-    }
 }

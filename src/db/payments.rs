@@ -9,22 +9,10 @@ use serde::Serialize;
 use super::conditions::Conditions;
 use super::{Db, WriteTx};
 use crate::domain::money::Money;
-pub use crate::domain::payment::Payment;
+pub use crate::domain::payment::{NewPayment, Payment};
 use crate::domain::payment::{PaymentFilter, PaymentOutcome};
 use crate::domain::time::to_storage;
 use crate::error::PaytrackError;
-
-/// A payment to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewPayment {
-    pub provider: String,
-    pub external_id: String,
-    pub booking_id: Option<i64>,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub paid_at: Option<String>,
-    pub description: Option<String>,
-}
 
 /// A payment for `insert_new_payments`.
 pub struct PaymentRow<'a> {

@@ -279,6 +279,22 @@ impl Cursor {
     }
 }
 
+/// A booking id: a positive 64-bit integer.
+pub fn parse_booking_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Ok(_) => Err(crate::tr!(
+            "a booking id is a positive number",
+            "номер брони — положительное число"
+        )),
+        Err(_) => Err(crate::tr!(
+            "'{}' is not a booking id (a positive 64-bit number)",
+            "'{}' — не номер брони (положительное 64-битное число)",
+            crate::text::shown(text)
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! money, time, bookings. Everything here is pure and unit-tested.
 
 pub mod audit;
-pub mod bank_file;
 pub mod booking;
 pub mod catalogue;
 pub mod check;

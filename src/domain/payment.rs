@@ -409,6 +409,18 @@ pub struct Payment {
     pub resolution_note: Option<String>,
 }
 
+/// A payment to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayment {
+    pub provider: String,
+    pub external_id: String,
+    pub booking_id: Option<i64>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub paid_at: Option<String>,
+    pub description: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

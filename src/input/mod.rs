@@ -3,6 +3,7 @@
 //! Both importers (bookings, payments) and `--ids-from`/`--json -` readers
 //! come through here; `bookings_csv` reads the bookings export itself.
 
+pub mod bank_file;
 pub mod bookings_csv;
 
 use std::collections::HashMap;

@@ -166,18 +166,18 @@ pub struct PaymentsImportArgs {
     #[arg(long)]
     pub strict: bool,
     /// Read the file in this encoding (utf-8, windows-1251…) instead of detecting it; remembered for --provider.
-    #[arg(long, value_name = "NAME", value_parser = crate::domain::bank_file::encoding_by_name)]
+    #[arg(long, value_name = "NAME", value_parser = crate::input::bank_file::encoding_by_name)]
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// The bank's own column names: amount=Сумма,description=Назначение платежа,paid_at=Дата. Remembered for --provider.
     #[arg(long, value_name = "COLUMN=HEADER,…", requires = "provider", value_parser = column_map)]
-    pub map: Option<crate::domain::bank_file::ColumnMap>,
+    pub map: Option<crate::input::bank_file::ColumnMap>,
     /// Show every row that needs attention in the table (default: the first 20; --csv and --json list all).
     #[arg(long)]
     pub all: bool,
 }
 
-fn column_map(text: &str) -> Result<crate::domain::bank_file::ColumnMap, String> {
-    crate::domain::bank_file::ColumnMap::parse(text, &crate::domain::bank_file::PAYMENT_COLUMNS)
+fn column_map(text: &str) -> Result<crate::input::bank_file::ColumnMap, String> {
+    crate::input::bank_file::ColumnMap::parse(text, &crate::input::bank_file::PAYMENT_COLUMNS)
 }
 
 #[derive(Debug, Args)]
