@@ -36,7 +36,7 @@ impl fmt::Display for Error {
             Error::Parameter(why) => f.write_str(why),
             Error::Sqlite(e) => e.fmt(f),
             #[cfg(feature = "postgres")]
-            Error::Postgres(e) => f.write_str(&super::pg::describe(e)),
+            Error::Postgres(e) => f.write_str(&describe_postgres(e)),
         }
     }
 }
@@ -92,6 +92,32 @@ impl<T> OptionalExtension<T> for Result<T> {
             Ok(v) => Ok(Some(v)),
             Err(Error::NoRows) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The server's message with its SQLSTATE; never the connection string.
+#[cfg(feature = "postgres")]
+pub(crate) fn describe_postgres(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => match db.detail() {
+            // The detail names the objects involved ("view report depends on …").
+            Some(detail) => format!(
+                "{} ({}): {}",
+                db.message(),
+                db.code().code(),
+                detail.replace('\n', "; ")
+            ),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
         }
     }
 }

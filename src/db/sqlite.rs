@@ -74,23 +74,16 @@ pub(super) fn create_private_file(path: &Path) -> Result<()> {
         dirs.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
-        dirs.create(parent).with_context(|| {
-            format!(
-                "creating directory {}",
-                crate::text::shown_path(parent)
-            )
-        })?;
+        dirs.create(parent)
+            .with_context(|| format!("creating directory {}", crate::text::shown_path(parent)))?;
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).with_context(|| {
-        format!(
-            "creating database {}",
-            crate::text::shown_path(path)
-        )
-    })?;
+    options
+        .open(path)
+        .with_context(|| format!("creating database {}", crate::text::shown_path(path)))?;
     Ok(())
 }
 

@@ -92,10 +92,16 @@ fn file_of(path: &[String], files: &BTreeSet<String>) -> Option<String> {
     })
 }
 
-/// The code without comments and without the unit tests at the end.
+/// The code without comments and without its unit tests (a `mod` under a
+/// `#[cfg(…test…)]`, at the end of the file).
 fn code_of(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(at) => &text[..at],
+    let tests = text.match_indices("\n#[cfg(").find(|&(at, _)| {
+        let rest = &text[at + 1..];
+        let attribute = &rest[..rest.find('\n').unwrap_or(rest.len())];
+        attribute.contains("test") && rest[attribute.len()..].trim_start().starts_with("mod ")
+    });
+    let text = match tests {
+        Some((at, _)) => &text[..at],
         None => text,
     };
     text.lines()

@@ -367,30 +367,9 @@ fn migrations() -> Vec<(u32, &'static str)> {
     super::migrations::migration_sections(SCHEMA).collect()
 }
 
-/// The server's message with its SQLSTATE; never the connection string.
-pub(crate) fn describe(err: &postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => match db.detail() {
-            // The detail names the objects involved ("view report depends on …").
-            Some(detail) => format!(
-                "{} ({}): {}",
-                db.message(),
-                db.code().code(),
-                detail.replace('\n', "; ")
-            ),
-            None => format!("{} ({})", db.message(), db.code().code()),
-        },
-        None => {
-            let mut text = err.to_string();
-            let mut source = std::error::Error::source(err);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            text
-        }
-    }
-}
+// Said by the common `db::Error` too, so it lives there (the driver uses
+// the common error, not the other way round).
+pub(crate) use super::error::describe_postgres as describe;
 
 /// A lock wait that ran out becomes exit 7 ("busy"); anything else, exit 8.
 pub(crate) fn lock_error(err: &postgres::Error) -> anyhow::Error {
