@@ -315,7 +315,8 @@ impl Statement<'_> {
             )),
             #[cfg(feature = "postgres")]
             Statement::Pg { session, sql, .. } => {
-                let cursor = params.with_values(|v| session.cursor(sql, v))?;
+                let begin_read = Dialect::Postgres.begin_read();
+                let cursor = params.with_values(|v| session.cursor(begin_read, sql, v))?;
                 Ok(Rows::Cursor {
                     cursor,
                     current: None,

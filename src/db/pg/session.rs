@@ -163,10 +163,18 @@ impl Session {
     }
 
     /// Opens a cursor over `sql`; rows come through `Cursor::next_row`.
-    pub fn cursor(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<Cursor<'_>> {
+    /// Outside a transaction it opens its own with `begin_read` (the
+    /// dialect's one-snapshot read, passed in: the driver does not import
+    /// the repository's dialect, which imports the driver).
+    pub fn cursor(
+        &self,
+        begin_read: &str,
+        sql: &str,
+        params: &[&dyn ToValue],
+    ) -> DbResult<Cursor<'_>> {
         let own_transaction = !self.in_transaction.get();
         if own_transaction {
-            self.execute_batch(crate::db::sql::Dialect::Postgres.begin_read())?;
+            self.execute_batch(begin_read)?;
         }
         let depth = self.open_cursors.get() + 1;
         let name = format!("paytrack_rows_{depth}");
