@@ -8,19 +8,21 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod groups;
+pub mod route;
+
+use groups::{BookingsCommand, PaymentsCommand, StreamsCommand, UsersCommand};
+
 use crate::commands::audit::AuditCommand;
 use crate::commands::backup::BackupArgs;
-use crate::commands::bookings::BookingsCommand;
-use crate::commands::catalogue::args::{CoursesCommand, StreamsCommand};
+use crate::commands::catalogue::args::CoursesCommand;
 use crate::commands::check::CheckArgs;
 use crate::commands::demo::DemoArgs;
 use crate::commands::outbox::OutboxCommand;
-use crate::commands::payments::args::PaymentsCommand;
 use crate::commands::retention::RetentionCommand;
 use crate::commands::setup::{InitArgs, UninstallArgs};
 use crate::commands::stats::StatsCommand;
 use crate::commands::undo::UndoArgs;
-use crate::commands::users::UsersCommand;
 use crate::output::{ColorChoice, Lang};
 
 const ROOT_AFTER_HELP: &str = "\

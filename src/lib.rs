@@ -18,4 +18,4 @@ pub mod server;
 pub mod services;
 pub mod text;
 
-pub use commands::run;
+pub use cli::route::run;

@@ -5,14 +5,9 @@ use anyhow::Result;
 use super::Context;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
-use super::add::AddArgs;
-use super::edit::EditArgs;
-use super::import::ImportArgs;
-use super::messaging::RemindArgs;
-use super::set_status::SetStatusArgs;
-use crate::args::{booking_id, Limit, OutputArgs, RedactArgs};
+use crate::args::{Limit, OutputArgs, RedactArgs};
 use crate::domain::booking::{BookingFilter, Cursor};
 use crate::domain::booking::{PaymentState, Sort, UserRef};
 use crate::domain::Status;
@@ -24,88 +19,6 @@ use crate::output::redact::redact_all;
 use crate::output::views;
 use crate::output::Format;
 use crate::services::catalogue::check_filter_names;
-
-#[derive(Debug, Subcommand)]
-// Arguments are defined when the subcommand is used (clap's `defer`): building
-// the whole tree was 10% of a one-page `bookings list` (issue 19).
-#[command(defer = true)]
-pub enum BookingsCommand {
-    /// List bookings, newest first.
-    #[command(
-        after_help = "Examples:\n  paytrack bookings list --status pending\n  paytrack bookings list --stream 8th_stream --since 7d --csv\n  paytrack bookings list --search ольга --limit 20\n  paytrack bookings list --status pending --cursor 1234   # the next page"
-    )]
-    List(ListArgs),
-    /// Show one booking with its payments and audit history.
-    #[command(
-        after_help = "Examples:\n  paytrack booking show 42\n  paytrack booking show 42 --json"
-    )]
-    Show {
-        /// Booking id.
-        #[arg(value_parser = booking_id)]
-        id: i64,
-        #[command(flatten)]
-        output: OutputArgs,
-        #[command(flatten)]
-        privacy: RedactArgs,
-    },
-    /// Stream matching bookings as CSV or JSONL, in the columns `import` reads.
-    #[command(
-        after_help = "Examples:\n  paytrack bookings export > bookings.csv\n  paytrack bookings export --status confirmed --format jsonl\n  paytrack bookings export --redact > shareable.csv"
-    )]
-    Export(ExportArgs),
-    /// Load the old system's export (PostgreSQL `\\copy bookings TO ... CSV HEADER`), all rows or none.
-    #[command(
-        after_help = "A re-import is a safe sync: where the file has nothing new since the last import,\n\
-paytrack's changes (payments, admins) stand; where the file changed a status the rules refuse\n\
-(confirmed → pending, cancelled → confirmed, confirmed → cancelled without --reason), it is not\n\
-applied but reported as a conflict (exit 10; --report FILE lists them as CSV).\n\n\
-Examples:\n  paytrack bookings import legacy-bookings.csv\n  paytrack bookings import legacy-bookings.csv --dry-run\n  paytrack bookings import legacy-bookings.csv --report conflicts.csv || alert\n  paytrack bookings import legacy-bookings.csv --force --reason \"the old system is right\""
-    )]
-    Import(ImportArgs),
-    /// Change the payment status of one booking, a list of ids, or every booking matching a filter.
-    #[command(
-        allow_negative_numbers = true,
-        after_help = "Examples:\n  paytrack booking set-status 42 confirmed\n  paytrack booking set-status 42 confirmed --payment-ref pay_1 --amount 30000 --currency RUB\n  paytrack booking set-status 42 cancelled --reason \"refund requested\"\n  paytrack booking set-status 42 confirmed --expect pending --json\n  paytrack bookings set-status --ids-from paid.txt --to confirmed\n  paytrack bookings set-status --status pending --stream 8th_stream --older-than 7d --to cancelled --reason unpaid --yes"
-    )]
-    SetStatus(SetStatusArgs),
-    /// Add a booking (for the bot, other programs and admins); prints its id.
-    #[command(
-        allow_negative_numbers = true,
-        after_help = "The course and stream must be in the catalogue (exit 4 names the closest match;\n\
---create-stream adds a missing stream). A stream with no seats left is refused (exit 5)\n\
-unless --force --reason. --key makes a retry safe: the same key again prints the same\n\
-booking, exit 0, and writes nothing.\n\n\
---input - reads one JSON object per line from stdin and adds them all in one transaction\n\
-(a bad line is named and nothing is added); fields: user_id, username, first_name, course,\n\
-stream, referral, discount, status, created_at, key. It prints one JSON line per booking.\n\n\
-Examples:\n  paytrack bookings add --user-id 123 --username @olga --first-name Ольга --course 1 --stream 8th_stream\n  paytrack bookings add --user-id 123 --course 1 --stream 8th_stream --key tg-update-8812 --json\n  bot-export | paytrack bookings add --input -"
-    )]
-    Add(AddArgs),
-    /// Fix a booking by hand: move it to another stream or course, change discount, referral or names.
-    #[command(
-        after_help = "A transfer keeps the booking's status, payments and history; the stream counters move\n\
-in the same transaction. A full target stream is refused (exit 5) unless --force --reason.\n\
-An empty value clears a text field (--referral \"\"); --discount none clears the discount.\n\n\
-Examples:\n  paytrack bookings edit 42 --stream 9th_stream\n  paytrack bookings edit 42 --stream 9th_stream --expect-stream 8th_stream --dry-run\n  paytrack bookings edit 42 --discount 10 --referral FRIEND10\n  paytrack bookings edit --ids-from group.txt --stream 9th_stream"
-    )]
-    Edit(EditArgs),
-    /// Queue a payment reminder for each matching booking not reminded within --every (blocked students skipped).
-    #[command(
-        after_help = "The text is the course's reminder template (`courses template ID --kind reminder`);\n\
-a reminder still unsent is withdrawn when its booking is paid or cancelled.\n\n\
-Examples:\n  paytrack bookings remind --older-than 2d --dry-run\n  paytrack bookings remind --older-than 2d --stream 8th_stream --every 3d\n  0 10 * * *  paytrack --db /srv/paytrack.db bookings remind --older-than 2d --every 3d"
-    )]
-    Remind(RemindArgs),
-    /// Create a payment at an online provider for what a booking owes; print its page's URL.
-    ///
-    /// The amount is the price less the discount less what was received. The booking id
-    /// travels in the order id / metadata, so the provider's notification to `payments serve`
-    /// confirms it. Settings and secrets come from the environment (see README).
-    #[command(
-        after_help = "Examples:\n  paytrack bookings pay-link 42 --provider yookassa --return-url https://t.me/school_bot\n  paytrack bookings pay-link 42 --provider tinkoff --json"
-    )]
-    PayLink(crate::commands::online::PayLinkArgs),
-}
 
 // Filters shared by `list`, `export` and bulk `set-status`.
 #[derive(Debug, Args, Clone, Default)]

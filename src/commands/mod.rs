@@ -17,16 +17,13 @@ pub mod online;
 pub mod outbox;
 pub mod payments;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+mod postgres;
 pub mod retention;
-mod route;
 pub mod set_status;
 pub mod setup;
 pub mod stats;
 pub mod undo;
 pub mod users;
-
-pub use route::run;
 
 use std::path::PathBuf;
 
@@ -55,6 +52,13 @@ pub struct Context {
 }
 
 impl Context {
+    /// The PostgreSQL database `--db` names, connected as every command
+    /// connects (`init` and `uninstall` work on it directly).
+    #[cfg(feature = "postgres")]
+    pub fn connect_postgres(&self) -> Result<crate::db::pg::PgDb> {
+        postgres::connect(self)
+    }
+
     /// Opens the database, which must exist. Only `init` and `demo` create
     /// one (issue 25): a command that created the default database when
     /// `PAYTRACK_DB` was forgotten answered "no bookings match" with exit 0,

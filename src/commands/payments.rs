@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use self::args::{
-    PaymentsAssignArgs, PaymentsCommand, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
+    PaymentsAssignArgs, PaymentsImportArgs, PaymentsListArgs, PaymentsRefundArgs,
     PaymentsResolveArgs,
 };
 use super::Context;
@@ -27,22 +27,7 @@ use crate::services::payment_review::{self, Assignment, RefundRequest};
 use crate::services::reconcile::{IncomingPayment, Reconciler};
 use crate::services::status_change::{change_status, StatusChange};
 
-pub fn run(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
-    match cmd {
-        PaymentsCommand::Import(args) => import(ctx, args),
-        PaymentsCommand::List(args) => list(ctx, args),
-        PaymentsCommand::Assign(args) => assign(ctx, args),
-        PaymentsCommand::Resolve(args) => resolve(ctx, args),
-        PaymentsCommand::Refund(args) => refund(ctx, args),
-        PaymentsCommand::Providers { output } => providers(ctx, output),
-        // Routed to commands/online.rs by mod.rs: no command module imports another.
-        PaymentsCommand::Serve(_) | PaymentsCommand::Fetch(_) => Err(anyhow::anyhow!(
-            "internal: `payments serve` and `payments fetch` are routed by commands::run"
-        )),
-    }
-}
-
-fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
+pub fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     let request = Assignment {
         payment_id: args.payment,
         booking_id: args.booking,
@@ -86,7 +71,7 @@ fn assign(ctx: &Context, args: PaymentsAssignArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
+pub fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
     let mut db = ctx.open_db()?;
     let done = db
         .write(|tx| payment_review::resolve(tx, &args.payments, &args.note, &ctx.actor, ctx.now))?;
@@ -117,7 +102,7 @@ fn resolve(ctx: &Context, args: PaymentsResolveArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
+pub fn refund(ctx: &Context, args: PaymentsRefundArgs) -> Result<u8> {
     let amount_minor =
         parse_amount(&args.amount).map_err(|e| bad_input(format!("--amount: {e}")))?;
     let request = RefundRequest {
@@ -209,7 +194,7 @@ fn offer_cancel(
     Ok(())
 }
 
-fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
+pub fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     let (format, out) = args.output.resolve(&ctx.out, Format::Table);
     let name = crate::text::shown_path(&args.file);
     let default_provider = args
@@ -298,7 +283,7 @@ fn import(ctx: &Context, args: PaymentsImportArgs) -> Result<u8> {
     Ok(if alert { exit::ATTENTION } else { exit::OK })
 }
 
-fn providers(ctx: &Context, output: crate::args::OutputArgs) -> Result<u8> {
+pub fn providers(ctx: &Context, output: crate::args::OutputArgs) -> Result<u8> {
     let (format, out) = output.resolve(&ctx.out, Format::Table);
     let rows = ctx.open_db()?.providers()?;
     let rows: Vec<ProviderRow> = rows.iter().map(ProviderRow).collect();
@@ -376,7 +361,7 @@ fn providers_table(out: &Output, rows: &[ProviderRow]) -> Table {
     table
 }
 
-fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
+pub fn list(ctx: &Context, args: PaymentsListArgs) -> Result<u8> {
     let filter = PaymentFilter {
         booking: args.booking,
         provider: args.provider.clone(),

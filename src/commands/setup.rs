@@ -4,8 +4,6 @@
 use anyhow::Result;
 use clap::Args;
 
-#[cfg(feature = "postgres")]
-use super::postgres;
 use super::Context;
 use crate::db::{Db, OpenMode};
 use crate::error::{bad_input, exit};
@@ -123,7 +121,7 @@ pub fn uninstall(ctx: &Context, args: UninstallArgs) -> Result<u8> {
 #[cfg(feature = "postgres")]
 fn init_postgres(ctx: &Context, args: &InitArgs) -> Result<u8> {
     let (adopt, counters) = (args.adopt, !args.no_counters);
-    let mut db = postgres::connect(ctx)?;
+    let mut db = ctx.connect_postgres()?;
     if let Some(owner) = &args.owner_role {
         db.act_as(owner)?;
     }
@@ -199,7 +197,7 @@ fn init_postgres(ctx: &Context, args: &InitArgs) -> Result<u8> {
 /// `uninstall --yes`: drops paytrack's triggers and schema.
 #[cfg(feature = "postgres")]
 fn uninstall_postgres(ctx: &Context) -> Result<u8> {
-    let mut db = postgres::connect(ctx)?;
+    let mut db = ctx.connect_postgres()?;
     let shown = db.info().to_string();
     if db.uninstall()? {
         ctx.out.note(&format!(

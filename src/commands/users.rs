@@ -5,9 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
-use clap::Subcommand;
 
-use super::erase::UsersEraseArgs;
 use crate::args::OutputArgs;
 use crate::db::outbox::OutboxMessage;
 use crate::db::payments::Payment;
@@ -21,54 +19,6 @@ use crate::output::views::BookingJson;
 use crate::output::views::{audit_table, bookings_table, messages_table, payments_table};
 use crate::output::Format;
 use crate::services::blocking::{self, BlockChange, Blocking};
-
-#[derive(Debug, Subcommand)]
-// Arguments are defined when the subcommand is used (clap's `defer`): building
-// the whole tree was 10% of a one-page `bookings list` (issue 19).
-#[command(defer = true)]
-pub enum UsersCommand {
-    /// Every booking of the person with status, payments, messages, blocked state and last audit entries.
-    #[command(
-        after_help = "Examples:\n  paytrack users show 123456789\n  paytrack users show @olga --json"
-    )]
-    Show {
-        /// Telegram user id or @username.
-        user: UserRef,
-        /// How many audit entries to show.
-        #[arg(long, default_value_t = 20)]
-        history: u64,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Stop messaging a student (their queued messages fail instead of going out); audited.
-    #[command(
-        after_help = "Example:\n  paytrack users block 123456789 --reason \"asked not to be messaged\""
-    )]
-    Block {
-        /// Telegram user id or @username (of a booking); an unknown person is refused.
-        user: UserRef,
-        /// Why; stored in the audit log.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Message a student again: their queued messages, and those held by the block, go out again.
-    #[command(
-        after_help = "Example:\n  paytrack users unblock 123456789 --reason \"unblocked the bot\""
-    )]
-    Unblock {
-        /// Telegram user id or @username (of a booking); an unknown person is refused.
-        user: UserRef,
-        /// Why; stored in the audit log.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Erase what identifies a person: names, search text, payment descriptions,
-    /// message bodies, audit values. Ids, statuses, amounts and dates stay.
-    #[command(
-        after_help = "The person's names become a stable pseudonym (erased-<hash>), message bodies\nare emptied, undelivered messages to them are cancelled, and the personal values of\ntheir audit entries are erased (the chain still verifies). One audit entry\nrecords the user id and the reason. All or nothing.\n\nExamples:\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --dry-run\n  paytrack users erase 123456789 --reason \"request of 2025-03-01\" --yes"
-    )]
-    Erase(UsersEraseArgs),
-}
 
 #[derive(Serialize)]
 struct Blocked {

@@ -4,59 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::args::{currency_code, OutputArgs, RedactArgs, Setting};
-use crate::commands::messaging::BroadcastArgs;
-
-#[derive(Debug, Subcommand)]
-// Arguments are defined when the subcommand is used (clap's `defer`): building
-// the whole tree was 10% of a one-page `bookings list` (issue 19).
-#[command(defer = true)]
-pub enum StreamsCommand {
-    /// Streams with their names, prices, capacities and booking counts.
-    #[command(
-        after_help = "Examples:\n  paytrack streams list\n  paytrack streams list --course 1 --csv"
-    )]
-    List {
-        /// Only this course.
-        #[arg(long)]
-        course: Option<i64>,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Add a stream to a course.
-    #[command(
-        after_help = "Examples:\n  paytrack streams add 9th_stream --course 1 --name \"9-й поток\" --price 30000 --currency RUB --capacity 40"
-    )]
-    Add(StreamAddArgs),
-    /// Change a stream's name, price, currency or capacity (`none` clears price or capacity).
-    #[command(
-        after_help = "Examples:\n  paytrack streams edit 9th_stream --price 32000\n  paytrack streams edit 9th_stream --course 1 --capacity none"
-    )]
-    Edit(StreamEditArgs),
-    /// Confirmed students of a stream, with whether they blocked the bot.
-    #[command(
-        after_help = "Examples:\n  paytrack streams members 8th_stream\n  paytrack streams members 8th_stream --course 1 --csv"
-    )]
-    Members {
-        /// Stream code.
-        stream: String,
-        /// The stream's course (needed when two courses use the same code).
-        #[arg(long)]
-        course: Option<i64>,
-        #[command(flatten)]
-        output: OutputArgs,
-        #[command(flatten)]
-        privacy: RedactArgs,
-    },
-    /// Queue one message to each member of a stream (blocked students skipped and counted).
-    #[command(
-        after_help = "The text file is a template (placeholders as in `courses template`); without it the\n\
-course's broadcast template is used. On a terminal the count is shown and confirmed; elsewhere\n\
---yes is needed. With --key, re-running the same broadcast queues nothing new.\n\n\
-Examples:\n  paytrack streams broadcast 8th_stream --text-file start.txt --dry-run\n  paytrack streams broadcast 8th_stream --text-file start.txt --key start-2024-12 --yes"
-    )]
-    Broadcast(BroadcastArgs),
-}
+use crate::args::{currency_code, OutputArgs, Setting};
 
 // Stream fields that `add` and `edit` set.
 #[derive(Debug, Args, Clone, Default)]

@@ -2,86 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use crate::args::{
     booking_id, currency_code, DryRun, ForceReason, JsonFlag, Limit, OutputArgs, RedactArgs,
 };
 use crate::domain::payment::PaymentOutcome;
-
-#[derive(Debug, Subcommand)]
-// Arguments are defined when the subcommand is used (clap's `defer`): building
-// the whole tree was 10% of a one-page `bookings list` (issue 19).
-#[command(defer = true)]
-pub enum PaymentsCommand {
-    /// Import payments (CSV), confirm the bookings they fully pay, report what needs a person.
-    ///
-    /// Exit code 10 when this run found something new for a person (partial, overpaid,
-    /// cancelled, unknown booking, unmatched, ambiguous, conflict, currency mismatch, zero
-    /// amount, duplicate row). Rows an earlier run reported and nobody resolved are listed
-    /// again, marked as such, without raising 10 (`--strict`: they raise it too).
-    #[command(
-        after_help = "Columns (by header name; `,` or `;` separated; decimal comma accepted):\n  external_id, amount (required); provider, booking_id, currency, paid_at, description\n\nExamples:\n  paytrack payments import yookassa.csv\n  paytrack payments import statement.csv --provider bank --dry-run\n  paytrack payments import yookassa.csv --json || alert"
-    )]
-    Import(PaymentsImportArgs),
-    /// List stored payments, latest paid first.
-    #[command(
-        after_help = "Examples:\n  paytrack payments list --booking 42\n  paytrack payments list --outcome partial --csv\n  paytrack payments list --attention --since 7d"
-    )]
-    List(PaymentsListArgs),
-    /// Attach an unmatched, unknown-booking or ambiguous payment to a booking and reconcile it there.
-    ///
-    /// The same rules as the import: a payment completing the price confirms a
-    /// pending booking (audit entry, confirmation message); otherwise it is
-    /// partial, overpaid, cancelled… A payment already attached to a booking is
-    /// moved only with --force --reason.
-    #[command(
-        after_help = "Examples:\n  paytrack payments list --attention\n  paytrack payments assign 17 42\n  paytrack payments assign 17 43 --force --reason \"wrong booking number in the transfer\""
-    )]
-    Assign(PaymentsAssignArgs),
-    /// Mark payments that need a person as handled (who, when, a note); they leave --attention.
-    ///
-    /// The outcome stays as it was. A partial payment whose booking was later
-    /// fully paid leaves --attention by itself.
-    #[command(
-        after_help = "Examples:\n  paytrack payments resolve 17 --note \"returned to the payer\"\n  paytrack payments resolve 17 18 19 --note \"duplicate bank lines\""
-    )]
-    Resolve(PaymentsResolveArgs),
-    /// Record money returned for a booking; it is netted against what the booking received.
-    ///
-    /// A full refund of a confirmed booking offers to cancel it (a question on a
-    /// terminal, a hint otherwise); it is never cancelled without asking.
-    #[command(
-        after_help = "Examples:\n  paytrack payments refund 42 --amount 27000 --currency RUB --reason \"student withdrew\"\n  paytrack payments refund 42 --amount 3000 --currency RUB --reason overpaid --ref yk_refund_991"
-    )]
-    Refund(PaymentsRefundArgs),
-    /// Providers that sent payments, with the column map and encoding remembered for their files.
-    #[command(
-        after_help = "Examples:\n  paytrack payments providers\n  paytrack payments import statement.csv --provider sber --map amount=Сумма,description=\"Назначение платежа\",paid_at=Дата"
-    )]
-    Providers {
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Receive online payment notifications (T-Bank, CloudPayments, YooKassa, Stripe) over HTTP.
-    ///
-    /// POST /webhooks/{tinkoff,cloudpayments,yookassa,stripe}; each notification is verified
-    /// as its provider documents and reconciled as `payments import` would. Secrets come from
-    /// the environment only; a provider without its secret answers 404. Stops on Ctrl-C/SIGTERM.
-    #[command(
-        after_help = "Environment:\n  PAYTRACK_TINKOFF_PASSWORD, PAYTRACK_CLOUDPAYMENTS_SECRET,\n  PAYTRACK_YOOKASSA_SHOP_ID + PAYTRACK_YOOKASSA_SECRET_KEY, PAYTRACK_STRIPE_WEBHOOK_SECRET\n\nExamples:\n  paytrack payments serve --listen 127.0.0.1:8080"
-    )]
-    Serve(crate::commands::online::ServeArgs),
-    /// Read a provider's succeeded payments and refunds through its API and reconcile the ones
-    /// the webhooks missed.
-    ///
-    /// Each is reconciled as its notification would be; a payment stored already (by a
-    /// webhook or an earlier fetch) is skipped. Exit 10 when a new one needs a person.
-    #[command(
-        after_help = "Examples:\n  paytrack payments fetch --provider yookassa --since 24h\n  15 * * * *  paytrack payments fetch --provider yookassa --since 2h || notify-admin"
-    )]
-    Fetch(crate::commands::online::FetchArgs),
-}
 
 #[derive(Debug, Args)]
 #[command(mut_arg("force", |a| a.help("Move a payment that is already attached to a booking")))]

@@ -8,15 +8,12 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use super::bookings::BookingsCommand;
-use super::catalogue::args::StreamsCommand;
-use super::payments::args::PaymentsCommand;
-use super::users::UsersCommand;
-use super::{
+use super::groups::{BookingsCommand, PaymentsCommand, StreamsCommand, UsersCommand};
+use super::{Cli, Command};
+use crate::commands::{
     add, audit, backup, bookings, catalogue, check, demo, docs, edit, erase, import, messaging,
     online, outbox, payments, retention, set_status, setup, stats, undo, users, Context,
 };
-use crate::cli::{Cli, Command};
 use crate::domain::time::DisplayZone;
 use crate::error::bad_input;
 use crate::output::{Lang, Output};
@@ -54,9 +51,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stats(cmd) => stats::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
         Command::Outbox(cmd) => outbox::run(&ctx, cmd),
-        Command::Payments(PaymentsCommand::Serve(args)) => online::serve(&ctx, args),
-        Command::Payments(PaymentsCommand::Fetch(args)) => online::fetch(&ctx, args),
-        Command::Payments(cmd) => payments::run(&ctx, cmd),
+        Command::Payments(cmd) => run_payments(&ctx, cmd),
         Command::Streams(cmd) => run_streams(&ctx, cmd),
         Command::Courses(cmd) => catalogue::run_courses(&ctx, cmd),
         // One `users` group, two issues: the story and blocking (13), erasure (20).
@@ -102,6 +97,19 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// Routes `bookings …` to the module that does each part; modules never
 /// call each other, so the routing lives here.
+fn run_payments(ctx: &Context, cmd: PaymentsCommand) -> Result<u8> {
+    match cmd {
+        PaymentsCommand::Import(args) => payments::import(ctx, args),
+        PaymentsCommand::List(args) => payments::list(ctx, args),
+        PaymentsCommand::Assign(args) => payments::assign(ctx, args),
+        PaymentsCommand::Resolve(args) => payments::resolve(ctx, args),
+        PaymentsCommand::Refund(args) => payments::refund(ctx, args),
+        PaymentsCommand::Providers { output } => payments::providers(ctx, output),
+        PaymentsCommand::Serve(args) => online::serve(ctx, args),
+        PaymentsCommand::Fetch(args) => online::fetch(ctx, args),
+    }
+}
+
 fn run_bookings(ctx: &Context, cmd: BookingsCommand) -> Result<u8> {
     match cmd {
         BookingsCommand::List(args) => bookings::list(ctx, args),
