@@ -753,3 +753,9 @@ BEGIN
     END IF;
 END
 $do$;
+
+-- migration: 14
+-- Nothing on PostgreSQL: SQLite's 14 indexes its stream_counters table by
+-- status for a list page's total. Here stream_counters is a view that sums
+-- paytrack.stream_counter_deltas (migration 4), whose rows the total reads
+-- whatever the index; a page's time on PostgreSQL is the round trips.

@@ -573,3 +573,12 @@ CREATE INDEX pay_links_by_time ON pay_links (provider, created_at);
 -- Nothing on SQLite: its FTS5 trigram index (migration 3) already serves
 -- `--search`. On PostgreSQL (schema.pg.sql, issue 26) pg_trgm indexes the
 -- folded names the same way.
+
+-- migration: 14
+-- The pending (or confirmed, or cancelled) total under a list page (issue 28).
+-- `bookings list --status S` reads it from the counters, and stream_counters'
+-- key starts with the course, so that sum read every counter row: at 380
+-- streams, 1,140 rows, a twentieth of a list page's work. This index holds
+-- the status first and the count beside it, so the sum reads one status's
+-- rows and nothing else.
+CREATE INDEX stream_counters_by_status ON stream_counters (confirmed, bookings);
