@@ -54,9 +54,9 @@ else
     WRITE_RUNS=5 SLOW_RUNS=3 WARMUP=3 DEEP=50000 BULK=10000 PAYMENTS=100000
     PG_ROUNDS=${BENCH_PG_ROUNDS:-10} PG_PER=3 PG_WRITE_PER=2 PG_SQL_SECONDS=10
     PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-10} PAIRED_PER=10
-    # The shipped build: fat LTO, one codegen unit (Cargo.toml's `dist`;
-    # `release` is thin LTO so that `cargo install` stays quick, issue 28).
-    PROFILE=dist
+    # The shipped build: what `cargo install` builds (Cargo.toml's `release`:
+    # opt-level s, fat LTO, one codegen unit; issue 28).
+    PROFILE=release
 fi
 PGBIN=/usr/lib/postgresql/15/bin
 
@@ -87,8 +87,8 @@ install_missing
 
 # ---------------------------------------------------------------- build
 say "building paytrack ($PROFILE)"
-if [[ $PROFILE == dist ]]; then
-    (cd "$ROOT" && cargo build --profile dist --locked -q)
+if [[ $PROFILE == release ]]; then
+    (cd "$ROOT" && cargo build --release --locked -q)
 else
     (cd "$ROOT" && cargo build --locked -q)
 fi

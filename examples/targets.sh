@@ -7,12 +7,12 @@
 # ones; the ratio is the median of the rounds' ratios. Meant for an idle
 # machine (the targets are about start-up cost: page faults, relocations).
 #
-#   examples/targets.sh [PAYTRACK_BIN]    # default: target/dist/paytrack
+#   examples/targets.sh [PAYTRACK_BIN]    # default: target/release/paytrack
 #
 # Environment: TARGETS_BOOKINGS (1000000), TARGETS_ROUNDS (10), TARGETS_PER (10).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PT=${1:-$ROOT/target/dist/paytrack}
+PT=${1:-$ROOT/target/release/paytrack}
 N=${TARGETS_BOOKINGS:-1000000}
 ROUNDS=${TARGETS_ROUNDS:-10}
 PER=${TARGETS_PER:-10}

@@ -466,7 +466,10 @@ fn assert_rerun_completes(env: &Env, args: &[&str], n: i64, action: &str, contex
 
 #[test]
 fn killed_import_is_all_or_nothing_and_rerun_completes() {
-    let n = scaled(20_000, 40_000) as i64;
+    // The kills land anywhere in the run (its length is measured first), so
+    // the row count only sets how long the run is: 5,000 rows keep the write
+    // open for most of it, as 20,000 did at four times the CPU (issue 28).
+    let n = scaled(5_000, 40_000) as i64;
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("big.csv");
     std::fs::write(&file, bookings_csv(1, n)).unwrap();
