@@ -120,8 +120,13 @@ pub fn print<T: Record>(
             return Ok(());
         }
         let mut stdout = super::stdout();
-        writeln!(stdout, "{}", table(out, rows))?;
+        let table = table(out, rows);
+        writeln!(stdout, "{table}")?;
         stdout.flush()?;
+        // Not dropped: every caller prints one listing and exits, and freeing
+        // each cell's strings was 1.5% of a list page (issue 28, as with the
+        // command tree in main.rs).
+        std::mem::forget(table);
         return Ok(());
     }
     stream(out, format, |push| rows.iter().try_for_each(push))

@@ -290,7 +290,7 @@ pub fn text_cell(out: &Output, text: Option<&str>, max: usize) -> Cell {
         .nth(max + 1)
         .map_or(text.len(), |(i, _)| i);
     let safe = text::for_terminal(&text[..shown_end]);
-    Cell::new(cut_to_width(&safe, max, shown_end < text.len()))
+    Cell::new_owned(cut_to_width(&safe, max, shown_end < text.len()))
 }
 
 /// A status badge: the label in the run's language, coloured by `style`.

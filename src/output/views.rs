@@ -107,7 +107,7 @@ pub fn bookings_table(out: &Output, rows: &[Booking]) -> Table {
         };
         table.add_row(vec![
             number_cell(b.id),
-            comfy_table::Cell::new(show_time(out, &b.created_at)),
+            comfy_table::Cell::new_owned(show_time(out, &b.created_at)),
             status_cell(out, b.status),
             text_cell(out, Some(&user), 20),
             text_cell(out, b.first_name.as_deref(), 20),
@@ -312,7 +312,7 @@ pub fn audit_table(out: &Output, entries: &[AuditEntry]) -> crate::output::table
         let change = change_text(e);
         table.add_row(vec![
             number_cell(e.id),
-            comfy_table::Cell::new(show_time(out, &e.at)),
+            comfy_table::Cell::new_owned(show_time(out, &e.at)),
             text_cell(out, Some(&e.actor), 16),
             comfy_table::Cell::new(crate::text::for_terminal(&e.action)),
             number_cell(e.booking_id.map(|b| b.to_string()).unwrap_or_default()),
