@@ -170,7 +170,9 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// As `truncate`; `more` says the text was already cut before it got here,
 /// so it ends in `…` even when what is left fits.
 pub fn cut_to_width(text: &str, max: usize, more: bool) -> String {
-    if !more && display_width(text) <= max {
+    // No character is wider than two columns, nor shorter than one byte:
+    // a text of at most max / 2 bytes fits without measuring it.
+    if !more && (text.len() <= max / 2 || display_width(text) <= max) {
         return text.to_string();
     }
     let mut out = String::new();

@@ -359,7 +359,8 @@ impl PgDb {
 
 /// The highest migration number in schema.pg.sql.
 pub fn latest_version() -> u32 {
-    migrations().last().map_or(0, |(v, _)| *v)
+    const LATEST: u32 = super::migrations::highest_migration(SCHEMA);
+    LATEST
 }
 
 /// The numbered sections of schema.pg.sql.
