@@ -184,12 +184,10 @@ impl DisplayZone {
         // every call, and even `format!` was most of a list page's time
         // formatting (issue 28: 50 of them on every page).
         use chrono::Timelike as _;
-        let Ok(year) = u32::try_from(local.year()) else {
+        // Four digits cover every stored time; chrono writes the rest.
+        let Some(year) = u32::try_from(local.year()).ok().filter(|y| *y <= 9999) else {
             return local.format("%Y-%m-%d %H:%M").to_string();
         };
-        if year > 9999 {
-            return local.format("%Y-%m-%d %H:%M").to_string();
-        }
         let mut out = String::with_capacity(16);
         let mut two = |n: u32, then: Option<char>| {
             out.push(char::from(b'0' + (n / 10) as u8));
