@@ -30,9 +30,19 @@ pub fn is_dangerous(c: char) -> bool {
         )
 }
 
+/// Whether `text` holds a character `is_dangerous` names. Printable ASCII
+/// (most of a table: ids, times, streams, Latin names) is checked a byte at a
+/// time; only text with other characters is decoded.
+pub fn has_dangerous(text: &str) -> bool {
+    if text.is_ascii() {
+        return text.bytes().any(|b| b < b' ' || b == 0x7f);
+    }
+    text.chars().any(is_dangerous)
+}
+
 /// Text safe to print on a terminal: dangerous characters shown as escapes.
 pub fn for_terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_dangerous) {
+    if !has_dangerous(text) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -246,9 +256,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn terminal_text_never_contains_control_characters(s in "\\PC*|[\\x00-\\x1f\\x7f-\\x9f\u{202a}-\u{202e}a-z]*") {
+        fn terminal_text_never_contains_control_characters(s in "\\PC*|[\\x00-\\x1f\\x7f-\\x9f\u{202a}-\u{202e}a-z]*|[\\x00-\\x7f]*") {
             let safe = for_terminal(&s);
             proptest::prop_assert!(!safe.chars().any(is_dangerous));
+            proptest::prop_assert_eq!(has_dangerous(&s), s.chars().any(is_dangerous));
         }
 
         #[test]

@@ -226,3 +226,34 @@ pub(super) fn describe_open_error(path: &Path, err: anyhow::Error) -> anyhow::Er
     };
     PaytrackError::Database(format!("{} {what}", shown_path(path))).into()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The bundled SQLite is built as `.cargo/config.toml` says: the search's
+    /// FTS5 is there, and SQL cannot load a shared library into paytrack.
+    #[test]
+    fn the_bundled_sqlite_has_fts5_and_cannot_load_extensions() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for wanted in ["ENABLE_FTS5", "OMIT_LOAD_EXTENSION", "DEFAULT_MEMSTATUS=0"] {
+            assert!(options.iter().any(|o| o == wanted), "{wanted}: {options:?}");
+        }
+        for unwanted in ["ENABLE_FTS3", "ENABLE_RTREE", "ENABLE_LOAD_EXTENSION"] {
+            assert!(
+                !options.iter().any(|o| o == unwanted),
+                "{unwanted}: {options:?}"
+            );
+        }
+        let loaded = conn.query_row("SELECT load_extension('/nonexistent')", [], |r| {
+            r.get::<_, Option<String>>(0)
+        });
+        let message = loaded.unwrap_err().to_string();
+        assert!(message.contains("no such function"), "{message}");
+    }
+}

@@ -36,7 +36,7 @@ impl Table {
     /// carries escape codes: colour is comfy-table's own, per cell.
     pub fn add_row<T: Into<Row>>(&mut self, row: T) -> &mut Self {
         let mut row = row.into();
-        let raw = |cell: &Cell| cell.content().chars().any(text::is_dangerous);
+        let raw = |cell: &Cell| text::has_dangerous(&cell.content());
         if row.cell_iter().any(raw) {
             let cells: Vec<Cell> = row
                 .cell_iter()
