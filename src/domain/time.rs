@@ -6,31 +6,72 @@
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// Formats an instant the way the database stores it:
-/// `%Y-%m-%dT%H:%M:%S%.6fZ`, written out directly (chrono re-reads the format
-/// string on every call: 2% of a 100k-row payments import, issue 19).
+/// `%Y-%m-%dT%H:%M:%S%.6fZ`.
 pub fn to_storage(t: DateTime<Utc>) -> String {
     use chrono::Timelike as _;
-    let year = t.year();
-    // Years chrono writes with a sign, and leap seconds (second 60): its way.
-    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+    let Some(year) = plain_utc_year(t) else {
         return t.format(STORAGE_FORMAT).to_string();
-    }
-    format!(
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() / 1000
-    )
+    };
+    let micros = t.nanosecond() / 1000;
+    two_digit_fields(utc_fields(t, year, '.').into_iter().chain([
+        (micros / 10_000, None),
+        (micros / 100 % 100, None),
+        (micros % 100, Some('Z')),
+    ]))
 }
 
 const STORAGE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 /// Formats an instant for CSV and JSON: RFC 3339 UTC, seconds precision.
 pub fn to_rfc3339(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let Some(year) = plain_utc_year(t) else {
+        return t.format(RFC3339_SECONDS).to_string();
+    };
+    two_digit_fields(utc_fields(t, year, 'Z'))
+}
+
+const RFC3339_SECONDS: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// `t`'s year when `two_digit_fields` can write `t`: years chrono writes
+/// with a sign or more digits, and leap seconds (second 60), are left to it.
+fn plain_utc_year(t: DateTime<Utc>) -> Option<u32> {
+    use chrono::Timelike as _;
+    four_digit_year(t.year()).filter(|_| t.nanosecond() < 1_000_000_000)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` as `two_digit_fields`, the seconds followed by `then`.
+fn utc_fields(t: DateTime<Utc>, year: u32, then: char) -> [(u32, Option<char>); 7] {
+    use chrono::Timelike as _;
+    [
+        (year / 100, None),
+        (year % 100, Some('-')),
+        (t.month(), Some('-')),
+        (t.day(), Some('T')),
+        (t.hour(), Some(':')),
+        (t.minute(), Some(':')),
+        (t.second(), Some(then)),
+    ]
+}
+
+/// A year chrono's `%Y` writes as four plain digits (0–9999); others it
+/// writes with a sign or more digits, and the callers leave those to it.
+fn four_digit_year(year: i32) -> Option<u32> {
+    u32::try_from(year).ok().filter(|y| *y <= 9999)
+}
+
+/// Two-digit fields (0–99), each followed by its separator, written out
+/// directly: chrono's `format` parses its pattern on every call and `format!`
+/// pads each number through the formatter, which was most of the time
+/// formatting in an import (issue 19), a list page and an export (issue 28:
+/// 13% of a PostgreSQL export). Held to chrono's patterns by the tests below.
+fn two_digit_fields(fields: impl IntoIterator<Item = (u32, Option<char>)>) -> String {
+    let mut out = String::with_capacity(27);
+    for (n, then) in fields {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+        out.extend(then);
+    }
+    out
 }
 
 /// Reads a stored time back (also accepts any RFC 3339 text).
@@ -180,27 +221,18 @@ impl DisplayZone {
             DisplayZone::Local => t.with_timezone(&chrono::Local).naive_local(),
             DisplayZone::Named(tz) => t.with_timezone(&Self::offset_at(tz, t)).naive_local(),
         };
-        // Written digit by digit: chrono's `format` parses its pattern on
-        // every call, and even `format!` was most of a list page's time
-        // formatting (issue 28: 50 of them on every page).
         use chrono::Timelike as _;
-        // Four digits cover every stored time; chrono writes the rest.
-        let Some(year) = u32::try_from(local.year()).ok().filter(|y| *y <= 9999) else {
+        let Some(year) = four_digit_year(local.year()) else {
             return local.format("%Y-%m-%d %H:%M").to_string();
         };
-        let mut out = String::with_capacity(16);
-        let mut two = |n: u32, then: Option<char>| {
-            out.push(char::from(b'0' + (n / 10) as u8));
-            out.push(char::from(b'0' + (n % 10) as u8));
-            out.extend(then);
-        };
-        two(year / 100, None);
-        two(year % 100, Some('-'));
-        two(local.month(), Some('-'));
-        two(local.day(), Some(' '));
-        two(local.hour(), Some(':'));
-        two(local.minute(), None);
-        out
+        two_digit_fields([
+            (year / 100, None),
+            (year % 100, Some('-')),
+            (local.month(), Some('-')),
+            (local.day(), Some(' ')),
+            (local.hour(), Some(':')),
+            (local.minute(), None),
+        ])
     }
 
     /// The calendar day of an instant in this zone.
@@ -436,6 +468,11 @@ mod tests {
         instants.push(leap);
         for t in instants {
             assert_eq!(to_storage(t), t.format(STORAGE_FORMAT).to_string(), "{t:?}");
+            assert_eq!(
+                to_rfc3339(t),
+                t.format(RFC3339_SECONDS).to_string(),
+                "{t:?}"
+            );
         }
     }
 
