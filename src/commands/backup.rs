@@ -48,7 +48,12 @@ pub fn run(ctx: &Context, args: BackupArgs) -> Result<u8> {
         Some(_) => Some(
             tempfile::Builder::new()
                 .prefix(".paytrack-backup-")
-                .tempfile_in(target.temp_path().parent().unwrap_or(Path::new(".")))?,
+                .tempfile_in(
+                    target
+                        .temp_path()
+                        .parent()
+                        .unwrap_or_else(|| Path::new(".")),
+                )?,
         ),
         None => None,
     };

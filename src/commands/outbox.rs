@@ -301,7 +301,7 @@ fn footer(
     status: Option<MessageStatus>,
     counts: &OutboxCounts,
 ) -> String {
-    let of = status.map_or(counts.total(), |s| counts.of(s));
+    let of = status.map_or_else(|| counts.total(), |s| counts.of(s));
     let c = counts;
     // Withdrawn and cancelled are named only when there are some, to keep the usual line short.
     let mut stopped = String::new();

@@ -29,6 +29,15 @@ impl StreamChanges {
             ..current.clone()
         }
     }
+
+    /// Stream `course_id`/`code` after these changes: `before` as it was, or
+    /// a bare stream when there was none.
+    pub fn apply_to(&self, before: Option<&Stream>, course_id: i64, code: &str) -> Stream {
+        match before {
+            Some(current) => self.apply(current),
+            None => self.apply(&Stream::bare(course_id, code)),
+        }
+    }
 }
 
 impl Stream {
@@ -203,7 +212,7 @@ impl WriteTx<'_> {
         self.forget_catalogue();
         let before = stream_by_code(self.conn(), course_id, code)?;
         self.ensure_stream(course_id, code, now)?;
-        let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
+        let after = changes.apply_to(before.as_ref(), course_id, code);
         self.conn().execute(
             "UPDATE streams SET name = ?3, price_minor = ?4, currency = ?5, capacity = ?6, updated_at = ?7
              WHERE course_id = ?1 AND code = ?2",

@@ -85,7 +85,7 @@ pub fn save_stream(
         }
         _ => {}
     }
-    let after = changes.apply(before.as_ref().unwrap_or(&Stream::bare(course_id, code)));
+    let after = changes.apply_to(before.as_ref(), course_id, code);
     if after.price_minor.is_some() && after.currency.is_none() {
         return Err(bad_input(
             "a price needs a currency: add --currency, e.g. --currency RUB",
@@ -178,8 +178,8 @@ pub fn save_course(
         },
     };
     let after = Course {
-        name: name.unwrap_or(current.name.clone()),
-        message_template: template.unwrap_or(current.message_template.clone()),
+        name: name.unwrap_or_else(|| current.name.clone()),
+        message_template: template.unwrap_or_else(|| current.message_template.clone()),
         ..current
     };
     if before.as_ref() == Some(&after) {

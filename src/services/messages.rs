@@ -46,7 +46,7 @@ pub fn render_message(
         .template
         .as_deref()
         .or(facts.template.as_deref())
-        .unwrap_or(kind.default_template());
+        .unwrap_or_else(|| kind.default_template());
     let b = &facts.booking;
     let course_name = facts
         .course_name

@@ -1003,7 +1003,7 @@ fn entries_without_an_operation_id_still_verify_in_a_mixed_chain() {
         sql_literal(Some(&old.at)),
         sql_literal(Some(&old.actor)),
         sql_literal(Some(&old.action)),
-        old.booking_id.map_or("NULL".to_string(), |b| b.to_string()),
+        old.booking_id.map_or_else(|| "NULL".to_string(), |b| b.to_string()),
         text(&old.old_value),
         text(&old.new_value),
         text(&old.reason),

@@ -775,7 +775,7 @@ fn serve_fake(
         .and_then(|key| routes.get(&key))
         .or_else(|| routes.get(&format!("{method} {path}{cursor}")))
         .cloned()
-        .unwrap_or((404, r#"{"type":"error","code":"not_found"}"#.to_string()));
+        .unwrap_or_else(|| (404, r#"{"type":"error","code":"not_found"}"#.to_string()));
     let mut stream = stream;
     let _ = write!(
         stream,
